@@ -1,0 +1,16 @@
+"""Fan-out backends, chosen by URL (`memory://`, `redis://...`)."""
+
+from __future__ import annotations
+
+from hubbub.bus.base import Bus, BusError, Deliver
+
+__all__ = ["Bus", "BusError", "Deliver", "open_bus"]
+
+
+def open_bus(url: str) -> Bus:
+    scheme = url.partition("://")[0]
+    if scheme == "memory":
+        from hubbub.bus.memory import MemoryBus
+
+        return MemoryBus()
+    raise ValueError(f"unsupported bus URL scheme {scheme!r} (memory://)")

@@ -1,0 +1,62 @@
+"""Builders for server frames as plain dicts (the hot path encodes these with
+orjson; tests check each against `protocol.frames`). Also the bus topics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubbub.core.models import Channel, StoredMessage
+
+
+def channel_topic(channel_id: int) -> str:
+    return f"c:{channel_id}"
+
+
+def user_topic(user_id: int) -> str:
+    return f"u:{user_id}"
+
+
+def presence_topic(user_id: int) -> str:
+    return f"p:{user_id}"
+
+
+def message_body(m: StoredMessage) -> dict[str, Any]:
+    return {
+        "channel": m.channel,
+        "seq": m.seq,
+        "author": {"username": m.author, "display_name": m.author_name},
+        "text": m.text,
+        "client_id": m.client_id,
+        "created_at": m.created_at,
+    }
+
+
+def message_event(m: StoredMessage) -> dict[str, Any]:
+    return {"type": "message", **message_body(m)}
+
+
+def ack(m: StoredMessage, frame_id: str | int | None) -> dict[str, Any]:
+    return {
+        "type": "ack",
+        "id": frame_id,
+        "channel": m.channel,
+        "seq": m.seq,
+        "client_id": m.client_id,
+        "duplicate": m.duplicate,
+        "message": message_body(m),
+    }
+
+
+def channel_body(c: Channel) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "kind": c.kind,
+        "topic": c.topic,
+        "last_seq": c.last_seq,
+        "member_count": c.member_count,
+        "members": list(c.members) if c.members is not None else None,
+    }
+
+
+def tutorial_messages(messages: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"messages": [{"user_name": u, "content": c} for u, c in messages]}

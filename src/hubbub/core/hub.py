@@ -1,0 +1,424 @@
+"""The chat service every transport calls: accounts, channels, messages,
+cursors, presence. It reaches storage and fan-out only through `Store` and
+`Bus`, and owns no sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hubbub.bus.base import Bus
+from hubbub.core import auth, events
+from hubbub.core.limits import Limits
+from hubbub.core.models import (
+    AppendRejected,
+    Channel,
+    Membership,
+    NewMessage,
+    StoredMessage,
+    User,
+)
+from hubbub.core.presence import Presence
+from hubbub.core.ratelimit import LoginThrottle, RateLimiter
+from hubbub.core.writer import GroupCommitWriter
+from hubbub.protocol.codec import encode
+from hubbub.protocol.errors import ChatError, ErrorCode
+from hubbub.store.base import NameTaken, Store, StoreError
+
+CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
+MAX_TOPIC = 250
+MAX_DISPLAY_NAME = 80
+MAX_DM_MEMBERS = 9  # as in Slack's group DMs
+
+
+def check_channel_name(name: str) -> str:
+    if not CHANNEL_RE.fullmatch(name):
+        raise ChatError(
+            ErrorCode.invalid_name,
+            "channel name must be 1-80 characters: lowercase letters, digits, '_', '-'",
+            field="name",
+        )
+    return name
+
+
+def _not_found(name: str) -> ChatError:
+    return ChatError(ErrorCode.not_found, f"no channel {name!r}")
+
+
+def unavailable(exc: StoreError) -> ChatError:
+    return ChatError(ErrorCode.unavailable, f"storage unavailable, nothing stored: {exc}")
+
+
+class Hub:
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        limits: Limits,
+        *,
+        allow_guests: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.limits = limits
+        self.allow_guests = allow_guests
+        self.clock = clock
+        self.secret = ""
+        self.presence = Presence()
+        self.login_throttle = LoginThrottle(limits.login_failures, limits.login_window)
+        self.send_limiter = RateLimiter(limits.messages_per_second, limits.message_burst)
+        self.writer = GroupCommitWriter(store, self._publish_messages)
+        self._users: dict[int, User] = {}
+
+    async def start(self) -> None:
+        await self.store.open()
+        self.secret = await self.store.get_or_set_meta("jwt_secret", secrets.token_urlsafe(48))
+        self.writer.start()
+
+    async def stop(self) -> None:
+        await self.writer.stop()
+        await self.store.close()
+
+    # --- events -----------------------------------------------------------
+
+    async def publish(self, topic: str, frame: dict[str, Any]) -> None:
+        await self.bus.publish(topic, encode(frame))
+
+    async def _publish_messages(self, stored: list[StoredMessage]) -> None:
+        for m in stored:
+            await self.publish(events.channel_topic(m.channel_id), events.message_event(m))
+
+    # --- accounts -----------------------------------------------------------
+
+    def token_for(self, user: User) -> str:
+        return auth.issue_token(self.secret, user.id, user.username, self.limits.token_ttl)
+
+    async def register(
+        self, username: str, password: str, display_name: str | None = None
+    ) -> tuple[User, str]:
+        auth.check_username(username)
+        auth.check_password(password)
+        display = (display_name or username).strip()[:MAX_DISPLAY_NAME] or username
+        hashed = await asyncio.to_thread(auth.hash_password, password)
+        try:
+            user = await self.store.create_user(username, display, hashed)
+        except NameTaken:
+            raise ChatError(ErrorCode.conflict, f"username {username!r} is taken") from None
+        return user, self.token_for(user)
+
+    async def login(self, username: str, password: str) -> tuple[User, str]:
+        now = self.clock()
+        wait = self.login_throttle.retry_after(username, now)
+        if wait > 0:
+            raise ChatError(ErrorCode.login_throttled, "too many failed logins", retry_after=wait)
+        user = await self.store.get_user_by_name(username)
+        hashed = user.password_hash if user else auth.DUMMY_HASH
+        ok = await asyncio.to_thread(auth.verify_password, hashed, password)
+        if user is None or not ok:
+            self.login_throttle.failed(username, now)
+            raise ChatError(ErrorCode.bad_credentials, "wrong username or password")
+        self.login_throttle.succeeded(username)
+        if auth.needs_rehash(user.password_hash):
+            await self.store.update_password_hash(
+                user.id, await asyncio.to_thread(auth.hash_password, password)
+            )
+        return user, self.token_for(user)
+
+    def token_user_id(self, token: str) -> int:
+        """Check a token's signature and expiry (no I/O)."""
+        return auth.read_token(self.secret, token)
+
+    async def authenticate(self, token: str) -> User:
+        return await self.user_by_id(self.token_user_id(token))
+
+    async def user_by_id(self, user_id: int) -> User:
+        user = self._users.get(user_id)
+        if user is None:
+            user = await self.store.get_user(user_id)
+            if user is None:  # a token for a deleted user, or from another database
+                raise ChatError(ErrorCode.token_invalid, "invalid token")
+            self._users[user_id] = user
+        return user
+
+    async def user_by_name(self, username: str) -> User:
+        user = await self.store.get_user_by_name(username)
+        if user is None:
+            raise ChatError(ErrorCode.not_found, f"no user {username!r}", field="username")
+        return user
+
+    # --- channels -------------------------------------------------------------
+
+    async def channel_for(self, user: User | None, name: str) -> tuple[Channel, Membership | None]:
+        """The channel if `user` may see it, with their membership. Private
+        channels and DMs are not found for non-members."""
+        channel = await self.store.get_channel(name)
+        if channel is None:
+            raise _not_found(name)
+        membership = await self.store.membership(channel.id, user.id) if user else None
+        if channel.kind != "public" and membership is None:
+            raise _not_found(name)
+        return channel, membership
+
+    async def member_channel(self, user: User, name: str) -> Membership:
+        _, membership = await self.channel_for(user, name)
+        if membership is None:
+            raise ChatError(ErrorCode.not_a_member, f"join #{name} first")
+        return membership
+
+    async def list_channels(self, user: User) -> list[dict[str, Any]]:
+        """Channels the user can see: theirs (with read cursors), then public ones."""
+        mine = await self.store.channels_for(user.id)
+        out = []
+        for m in mine:
+            body = events.channel_body(m.channel)
+            body.update(is_member=True, last_read=m.last_read)
+            out.append(body)
+        joined = {m.channel.id for m in mine}
+        for c in await self.store.public_channels():
+            if c.id not in joined:
+                body = events.channel_body(c)
+                body.update(is_member=False, last_read=0)
+                out.append(body)
+        return out
+
+    async def create_channel(
+        self, user: User, name: str, *, private: bool = False, topic: str = ""
+    ) -> Channel:
+        check_channel_name(name)
+        topic = self._check_topic(topic)
+        try:
+            channel = await self.store.create_channel(
+                name, "private" if private else "public", topic, [user.id]
+            )
+        except NameTaken:
+            raise ChatError(ErrorCode.conflict, f"channel {name!r} exists") from None
+        await self._joined(channel, user)
+        return channel
+
+    async def ensure_room(self, name: str, creator: User | None) -> Channel:
+        """A tutorial room: the public channel `name`, created on first use."""
+        check_channel_name(name)
+        channel = await self.store.get_channel(name)
+        if channel is None:
+            try:
+                channel = await self.store.create_channel(
+                    name, "public", "", [creator.id] if creator else []
+                )
+            except NameTaken:
+                channel = await self.store.get_channel(name)
+                assert channel is not None
+        return channel
+
+    def _check_topic(self, topic: str) -> str:
+        if len(topic) > MAX_TOPIC:
+            raise ChatError(
+                ErrorCode.invalid_input, f"topic is over {MAX_TOPIC} characters", field="topic"
+            )
+        return topic
+
+    async def join(self, user: User, name: str) -> Channel:
+        channel, membership = await self.channel_for(user, name)
+        if membership is None:
+            if channel.kind != "public":  # unreachable: channel_for hides these
+                raise _not_found(name)
+            if await self.store.add_member(channel.id, user.id):
+                channel = await self._refreshed(channel)
+                await self._joined(channel, user)
+        return channel
+
+    async def leave(self, user: User, name: str) -> Channel:
+        channel, membership = await self.channel_for(user, name)
+        if membership is None:
+            raise ChatError(ErrorCode.not_a_member, f"you are not in #{name}")
+        if channel.kind == "dm":
+            raise ChatError(ErrorCode.forbidden, "a DM cannot be left")
+        if await self.store.remove_member(channel.id, user.id):
+            channel = await self._refreshed(channel)
+            await self.publish(
+                events.channel_topic(channel.id),
+                {"type": "member_left", "channel": channel.name, "user": user.username},
+            )
+            await self.publish(
+                events.user_topic(user.id),
+                {"type": "channel_left", "channel": events.channel_body(channel)},
+            )
+        return channel
+
+    async def invite(self, user: User, name: str, username: str) -> Channel:
+        channel = (await self.member_channel(user, name)).channel
+        if channel.kind == "dm":
+            raise ChatError(ErrorCode.forbidden, "start a new DM to add people")
+        target = await self.user_by_name(username)
+        if await self.store.add_member(channel.id, target.id):
+            channel = await self._refreshed(channel)
+            await self._joined(channel, target)
+        return channel
+
+    async def set_topic(self, user: User, name: str, topic: str) -> Channel:
+        channel = (await self.member_channel(user, name)).channel
+        await self.store.set_topic(channel.id, self._check_topic(topic))
+        channel = await self._refreshed(channel)
+        await self.publish(
+            events.channel_topic(channel.id),
+            {"type": "channel_updated", "channel": events.channel_body(channel)},
+        )
+        return channel
+
+    async def open_dm(self, user: User, usernames: Sequence[str]) -> Channel:
+        names = sorted({user.username, *usernames})
+        if len(names) > MAX_DM_MEMBERS:
+            raise ChatError(
+                ErrorCode.invalid_input,
+                f"a DM has at most {MAX_DM_MEMBERS} people",
+                field="usernames",
+            )
+        members = [await self.user_by_name(n) for n in names]
+        name = "dm:" + ",".join(names)
+        channel = await self.store.get_channel(name)
+        if channel is not None:
+            return channel
+        try:
+            channel = await self.store.create_channel(name, "dm", "", [m.id for m in members])
+        except NameTaken:  # opened concurrently by someone else
+            found = await self.store.get_channel(name)
+            assert found is not None
+            return found
+        for m in members:
+            await self.publish(
+                events.user_topic(m.id),
+                {"type": "channel_joined", "channel": events.channel_body(channel)},
+            )
+        return channel
+
+    async def _refreshed(self, channel: Channel) -> Channel:
+        return await self.store.get_channel(channel.name) or channel
+
+    async def _joined(self, channel: Channel, user: User) -> None:
+        await self.publish(
+            events.channel_topic(channel.id),
+            {"type": "member_joined", "channel": channel.name, "user": user.username},
+        )
+        await self.publish(
+            events.user_topic(user.id),
+            {"type": "channel_joined", "channel": events.channel_body(channel)},
+        )
+
+    # --- messages ---------------------------------------------------------------
+
+    def check_text(self, text: str) -> str:
+        if not text.strip() or len(text) > self.limits.max_message_chars:
+            raise ChatError(
+                ErrorCode.message_too_long,
+                f"text must be 1-{self.limits.max_message_chars} characters",
+                field="text",
+            )
+        return text
+
+    def check_rate(self, key: object) -> None:
+        wait = self.send_limiter.take(key, self.clock())
+        if wait > 0:
+            raise ChatError(ErrorCode.rate_limited, "slow down", retry_after=wait)
+
+    async def send(self, user: User, name: str, text: str, client_id: str | None) -> StoredMessage:
+        self.check_text(text)
+        self.check_rate(user.id)
+        channel = (await self.member_channel(user, name)).channel
+        return await self._append(
+            NewMessage(channel.id, user.id, None, text, client_id, int(self.clock() * 1000))
+        )
+
+    async def send_as_guest(self, channel: Channel, guest_name: str, text: str) -> StoredMessage:
+        self.check_text(text)
+        return await self._append(
+            NewMessage(channel.id, None, guest_name, text, None, int(self.clock() * 1000))
+        )
+
+    async def _append(self, message: NewMessage) -> StoredMessage:
+        try:
+            result = await self.writer.submit(message)
+        except StoreError as exc:
+            raise unavailable(exc) from None
+        if isinstance(result, AppendRejected):
+            raise ChatError(ErrorCode.not_a_member, "you are not a member of this channel")
+        return result
+
+    async def history(
+        self,
+        user: User | None,
+        name: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> tuple[Channel, list[StoredMessage], bool]:
+        """A page of history and whether there is more beyond it. Public
+        channels can be previewed by non-members, as in Slack."""
+        channel, _ = await self.channel_for(user, name)
+        try:
+            rows = await self.store.messages(
+                channel.id, before=before, after=after, limit=limit + 1
+            )
+        except StoreError as exc:
+            raise unavailable(exc) from None
+        return channel, rows[:limit], len(rows) > limit
+
+    async def missed(self, channel: Channel, since: int) -> tuple[list[StoredMessage], bool]:
+        """Messages after `since`, oldest first, or ([], False) when more than
+        `resume_limit` were missed and the client must page history itself."""
+        limit = self.limits.resume_limit
+        rows = await self.store.messages(channel.id, after=since, limit=limit + 1)
+        if len(rows) > limit:
+            return [], False
+        return rows, True
+
+    async def mark_read(self, user: User, name: str, seq: int) -> int:
+        channel = (await self.member_channel(user, name)).channel
+        cursor = await self.store.set_last_read(channel.id, user.id, min(seq, channel.last_seq))
+        await self.publish(
+            events.user_topic(user.id), {"type": "read", "channel": channel.name, "seq": cursor}
+        )
+        return cursor
+
+    # --- presence and typing ------------------------------------------------------
+
+    async def connected(self, user: User) -> None:
+        if self.presence.connect(user.id):
+            await self.publish(
+                events.presence_topic(user.id),
+                {"type": "presence", "user": user.username, "status": "online"},
+            )
+
+    async def disconnected(self, user: User) -> None:
+        if self.presence.disconnect(user.id):
+            await self.publish(
+                events.presence_topic(user.id),
+                {"type": "presence", "user": user.username, "status": "offline"},
+            )
+
+    def may_connect(self, user: User) -> bool:
+        return self.presence.connections(user.id) < self.limits.max_connections_per_user
+
+    async def typing(self, user: User, channel: Channel) -> None:
+        await self.publish(
+            events.channel_topic(channel.id),
+            {"type": "typing", "channel": channel.name, "user": user.username},
+        )
+
+    async def health(self) -> dict[str, str]:
+        status = {}
+        try:
+            await self.store.ping()
+            status["store"] = "ok"
+        except StoreError as exc:
+            status["store"] = f"error: {exc}"
+        try:
+            await self.bus.ping()
+            status["bus"] = "ok"
+        except Exception as exc:
+            status["bus"] = f"error: {exc}"
+        return status

@@ -1,0 +1,42 @@
+"""Server limits, each with a documented default (sent to clients in `hello`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Limits:
+    max_frame_bytes: int = 64 * 1024
+    max_message_chars: int = 10_000
+    messages_per_second: float = 10.0
+    message_burst: int = 30
+    max_connections_per_user: int = 20
+    max_subscriptions: int = 1000
+    # A reconnecting client missing more than this many messages in a channel
+    # is told `recovered: false` and pages history instead.
+    resume_limit: int = 1000
+    heartbeat_interval: float = 30.0
+    idle_timeout: float = 75.0
+    auth_timeout: float = 10.0
+    typing_ttl: float = 6.0
+    # Outbound bytes a connection may have queued before it is closed (4008).
+    max_buffer_bytes: int = 1024 * 1024
+    token_ttl: float = 7 * 24 * 3600.0
+    login_failures: int = 5
+    login_window: float = 15 * 60.0
+
+    def public(self) -> dict[str, float | int]:
+        """The subset sent to clients in `hello`."""
+        return {
+            "max_frame_bytes": self.max_frame_bytes,
+            "max_message_chars": self.max_message_chars,
+            "messages_per_second": self.messages_per_second,
+            "message_burst": self.message_burst,
+            "max_connections_per_user": self.max_connections_per_user,
+            "max_subscriptions": self.max_subscriptions,
+            "resume_limit": self.resume_limit,
+            "heartbeat_interval": self.heartbeat_interval,
+            "idle_timeout": self.idle_timeout,
+            "typing_ttl": self.typing_ttl,
+        }

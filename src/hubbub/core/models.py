@@ -1,0 +1,64 @@
+"""Plain records passed between the core and the stores."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+ChannelKind = Literal["public", "private", "dm"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    display_name: str
+    password_hash: str = dataclasses.field(repr=False, default="")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Channel:
+    id: int
+    name: str
+    kind: ChannelKind
+    topic: str
+    last_seq: int
+    member_count: int = 0
+    # Only DMs list their members in the channel's public description.
+    members: tuple[str, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Membership:
+    channel: Channel
+    last_read: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewMessage:
+    channel_id: int
+    author_id: int | None  # None for an S1 tutorial guest
+    guest_name: str | None
+    text: str
+    client_id: str | None
+    created_at: int  # ms since the epoch
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredMessage:
+    channel_id: int
+    channel: str
+    seq: int
+    author: str | None  # username; None for a guest
+    author_name: str  # display name, or the guest's self-chosen name
+    text: str
+    client_id: str | None
+    created_at: int
+    duplicate: bool = False  # an earlier send with the same client_id
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AppendRejected:
+    """A message in a batch that could not be stored (the sender is not a member)."""
+
+    reason: str

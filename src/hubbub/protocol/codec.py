@@ -1,0 +1,69 @@
+"""Bytes <-> frames. Decoding turns every kind of bad input into a ChatError
+with its documented code; encoding is orjson on plain dicts (the hot path)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from hubbub.protocol.errors import ChatError, ErrorCode
+from hubbub.protocol.frames import ACTIONS, ClientFrame
+
+
+def encode(frame: dict[str, Any]) -> bytes:
+    return orjson.dumps(frame)
+
+
+def decode_json(raw: bytes | str) -> Any:
+    if isinstance(raw, bytes):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ChatError(ErrorCode.invalid_utf8, "frame is not valid UTF-8") from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ChatError(ErrorCode.invalid_json, f"invalid JSON: {exc}") from None
+
+
+def frame_id(obj: Any) -> str | int | None:
+    """The `id` to echo in an error about `obj`, if it has a usable one."""
+    if isinstance(obj, dict):
+        fid = obj.get("id")
+        if isinstance(fid, str | int) and not isinstance(fid, bool):
+            return fid
+    return None
+
+
+def decode_client(raw: bytes | str) -> ClientFrame:
+    """Parse and validate one client frame, or raise ChatError."""
+    return validate_client(decode_json(raw))
+
+
+def validate_client(obj: Any) -> ClientFrame:
+    if not isinstance(obj, dict):
+        raise ChatError(ErrorCode.invalid_input, "a frame must be a JSON object")
+    action = obj.get("action")
+    model = ACTIONS.get(action) if isinstance(action, str) else None
+    if model is None:
+        raise ChatError(
+            ErrorCode.unknown_action,
+            f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}",
+            field="action",
+        )
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def validation_error(exc: ValidationError) -> ChatError:
+    first = exc.errors(include_url=False)[0]
+    field = ".".join(str(p) for p in first["loc"]) or None
+    if first["type"] == "missing":
+        message = f"{field} not in message dict"  # the S1 tutorial's wording
+    else:
+        message = f"{field}: {first['msg']}"
+    return ChatError(ErrorCode.invalid_input, message, field=field)

@@ -1,0 +1,125 @@
+"""Error codes (error frames and HTTP error bodies) and WebSocket close codes.
+
+Each code is documented here once; docs/protocol.md is generated from these
+tables, so a code that is used must be listed here to exist at all.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+
+class _Err(NamedTuple):
+    status: int
+    doc: str
+
+
+class ErrorCode(enum.Enum):
+    """`code` of an error frame or of an HTTP `{"error": {...}}` body."""
+
+    invalid_json = _Err(400, "The frame or body is not valid JSON.")
+    invalid_utf8 = _Err(400, "The frame is not valid UTF-8.")
+    unknown_action = _Err(400, "The frame's `action` is missing or not one the server knows.")
+    invalid_input = _Err(
+        400,
+        "A field is missing, has the wrong type or an invalid value; `field` names it.",
+    )
+    invalid_name = _Err(400, "A username or channel name does not match the allowed pattern.")
+    message_too_long = _Err(400, "Message text is empty or longer than `max_message_chars`.")
+    weak_password = _Err(400, "The password is shorter than 8 or longer than 256 characters.")
+    not_authenticated = _Err(401, "No token was given, or an action needs a signed-in user.")
+    token_invalid = _Err(401, "The token is malformed, forged or signed with another secret.")
+    token_expired = _Err(401, "The token's `exp` has passed: log in again.")
+    bad_credentials = _Err(401, "Wrong username or password.")
+    forbidden = _Err(403, "You are signed in but may not do this (e.g. guests sending natively).")
+    not_a_member = _Err(403, "The action needs membership of a channel you can see but are not in.")
+    not_found = _Err(
+        404,
+        "No such channel, user or route. Private channels and DMs you are not in are "
+        "reported as not found, never as forbidden, so their names do not leak.",
+    )
+    method_not_allowed = _Err(405, "The HTTP method is not allowed on this path.")
+    conflict = _Err(409, "The name is taken (username or channel).")
+    rate_limited = _Err(
+        429, "Too many messages per second for this user; `retry_after` says when to retry."
+    )
+    login_throttled = _Err(
+        429, "Too many failed logins for this account; `retry_after` says when to retry."
+    )
+    too_many_subscriptions = _Err(
+        429, "The connection already follows `max_subscriptions` channels."
+    )
+    too_many_connections = _Err(429, "The user already has `max_connections_per_user` open.")
+    internal_error = _Err(500, "A bug in the server; the connection stays open.")
+    unavailable = _Err(
+        503, "Storage is unreachable; the message was NOT stored and no ack was sent: retry."
+    )
+
+    @property
+    def status(self) -> int:
+        return self.value.status
+
+    @property
+    def doc(self) -> str:
+        return self.value.doc
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes the server sends. 1xxx are RFC 6455, 4xxx are hubbub's."""
+
+    normal = 1000
+    going_away = 1001
+    protocol_error = 1002
+    message_too_big = 1009
+    internal_error = 1011
+    auth_failed = 4001
+    auth_timeout = 4002
+    heartbeat_timeout = 4003
+    left_channel = 4004
+    slow_consumer = 4008
+    too_many_connections = 4029
+
+
+CLOSE_DOCS: dict[CloseCode, str] = {
+    CloseCode.normal: "The client asked to close, or the server closed cleanly.",
+    CloseCode.going_away: "The server is shutting down; reconnect (to another node) and resume.",
+    CloseCode.protocol_error: "The peer broke RFC 6455 framing.",
+    CloseCode.message_too_big: "A frame was larger than `max_frame_bytes` (see `hello`).",
+    CloseCode.internal_error: "The server hit an unexpected error on this connection.",
+    CloseCode.auth_failed: "The `auth` frame or `?token=` was missing, invalid or expired.",
+    CloseCode.auth_timeout: "No `auth` frame within `auth_timeout` seconds of connecting.",
+    CloseCode.heartbeat_timeout: "Nothing received for `idle_timeout` seconds; send `ping`.",
+    CloseCode.left_channel: "A tutorial (`?room_name=`) connection's room became invisible to it.",
+    CloseCode.slow_consumer: (
+        "The connection stopped reading and its outbound buffer passed `max_buffer_bytes`; "
+        "reconnect and resume with `since`."
+    ),
+    CloseCode.too_many_connections: "The user already has `max_connections_per_user` open.",
+}
+
+
+class ChatError(Exception):
+    """An error the client caused or must handle; carries its documented code."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        field: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, object]:
+        err: dict[str, object] = {"code": self.code.name, "message": self.message}
+        if self.field is not None:
+            err["field"] = self.field
+        if self.retry_after is not None:
+            err["retry_after"] = round(self.retry_after, 3)
+        return err

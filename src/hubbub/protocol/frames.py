@@ -1,0 +1,356 @@
+"""Every frame hubbub speaks on `/ws`, in both directions, as one schema.
+
+Client frames are JSON objects routed by `action` (API Gateway's route
+selection expression `$request.body.action`, so the Lambda deployment speaks the
+same protocol). They may carry an `id`, echoed by the frame that answers them.
+Server frames carry a `type`, except the S1 tutorial's `{"messages": [...]}`
+push, kept verbatim for `wscat` users of that tutorial.
+
+The server builds its hot frames (`message`, `ack`) as plain dicts for speed
+(see `codec`); the tests validate every frame they receive against
+`ServerFrame`, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FrameId = Annotated[str | int, Field(description="Echoed in the reply's `id`.")]
+ChannelName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="A channel's name (`general`) or a DM's name (`dm:alice,bob`).",
+    ),
+]
+Seq = Annotated[int, Field(ge=0, description="Per-channel sequence number, from 1.")]
+
+
+class ClientFrame(BaseModel):
+    """Fields every client frame may carry. Unknown fields are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+    id: FrameId | None = None
+
+
+class Auth(ClientFrame):
+    """First frame of a connection opened without `?token=`."""
+
+    action: Literal["auth"]
+    token: str
+
+
+class Subscribe(ClientFrame):
+    """Follow a channel's events. `since` resumes: the server replays every message
+    with `seq > since` before live ones; `null` means only new messages."""
+
+    action: Literal["subscribe"]
+    channel: ChannelName
+    since: Seq | None = None
+
+
+class Unsubscribe(ClientFrame):
+    action: Literal["unsubscribe"]
+    channel: ChannelName
+
+
+class Send(ClientFrame):
+    """Post a message. `client_id` makes retries safe: the same sender and
+    `client_id` return the original message and `seq`, never a duplicate."""
+
+    action: Literal["send"]
+    channel: ChannelName
+    text: str
+    client_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class History(ClientFrame):
+    """Page through stored messages. With `after`: oldest first from `after + 1`.
+    Otherwise newest first, older than `before` (default: the newest)."""
+
+    action: Literal["history"]
+    channel: ChannelName
+    before: Seq | None = None
+    after: Seq | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class Typing(ClientFrame):
+    """The user is typing in `channel`; others see it for `typing_ttl` seconds."""
+
+    action: Literal["typing"]
+    channel: ChannelName
+
+
+class Read(ClientFrame):
+    """Mark `channel` read up to `seq` (cursors only move forward)."""
+
+    action: Literal["read"]
+    channel: ChannelName
+    seq: Seq
+
+
+class WatchPresence(ClientFrame):
+    """Replace the set of users whose presence this connection follows."""
+
+    action: Literal["watch_presence"]
+    usernames: Annotated[list[str], Field(max_length=500)]
+
+
+class Ping(ClientFrame):
+    """Heartbeat. Any frame counts as activity; send one at least every
+    `heartbeat_interval` seconds when idle."""
+
+    action: Literal["ping"]
+
+
+class SendMessage(ClientFrame):
+    """S1 tutorial: post `content` to `room_name` (or the connection's
+    `?room_name=`). Guests name themselves with `user_name` (or `username`)."""
+
+    action: Literal["sendMessage"]
+    content: str
+    room_name: str | None = None
+    user_name: str | None = None
+    username: str | None = None
+    token: str | None = None
+
+
+class GetRecentMessages(ClientFrame):
+    """S1 tutorial: the last 10 messages of the room, oldest first."""
+
+    action: Literal["getRecentMessages"]
+    room_name: str | None = None
+
+
+CLIENT_FRAMES: tuple[type[ClientFrame], ...] = (
+    Auth,
+    Subscribe,
+    Unsubscribe,
+    Send,
+    History,
+    Typing,
+    Read,
+    WatchPresence,
+    Ping,
+    SendMessage,
+    GetRecentMessages,
+)
+ACTIONS: dict[str, type[ClientFrame]] = {
+    f.model_fields["action"].annotation.__args__[0]: f  # type: ignore[union-attr]
+    for f in CLIENT_FRAMES
+}
+
+
+# --- server -> client ------------------------------------------------------
+
+
+class ServerFrame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str
+    display_name: str
+
+
+class Author(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str | None = Field(description="`null` for a guest of the S1 tutorial protocol.")
+    display_name: str
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: str
+    seq: int
+    author: Author
+    text: str
+    client_id: str | None
+    created_at: int = Field(description="Milliseconds since the Unix epoch (display only).")
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_frame_bytes: int
+    max_message_chars: int
+    messages_per_second: float
+    message_burst: int
+    max_connections_per_user: int
+    max_subscriptions: int
+    resume_limit: int
+    heartbeat_interval: float
+    idle_timeout: float
+    typing_ttl: float
+
+
+class Hello(ServerFrame):
+    """First frame after authentication."""
+
+    type: Literal["hello"]
+    user: UserOut
+    server_version: str
+    limits: Limits
+
+
+class Ack(ServerFrame):
+    """The message is committed. `duplicate` is true when `client_id` was seen
+    before and this is the original message."""
+
+    type: Literal["ack"]
+    id: FrameId | None
+    channel: str
+    seq: int
+    client_id: str
+    duplicate: bool
+    message: MessageOut
+
+
+class Message(MessageOut, ServerFrame):
+    """A new message in a subscribed channel (also sent for replays)."""
+
+    type: Literal["message"]
+
+
+class Subscribed(ServerFrame):
+    """Answer to `subscribe`, sent after any replayed messages. `recovered` is
+    false when more than `resume_limit` messages were missed: nothing was
+    replayed and the client must page `history` itself."""
+
+    type: Literal["subscribed"]
+    id: FrameId | None
+    channel: str
+    last_seq: int
+    replayed: int
+    recovered: bool
+
+
+class Unsubscribed(ServerFrame):
+    type: Literal["unsubscribed"]
+    id: FrameId | None
+    channel: str
+
+
+class HistoryPage(ServerFrame):
+    type: Literal["history"]
+    id: FrameId | None
+    channel: str
+    messages: list[MessageOut]
+    has_more: bool
+
+
+class TypingEvent(ServerFrame):
+    type: Literal["typing"]
+    channel: str
+    user: str
+
+
+class PresenceEvent(ServerFrame):
+    type: Literal["presence"]
+    user: str
+    status: Literal["online", "offline"]
+
+
+class MemberEvent(ServerFrame):
+    """Someone joined or left a channel you follow."""
+
+    type: Literal["member_joined", "member_left"]
+    channel: str
+    user: str
+
+
+class ChannelOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    kind: Literal["public", "private", "dm"]
+    topic: str
+    last_seq: int
+    member_count: int
+    members: list[str] | None = Field(None, description="Only for DMs: who is in it.")
+
+
+class ChannelEvent(ServerFrame):
+    """To all of your own connections: you joined/left/were invited to a channel."""
+
+    type: Literal["channel_joined", "channel_left"]
+    channel: ChannelOut
+
+
+class ChannelUpdated(ServerFrame):
+    type: Literal["channel_updated"]
+    channel: ChannelOut
+
+
+class ReadEvent(ServerFrame):
+    """To all of your own connections: your read cursor moved."""
+
+    type: Literal["read"]
+    channel: str
+    seq: int
+
+
+class PresenceState(ServerFrame):
+    """Answer to `watch_presence`: the current status of each watched user."""
+
+    type: Literal["presence_state"]
+    id: FrameId | None
+    users: dict[str, Literal["online", "offline"]]
+
+
+class Pong(ServerFrame):
+    type: Literal["pong"]
+    id: FrameId | None
+    time: int = Field(description="Server time, ms since the epoch.")
+
+
+class Ok(ServerFrame):
+    """Answer to frames with nothing else to say (`read`, `typing` with an `id`)."""
+
+    type: Literal["ok"]
+    id: FrameId | None
+
+
+class Error(ServerFrame):
+    type: Literal["error"]
+    id: FrameId | None = None
+    code: str = Field(description="One of the error codes below.")
+    message: str
+    field: str | None = None
+    retry_after: float | None = None
+
+
+class TutorialMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_name: str
+    content: str
+
+
+class TutorialMessages(ServerFrame):
+    """S1 tutorial push and `getRecentMessages` answer (no `type`)."""
+
+    messages: list[TutorialMessage]
+
+
+SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
+    Hello,
+    Ack,
+    Message,
+    Subscribed,
+    Unsubscribed,
+    HistoryPage,
+    TypingEvent,
+    PresenceEvent,
+    MemberEvent,
+    ChannelEvent,
+    ChannelUpdated,
+    ReadEvent,
+    PresenceState,
+    Pong,
+    Ok,
+    Error,
+    TutorialMessages,
+)

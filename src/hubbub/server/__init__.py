@@ -1,0 +1,1 @@
+"""The network side: one port for HTTP (REST) and WebSocket (`/ws`)."""

@@ -1,0 +1,49 @@
+"""The app factory: one ASGI app for HTTP, with the WebSocket gateway set up in
+its lifespan and handed to `Connection` through uvicorn's app state."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from hubbub import __version__
+from hubbub.bus import open_bus
+from hubbub.config import Settings
+from hubbub.core.hub import Hub
+from hubbub.server import rest
+from hubbub.server.fanout import Fanout
+from hubbub.server.gateway import Gateway
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        from hubbub.store import open_store
+
+        store = open_store(settings.store_url)
+        bus = open_bus(settings.bus_url)
+        hub = Hub(store, bus, settings.limits, allow_guests=settings.allow_guests)
+        await hub.start()
+        fanout = Fanout(bus)
+        await bus.start(fanout.deliver)
+        gateway = Gateway(hub, fanout, settings.allowed_origins)
+        gateway.start()
+        try:
+            yield {"hub": hub, "gateway": gateway}
+        finally:
+            await gateway.stop()
+            await bus.close()
+            await hub.stop()
+
+    app = FastAPI(
+        title="hubbub",
+        version=__version__,
+        summary="A self-hostable, Slack-like real-time chat server.",
+        description="REST API. The real-time protocol on `/ws` is in docs/protocol.md.",
+        lifespan=lifespan,
+    )
+    rest.install(app)
+    return app

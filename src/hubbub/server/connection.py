@@ -1,0 +1,226 @@
+"""One WebSocket connection: uvicorn hands us the socket at the HTTP upgrade
+(`ws=Connection`), and from then on this asyncio.Protocol owns it.
+
+It drives the websockets Sans-I/O `ServerProtocol` for parsing and control
+frames, writes server frames straight to the transport, and feeds decoded
+client frames to `Gateway` in order, one at a time. Nothing here awaits per
+recipient; an idle connection owns no task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State as WSState
+from websockets.server import ServerProtocol
+
+from hubbub.core.models import Channel, User
+from hubbub.core.session import Event, SessionState, State
+from hubbub.protocol.codec import encode
+from hubbub.protocol.errors import CLOSE_DOCS, ChatError, CloseCode
+from hubbub.server.wsframe import text_frame
+
+if TYPE_CHECKING:
+    from hubbub.server.gateway import Gateway
+
+log = logging.getLogger("hubbub.ws")
+
+Step = Callable[[], Awaitable[None]]
+CLOSE_TIMEOUT = 5.0
+INBOX_HIGH, INBOX_LOW = 64, 8
+
+
+class Connection(asyncio.Protocol):
+    def __init__(
+        self,
+        config: Any = None,
+        server_state: Any = None,
+        app_state: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
+        assert app_state is not None, "hubbub's lifespan did not run"
+        self.gateway: Gateway = app_state["gateway"]
+        self.server_state = server_state
+        self.ws = ServerProtocol(max_size=self.gateway.limits.max_frame_bytes, logger=log)
+        self.session = SessionState()
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.peer = "?"
+        self.user: User | None = None
+        self.guest_room: Channel | None = None  # tutorial connection: its room
+        self.channels: dict[str, Channel] = {}  # subscribed topic -> channel
+        self.watched: set[str] = set()  # presence topics
+        self.typing_at: dict[int, float] = {}
+        # Client frames, and the gateway's own steps (authentication) that must
+        # finish before the frames after them are handled.
+        self.inbox: collections.deque[bytes | Step] = collections.deque()
+        self.counted = False  # counted in presence: must be uncounted once
+        self.worker: asyncio.Task[None] | None = None
+        self._fragments: list[bytes] = []
+        self.opened_at = self.last_seen = time.monotonic()
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._reading_paused = False
+
+    # --- asyncio.Protocol ----------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
+        # The outbound bound: past it, pause_writing() cuts the client off.
+        transport.set_write_buffer_limits(high=self.gateway.limits.max_buffer_bytes)
+        if self.server_state is not None:
+            self.server_state.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_seen = time.monotonic()
+        self.ws.receive_data(data)
+        for event in self.ws.events_received():
+            if isinstance(event, Request):
+                self._handshake(event)
+            elif isinstance(event, Frame):
+                self._frame(event)
+        self._flush()
+
+    def eof_received(self) -> bool | None:
+        self.ws.receive_eof()
+        self._flush()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.server_state is not None:
+            self.server_state.connections.discard(self)
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        if self.session.state is not State.CLOSED:
+            self.session.fire(Event.LOST)
+        self.gateway.detach(self)
+
+    def pause_writing(self) -> None:
+        # The client stopped reading and its outbound buffer passed
+        # max_buffer_bytes. Drop it from fan-out now, so it costs nothing more.
+        log.info("%s slow consumer, closing", self.peer)
+        self.close(CloseCode.slow_consumer)
+
+    def resume_writing(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        """Called by uvicorn on server shutdown."""
+        self.close(CloseCode.going_away)
+
+    # --- sending -----------------------------------------------------------------
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.send_raw(encode(frame))
+
+    def send_raw(self, payload: bytes) -> None:
+        if self.session.state in (State.OPEN, State.AWAITING_AUTH):
+            self.transport.write(text_frame(payload))
+
+    def send_error(self, err: ChatError, frame_id: str | int | None = None) -> None:
+        self.send({"type": "error", "id": frame_id, **err.body()})
+
+    def close(self, code: CloseCode, reason: str = "") -> None:
+        if self.session.state not in (State.OPEN, State.AWAITING_AUTH):
+            return
+        self.session.fire(Event.CLOSE_SENT)
+        self.gateway.detach(self)
+        if self.ws.state is WSState.OPEN:
+            self.ws.send_close(code, (reason or CLOSE_DOCS.get(code, ""))[:120])
+            self._flush()
+        self._close_timer = asyncio.get_running_loop().call_later(
+            CLOSE_TIMEOUT, self.transport.abort
+        )
+
+    def _flush(self) -> None:
+        for data in self.ws.data_to_send():
+            if data:
+                self.transport.write(data)
+            else:  # websockets' "send EOF now": a server closes TCP first
+                self.transport.close()
+        if self.ws.state is WSState.CLOSED and not self.transport.is_closing():
+            self.transport.close()
+
+    # --- receiving -------------------------------------------------------------------
+
+    def _handshake(self, request: Request) -> None:
+        path, _, query = request.path.partition("?")
+        if path != "/ws":
+            return self._reject(404, "Not Found: the WebSocket endpoint is /ws\n")
+        if not self.gateway.origin_allowed(request.headers.get("Origin"), request.headers):
+            return self._reject(403, "Forbidden: Origin not allowed\n")
+        params = dict(urllib.parse.parse_qsl(query))
+        response = self.ws.accept(request)
+        self.ws.send_response(response)
+        if response.status_code != 101:
+            return
+        log.info("%s WebSocket %s accepted", self.peer, self.gateway.redact(request.path))
+        self.gateway.attach(self, params)
+
+    def _reject(self, status: int, text: str) -> None:
+        self.ws.send_response(self.ws.reject(status, text))
+
+    def _frame(self, frame: Frame) -> None:
+        if frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            if not frame.fin:
+                self._fragments.append(frame.data)
+                return
+            if self._fragments:
+                self._fragments.append(frame.data)
+                data = b"".join(self._fragments)
+                self._fragments.clear()
+            else:
+                data = frame.data
+            self.enqueue(bytes(data))
+        elif frame.opcode is Opcode.CLOSE:
+            if self.session.state is not State.CLOSING:
+                self.session.fire(Event.CLOSE_SENT)  # websockets echoed the close
+            self.gateway.detach(self)
+
+    def enqueue(self, data: bytes | Step) -> None:
+        """Queue a client frame; frames are handled strictly in arrival order."""
+        if self.session.state is State.CLOSING:
+            return
+        self.inbox.append(data)
+        if len(self.inbox) >= INBOX_HIGH and not self._reading_paused:
+            self._reading_paused = True  # backpressure on a client that floods
+            self.transport.pause_reading()
+        if self.worker is None:
+            self.worker = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self.inbox:
+                data = self.inbox.popleft()
+                if self._reading_paused and len(self.inbox) <= INBOX_LOW:
+                    self._reading_paused = False
+                    if not self.transport.is_closing():
+                        self.transport.resume_reading()
+                if self.session.state in (State.CLOSING, State.CLOSED):
+                    self.inbox.clear()
+                    break
+                if isinstance(data, bytes):
+                    await self.gateway.handle(self, data)
+                else:
+                    await data()
+        finally:
+            self.worker = None
+
+    # --- state ---------------------------------------------------------------------
+
+    def authenticated(self, user: User | None) -> None:
+        self.user = user
+        self.session.fire(Event.AUTHENTICATED)
+
+    @property
+    def is_open(self) -> bool:
+        return self.session.open

@@ -1,0 +1,357 @@
+"""The WebSocket gateway: authentication, routing of client frames to the core
+by `action`, subscriptions with resume, and the heartbeat sweep.
+
+Routes are declared as data (`ROUTES`); each handler gets the connection and a
+validated frame and writes its answer to the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import orjson
+
+from hubbub import __version__
+from hubbub.core import events
+from hubbub.core.hub import Hub
+from hubbub.core.limits import Limits
+from hubbub.core.models import Channel, User
+from hubbub.core.session import State
+from hubbub.protocol import frames as f
+from hubbub.protocol.codec import decode_json, frame_id, validate_client
+from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
+from hubbub.server import tutorial
+from hubbub.server.connection import Connection
+from hubbub.server.fanout import Fanout
+from hubbub.store.base import StoreError
+
+log = logging.getLogger("hubbub.gateway")
+
+TYPING_EVERY = 2.0  # seconds between relayed typing events per connection and channel
+_TOKEN_RE = re.compile(r"(token=)[^&\s]*")
+
+F = TypeVar("F", bound=f.ClientFrame)
+Handler = Callable[["Gateway", Connection, Any], Awaitable[None]]
+
+
+def redact(text: str) -> str:
+    """Hide tokens in anything logged."""
+    return _TOKEN_RE.sub(r"\1[redacted]", text)
+
+
+class Gateway:
+    def __init__(self, hub: Hub, fanout: Fanout, allowed_origins: tuple[str, ...] = ()) -> None:
+        self.hub = hub
+        self.fanout = fanout
+        self.allowed_origins = allowed_origins
+        self.connections: set[Connection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        fanout.control = self._control
+
+    @property
+    def limits(self) -> Limits:
+        return self.hub.limits
+
+    redact = staticmethod(redact)
+
+    def start(self) -> None:
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def stop(self) -> None:
+        for conn in list(self.connections):
+            conn.close(CloseCode.going_away)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- handshake and identity --------------------------------------------------
+
+    def origin_allowed(self, origin: str | None, headers: Mapping[str, str]) -> bool:
+        """Browsers always send Origin; other clients (wscat, bots) may not."""
+        if origin is None or "*" in self.allowed_origins or origin in self.allowed_origins:
+            return True
+        return urllib.parse.urlsplit(origin).netloc == headers.get("Host")
+
+    def attach(self, conn: Connection, params: dict[str, str]) -> None:
+        """The upgrade succeeded: decide how this connection identifies itself."""
+        self.connections.add(conn)
+        token, room = params.get("token"), params.get("room_name")
+        if token is not None:
+            try:
+                user_id = self.hub.token_user_id(token)
+            except ChatError as err:
+                conn.close(CloseCode.auth_failed, err.message)
+                return
+
+            async def login() -> None:
+                await self._login(conn, user_id, room)
+
+            conn.enqueue(login)
+        elif room is not None:
+            if not self.hub.allow_guests:
+                conn.close(CloseCode.auth_failed, "guests are off here: connect with ?token=")
+                return
+
+            async def guest() -> None:
+                await tutorial.open_room(self, conn, room, None)
+
+            conn.enqueue(guest)
+        # else: AWAITING_AUTH until an `auth` frame or the auth timeout.
+
+    async def _login(self, conn: Connection, user_id: int, room: str | None) -> None:
+        try:
+            user = await self.hub.user_by_id(user_id)
+        except ChatError as err:
+            conn.close(CloseCode.auth_failed, err.message)
+            return
+        if not self.hub.may_connect(user):
+            conn.close(CloseCode.too_many_connections)
+            return
+        conn.authenticated(user)
+        conn.counted = True
+        await self.hub.connected(user)
+        await self.fanout.add_live(events.user_topic(user.id), conn)
+        if room is not None:
+            await tutorial.open_room(self, conn, room, user)
+        else:
+            conn.send(
+                {
+                    "type": "hello",
+                    "user": {"username": user.username, "display_name": user.display_name},
+                    "server_version": __version__,
+                    "limits": self.limits.public(),
+                }
+            )
+
+    def detach(self, conn: Connection) -> None:
+        """Forget a closing connection everywhere; safe to call twice."""
+        self.connections.discard(conn)
+        for topic in conn.channels:
+            self.fanout.remove(topic, conn)
+        for topic in conn.watched:
+            self.fanout.remove(topic, conn)
+        conn.channels.clear()
+        conn.watched.clear()
+        if conn.user is not None:
+            self.fanout.remove(events.user_topic(conn.user.id), conn)
+            if conn.counted:
+                conn.counted = False
+                self.spawn(self.hub.disconnected(conn.user))
+
+    def _control(self, topic: str, data: bytes) -> None:
+        """Events on a user's own topic that change what their connections follow."""
+        if not topic.startswith("u:") or b'"channel_left"' not in data:
+            return
+        event = orjson.loads(data)
+        if event.get("type") != "channel_left":
+            return
+        name = event["channel"]["name"]
+        t = self.fanout.topics.get(topic)
+        for conn in list(t.live) if t else []:
+            for ch_topic, channel in list(conn.channels.items()):
+                if channel.name == name:
+                    del conn.channels[ch_topic]
+                    self.fanout.remove(ch_topic, conn)
+                    if conn.guest_room is not None:
+                        conn.close(CloseCode.left_channel)
+
+    # --- frames ------------------------------------------------------------------------
+
+    async def handle(self, conn: Connection, data: bytes) -> None:
+        fid: str | int | None = None
+        try:
+            obj = decode_json(data)
+            fid = frame_id(obj)
+            frame = validate_client(obj)
+            if conn.session.state is State.AWAITING_AUTH and not isinstance(frame, f.Auth):
+                raise ChatError(ErrorCode.not_authenticated, "send an auth frame first")
+            if conn.user is None and conn.session.open and type(frame) not in GUEST_ROUTES:
+                raise ChatError(
+                    ErrorCode.forbidden, "guests may only use sendMessage and getRecentMessages"
+                )
+            await ROUTES[type(frame)](self, conn, frame)
+        except ChatError as err:
+            conn.send_error(err, fid)
+        except StoreError as exc:
+            conn.send_error(ChatError(ErrorCode.unavailable, f"storage unavailable: {exc}"), fid)
+        except Exception:
+            log.exception("%s handling a frame failed", conn.peer)
+            conn.send_error(ChatError(ErrorCode.internal_error, "internal error"), fid)
+
+    async def _subscribe(
+        self, conn: Connection, channel: Channel, since: int | None
+    ) -> dict[str, Any]:
+        topic = events.channel_topic(channel.id)
+        if topic not in conn.channels and len(conn.channels) >= self.limits.max_subscriptions:
+            raise ChatError(
+                ErrorCode.too_many_subscriptions,
+                f"at most {self.limits.max_subscriptions} channels per connection",
+            )
+        conn.channels[topic] = channel
+        if since is None:
+            await self.fanout.add_live(topic, conn)
+            return {"last_seq": channel.last_seq, "replayed": 0, "recovered": True}
+        buffered = await self.fanout.start_sync(topic, conn)
+        try:
+            if since > channel.last_seq:
+                missed, recovered = [], False  # the client knows messages we don't
+            else:
+                missed, recovered = await self.hub.missed(channel, since)
+        except BaseException:
+            conn.channels.pop(topic, None)
+            self.fanout.remove(topic, conn)
+            raise
+        last = since
+        for m in missed:
+            conn.send(events.message_event(m))
+            last = m.seq
+        if not recovered:
+            last = channel.last_seq
+        # From here to the end nothing awaits, so no event can slip in between.
+        for data in buffered + self.fanout.finish_sync(topic, conn):
+            if b'"type":"message"' in data:
+                seq = orjson.loads(data)["seq"]
+                if seq <= last:
+                    continue
+                last = seq
+            conn.send_raw(data)
+        return {
+            "last_seq": max(last, channel.last_seq),
+            "replayed": len(missed),
+            "recovered": recovered,
+        }
+
+    # --- handlers -------------------------------------------------------------------------
+
+    async def on_auth(self, conn: Connection, frame: f.Auth) -> None:
+        if conn.session.state is not State.AWAITING_AUTH:
+            raise ChatError(ErrorCode.invalid_input, "already authenticated", field="action")
+        try:
+            user_id = self.hub.token_user_id(frame.token)
+        except ChatError as err:
+            conn.close(CloseCode.auth_failed, err.message)
+            return
+        await self._login(conn, user_id, None)
+
+    async def on_subscribe(self, conn: Connection, frame: f.Subscribe) -> None:
+        channel, _ = await self.hub.channel_for(self._user(conn), frame.channel)
+        result = await self._subscribe(conn, channel, frame.since)
+        conn.send({"type": "subscribed", "id": frame.id, "channel": channel.name, **result})
+
+    async def on_unsubscribe(self, conn: Connection, frame: f.Unsubscribe) -> None:
+        for topic, channel in list(conn.channels.items()):
+            if channel.name == frame.channel:
+                del conn.channels[topic]
+                self.fanout.remove(topic, conn)
+        conn.send({"type": "unsubscribed", "id": frame.id, "channel": frame.channel})
+
+    async def on_send(self, conn: Connection, frame: f.Send) -> None:
+        stored = await self.hub.send(self._user(conn), frame.channel, frame.text, frame.client_id)
+        conn.send(events.ack(stored, frame.id))
+
+    async def on_history(self, conn: Connection, frame: f.History) -> None:
+        channel, rows, more = await self.hub.history(
+            self._user(conn),
+            frame.channel,
+            before=frame.before,
+            after=frame.after,
+            limit=frame.limit,
+        )
+        conn.send(
+            {
+                "type": "history",
+                "id": frame.id,
+                "channel": channel.name,
+                "messages": [events.message_body(m) for m in rows],
+                "has_more": more,
+            }
+        )
+
+    async def on_typing(self, conn: Connection, frame: f.Typing) -> None:
+        user = self._user(conn)
+        membership = await self.hub.member_channel(user, frame.channel)
+        now = time.monotonic()
+        cid = membership.channel.id
+        if now - conn.typing_at.get(cid, -TYPING_EVERY) >= TYPING_EVERY:
+            conn.typing_at[cid] = now
+            await self.hub.typing(user, membership.channel)
+        if frame.id is not None:
+            conn.send({"type": "ok", "id": frame.id})
+
+    async def on_read(self, conn: Connection, frame: f.Read) -> None:
+        await self.hub.mark_read(self._user(conn), frame.channel, frame.seq)
+        if frame.id is not None:
+            conn.send({"type": "ok", "id": frame.id})
+
+    async def on_watch_presence(self, conn: Connection, frame: f.WatchPresence) -> None:
+        users: list[User] = [await self.hub.user_by_name(n) for n in dict.fromkeys(frame.usernames)]
+        wanted = {events.presence_topic(u.id) for u in users}
+        for topic in conn.watched - wanted:
+            self.fanout.remove(topic, conn)
+        for topic in wanted - conn.watched:
+            await self.fanout.add_live(topic, conn)
+        conn.watched = wanted
+        statuses = {
+            u.username: "online" if self.hub.presence.is_online(u.id) else "offline" for u in users
+        }
+        conn.send({"type": "presence_state", "id": frame.id, "users": statuses})
+
+    async def on_ping(self, conn: Connection, frame: f.Ping) -> None:
+        conn.send({"type": "pong", "id": frame.id, "time": int(time.time() * 1000)})
+
+    async def on_send_message(self, conn: Connection, frame: f.SendMessage) -> None:
+        await tutorial.send_message(self, conn, frame)
+
+    async def on_get_recent(self, conn: Connection, frame: f.GetRecentMessages) -> None:
+        await tutorial.get_recent_messages(self, conn, frame)
+
+    @staticmethod
+    def _user(conn: Connection) -> User:
+        if conn.user is None:
+            raise ChatError(ErrorCode.forbidden, "guests may only use the tutorial actions")
+        return conn.user
+
+    # --- heartbeat -----------------------------------------------------------------------
+
+    async def _sweep(self) -> None:
+        """Close connections that never authenticated or went silent. One pass
+        over all connections every few seconds costs less than a timer each."""
+        every = max(0.05, min(self.limits.auth_timeout, self.limits.idle_timeout) / 4)
+        while True:
+            await asyncio.sleep(every)
+            now = time.monotonic()
+            for conn in list(self.connections):
+                state = conn.session.state
+                if state is State.AWAITING_AUTH and now - conn.opened_at > self.limits.auth_timeout:
+                    conn.close(CloseCode.auth_timeout)
+                elif state is State.OPEN and now - conn.last_seen > self.limits.idle_timeout:
+                    conn.close(CloseCode.heartbeat_timeout)
+
+
+ROUTES: dict[type[f.ClientFrame], Handler] = {
+    f.Auth: Gateway.on_auth,
+    f.Subscribe: Gateway.on_subscribe,
+    f.Unsubscribe: Gateway.on_unsubscribe,
+    f.Send: Gateway.on_send,
+    f.History: Gateway.on_history,
+    f.Typing: Gateway.on_typing,
+    f.Read: Gateway.on_read,
+    f.WatchPresence: Gateway.on_watch_presence,
+    f.Ping: Gateway.on_ping,
+    f.SendMessage: Gateway.on_send_message,
+    f.GetRecentMessages: Gateway.on_get_recent,
+}
+GUEST_ROUTES = {f.SendMessage, f.GetRecentMessages, f.Ping}
+assert set(ROUTES) == set(f.CLIENT_FRAMES), "every client frame needs a route"

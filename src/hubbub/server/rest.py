@@ -1,0 +1,303 @@
+"""The HTTP API under /api (plus /healthz and the S1 tutorial's /ping).
+
+Every error body is `{"error": {"code", "message", ...}}` with a code from
+`protocol.errors`; OpenAPI is served at /openapi.json, interactive docs at /docs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from hubbub.core import events
+from hubbub.core.hub import Hub
+from hubbub.core.models import Channel, User
+from hubbub.protocol.errors import ChatError, ErrorCode
+from hubbub.protocol.frames import ChannelOut, MessageOut, UserOut
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Credentials(Body):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+    display_name: str | None = Field(None, max_length=80, description="Register only.")
+
+
+class AuthOut(BaseModel):
+    user: UserOut
+    token: str
+
+
+class ChannelIn(Body):
+    name: str = Field(max_length=80)
+    private: bool = False
+    topic: str = Field("", max_length=250)
+
+
+class ChannelView(ChannelOut):
+    is_member: bool
+    last_read: int
+
+
+class InviteIn(Body):
+    username: str = Field(max_length=64)
+
+
+class TopicIn(Body):
+    topic: str = Field(max_length=250)
+
+
+class DMIn(Body):
+    usernames: list[str] = Field(min_length=1, max_length=8)
+
+
+class ReadIn(Body):
+    seq: int = Field(ge=0)
+
+
+class MessageIn(Body):
+    text: str
+    client_id: str = Field(min_length=1, max_length=64)
+
+
+class SentOut(MessageOut):
+    duplicate: bool
+
+
+class Page(BaseModel):
+    messages: list[MessageOut]
+    has_more: bool
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    retry_after: float | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Invalid input"},
+    401: {"model": ErrorOut, "description": "Missing, invalid or expired token"},
+    404: {"model": ErrorOut, "description": "No such channel or user (or not visible)"},
+}
+
+bearer = HTTPBearer(auto_error=False)
+
+
+def hub_of(request: Request) -> Hub:
+    hub: Hub = request.state.hub
+    return hub
+
+
+HubDep = Annotated[Hub, Depends(hub_of)]
+
+
+async def current_user(
+    hub: HubDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    if creds is None:
+        raise ChatError(ErrorCode.not_authenticated, "send Authorization: Bearer <token>")
+    return await hub.authenticate(creds.credentials)
+
+
+UserDep = Annotated[User, Depends(current_user)]
+
+
+def user_out(user: User) -> dict[str, str]:
+    return {"username": user.username, "display_name": user.display_name}
+
+
+api = APIRouter(prefix="/api", responses=ERRORS)
+
+
+@api.post("/auth/register", status_code=201, response_model=AuthOut, tags=["auth"])
+async def register(body: Credentials, hub: HubDep) -> dict[str, Any]:
+    user, token = await hub.register(body.username, body.password, body.display_name)
+    return {"user": user_out(user), "token": token}
+
+
+@api.post("/auth/login", response_model=AuthOut, tags=["auth"])
+async def login(body: Credentials, hub: HubDep) -> dict[str, Any]:
+    user, token = await hub.login(body.username, body.password)
+    return {"user": user_out(user), "token": token}
+
+
+@api.get("/me", response_model=UserOut, tags=["users"])
+async def me(user: UserDep) -> dict[str, str]:
+    return user_out(user)
+
+
+class UserView(UserOut):
+    status: str
+
+
+@api.get("/users/{username}", response_model=UserView, tags=["users"])
+async def get_user(username: str, hub: HubDep, _: UserDep) -> dict[str, str]:
+    user = await hub.user_by_name(username)
+    online = hub.presence.is_online(user.id)
+    return {**user_out(user), "status": "online" if online else "offline"}
+
+
+@api.get("/channels", response_model=list[ChannelView], tags=["channels"])
+async def list_channels(hub: HubDep, user: UserDep) -> list[dict[str, Any]]:
+    """Your channels and DMs (with read cursors), then public channels you are not in."""
+    return await hub.list_channels(user)
+
+
+@api.post("/channels", status_code=201, response_model=ChannelOut, tags=["channels"])
+async def create_channel(body: ChannelIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
+    channel = await hub.create_channel(user, body.name, private=body.private, topic=body.topic)
+    return events.channel_body(channel)
+
+
+def _view(channel: Channel, is_member: bool, last_read: int) -> dict[str, Any]:
+    return {**events.channel_body(channel), "is_member": is_member, "last_read": last_read}
+
+
+@api.get("/channels/{name}", response_model=ChannelView, tags=["channels"])
+async def get_channel(name: str, hub: HubDep, user: UserDep) -> dict[str, Any]:
+    channel, m = await hub.channel_for(user, name)
+    return _view(channel, m is not None, m.last_read if m else 0)
+
+
+@api.get("/channels/{name}/members", tags=["channels"])
+async def members(name: str, hub: HubDep, user: UserDep) -> dict[str, list[str]]:
+    channel, _ = await hub.channel_for(user, name)
+    return {"members": await hub.store.member_names(channel.id)}
+
+
+@api.post("/channels/{name}/join", response_model=ChannelOut, tags=["channels"])
+async def join(name: str, hub: HubDep, user: UserDep) -> dict[str, Any]:
+    return events.channel_body(await hub.join(user, name))
+
+
+@api.post("/channels/{name}/leave", response_model=ChannelOut, tags=["channels"])
+async def leave(name: str, hub: HubDep, user: UserDep) -> dict[str, Any]:
+    return events.channel_body(await hub.leave(user, name))
+
+
+@api.post("/channels/{name}/invite", response_model=ChannelOut, tags=["channels"])
+async def invite(name: str, body: InviteIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
+    return events.channel_body(await hub.invite(user, name, body.username))
+
+
+@api.put("/channels/{name}/topic", response_model=ChannelOut, tags=["channels"])
+async def set_topic(name: str, body: TopicIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
+    return events.channel_body(await hub.set_topic(user, name, body.topic))
+
+
+@api.post("/channels/{name}/read", tags=["channels"])
+async def mark_read(name: str, body: ReadIn, hub: HubDep, user: UserDep) -> dict[str, int]:
+    return {"last_read": await hub.mark_read(user, name, body.seq)}
+
+
+@api.post("/dms", response_model=ChannelOut, tags=["channels"])
+async def open_dm(body: DMIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
+    """The DM with these people (and you): the same channel every time."""
+    return events.channel_body(await hub.open_dm(user, body.usernames))
+
+
+@api.get("/channels/{name}/messages", response_model=Page, tags=["messages"])
+async def history(
+    name: str,
+    hub: HubDep,
+    user: UserDep,
+    before: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Without `after`: the newest messages older than `before` (default: the
+    newest), **newest first**, for paging back. With `after`: messages after
+    it, **oldest first**, for catching up. `has_more` says whether the next
+    page in that direction has anything."""
+    _, rows, more = await hub.history(user, name, before=before, after=after, limit=limit)
+    return {"messages": [events.message_body(m) for m in rows], "has_more": more}
+
+
+@api.post("/channels/{name}/messages", status_code=201, response_model=SentOut, tags=["messages"])
+async def send(
+    name: str, body: MessageIn, hub: HubDep, user: UserDep, response: Response
+) -> dict[str, Any]:
+    """Post a message. Retrying with the same `client_id` returns the original
+    message (status 200, `duplicate: true`) and stores nothing new."""
+    stored = await hub.send(user, name, body.text, body.client_id)
+    if stored.duplicate:
+        response.status_code = 200
+    return {**events.message_body(stored), "duplicate": stored.duplicate}
+
+
+def error_response(err: ChatError) -> JSONResponse:
+    headers = {}
+    if err.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(err.retry_after)))
+    if err.code.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse({"error": err.body()}, status_code=err.code.status, headers=headers)
+
+
+async def _chat_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ChatError)
+    return error_response(exc)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if errors and errors[0].get("type") == "json_invalid":
+        return error_response(ChatError(ErrorCode.invalid_json, "request body is not valid JSON"))
+    first = errors[0] if errors else {"loc": (), "msg": "invalid input", "type": ""}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    field = ".".join(loc) or None
+    return error_response(
+        ChatError(ErrorCode.invalid_input, f"{field}: {first.get('msg')}", field=field)
+    )
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: ErrorCode.not_found, 405: ErrorCode.method_not_allowed}.get(
+        exc.status_code, ErrorCode.invalid_input
+    )
+    err = ChatError(code, str(exc.detail))
+    return JSONResponse({"error": err.body()}, status_code=exc.status_code)
+
+
+async def _internal_error(_: Request, exc: Exception) -> Response:
+    return error_response(ChatError(ErrorCode.internal_error, "internal error"))
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(api)
+    app.add_exception_handler(ChatError, _chat_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _internal_error)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> JSONResponse:
+        """200 when storage and bus both answer, else 503 with which one failed."""
+        status = await hub_of(request).health()
+        ok = all(v == "ok" for v in status.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "degraded", **status}, status_code=200 if ok else 503
+        )
+
+    @app.get("/ping", response_class=PlainTextResponse, tags=["ops"])
+    async def ping() -> str:
+        """The S1 tutorial's health check."""
+        return "PONG!"

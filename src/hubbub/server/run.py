@@ -1,0 +1,81 @@
+"""Run one server process: uvicorn for HTTP, hubbub's own protocol for /ws."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from hubbub.config import Settings
+from hubbub.server.app import create_app
+from hubbub.server.connection import Connection
+from hubbub.server.gateway import redact
+
+
+class _RedactTokens(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(4096)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(settings: Settings) -> None:
+    config = uvicorn.Config(
+        create_app(settings),
+        ws=Connection,
+        http="httptools",
+        loop="none",
+        lifespan="on",
+        log_level=settings.log_level,
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    sock = _bind(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+
+    async def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.01)
+        # Start-up objects live for the whole process: keep them out of GC scans.
+        gc.freeze()
+        shown = f"[{host}]" if ":" in host else host
+        print(f"hubbub listening on http://{shown}:{port}", flush=True)
+        print(f"  database: {redact(settings.store_url)}", flush=True)
+        print(f"  bus:      {settings.bus_url}", flush=True)
+
+    task = asyncio.create_task(announce())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        task.cancel()
+    if not server.started:
+        sys.exit(1)
+
+
+def run(settings: Settings) -> None:
+    for name in ("uvicorn.access", "uvicorn.error", "hubbub.ws"):
+        logging.getLogger(name).addFilter(_RedactTokens())
+    try:
+        import uvloop
+
+        uvloop.run(serve(settings))
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        asyncio.run(serve(settings))

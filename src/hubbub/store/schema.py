@@ -1,0 +1,77 @@
+"""Tables shared by the SQL backends (SQLite, PostgreSQL).
+
+The schema itself is created and upgraded only by the Alembic migrations in
+`store/migrations`; these definitions are what queries are built from, and a
+test checks that a migrated database matches them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(32), nullable=False, unique=True),
+    Column("display_name", String(80), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("topic", String(250), nullable=False, server_default=""),
+    # The last seq handed out; bumped in the same transaction as the insert.
+    Column("last_seq", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("last_read", BigInteger, nullable=False, server_default="0"),
+    Column("joined_at", BigInteger, nullable=False),
+    Index("ix_memberships_user", "user_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("author_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("guest_name", String(80), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("client_id", String(64), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    # Idempotent sends: one message per (sender, client_id). NULLs (guests) are
+    # distinct in both SQLite and PostgreSQL, so guests are never deduplicated.
+    UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
+)
