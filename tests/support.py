@@ -1,0 +1,204 @@
+"""Test helpers: a real hubbub server process on an ephemeral port, and small
+REST / WebSocket clients that check every server frame against the schema."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from hubbub.protocol import frames
+
+WAIT = 10.0  # upper bound for any single wait in the tests
+
+_BY_TYPE: dict[str, list[type[frames.ServerFrame]]] = {}
+for _model in frames.SERVER_FRAMES:
+    field = _model.model_fields.get("type")
+    if field is None:
+        continue
+    for literal in field.annotation.__args__:  # type: ignore[union-attr]
+        _BY_TYPE.setdefault(literal, []).append(_model)
+
+
+def check_frame(obj: Any) -> None:
+    """Fail unless `obj` is a valid server frame per hubbub.protocol.frames."""
+    assert isinstance(obj, dict), obj
+    if "type" not in obj:
+        frames.TutorialMessages.model_validate(obj)
+        return
+    models = _BY_TYPE.get(obj["type"])
+    assert models, f"undocumented frame type {obj['type']!r}"
+    models[0].model_validate(obj)
+
+
+@dataclasses.dataclass
+class Server:
+    proc: subprocess.Popen[str]
+    port: int
+    data_dir: Path
+    args: list[str]
+    log: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(WAIT)
+
+
+def start_server(
+    data_dir: Path, *extra: str, port: int = 0, env: dict[str, str] | None = None
+) -> Server:
+    """Start `hubbub serve` and wait until it prints where it listens."""
+    args = [
+        sys.executable,
+        "-m",
+        "hubbub",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "warning",
+        *extra,
+    ]
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env
+    )
+    assert proc.stdout is not None
+    log: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        log.append(line)
+        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+        if m:
+            server = Server(proc, int(m.group(1)), data_dir, list(extra), log)
+            _drain(proc, log)
+            return server
+    proc.kill()
+    raise RuntimeError("server did not start:\n" + "".join(log))
+
+
+def _drain(proc: subprocess.Popen[str], log: list[str]) -> None:
+    """Keep reading the server's output so it never blocks on a full pipe."""
+    import threading
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.append(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+_ids = itertools.count(1)
+
+
+class WS:
+    """A WebSocket client that validates every frame it receives."""
+
+    def __init__(self, conn: ClientConnection) -> None:
+        self.conn = conn
+        self.backlog: list[dict[str, Any]] = []
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.conn.send(json.dumps(frame))
+
+    async def recv(self, timeout: float = WAIT) -> dict[str, Any]:
+        if self.backlog:
+            return self.backlog.pop(0)
+        raw = await asyncio.wait_for(self.conn.recv(), timeout)
+        obj = json.loads(raw)
+        check_frame(obj)
+        return obj  # type: ignore[no-any-return]
+
+    async def expect(self, type_: str, timeout: float = WAIT, **match: Any) -> dict[str, Any]:
+        """The next frame of `type_` (matching `match`); others are kept for later."""
+        skipped: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                for i, f in enumerate(self.backlog):
+                    if f.get("type") == type_ and all(f.get(k) == v for k, v in match.items()):
+                        return self.backlog.pop(i)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no {type_} {match} frame; got {skipped + self.backlog}")
+                raw = await asyncio.wait_for(self.conn.recv(), left)
+                obj = json.loads(raw)
+                check_frame(obj)
+                if obj.get("type") == type_ and all(obj.get(k) == v for k, v in match.items()):
+                    return obj  # type: ignore[no-any-return]
+                skipped.append(obj)
+        finally:
+            self.backlog[:0] = skipped
+
+    async def request(self, frame: dict[str, Any], timeout: float = WAIT) -> dict[str, Any]:
+        """Send a frame with a fresh `id` and return the reply echoing it."""
+        fid = next(_ids)
+        await self.send({**frame, "id": fid})
+        deadline = time.monotonic() + timeout
+        skipped: list[dict[str, Any]] = []
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no reply to {frame}")
+                raw = await asyncio.wait_for(self.conn.recv(), left)
+                obj = json.loads(raw)
+                check_frame(obj)
+                if obj.get("id") == fid:
+                    return obj  # type: ignore[no-any-return]
+                skipped.append(obj)
+        finally:
+            self.backlog.extend(skipped)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+@contextlib.asynccontextmanager
+async def ws_connect(url: str, **kwargs: Any) -> AsyncIterator[WS]:
+    async with websockets.connect(url, open_timeout=WAIT, **kwargs) as conn:
+        yield WS(conn)
+
+
+async def register(http: httpx.AsyncClient, username: str, password: str = "correct horse") -> str:
+    r = await http.post("/api/auth/register", json={"username": username, "password": password})
+    assert r.status_code == 201, r.text
+    return r.json()["token"]  # type: ignore[no-any-return]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
