@@ -172,15 +172,15 @@ class Connection(asyncio.Protocol):
     def _frame(self, frame: Frame) -> None:
         if frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
             if not frame.fin:
-                self._fragments.append(frame.data)
+                self._fragments.append(bytes(frame.data))
                 return
             if self._fragments:
-                self._fragments.append(frame.data)
+                self._fragments.append(bytes(frame.data))
                 data = b"".join(self._fragments)
                 self._fragments.clear()
             else:
-                data = frame.data
-            self.enqueue(bytes(data))
+                data = bytes(frame.data)
+            self.enqueue(data)
         elif frame.opcode is Opcode.CLOSE:
             if self.session.state is not State.CLOSING:
                 self.session.fire(Event.CLOSE_SENT)  # websockets echoed the close

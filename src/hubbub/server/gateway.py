@@ -21,7 +21,7 @@ from hubbub import __version__
 from hubbub.core import events
 from hubbub.core.hub import Hub
 from hubbub.core.limits import Limits
-from hubbub.core.models import Channel, User
+from hubbub.core.models import Channel, StoredMessage, User
 from hubbub.core.session import State
 from hubbub.protocol import frames as f
 from hubbub.protocol.codec import decode_json, frame_id, validate_client
@@ -204,6 +204,7 @@ class Gateway:
             await self.fanout.add_live(topic, conn)
             return {"last_seq": channel.last_seq, "replayed": 0, "recovered": True}
         buffered = await self.fanout.start_sync(topic, conn)
+        missed: list[StoredMessage] = []
         try:
             if since > channel.last_seq:
                 missed, recovered = [], False  # the client knows messages we don't

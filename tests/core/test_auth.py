@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import jwt
+import pytest
+
+from hubbub.core import auth
+from hubbub.protocol.errors import ChatError, ErrorCode
+
+SECRET = "a test secret that is long enough for HS512 use, 64 bytes long."
+
+
+def test_password_hash_is_argon2id_and_verifies() -> None:
+    h = auth.hash_password("correct horse")
+    assert h.startswith("$argon2id$")
+    assert auth.verify_password(h, "correct horse")
+    assert not auth.verify_password(h, "wrong horse")
+    assert not auth.verify_password("not a hash", "x")
+
+
+def test_token_roundtrip_and_failures() -> None:
+    token = auth.issue_token(SECRET, 7, "ann", ttl=60)
+    assert auth.read_token(SECRET, token) == 7
+    with pytest.raises(ChatError) as e:
+        auth.read_token("another secret of thirty-two bytes!", token)
+    assert e.value.code is ErrorCode.token_invalid
+    with pytest.raises(ChatError) as e:
+        auth.read_token(SECRET, auth.issue_token(SECRET, 7, "ann", ttl=-10))
+    assert e.value.code is ErrorCode.token_expired
+
+
+def test_algorithm_is_pinned_and_exp_required() -> None:
+    none_alg = jwt.encode({"sub": "7", "exp": 2**40}, None, algorithm="none")
+    no_exp = jwt.encode({"sub": "7"}, SECRET, algorithm="HS256")
+    other_alg = jwt.encode({"sub": "7", "exp": 2**40}, SECRET, algorithm="HS512")
+    for token in (none_alg, no_exp, other_alg, "garbage"):
+        with pytest.raises(ChatError) as e:
+            auth.read_token(SECRET, token)
+        assert e.value.code is ErrorCode.token_invalid
+
+
+@pytest.mark.parametrize("name", ["a", "Ann", "-ann", "ann smith", "x" * 33, "ann\n"])
+def test_bad_usernames(name: str) -> None:
+    with pytest.raises(ChatError) as e:
+        auth.check_username(name)
+    assert e.value.code is ErrorCode.invalid_name
+
+
+def test_password_length() -> None:
+    auth.check_password("12345678")
+    for pw in ("1234567", "x" * 257):
+        with pytest.raises(ChatError) as e:
+            auth.check_password(pw)
+        assert e.value.code is ErrorCode.weak_password

@@ -1,0 +1,131 @@
+"""The core service without sockets: a real SQLite store and the memory bus,
+with events captured where the gateway would receive them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from hubbub.bus.memory import MemoryBus
+from hubbub.core import events
+from hubbub.core.hub import Hub
+from hubbub.core.limits import Limits
+from hubbub.protocol.errors import ChatError, ErrorCode
+from hubbub.store import open_store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def hub(tmp_path: Path, clock: Clock) -> AsyncIterator[Hub]:
+    bus = MemoryBus()
+    limits = Limits(messages_per_second=1, message_burst=3, resume_limit=5, login_failures=3)
+    h = Hub(open_store(f"sqlite:///{tmp_path / 'hub.db'}"), bus, limits, clock=clock)
+    await h.start()
+    h.seen = []  # type: ignore[attr-defined]
+    await bus.start(lambda topic, data: h.seen.append((topic, orjson.loads(data))))  # type: ignore[attr-defined]
+    yield h
+    await h.stop()
+
+
+async def code_of(awaitable: object) -> ErrorCode:
+    with pytest.raises(ChatError) as e:
+        await awaitable  # type: ignore[misc]
+    return e.value.code
+
+
+async def test_register_login_and_throttle(hub: Hub, clock: Clock) -> None:
+    user, token = await hub.register("ann", "correct horse", "Ann")
+    assert (await hub.authenticate(token)) == user
+    assert await code_of(hub.register("ann", "another pw")) is ErrorCode.conflict
+    for _ in range(3):
+        assert await code_of(hub.login("ann", "wrong pw!")) is ErrorCode.bad_credentials
+    assert await code_of(hub.login("ann", "correct horse")) is ErrorCode.login_throttled
+    clock.now += hub.limits.login_window + 1
+    _, token2 = await hub.login("ann", "correct horse")
+    assert (await hub.authenticate(token2)).username == "ann"
+    assert await code_of(hub.login("nobody", "whatever1")) is ErrorCode.bad_credentials
+
+
+async def test_private_channels_and_dms_are_invisible_to_others(hub: Hub) -> None:
+    ann, _ = await hub.register("ann", "correct horse")
+    bob, _ = await hub.register("bob", "correct horse")
+    await hub.create_channel(ann, "secret", private=True)
+    dm = await hub.open_dm(ann, ["bob"])
+    assert dm.name == "dm:ann,bob" and (await hub.open_dm(bob, ["ann"])).id == dm.id
+    carl, _ = await hub.register("carl", "correct horse")
+    for name in ("secret", dm.name):
+        assert await code_of(hub.channel_for(carl, name)) is ErrorCode.not_found
+        assert await code_of(hub.join(carl, name)) is ErrorCode.not_found
+        assert await code_of(hub.send(carl, name, "hi", "c")) is ErrorCode.not_found
+    names = [c["name"] for c in await hub.list_channels(carl)]
+    assert "secret" not in names and dm.name not in names
+    await hub.invite(ann, "secret", "carl")
+    assert (await hub.member_channel(carl, "secret")).channel.member_count == 2
+    assert await code_of(hub.leave(ann, dm.name)) is ErrorCode.forbidden
+
+
+async def test_send_is_idempotent_and_published_once(hub: Hub) -> None:
+    ann, _ = await hub.register("ann", "correct horse")
+    ch = await hub.create_channel(ann, "general")
+    hub.seen.clear()  # type: ignore[attr-defined]
+    await hub.bus.subscribe(events.channel_topic(ch.id))
+    first = await hub.send(ann, "general", "hello", "c1")
+    again = await hub.send(ann, "general", "hello", "c1")
+    assert (first.seq, first.duplicate) == (1, False)
+    assert (again.seq, again.duplicate) == (1, True)
+    published = [e for _, e in hub.seen if e["type"] == "message"]  # type: ignore[attr-defined]
+    assert [(e["seq"], e["text"]) for e in published] == [(1, "hello")]
+
+
+async def test_rate_limit_and_text_limits(hub: Hub) -> None:
+    ann, _ = await hub.register("ann", "correct horse")
+    await hub.create_channel(ann, "general")
+    for i in range(3):
+        await hub.send(ann, "general", f"m{i}", f"c{i}")
+    assert await code_of(hub.send(ann, "general", "too fast", "c9")) is ErrorCode.rate_limited
+    hub.clock.now += 1  # type: ignore[attr-defined]
+    for text in ("", "   ", "x" * (hub.limits.max_message_chars + 1)):
+        assert await code_of(hub.send(ann, "general", text, "t")) is ErrorCode.message_too_long
+
+
+async def test_missed_replays_or_says_it_cannot(hub: Hub, clock: Clock) -> None:
+    ann, _ = await hub.register("ann", "correct horse")
+    ch = await hub.create_channel(ann, "general")
+    for i in range(8):
+        clock.now += 1
+        await hub.send(ann, "general", f"m{i}", f"c{i}")
+    rows, ok = await hub.missed(ch, 4)
+    assert ok and [m.seq for m in rows] == [5, 6, 7, 8]
+    rows, ok = await hub.missed(ch, 1)  # 7 missed > resume_limit 5
+    assert not ok and rows == []
+
+
+async def test_read_cursor_and_presence_events(hub: Hub) -> None:
+    ann, _ = await hub.register("ann", "correct horse")
+    await hub.create_channel(ann, "general")
+    await hub.send(ann, "general", "hello", "c1")
+    for topic in (events.user_topic(ann.id), events.presence_topic(ann.id)):
+        await hub.bus.subscribe(topic)
+    hub.seen.clear()  # type: ignore[attr-defined]
+    assert await hub.mark_read(ann, "general", 99) == 1  # clamped to last_seq
+    await hub.connected(ann)
+    await hub.connected(ann)
+    await hub.disconnected(ann)
+    await hub.disconnected(ann)
+    kinds = [(e["type"], e.get("status") or e.get("seq")) for _, e in hub.seen]  # type: ignore[attr-defined]
+    assert kinds == [("read", 1), ("presence", "online"), ("presence", "offline")]

@@ -1,0 +1,215 @@
+"""The Store contract: every backend must pass every test here."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from hubbub.core.models import AppendRejected, NewMessage, StoredMessage
+from hubbub.store import NameTaken, Store, open_store
+from services import require_postgres
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(params=BACKENDS)
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'contract.db'}"
+        return
+    base = require_postgres()
+    # A fresh database per test: the contract must hold on an empty schema.
+    name = f"hubbub_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield base.rsplit("/", 1)[0] + "/" + name
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def make_store(store_url: str) -> AsyncIterator[Callable[[], Store]]:
+    opened: list[Store] = []
+
+    def make() -> Store:
+        s = open_store(store_url)
+        opened.append(s)
+        return s
+
+    yield make
+    for s in opened:
+        await s.close()
+
+
+@pytest.fixture
+async def store(make_store: Callable[[], Store]) -> Store:
+    s = make_store()
+    await s.open()
+    return s
+
+
+def msg(channel_id: int, author_id: int | None, text: str, client_id: str | None) -> NewMessage:
+    return NewMessage(channel_id, author_id, None if author_id else "guest", text, client_id, 1)
+
+
+async def test_open_twice_is_a_noop_upgrade(make_store: Callable[[], Store]) -> None:
+    a = make_store()
+    await a.open()
+    await a.create_user("ann", "Ann", "h")
+    b = make_store()
+    await b.open()  # migrations already at head: nothing lost
+    assert (await b.get_user_by_name("ann")) is not None
+    await b.ping()
+
+
+async def test_meta_first_value_wins(store: Store) -> None:
+    assert await store.get_or_set_meta("k", "one") == "one"
+    assert await store.get_or_set_meta("k", "two") == "one"
+
+
+async def test_users(store: Store) -> None:
+    u = await store.create_user("ann", "Ann A", "hash1")
+    assert (await store.get_user(u.id)) == u
+    assert (await store.get_user_by_name("ann")) == u
+    assert await store.get_user_by_name("nobody") is None
+    assert await store.get_user(u.id + 1000) is None
+    with pytest.raises(NameTaken):
+        await store.create_user("ann", "Other", "hash2")
+    await store.update_password_hash(u.id, "hash3")
+    found = await store.get_user(u.id)
+    assert found is not None and found.password_hash == "hash3"
+
+
+async def test_channels_and_membership(store: Store) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    bob = await store.create_user("bob", "Bob", "h")
+    pub = await store.create_channel("general", "public", "hi", [ann.id])
+    priv = await store.create_channel("secret", "private", "", [bob.id])
+    dm = await store.create_channel("dm:ann,bob", "dm", "", [ann.id, bob.id])
+    assert (pub.kind, pub.topic, pub.member_count, pub.last_seq) == ("public", "hi", 1, 0)
+    assert dm.members == ("ann", "bob") and pub.members is None
+    with pytest.raises(NameTaken):
+        await store.create_channel("general", "private", "", [])
+
+    assert [m.channel.name for m in await store.channels_for(ann.id)] == ["dm:ann,bob", "general"]
+    assert [c.name for c in await store.public_channels()] == ["general"]
+    assert await store.membership(priv.id, ann.id) is None
+    assert await store.add_member(priv.id, ann.id) is True
+    assert await store.add_member(priv.id, ann.id) is False
+    assert await store.member_names(priv.id) == ["ann", "bob"]
+    assert await store.remove_member(priv.id, ann.id) is True
+    assert await store.remove_member(priv.id, ann.id) is False
+    await store.set_topic(pub.id, "new topic")
+    found = await store.get_channel("general")
+    assert found is not None and found.topic == "new topic"
+    assert await store.get_channel("nope") is None
+
+
+async def test_seq_is_per_channel_and_contiguous(store: Store) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    a = await store.create_channel("a", "public", "", [ann.id])
+    b = await store.create_channel("b", "public", "", [ann.id])
+    out = await store.append_messages(
+        [msg(a.id, ann.id, f"m{i}", f"c{i}") for i in range(3)] + [msg(b.id, ann.id, "x", "cx")]
+    )
+    assert [(r.channel, r.seq) for r in out if isinstance(r, StoredMessage)] == [
+        ("a", 1),
+        ("a", 2),
+        ("a", 3),
+        ("b", 1),
+    ]
+    more = await store.append_messages([msg(a.id, ann.id, "m3", "c3")])
+    assert isinstance(more[0], StoredMessage) and more[0].seq == 4
+    found = await store.get_channel("a")
+    assert found is not None and found.last_seq == 4
+
+
+async def test_client_id_dedup(store: Store) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    bob = await store.create_user("bob", "Bob", "h")
+    ch = await store.create_channel("a", "public", "", [ann.id, bob.id])
+    first = await store.append_messages(
+        [msg(ch.id, ann.id, "hello", "same"), msg(ch.id, ann.id, "hello again", "same")]
+    )
+    assert isinstance(first[0], StoredMessage) and not first[0].duplicate
+    assert isinstance(first[1], StoredMessage) and first[1].duplicate
+    assert (first[1].seq, first[1].text) == (1, "hello")
+    retry = await store.append_messages([msg(ch.id, ann.id, "hello", "same")])
+    assert isinstance(retry[0], StoredMessage) and retry[0].duplicate and retry[0].seq == 1
+    other = await store.append_messages([msg(ch.id, bob.id, "bob's", "same")])
+    assert isinstance(other[0], StoredMessage) and not other[0].duplicate and other[0].seq == 2
+    guests = await store.append_messages([msg(ch.id, None, "g", None), msg(ch.id, None, "g", None)])
+    assert [r.seq for r in guests if isinstance(r, StoredMessage)] == [3, 4]
+    assert len(await store.messages(ch.id, after=0, limit=100)) == 4
+
+
+async def test_non_member_is_rejected_without_using_a_seq(store: Store) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    bob = await store.create_user("bob", "Bob", "h")
+    ch = await store.create_channel("a", "private", "", [ann.id])
+    out = await store.append_messages(
+        [msg(ch.id, bob.id, "intruder", "x"), msg(ch.id, ann.id, "mine", "y")]
+    )
+    assert isinstance(out[0], AppendRejected)
+    assert isinstance(out[1], StoredMessage) and out[1].seq == 1
+
+
+async def test_history_paging(store: Store) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    ch = await store.create_channel("a", "public", "", [ann.id])
+    await store.append_messages([msg(ch.id, ann.id, f"m{i}", f"c{i}") for i in range(1, 11)])
+    newest = await store.messages(ch.id, limit=3)
+    assert [m.seq for m in newest] == [10, 9, 8]
+    older = await store.messages(ch.id, before=8, limit=3)
+    assert [m.seq for m in older] == [7, 6, 5]
+    after = await store.messages(ch.id, after=7, limit=10)
+    assert [m.seq for m in after] == [8, 9, 10]
+    window = await store.messages(ch.id, after=2, before=5, limit=10)
+    assert [m.seq for m in window] == [3, 4]
+    assert newest[0].author == "ann" and newest[0].author_name == "Ann"
+
+
+async def test_read_cursor_moves_forward_only(store: Store) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    ch = await store.create_channel("a", "public", "", [ann.id])
+    assert await store.set_last_read(ch.id, ann.id, 5) == 5
+    assert await store.set_last_read(ch.id, ann.id, 3) == 5
+    m = await store.membership(ch.id, ann.id)
+    assert m is not None and m.last_read == 5
+
+
+async def test_concurrent_writers_never_share_a_seq(make_store: Callable[[], Store]) -> None:
+    # Two store instances on one database stand in for two server processes.
+    first, second = make_store(), make_store()
+    await first.open()
+    await second.open()
+    users = [await first.create_user(f"u{i}", f"U{i}", "h") for i in range(4)]
+    ch = await first.create_channel("busy", "public", "", [u.id for u in users])
+
+    async def writer(store: Store, user_id: int) -> list[int]:
+        seqs = []
+        for i in range(25):
+            batch = [msg(ch.id, user_id, f"{user_id}-{i}-{j}", f"{i}-{j}") for j in range(2)]
+            seqs += [
+                r.seq for r in await store.append_messages(batch) if isinstance(r, StoredMessage)
+            ]
+        return seqs
+
+    results = await asyncio.gather(
+        *(writer(first if i % 2 else second, u.id) for i, u in enumerate(users))
+    )
+    every = sorted(s for r in results for s in r)
+    assert every == list(range(1, 201))
+    for r in results:
+        assert r == sorted(r)  # each writer's own messages keep their order
