@@ -83,24 +83,31 @@ class Fanout:
         return t
 
     async def add_live(self, topic: str, conn: Connection) -> None:
-        (await self._ensure(topic)).live[conn] = None
+        t = await self._ensure(topic)
+        if conn.is_open:  # it may have closed while the bus subscribed
+            t.live[conn] = None
 
     async def add_tutorial(self, topic: str, conn: Connection) -> None:
-        (await self._ensure(topic)).tutorial[conn] = None
+        t = await self._ensure(topic)
+        if conn.is_open:
+            t.tutorial[conn] = None
 
     async def start_sync(self, topic: str, conn: Connection) -> list[bytes]:
         """Buffer live events for `conn` until `finish_sync`; return the buffer."""
         t = await self._ensure(topic)
         t.live.pop(conn, None)
         buffer: list[bytes] = []
-        t.syncing[conn] = buffer
+        if conn.is_open:
+            t.syncing[conn] = buffer
         return buffer
 
     def finish_sync(self, topic: str, conn: Connection) -> list[bytes]:
         """Make `conn` live; return what was buffered meanwhile (to be written
         by the caller before anything else can arrive)."""
-        t = self.topics[topic]
-        buffer = t.syncing.pop(conn, [])
+        t = self.topics.get(topic)
+        if t is None or conn not in t.syncing:  # closed during the replay
+            return []
+        buffer = t.syncing.pop(conn)
         t.live[conn] = None
         return buffer
 
