@@ -41,3 +41,8 @@ def require(name: str, url: str, default_port: int) -> None:
 def require_postgres() -> str:
     require("postgres", POSTGRES_URL, 5432)
     return POSTGRES_URL
+
+
+def require_redis() -> str:
+    require("redis", REDIS_URL, 6379)
+    return REDIS_URL

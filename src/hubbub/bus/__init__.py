@@ -13,4 +13,8 @@ def open_bus(url: str) -> Bus:
         from hubbub.bus.memory import MemoryBus
 
         return MemoryBus()
-    raise ValueError(f"unsupported bus URL scheme {scheme!r} (memory://)")
+    if scheme in ("redis", "rediss", "unix"):
+        from hubbub.bus.redis import RedisBus
+
+        return RedisBus(url)
+    raise ValueError(f"unsupported bus URL scheme {scheme!r} (memory://, redis://)")

@@ -5,13 +5,14 @@ cursors, presence. It reaches storage and fan-out only through `Store` and
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from hubbub.bus.base import Bus
+from hubbub.bus.base import Bus, BusError
 from hubbub.core import auth, events
 from hubbub.core.limits import Limits
 from hubbub.core.models import (
@@ -28,6 +29,8 @@ from hubbub.core.writer import GroupCommitWriter
 from hubbub.protocol.codec import encode
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.store.base import NameTaken, Store, StoreError
+
+log = logging.getLogger("hubbub.hub")
 
 CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 MAX_TOPIC = 250
@@ -87,7 +90,12 @@ class Hub:
     # --- events -----------------------------------------------------------
 
     async def publish(self, topic: str, frame: dict[str, Any]) -> None:
-        await self.bus.publish(topic, encode(frame))
+        # The bus is a hint: what was committed stays committed, and clients
+        # that missed the event catch up from the store when they resume.
+        try:
+            await self.bus.publish(topic, encode(frame))
+        except BusError as exc:
+            log.warning("event for %s not published: %s", topic, exc)
 
     async def _publish_messages(self, stored: list[StoredMessage]) -> None:
         for m in stored:
