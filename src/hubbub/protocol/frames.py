@@ -354,3 +354,14 @@ SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Error,
     TutorialMessages,
 )
+
+
+def _types(model: type[ServerFrame]) -> tuple[str, ...]:
+    field = model.model_fields.get("type")
+    return () if field is None else tuple(field.annotation.__args__)  # type: ignore[union-attr]
+
+
+# `type` -> the model of that server frame (TutorialMessages has no `type`).
+SERVER_TYPES: dict[str, type[ServerFrame]] = {
+    t: model for model in SERVER_FRAMES for t in _types(model)
+}
