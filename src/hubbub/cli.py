@@ -107,18 +107,10 @@ def serve(
 
 
 @main.command("protocol-doc")
-@click.option("--check", is_flag=True, help="Exit 1 if the file differs instead of writing it.")
-@click.argument("path", default="docs/protocol.md", type=click.Path(path_type=Path))
-def protocol_doc(check: bool, path: Path) -> None:
-    """Write docs/protocol.md from the schemas in hubbub.protocol."""
-    from hubbub.protocol.doc import render
+@click.option("--check", is_flag=True, help="Exit 1 if a file is out of date instead of writing.")
+@click.option("--root", default=".", type=click.Path(file_okay=False), help="Repository root.")
+def protocol_doc(check: bool, root: str) -> None:
+    """Write docs/protocol.md and docs/protocol.schema.json from the schemas."""
+    from hubbub.protocol.doc import main as write_docs
 
-    text = render()
-    if check:
-        if not path.exists() or path.read_text() != text:
-            click.echo(f"{path} is out of date: run `hubbub protocol-doc`", err=True)
-            sys.exit(1)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    click.echo(f"wrote {path}")
+    sys.exit(write_docs(["--root", root, *(["--check"] if check else [])]))

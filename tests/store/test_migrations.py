@@ -45,3 +45,28 @@ async def test_an_existing_database_keeps_its_data_across_restarts(tmp_path: Pat
     await again.open()
     assert await again.get_user(user.id) == user
     await again.close()
+
+
+async def test_a_database_at_the_first_revision_upgrades_in_place(tmp_path: Path) -> None:
+    """A database made by an older hubbub (revision 0001) keeps its data."""
+    from alembic import command
+
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO users (username, display_name, password_hash, created_at)"
+            " VALUES ('ann', 'Ann', 'h', 0)"
+        )
+    engine.dispose()
+    store = open_store(f"sqlite:///{path}")
+    await store.open()
+    assert (await store.get_user_by_name("ann")) is not None
+    long_name = "dm:" + ",".join(f"{i}" * 32 for i in range(1, 10))
+    channel = await store.create_channel(long_name, "dm", "", [])
+    assert channel.name == long_name and len(long_name) == 299
+    await store.close()

@@ -36,6 +36,7 @@ CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 MAX_TOPIC = 250
 MAX_DISPLAY_NAME = 80
 MAX_DM_MEMBERS = 9  # as in Slack's group DMs
+MAX_SEQ = 2**63 - 1  # the largest integer SQLite and Postgres BIGINT store
 
 
 def check_channel_name(name: str) -> str:
@@ -367,6 +368,9 @@ class Hub:
         """A page of history and whether there is more beyond it. Public
         channels can be previewed by non-members, as in Slack."""
         channel, _ = await self.channel_for(user, name)
+        # No stored seq is above the 64-bit range databases use: clamp, don't overflow.
+        before = None if before is None else min(before, MAX_SEQ)
+        after = None if after is None else min(after, MAX_SEQ)
         try:
             rows = await self.store.messages(
                 channel.id, before=before, after=after, limit=limit + 1

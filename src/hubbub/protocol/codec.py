@@ -61,7 +61,9 @@ def validate_client(obj: Any) -> ClientFrame:
 
 def validation_error(exc: ValidationError) -> ChatError:
     first = exc.errors(include_url=False)[0]
-    field = ".".join(str(p) for p in first["loc"]) or None
+    # The field, then list indexes; not the union member tried (`id.str` -> `id`).
+    loc = first["loc"][:1] + tuple(p for p in first["loc"][1:] if isinstance(p, int))
+    field = ".".join(str(p) for p in loc) or None
     if first["type"] == "missing":
         message = f"{field} not in message dict"  # the S1 tutorial's wording
     else:

@@ -50,7 +50,6 @@ class ErrorCode(enum.Enum):
     too_many_subscriptions = _Err(
         429, "The connection already follows `max_subscriptions` channels."
     )
-    too_many_connections = _Err(429, "The user already has `max_connections_per_user` open.")
     internal_error = _Err(500, "A bug in the server; the connection stays open.")
     unavailable = _Err(
         503, "Storage is unreachable; the message was NOT stored and no ack was sent: retry."
@@ -76,7 +75,7 @@ class CloseCode(enum.IntEnum):
     auth_failed = 4001
     auth_timeout = 4002
     heartbeat_timeout = 4003
-    left_channel = 4004
+    room_unavailable = 4004
     slow_consumer = 4008
     too_many_connections = 4029
 
@@ -90,7 +89,10 @@ CLOSE_DOCS: dict[CloseCode, str] = {
     CloseCode.auth_failed: "The `auth` frame or `?token=` was missing, invalid or expired.",
     CloseCode.auth_timeout: "No `auth` frame within `auth_timeout` seconds of connecting.",
     CloseCode.heartbeat_timeout: "Nothing received for `idle_timeout` seconds; send `ping`.",
-    CloseCode.left_channel: "A tutorial (`?room_name=`) connection's room became invisible to it.",
+    CloseCode.room_unavailable: (
+        "A tutorial (`?room_name=`) connection's room cannot be used: the name is "
+        "invalid, the room is private, or the user left it."
+    ),
     CloseCode.slow_consumer: (
         "The connection stopped reading and its outbound buffer passed `max_buffer_bytes`; "
         "reconnect and resume with `since`."

@@ -22,7 +22,7 @@ ChannelName = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=200,
+        max_length=320,
         description="A channel's name (`general`) or a DM's name (`dm:alice,bob`).",
     ),
 ]
@@ -218,8 +218,9 @@ class Message(MessageOut, ServerFrame):
 
 class Subscribed(ServerFrame):
     """Answer to `subscribe`, sent after any replayed messages. `recovered` is
-    false when more than `resume_limit` messages were missed: nothing was
-    replayed and the client must page `history` itself."""
+    false when more than `resume_limit` messages were missed, or `since` is
+    beyond the channel's last seq: nothing was replayed and the client must page
+    `history` itself."""
 
     type: Literal["subscribed"]
     id: FrameId | None
@@ -316,7 +317,7 @@ class Ok(ServerFrame):
 
 class Error(ServerFrame):
     type: Literal["error"]
-    id: FrameId | None = None
+    id: FrameId | None
     code: str = Field(description="One of the error codes below.")
     message: str
     field: str | None = None

@@ -134,6 +134,10 @@ class Connection(asyncio.Protocol):
             return
         self.session.fire(Event.CLOSE_SENT)
         self.gateway.detach(self)
+        if self._reading_paused:  # read on, or the peer's close frame is never seen
+            self._reading_paused = False
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
         if self.ws.state is WSState.OPEN:
             self.ws.send_close(code, (reason or CLOSE_DOCS.get(code, ""))[:120])
             self._flush()

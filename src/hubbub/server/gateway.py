@@ -165,7 +165,7 @@ class Gateway:
                     del conn.channels[ch_topic]
                     self.fanout.remove(ch_topic, conn)
                     if conn.guest_room is not None:
-                        conn.close(CloseCode.left_channel)
+                        conn.close(CloseCode.room_unavailable)
 
     # --- frames ------------------------------------------------------------------------
 

@@ -263,9 +263,8 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     first = errors[0] if errors else {"loc": (), "msg": "invalid input", "type": ""}
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
     field = ".".join(loc) or None
-    return error_response(
-        ChatError(ErrorCode.invalid_input, f"{field}: {first.get('msg')}", field=field)
-    )
+    message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+    return error_response(ChatError(ErrorCode.invalid_input, message, field=field))
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:
@@ -274,7 +273,7 @@ async def _http_error(_: Request, exc: Exception) -> Response:
         exc.status_code, ErrorCode.invalid_input
     )
     err = ChatError(code, str(exc.detail))
-    return JSONResponse({"error": err.body()}, status_code=exc.status_code)
+    return JSONResponse({"error": err.body()}, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _internal_error(_: Request, exc: Exception) -> Response:

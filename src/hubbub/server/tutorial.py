@@ -48,7 +48,7 @@ async def open_room(gw: Gateway, conn: Connection, name: str, user: User | None)
     try:
         channel = await _room(gw, name, user)
     except ChatError as err:
-        conn.close(CloseCode.left_channel, err.message)
+        conn.close(CloseCode.room_unavailable, err.message)
         return
     if user is None:
         conn.authenticated(None)

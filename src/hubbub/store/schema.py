@@ -43,7 +43,7 @@ channels = Table(
     "channels",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(200), nullable=False, unique=True),
+    Column("name", String(320), nullable=False, unique=True),
     Column("kind", String(16), nullable=False),
     Column("topic", String(250), nullable=False, server_default=""),
     # The last seq handed out; bumped in the same transaction as the insert.

@@ -1,0 +1,437 @@
+"""An async client for hubbub's REST API and WebSocket protocol.
+
+It keeps one WebSocket open and, when it drops, reconnects with back-off and
+jitter, re-subscribes every channel from the last `seq` it delivered, and
+re-sends unacknowledged messages under their original `client_id`, so the
+server stores each exactly once. Events come out of `events()` in order, each
+message once.
+
+    async with Client("http://127.0.0.1:8000") as hub:
+        await hub.login("bot", "secret password")
+        await hub.connect()
+        await hub.subscribe("general")
+        async for event in hub.events():
+            if isinstance(event, Message) and event.text == "!ping":
+                await hub.send("general", "pong")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, Self
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+
+from hubbub.protocol import frames
+from hubbub.protocol.errors import CloseCode
+
+log = logging.getLogger("hubbub.client")
+
+# Closes after which reconnecting cannot help.
+FATAL_CLOSES = {CloseCode.auth_failed, CloseCode.auth_timeout}
+
+
+class HubbubError(Exception):
+    """An error from the server (with its documented `code`) or from the network
+    (`unreachable`, `connection_lost`, `auth_failed`, `timeout`)."""
+
+    def __init__(
+        self, code: str, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
+class _Send:
+    __slots__ = ("attempts", "frame", "future")
+
+    def __init__(self, frame: dict[str, Any], future: asyncio.Future[frames.MessageOut]) -> None:
+        self.frame = frame
+        self.future = future
+        self.attempts = 0
+
+
+def parse_event(obj: dict[str, Any]) -> frames.ServerFrame | None:
+    model = frames.SERVER_TYPES.get(obj.get("type", ""))
+    return model.model_validate(obj) if model is not None else None
+
+
+class Client:
+    def __init__(
+        self,
+        server: str,
+        token: str | None = None,
+        *,
+        timeout: float = 10.0,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.max_backoff = max_backoff
+        self.http = httpx.AsyncClient(base_url=self.server, timeout=timeout)
+        self.hello: frames.Hello | None = None
+        self.last_seq: dict[str, int] = {}  # per channel: the last message delivered
+        self._subscribed: dict[str, None] = {}
+        self._pending: dict[str, _Send] = {}  # client_id -> unacknowledged send
+        self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._send_by_id: dict[int, str] = {}
+        self._ids = itertools.count(1)
+        self._events: asyncio.Queue[frames.ServerFrame | HubbubError] = asyncio.Queue()
+        self._ws: ClientConnection | None = None
+        self._connected = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._closed = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.reconnects = 0
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- REST ----------------------------------------------------------------------
+
+    async def request(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            r = await self.http.request(method, path, json=json, params=params, headers=headers)
+        except httpx.TransportError as exc:
+            raise HubbubError("unreachable", f"cannot reach {self.server}: {exc}") from None
+        if r.status_code >= 400:
+            try:
+                err = r.json()["error"]
+            except (ValueError, KeyError, TypeError):
+                err = {"code": "http_error", "message": r.text[:200]}
+            raise HubbubError(err["code"], err["message"], r.status_code, err.get("retry_after"))
+        return r.json()
+
+    async def register(self, username: str, password: str, display_name: str | None = None) -> str:
+        body = {"username": username, "password": password, "display_name": display_name}
+        self.token = (await self.request("POST", "/api/auth/register", json=body))["token"]
+        return self.token
+
+    async def login(self, username: str, password: str) -> str:
+        body = {"username": username, "password": password}
+        self.token = (await self.request("POST", "/api/auth/login", json=body))["token"]
+        return self.token
+
+    async def me(self) -> dict[str, Any]:
+        return await self.request("GET", "/api/me")  # type: ignore[no-any-return]
+
+    async def channels(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/api/channels")  # type: ignore[no-any-return]
+
+    async def create_channel(
+        self, name: str, *, private: bool = False, topic: str = ""
+    ) -> dict[str, Any]:
+        body = {"name": name, "private": private, "topic": topic}
+        return await self.request("POST", "/api/channels", json=body)  # type: ignore[no-any-return]
+
+    async def join(self, channel: str) -> dict[str, Any]:
+        return await self.request("POST", f"/api/channels/{channel}/join")  # type: ignore[no-any-return]
+
+    async def leave(self, channel: str) -> dict[str, Any]:
+        return await self.request("POST", f"/api/channels/{channel}/leave")  # type: ignore[no-any-return]
+
+    async def invite(self, channel: str, username: str) -> dict[str, Any]:
+        return await self.request(  # type: ignore[no-any-return]
+            "POST", f"/api/channels/{channel}/invite", json={"username": username}
+        )
+
+    async def set_topic(self, channel: str, topic: str) -> dict[str, Any]:
+        return await self.request(  # type: ignore[no-any-return]
+            "PUT", f"/api/channels/{channel}/topic", json={"topic": topic}
+        )
+
+    async def members(self, channel: str) -> list[str]:
+        return (await self.request("GET", f"/api/channels/{channel}/members"))["members"]  # type: ignore[no-any-return]
+
+    async def open_dm(self, usernames: list[str]) -> dict[str, Any]:
+        return await self.request("POST", "/api/dms", json={"usernames": usernames})  # type: ignore[no-any-return]
+
+    async def history(
+        self,
+        channel: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> tuple[list[frames.MessageOut], bool]:
+        """A page of messages: newest first (paging back with `before`), or
+        oldest first with `after`."""
+        params: dict[str, Any] = {"limit": limit}
+        if before is not None:
+            params["before"] = before
+        if after is not None:
+            params["after"] = after
+        page = await self.request("GET", f"/api/channels/{channel}/messages", params=params)
+        return [frames.MessageOut.model_validate(m) for m in page["messages"]], page["has_more"]
+
+    # --- real time -----------------------------------------------------------------------
+
+    @property
+    def ws_url(self) -> str:
+        base = "ws" + self.server[4:] if self.server.startswith("http") else self.server
+        return f"{base}/ws"
+
+    async def connect(self) -> frames.Hello:
+        """Open the WebSocket (and keep it open until `close`)."""
+        if self.token is None:
+            raise HubbubError("not_authenticated", "log in or register first")
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="hubbub-client")
+        await self.wait_connected()
+        assert self.hello is not None
+        return self.hello
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        waiter = asyncio.ensure_future(self._connected.wait())
+        runner = self._runner
+        done, _ = await asyncio.wait(
+            [waiter, *([runner] if runner else [])],
+            timeout=timeout or self.timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if waiter not in done:
+            waiter.cancel()
+            if runner is not None and runner.done():
+                exc = runner.exception()
+                raise exc if exc else HubbubError("connection_lost", "client closed")
+            raise HubbubError("timeout", f"could not connect to {self.ws_url}")
+
+    async def subscribe(self, channel: str, since: int | None = None) -> frames.Subscribed:
+        """Follow `channel`. With `since`, replay what came after it; after a
+        reconnect the client resumes from the last message it delivered."""
+        if since is not None:
+            self.last_seq[channel] = since
+        self._subscribed[channel] = None
+        reply = await self._request({"action": "subscribe", "channel": channel, "since": since})
+        return frames.Subscribed.model_validate(reply)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._subscribed.pop(channel, None)
+        await self._request({"action": "unsubscribe", "channel": channel})
+
+    async def send(
+        self, channel: str, text: str, *, client_id: str | None = None
+    ) -> frames.MessageOut:
+        """Send and wait for the ack (the commit). Survives reconnects: the
+        same `client_id` is re-sent until acknowledged, and stored once."""
+        client_id = client_id or uuid.uuid4().hex
+        fut: asyncio.Future[frames.MessageOut] = asyncio.get_running_loop().create_future()
+        frame = {"action": "send", "channel": channel, "text": text, "client_id": client_id}
+        self._pending[client_id] = _Send(frame, fut)
+        await self._transmit_send(client_id)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), self.timeout * 3)
+        except TimeoutError:
+            raise HubbubError("timeout", f"no ack for {client_id}") from None
+        finally:
+            if fut.done():
+                self._pending.pop(client_id, None)
+
+    async def typing(self, channel: str) -> None:
+        await self._send_frame({"action": "typing", "channel": channel})
+
+    async def mark_read(self, channel: str, seq: int) -> None:
+        await self._request({"action": "read", "channel": channel, "seq": seq})
+
+    async def watch_presence(self, usernames: list[str]) -> dict[str, str]:
+        reply = await self._request({"action": "watch_presence", "usernames": usernames})
+        return reply["users"]  # type: ignore[no-any-return]
+
+    async def events(self) -> AsyncIterator[frames.ServerFrame]:
+        """Every server event, in order; raises if the connection cannot be kept."""
+        while True:
+            item = await self._events.get()
+            if isinstance(item, HubbubError):
+                raise item
+            yield item
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._runner
+        await self.http.aclose()
+
+    # --- internals ---------------------------------------------------------------------
+
+    async def _send_frame(self, frame: dict[str, Any]) -> None:
+        await self.wait_connected()
+        assert self._ws is not None
+        try:
+            await self._ws.send(json.dumps(frame))
+        except ConnectionClosed:
+            raise HubbubError("connection_lost", "connection lost; retry") from None
+
+    async def _request(self, frame: dict[str, Any]) -> dict[str, Any]:
+        fid = next(self._ids)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[fid] = fut
+        try:
+            await self._send_frame({**frame, "id": fid})
+            return await asyncio.wait_for(fut, self.timeout)
+        except TimeoutError:
+            raise HubbubError("timeout", f"no reply to {frame.get('action')}") from None
+        finally:
+            self._replies.pop(fid, None)
+
+    async def _transmit_send(self, client_id: str) -> None:
+        pending = self._pending.get(client_id)
+        if pending is None or self._ws is None:
+            return  # sent on (re)connect
+        fid = next(self._ids)
+        self._send_by_id[fid] = client_id
+        pending.attempts += 1
+        with contextlib.suppress(ConnectionClosed):  # re-sent after reconnecting
+            await self._ws.send(json.dumps({**pending.frame, "id": fid}))
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._closed:
+            try:
+                async with websockets.connect(
+                    f"{self.ws_url}?token={self.token}",
+                    open_timeout=self.timeout,
+                    max_size=None,
+                    compression=None,
+                ) as ws:
+                    hello = json.loads(await asyncio.wait_for(ws.recv(), self.timeout))
+                    self.hello = frames.Hello.model_validate(hello)
+                    self._ws = ws
+                    attempt = 0
+                    await self._resume(ws)
+                    self._connected.set()
+                    async for raw in ws:
+                        self._dispatch(json.loads(raw))
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else None
+                if code in FATAL_CLOSES:
+                    err = HubbubError("auth_failed", exc.rcvd.reason if exc.rcvd else "")
+                    self._fail_all(err)
+                    raise err from None
+            except (OSError, TimeoutError, InvalidStatus) as exc:
+                log.info("connect failed: %s", exc)
+            except InvalidURI as exc:
+                err = HubbubError("unreachable", str(exc))
+                self._fail_all(err)
+                raise err from None
+            finally:
+                self._connected.clear()
+                self._ws = None
+                for fut in self._replies.values():
+                    if not fut.done():
+                        fut.set_exception(HubbubError("connection_lost", "connection lost"))
+            if self._closed:
+                return
+            attempt += 1
+            self.reconnects += 1
+            # Exponential back-off with full jitter: a restarted server is not
+            # hit by every client at the same instant.
+            await asyncio.sleep(min(self.max_backoff, 0.1 * 2**attempt) * random.random())
+
+    async def _resume(self, ws: ClientConnection) -> None:
+        """Re-subscribe from the last delivered seq; re-send unacked messages."""
+        for channel in self._subscribed:
+            frame = {
+                "action": "subscribe",
+                "channel": channel,
+                "since": self.last_seq.get(channel),
+            }
+            await ws.send(json.dumps(frame))
+        for client_id, pending in list(self._pending.items()):
+            fid = next(self._ids)
+            self._send_by_id[fid] = client_id
+            pending.attempts += 1
+            await ws.send(json.dumps({**pending.frame, "id": fid}))
+
+    def _dispatch(self, obj: dict[str, Any]) -> None:
+        kind = obj.get("type")
+        fid = obj.get("id")
+        if kind == "ack":
+            if isinstance(fid, int):
+                self._send_by_id.pop(fid, None)
+            pending = self._pending.get(obj["client_id"])
+            if pending is not None and not pending.future.done():
+                pending.future.set_result(frames.MessageOut.model_validate(obj["message"]))
+            return
+        if kind == "error" and fid in self._send_by_id:
+            self._send_failed(self._send_by_id.pop(fid), obj)
+            return
+        if isinstance(fid, int) and fid in self._replies:
+            fut = self._replies[fid]
+            if not fut.done():
+                if kind == "error":
+                    fut.set_exception(
+                        HubbubError(obj["code"], obj["message"], retry_after=obj.get("retry_after"))
+                    )
+                else:
+                    fut.set_result(obj)
+        if kind == "message":
+            channel, seq = obj["channel"], obj["seq"]
+            last = self.last_seq.get(channel)
+            if last is not None and seq <= last:
+                return  # already delivered (a replay overlapping live events)
+            if last is not None and seq > last + 1 and channel in self._subscribed:
+                # A hole: ask for a replay from the last seq we have, rather
+                # than deliver out of order.
+                self._spawn(self._refill(channel, last))
+                return
+            self.last_seq[channel] = seq
+        elif kind == "subscribed":
+            self.last_seq[obj["channel"]] = obj["last_seq"]
+            if fid is not None:
+                return  # the caller of subscribe() gets it
+        event = parse_event(obj)
+        if event is not None:
+            self._events.put_nowait(event)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refill(self, channel: str, since: int) -> None:
+        with contextlib.suppress(HubbubError):
+            await self.subscribe(channel, since)
+
+    def _send_failed(self, client_id: str, err: dict[str, Any]) -> None:
+        pending = self._pending.get(client_id)
+        if pending is None or pending.future.done():
+            return
+        retry_after = err.get("retry_after")
+        if err["code"] in ("unavailable", "rate_limited") and pending.attempts < 20:
+            # Not stored: safe to retry under the same client_id after a pause.
+            delay = retry_after or min(5.0, 0.2 * 2**pending.attempts)
+            asyncio.get_running_loop().call_later(
+                delay, lambda: self._spawn(self._transmit_send(client_id))
+            )
+            return
+        pending.future.set_exception(
+            HubbubError(err["code"], err["message"], retry_after=retry_after)
+        )
+
+    def _fail_all(self, err: HubbubError) -> None:
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.set_exception(err)
+        self._events.put_nowait(err)

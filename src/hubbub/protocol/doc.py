@@ -1,0 +1,729 @@
+"""docs/protocol.md and docs/protocol.schema.json, generated from the wire contract.
+
+`render()` returns the Markdown document and `json_schema()` the JSON Schema of
+every frame; neither writes anything. Both are built from `frames`, `errors` and
+`hubbub.core.limits`, plus the examples and short notes below, which are checked
+against the schemas whenever the document is rendered. `python -m
+hubbub.protocol.doc` writes both files (`--check` exits 1 if they drift).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import json
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from hubbub.core.limits import Limits
+from hubbub.protocol import frames as f
+from hubbub.protocol.errors import CLOSE_DOCS, CloseCode, ErrorCode
+
+MD_PATH = Path("docs/protocol.md")
+SCHEMA_PATH = Path("docs/protocol.schema.json")
+
+_REF = "#/$defs/{model}"
+
+# --- what the schemas cannot say ---------------------------------------------------
+
+_MSG: dict[str, Any] = {
+    "channel": "general",
+    "seq": 42,
+    "author": {"username": "alice", "display_name": "Alice"},
+    "text": "hello",
+    "client_id": "c-7f3a9",
+    "created_at": 1735689600000,
+}
+_CHANNEL: dict[str, Any] = {
+    "name": "general",
+    "kind": "public",
+    "topic": "Company-wide",
+    "last_seq": 42,
+    "member_count": 3,
+    "members": None,
+}
+
+CLIENT_EXAMPLES: dict[type[f.ClientFrame], dict[str, Any]] = {
+    f.Auth: {"action": "auth", "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."},
+    f.Subscribe: {"action": "subscribe", "id": 1, "channel": "general", "since": 41},
+    f.Unsubscribe: {"action": "unsubscribe", "id": 2, "channel": "general"},
+    f.Send: {
+        "action": "send",
+        "id": 3,
+        "channel": "general",
+        "text": "hello",
+        "client_id": "c-7f3a9",
+    },
+    f.History: {"action": "history", "id": 4, "channel": "general", "before": 41, "limit": 50},
+    f.Typing: {"action": "typing", "channel": "general"},
+    f.Read: {"action": "read", "id": 5, "channel": "general", "seq": 42},
+    f.WatchPresence: {"action": "watch_presence", "id": 6, "usernames": ["alice", "bob"]},
+    f.Ping: {"action": "ping", "id": 7},
+    f.SendMessage: {
+        "action": "sendMessage",
+        "room_name": "lobby",
+        "user_name": "alice",
+        "content": "hi all",
+    },
+    f.GetRecentMessages: {"action": "getRecentMessages", "room_name": "lobby"},
+}
+
+CLIENT_REPLIES: dict[type[f.ClientFrame], str] = {
+    f.Auth: "`hello`; a bad token closes the connection with 4001.",
+    f.Subscribe: (
+        "the replayed `message` frames (with `since`), then `subscribed`; "
+        "from then on the channel's events."
+    ),
+    f.Unsubscribe: "`unsubscribed`.",
+    f.Send: "`ack` after the commit; subscribers (the sender's too) get `message`.",
+    f.History: "`history`.",
+    f.Typing: "`ok` if the frame has an `id`; the channel's subscribers get `typing`.",
+    f.Read: "`ok` if the frame has an `id`; all of your connections get `read`.",
+    f.WatchPresence: "`presence_state`, then `presence` events for the watched users.",
+    f.Ping: "`pong`.",
+    f.SendMessage: (
+        "nothing directly; the room's tutorial connections (the sender's too, if it is "
+        'one of them) get `{"messages": [...]}`, its native subscribers get `message`.'
+    ),
+    f.GetRecentMessages: '`{"messages": [...]}` (no `id` echoed).',
+}
+
+SERVER_EXAMPLES: dict[type[f.ServerFrame], dict[str, Any]] = {
+    f.Hello: {
+        "type": "hello",
+        "user": {"username": "alice", "display_name": "Alice"},
+        "server_version": "0.1.0",
+        "limits": Limits().public(),
+    },
+    f.Ack: {
+        "type": "ack",
+        "id": 3,
+        "channel": "general",
+        "seq": 42,
+        "client_id": "c-7f3a9",
+        "duplicate": False,
+        "message": _MSG,
+    },
+    f.Message: {"type": "message", **_MSG},
+    f.Subscribed: {
+        "type": "subscribed",
+        "id": 1,
+        "channel": "general",
+        "last_seq": 42,
+        "replayed": 1,
+        "recovered": True,
+    },
+    f.Unsubscribed: {"type": "unsubscribed", "id": 2, "channel": "general"},
+    f.HistoryPage: {
+        "type": "history",
+        "id": 4,
+        "channel": "general",
+        "messages": [{**_MSG, "seq": 40, "text": "earlier", "client_id": "c-1b2c3"}],
+        "has_more": True,
+    },
+    f.TypingEvent: {"type": "typing", "channel": "general", "user": "bob"},
+    f.PresenceEvent: {"type": "presence", "user": "bob", "status": "online"},
+    f.MemberEvent: {"type": "member_joined", "channel": "general", "user": "carol"},
+    f.ChannelEvent: {"type": "channel_joined", "channel": _CHANNEL},
+    f.ChannelUpdated: {"type": "channel_updated", "channel": {**_CHANNEL, "topic": "Launch day"}},
+    f.ReadEvent: {"type": "read", "channel": "general", "seq": 42},
+    f.PresenceState: {
+        "type": "presence_state",
+        "id": 6,
+        "users": {"alice": "online", "bob": "offline"},
+    },
+    f.Pong: {"type": "pong", "id": 7, "time": 1735689600000},
+    f.Ok: {"type": "ok", "id": 5},
+    f.Error: {
+        "type": "error",
+        "id": 3,
+        "code": "rate_limited",
+        "message": "slow down",
+        "retry_after": 0.1,
+    },
+    f.TutorialMessages: {"messages": [{"user_name": "alice", "content": "hi all"}]},
+}
+
+SERVER_SENT: dict[type[f.ServerFrame], str] = {
+    f.Hello: "Once, when the connection is authenticated (not on tutorial connections).",
+    f.Ack: "Answers `send`.",
+    f.Message: "To the channel's subscribers; also the replay of `subscribe` with `since`.",
+    f.Subscribed: "Answers `subscribe`.",
+    f.Unsubscribed: "Answers `unsubscribe`.",
+    f.HistoryPage: "Answers `history`.",
+    f.TypingEvent: "To the channel's subscribers.",
+    f.PresenceEvent: (
+        "To connections watching the user (`watch_presence`), when the user's first "
+        "connection opens or last one closes."
+    ),
+    f.MemberEvent: "To the channel's subscribers.",
+    f.ChannelEvent: (
+        "To all of the user's connections. After `channel_left` the server unsubscribes "
+        "them from the channel by itself (no `unsubscribed`)."
+    ),
+    f.ChannelUpdated: "To the channel's subscribers, when its topic changes.",
+    f.ReadEvent: "To all of the user's connections (the one that sent `read` too).",
+    f.PresenceState: "Answers `watch_presence`.",
+    f.Pong: "Answers `ping`.",
+    f.Ok: "Answers `read`, and `typing` with an `id`.",
+    f.Error: "Answers any frame that failed; the connection stays open.",
+    f.TutorialMessages: (
+        "On tutorial connections: one per new message in the room, and the answer "
+        "to `getRecentMessages`."
+    ),
+}
+
+OBJECT_NOTES: dict[str, str] = {
+    "Limits": "The limits clients should respect; see [Server limits](#server-limits).",
+}
+
+LIMIT_DOCS: dict[str, str] = {
+    "max_frame_bytes": (
+        "Largest client message in bytes (fragments reassembled); "
+        "a larger one closes the connection with 1009."
+    ),
+    "max_message_chars": (
+        "Longest message text in characters; longer or blank text gets `message_too_long`."
+    ),
+    "messages_per_second": (
+        "Sustained sends per second per user (per connection for tutorial guests); "
+        "over it: `rate_limited` with `retry_after`."
+    ),
+    "message_burst": "Sends allowed in a burst before `messages_per_second` applies.",
+    "max_connections_per_user": (
+        "Open connections per user; one more is closed with 4029 after the upgrade."
+    ),
+    "max_subscriptions": (
+        "Channels one connection may `subscribe` to; one more gets `too_many_subscriptions`."
+    ),
+    "resume_limit": (
+        "Most messages replayed per channel by `subscribe` with `since`; "
+        "more missed gives `recovered: false`."
+    ),
+    "heartbeat_interval": (
+        "Seconds: how often an idle client should send `ping` (advice; the server sends no pings)."
+    ),
+    "idle_timeout": "Seconds without receiving anything before the server closes with 4003.",
+    "auth_timeout": "Seconds a connection without `?token=` has to send `auth` (else 4002).",
+    "typing_ttl": (
+        "Seconds a client should show a `typing` indicator (advice; the server relays at "
+        "most one `typing` per connection and channel every {typing_every:g} s)."
+    ),
+    "max_buffer_bytes": (
+        "Outbound bytes queued for a connection that stopped reading; "
+        "past it the connection is closed with 4008."
+    ),
+    "token_ttl": "Seconds a token from register or login stays valid (its `exp`).",
+    "login_failures": ("Failed logins per account within `login_window` before `login_throttled`."),
+    "login_window": "Seconds over which failed logins are counted.",
+}
+
+
+# --- JSON Schema -------------------------------------------------------------------
+
+
+def _action(model: type[f.ClientFrame]) -> str:
+    return str(model.model_fields["action"].annotation.__args__[0])  # type: ignore[union-attr]
+
+
+def _types(model: type[f.ServerFrame]) -> tuple[str, ...]:
+    field = model.model_fields.get("type")
+    return tuple(field.annotation.__args__) if field else ()  # type: ignore[union-attr]
+
+
+def json_schema() -> dict[str, Any]:
+    """One JSON Schema (2020-12) document for every client and server frame."""
+    keys, defs_doc = models_json_schema(
+        [(m, "validation") for m in (*f.CLIENT_FRAMES, *f.SERVER_FRAMES)],
+        ref_template=_REF,
+    )
+    defs: dict[str, Any] = defs_doc["$defs"]
+    assert "ClientFrame" not in defs and "ServerFrame" not in defs
+    client_refs = [keys[(m, "validation")] for m in f.CLIENT_FRAMES]
+    server_refs = [keys[(m, "validation")] for m in f.SERVER_FRAMES]
+    defs["ClientFrame"] = {
+        "description": (
+            "A frame sent by the client, routed by `action`. Unknown fields are ignored."
+        ),
+        "oneOf": client_refs,
+        "discriminator": {
+            "propertyName": "action",
+            "mapping": {
+                _action(m): r["$ref"] for m, r in zip(f.CLIENT_FRAMES, client_refs, strict=True)
+            },
+        },
+    }
+    defs["ServerFrame"] = {
+        "description": (
+            'A frame sent by the server, told apart by `type` (the S1 tutorial\'s `{"messages": '
+            "[...]}` has none)."
+        ),
+        "oneOf": server_refs,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "hubbub WebSocket protocol",
+        "description": (
+            "Every frame on /ws, in both directions. Generated from hubbub.protocol.frames "
+            "by `hubbub protocol-doc`; do not edit by hand. See protocol.md."
+        ),
+        "anyOf": [{"$ref": _REF.format(model=n)} for n in ("ClientFrame", "ServerFrame")],
+        "$defs": dict(sorted(defs.items())),
+    }
+
+
+def schema_text() -> str:
+    """`json_schema()` as the exact text of docs/protocol.schema.json."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- Markdown helpers --------------------------------------------------------------
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _object_heading(name: str) -> str:
+    return f"object `{name}`"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _example(value: dict[str, Any]) -> list[str]:
+    text = _json(value)
+    if len(text) > 96:
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+    return ["```json", text, "```"]
+
+
+def _doc(model: type[BaseModel]) -> str:
+    """The model's own docstring (not an inherited one), as one paragraph."""
+    raw = model.__dict__.get("__doc__")
+    if not raw:
+        return ""
+    return " ".join(inspect.cleandoc(raw).split())
+
+
+def _members(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """`schema` and every alternative nested in its `anyOf`s."""
+    yield schema
+    for alt in schema.get("anyOf", ()):
+        yield from _members(alt)
+
+
+def _type(schema: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return f"[{name}](#{_anchor(_object_heading(name))})"
+    if "const" in schema:
+        return f"`{_json(schema['const'])}`"
+    if "enum" in schema:
+        return " or ".join(f"`{_json(v)}`" for v in schema["enum"])
+    if "anyOf" in schema:
+        parts: list[str] = []
+        for alt in schema["anyOf"]:
+            t = _type(alt)
+            if t not in parts:
+                parts.append(t)
+        return " or ".join(parts)
+    kind = schema.get("type")
+    if kind == "array":
+        return f"array of {_type(schema.get('items', {}))}"
+    if kind == "object" and "additionalProperties" in schema:
+        return f"object: string to {_type(schema['additionalProperties'])}"
+    return str(kind or "any")
+
+
+def _constraints(schema: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for s in _members(schema):
+        lo, hi = s.get("minLength"), s.get("maxLength")
+        if lo is not None or hi is not None:
+            out.append(f"Length {lo or 0}-{hi}." if hi is not None else f"Length >= {lo}.")
+        lo, hi = s.get("minimum"), s.get("maximum")
+        if lo is not None and hi is not None:
+            out.append(f"Range {lo}-{hi}.")
+        elif lo is not None:
+            out.append(f"Minimum {lo}.")
+        elif hi is not None:
+            out.append(f"Maximum {hi}.")
+        if s.get("maxItems") is not None:
+            out.append(f"At most {s['maxItems']} items.")
+    return out
+
+
+def _description(schema: dict[str, Any]) -> str:
+    for s in _members(schema):
+        if s.get("description"):
+            return " ".join(str(s["description"]).split())
+    return ""
+
+
+def _fields(
+    model_schema: dict[str, Any], *, sent_by_server: bool, overrides: dict[str, str]
+) -> list[str]:
+    required = set(model_schema.get("required", ()))
+    rows = []
+    for name, prop in model_schema.get("properties", {}).items():
+        if name in required:
+            presence = "always" if sent_by_server else "yes"
+        elif "default" in prop:
+            presence = f"no (default `{_json(prop['default'])}`)"
+        else:
+            presence = "no"
+        notes = [overrides.get(name) or _description(prop), *_constraints(prop)]
+        rows.append([f"`{name}`", _type(prop), presence, " ".join(n for n in notes if n)])
+    header = ["field", "type", "present" if sent_by_server else "required", "notes"]
+    return _table(header, rows)
+
+
+# --- the document -------------------------------------------------------------------
+
+_SERVER_ID = "The `id` of the client frame this answers, or `null` if it had none."
+
+
+def _heading_for_server(model: type[f.ServerFrame]) -> str:
+    types = _types(model)
+    if not types:
+        return '`{"messages": [...]}` (no `type`)'
+    return "type " + " / ".join(f"`{t}`" for t in types)
+
+
+def _overview(limits: Limits) -> list[str]:
+    return [
+        "## Overview",
+        "",
+        "### Connecting",
+        "",
+        "- Connect to `ws://HOST:PORT/ws` (`wss://` behind a TLS proxy). The same port "
+        "serves the REST API under `/api/`.",
+        "- The handshake is refused with an HTTP status before any WebSocket frame: "
+        "`404` when the path is not `/ws`, `403` when the `Origin` is not allowed.",
+        "- `Origin`: a handshake without one (wscat, bots, scripts) is allowed; a browser "
+        "page served by hubbub itself (same origin: the `Origin`'s host and port equal the "
+        "`Host` header) is allowed; any other origin only if listed with "
+        "`--allowed-origin` / `HUBBUB_ALLOWED_ORIGIN` (`*` allows all).",
+        "- Compression is not negotiated.",
+        "",
+        "### Authentication",
+        "",
+        "- `?token=JWT` on the handshake URL (a token from `POST /api/auth/register` or "
+        "`POST /api/auth/login`). The server logs the URL with `token=[redacted]`. A valid "
+        "token: the first frame is `hello`. An invalid, expired or unknown token: the "
+        "upgrade succeeds, then the connection is closed with 4001.",
+        "- Without `?token=` (and without `?room_name=`), the first frame must be `auth`. "
+        "Any other frame first gets an `error` with `not_authenticated` and the connection "
+        "stays open; a bad token in `auth` closes it with 4001; no `auth` within "
+        f"`auth_timeout` ({limits.auth_timeout:g} s by default) closes it with 4002.",
+        "- `?room_name=` opens an S1 tutorial connection (see "
+        f"[S1 tutorial protocol](#{_anchor('S1 tutorial protocol')})).",
+        "- A user who already has `max_connections_per_user` connections open is closed with 4029.",
+        "",
+        "### Frames",
+        "",
+        "- Every frame is one JSON object in one WebSocket message, UTF-8. The server sends "
+        "text frames; clients may send text frames or binary frames holding UTF-8 JSON. "
+        "Fragmented messages are reassembled; a message over `max_frame_bytes` closes the "
+        "connection with 1009.",
+        "- Client frames are routed by `action`. An optional `id` (string or integer) is "
+        'echoed as `id` in the frame that answers. Field types are strict (`"5"` is not '
+        "an integer, `1.0` is not an integer); unknown fields are ignored.",
+        '- Server frames carry `type`, except the S1 tutorial\'s `{"messages": [...]}`.',
+        "- A connection's frames are handled one at a time, in order, so answers come "
+        "in the order of the frames they answer (events may come in between).",
+        "- Bad input of any kind gets an `error` frame with a code from "
+        f"[Error codes](#{_anchor('Error codes')}), with `id` echoed when the frame was a "
+        "JSON object with a string or integer `id`. The connection stays open.",
+        '- A missing field is reported as `"<field> not in message dict"` (the S1 '
+        "tutorial's wording) with `field` set; other invalid fields as `\"<field>: "
+        '<reason>"`.',
+        "- Any data received counts as activity. Send `ping` when idle for "
+        f"`heartbeat_interval` ({limits.heartbeat_interval:g} s); after `idle_timeout` "
+        f"({limits.idle_timeout:g} s) of silence the server closes with 4003.",
+        "",
+        "### Order, acknowledgement, retries",
+        "",
+        "- Each channel numbers its messages `seq` = 1, 2, 3, ... in commit order; "
+        "clocks play no part (`created_at` is for display).",
+        "- `ack` is sent only after the message is committed to the database. If storage "
+        "fails, the answer is `unavailable` and nothing was stored.",
+        "- A retried `send` with the same `client_id` (same sender) is not stored twice: "
+        "the `ack` has `duplicate: true` and the original message and `seq`.",
+        "",
+    ]
+
+
+def _resume(limits: Limits) -> list[str]:
+    return [
+        "## Resume after a reconnect",
+        "",
+        "Subscriptions belong to a connection. After reconnecting, a client subscribes "
+        "again to each channel with `since` set to the last `seq` it has seen there:",
+        "",
+        "1. The server sends every stored message with `seq > since` as a `message` frame, "
+        "oldest first, then any live messages that arrived meanwhile (no duplicates, no "
+        "gaps), then `subscribed` with `replayed` (how many were replayed), `last_seq` "
+        "and `recovered: true`.",
+        f"2. If more than `resume_limit` ({limits.resume_limit} by default) messages were "
+        "missed, or `since` is beyond the channel's last `seq` (the server does not have "
+        "what the client saw), nothing is replayed: `subscribed` has `recovered: false`, "
+        "`replayed: 0` and the channel's `last_seq`. The client must page `history` "
+        "itself (for example with `after: since`, repeated while `has_more`). Live "
+        "messages follow as usual.",
+        "3. Without `since` (or `null`) only new messages are sent: `replayed: 0`, "
+        "`recovered: true`.",
+        "",
+        "The server never resumes silently with a hole. A message a client sent but got "
+        "no `ack` for can be sent again with the same `client_id`.",
+        "",
+    ]
+
+
+def _tutorial(recent: int, max_guest_name: int, room_pattern: str) -> list[str]:
+    return [
+        "## S1 tutorial protocol",
+        "",
+        "The protocol of the AWS API Gateway WebSocket chat tutorial, so `wscat` and its "
+        "clients work unchanged:",
+        "",
+        "- Connect to `/ws?room_name=ROOM`. A room is the public channel of that name, "
+        "created on first use, so native clients share its messages. A room name must "
+        f"match `{room_pattern}`; a bad or invisible room closes the connection with 4004.",
+        "- Anonymous connections (guests) exist only when the server runs with "
+        "`--allow-guests` (or `HUBBUB_ALLOW_GUESTS=1`); otherwise `?room_name=` without "
+        "`?token=` is closed with 4001. `?token=JWT&room_name=ROOM` is a signed-in "
+        "tutorial connection and works without guests; the user joins the room.",
+        "- `sendMessage` posts `content` to `room_name` (or the connection's room). A "
+        "guest names itself with `user_name`, or `username` (the variant some versions "
+        f"of the tutorial send), trimmed to {max_guest_name} characters (`guest` if "
+        "blank). A `token` in the frame posts as that account instead (it joins the "
+        "room).",
+        "- `getRecentMessages` answers with the room's last "
+        f'{recent} messages, oldest first: `{{"messages": [{{"user_name": ..., "content": '
+        "...}]}`.",
+        '- Each new message in the room is pushed as `{"messages": [{"user_name": ..., '
+        '"content": ...}]}` (one message per push). `user_name` is the author\'s username, '
+        "or a guest's chosen name.",
+        "- Guests may send only `sendMessage`, `getRecentMessages` and `ping`; other "
+        "actions get `forbidden`.",
+        "- Missing fields give `error` frames worded as in the tutorial: "
+        '`"content not in message dict"`, `"room_name not in message dict"` (no '
+        '`room_name` and no `?room_name=`), `"user_name not in message dict"` (a guest '
+        "with neither `user_name` nor `username`).",
+        "",
+    ]
+
+
+def render() -> str:
+    """The complete protocol document (Markdown). Writes nothing."""
+    # The server's own constants, so the document cannot disagree with them.
+    from hubbub.core.hub import CHANNEL_RE
+    from hubbub.server.gateway import ROUTES, TYPING_EVERY
+    from hubbub.server.tutorial import MAX_GUEST_NAME, RECENT
+
+    assert set(ROUTES) == set(f.CLIENT_FRAMES)
+    schema = json_schema()
+    defs: dict[str, Any] = schema["$defs"]
+    limits = Limits()
+    out = [
+        "# hubbub WebSocket protocol",
+        "",
+        "> Generated by `hubbub protocol-doc` from `src/hubbub/protocol/`; do not edit by "
+        "hand. The same frames as JSON Schema: [protocol.schema.json](protocol.schema.json).",
+        "",
+    ]
+    out += _overview(limits)
+
+    out += _client_frames(defs)
+    out += _server_frames(defs)
+
+    out += ["## Objects in server frames", ""]
+    frame_names = {m.__name__ for m in (*f.CLIENT_FRAMES, *f.SERVER_FRAMES)}
+    objects = _objects(defs, [m.__name__ for m in f.SERVER_FRAMES], frame_names)
+    assert set(OBJECT_NOTES) <= set(objects), "a note for an object no frame uses"
+    for name in objects:
+        out += [f"### {_object_heading(name)}", ""]
+        if desc := OBJECT_NOTES.get(name) or " ".join(
+            str(defs[name].get("description", "")).split()
+        ):
+            out += [desc, ""]
+        out += _fields(defs[name], sent_by_server=True, overrides={})
+        out.append("")
+
+    out += _resume(limits)
+    out += _tutorial(RECENT, MAX_GUEST_NAME, CHANNEL_RE.pattern)
+
+    out += [
+        "## Error codes",
+        "",
+        "The `code` of an `error` frame, and of the REST API's "
+        '`{"error": {"code", "message", "field"?, "retry_after"?}}` bodies, which use the '
+        "HTTP status shown.",
+        "",
+    ]
+    out += _table(
+        ["code", "HTTP", "meaning"],
+        [[f"`{c.name}`", str(c.status), c.doc] for c in ErrorCode],
+    )
+    out += [
+        "",
+        "## Close codes",
+        "",
+        "The code of the WebSocket close frame the server sends. 1xxx are RFC 6455, 4xxx "
+        "are hubbub's. The close reason is a short text (at most 120 bytes).",
+        "",
+    ]
+    out += _table(
+        ["code", "name", "meaning"],
+        [[str(c.value), f"`{c.name}`", CLOSE_DOCS[c]] for c in CloseCode],
+    )
+
+    public = limits.public()
+    out += [
+        "",
+        "## Server limits",
+        "",
+        "Defaults below. Override with `--limit name=value` on `hubbub serve` (repeatable, "
+        "or comma-separated: `--limit messages_per_second=50,message_burst=100`) or with "
+        "`HUBBUB_LIMIT` in the environment (same syntax, several separated by spaces). "
+        "Limits marked *hello* are sent to clients in `hello`.",
+        "",
+    ]
+    rows = []
+    for fld in dataclasses.fields(Limits):
+        value = getattr(limits, fld.name)
+        rows.append(
+            [
+                f"`{fld.name}`",
+                f"`{value!r}`",
+                "hello" if fld.name in public else "",
+                LIMIT_DOCS[fld.name].format(typing_every=TYPING_EVERY),
+            ]
+        )
+    out += _table(["limit", "default", "in", "meaning"], rows)
+    out.append("")
+    return "\n".join(out)
+
+
+def _client_frames(defs: dict[str, Any]) -> list[str]:
+    out = ["## Client frames", ""]
+    out += _table(
+        ["action", "answer"],
+        [
+            [f"[`{_action(m)}`](#{_anchor(f'action `{_action(m)}`')})", CLIENT_REPLIES[m]]
+            for m in f.CLIENT_FRAMES
+        ],
+    )
+    out.append("")
+    for model in f.CLIENT_FRAMES:
+        example = CLIENT_EXAMPLES[model]
+        model.model_validate(example)  # an example that does not validate is a bug here
+        out += [f"### action `{_action(model)}`", ""]
+        if doc := _doc(model):
+            out += [doc, ""]
+        out += [f"Answer: {CLIENT_REPLIES[model]}", ""]
+        out += _fields(defs[model.__name__], sent_by_server=False, overrides={})
+        out += ["", *_example(example), ""]
+    return out
+
+
+def _server_frames(defs: dict[str, Any]) -> list[str]:
+    out = ["## Server frames", ""]
+    out += _table(
+        ["frame", "when"],
+        [
+            [f"[{_heading_for_server(m)}](#{_anchor(_heading_for_server(m))})", SERVER_SENT[m]]
+            for m in f.SERVER_FRAMES
+        ],
+    )
+    out.append("")
+    for model in f.SERVER_FRAMES:
+        example = SERVER_EXAMPLES[model]
+        model.model_validate(example)
+        out += [f"### {_heading_for_server(model)}", ""]
+        if doc := _doc(model):
+            out += [doc, ""]
+        out += [SERVER_SENT[model], ""]
+        out += _fields(defs[model.__name__], sent_by_server=True, overrides={"id": _SERVER_ID})
+        out += ["", *_example(example), ""]
+    return out
+
+
+def _objects(defs: dict[str, Any], roots: Sequence[str], skip: set[str]) -> list[str]:
+    """Names of the objects the server frames refer to, in order of first use."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                name = ref.rsplit("/", 1)[-1]
+                if name not in skip and name not in found:
+                    found.append(name)
+                    walk(defs[name])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for root in roots:
+        walk(defs[root])
+    return found
+
+
+# --- command line ---------------------------------------------------------------------
+
+
+def outputs() -> dict[Path, str]:
+    """What each generated file must contain, by path relative to the repository."""
+    return {MD_PATH: render(), SCHEMA_PATH: schema_text()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m hubbub.protocol.doc",
+        description="Write docs/protocol.md and docs/protocol.schema.json from the code.",
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if a file is out of date")
+    parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
+    args = parser.parse_args(argv)
+    stale = []
+    for rel, text in outputs().items():
+        path = args.root / rel
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(path)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    for path in stale:
+        print(f"{path} is out of date: run `python -m hubbub.protocol.doc`", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
