@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from hubbub import __version__
 from hubbub.config import Settings, parse_limits
+
+if TYPE_CHECKING:
+    from hubbub.client.sdk import Client
 
 
 @click.group()
@@ -104,6 +111,122 @@ def serve(
             log_level=log_level,
         )
     )
+
+
+# --- client commands ---------------------------------------------------------
+
+server_option = click.option(
+    "--server",
+    envvar="HUBBUB_SERVER",
+    default=None,
+    help="Server URL [default: the one saved by `hubbub login`, else http://127.0.0.1:8000].",
+)
+
+
+def _run_client(
+    coro_fn: Callable[[Client], Coroutine[Any, Any, None]],
+    server: str | None,
+    *,
+    need_token: bool = True,
+) -> None:
+    """Run a client command; turn every expected failure into one clear line."""
+    from hubbub.client import config
+    from hubbub.client.sdk import Client as _Client
+    from hubbub.client.sdk import HubbubError
+
+    saved = config.load()
+    url = server or saved.get("server") or config.DEFAULT_SERVER
+    token = os.environ.get("HUBBUB_TOKEN") or (
+        saved.get("token") if saved.get("server") == url else None
+    )
+    if need_token and not token:
+        raise click.ClickException(f"not logged in to {url}: run `hubbub login` first")
+
+    async def go() -> None:
+        async with _Client(url, token) as client:
+            await coro_fn(client)
+
+    try:
+        asyncio.run(go())
+    except HubbubError as exc:
+        hint = {
+            "token_expired": " (run `hubbub login` again)",
+            "token_invalid": " (run `hubbub login` again)",
+            "auth_failed": " (run `hubbub login` again)",
+        }.get(exc.code, "")
+        raise click.ClickException(f"{exc.message}{hint}") from None
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:  # `hubbub tail | head`
+        sys.stderr.close()
+        sys.exit(0)
+
+
+def _account_command(action: str) -> Callable[..., None]:
+    @server_option
+    @click.option("-u", "--username", prompt=True)
+    @click.option(
+        "-p",
+        "--password",
+        envvar="HUBBUB_PASSWORD",
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=action == "register",
+    )
+    def command(server: str | None, username: str, password: str) -> None:
+        from hubbub.client import config
+
+        async def go(client: Client) -> None:
+            if action == "register":
+                await client.register(username, password)
+            else:
+                await client.login(username, password)
+            path = config.save(
+                {"server": client.server, "username": username, "token": client.token}
+            )
+            click.echo(f"{action} ok: {username} on {client.server} (token saved in {path})")
+
+        _run_client(go, server, need_token=False)
+
+    return command
+
+
+main.command("register", help="Create an account and save its token.")(_account_command("register"))
+main.command("login", help="Log in and save the token for the other commands.")(
+    _account_command("login")
+)
+
+
+@main.command()
+@server_option
+@click.option("-c", "--channel", required=True, help="Channel (or DM) name.")
+@click.argument("text", required=False)
+def send(server: str | None, channel: str, text: str | None) -> None:
+    """Send TEXT to a channel, or each line of standard input as one message."""
+    from hubbub.client.lines import send_lines
+
+    async def go(client: Client) -> None:
+        lines = [text] if text is not None else sys.stdin
+        n = await send_lines(client, channel, lines)
+        if text is None:
+            click.echo(f"sent {n} message(s) to {channel}", err=True)
+
+    _run_client(go, server)
+
+
+@main.command()
+@server_option
+@click.option("-c", "--channel", required=True, help="Channel (or DM) name.")
+@click.option("--since", type=int, default=None, help="Also print messages after this seq.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def tail(server: str | None, channel: str, since: int | None, as_json: bool) -> None:
+    """Print a channel's messages as they arrive (Ctrl+C to stop)."""
+    from hubbub.client.lines import tail as run_tail
+
+    async def go(client: Client) -> None:
+        await run_tail(client, channel, since, as_json)
+
+    _run_client(go, server)
 
 
 @main.command("protocol-doc")

@@ -1,0 +1,62 @@
+"""Line mode for scripts: `hubbub send` and `hubbub tail`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from typing import TextIO
+
+from hubbub.client.sdk import Client
+from hubbub.protocol import frames
+
+
+def format_message(m: frames.MessageOut, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(m.model_dump(exclude={"type"}), ensure_ascii=False)
+    stamp = time.strftime("%H:%M", time.localtime(m.created_at / 1000))
+    who = m.author.username or f"{m.author.display_name} (guest)"
+    return f"[{m.channel} #{m.seq} {stamp}] {who}: {m.text}"
+
+
+async def send_lines(client: Client, channel: str, lines: Iterable[str]) -> int:
+    """Post each line as one message (blank lines skipped); return how many."""
+    sent = 0
+    for line in lines:
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        body = {"text": text, "client_id": uuid.uuid4().hex}
+        await client.request("POST", f"/api/channels/{channel}/messages", json=body)
+        sent += 1
+    return sent
+
+
+async def tail(
+    client: Client, channel: str, since: int | None, as_json: bool, out: TextIO = sys.stdout
+) -> None:
+    """Print messages as they arrive (after `since`, if given), forever."""
+    await client.connect()
+    sub = await client.subscribe(channel, since)
+    printed = since or 0
+    if not sub.recovered and since is not None:
+        # Too far behind for a replay: page the gap from history instead.
+        while printed < sub.last_seq:
+            page, more = await client.history(channel, after=printed, limit=200)
+            for m in page:
+                print(format_message(m, as_json), file=out, flush=True)
+                printed = m.seq
+            if not more:
+                break
+    async for event in client.events():
+        if isinstance(event, frames.Message) and event.channel == channel:
+            if event.seq > printed:
+                print(format_message(event, as_json), file=out, flush=True)
+                printed = event.seq
+        elif isinstance(event, frames.Subscribed) and not event.recovered:
+            print(
+                f"# reconnected too far behind: messages up to #{event.last_seq} skipped",
+                file=sys.stderr,
+            )
