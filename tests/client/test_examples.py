@@ -1,0 +1,56 @@
+"""The README's bot example runs as printed and answers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from hubbub.client import Client
+from hubbub.protocol.frames import Message
+from support import WAIT, Server
+
+ROOT = Path(__file__).resolve().parents[2]
+BOT = ROOT / "examples" / "pingbot.py"
+
+
+def test_readme_shows_the_bot_verbatim() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert BOT.read_text().strip() in readme
+
+
+async def test_pingbot_answers_ping(server: Server) -> None:
+    async with Client(server.url) as bot_account:
+        await bot_account.register("pingbot", "bot password")
+    async with Client(server.url) as ann:
+        await ann.register("ann", "correct horse")
+        await ann.create_channel("general")
+        await ann.invite("general", "pingbot")
+        await ann.connect()
+        await ann.subscribe("general")
+        env = {
+            **os.environ,
+            "HUBBUB_SERVER": server.url,
+            "BOT_USER": "pingbot",
+            "BOT_PASSWORD": "bot password",
+        }
+        bot = await asyncio.create_subprocess_exec(sys.executable, str(BOT), env=env)
+        try:
+            async with asyncio.timeout(WAIT * 2):
+                pong = None
+                while pong is None:
+                    # The bot may not have subscribed yet: ask until it answers.
+                    await ann.send("general", "!ping")
+                    try:
+                        async with asyncio.timeout(1.0):
+                            async for event in ann.events():
+                                if isinstance(event, Message) and event.text == "pong":
+                                    pong = event
+                                    break
+                    except TimeoutError:
+                        continue
+            assert pong.author.username == "pingbot"
+        finally:
+            bot.terminate()
+            await bot.wait()
