@@ -17,9 +17,10 @@ class BusError(Exception):
 
 
 class Bus(Protocol):
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, resync: Callable[[], None] | None = None) -> None:
         """Begin delivering messages for subscribed topics to `deliver(topic, data)`.
-        `deliver` runs on the event loop and must not block."""
+        `deliver` runs on the event loop and must not block. `resync` is called
+        when events may have been lost (the backend reconnected)."""
 
     async def close(self) -> None: ...
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hubbub.bus.base import Deliver
 
 
@@ -10,8 +12,8 @@ class MemoryBus:
         self._deliver: Deliver | None = None
         self._topics: set[str] = set()
 
-    async def start(self, deliver: Deliver) -> None:
-        self._deliver = deliver
+    async def start(self, deliver: Deliver, resync: Callable[[], None] | None = None) -> None:
+        self._deliver = deliver  # nothing is ever lost in-process: no resync
 
     async def close(self) -> None:
         self._deliver = None

@@ -33,8 +33,9 @@ class RedisBus:
         # Called after a reconnect: events published meanwhile are lost.
         self.on_reconnect: Callable[[], None] | None = None
 
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, resync: Callable[[], None] | None = None) -> None:
         self._deliver = deliver
+        self.on_reconnect = resync or self.on_reconnect
         self._reader = asyncio.create_task(self._read_forever(), name="hubbub-redis-bus")
 
     async def close(self) -> None:

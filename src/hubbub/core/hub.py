@@ -388,6 +388,15 @@ class Hub:
             return [], False
         return rows, True
 
+    async def latest_seq(self, channel_id: int) -> int:
+        rows = await self.store.messages(channel_id, limit=1)
+        return rows[0].seq if rows else 0
+
+    async def events_after(self, channel_id: int, seq: int, limit: int) -> list[tuple[int, bytes]]:
+        """Stored messages after `seq` as encoded events (a node filling a gap)."""
+        rows = await self.store.messages(channel_id, after=seq, limit=limit)
+        return [(m.seq, encode(events.message_event(m))) for m in rows]
+
     async def mark_read(self, user: User, name: str, seq: int) -> int:
         channel = (await self.member_channel(user, name)).channel
         cursor = await self.store.set_last_read(channel.id, user.id, min(seq, channel.last_seq))

@@ -27,8 +27,8 @@ def create_app(settings: Settings) -> FastAPI:
         bus = open_bus(settings.bus_url)
         hub = Hub(store, bus, settings.limits, allow_guests=settings.allow_guests)
         await hub.start()
-        fanout = Fanout(bus)
-        await bus.start(fanout.deliver)
+        fanout = Fanout(bus, hub)
+        await bus.start(fanout.deliver, fanout.resync)
         gateway = Gateway(hub, fanout, settings.allowed_origins)
         gateway.start()
         try:

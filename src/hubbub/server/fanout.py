@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -27,10 +28,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("hubbub.fanout")
 
 
-class Topic:
-    __slots__ = ("live", "syncing", "tutorial")
+class Catchup(Protocol):
+    """Where a node reads what the bus did not bring it (the store, via the hub)."""
 
-    def __init__(self) -> None:
+    async def latest_seq(self, channel_id: int) -> int: ...
+
+    async def events_after(self, channel_id: int, seq: int, limit: int) -> list[tuple[int, bytes]]:
+        """Encoded `message` events with seq > `seq`, oldest first."""
+
+
+_MESSAGE = b'{"type":"message"'
+# Channel names cannot contain quotes, so the first "seq" is the event's own.
+_SEQ = re.compile(rb'"seq":(\d+)')
+FILL_PAGE = 500
+
+
+class Topic:
+    __slots__ = ("channel_id", "filling", "last_seq", "live", "ready", "syncing", "tutorial")
+
+    def __init__(self, channel_id: int | None) -> None:
         # Dicts, not sets: insertion order makes delivery order reproducible.
         self.live: dict[Connection, None] = {}
         # Connections replaying history: live events wait here until the
@@ -38,24 +54,50 @@ class Topic:
         self.syncing: dict[Connection, list[bytes]] = {}
         # S1 tutorial connections get `{"messages": [...]}` instead.
         self.tutorial: dict[Connection, None] = {}
+        # Channel topics only: the last seq delivered on this node, and the
+        # events held back while a gap is filled from the store.
+        self.channel_id = channel_id
+        self.last_seq = 0
+        self.filling: list[bytes] | None = None
+        self.ready = asyncio.Event()
 
     def empty(self) -> bool:
         return not (self.live or self.syncing or self.tutorial)
 
 
 class Fanout:
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, catchup: Catchup | None = None) -> None:
         self.bus = bus
+        self.catchup = catchup
         self.topics: dict[str, Topic] = {}
-        self._bus_tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         # Called before delivery with every event, so the gateway can act on
         # the few that change subscriptions (see Gateway._control).
         self.control: Callable[[str, bytes], None] | None = None
 
     def deliver(self, topic: str, data: bytes) -> None:
+        """The bus callback. Per channel, events leave in `seq` order, each once:
+        a duplicate is dropped, and a gap (a lost or reordered bus message) is
+        filled from the store before anything after it is delivered."""
         t = self.topics.get(topic)
         if t is None:
             return
+        if t.channel_id is not None and data.startswith(_MESSAGE):
+            if t.filling is not None:
+                t.filling.append(data)
+                return
+            m = _SEQ.search(data)
+            seq = int(m.group(1)) if m else 0
+            if seq <= t.last_seq:
+                return
+            if seq > t.last_seq + 1 and self.catchup is not None:
+                t.filling = [data]
+                self._spawn(self._fill(topic, t))
+                return
+            t.last_seq = seq
+        self._write(topic, t, data)
+
+    def _write(self, topic: str, t: Topic, data: bytes) -> None:
         if self.control is not None:
             self.control(topic, data)
         if t.live:
@@ -75,11 +117,51 @@ class Fanout:
                 for conn in tuple(t.tutorial):
                     conn.transport.write(frame)
 
+    async def _fill(self, topic: str, t: Topic) -> None:
+        assert self.catchup is not None and t.channel_id is not None
+        try:
+            while self.topics.get(topic) is t:
+                rows = await self.catchup.events_after(t.channel_id, t.last_seq, FILL_PAGE)
+                for seq, data in rows:
+                    if seq > t.last_seq:
+                        t.last_seq = seq
+                        self._write(topic, t, data)
+                if len(rows) < FILL_PAGE:
+                    break
+        except Exception:
+            # Deliver what we hold anyway: clients see the hole in `seq` and
+            # ask for a replay themselves when the store is back.
+            log.warning("filling a gap in %s failed", topic, exc_info=True)
+            if t.filling:
+                t.last_seq = min(_seq_of(d) for d in t.filling) - 1
+        finally:
+            held, t.filling = t.filling or [], None
+            for data in held:
+                self.deliver(topic, data)
+
+    def resync(self) -> None:
+        """The bus may have dropped events (it reconnected): check every
+        channel against the store."""
+        for topic, t in self.topics.items():
+            if t.channel_id is not None and t.filling is None and self.catchup is not None:
+                t.filling = []
+                self._spawn(self._fill(topic, t))
+
     async def _ensure(self, topic: str) -> Topic:
         t = self.topics.get(topic)
         if t is None:
-            t = self.topics[topic] = Topic()
-            await self.bus.subscribe(topic)
+            channel_id = int(topic[2:]) if topic.startswith("c:") else None
+            t = self.topics[topic] = Topic(channel_id)
+            try:
+                await self.bus.subscribe(topic)
+                if channel_id is not None and self.catchup is not None:
+                    # Subscribed first, then read: nothing committed after this
+                    # read can be missed, and nothing before it is delivered.
+                    t.last_seq = await self.catchup.latest_seq(channel_id)
+            finally:
+                t.ready.set()
+        else:
+            await t.ready.wait()
         return t
 
     async def add_live(self, topic: str, conn: Connection) -> None:
@@ -120,9 +202,7 @@ class Fanout:
         t.tutorial.pop(conn, None)
         if t.empty():
             del self.topics[topic]
-            task = asyncio.get_running_loop().create_task(self._unsubscribe(topic))
-            self._bus_tasks.add(task)
-            task.add_done_callback(self._bus_tasks.discard)
+            self._spawn(self._unsubscribe(topic))
 
     async def _unsubscribe(self, topic: str) -> None:
         if topic in self.topics:  # re-subscribed meanwhile
@@ -131,3 +211,13 @@ class Fanout:
             await self.bus.unsubscribe(topic)
         except Exception:
             log.warning("bus unsubscribe %s failed", topic, exc_info=True)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _seq_of(data: bytes) -> int:
+    m = _SEQ.search(data)
+    return int(m.group(1)) if m else 0

@@ -1,0 +1,129 @@
+"""Per-channel order on one node, whatever the bus does: duplicates dropped,
+gaps filled from the store before anything after them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from hubbub.bus.memory import MemoryBus
+from hubbub.server.fanout import Fanout
+from hubbub.server.wsframe import text_frame
+from support import WAIT
+
+TOPIC = "c:7"
+
+
+def event(seq: int) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "message",
+            "channel": "general",
+            "seq": seq,
+            "author": {"username": "ann", "display_name": "Ann"},
+            "text": f"m{seq}",
+            "client_id": None,
+            "created_at": 0,
+        }
+    )
+
+
+class Store:
+    """What the store holds for channel 7 (the `Catchup` side of a node)."""
+
+    def __init__(self, seqs: range, fail: bool = False) -> None:
+        self.seqs = list(seqs)
+        self.fail = fail
+        self.calls = 0
+
+    async def latest_seq(self, channel_id: int) -> int:
+        return 0
+
+    async def events_after(self, channel_id: int, seq: int, limit: int) -> list[tuple[int, bytes]]:
+        self.calls += 1
+        if self.fail:
+            raise OSError("database is down")
+        return [(s, event(s)) for s in self.seqs if s > seq][:limit]
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.frames.append(data)
+
+
+class Conn:
+    is_open = True
+
+    def __init__(self) -> None:
+        self.transport = Transport()
+
+    def seqs(self) -> list[int]:
+        out = []
+        for frame in self.transport.frames:
+            payload = frame[2:] if frame[1] < 126 else frame[4:]
+            out.append(orjson.loads(payload)["seq"])
+        return out
+
+
+async def setup(store: Store) -> tuple[Fanout, Conn]:
+    fanout = Fanout(MemoryBus(), store)
+    conn = Conn()
+    await fanout.add_live(TOPIC, conn)  # type: ignore[arg-type]
+    return fanout, conn
+
+
+async def settle(fanout: Fanout) -> None:
+    """Wait for the node's background fills (and any they start) to finish."""
+    async with asyncio.timeout(WAIT):
+        while fanout._tasks:
+            await asyncio.gather(*list(fanout._tasks))
+
+
+async def test_in_order_events_pass_and_duplicates_are_dropped() -> None:
+    fanout, conn = await setup(Store(range(1, 4)))
+    for seq in (1, 2, 2, 3, 1):
+        fanout.deliver(TOPIC, event(seq))
+    assert conn.seqs() == [1, 2, 3]
+    assert conn.transport.frames[0] == text_frame(event(1))  # bytes as published
+
+
+async def test_a_gap_is_filled_from_the_store_before_later_events() -> None:
+    store = Store(range(1, 6))
+    fanout, conn = await setup(store)
+    fanout.deliver(TOPIC, event(1))
+    fanout.deliver(TOPIC, event(4))  # 2 and 3 were lost (or are late)
+    fanout.deliver(TOPIC, event(5))  # held until the gap is filled
+    await settle(fanout)
+    fanout.deliver(TOPIC, event(2))  # the late one is a duplicate now
+    assert conn.seqs() == [1, 2, 3, 4, 5]
+    assert store.calls == 1
+
+
+async def test_resync_after_a_bus_outage_delivers_what_was_missed() -> None:
+    store = Store(range(1, 4))
+    fanout, conn = await setup(store)
+    fanout.resync()
+    await settle(fanout)
+    fanout.deliver(TOPIC, event(4))
+    assert conn.seqs() == [1, 2, 3, 4]
+
+
+async def test_when_the_store_is_down_held_events_still_go_out() -> None:
+    store = Store(range(1, 4), fail=True)
+    fanout, conn = await setup(store)
+    fanout.deliver(TOPIC, event(3))
+    await settle(fanout)
+    assert conn.seqs() == [3]  # clients see the hole and ask for a replay
+
+
+async def test_other_topics_are_not_sequenced() -> None:
+    fanout = Fanout(MemoryBus(), Store(range(0)))
+    conn = Conn()
+    await fanout.add_live("u:1", conn)  # type: ignore[arg-type]
+    for _ in range(2):
+        fanout.deliver("u:1", b'{"type":"read","channel":"general","seq":1}')
+    assert len(conn.transport.frames) == 2
