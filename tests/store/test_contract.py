@@ -213,3 +213,13 @@ async def test_concurrent_writers_never_share_a_seq(make_store: Callable[[], Sto
     assert every == list(range(1, 201))
     for r in results:
         assert r == sorted(r)  # each writer's own messages keep their order
+
+
+async def test_mentions_are_counted_after_the_cursor(store: Store) -> None:
+    ann = await store.create_user("ann_b", "Ann", "h")
+    ch = await store.create_channel("a", "public", "", [ann.id])
+    texts = ["hi @ann_b", "@annxb is someone else", "nothing", "@ann_b again", "50% @ann_b"]
+    await store.append_messages([msg(ch.id, ann.id, x, f"c{i}") for i, x in enumerate(texts)])
+    assert await store.count_mentions(ch.id, 0, "ann_b") == 3  # `_` is no wildcard
+    assert await store.count_mentions(ch.id, 1, "ann_b") == 2
+    assert await store.count_mentions(ch.id, 5, "ann_b") == 0

@@ -185,13 +185,16 @@ class Hub:
         out = []
         for m in mine:
             body = events.channel_body(m.channel)
-            body.update(is_member=True, last_read=m.last_read)
+            mentions = 0
+            if m.channel.last_seq > m.last_read:
+                mentions = await self.store.count_mentions(m.channel.id, m.last_read, user.username)
+            body.update(is_member=True, last_read=m.last_read, mentions=mentions)
             out.append(body)
         joined = {m.channel.id for m in mine}
         for c in await self.store.public_channels():
             if c.id not in joined:
                 body = events.channel_body(c)
-                body.update(is_member=False, last_read=0)
+                body.update(is_member=False, last_read=0, mentions=0)
                 out.append(body)
         return out
 

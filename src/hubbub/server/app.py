@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from hubbub import __version__
 from hubbub.bus import open_bus
@@ -16,6 +18,8 @@ from hubbub.core.hub import Hub
 from hubbub.server import rest
 from hubbub.server.fanout import Fanout
 from hubbub.server.gateway import Gateway
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -46,4 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     rest.install(app)
+    # The browser client: static files shipped in the package, no build step.
+    # Mounted last, so every API route above wins.
+    app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

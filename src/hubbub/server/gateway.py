@@ -203,7 +203,7 @@ class Gateway:
         if since is None:
             await self.fanout.add_live(topic, conn)
             return {"last_seq": channel.last_seq, "replayed": 0, "recovered": True}
-        buffered = await self.fanout.start_sync(topic, conn)
+        await self.fanout.start_sync(topic, conn)
         missed: list[StoredMessage] = []
         try:
             if since > channel.last_seq:
@@ -221,7 +221,8 @@ class Gateway:
         if not recovered:
             last = channel.last_seq
         # From here to the end nothing awaits, so no event can slip in between.
-        for data in buffered + self.fanout.finish_sync(topic, conn):
+        # finish_sync returns the very list start_sync buffered into: once each.
+        for data in self.fanout.finish_sync(topic, conn):
             if b'"type":"message"' in data:
                 seq = orjson.loads(data)["seq"]
                 if seq <= last:

@@ -46,6 +46,7 @@ class ChannelIn(Body):
 class ChannelView(ChannelOut):
     is_member: bool
     last_read: int
+    mentions: int = Field(0, description="Unread messages that mention `@you`.")
 
 
 class InviteIn(Body):

@@ -95,6 +95,9 @@ class Store(Protocol):
         author is not a member of the channel comes back as AppendRejected.
         """
 
+    async def count_mentions(self, channel_id: int, after: int, username: str) -> int:
+        """How many messages after `after` mention `@username`."""
+
     async def messages(
         self,
         channel_id: int,

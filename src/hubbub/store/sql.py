@@ -435,6 +435,18 @@ class SQLStore:
             for r in rows
         ]
 
+    async def count_mentions(self, channel_id: int, after: int, username: str) -> int:
+        m = t.messages.c
+        async with self.engine.connect() as conn:
+            n = await conn.scalar(
+                select(func.count()).where(
+                    m.channel_id == channel_id,
+                    m.seq > after,
+                    m.text.contains(f"@{username}", autoescape=True),
+                )
+            )
+        return int(n or 0)
+
     async def messages(
         self,
         channel_id: int,
