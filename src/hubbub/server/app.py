@@ -10,6 +10,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 from hubbub import __version__
 from hubbub.bus import open_bus
@@ -20,6 +22,16 @@ from hubbub.server.fanout import Fanout
 from hubbub.server.gateway import Gateway
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+class WebMount(Mount):
+    """The static web client at "/", except under /api: there a path that
+    exists with another method must still answer 405, not the client's 404."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get("path", "").startswith("/api"):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -52,5 +64,5 @@ def create_app(settings: Settings) -> FastAPI:
     rest.install(app)
     # The browser client: static files shipped in the package, no build step.
     # Mounted last, so every API route above wins.
-    app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    app.router.routes.append(WebMount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"))
     return app
