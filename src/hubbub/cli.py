@@ -229,6 +229,19 @@ def tail(server: str | None, channel: str, since: int | None, as_json: bool) -> 
     _run_client(go, server)
 
 
+@main.command()
+@server_option
+@click.option("-c", "--channel", default=None, help="Channel (or DM) to open first.")
+def chat(server: str | None, channel: str | None) -> None:
+    """Chat full-screen in the terminal (/help inside; Ctrl+Q or /quit to leave)."""
+    from hubbub.client.chat import run_chat
+
+    async def go(client: Client) -> None:
+        await run_chat(client, channel)
+
+    _run_client(go, server)
+
+
 @main.command("protocol-doc")
 @click.option("--check", is_flag=True, help="Exit 1 if a file is out of date instead of writing.")
 @click.option("--root", default=".", type=click.Path(file_okay=False), help="Repository root.")

@@ -86,6 +86,7 @@ class Client:
         self.hello: frames.Hello | None = None
         self.last_seq: dict[str, int] = {}  # per channel: the last message delivered
         self._subscribed: dict[str, None] = {}
+        self._watched: list[str] = []  # presence watches, renewed on reconnect
         self._pending: dict[str, _Send] = {}  # client_id -> unacknowledged send
         self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._send_by_id: dict[int, str] = {}
@@ -97,6 +98,16 @@ class Client:
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.reconnects = 0
+
+    @property
+    def connected(self) -> bool:
+        """True while the WebSocket is open and resumed."""
+        return self._connected.is_set()
+
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        """Channels followed (and resumed after every reconnect)."""
+        return tuple(self._subscribed)
 
     async def __aenter__(self) -> Self:
         return self
@@ -240,12 +251,13 @@ class Client:
         self._pending[client_id] = _Send(frame, fut)
         await self._transmit_send(client_id)
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), self.timeout * 3)
+            return await asyncio.wait_for(fut, self.timeout * 3)
         except TimeoutError:
+            # Given up: not re-sent any more. It may or may not be stored;
+            # sending again with the same client_id is safe either way.
             raise HubbubError("timeout", f"no ack for {client_id}") from None
         finally:
-            if fut.done():
-                self._pending.pop(client_id, None)
+            self._pending.pop(client_id, None)
 
     async def typing(self, channel: str) -> None:
         await self._send_frame({"action": "typing", "channel": channel})
@@ -254,6 +266,9 @@ class Client:
         await self._request({"action": "read", "channel": channel, "seq": seq})
 
     async def watch_presence(self, usernames: list[str]) -> dict[str, str]:
+        """Follow these users' presence (replacing the previous set); renewed
+        after reconnects, when `presence_state` comes as an event."""
+        self._watched = list(usernames)
         reply = await self._request({"action": "watch_presence", "usernames": usernames})
         return reply["users"]  # type: ignore[no-any-return]
 
@@ -358,6 +373,8 @@ class Client:
                 "since": self.last_seq.get(channel),
             }
             await ws.send(json.dumps(frame))
+        if self._watched:
+            await ws.send(json.dumps({"action": "watch_presence", "usernames": self._watched}))
         for client_id, pending in list(self._pending.items()):
             fid = next(self._ids)
             self._send_by_id[fid] = client_id
@@ -397,6 +414,9 @@ class Client:
                 self._spawn(self._refill(channel, last))
                 return
             self.last_seq[channel] = seq
+        elif kind == "channel_left":
+            # The server stopped the subscription; do not resume it later.
+            self._subscribed.pop(obj["channel"]["name"], None)
         elif kind == "subscribed":
             self.last_seq[obj["channel"]] = obj["last_seq"]
             if fid is not None:

@@ -1,0 +1,834 @@
+"""`hubbub chat`: a full-screen terminal client on top of the SDK `Client`.
+
+Layout: the user's channels and DMs on the left (with unread counts), the
+active channel's messages on the right (scroll back with Page Up or `/more`),
+a status line (connection, who is typing, presence of DM partners) and an
+input line that takes messages and slash commands (`/help`).
+
+All text from the server is rendered as `rich.text.Text`, never as markup, so
+`[bold]` typed by someone shows literally. Server errors become one line in the
+message pane and the status line, never a traceback. Reconnecting is the SDK's
+job (it re-subscribes from the last seq and re-sends unacknowledged messages);
+the app shows "reconnecting…" meanwhile and re-syncs channels, unread counts
+and presence watches once it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, OptionList, RichLog, Static
+from textual.widgets.option_list import Option
+
+from hubbub.client.sdk import Client, HubbubError
+from hubbub.protocol import frames
+
+PAGE_SIZE = 50
+# Errors that only mean "not connected right now": the SDK is reconnecting.
+RETRYABLE = frozenset({"connection_lost", "timeout", "unreachable"})
+
+HELP = """\
+Commands:
+  /join #channel           join a public channel and open it
+  /leave [#channel]        leave the active (or named) channel
+  /create #channel [--private]   create a channel (and join it)
+  /dm user [user...]       open a direct message with one or more people
+  /topic text              set the active channel's topic
+  /who                     list the members of the active channel
+  /me action               send "*you action*" as a plain message (e.g. "*alice waves*")
+  /more                    load older messages (also Page Up at the top)
+  /help                    this help
+  /quit                    leave hubbub chat (also Ctrl+Q)
+  //text                   send a message that starts with "/"
+Keys: Ctrl+N / Ctrl+P or Alt+Down / Alt+Up switch channel; Page Up / Page Down scroll."""
+
+
+@dataclasses.dataclass
+class ChannelState:
+    """What the app knows about one of the user's channels or DMs."""
+
+    name: str
+    kind: str
+    topic: str = ""
+    last_seq: int = 0
+    last_read: int = 0
+    members: list[str] | None = None
+    # Messages seen so far (history pages and live ones), by seq.
+    messages: dict[int, frames.MessageOut] = dataclasses.field(default_factory=dict)
+    loaded: bool = False  # the newest page of history has been fetched
+    has_more: bool = True  # older history exists beyond the oldest message held
+    rendered_max: int = 0  # highest seq written to the pane while active
+    # The app's own lines (help, /who, errors) shown in this channel, each
+    # kept after the seq that was the newest when it was written.
+    notes: list[tuple[int, Text]] = dataclasses.field(default_factory=list)
+
+    @property
+    def unread(self) -> int:
+        return max(0, self.last_seq - self.last_read)
+
+    @property
+    def is_dm(self) -> bool:
+        return self.kind == "dm"
+
+    def update(self, body: dict[str, Any]) -> None:
+        self.kind = body.get("kind", self.kind)
+        self.topic = body.get("topic", self.topic)
+        self.last_seq = max(self.last_seq, body.get("last_seq", 0))
+        if body.get("members") is not None:
+            self.members = list(body["members"])
+
+
+def format_line(m: frames.MessageOut) -> Text:
+    """`HH:MM author: text`, as plain text (no markup is interpreted)."""
+    stamp = time.strftime("%H:%M", time.localtime(m.created_at / 1000))
+    who = m.author.username or f"{m.author.display_name} (guest)"
+    return Text.assemble((stamp, "dim"), " ", (who, "bold"), ": ", m.text)
+
+
+def channel_arg(word: str) -> str:
+    return word.strip().lstrip("#@")
+
+
+class ChatApp(App[None]):
+    """The chat UI. Give it a `Client` that has a token (and may already be
+    connected); the app does not close it."""
+
+    TITLE = "hubbub"
+    ENABLE_COMMAND_PALETTE = False
+    CSS = """
+    #sidebar { width: 28; height: 100%; border-right: solid $primary-darken-2; }
+    #main { width: 1fr; height: 100%; }
+    #topic { height: 1; background: $boost; padding: 0 1; }
+    #log { height: 1fr; padding: 0 1; }
+    #status { height: 1; background: $panel; padding: 0 1; }
+    #input { height: 3; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+n", "next_channel", "Next channel", priority=True),
+        Binding("ctrl+p", "prev_channel", "Previous channel", priority=True),
+        Binding("alt+down", "next_channel", show=False, priority=True),
+        Binding("alt+up", "prev_channel", show=False, priority=True),
+        Binding("pageup", "page_up", "Older", priority=True),
+        Binding("pagedown", "page_down", show=False, priority=True),
+    ]
+
+    def __init__(
+        self, client: Client, *, channel: str | None = None, page_size: int = PAGE_SIZE
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.initial_channel = channel
+        self.page_size = page_size
+        self.me: str | None = None
+        self.channels: dict[str, ChannelState] = {}
+        self.active: str | None = None
+        self.started = False  # startup finished (channels loaded and subscribed)
+        self.fatal: HubbubError | None = None  # the connection cannot be kept
+        self.presence: dict[str, str] = {}
+        self.typing: dict[str, dict[str, float]] = {}  # channel -> user -> expiry
+        self.unsent = 0
+        self.notice: tuple[str, float] | None = None  # (text, expiry)
+        self._watched: list[str] = []
+        self._typing_sent: dict[str, float] = {}
+        self._inbox: asyncio.Queue[str] = asyncio.Queue()
+        self._read_scheduled: set[str] = set()
+        self._was_connected = False
+        self._seen_reconnects = 0
+        self._loading_older = False
+
+    # --- layout --------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield OptionList(id="sidebar")
+            with Vertical(id="main"):
+                yield Static("", id="topic")
+                yield RichLog(id="log", wrap=True, markup=False, min_width=20)
+                yield Static("connecting…", id="status")
+                yield Input(placeholder="type a message, or /help", id="input")
+
+    @property
+    def log_pane(self) -> RichLog:
+        return self.query_one("#log", RichLog)
+
+    @property
+    def sidebar(self) -> OptionList:
+        return self.query_one("#sidebar", OptionList)
+
+    @property
+    def input(self) -> Input:
+        return self.query_one("#input", Input)
+
+    def on_mount(self) -> None:
+        self.input.focus()
+        self.set_interval(0.2, self._tick)
+        self._spawn(self._startup())
+        self._spawn(self._input_loop())
+
+    # --- background work -------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` as a worker; any error it raises becomes a visible line."""
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except HubbubError as exc:
+                self.show_error(exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug: say so, but keep the app alive
+                self.show_error(f"unexpected error: {exc!r}")
+
+        self.run_worker(guarded(), exit_on_error=False)
+
+    async def _startup(self) -> None:
+        while True:
+            try:
+                hello = await self.client.connect()
+                break
+            except HubbubError as exc:
+                if exc.code != "timeout":
+                    self.fatal = exc
+                    self.show_error(exc)
+                    return
+                # The server is not up (yet): the SDK keeps trying.
+        self.me = hello.user.username
+        self.title = f"hubbub: {self.me}"
+        self._was_connected = True
+        self._seen_reconnects = self.client.reconnects
+        while True:
+            try:
+                bodies = await self.client.channels()
+                break
+            except HubbubError as exc:
+                if exc.code not in RETRYABLE:
+                    raise
+                await self.client.wait_connected(timeout=60)  # the server is restarting
+        for body in bodies:
+            if body.get("is_member"):
+                self._add_channel(body)
+        for name in list(self.channels):
+            try:
+                await self._subscribe(name)
+            except HubbubError as exc:
+                if exc.code not in RETRYABLE:
+                    raise
+                # The SDK re-subscribes it once reconnected.
+        self._spawn(self._pump())
+        self.started = True
+        await self._watch_presence()
+        first = self.initial_channel
+        if first is not None and channel_arg(first) not in self.channels:
+            self.show_error(f"you are not in {first!r}")
+            first = None
+        order = self._order()
+        if first is not None or order:
+            self.open_channel(channel_arg(first) if first else order[0])
+        else:
+            self.system("You are in no channel yet: /join #name or /create #name (see /help).")
+        self._refresh_sidebar()
+
+    async def _subscribe(self, name: str) -> None:
+        sub = await self.client.subscribe(name)
+        state = self.channels.get(name)
+        if state is not None:
+            state.last_seq = max(state.last_seq, sub.last_seq)
+
+    async def _pump(self) -> None:
+        try:
+            async for event in self.client.events():
+                try:
+                    self.handle_server_event(event)
+                except Exception as exc:  # never let one bad event stop the pump
+                    self.show_error(f"unexpected error: {exc!r}")
+        except HubbubError as exc:
+            self.fatal = exc
+            self.show_error(exc)
+
+    async def _input_loop(self) -> None:
+        while True:
+            line = await self._inbox.get()
+            try:
+                await self.handle_line(line)
+            except HubbubError as exc:
+                self.show_error(exc)
+            except Exception as exc:  # a bug: say so, but keep taking input
+                self.show_error(f"unexpected error: {exc!r}")
+
+    def _tick(self) -> None:
+        connected = self.client.connected
+        if (
+            self.started
+            and connected
+            and (not self._was_connected or self.client.reconnects != self._seen_reconnects)
+        ):
+            self._seen_reconnects = self.client.reconnects
+            self._spawn(self._resync())
+        if self.started:
+            self._was_connected = connected
+        now = time.monotonic()
+        for users in self.typing.values():
+            for user in [u for u, t in users.items() if t <= now]:
+                del users[user]
+        if self.notice is not None and self.notice[1] <= now:
+            self.notice = None
+        self._refresh_status()
+
+    async def _resync(self) -> None:
+        """After a reconnect: channels joined or left meanwhile, the server's
+        read cursors, and presence watches (they belong to the connection)."""
+        bodies = [b for b in await self.client.channels() if b.get("is_member")]
+        names = {b["name"] for b in bodies}
+        for name in [n for n in self.channels if n not in names]:
+            self._drop_channel(name)
+        for body in bodies:
+            new = body["name"] not in self.channels
+            self._add_channel(body)
+            self.channels[body["name"]].last_read = body.get("last_read", 0)
+            if new:
+                await self._subscribe(body["name"])
+        await self._watch_presence(force=True)
+        if self.active is not None:
+            self._mark_read(self.active, force=True)
+        self._refresh_sidebar()
+
+    # --- channels ----------------------------------------------------------------------
+
+    def _add_channel(self, body: dict[str, Any]) -> ChannelState:
+        name = body["name"]
+        state = self.channels.get(name)
+        if state is None:
+            state = ChannelState(name=name, kind=body.get("kind", "public"))
+            state.last_read = body.get("last_read", 0)
+            self.channels[name] = state
+        state.update(body)
+        return state
+
+    def _drop_channel(self, name: str) -> None:
+        self.channels.pop(name, None)
+        self.typing.pop(name, None)
+        if self.active == name:
+            self.active = None
+            order = self._order()
+            if order:
+                self.open_channel(order[0])
+            else:
+                self.log_pane.clear()
+                self.query_one("#topic", Static).update("")
+                self.system(f"You left {self.label(name)}; /join #name to join a channel.")
+        self._refresh_sidebar()
+
+    async def _adopt(self, body: dict[str, Any]) -> None:
+        """A channel we just joined/created/opened: follow it and show it."""
+        name = body["name"]
+        fresh = name not in self.channels
+        self._add_channel(body)
+        if fresh or name not in self.client.subscriptions:
+            await self._subscribe(name)
+        if self.channels[name].is_dm:
+            await self._watch_presence()
+        self.open_channel(name)
+
+    def _order(self) -> list[str]:
+        chans = sorted(n for n, s in self.channels.items() if not s.is_dm)
+        dms = sorted((n for n, s in self.channels.items() if s.is_dm), key=self.label)
+        return chans + dms
+
+    def dm_partners(self, name: str) -> list[str]:
+        state = self.channels.get(name)
+        members = state.members if state and state.members else name[3:].split(",")
+        others = [m for m in members if m != self.me]
+        return others or list(members)
+
+    def label(self, name: str) -> str:
+        state = self.channels.get(name)
+        if (state is not None and state.is_dm) or name.startswith("dm:"):
+            return "@" + ", ".join(self.dm_partners(name))
+        return "#" + name
+
+    def _sidebar_prompt(self, name: str) -> Text:
+        state = self.channels[name]
+        text = Text()
+        if state.is_dm:
+            partners = self.dm_partners(name)
+            online = any(self.presence.get(p) == "online" for p in partners)
+            text.append("● " if online else "○ ", "green" if online else "dim")
+        text.append(self.label(name), "bold" if state.unread else "")
+        if state.unread and name != self.active:
+            text.append(f" ({state.unread})", "bold yellow")
+        return text
+
+    def _refresh_sidebar(self) -> None:
+        sidebar = self.sidebar
+        order = self._order()
+        current = [o.id for o in sidebar.options]
+        if current == order:
+            for name in order:
+                sidebar.replace_option_prompt(name, self._sidebar_prompt(name))
+        else:
+            sidebar.set_options([Option(self._sidebar_prompt(n), id=n) for n in order])
+        if self.active in order:
+            sidebar.highlighted = order.index(self.active)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is not None and event.option.id != self.active:
+            self.open_channel(event.option.id)
+        self.input.focus()
+
+    def open_channel(self, name: str) -> None:
+        state = self.channels.get(name)
+        if state is None:
+            return
+        self.active = name
+        self._show_topic()
+        self.input.placeholder = f"message {self.label(name)}, or /help"
+        self._render_channel()
+        self._mark_read(name)
+        self._refresh_sidebar()
+        self._refresh_status()
+        if not state.loaded:
+            self._spawn(self._load_latest(name))
+
+    def _show_topic(self) -> None:
+        state = self.channels.get(self.active) if self.active else None
+        if state is None:
+            return
+        topic = Text(self.label(state.name), "bold")
+        if state.topic:
+            topic.append(" — " + state.topic)
+        self.query_one("#topic", Static).update(topic)
+
+    def _switch(self, step: int) -> None:
+        order = self._order()
+        if not order:
+            return
+        i = order.index(self.active) if self.active in order else -1
+        self.open_channel(order[(i + step) % len(order)])
+
+    def action_next_channel(self) -> None:
+        self._switch(1)
+
+    def action_prev_channel(self) -> None:
+        self._switch(-1)
+
+    def action_page_up(self) -> None:
+        pane = self.log_pane
+        if pane.scroll_y <= 0:
+            self._spawn(self.load_older())
+        else:
+            pane.scroll_page_up(animate=False)
+
+    def action_page_down(self) -> None:
+        self.log_pane.scroll_page_down(animate=False)
+
+    # --- messages ---------------------------------------------------------------------
+
+    async def _load_latest(self, name: str) -> None:
+        page, more = await self.client.history(name, limit=self.page_size)
+        state = self.channels.get(name)
+        if state is None:
+            return
+        for m in page:
+            state.messages[m.seq] = m
+            state.last_seq = max(state.last_seq, m.seq)
+        state.loaded = True
+        state.has_more = more
+        if self.active == name:
+            self._render_channel()
+            self._mark_read(name)
+
+    async def load_older(self) -> None:
+        """Page Up at the top / `/more`: fetch the page before the oldest shown."""
+        name = self.active
+        state = self.channels.get(name) if name else None
+        if name is None or state is None or self._loading_older:
+            return
+        if state.loaded and not state.has_more:
+            self.system("(no older messages)")
+            return
+        oldest = min(state.messages) if state.messages else None
+        self._loading_older = True
+        try:
+            page, more = await self.client.history(name, before=oldest, limit=self.page_size)
+        finally:
+            self._loading_older = False
+        if self.channels.get(name) is not state:
+            return
+        for m in page:
+            state.messages[m.seq] = m
+        state.has_more = more
+        if oldest is None:
+            state.loaded = True
+        if self.active == name:
+            before = len(self.log_pane.lines)
+            self._render_channel(scroll_end=False)
+            self.log_pane.scroll_to(y=max(0, len(self.log_pane.lines) - before), animate=False)
+
+    def _render_channel(self, scroll_end: bool = True) -> None:
+        pane = self.log_pane
+        pane.clear()
+        state = self.channels.get(self.active) if self.active else None
+        if state is None:
+            return
+        if state.loaded and not state.has_more:
+            pane.write(
+                Text(f"— the beginning of {self.label(state.name)} —", "dim italic"),
+                scroll_end=False,
+            )
+        lines = [(seq, 0, i, format_line(m)) for i, (seq, m) in enumerate(state.messages.items())]
+        lines += [(after, 1, i, note) for i, (after, note) in enumerate(state.notes)]
+        for *_, line in sorted(lines, key=lambda x: x[:3]):
+            pane.write(line, scroll_end=False)
+        state.rendered_max = max(state.messages, default=0)
+        if scroll_end:
+            pane.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    def _got_message(self, m: frames.MessageOut) -> None:
+        state = self.channels.get(m.channel)
+        if state is None:
+            return
+        known = m.seq in state.messages
+        state.messages[m.seq] = m
+        state.last_seq = max(state.last_seq, m.seq)
+        if m.author.username:
+            self.typing.get(m.channel, {}).pop(m.author.username, None)
+        if m.channel == self.active:
+            if m.seq > state.rendered_max:
+                self.log_pane.write(format_line(m))
+                state.rendered_max = m.seq
+            elif not known:
+                self._render_channel(scroll_end=False)
+            self._schedule_read(m.channel)
+        self._refresh_sidebar()
+
+    def _schedule_read(self, name: str) -> None:
+        if name in self._read_scheduled:
+            return
+        self._read_scheduled.add(name)
+
+        def fire() -> None:
+            self._read_scheduled.discard(name)
+            if self.active == name:
+                self._mark_read(name)
+
+        self.set_timer(0.2, fire)
+
+    def _mark_read(self, name: str, force: bool = False) -> None:
+        state = self.channels.get(name)
+        if state is None or (state.last_read >= state.last_seq and not force):
+            return
+        state.last_read = max(state.last_read, state.last_seq)
+        seq = state.last_seq
+        if self.client.connected:  # otherwise: done again after reconnecting
+            self._spawn(self._quietly(self.client.mark_read(name, seq)))
+
+    @staticmethod
+    async def _quietly(coro: Awaitable[None]) -> None:
+        """Best-effort frames (read cursor, typing): a dropped connection is not
+        worth a message; they are sent again once reconnected."""
+        try:
+            await coro
+        except HubbubError as exc:
+            if exc.code not in RETRYABLE:
+                raise
+
+    # --- events from the server -------------------------------------------------------
+
+    def handle_server_event(self, event: frames.ServerFrame) -> None:
+        if isinstance(event, frames.Message):
+            self._got_message(event)
+        elif isinstance(event, frames.TypingEvent):
+            if event.user != self.me:
+                ttl = self.client.hello.limits.typing_ttl if self.client.hello else 6.0
+                self.typing.setdefault(event.channel, {})[event.user] = time.monotonic() + ttl
+                self._refresh_status()
+        elif isinstance(event, frames.PresenceEvent):
+            self.presence[event.user] = event.status
+            self._refresh_sidebar()
+            self._refresh_status()
+        elif isinstance(event, frames.ReadEvent):
+            state = self.channels.get(event.channel)
+            if state is not None:
+                state.last_read = max(state.last_read, event.seq)
+                self._refresh_sidebar()
+        elif isinstance(event, frames.ChannelEvent):
+            body = event.channel.model_dump()
+            if event.type == "channel_joined":
+                if body["name"] not in self.channels:
+                    self._add_channel(body)
+                    self._spawn(self._follow(body["name"]))
+                    self._refresh_sidebar()
+            else:
+                name = body["name"]
+                if name in self.channels:
+                    self._drop_channel(name)
+                # The server already stopped the subscription; tell the SDK
+                # too, so it does not re-subscribe after a reconnect.
+                self._spawn(self._forget(name))
+        elif isinstance(event, frames.ChannelUpdated):
+            state = self.channels.get(event.channel.name)
+            if state is not None:
+                old = state.topic
+                state.update(event.channel.model_dump())
+                if event.channel.name == self.active and state.topic != old:
+                    self.system(f"topic: {state.topic}" if state.topic else "topic cleared")
+                    self._show_topic()
+        elif isinstance(event, frames.MemberEvent):
+            if event.channel == self.active:
+                verb = "joined" if event.type == "member_joined" else "left"
+                self.system(f"{event.user} {verb} {self.label(event.channel)}")
+        elif isinstance(event, frames.Subscribed):
+            self._resubscribed(event)
+        elif isinstance(event, frames.Error):
+            self.show_error(f"{event.message} ({event.code})")
+
+    async def _follow(self, name: str) -> None:
+        await self._subscribe(name)
+        if self.channels.get(name) is not None and self.channels[name].is_dm:
+            await self._watch_presence()
+        if self.active is None:
+            self.open_channel(name)
+
+    async def _forget(self, name: str) -> None:
+        if name in self.client.subscriptions and name not in self.channels:
+            with contextlib.suppress(HubbubError):
+                await self.client.unsubscribe(name)
+
+    def _resubscribed(self, event: frames.Subscribed) -> None:
+        state = self.channels.get(event.channel)
+        if state is None:
+            return
+        state.last_seq = max(state.last_seq, event.last_seq)
+        if not event.recovered:
+            # Too far behind for a replay: drop what we hold and page it again.
+            state.messages.clear()
+            state.loaded = False
+            state.has_more = True
+            if event.channel == self.active:
+                self.system("(reconnected too far behind: reloading)")
+                self.open_channel(event.channel)
+        self._refresh_sidebar()
+
+    async def _watch_presence(self, force: bool = False) -> None:
+        partners = sorted(
+            {p for n, s in self.channels.items() if s.is_dm for p in self.dm_partners(n)}
+            - {self.me}
+        )
+        if partners == self._watched and not force:
+            return
+        self._watched = partners
+        if not partners and not force:
+            return
+        self.presence.update(await self.client.watch_presence(partners))
+        self._refresh_sidebar()
+        self._refresh_status()
+
+    # --- status ------------------------------------------------------------------------
+
+    def _refresh_status(self) -> None:
+        text = Text()
+        if self.fatal is not None:
+            text.append(f"disconnected: {self.fatal.message}", "bold red")
+        elif self.client.connected and self.me is not None:
+            text.append(f"connected as {self.me}", "green")
+        elif self.me is None:
+            text.append("connecting…", "yellow")
+        else:
+            text.append("reconnecting…", "bold yellow")
+        if self.unsent:
+            text.append(f" │ {self.unsent} unsent", "yellow")
+        typers = sorted(self.typing.get(self.active or "", {}))
+        if typers:
+            if len(typers) == 1:
+                who = f"{typers[0]} is typing…"
+            elif len(typers) <= 3:
+                who = f"{', '.join(typers[:-1])} and {typers[-1]} are typing…"
+            else:
+                who = "several people are typing…"
+            text.append(" │ " + who, "italic")
+        if self._watched:
+            shown = [f"{p} {self.presence.get(p, 'offline')}" for p in self._watched[:6]]
+            more = len(self._watched) - len(shown)
+            text.append(" │ " + ", ".join(shown) + (f" +{more}" if more > 0 else ""), "dim")
+        if self.notice is not None:
+            text.append(" │ " + self.notice[0], "red")
+        status = self.query_one("#status", Static)
+        if str(status.content) != text.plain:
+            status.update(text)
+
+    def system(self, line: str) -> None:
+        """A line of the app's own (help, /who, notices) in the message pane."""
+        self._note(Text(line, "italic cyan"))
+
+    def _note(self, line: Text) -> None:
+        state = self.channels.get(self.active) if self.active else None
+        if state is not None:
+            state.notes = [*state.notes[-199:], (max(state.last_seq, state.rendered_max), line)]
+        self.log_pane.write(line)
+
+    def show_error(self, err: HubbubError | str) -> None:
+        if isinstance(err, HubbubError):
+            hint = (
+                " (run `hubbub login` again)"
+                if err.code in ("auth_failed", "token_expired", "token_invalid")
+                else ""
+            )
+            msg = f"{err.message} ({err.code}){hint}"
+        else:
+            msg = err
+        self.notice = (msg, time.monotonic() + 10)
+        with contextlib.suppress(Exception):  # e.g. while shutting down
+            self._note(Text("! " + msg, "bold red"))
+            self._refresh_status()
+
+    # --- input ---------------------------------------------------------------------------
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        value = event.value
+        name = self.active
+        if not value or value.startswith("/") or name is None:
+            return
+        if not self.client.connected:
+            return
+        now = time.monotonic()
+        if now - self._typing_sent.get(name, 0.0) < 3.0:
+            return
+        self._typing_sent[name] = now
+        self._spawn(self._quietly(self.client.typing(name)))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        line = event.value
+        self.input.value = ""
+        if line.strip():
+            self._inbox.put_nowait(line)
+
+    async def handle_line(self, line: str) -> None:
+        if line.startswith("//"):
+            self._send(line[1:])
+        elif line.startswith("/"):
+            cmd, _, rest = line[1:].partition(" ")
+            handler = self.SLASH_COMMANDS.get(cmd.lower())
+            if handler is None:
+                self.show_error(f"unknown command /{cmd} (try /help)")
+                return
+            await handler(self, rest.strip())
+        else:
+            self._send(line)
+
+    def _send(self, text: str) -> None:
+        name = self.active
+        if name is None:
+            self.show_error("no channel open: /join #name first")
+            return
+        self._typing_sent.pop(name, None)
+        self.unsent += 1
+        self._refresh_status()
+
+        async def go() -> None:
+            try:
+                await self.client.send(name, text)
+            finally:
+                self.unsent -= 1
+                self._refresh_status()
+
+        self._spawn(go())
+
+    def _need_active(self) -> str:
+        if self.active is None:
+            raise HubbubError("no_channel", "no channel open")
+        return self.active
+
+    async def cmd_join(self, rest: str) -> None:
+        if not rest:
+            self.show_error("usage: /join #channel")
+            return
+        await self._adopt(await self.client.join(channel_arg(rest.split()[0])))
+
+    async def cmd_leave(self, rest: str) -> None:
+        name = channel_arg(rest.split()[0]) if rest else self._need_active()
+        await self.client.leave(name)
+        if name in self.channels:
+            self._drop_channel(name)
+        await self._forget(name)
+
+    async def cmd_create(self, rest: str) -> None:
+        words = rest.split()
+        private = "--private" in words
+        names = [w for w in words if not w.startswith("--")]
+        if len(names) != 1:
+            self.show_error("usage: /create #channel [--private]")
+            return
+        await self._adopt(await self.client.create_channel(channel_arg(names[0]), private=private))
+
+    async def cmd_dm(self, rest: str) -> None:
+        users = [channel_arg(w) for w in rest.replace(",", " ").split()]
+        if not users:
+            self.show_error("usage: /dm user [user...]")
+            return
+        await self._adopt(await self.client.open_dm(users))
+
+    async def cmd_topic(self, rest: str) -> None:
+        name = self._need_active()
+        body = await self.client.set_topic(name, rest)
+        state = self.channels.get(name)
+        if state is not None:
+            state.update(body)
+            self._show_topic()
+
+    async def cmd_who(self, rest: str) -> None:
+        name = channel_arg(rest.split()[0]) if rest else self._need_active()
+        members = await self.client.members(name)
+        self.system(f"members of {self.label(name)} ({len(members)}): {', '.join(members)}")
+
+    async def cmd_me(self, rest: str) -> None:
+        if not rest:
+            self.show_error("usage: /me action")
+            return
+        self._send(f"*{self.me} {rest}*")
+
+    async def cmd_more(self, rest: str) -> None:
+        await self.load_older()
+
+    async def cmd_help(self, rest: str) -> None:
+        for line in HELP.splitlines():
+            self.system(line)
+
+    async def cmd_quit(self, rest: str) -> None:
+        self.exit()
+
+    SLASH_COMMANDS: ClassVar[dict[str, Callable[[ChatApp, str], Awaitable[None]]]] = {
+        "join": cmd_join,
+        "leave": cmd_leave,
+        "part": cmd_leave,
+        "create": cmd_create,
+        "dm": cmd_dm,
+        "msg": cmd_dm,
+        "topic": cmd_topic,
+        "who": cmd_who,
+        "me": cmd_me,
+        "more": cmd_more,
+        "help": cmd_help,
+        "quit": cmd_quit,
+        "exit": cmd_quit,
+    }
+
+
+async def run_chat(client: Client, channel: str | None = None) -> None:
+    """`hubbub chat`: check the token and the connection first (so a bad token
+    or an unreachable server is one clear line), then run the app."""
+    await client.me()
+    await client.connect()
+    app = ChatApp(client, channel=channel)
+    await app.run_async()
+    if app.fatal is not None:
+        raise app.fatal

@@ -1,0 +1,483 @@
+"""`hubbub chat` driven headless (Textual's `run_test` + Pilot) against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList, RichLog, Static
+
+from hubbub.client.chat import ChatApp
+from hubbub.client.sdk import Client
+from hubbub.protocol import frames
+from support import WAIT, Server, auth, register
+
+# --- helpers -------------------------------------------------------------------------
+
+
+async def wait_for(
+    pilot: Pilot[None], predicate: Callable[[], Any], what: str, timeout: float = WAIT
+) -> None:
+    """Poll `predicate` while the app runs; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def pane(app: ChatApp) -> str:
+    return "\n".join(strip.text for strip in app.query_one("#log", RichLog).lines)
+
+
+def status(app: ChatApp) -> str:
+    return str(app.query_one("#status", Static).content)
+
+
+def topic_bar(app: ChatApp) -> str:
+    return str(app.query_one("#topic", Static).content)
+
+
+def sidebar(app: ChatApp) -> list[str]:
+    return [str(o.prompt) for o in app.query_one("#sidebar", OptionList).options]
+
+
+async def submit(pilot: Pilot[None], text: str) -> None:
+    pilot.app.query_one("#input", Input).value = text
+    await pilot.press("enter")
+
+
+@contextlib.asynccontextmanager
+async def running(
+    server: Server, token: str, **kwargs: Any
+) -> AsyncIterator[tuple[ChatApp, Pilot[None]]]:
+    client = Client(server.url, token, max_backoff=0.5)
+    app = ChatApp(client, **kwargs)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.started, "the app to start")
+            yield app, pilot
+    finally:
+        await client.close()
+
+
+class Rest:
+    """A second user, over REST."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str) -> None:
+        self.http = http
+        self.token = token
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        r = await self.http.request(method, path, headers=auth(self.token), **kwargs)
+        assert r.status_code < 400, r.text
+        return r.json()
+
+    async def post(self, channel: str, text: str) -> dict[str, Any]:
+        body = {"text": text, "client_id": os.urandom(8).hex()}
+        return await self.call("POST", f"/api/channels/{channel}/messages", json=body)  # type: ignore[no-any-return]
+
+    async def history(self, channel: str) -> list[str]:
+        page = await self.call("GET", f"/api/channels/{channel}/messages", params={"limit": 200})
+        return [m["text"] for m in reversed(page["messages"])]
+
+    async def channel(self, name: str) -> dict[str, Any]:
+        return await self.call("GET", f"/api/channels/{name}")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def users(
+    http: httpx.AsyncClient, uname: Callable[[str], str]
+) -> tuple[str, Rest, str, Rest]:
+    """alice and bob, both in #general (created by bob) and #random."""
+    alice, bob = uname("alice"), uname("bob")
+    a = Rest(http, await register(http, alice))
+    b = Rest(http, await register(http, bob))
+    for name in ("general", "random"):
+        await b.call("POST", "/api/channels", json={"name": name})
+        await a.call("POST", f"/api/channels/{name}/join")
+    return alice, a, bob, b
+
+
+# --- tests ---------------------------------------------------------------------------
+
+
+async def test_send_and_receive(server: Server, users: tuple[str, Rest, str, Rest]) -> None:
+    alice, a, bob, b = users
+    await b.post("general", "before you came")
+    async with running(server, a.token) as (app, pilot):
+        assert app.active == "general"
+        await wait_for(pilot, lambda: "before you came" in pane(app), "history")
+        await wait_for(pilot, lambda: f"connected as {alice}" in status(app), "connected")
+        assert f"{bob}: before you came" in pane(app)
+
+        # Typed key by key, then Enter.
+        await pilot.press(*"hello", "space", *"world", "enter")
+        await wait_for(pilot, lambda: f"{alice}: hello world" in pane(app), "own message")
+        assert await a.history("general") == ["before you came", "hello world"]
+        assert app.query_one("#input", Input).value == ""
+
+        await b.post("general", "hi alice")
+        await wait_for(pilot, lambda: f"{bob}: hi alice" in pane(app), "bob's message live")
+        lines = pane(app).splitlines()
+        assert lines[-1].endswith(f"{bob}: hi alice")
+        # "HH:MM author: text"
+        assert lines[-1][:2].isdigit() and lines[-1][2] == ":" and lines[-1][5] == " "
+
+
+async def test_markup_is_shown_literally(
+    server: Server, users: tuple[str, Rest, str, Rest]
+) -> None:
+    _, a, bob, b = users
+    async with running(server, a.token) as (app, pilot):
+        await submit(pilot, "[bold]x[/bold] and [red]")
+        await wait_for(pilot, lambda: "[bold]x[/bold] and [red]" in pane(app), "literal text")
+        await b.post("general", "[link=http://evil]click[/link] :smile:")
+        await wait_for(
+            pilot,
+            lambda: f"{bob}: [link=http://evil]click[/link] :smile:" in pane(app),
+            "bob's literal text",
+        )
+        assert await a.history("general") == [
+            "[bold]x[/bold] and [red]",
+            "[link=http://evil]click[/link] :smile:",
+        ]
+        await b.call("PUT", "/api/channels/general/topic", json={"topic": "[i]launch[/i]"})
+        await wait_for(pilot, lambda: "[i]launch[/i]" in topic_bar(app), "literal topic")
+
+
+async def test_unread_counts_and_switching(
+    server: Server, users: tuple[str, Rest, str, Rest]
+) -> None:
+    _, a, _, b = users
+    await b.post("random", "one")  # unread before the app starts
+    async with running(server, a.token) as (app, pilot):
+        assert app.active == "general"
+        await wait_for(pilot, lambda: "#random (1)" in sidebar(app), "initial unread")
+        await b.post("random", "two")
+        await b.post("random", "three")
+        await wait_for(pilot, lambda: "#random (3)" in sidebar(app), "live unread")
+        await b.post("general", "in the active channel")
+        await wait_for(pilot, lambda: "in the active channel" in pane(app), "active message")
+        assert "#general" in sidebar(app)  # no count on the channel being read
+
+        await pilot.press("ctrl+n")
+        assert app.active == "random"
+        await wait_for(pilot, lambda: "#random" in sidebar(app), "count cleared")
+        await wait_for(pilot, lambda: "three" in pane(app), "random's history")
+        assert [ln.split(": ", 1)[1] for ln in pane(app).splitlines()[-3:]] == [
+            "one",
+            "two",
+            "three",
+        ]
+
+        async def server_cursor() -> int:
+            return (await b.http.get("/api/channels/random", headers=auth(a.token))).json()[
+                "last_read"
+            ]
+
+        deadline = time.monotonic() + WAIT
+        while await server_cursor() != 3:
+            assert time.monotonic() < deadline, "mark_read never reached the server"
+            await pilot.pause(0.05)
+
+        await pilot.press("ctrl+p")
+        assert app.active == "general"
+        await b.post("random", "four")
+        await wait_for(pilot, lambda: "#random (1)" in sidebar(app), "unread again")
+        await pilot.press("alt+down")
+        assert app.active == "random"
+        await wait_for(pilot, lambda: "four" in pane(app), "four shown")
+        assert "#random" in sidebar(app)
+
+
+async def test_scroll_back(server: Server, users: tuple[str, Rest, str, Rest]) -> None:
+    _, a, _, b = users
+    for i in range(1, 121):
+        await b.post("general", f"msg {i:03}")
+    async with running(server, a.token) as (app, pilot):
+        await wait_for(pilot, lambda: "msg 120" in pane(app), "the newest page")
+        assert "msg 071" in pane(app) and "msg 070" not in pane(app)  # last 50
+        for _ in range(40):
+            if "msg 070" in pane(app):
+                break
+            await pilot.press("pageup")
+            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: "msg 070" in pane(app), "Page Up at the top")
+        assert "msg 021" in pane(app) and "msg 020" not in pane(app)
+        await submit(pilot, "/more")
+        await wait_for(pilot, lambda: "msg 001" in pane(app), "/more")
+        await wait_for(pilot, lambda: "the beginning of #general" in pane(app), "the start")
+        texts = [ln.split(": ", 1)[1] for ln in pane(app).splitlines() if "msg " in ln]
+        assert texts == [f"msg {i:03}" for i in range(1, 121)]  # in order, no duplicates
+
+
+async def test_slash_commands(server: Server, users: tuple[str, Rest, str, Rest]) -> None:
+    alice, a, bob, b = users
+    await b.call("POST", "/api/channels", json={"name": "lounge"})
+    async with running(server, a.token) as (app, pilot):
+        await submit(pilot, "/help")
+        await wait_for(pilot, lambda: "/join #channel" in pane(app), "/help")
+        assert "*you action*" in pane(app)
+
+        await submit(pilot, "/who")
+        await wait_for(pilot, lambda: "members of #general (2)" in pane(app), "/who")
+        assert alice in pane(app) and bob in pane(app)
+
+        await submit(pilot, "/create #proj")
+        await wait_for(pilot, lambda: app.active == "proj", "/create")
+        assert "#proj" in sidebar(app)
+        assert (await a.channel("proj"))["is_member"] is True
+
+        await submit(pilot, "/create secret --private")
+        await wait_for(pilot, lambda: app.active == "secret", "/create --private")
+        assert (await a.channel("secret"))["kind"] == "private"
+
+        await submit(pilot, "/join #lounge")
+        await wait_for(pilot, lambda: app.active == "lounge", "/join")
+        assert "#lounge" in sidebar(app)
+        assert alice in (await b.call("GET", "/api/channels/lounge/members"))["members"]
+
+        await submit(pilot, "/topic Launch day")
+        await wait_for(pilot, lambda: "Launch day" in topic_bar(app), "/topic")
+        assert (await b.channel("lounge"))["topic"] == "Launch day"
+
+        await submit(pilot, "/me waves")
+        await wait_for(pilot, lambda: f"*{alice} waves*" in pane(app), "/me")
+        assert await a.history("lounge") == [f"*{alice} waves*"]
+
+        await submit(pilot, "/leave")
+        await wait_for(pilot, lambda: "#lounge" not in sidebar(app), "/leave")
+        assert app.active != "lounge"
+        assert alice not in (await b.call("GET", "/api/channels/lounge/members"))["members"]
+        await b.post("lounge", "after you left")  # no longer followed: no error, no count
+
+        async with Client(server.url, b.token) as bob_sdk:
+            await bob_sdk.connect()  # bob online
+            await submit(pilot, f"/dm @{bob}")
+            dm = "dm:" + ",".join(sorted([alice, bob]))
+            await wait_for(pilot, lambda: app.active == dm, "/dm")
+            assert f"● @{bob}" in sidebar(app)
+            await wait_for(pilot, lambda: f"{bob} online" in status(app), "presence online")
+            await bob_sdk.subscribe(dm)
+            await bob_sdk.send(dm, "psst")
+            await wait_for(pilot, lambda: f"{bob}: psst" in pane(app), "DM message")
+        await wait_for(pilot, lambda: f"{bob} offline" in status(app), "presence offline")
+        assert f"○ @{bob}" in sidebar(app)
+
+
+async def test_errors_are_one_line_not_tracebacks(
+    server: Server, users: tuple[str, Rest, str, Rest]
+) -> None:
+    _, a, _, _ = users
+    async with running(server, a.token) as (app, pilot):
+        await submit(pilot, "/join #nope")
+        await wait_for(pilot, lambda: "no channel 'nope'" in pane(app), "join error")
+        assert "no channel 'nope'" in status(app)
+        await submit(pilot, "/create #general")
+        await wait_for(pilot, lambda: "(conflict)" in pane(app), "conflict")
+        await submit(pilot, "/dm nobody-at-all")
+        await wait_for(pilot, lambda: "(not_found)" in status(app), "dm error")
+        await submit(pilot, "/frobnicate")
+        await wait_for(pilot, lambda: "unknown command /frobnicate" in pane(app), "unknown")
+        await submit(pilot, "x" * 20_000)  # over max_message_chars
+        await wait_for(pilot, lambda: "(message_too_long)" in pane(app), "too long")
+        assert "Traceback" not in pane(app)
+        assert app.is_running and app.active == "general"
+        await submit(pilot, "still fine")
+        await wait_for(pilot, lambda: "still fine" in pane(app), "app still works")
+
+
+async def test_typing_indicator_expires(
+    server_factory: Callable[..., Server], uname: Callable[[str], str]
+) -> None:
+    server = server_factory("--limit", "typing_ttl=1")
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as h:
+        alice, bob = uname("alice"), uname("bob")
+        a = Rest(h, await register(h, alice))
+        b = Rest(h, await register(h, bob))
+        await b.call("POST", "/api/channels", json={"name": "general"})
+        await a.call("POST", "/api/channels/general/join")
+        async with Client(server.url, b.token) as bob_sdk, running(server, a.token) as (app, pilot):
+            await bob_sdk.connect()
+            await bob_sdk.subscribe("general")
+            await bob_sdk.typing("general")
+            await wait_for(pilot, lambda: f"{bob} is typing" in status(app), "typing shown")
+            await wait_for(pilot, lambda: "typing" not in status(app), "typing expired", 5)
+
+            # alice typing reaches bob.
+            await pilot.press("h", "i")
+
+            async def bob_sees_typing() -> frames.TypingEvent:
+                async for event in bob_sdk.events():
+                    if isinstance(event, frames.TypingEvent) and event.user == alice:
+                        return event
+                raise AssertionError("events ended")
+
+            got = await asyncio.wait_for(bob_sees_typing(), WAIT)
+            assert got.channel == "general"
+
+
+async def test_survives_server_restart(
+    server: Server, server_factory: Callable[..., Server], users: tuple[str, Rest, str, Rest]
+) -> None:
+    alice, a, bob, b = users
+    async with running(server, a.token) as (app, pilot):
+        await wait_for(pilot, lambda: f"connected as {alice}" in status(app), "connected")
+        await submit(pilot, "before restart")
+        await wait_for(pilot, lambda: "before restart" in pane(app), "first message")
+
+        server.stop()
+        await wait_for(pilot, lambda: "reconnecting" in status(app), "reconnecting shown")
+        await submit(pilot, "typed while down")
+        await wait_for(pilot, lambda: "1 unsent" in status(app), "unsent shown")
+
+        again = server_factory(data_dir=server.data_dir, port=server.port)
+        await wait_for(pilot, lambda: f"connected as {alice}" in status(app), "reconnected", 20)
+        await wait_for(pilot, lambda: "typed while down" in pane(app), "re-sent after restart")
+        await wait_for(pilot, lambda: "unsent" not in status(app), "the ack")
+        assert "connection_lost" not in pane(app)
+
+        async with httpx.AsyncClient(base_url=again.url, timeout=10) as h:
+            b2 = Rest(h, b.token)
+            await b2.post("general", "after restart")
+            await wait_for(pilot, lambda: f"{bob}: after restart" in pane(app), "live again")
+            await b2.post("random", "unread after restart")
+            await wait_for(pilot, lambda: "#random (1)" in sidebar(app), "unread after restart")
+            await submit(pilot, "mine after restart")
+            await wait_for(pilot, lambda: "mine after restart" in pane(app), "own after restart")
+            assert await Rest(h, a.token).history("general") == [
+                "before restart",
+                "typed while down",
+                "after restart",
+                "mine after restart",
+            ]
+        texts = [ln.split(": ", 1)[1] for ln in pane(app).splitlines() if ": " in ln]
+        assert texts.count("typed while down") == 1
+
+
+# --- the command ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra_env", "message"),
+    [
+        ({}, "not logged in"),
+        ({"HUBBUB_TOKEN": "forged"}, "run `hubbub login` again"),
+        ({"HUBBUB_SERVER": "http://127.0.0.1:9", "HUBBUB_TOKEN": "t"}, "cannot reach"),
+    ],
+)
+def test_chat_command_clear_errors(
+    server: Server, tmp_path: Path, extra_env: dict[str, str], message: str
+) -> None:
+    cfg = tmp_path / "cfg" / "config.json"
+    env = {k: v for k, v in os.environ.items() if k != "HUBBUB_TOKEN"}
+    env.update({"HUBBUB_CONFIG": str(cfg), "HUBBUB_SERVER": server.url, **extra_env})
+    r = subprocess.run(
+        [sys.executable, "-m", "hubbub", "chat"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 1, r.stderr
+    assert message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+def test_chat_command_in_a_terminal(
+    server: Server, tmp_path: Path, uname: Callable[[str], str]
+) -> None:
+    """`hubbub chat` in a real (pseudo) terminal: it connects, sends what is
+    typed, and Ctrl+Q leaves with status 0."""
+    import pty
+    import select
+
+    name = uname("zed")
+    env = {k: v for k, v in os.environ.items() if k != "HUBBUB_TOKEN"}
+    env.update(
+        HUBBUB_CONFIG=str(tmp_path / "config.json"),
+        HUBBUB_SERVER=server.url,
+        HUBBUB_PASSWORD="correct horse",
+        TERM="xterm-256color",
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "hubbub", "register", "-u", name],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    token = json.loads((tmp_path / "config.json").read_text())["token"]
+    with httpx.Client(base_url=server.url) as h:
+        h.post("/api/channels", json={"name": "general"}, headers=auth(token))
+        body = {"text": "welcome", "client_id": "w1"}
+        h.post("/api/channels/general/messages", json=body, headers=auth(token))
+
+        pid, fd = pty.fork()
+        if pid == 0:  # pragma: no cover - the child
+            os.execve(sys.executable, [sys.executable, "-m", "hubbub", "chat"], env)
+        screen = b""
+        eof = False
+
+        def read_until(done: Callable[[], bool], what: str) -> None:
+            """Keep reading the screen (the child must never block on it)."""
+            nonlocal screen, eof
+            deadline = time.monotonic() + WAIT * 2
+            while not done():
+                assert time.monotonic() < deadline, f"timed out waiting for {what}"
+                if eof:  # the child closed the terminal: just poll
+                    time.sleep(0.05)
+                    continue
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if ready:
+                    try:
+                        screen += os.read(fd, 65536)
+                    except OSError:
+                        eof = True
+
+        try:
+
+            def opened() -> bool:  # the app opened #general and marked it read
+                return bool(h.get("/api/channels/general", headers=auth(token)).json()["last_read"])
+
+            read_until(opened, "the app to open #general")
+            read_until(lambda: b"welcome" in screen, "the message on screen")
+            os.write(fd, b"hi from a terminal\r")
+
+            def stored() -> bool:
+                page = h.get("/api/channels/general/messages", headers=auth(token)).json()
+                return [m["text"] for m in page["messages"]] == ["hi from a terminal", "welcome"]
+
+            read_until(stored, "the message")
+            os.write(fd, b"\x11")  # Ctrl+Q
+            waited = (0, 0)
+
+            def exited() -> bool:
+                nonlocal waited
+                waited = os.waitpid(pid, os.WNOHANG)
+                return waited[0] != 0
+
+            read_until(exited, "hubbub chat to quit")
+            assert os.waitstatus_to_exitcode(waited[1]) == 0
+        finally:
+            with contextlib.suppress(ChildProcessError, ProcessLookupError):
+                if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+            os.close(fd)
