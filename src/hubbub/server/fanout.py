@@ -88,6 +88,9 @@ class Fanout:
                 return
             m = _SEQ.search(data)
             seq = int(m.group(1)) if m else 0
+            if not t.ready.is_set():  # nobody follows it yet: note the seq, no "gap"
+                t.last_seq = max(t.last_seq, seq)
+                return
             if seq <= t.last_seq:
                 return
             if seq > t.last_seq + 1 and self.catchup is not None:
@@ -157,7 +160,7 @@ class Fanout:
                 if channel_id is not None and self.catchup is not None:
                     # Subscribed first, then read: nothing committed after this
                     # read can be missed, and nothing before it is delivered.
-                    t.last_seq = await self.catchup.latest_seq(channel_id)
+                    t.last_seq = max(t.last_seq, await self.catchup.latest_seq(channel_id))
             finally:
                 t.ready.set()
         else:
