@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from hubbub.bus.base import Bus, BusError, Deliver
+from hubbub.bus.presence import Directory
 
-__all__ = ["Bus", "BusError", "Deliver", "open_bus"]
+__all__ = ["Bus", "BusError", "Deliver", "Directory", "open_bus", "open_directory"]
 
 
 def open_bus(url: str) -> Bus:
@@ -18,3 +19,15 @@ def open_bus(url: str) -> Bus:
 
         return RedisBus(url)
     raise ValueError(f"unsupported bus URL scheme {scheme!r} (memory://, redis://)")
+
+
+def open_directory(url: str, ttl: float) -> Directory:
+    """The presence directory that goes with the bus at `url`."""
+    scheme = url.partition("://")[0]
+    if scheme in ("redis", "rediss", "unix"):
+        from hubbub.bus.redis import RedisDirectory
+
+        return RedisDirectory(url, ttl)
+    from hubbub.bus.presence import LocalDirectory
+
+    return LocalDirectory()

@@ -5,6 +5,7 @@ cursors, presence. It reaches storage and fan-out only through `Store` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import secrets
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hubbub.bus.base import Bus, BusError
+from hubbub.bus.presence import Directory, LocalDirectory
 from hubbub.core import auth, events
 from hubbub.core.limits import Limits
 from hubbub.core.models import (
@@ -65,6 +67,7 @@ class Hub:
         limits: Limits,
         *,
         allow_guests: bool = False,
+        directory: Directory | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -73,7 +76,9 @@ class Hub:
         self.allow_guests = allow_guests
         self.clock = clock
         self.secret = ""
-        self.presence = Presence()
+        self.presence = Presence()  # this node's connections
+        self.directory = directory or LocalDirectory()  # the whole cluster's
+        self._presence_task: asyncio.Task[None] | None = None
         self.login_throttle = LoginThrottle(limits.login_failures, limits.login_window)
         self.send_limiter = RateLimiter(limits.messages_per_second, limits.message_burst)
         self.writer = GroupCommitWriter(store, self._publish_messages)
@@ -83,9 +88,14 @@ class Hub:
         await self.store.open()
         self.secret = await self.store.get_or_set_meta("jwt_secret", secrets.token_urlsafe(48))
         self.writer.start()
+        self._presence_task = asyncio.create_task(self._presence_heartbeat())
 
     async def stop(self) -> None:
+        if self._presence_task is not None:
+            self._presence_task.cancel()
+            await asyncio.gather(self._presence_task, return_exceptions=True)
         await self.writer.stop()
+        await self.directory.close()
         await self.store.close()
 
     # --- events -----------------------------------------------------------
@@ -410,19 +420,53 @@ class Hub:
 
     # --- presence and typing ------------------------------------------------------
 
+    async def _announce(self, user: User, status: str) -> None:
+        await self.publish(
+            events.presence_topic(user.id),
+            {"type": "presence", "user": user.username, "status": status},
+        )
+
     async def connected(self, user: User) -> None:
+        """Count a connection; announce the user online if it is their first
+        anywhere in the cluster."""
         if self.presence.connect(user.id):
-            await self.publish(
-                events.presence_topic(user.id),
-                {"type": "presence", "user": user.username, "status": "online"},
-            )
+            try:
+                first = await self.directory.online(user.id)
+            except BusError as exc:
+                log.warning("presence not recorded: %s", exc)
+                return
+            if first:
+                await self._announce(user, "online")
 
     async def disconnected(self, user: User) -> None:
         if self.presence.disconnect(user.id):
-            await self.publish(
-                events.presence_topic(user.id),
-                {"type": "presence", "user": user.username, "status": "offline"},
-            )
+            try:
+                last = await self.directory.offline(user.id)
+            except BusError as exc:
+                log.warning("presence not recorded: %s", exc)
+                return
+            if last:
+                await self._announce(user, "offline")
+
+    async def online_among(self, user_ids: list[int]) -> set[int]:
+        try:
+            return await self.directory.online_among(user_ids)
+        except BusError:  # degraded: this node's own knowledge
+            return {uid for uid in user_ids if self.presence.is_online(uid)}
+
+    async def _presence_heartbeat(self) -> None:
+        """Keep this node's users alive in the directory, and announce users
+        whose every node stopped heartbeating (died) as offline."""
+        while True:
+            await asyncio.sleep(self.limits.presence_ttl / 3)
+            try:
+                gone = await self.directory.heartbeat(self.presence.users())
+            except BusError as exc:
+                log.warning("presence heartbeat failed: %s", exc)
+                continue
+            for user_id in gone:
+                with contextlib.suppress(ChatError):
+                    await self._announce(await self.user_by_id(user_id), "offline")
 
     def may_connect(self, user: User) -> bool:
         return self.presence.connections(user.id) < self.limits.max_connections_per_user

@@ -20,6 +20,9 @@ class Limits:
     idle_timeout: float = 75.0
     auth_timeout: float = 10.0
     typing_ttl: float = 6.0
+    # A node that dies without saying goodbye: its users count as offline
+    # this long after its last presence heartbeat.
+    presence_ttl: float = 30.0
     # Outbound bytes a connection may have queued before it is closed (4008).
     max_buffer_bytes: int = 1024 * 1024
     token_ttl: float = 7 * 24 * 3600.0

@@ -29,3 +29,6 @@ class Presence:
 
     def is_online(self, user_id: int) -> bool:
         return user_id in self._count
+
+    def users(self) -> list[int]:
+        return list(self._count)

@@ -216,6 +216,10 @@ LIMIT_DOCS: dict[str, str] = {
         "Seconds a client should show a `typing` indicator (advice; the server relays at "
         "most one `typing` per connection and channel every {typing_every:g} s)."
     ),
+    "presence_ttl": (
+        "Seconds after a node's last presence heartbeat before its users count as offline "
+        "(a node that died without closing its connections)."
+    ),
     "max_buffer_bytes": (
         "Outbound bytes queued for a connection that stopped reading; "
         "past it the connection is closed with 4008."

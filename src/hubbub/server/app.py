@@ -14,7 +14,7 @@ from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 from hubbub import __version__
-from hubbub.bus import open_bus
+from hubbub.bus import open_bus, open_directory
 from hubbub.config import Settings
 from hubbub.core.hub import Hub
 from hubbub.server import rest
@@ -41,7 +41,13 @@ def create_app(settings: Settings) -> FastAPI:
 
         store = open_store(settings.store_url)
         bus = open_bus(settings.bus_url)
-        hub = Hub(store, bus, settings.limits, allow_guests=settings.allow_guests)
+        hub = Hub(
+            store,
+            bus,
+            settings.limits,
+            allow_guests=settings.allow_guests,
+            directory=open_directory(settings.bus_url, settings.limits.presence_ttl),
+        )
         await hub.start()
         fanout = Fanout(bus, hub)
         await bus.start(fanout.deliver, fanout.resync)

@@ -305,9 +305,8 @@ class Gateway:
         for topic in wanted - conn.watched:
             await self.fanout.add_live(topic, conn)
         conn.watched = wanted
-        statuses = {
-            u.username: "online" if self.hub.presence.is_online(u.id) else "offline" for u in users
-        }
+        online = await self.hub.online_among([u.id for u in users])
+        statuses = {u.username: "online" if u.id in online else "offline" for u in users}
         conn.send({"type": "presence_state", "id": frame.id, "users": statuses})
 
     async def on_ping(self, conn: Connection, frame: f.Ping) -> None:

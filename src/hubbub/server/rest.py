@@ -150,7 +150,7 @@ class UserView(UserOut):
 @api.get("/users/{username}", response_model=UserView, tags=["users"])
 async def get_user(username: str, hub: HubDep, _: UserDep) -> dict[str, str]:
     user = await hub.user_by_name(username)
-    online = hub.presence.is_online(user.id)
+    online = user.id in await hub.online_among([user.id])
     return {**user_out(user), "status": "online" if online else "offline"}
 
 

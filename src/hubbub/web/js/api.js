@@ -1,0 +1,68 @@
+// The REST API under /api: JSON in and out, bearer token, typed errors.
+
+export class ApiError extends Error {
+  constructor(status, code, message, field = null) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+const AUTH_CODES = new Set(["token_invalid", "token_expired", "not_authenticated"]);
+
+export class Api {
+  constructor({ token = null, onUnauthorized = null } = {}) {
+    this.token = token;
+    this.onUnauthorized = onUnauthorized;
+  }
+
+  get(path) {
+    return this.request("GET", path);
+  }
+
+  post(path, body = {}) {
+    return this.request("POST", path, body);
+  }
+
+  put(path, body = {}) {
+    return this.request("PUT", path, body);
+  }
+
+  async request(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let res;
+    try {
+      res = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store",
+      });
+    } catch {
+      throw new ApiError(0, "network", "Cannot reach the server. Check your connection.");
+    }
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      data = null;
+    }
+    if (!res.ok) {
+      const err = (data && data.error) || {};
+      const code = err.code || `http_${res.status}`;
+      if (res.status === 401 && this.token && AUTH_CODES.has(code) && this.onUnauthorized) {
+        this.onUnauthorized(err.message || "Your session has ended.");
+      }
+      throw new ApiError(res.status, code, err.message || res.statusText || "Request failed", err.field || null);
+    }
+    return data;
+  }
+}
+
+/** A channel name as a URL path segment (DM names hold ':' and ','). */
+export function seg(name) {
+  return encodeURIComponent(name);
+}

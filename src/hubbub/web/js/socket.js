@@ -1,0 +1,179 @@
+// One WebSocket to /ws with automatic reconnect (exponential backoff with
+// jitter) and a heartbeat. It knows nothing about chat: frames go to callbacks.
+
+const AUTH_FAILED = 4001;
+const TOO_MANY_CONNECTIONS = 4029;
+
+export class Socket {
+  /**
+   * @param {object} opts
+   * @param {() => string} opts.url          the URL to connect to (called per attempt)
+   * @param {(hello: object) => void} opts.onHello
+   * @param {(frame: object) => void} opts.onFrame
+   * @param {(state: string, info: object) => void} opts.onState  "connecting" | "open" | "reconnecting" | "closed"
+   * @param {() => void} opts.onDown         the connection was lost (before any reconnect)
+   * @param {(reason: string) => void} opts.onAuthFailed  closed with 4001: log in again
+   */
+  constructor(opts) {
+    this.opts = opts;
+    this.ws = null;
+    this.open = false; // true between `hello` and close
+    this.everOpen = false;
+    this.stopped = false;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.retryAt = 0;
+    this.heartbeat = null;
+    this.lastRecv = 0;
+    this.lastSent = 0;
+    this.baseDelay = 500;
+    this.maxDelay = 10000;
+    this.state = "idle";
+    this._online = () => this.retryNow();
+    this._visible = () => {
+      if (document.visibilityState === "visible") this.retryNow();
+    };
+    window.addEventListener("online", this._online);
+    document.addEventListener("visibilitychange", this._visible);
+  }
+
+  get isOpen() {
+    return this.open && this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  connect() {
+    if (this.stopped || this.ws) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this._setState(this.everOpen ? "reconnecting" : "connecting");
+    let ws;
+    try {
+      ws = new WebSocket(this.opts.url());
+    } catch {
+      this._schedule();
+      return;
+    }
+    this.ws = ws;
+    ws.onmessage = (ev) => this._receive(ws, ev);
+    ws.onclose = (ev) => this._closed(ws, ev.code, ev.reason);
+    ws.onerror = () => {}; // a close event always follows
+  }
+
+  /** Send a frame; false (and nothing sent) when not connected. */
+  send(frame) {
+    if (!this.isOpen) return false;
+    this.ws.send(JSON.stringify(frame));
+    this.lastSent = Date.now();
+    return true;
+  }
+
+  /** Skip the backoff wait (the network came back, the tab became visible). */
+  retryNow() {
+    if (!this.stopped && !this.ws && this.everOpen) {
+      this.attempt = Math.max(0, this.attempt - 1);
+      this.connect();
+    }
+  }
+
+  /** Close for good (log out). */
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this._stopHeartbeat();
+    window.removeEventListener("online", this._online);
+    document.removeEventListener("visibilitychange", this._visible);
+    const ws = this.ws;
+    this.ws = null;
+    this.open = false;
+    if (ws) {
+      ws.onclose = null;
+      ws.close(1000);
+    }
+    this._setState("closed");
+  }
+
+  _receive(ws, ev) {
+    if (ws !== this.ws) return;
+    this.lastRecv = Date.now();
+    let frame;
+    try {
+      frame = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (frame && frame.type === "hello") {
+      this.open = true;
+      this.everOpen = true;
+      this.attempt = 0;
+      this._startHeartbeat(frame.limits || {});
+      this._setState("open");
+      this.opts.onHello(frame);
+    } else if (frame && frame.type !== "pong") {
+      this.opts.onFrame(frame);
+    }
+  }
+
+  _closed(ws, code, reason) {
+    if (ws !== this.ws) return;
+    ws.onmessage = ws.onclose = null;
+    this.ws = null;
+    const wasOpen = this.open;
+    this.open = false;
+    this._stopHeartbeat();
+    if (wasOpen) this.opts.onDown();
+    if (this.stopped) return;
+    if (code === AUTH_FAILED) {
+      this.stopped = true;
+      this._setState("closed");
+      this.opts.onAuthFailed(reason || "Your session has ended.");
+      return;
+    }
+    this._schedule(code);
+  }
+
+  _schedule(code) {
+    // Exponential backoff with "equal jitter": half fixed, half random, so a
+    // restarted server is not hit by every client at the same instant.
+    const base = code === TOO_MANY_CONNECTIONS ? 5000 : this.baseDelay;
+    const cap = Math.min(this.maxDelay * (code === TOO_MANY_CONNECTIONS ? 3 : 1), base * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 16);
+    const delay = cap / 2 + Math.random() * (cap / 2);
+    this.retryAt = Date.now() + delay;
+    this._setState("reconnecting", { retryAt: this.retryAt, code });
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  _startHeartbeat(limits) {
+    this._stopHeartbeat();
+    const every = Math.max(1, Number(limits.heartbeat_interval) || 30) * 1000;
+    this.lastRecv = this.lastSent = Date.now();
+    this.heartbeat = setInterval(() => {
+      const now = Date.now();
+      if (now - this.lastRecv > 2 * every + 5000) {
+        // Nothing (not even a pong) for two intervals: the link is dead even
+        // if the browser has not noticed. Drop it and reconnect.
+        const ws = this.ws;
+        if (ws) {
+          this._closed(ws, 4000, "heartbeat");
+          try {
+            ws.close();
+          } catch {
+            /* already closing */
+          }
+        }
+        return;
+      }
+      if (now - this.lastSent >= every * 0.9) this.send({ action: "ping" });
+    }, every / 2);
+  }
+
+  _stopHeartbeat() {
+    clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+
+  _setState(state, info = {}) {
+    this.state = state;
+    this.opts.onState(state, info);
+  }
+}
