@@ -34,7 +34,8 @@ from hubbub.store.base import StoreError
 log = logging.getLogger("hubbub.gateway")
 
 TYPING_EVERY = 2.0  # seconds between relayed typing events per connection and channel
-_TOKEN_RE = re.compile(r"(token=)[^&\s]*")
+# `token=...` in a query string, and `"token": "..."` in a logged JSON frame.
+_TOKEN_RE = re.compile(r"(token=)[^&\s\"']*|(\"token\"\s*:\s*\")[^\"]*")
 
 F = TypeVar("F", bound=f.ClientFrame)
 Handler = Callable[["Gateway", Connection, Any], Awaitable[None]]
@@ -42,7 +43,7 @@ Handler = Callable[["Gateway", Connection, Any], Awaitable[None]]
 
 def redact(text: str) -> str:
     """Hide tokens in anything logged."""
-    return _TOKEN_RE.sub(r"\1[redacted]", text)
+    return _TOKEN_RE.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
 
 
 class Gateway:
@@ -202,7 +203,8 @@ class Gateway:
         conn.channels[topic] = channel
         if since is None:
             await self.fanout.add_live(topic, conn)
-            return {"last_seq": channel.last_seq, "replayed": 0, "recovered": True}
+            last_seq = min(channel.last_seq, self._published(topic))
+            return {"last_seq": last_seq, "replayed": 0, "recovered": True}
         await self.fanout.start_sync(topic, conn)
         missed: list[StoredMessage] = []
         try:
@@ -214,6 +216,10 @@ class Gateway:
             conn.channels.pop(topic, None)
             self.fanout.remove(topic, conn)
             raise
+        # Committed but not yet published on this node: it is on its way live,
+        # so replaying it too would deliver it twice.
+        published = self._published(topic)
+        missed = [m for m in missed if m.seq <= published]
         last = since
         for m in missed:
             conn.send(events.message_event(m))
@@ -230,10 +236,17 @@ class Gateway:
                 last = seq
             conn.send_raw(data)
         return {
-            "last_seq": max(last, channel.last_seq),
+            "last_seq": max(last, min(channel.last_seq, published)),
             "replayed": len(missed),
             "recovered": recovered,
         }
+
+    def _published(self, topic: str) -> int | float:
+        """The last seq this node delivered in `topic` (unknown: no bound)."""
+        t = self.fanout.topics.get(topic)
+        if t is None or self.fanout.catchup is None:
+            return float("inf")
+        return t.last_seq
 
     # --- handlers -------------------------------------------------------------------------
 
