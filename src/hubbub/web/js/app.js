@@ -356,13 +356,18 @@ class App {
     }
   }
 
-  openChannel(name) {
+  openChannel(name, pushHistory = false) {
     if (this.current && this.current !== name) this.drafts.set(this.current, this.els.composer.value);
     const switching = name !== this.current;
     this.current = name;
     this.toggleSidebar(false);
     const hash = name ? `#/c/${encodeURIComponent(name)}` : "";
-    if (location.hash !== hash) history.replaceState(null, "", hash || location.pathname + location.search);
+    if (location.hash !== hash) {
+      // A switch the user made goes in the history (Back returns); others replace.
+      const url = hash || location.pathname + location.search;
+      if (pushHistory) history.pushState(null, "", url);
+      else history.replaceState(null, "", url);
+    }
     if (switching) {
       this.msgCache.clear();
       this.forceBottom = true;
@@ -457,15 +462,18 @@ class App {
         "aria-current": active ? "page" : null,
         onClick: (ev) => {
           ev.preventDefault();
-          this.openChannel(ch.name);
+          this.openChannel(ch.name, true);
         },
       },
       lead,
       h("span", { class: "nav-label", testid: "channel-name" }, ch.label(me)),
       ch.mentions > 0
-        ? h("span", { class: "badge badge-mention", testid: "mention-badge", title: "Mentions" }, `@${ch.mentions}`)
+        ? h("span", { class: "badge badge-mention", testid: "mention-badge", title: "Mentions" }, ch.isDM ? String(ch.mentions) : `@${ch.mentions}`)
         : null,
-      unread > 0 ? h("span", { class: "badge badge-unread", testid: "unread-badge", title: "Unread" }, String(unread)) : null,
+      // In a DM every unread message is for you: the red badge says it all.
+      unread > 0 && !(ch.isDM && ch.mentions > 0)
+        ? h("span", { class: "badge badge-unread", testid: "unread-badge", title: "Unread" }, String(unread))
+        : null,
     );
     return h("li", null, a);
   }
@@ -881,7 +889,7 @@ class App {
       const it = items[i];
       if (!it) return;
       dlg.close();
-      this.openChannel(it.name);
+      this.openChannel(it.name, true);
     };
     const update = () => {
       const q = input.value.trim().toLowerCase().replace(/^[#@]/, "");
@@ -983,7 +991,7 @@ class App {
                   ),
                 ),
                 c.is_member
-                  ? h("button", { class: "button secondary", type: "button", onClick: () => { dlg.close(); this.openChannel(c.name); } }, "Open")
+                  ? h("button", { class: "button secondary", type: "button", onClick: () => { dlg.close(); this.openChannel(c.name, true); } }, "Open")
                   : h(
                       "button",
                       {
@@ -996,7 +1004,7 @@ class App {
                             const body = await this.api.post(`/api/channels/${seg(c.name)}/join`);
                             this.chat.addChannel(body);
                             dlg.close();
-                            this.openChannel(body.name);
+                            this.openChannel(body.name, true);
                           } catch (err) {
                             ev.currentTarget.disabled = false;
                             this.toast(err.message, "error");
@@ -1065,7 +1073,7 @@ class App {
             const body = await this.api.post("/api/channels", { name: n, topic: topic.value.trim(), private: priv.checked });
             this.chat.addChannel(body);
             dlg.close();
-            this.openChannel(body.name);
+            this.openChannel(body.name, true);
           } catch (err) {
             error.textContent = err.code === "conflict" ? `#${n} already exists.` : err.message;
             submit.disabled = false;
@@ -1115,7 +1123,7 @@ class App {
             const body = await this.api.post("/api/dms", { usernames: names });
             this.chat.addChannel(body);
             dlg.close();
-            this.openChannel(body.name);
+            this.openChannel(body.name, true);
           } catch (err) {
             error.textContent = err.message;
             submit.disabled = false;

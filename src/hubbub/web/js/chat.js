@@ -37,6 +37,7 @@ export class Channel {
     this.hasMore = true; // older history may exist
     this.loading = null; // the history fetch in flight
     this.subscribed = false;
+    this.refreshing = null;
     this._sorted = null;
     this.update(body);
   }
@@ -278,11 +279,10 @@ export class Chat {
       }
       case "member_joined":
       case "member_left": {
+        // The event has no count; a +1 here could double-count a join we also
+        // saw in a REST answer, so fetch the channel's own (absolute) count.
         const ch = this.channels.get(f.channel);
-        if (ch && this.me && f.user !== this.me.username) {
-          ch.memberCount = Math.max(0, ch.memberCount + (f.type === "member_joined" ? 1 : -1));
-          this.onChange("members", ch.name);
-        }
+        if (ch) this.refreshChannel(ch.name);
         return;
       }
       case "ok":
@@ -423,11 +423,33 @@ export class Chat {
     return ch;
   }
 
+  /** Re-read one channel's details (member count, topic), coalescing bursts. */
+  refreshChannel(name) {
+    const ch = this.channels.get(name);
+    if (!ch || ch.refreshing) return;
+    ch.refreshing = setTimeout(async () => {
+      try {
+        const body = await this.api.get(`/api/channels/${seg(name)}`);
+        const now = this.channels.get(name);
+        if (now) {
+          now.update({ ...body, last_seq: undefined });
+          this.onChange("members", name);
+          this.onChange("channels", name);
+        }
+      } catch {
+        /* not visible any more: channel_left will follow */
+      } finally {
+        ch.refreshing = null;
+      }
+    }, 150);
+  }
+
   _forget(name, notify) {
     const ch = this.channels.get(name);
     if (!ch) return;
     for (const p of ch.pending.values()) clearTimeout(p.timer);
     for (const t of ch.typing.values()) clearTimeout(t);
+    clearTimeout(ch.refreshing);
     this.channels.delete(name);
     if (notify) this.onChange("left", name);
     this.onChange("channels", name);

@@ -1,0 +1,205 @@
+"""Helpers for the browser tests: users and channels over REST, signed-in
+pages, and locators for the web client's data-testid hooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Dialog,
+    Locator,
+    Page,
+    WebSocketRoute,
+    expect,
+)
+
+from support import Server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+PASSWORD = "correct horse battery"
+
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@dataclass
+class User:
+    username: str
+    token: str
+    display_name: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Web:
+    """Users and channels over REST, and signed-in browser pages."""
+
+    def __init__(self, browser: Browser, server: Server, http: httpx.AsyncClient) -> None:
+        self.browser = browser
+        self.server = server
+        self.http = http
+        self.contexts: list[BrowserContext] = []
+        self.page_errors: list[str] = []
+        self.dialogs: list[str] = []
+
+    def use(self, server: Server) -> None:
+        """Point the helpers (and new pages) at another server."""
+        self.server = server
+        self.http.base_url = httpx.URL(server.url)
+
+    # --- REST ---------------------------------------------------------------------
+
+    async def user(self, username: str, display_name: str | None = None) -> User:
+        body = {"username": username, "password": PASSWORD}
+        if display_name:
+            body["display_name"] = display_name
+        r = await self.http.post("/api/auth/register", json=body)
+        assert r.status_code == 201, r.text
+        data = r.json()
+        return User(username, data["token"], data["user"]["display_name"])
+
+    async def call(self, method: str, path: str, user: User, body: Any = None) -> Any:
+        r = await self.http.request(method, path, json=body, headers=user.headers)
+        assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json()
+
+    async def channel(
+        self, user: User, name: str, *, private: bool = False, topic: str = ""
+    ) -> Any:
+        body = {"name": name, "private": private, "topic": topic}
+        return await self.call("POST", "/api/channels", user, body)
+
+    async def join(self, user: User, name: str) -> Any:
+        return await self.call("POST", f"/api/channels/{name}/join", user)
+
+    async def post(self, user: User, channel: str, text: str) -> Any:
+        cid = f"t-{os.urandom(6).hex()}"
+        body = {"text": text, "client_id": cid}
+        return await self.call("POST", f"/api/channels/{channel}/messages", user, body)
+
+    async def history(self, user: User, channel: str) -> list[dict[str, Any]]:
+        """Every stored message of `channel`, oldest first."""
+        out: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = await self.call(
+                "GET", f"/api/channels/{channel}/messages?after={after}&limit=200", user
+            )
+            out += page["messages"]
+            if not page["has_more"]:
+                return out
+            after = out[-1]["seq"]
+
+    async def channel_view(self, user: User, name: str) -> Any:
+        return await self.call("GET", f"/api/channels/{name}", user)
+
+    # --- browser --------------------------------------------------------------------
+
+    async def context(
+        self,
+        *,
+        width: int = 1280,
+        height: int = 800,
+        color_scheme: str | None = None,
+    ) -> BrowserContext:
+        ctx = await self.browser.new_context(
+            viewport={"width": width, "height": height},
+            color_scheme=color_scheme,  # type: ignore[arg-type]
+        )
+        ctx.set_default_timeout(TIMEOUT_MS)
+        ctx.set_default_navigation_timeout(TIMEOUT_MS)
+        self.contexts.append(ctx)
+        return ctx
+
+    async def page(
+        self,
+        user: User | None = None,
+        *,
+        channel: str | None = None,
+        query: str = "",
+        width: int = 1280,
+        height: int = 800,
+        color_scheme: str | None = None,
+        ws_handler: Callable[[WebSocketRoute], Any] | None = None,
+        context: BrowserContext | None = None,
+    ) -> Page:
+        """A tab (signed in as `user`, with the token in sessionStorage as after a
+        login) showing `channel`; it returns once the app is connected."""
+        ctx = context or await self.context(width=width, height=height, color_scheme=color_scheme)
+        page = await ctx.new_page()
+        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+
+        async def on_dialog(dialog: Dialog) -> None:
+            self.dialogs.append(dialog.message)
+            await dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        if ws_handler is not None:
+            await page.route_web_socket(re.compile(r"/ws(\?|$)"), ws_handler)
+        if user is not None:
+            # Seed the tab's session once, as the login form would.
+            await page.add_init_script(
+                "if (!sessionStorage.getItem('hubbub.seeded')) {"
+                f"sessionStorage.setItem('hubbub.token', {json.dumps(user.token)});"
+                "sessionStorage.setItem('hubbub.seeded', '1'); }"
+            )
+        url = f"{self.server.url}/{query}"
+        if channel:
+            url += f"#/c/{channel}"
+        await page.goto(url)
+        if user is not None:
+            await self.ready(page)
+            if channel:
+                await expect(page.get_by_test_id("channel-title")).to_have_text(
+                    re.compile(re.escape(channel.removeprefix("dm:")))
+                )
+        return page
+
+    @staticmethod
+    async def ready(page: Page) -> None:
+        app = page.get_by_test_id("app")
+        await expect(app).to_have_attribute("data-ready", "true")
+        await expect(app).to_have_attribute("data-connection", "open")
+
+    async def close(self) -> None:
+        for ctx in self.contexts:
+            await ctx.close()
+
+
+# --- locators shared by the tests ------------------------------------------------------
+
+
+def message(page: Page, text: str) -> Locator:
+    """The message whose whole text is `text`."""
+    body = page.get_by_test_id("message-text").filter(has_text=re.compile(f"^{re.escape(text)}$"))
+    return page.get_by_test_id("message").filter(has=body)
+
+
+def channel_item(page: Page, name: str) -> Locator:
+    return page.locator(f'[data-testid="channel-item"][data-channel="{name}"]')
+
+
+async def send(page: Page, text: str) -> None:
+    composer = page.get_by_test_id("composer")
+    await composer.fill(text)
+    await composer.press("Enter")

@@ -1,0 +1,101 @@
+"""Screenshots of the channel view for the docs, in the light and dark themes
+(docs/screenshots/channel-light.png and channel-dark.png, 1280x800)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.async_api import expect
+
+from support import Server, ws_connect
+
+from .helpers import User, Web, channel_item, message
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+CONVERSATION = [
+    ("bob", "Morning all! Release 2.3 is out, with *resume after restarts* and the new web app."),
+    ("bob", "Release notes: https://hubbub.example.com/releases/2.3"),
+    ("carol", "Nice! The new sidebar looks _so_ much cleaner."),
+    ("carol", "@alice can you double-check the `--allow-guests` docs before we announce it?"),
+    (
+        "dave",
+        "Heads up: staging restarts at 3pm for the Postgres upgrade. Clients reconnect "
+        "on their own and resume from their last `seq`, so nothing gets lost.",
+    ),
+    ("alice", "On it. I'll post a summary in #engineering once I'm done."),
+    ("erin", "Lunch & learn on Thursday: *why seq beats timestamps*. Bring questions!"),
+    ("bob", "Count me in."),
+]
+
+
+async def test_channel_view_screenshots(web: Web, server_factory: Callable[..., Server]) -> None:
+    # A long typing_ttl keeps the indicator up for both shots.
+    web.use(server_factory("--limit", "typing_ttl=60"))
+    names = {
+        "alice": "Alice Chen",
+        "bob": "Bob Martin",
+        "carol": "Carol Diaz",
+        "dave": "Dave Kim",
+        "erin": "Erin Novak",
+    }
+    users: dict[str, User] = {u: await web.user(u, d) for u, d in names.items()}
+    alice = users["alice"]
+    await web.channel(alice, "general", topic="Company-wide announcements and work-based matters")
+    await web.channel(alice, "design", topic="Pixels and prototypes")
+    await web.channel(alice, "engineering", topic="Build, ship, repeat")
+    await web.channel(alice, "random", topic="Non-work banter")
+    await web.channel(alice, "leadership", private=True, topic="Planning")
+    for u in ("bob", "carol", "dave", "erin"):
+        await web.join(users[u], "general")
+        await web.join(users[u], "random")
+    await web.join(users["bob"], "engineering")
+    await web.join(users["dave"], "engineering")
+    await web.join(users["carol"], "design")
+    await web.call("POST", "/api/channels/leadership/invite", alice, {"username": "erin"})
+
+    for author, text in CONVERSATION:
+        sent = await web.post(users[author], "general", text)
+        if author == "alice":  # she has read everything up to her own message
+            await web.call("POST", "/api/channels/general/read", alice, {"seq": sent["seq"]})
+    await web.post(users["dave"], "engineering", "CI is green again after the flaky test fix.")
+    await web.post(users["dave"], "engineering", "@alice the migration PR is ready for review")
+    await web.post(users["bob"], "engineering", "I'll take the second look.")
+    for i in range(5):
+        await web.post(users["erin"], "random", f"photo dump {i}")
+    await web.call("POST", "/api/dms", alice, {"usernames": ["bob"]})
+    await web.call("POST", "/api/dms", alice, {"usernames": ["erin"]})
+    group = await web.call("POST", "/api/dms", users["carol"], {"usernames": ["alice", "dave"]})
+    await web.post(users["carol"], group["name"], "Dinner Friday?")
+    await web.post(users["dave"], group["name"], "Yes!")
+
+    bob_url = f"{web.server.ws_url}?token={users['bob'].token}"
+    carol_url = f"{web.server.ws_url}?token={users['carol'].token}"
+    async with ws_connect(bob_url) as bob_ws, ws_connect(carol_url) as carol_ws:
+        await bob_ws.expect("hello")
+        await carol_ws.expect("hello")
+        page = await web.page(alice, channel="general", width=1280, height=800)
+        await expect(message(page, "Count me in.")).to_be_in_viewport()
+        dm_bob = channel_item(page, "dm:alice,bob")
+        await expect(dm_bob.get_by_test_id("presence-dot")).to_have_attribute(
+            "data-status", "online"
+        )
+        await carol_ws.request({"action": "typing", "channel": "general"})
+        await expect(page.get_by_test_id("typing-indicator")).to_have_text("carol is typing…")
+        await expect(
+            channel_item(page, "engineering").get_by_test_id("mention-badge")
+        ).to_be_visible()
+        await page.mouse.move(640, 300)  # no hover highlight on a message
+        await page.mouse.move(1270, 60)
+
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for scheme in ("light", "dark"):
+            await page.emulate_media(color_scheme=scheme)
+            assert await page.evaluate(f"matchMedia('(prefers-color-scheme: {scheme})').matches")
+            await page.screenshot(path=SHOTS / f"channel-{scheme}.png")
+    for scheme in ("light", "dark"):
+        assert (SHOTS / f"channel-{scheme}.png").stat().st_size > 10_000
