@@ -218,8 +218,18 @@ async def test_concurrent_writers_never_share_a_seq(make_store: Callable[[], Sto
 async def test_mentions_are_counted_after_the_cursor(store: Store) -> None:
     ann = await store.create_user("ann_b", "Ann", "h")
     ch = await store.create_channel("a", "public", "", [ann.id])
-    texts = ["hi @ann_b", "@annxb is someone else", "nothing", "@ann_b again", "50% @ann_b"]
+    texts = ["hi @ann_b", "@annxb is someone else", "@ann_bob", "@ann_b again", "50% @ann_b."]
     await store.append_messages([msg(ch.id, ann.id, x, f"c{i}") for i, x in enumerate(texts)])
     assert await store.count_mentions(ch.id, 0, "ann_b") == 3  # `_` is no wildcard
     assert await store.count_mentions(ch.id, 1, "ann_b") == 2
     assert await store.count_mentions(ch.id, 5, "ann_b") == 0
+
+
+async def test_a_new_member_starts_with_nothing_unread(store: Store) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    bob = await store.create_user("bob", "Bob", "h")
+    ch = await store.create_channel("a", "public", "", [ann.id])
+    await store.append_messages([msg(ch.id, ann.id, f"m{i}", f"c{i}") for i in range(3)])
+    assert await store.add_member(ch.id, bob.id)
+    m = await store.membership(ch.id, bob.id)
+    assert m is not None and m.last_read == 3

@@ -263,7 +263,12 @@ class Hub:
             channel = await self._refreshed(channel)
             await self.publish(
                 events.channel_topic(channel.id),
-                {"type": "member_left", "channel": channel.name, "user": user.username},
+                {
+                    "type": "member_left",
+                    "channel": channel.name,
+                    "user": user.username,
+                    "member_count": channel.member_count,
+                },
             )
             await self.publish(
                 events.user_topic(user.id),
@@ -323,7 +328,12 @@ class Hub:
     async def _joined(self, channel: Channel, user: User) -> None:
         await self.publish(
             events.channel_topic(channel.id),
-            {"type": "member_joined", "channel": channel.name, "user": user.username},
+            {
+                "type": "member_joined",
+                "channel": channel.name,
+                "user": user.username,
+                "member_count": channel.member_count,
+            },
         )
         await self.publish(
             events.user_topic(user.id),

@@ -130,7 +130,12 @@ SERVER_EXAMPLES: dict[type[f.ServerFrame], dict[str, Any]] = {
     },
     f.TypingEvent: {"type": "typing", "channel": "general", "user": "bob"},
     f.PresenceEvent: {"type": "presence", "user": "bob", "status": "online"},
-    f.MemberEvent: {"type": "member_joined", "channel": "general", "user": "carol"},
+    f.MemberEvent: {
+        "type": "member_joined",
+        "channel": "general",
+        "user": "carol",
+        "member_count": 4,
+    },
     f.ChannelEvent: {"type": "channel_joined", "channel": _CHANNEL},
     f.ChannelUpdated: {"type": "channel_updated", "channel": {**_CHANNEL, "topic": "Launch day"}},
     f.ReadEvent: {"type": "read", "channel": "general", "seq": 42},

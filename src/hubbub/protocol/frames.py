@@ -262,6 +262,7 @@ class MemberEvent(ServerFrame):
     type: Literal["member_joined", "member_left"]
     channel: str
     user: str
+    member_count: int = Field(description="Members after the change.")
 
 
 class ChannelOut(BaseModel):

@@ -58,6 +58,7 @@ async def serve(settings: Settings) -> None:
         gc.freeze()
         shown = f"[{host}]" if ":" in host else host
         print(f"hubbub listening on http://{shown}:{port}", flush=True)
+        print(f"  open http://{shown}:{port} in a browser to chat", flush=True)
         print(f"  database: {redact(settings.store_url)}", flush=True)
         print(f"  bus:      {settings.bus_url}", flush=True)
 

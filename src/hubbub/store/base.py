@@ -73,7 +73,7 @@ class Store(Protocol):
     async def membership(self, channel_id: int, user_id: int) -> Membership | None: ...
 
     async def add_member(self, channel_id: int, user_id: int) -> bool:
-        """Return False if already a member."""
+        """Add with the read cursor at the channel's last seq; False if already a member."""
 
     async def remove_member(self, channel_id: int, user_id: int) -> bool:
         """Return False if not a member."""
@@ -96,7 +96,7 @@ class Store(Protocol):
         """
 
     async def count_mentions(self, channel_id: int, after: int, username: str) -> int:
-        """How many messages after `after` mention `@username`."""
+        """How many messages after `after` mention `@username` (core.mentions)."""
 
     async def messages(
         self,

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, event, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from hubbub.core.mentions import mention_re
 from hubbub.core.models import (
     AppendRejected,
     Channel,
@@ -224,11 +225,19 @@ class SQLStore:
             return Membership(await self._channel(conn, channel_id), row.last_read)
 
     async def add_member(self, channel_id: int, user_id: int) -> bool:
+        # A newcomer's read cursor starts at the newest message (as in Slack):
+        # joining does not make the whole history unread.
+        latest = (
+            select(t.channels.c.last_seq).where(t.channels.c.id == channel_id).scalar_subquery()
+        )
         try:
             async with self.writer.begin() as conn:
                 await conn.execute(
                     insert(t.memberships).values(
-                        channel_id=channel_id, user_id=user_id, last_read=0, joined_at=_now_ms()
+                        channel_id=channel_id,
+                        user_id=user_id,
+                        last_read=latest,
+                        joined_at=_now_ms(),
                     )
                 )
         except IntegrityError:
@@ -438,14 +447,17 @@ class SQLStore:
     async def count_mentions(self, channel_id: int, after: int, username: str) -> int:
         m = t.messages.c
         async with self.engine.connect() as conn:
-            n = await conn.scalar(
-                select(func.count()).where(
+            # LIKE narrows it down in the database; the word-boundary rule
+            # (`@ann` but not `@anna`) is applied here.
+            rows = await conn.execute(
+                select(m.text).where(
                     m.channel_id == channel_id,
                     m.seq > after,
                     m.text.contains(f"@{username}", autoescape=True),
                 )
             )
-        return int(n or 0)
+            pattern = mention_re(username)
+            return sum(1 for (text,) in rows if pattern.search(text))
 
     async def messages(
         self,

@@ -90,7 +90,10 @@ function inline(text, me) {
   return out;
 }
 
-/** Does `text` mention `@username`? The server counts mentions the same way. */
+/** Does `text` mention `@username`? `@ann` mentions ann, but `@anna` and `@ann.b` do not: the same rule as the
+// server's mention counts (hubbub.core.mentions), so every device agrees. */
 export function mentions(text, username) {
-  return Boolean(username) && text.includes(`@${username}`);
+  if (!username) return false;
+  const escaped = username.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`@${escaped}(?![a-z0-9_-]|\\.[a-z0-9_-])`).test(text);
 }
