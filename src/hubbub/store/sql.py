@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,7 +10,17 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, and_, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    event,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -291,121 +302,158 @@ class SQLStore:
     async def append_messages(
         self, batch: Sequence[NewMessage]
     ) -> list[StoredMessage | AppendRejected]:
-        try:
-            async with self.writer.begin() as conn:
-                return await self._append(conn, batch)
-        except (OperationalError, DBAPIError, OSError) as exc:
-            raise StoreError(str(exc)) from exc
+        for attempt in range(3):
+            try:
+                async with self.writer.begin() as conn:
+                    return await self._append(conn, batch)
+            except IntegrityError:
+                # Another node stored one of these (author, client_id) pairs
+                # between our dedup read and our insert: rolled back whole, so
+                # run again and it is found as a duplicate.
+                if attempt == 2:
+                    raise
+            except (OperationalError, DBAPIError, OSError) as exc:
+                raise StoreError(str(exc)) from exc
+        raise AssertionError("unreachable")
 
     async def _append(
         self, conn: AsyncConnection, batch: Sequence[NewMessage]
     ) -> list[StoredMessage | AppendRejected]:
-        out: list[StoredMessage | AppendRejected] = []
+        """Set-based: a handful of statements per batch, not per message."""
+        m, ms = t.messages.c, t.memberships.c
+        authored = [x for x in batch if x.author_id is not None]
         authors: dict[int, tuple[str, str]] = {}
-        members: dict[tuple[int, int], bool] = {}
-        seen: dict[tuple[int, str], StoredMessage] = {}
-        for m in batch:
-            if m.author_id is None:
-                author: str | None = None
-                author_name = m.guest_name or "guest"
-            else:
-                if m.author_id not in authors:
-                    row = (
-                        await conn.execute(
-                            select(t.users.c.username, t.users.c.display_name).where(
-                                t.users.c.id == m.author_id
-                            )
-                        )
-                    ).one()
-                    authors[m.author_id] = (row[0], row[1])
-                author, author_name = authors[m.author_id]
-                if m.client_id is not None:
-                    key = (m.author_id, m.client_id)
-                    dup = seen.get(key) or await self._find_sent(conn, *key)
-                    if dup is not None:
-                        out.append(dup)
-                        continue
-                mkey = (m.channel_id, m.author_id)
-                if mkey not in members:
-                    members[mkey] = (
-                        await conn.execute(
-                            select(t.memberships.c.user_id).where(
-                                and_(
-                                    t.memberships.c.channel_id == m.channel_id,
-                                    t.memberships.c.user_id == m.author_id,
-                                )
-                            )
-                        )
-                    ).first() is not None
-                if not members[mkey]:
+        members: set[tuple[int, int]] = set()
+        sent: dict[tuple[int, str], StoredMessage] = {}
+        if authored:
+            ids = {x.author_id for x in authored}
+            rows = await conn.execute(
+                select(t.users.c.id, t.users.c.username, t.users.c.display_name).where(
+                    t.users.c.id.in_(ids)
+                )
+            )
+            authors = {r.id: (r.username, r.display_name) for r in rows}
+            pairs = {(x.channel_id, x.author_id) for x in authored}
+            rows = await conn.execute(
+                select(ms.channel_id, ms.user_id).where(
+                    tuple_(ms.channel_id, ms.user_id).in_(pairs)
+                )
+            )
+            members = {(r.channel_id, r.user_id) for r in rows}
+            keys = {(x.author_id, x.client_id) for x in authored if x.client_id is not None}
+            if keys:
+                rows = await conn.execute(
+                    select(
+                        m.channel_id,
+                        t.channels.c.name,
+                        m.seq,
+                        m.author_id,
+                        m.text,
+                        m.client_id,
+                        m.created_at,
+                    )
+                    .join(t.channels, t.channels.c.id == m.channel_id)
+                    .where(tuple_(m.author_id, m.client_id).in_(keys))
+                )
+                for r in rows:
+                    username, display = authors[r.author_id]
+                    sent[(r.author_id, r.client_id)] = StoredMessage(
+                        r.channel_id,
+                        r.name,
+                        r.seq,
+                        username,
+                        display,
+                        r.text,
+                        r.client_id,
+                        r.created_at,
+                        duplicate=True,
+                    )
+
+        # Decide each message's fate in order; count the new ones per channel.
+        fresh: list[tuple[int, NewMessage]] = []
+        out: list[StoredMessage | AppendRejected | int] = []
+        per_channel: dict[int, int] = {}
+        pending: dict[tuple[int, str], int] = {}
+        for x in batch:
+            if x.author_id is not None:
+                key = (x.author_id, x.client_id or "")
+                if x.client_id is not None and key in sent:
+                    out.append(sent[key])
+                    continue
+                if x.client_id is not None and key in pending:
+                    out.append(-1 - pending[key])  # a retry inside this batch
+                    continue
+                if (x.channel_id, x.author_id) not in members:
                     out.append(AppendRejected("not a member"))
                     continue
+                if x.client_id is not None:
+                    pending[key] = len(fresh)
+            per_channel[x.channel_id] = per_channel.get(x.channel_id, 0) + 1
+            out.append(len(fresh))
+            fresh.append((x.channel_id, x))
+
+        # One UPDATE for every channel in the batch. On PostgreSQL the rows are
+        # locked in id order first, so two nodes' batches cannot deadlock; the
+        # row lock serialises writers and seqs come out contiguous.
+        next_seq: dict[int, int] = {}
+        names: dict[int, str] = {}
+        if per_channel:
+            channel_ids = sorted(per_channel)
+            if not self.is_sqlite:
+                await conn.execute(
+                    select(t.channels.c.id)
+                    .where(t.channels.c.id.in_(channel_ids))
+                    .order_by(t.channels.c.id)
+                    .with_for_update()
+                )
             res = await conn.execute(
                 update(t.channels)
-                .where(t.channels.c.id == m.channel_id)
-                .values(last_seq=t.channels.c.last_seq + 1)
-                .returning(t.channels.c.last_seq, t.channels.c.name)
+                .where(t.channels.c.id.in_(channel_ids))
+                .values(last_seq=t.channels.c.last_seq + case(per_channel, value=t.channels.c.id))
+                .returning(t.channels.c.id, t.channels.c.last_seq, t.channels.c.name)
             )
-            seq, channel_name = res.one()
-            await conn.execute(
-                insert(t.messages).values(
-                    channel_id=m.channel_id,
-                    seq=seq,
-                    author_id=m.author_id,
-                    guest_name=m.guest_name,
-                    text=m.text,
-                    client_id=m.client_id,
-                    created_at=m.created_at,
-                )
-            )
-            stored = StoredMessage(
-                m.channel_id,
-                channel_name,
-                seq,
-                author,
-                author_name,
-                m.text,
-                m.client_id,
-                m.created_at,
-            )
-            if m.author_id is not None and m.client_id is not None:
-                seen[(m.author_id, m.client_id)] = StoredMessage(
-                    m.channel_id,
-                    channel_name,
-                    seq,
-                    author,
-                    author_name,
-                    m.text,
-                    m.client_id,
-                    m.created_at,
-                    duplicate=True,
-                )
-            out.append(stored)
-        return out
+            for cid, last, name in res:
+                names[cid] = name
+                next_seq[cid] = last - per_channel[cid] + 1
 
-    async def _find_sent(
-        self, conn: AsyncConnection, author_id: int, client_id: str
-    ) -> StoredMessage | None:
-        rows = await self._message_rows(
-            conn,
-            and_(t.messages.c.author_id == author_id, t.messages.c.client_id == client_id),
-            order=None,
-            limit=1,
-        )
-        if not rows:
-            return None
-        r = rows[0]
-        return StoredMessage(
-            r.channel_id,
-            r.channel,
-            r.seq,
-            r.author,
-            r.author_name,
-            r.text,
-            r.client_id,
-            r.created_at,
-            True,
-        )
+        stored: list[StoredMessage] = []
+        rows_to_insert = []
+        for cid, x in fresh:
+            seq = next_seq[cid]
+            next_seq[cid] = seq + 1
+            if x.author_id is None:
+                author, author_name = None, x.guest_name or "guest"
+            else:
+                author, author_name = authors[x.author_id]
+            stored.append(
+                StoredMessage(
+                    cid, names[cid], seq, author, author_name, x.text, x.client_id, x.created_at
+                )
+            )
+            rows_to_insert.append(
+                {
+                    "channel_id": cid,
+                    "seq": seq,
+                    "author_id": x.author_id,
+                    "guest_name": x.guest_name,
+                    "text": x.text,
+                    "client_id": x.client_id,
+                    "created_at": x.created_at,
+                }
+            )
+        if rows_to_insert:
+            await conn.execute(insert(t.messages), rows_to_insert)
+
+        result: list[StoredMessage | AppendRejected] = []
+        for item in out:
+            if isinstance(item, int):
+                if item >= 0:
+                    result.append(stored[item])
+                else:
+                    result.append(dataclasses.replace(stored[-1 - item], duplicate=True))
+            else:
+                result.append(item)
+        return result
 
     async def _message_rows(
         self, conn: AsyncConnection, cond: Any, *, order: Any, limit: int
