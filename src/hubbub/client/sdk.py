@@ -24,7 +24,7 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any, Self
 
 import httpx
@@ -72,17 +72,21 @@ def parse_event(obj: dict[str, Any]) -> frames.ServerFrame | None:
 class Client:
     def __init__(
         self,
-        server: str,
+        server: str | Sequence[str],
         token: str | None = None,
         *,
         timeout: float = 10.0,
         max_backoff: float = 10.0,
     ) -> None:
-        self.server = server.rstrip("/")
+        # Several URLs: the nodes of one deployment. A connection that fails
+        # moves on to the next, so losing a node costs a reconnect, not the chat.
+        self.servers = [server] if isinstance(server, str) else list(server)
+        self.servers = [u.rstrip("/") for u in self.servers]
+        self._current = 0
         self.token = token
         self.timeout = timeout
         self.max_backoff = max_backoff
-        self.http = httpx.AsyncClient(base_url=self.server, timeout=timeout)
+        self.http = httpx.AsyncClient(timeout=timeout)
         self.hello: frames.Hello | None = None
         self.last_seq: dict[str, int] = {}  # per channel: the last message delivered
         self._subscribed: dict[str, None] = {}
@@ -98,6 +102,14 @@ class Client:
         self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.reconnects = 0
+
+    @property
+    def server(self) -> str:
+        """The node in use now."""
+        return self.servers[self._current]
+
+    def _next_server(self) -> None:
+        self._current = (self._current + 1) % len(self.servers)
 
     @property
     def connected(self) -> bool:
@@ -121,10 +133,16 @@ class Client:
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
     ) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        try:
-            r = await self.http.request(method, path, json=json, params=params, headers=headers)
-        except httpx.TransportError as exc:
-            raise HubbubError("unreachable", f"cannot reach {self.server}: {exc}") from None
+        for attempt in range(len(self.servers)):
+            try:
+                r = await self.http.request(
+                    method, self.server + path, json=json, params=params, headers=headers
+                )
+                break
+            except httpx.TransportError as exc:
+                if attempt == len(self.servers) - 1:
+                    raise HubbubError("unreachable", f"cannot reach {self.server}: {exc}") from None
+                self._next_server()
         if r.status_code >= 400:
             try:
                 err = r.json()["error"]
@@ -345,7 +363,8 @@ class Client:
                     self._fail_all(err)
                     raise err from None
             except (OSError, TimeoutError, InvalidStatus) as exc:
-                log.info("connect failed: %s", exc)
+                log.info("connect to %s failed: %s", self.server, exc)
+                self._next_server()
             except InvalidURI as exc:
                 err = HubbubError("unreachable", str(exc))
                 self._fail_all(err)
