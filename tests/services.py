@@ -7,8 +7,12 @@ under CI (CI=true) it fails them, so a broken CI machine cannot pass by skipping
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import time
 import urllib.parse
+import uuid
 
 import pytest
 
@@ -46,3 +50,71 @@ def require_postgres() -> str:
 def require_redis() -> str:
     require("redis", REDIS_URL, 6379)
     return REDIS_URL
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrivateRedis:
+    """A throwaway redis-server of the test's own, so a test can kill and
+    restart Redis without touching the shared one."""
+
+    def __init__(self) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            require_redis()  # fails under CI, skips elsewhere, with the reason
+            pytest.skip("redis-server is not installed")
+        self.exe: str = exe
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = [self.exe, "--port", str(self.port), "--bind", "127.0.0.1"]
+        self.proc = subprocess.Popen(
+            [*args, "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
+        )
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)  # polling for the port, bounded by the loop
+        raise RuntimeError("private redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+async def fresh_postgres_database() -> str:
+    """A new, empty database on the shared server; drop it with drop_database."""
+    import asyncpg
+
+    base = require_postgres()
+    name = f"hubbub_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+async def drop_database(url: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await admin.close()

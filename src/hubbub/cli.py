@@ -113,6 +113,39 @@ def serve(
     )
 
 
+@main.command()
+@click.option(
+    "--data-dir",
+    envvar="HUBBUB_DATA_DIR",
+    default="data",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option(
+    "--database-url",
+    envvar="HUBBUB_DATABASE_URL",
+    default=None,
+    help="sqlite:///path or postgresql://... [default: sqlite in --data-dir]",
+)
+def migrate(data_dir: Path, database_url: str | None) -> None:
+    """Bring the database schema up to date, then exit (every `serve` also does
+    this on start; run it once before rolling out several nodes)."""
+    from hubbub.store import StoreError, open_store
+
+    async def go() -> None:
+        store = open_store(Settings(data_dir=data_dir, database_url=database_url).store_url)
+        try:
+            await store.open()
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(go())
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("database schema is up to date")
+
+
 # --- client commands ---------------------------------------------------------
 
 server_option = click.option(

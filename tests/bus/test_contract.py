@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from hubbub.bus import Bus, BusError, open_bus
 from hubbub.bus.redis import RedisBus
-from services import require_redis
+from services import PrivateRedis, require_redis
 from support import WAIT
 
 
@@ -111,49 +107,10 @@ async def test_every_node_receives(make_bus: Callable[[], Bus]) -> None:
 # --- Redis going away and coming back (a private redis-server, never the shared one)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def private_redis() -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        require_redis()  # fails under CI, skips elsewhere, with the reason
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        procs.append(proc)
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                return proc
-            except OSError:
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.05)  # polling for the port, bounded by the loop
-        raise RuntimeError("private redis-server did not start")
-
-    start.port = port  # type: ignore[attr-defined]
-    yield start
-    for p in procs:
-        p.kill()
-        p.wait(10)
-
-
-async def test_redis_restart_resubscribes_and_reports_the_gap(
-    private_redis: Callable[[], subprocess.Popen[bytes]],
-) -> None:
-    proc = private_redis()
-    bus = RedisBus(f"redis://127.0.0.1:{private_redis.port}/0")  # type: ignore[attr-defined]
+async def test_redis_restart_resubscribes_and_reports_the_gap() -> None:
+    redis = PrivateRedis()
+    redis.start()
+    bus = RedisBus(redis.url)
     inbox, gaps = Inbox(), asyncio.Event()
     bus.on_reconnect = gaps.set
     await bus.start(inbox)
@@ -163,14 +120,14 @@ async def test_redis_restart_resubscribes_and_reports_the_gap(
         await bus.subscribe(t)
         await bus.publish(t, b"before")
         await inbox.wait_for(1)
-        proc.kill()
-        proc.wait(10)
+        redis.kill()
         with pytest.raises(BusError):
             await bus.publish(t, b"lost")
-        private_redis()
+        redis.start()
         await asyncio.wait_for(gaps.wait(), WAIT)  # the node is told to refill from the store
         await bus.ping()
         await bus.publish(t, b"after")
         assert (await inbox.wait_for(2))[-1] == (t, b"after")
     finally:
         await bus.close()
+        redis.kill()

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from hubbub.core.models import AppendRejected, NewMessage, StoredMessage
 from hubbub.store import NameTaken, Store, open_store
-from services import require_postgres
+from services import drop_database, fresh_postgres_database
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -22,20 +20,10 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'contract.db'}"
         return
-    base = require_postgres()
     # A fresh database per test: the contract must hold on an empty schema.
-    name = f"hubbub_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(base)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield base.rsplit("/", 1)[0] + "/" + name
-    admin = await asyncpg.connect(base)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    url = await fresh_postgres_database()
+    yield url
+    await drop_database(url)
 
 
 @pytest.fixture

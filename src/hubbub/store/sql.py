@@ -53,7 +53,14 @@ def driver_url(url: str) -> str:
     return url
 
 
+MIGRATION_LOCK = 0x68756262  # "hubb": one PostgreSQL advisory lock id for migrations
+
+
 def run_migrations(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        # Nodes starting together: one migrates, the others wait, then find
+        # the schema at head. (SQLite's BEGIN IMMEDIATE already serialises.)
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = conn

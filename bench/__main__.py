@@ -1,0 +1,111 @@
+"""`python -m bench {calibrate,fanout,idle} [--quick] [--repeat N] [--json FILE]`.
+
+See docs/benchmarks.md for the method and the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import fanout, idle
+from bench.common import have_taskset, log, machine
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = parser.add_subparsers(dest="scenario", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+        p.add_argument("--repeat", type=int, default=1, help="runs (report the median)")
+        p.add_argument("--json", type=Path, help="also write the full results here")
+        p.add_argument("--keep", action="store_true", help="keep the temporary data dir")
+
+    for name, text in (
+        ("fanout", "1000-member channel: saturation deliveries/s, latency at half of it"),
+        ("calibrate", "the load generator's own ceiling, against bench.trivial"),
+    ):
+        p = sub.add_parser(name, help=text, description=text)
+        common(p)
+        p.add_argument("--receivers", type=int, help="subscribed members (default 1000)")
+        p.add_argument("--window", type=int, help="sender's in-flight (unacked) window")
+        p.add_argument("--start-rate", type=float, help="first step, messages/s")
+        p.add_argument(
+            "--rates",
+            type=lambda s: [float(x) for x in s.split(",")],
+            help="explicit step rates in messages/s, e.g. 50,100,150",
+        )
+        p.add_argument("--latency-rate", type=float, help="messages/s for the latency run")
+        p.add_argument("--profile", type=Path, help="py-spy the server into this dir")
+        p.add_argument("--profile-seconds", type=float, default=20.0)
+        p.add_argument("--native", action="store_true", help="py-spy --native (C frames too)")
+
+    p = sub.add_parser("idle", help="idle connections: server KB per connection, idle CPU")
+    common(p)
+    p.add_argument("--connections", type=int, help="idle connections (default 5000)")
+    p.add_argument("--ping-every", type=float, default=30.0)
+    p.add_argument("--cpu-window", type=float, default=None, help="seconds (default 10)")
+    p.add_argument("--settle", type=float, default=None, help="seconds before measuring")
+    p.add_argument("--profile", type=Path, help="py-spy the server's idle window into this dir")
+
+    args = parser.parse_args(argv)
+    if not have_taskset():
+        log("WARNING: no taskset or fewer than 2 cores: server and generator are not pinned")
+    if args.scenario == "idle":
+        if args.cpu_window is None:
+            args.cpu_window = 2.0 if args.quick else 10.0
+        if args.settle is None:
+            args.settle = 0.5 if args.quick else 2.0
+
+    info = machine()
+    log(
+        f"{info['nproc']} cores, {info['cpu']}, Python {info['python']}, "
+        f"hubbub {info['packages']['hubbub']}"
+    )
+    t = time.monotonic()
+    result: dict[str, Any]
+    if args.scenario == "fanout":
+        result = fanout.run(args)
+    elif args.scenario == "calibrate":
+        result = fanout.calibrate(args)
+    else:
+        result = idle.run(args)
+    log(f"done in {time.monotonic() - t:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, **result}, indent=2) + "\n")
+        log(f"wrote {args.json}")
+    problems = check(args.scenario, result)
+    for problem in problems:
+        log(f"FAILED: {problem}")
+    return 1 if problems else 0
+
+
+def check(scenario: str, result: dict[str, Any]) -> list[str]:
+    """What makes a run wrong rather than slow (a smoke run fails on these)."""
+    problems = []
+    summaries = list(result.values()) if scenario == "calibrate" else [result]
+    for s in summaries:
+        if scenario == "idle":
+            for r in s["runs"]:
+                if r["errors"] or r["dropped"]:
+                    problems.append(f"{r['errors']} error frames, {r['dropped']} closed early")
+        else:
+            if s["missing_deliveries"]:
+                problems.append(f"{s['missing_deliveries']} deliveries missing")
+            if s["disconnected"]:
+                problems.append(f"{s['disconnected']} receivers disconnected")
+            for r in s["runs"]:
+                if r["send_errors"]:
+                    problems.append(f"send errors: {r['send_errors']}")
+                if r["seq_gaps"]:
+                    problems.append(f"{r['seq_gaps']} gaps in seq seen by samplers")
+    return problems
+
+
+if __name__ == "__main__":
+    sys.exit(main())

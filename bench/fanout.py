@@ -1,0 +1,310 @@
+"""Fan-out: R members subscribed to one channel, one sender, open loop.
+
+Finds saturation (deliveries/s stops following the offered rate, acks fall
+behind, or the sender falls behind schedule), then runs at half of it and
+reports end-to-end latency from intended send time.
+
+The same generator runs against `bench.trivial` for calibration (`calibrate`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    GEN_CORE,
+    Generator,
+    ServerProc,
+    log,
+    median,
+    pinned,
+    proc_rss_kb,
+    seed,
+    start_hubbub,
+    start_trivial,
+    workdir,
+)
+
+TARGET_DPS = 150_000
+
+
+def generator_config(quick: bool, receivers: int, **over: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "mode": "fanout",
+        "host": "127.0.0.1",
+        "channel": "general",
+        "sample_every": 10,  # 1 in 10 receivers decodes frames and records latency
+        "window": 256,  # sends in flight (unacked) at most
+        "text_bytes": 64,
+        "start_rate": 20.0,  # messages/s; x R deliveries/s
+        "factor": 1.35,
+        "max_steps": 14,
+        "settle": 1.0,
+        "measure": 3.0,
+        "latency_warmup": 2.0,
+        "latency_measure": 15.0,
+        "rates": [],
+        "latency_rate": None,
+    }
+    if quick:
+        cfg.update(
+            sample_every=5,
+            start_rate=50.0,
+            factor=2.0,
+            max_steps=2,
+            settle=0.3,
+            measure=0.7,
+            latency_warmup=0.3,
+            latency_measure=1.0,
+        )
+    cfg.update({k: v for k, v in over.items() if v is not None})
+    cfg["receivers"] = receivers
+    return cfg
+
+
+def drive(
+    gen: Generator, timeout: float, on_connected: Any = None, verbose: bool = True
+) -> dict[str, Any]:
+    while True:
+        obj = gen.read(timeout)
+        event = obj.get("event")
+        if event == "result":
+            gen.wait()
+            return obj
+        if event == "connected" and on_connected is not None:
+            on_connected()
+        if verbose:
+            log(describe(obj))
+
+
+def describe(obj: dict[str, Any]) -> str:
+    event = obj.get("event")
+    if event == "connected":
+        return f"  {obj['receivers']} receivers subscribed in {obj['seconds']:.1f} s"
+    if event in ("step", "latency"):
+        flags = []
+        if obj.get("saturated"):
+            flags.append("SATURATED")
+        if obj.get("gen_saturated"):
+            flags.append("GENERATOR-SATURATED")
+        if obj.get("noisy"):
+            flags.append("NOISY")
+        if obj.get("receivers_lost"):
+            flags.append(f"RECEIVERS-LOST={obj['receivers_lost']}")
+        line = (
+            f"  {event:7} {obj['rate']:8.1f} msg/s  target {obj['target_dps']:>8} "
+            f"got {obj['dps']:>8} deliveries/s  acks {obj['ack_rate']:7.1f}/s  "
+            f"lag {obj['lag_s']:.3f} s  server cpu {obj['server_cpu']:.0%}  "
+            f"gen cpu {obj['gen_cpu']:.0%} {' '.join(flags)}"
+        )
+        for name in ("server_core", "gen_core"):
+            c = obj[name]
+            line += (
+                f"\n           {name:11}: user {c['user']:.0%} sys {c['system']:.0%} "
+                f"softirq {c['softirq']:.0%} steal {c['steal']:.0%} idle {c['idle']:.0%} "
+                f"(not ours: {c['other']:.0%})"
+            )
+        if event == "latency":
+            d, a = obj["delivery"], obj["ack"]
+            if d.get("n"):
+                line += (
+                    f"\n  latency  delivery p50 {d['p50_ms']} ms  p99 {d['p99_ms']} ms  "
+                    f"p99.9 {d['p999_ms']} ms  max {d['max_ms']} ms  (n={d['n']})"
+                )
+            if a.get("n"):
+                line += f"\n           ack p50 {a['p50_ms']} ms  p99 {a['p99_ms']} ms"
+            g = obj.get("gen_loop_lag", {})
+            if g.get("n"):
+                line += (
+                    f"\n           generator loop lag p50 {g['p50_ms']} ms  "
+                    f"p99 {g['p99_ms']} ms  max {g['max_ms']} ms"
+                )
+        return line
+    return str(obj)
+
+
+class Profiler:
+    """py-spy on the server process while the generator runs (optional): writes
+    collapsed stacks (`NAME.txt`, for `python -m bench.profile` or speedscope)."""
+
+    def __init__(
+        self, out: Path | None, pid: int, seconds: float, native: bool, name: str = "fanout"
+    ) -> None:
+        self.out, self.pid, self.seconds, self.native = out, pid, seconds, native
+        self.name = name
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if self.out is None:
+            return
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(spy).exists():
+            log("  py-spy not found: .venv/bin/pip install py-spy")
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        argv = [spy, "record", "--pid", str(self.pid), "--duration", str(int(self.seconds))]
+        argv += ["--rate", "250", "--format", "raw", "-o", str(self.out / f"{self.name}.txt")]
+        argv += ["--nonblocking", "--gil"]
+        if self.native:
+            argv.append("--native")
+        log(f"  py-spy recording the server for {self.seconds:.0f} s into {self.out}")
+        self.proc = subprocess.Popen(
+            pinned(GEN_CORE, argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(self.seconds + 15)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def one_run(
+    args: Any, server_factory: Any, tokens: list[str], sender_token: str, work: Path
+) -> dict[str, Any]:
+    server: ServerProc = server_factory()
+    try:
+        rss0 = proc_rss_kb(server.pid)
+        cfg = generator_config(
+            args.quick,
+            len(tokens),
+            rates=args.rates,
+            latency_rate=args.latency_rate,
+            window=args.window,
+            start_rate=args.start_rate,
+        )
+        cfg.update(
+            port=server.port,
+            server_pid=server.pid,
+            receiver_tokens=tokens,
+            sender_token=sender_token,
+        )
+        gen = Generator(cfg, work)
+        prof = Profiler(args.profile, server.pid, args.profile_seconds, args.native)
+        try:
+            res = drive(gen, 120, on_connected=prof.start)
+        finally:
+            gen.kill()
+            prof.stop()
+        res["server_rss_kb"] = {"start": rss0, "end": proc_rss_kb(server.pid)}
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"server died:\n{server.tail()}")
+        return res
+    finally:
+        server.stop()
+
+
+def run(args: Any) -> dict[str, Any]:
+    receivers = args.receivers or (50 if args.quick else 1000)
+    runs = []
+    for k in range(args.repeat):
+        log(f"fanout run {k + 1}/{args.repeat}: {receivers} receivers + 1 sender")
+        with workdir(args.keep) as work:
+            t = time.monotonic()
+            tokens = seed(work, receivers + 1)
+            log(f"  seeded {receivers + 1} users in {time.monotonic() - t:.1f} s")
+            limits = {
+                "messages_per_second": 1_000_000,
+                "message_burst": 1_000_000,
+                "max_buffer_bytes": 64 * 1024 * 1024,
+            }
+            res = one_run(
+                args, lambda w=work, lim=limits: start_hubbub(w, lim), tokens[1:], tokens[0], work
+            )
+        runs.append(res)
+    return summarize("fanout", runs)
+
+
+def calibrate(args: Any) -> dict[str, Any]:
+    receivers = args.receivers or (50 if args.quick else 1000)
+    out = {}
+    modes = [False] if args.quick else [False, True]
+    for coalesce in modes:
+        name = "coalesced" if coalesce else "per-message"
+        runs = []
+        for k in range(args.repeat):
+            log(f"calibrate ({name} writes) run {k + 1}/{args.repeat}: {receivers} receivers")
+            with workdir(args.keep) as work:
+                res = one_run(
+                    args,
+                    lambda w=work, c=coalesce: start_trivial(w, c),
+                    ["-"] * receivers,
+                    "-",
+                    work,
+                )
+            runs.append(res)
+        out[name] = summarize(f"calibrate-{name}", runs)
+    return out
+
+
+def summarize(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    def lat(key: str) -> float:
+        vals = [r["latency"]["delivery"][key] for r in runs if r["latency"].get("delivery", {})]
+        return median([v for v in vals if isinstance(v, int | float)])
+
+    def capacity(r: dict[str, Any]) -> float:
+        # deliveries/s the server would reach with its core to itself, judging
+        # from its CPU per delivery in the busiest step that kept up: a figure
+        # that neighbours on a shared machine disturb much less than dps.
+        ok = [s for s in r["steps"] if not s["saturated"] and s["server_cpu"] > 0.2]
+        if not ok:
+            return float("nan")
+        top = max(ok, key=lambda s: s["dps"])
+        # The server core's softirq time is mostly our loopback traffic, and it
+        # is not in the process's own CPU time: count it against the server.
+        busy = top["server_cpu"] + top["server_core"]["softirq"]
+        return float(round(top["dps"] / min(1.0, busy)))
+
+    def gen_ceiling(r: dict[str, Any]) -> float:
+        # deliveries/s the generator could take at 100% of its core, judging
+        # from the busiest step (its CPU per delivery there).
+        top = max(r["steps"], key=lambda s: s["dps"])
+        return top["dps"] / top["gen_cpu"] if top["gen_cpu"] > 0 else float("nan")
+
+    summary = {
+        "scenario": name,
+        "runs": runs,
+        "median": {
+            "saturation_dps": median([r["saturation_dps"] for r in runs]),
+            "latency_rate_dps": median([r["latency"].get("dps", 0) for r in runs]),
+            "p50_ms": lat("p50_ms"),
+            "p99_ms": lat("p99_ms"),
+            "p999_ms": lat("p999_ms"),
+            "max_ms": lat("max_ms"),
+            "gen_ceiling_dps_est": median([gen_ceiling(r) for r in runs]),
+            "server_cpu_capacity_dps_est": median([capacity(r) for r in runs]),
+        },
+        "all_saturation_dps": [r["saturation_dps"] for r in runs],
+        "noisy_steps": sum(1 for r in runs for s in r["steps"] if s["noisy"]),
+        "any_generator_saturated": any(
+            s["gen_saturated"] for r in runs for s in [*r["steps"], r["latency"] or {}] if s
+        ),
+        "missing_deliveries": sum(r["missing_deliveries"] for r in runs),
+        "disconnected": sum(r["disconnected"] for r in runs),
+    }
+    m = summary["median"]
+    log(
+        f"{name}: saturation {m['saturation_dps']:,.0f} deliveries/s (runs: "
+        f"{', '.join(f'{x:,}' for x in summary['all_saturation_dps'])}); "
+        f"at {m['latency_rate_dps']:,.0f}/s latency p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms, "
+        f"p99.9 {m['p999_ms']} ms, max {m['max_ms']} ms; server CPU-bound capacity est. "
+        f"{m['server_cpu_capacity_dps_est']:,.0f}/s; generator ceiling est. "
+        f"{m['gen_ceiling_dps_est']:,.0f}/s"
+    )
+    if summary["any_generator_saturated"]:
+        log("  WARNING: the load generator's core saturated in some step: see the steps")
+    if summary["missing_deliveries"] or summary["disconnected"]:
+        log(
+            f"  WARNING: {summary['missing_deliveries']} deliveries missing, "
+            f"{summary['disconnected']} receivers disconnected"
+        )
+    return summary

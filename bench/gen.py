@@ -1,0 +1,544 @@
+"""The load generator process: `python -m bench.gen CONFIG.json`.
+
+It runs on its own core (see `bench.common.Generator`), holds every client
+connection of a scenario, and prints one JSON object per line on stdout:
+progress as `{"event": ...}`, then the result. It measures its own CPU time so a
+run where the generator, not the server, is the bottleneck gets flagged.
+
+Fan-out (`mode: fanout`): R receivers subscribe to one channel; one more
+connection (the sender) sends open loop: message i is due at t0 + i/rate, its
+text carries that intended send time, and it goes out as soon as it is due and
+the in-flight window (sent, not yet acked) has room. So a server that falls
+behind shows up as latency and as a sender behind schedule, not as a politely
+slower client. Every receiver counts message frames; every `sample_every`-th
+receiver also decodes them and records latency from intended send time.
+
+Idle (`mode: idle`): N connections authenticate, send one ping, then ping every
+`ping_every` seconds (random phase) until told to stop on stdin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import random
+import sys
+import threading
+import time
+from array import array
+from typing import Any
+
+import orjson
+
+from bench.common import GEN_CORE, SERVER_CORE, core_breakdown, core_share, core_times, proc_cpu
+from bench.wsclient import MESSAGE_PREFIX, WSClient, client_frame
+
+perf = time.perf_counter
+ACK_PREFIX = b'{"type":"ack"'
+ERROR_PREFIX = b'{"type":"error"'
+
+
+def emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def percentiles(values: array[float] | list[float]) -> dict[str, float | int]:
+    s = sorted(values)
+    if not s:
+        return {"n": 0}
+
+    def q(p: float) -> float:
+        return round(s[min(len(s) - 1, int(p * len(s)))] * 1000, 3)
+
+    return {
+        "n": len(s),
+        "p50_ms": q(0.50),
+        "p99_ms": q(0.99),
+        "p999_ms": q(0.999),
+        "max_ms": round(s[-1] * 1000, 3),
+    }
+
+
+# --- connections ---------------------------------------------------------------------------
+
+
+class Client(WSClient):
+    """A connection that waits for `hello` (and `subscribed`), and keeps errors."""
+
+    def __init__(self, host: str, port: int, path: str) -> None:
+        super().__init__(host, port, path)
+        loop = asyncio.get_running_loop()
+        self.hello: asyncio.Future[None] = loop.create_future()
+        self.subscribed: asyncio.Future[None] = loop.create_future()
+        self.errors: list[dict[str, Any]] = []
+        self.pongs = 0
+        self.pings = 0
+        self.heartbeat: asyncio.TimerHandle | None = None
+        self.subscribing = False
+
+    def start_heartbeat(self, every: float) -> None:
+        """Ping every `every` s from a random phase, as clients must (the server
+        closes a connection silent for `idle_timeout`)."""
+        loop = asyncio.get_running_loop()
+
+        def tick() -> None:
+            if not self.lost:
+                self.pings += 1
+                self.send_bytes(b'{"action":"ping"}')
+                self.heartbeat = loop.call_later(every, tick)
+
+        self.heartbeat = loop.call_later(random.uniform(0, every), tick)
+
+    def stop_heartbeat(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+
+    def subscribe(self, frame: bytes) -> None:
+        self.subscribing = True
+        self.send_bytes(frame)
+
+    def on_text(self, payload: bytes) -> None:
+        obj = orjson.loads(payload)
+        kind = obj.get("type")
+        if kind == "hello":
+            if not self.hello.done():
+                self.hello.set_result(None)
+        elif kind == "subscribed":
+            if not self.subscribed.done():
+                self.subscribed.set_result(None)
+        elif kind == "pong":
+            self.pongs += 1
+        elif kind == "error":
+            self.errors.append(obj)
+            self._fail(f"server error: {obj}")
+
+    def on_lost(self) -> None:
+        self._fail(f"connection lost (close code {self.close_code})")
+
+    def _fail(self, why: str) -> None:
+        if not self.hello.done():
+            self.hello.set_exception(RuntimeError(why))
+        elif self.subscribing and not self.subscribed.done():
+            self.subscribed.set_exception(RuntimeError(why))
+
+
+class Window:
+    """Which intended send times count towards latency."""
+
+    lo = float("inf")
+    hi = float("inf")
+    latencies: array[float] = array("d")
+
+
+class Sampler(Client):
+    sampler = True
+
+    def __init__(self, host: str, port: int, path: str) -> None:
+        super().__init__(host, port, path)
+        self.last_seq = 0
+        self.gaps = 0
+
+    def on_text(self, payload: bytes) -> None:
+        if not payload.startswith(MESSAGE_PREFIX):
+            return super().on_text(payload)
+        obj = orjson.loads(payload)
+        seq = obj["seq"]
+        if self.last_seq and seq != self.last_seq + 1:
+            self.gaps += 1
+        self.last_seq = seq
+        intended = float(obj["text"].split(" ", 2)[1])
+        if Window.lo <= intended < Window.hi:
+            Window.latencies.append(self.now - intended)
+        return None
+
+
+class Sender(Client):
+    def __init__(self, host: str, port: int, path: str, channel: str, text_bytes: int) -> None:
+        super().__init__(host, port, path)
+        self.channel = channel
+        self.prefix = os.urandom(4).hex()
+        self.pad = "x" * max(0, text_bytes - len("bench 1234567.123456 "))
+        self.sent = 0
+        self.acked = 0
+        self.failed = 0
+        self.error_codes: dict[str, int] = {}
+        self.intended: dict[int, float] = {}
+        self.ack_latencies: array[float] = array("d")
+        self.waiter: asyncio.Future[None] | None = None
+
+    @property
+    def inflight(self) -> int:
+        return self.sent - self.acked - self.failed
+
+    def frame(self, intended: float) -> bytes:
+        self.sent += 1
+        n = self.sent
+        self.intended[n] = intended
+        text = f"bench {intended:.6f} {self.pad}"
+        return client_frame(
+            orjson.dumps(
+                {
+                    "action": "send",
+                    "channel": self.channel,
+                    "text": text,
+                    "client_id": f"{self.prefix}-{n}",
+                    "id": n,
+                }
+            )
+        )
+
+    def on_text(self, payload: bytes) -> None:
+        if payload.startswith(ACK_PREFIX):
+            now = perf()
+            self.acked += 1
+            fid = orjson.loads(payload)["id"]
+            intended = self.intended.pop(fid, None)
+            if intended is not None and Window.lo <= intended < Window.hi:
+                self.ack_latencies.append(now - intended)
+            self._wake()
+        elif payload.startswith(ERROR_PREFIX) and self.hello.done():
+            obj = orjson.loads(payload)
+            self.failed += 1
+            code = str(obj.get("code"))
+            self.error_codes[code] = self.error_codes.get(code, 0) + 1
+            self.intended.pop(obj.get("id"), None)
+            self._wake()
+        else:
+            super().on_text(payload)
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+
+async def open_clients(
+    clients: list[Client], host: str, port: int, concurrency: int, timeout: float = 30.0
+) -> None:
+    loop = asyncio.get_running_loop()
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(c: Client) -> None:
+        async with sem:
+            await asyncio.wait_for(loop.create_connection(lambda: c, host, port), timeout)
+            await asyncio.wait_for(c.hello, timeout)
+
+    await asyncio.gather(*(one(c) for c in clients))
+
+
+# --- fan-out ------------------------------------------------------------------------------------
+
+
+class Driver:
+    """Open-loop sender: message i is due at t0 + i / rate."""
+
+    def __init__(self, sender: Sender, window: int) -> None:
+        self.sender = sender
+        self.window = window
+        self.next_t = 0.0
+        self.running = False
+
+    def lag(self) -> float:
+        """How far behind schedule the sender is (the oldest unsent due message)."""
+        return max(0.0, perf() - self.next_t) if self.running else 0.0
+
+    async def run(self, rate: float, duration: float) -> None:
+        s = self.sender
+        interval = 1.0 / rate
+        t0 = perf()
+        end = t0 + duration
+        self.next_t = t0
+        self.running = True
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                now = perf()
+                if now >= end or s.lost:
+                    break
+                batch = []
+                while self.next_t <= now and s.inflight < self.window:
+                    batch.append(s.frame(self.next_t))
+                    self.next_t += interval
+                if batch and s.transport is not None:
+                    s.transport.write(b"".join(batch))
+                if s.inflight >= self.window:
+                    s.waiter = loop.create_future()
+                    try:
+                        await asyncio.wait_for(s.waiter, 10.0)
+                    except TimeoutError:
+                        raise RuntimeError("no ack for 10 s: server stuck?") from None
+                    finally:
+                        s.waiter = None
+                else:
+                    await asyncio.sleep(max(0.0, min(self.next_t, end) - perf()))
+        finally:
+            self.running = False
+
+
+class Fanout:
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.host, self.port = cfg["host"], int(cfg["port"])
+        self.server_pid: int | None = cfg.get("server_pid")
+        self.receivers: list[Client] = []
+        self.samplers: list[Sampler] = []
+        self.sender: Sender
+        self.driver: Driver
+        self.loop_lag: array[float] = array("d")
+
+    def snapshot(self) -> dict[str, Any]:
+        s = self.sender
+        busy, total = core_times(GEN_CORE)
+        return {
+            "cores": [core_breakdown(SERVER_CORE), core_breakdown(GEN_CORE)],
+            "t": perf(),
+            "delivered": float(sum(r.messages for r in self.receivers)),
+            "sent": float(s.sent),
+            "acked": float(s.acked),
+            "failed": float(s.failed),
+            "gen_cpu": time.process_time(),
+            "server_cpu": proc_cpu(self.server_pid) if self.server_pid else 0.0,
+            "core_busy": busy,
+            "core_total": total,
+            "lag": self.driver.lag(),
+        }
+
+    def between(self, a: dict[str, Any], b: dict[str, Any], rate: float) -> dict[str, Any]:
+        dt = b["t"] - a["t"]
+        r = len(self.receivers)
+        dps = (b["delivered"] - a["delivered"]) / dt
+        ack_rate = (b["acked"] - a["acked"]) / dt
+        lag = b["lag"]
+        gen_cpu = (b["gen_cpu"] - a["gen_cpu"]) / dt
+        core_total = b["core_total"] - a["core_total"]
+        core_busy = (b["core_busy"] - a["core_busy"]) / core_total if core_total else 0.0
+        server_core = core_share(a["cores"][0], b["cores"][0])
+        gen_core = core_share(a["cores"][1], b["cores"][1])
+        server_cpu = (b["server_cpu"] - a["server_cpu"]) / dt
+        # Busy time on each core that is not our process's own CPU: softirq
+        # for our sockets, but also other processes on this shared machine.
+        server_core["other"] = round(max(0.0, 1 - server_core["idle"] - server_cpu), 3)
+        gen_core["other"] = round(max(0.0, 1 - gen_core["idle"] - gen_cpu), 3)
+        return {
+            "rate": round(rate, 2),
+            "target_dps": round(rate * r),
+            "dps": round(dps),
+            "send_rate": round((b["sent"] - a["sent"]) / dt, 1),
+            "ack_rate": round(ack_rate, 1),
+            "failed": int(b["failed"] - a["failed"]),
+            "lag_s": round(lag, 3),
+            "inflight": self.sender.inflight,
+            "receivers_lost": sum(1 for c in self.receivers if c.lost),
+            "server_cpu": round(server_cpu, 3),
+            "gen_cpu": round(gen_cpu, 3),
+            "gen_core_busy": round(core_busy, 3),
+            "server_core": server_core,
+            "gen_core": gen_core,
+            # Server CPU per delivery: less sensitive to neighbours than dps.
+            "server_us_per_delivery": round(server_cpu / dps * 1e6, 2) if dps else None,
+            "saturated": dps < 0.9 * rate * r or ack_rate < 0.9 * rate or lag > 0.25,
+            "noisy": server_core["other"] > 0.3 or gen_core["other"] > 0.3,
+            # Other processes on the shared machine can keep the core busy too:
+            # only the generator's own CPU says it is the bottleneck.
+            "gen_saturated": gen_cpu > 0.85,
+        }
+
+    async def step(self, rate: float, settle: float, measure: float) -> dict[str, Any]:
+        task = asyncio.create_task(self.driver.run(rate, settle + measure))
+        await asyncio.sleep(settle)
+        a = self.snapshot()
+        await asyncio.sleep(measure)
+        b = self.snapshot()
+        await task
+        return self.between(a, b, rate)
+
+    async def drain(self, timeout: float) -> bool:
+        deadline = perf() + timeout
+        r = len(self.receivers)
+        while perf() < deadline:
+            s = self.sender
+            if s.inflight == 0 and sum(c.messages for c in self.receivers) >= s.acked * r:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        path = "/ws?token="
+        every = int(cfg["sample_every"])
+        for i, token in enumerate(cfg["receiver_tokens"]):
+            c: Client
+            if i % every == 0:
+                c = Sampler(self.host, self.port, path + token)
+                self.samplers.append(c)
+            else:
+                c = Client(self.host, self.port, path + token)
+            self.receivers.append(c)
+        self.sender = Sender(
+            self.host, self.port, path + cfg["sender_token"], cfg["channel"], cfg["text_bytes"]
+        )
+        self.driver = Driver(self.sender, int(cfg["window"]))
+        t = perf()
+        await open_clients([*self.receivers, self.sender], self.host, self.port, 100)
+        sub = orjson.dumps({"action": "subscribe", "channel": cfg["channel"], "id": 1})
+        for c in self.receivers:
+            c.subscribe(sub)
+        await asyncio.wait_for(asyncio.gather(*(c.subscribed for c in self.receivers)), 60)
+        emit({"event": "connected", "receivers": len(self.receivers), "seconds": perf() - t})
+        for c in [*self.receivers, self.sender]:
+            c.start_heartbeat(float(cfg.get("ping_every", 30.0)))
+        # The connections live until the end: keep them out of every GC pass.
+        gc.collect()
+        gc.freeze()
+        watch = asyncio.create_task(self.watch_loop())
+
+        steps: list[dict[str, Any]] = []
+        rates = cfg.get("rates") or []
+        rate = float(cfg["start_rate"])
+        retries = int(cfg.get("noise_retries", 2))
+        k = 0
+        while k < int(cfg["max_steps"]):
+            rate = float(rates[k]) if k < len(rates) else rate
+            res = await self.step(rate, cfg["settle"], cfg["measure"])
+            steps.append(res)
+            emit({"event": "step", **res})
+            if res["saturated"] and res["server_cpu"] < 0.8 and res["noisy"] and retries > 0:
+                # Fell behind with the server's core mostly not ours: a
+                # neighbour, not the server. Let the backlog drain, try again.
+                retries -= 1
+                res["retried"] = True
+                await self.drain(10)
+                continue
+            if res["saturated"] or res["gen_saturated"] or k + 1 >= len(rates) > 0:
+                break
+            rate *= float(cfg["factor"])
+            k += 1
+        drained = await self.drain(20)
+        saturation = max(s["dps"] for s in steps)
+        saturated = any(s["saturated"] and not s.get("retried") for s in steps)
+
+        latency: dict[str, Any] = {}
+        lat_rate = cfg.get("latency_rate")
+        if lat_rate is None:
+            lat_rate = saturation / 2 / len(self.receivers)
+        if lat_rate > 0 and cfg["latency_measure"] > 0:
+            await asyncio.sleep(0.5)
+            warm, meas = cfg["latency_warmup"], cfg["latency_measure"]
+            t0 = perf()
+            Window.lo, Window.hi = t0 + warm, t0 + warm + meas
+            Window.latencies = array("d")
+            self.sender.ack_latencies = array("d")
+            self.loop_lag = array("d")
+            task = asyncio.create_task(self.driver.run(lat_rate, warm + meas))
+            await asyncio.sleep(warm)
+            a = self.snapshot()
+            await asyncio.sleep(meas)
+            b = self.snapshot()
+            await task
+            latency = self.between(a, b, lat_rate)
+            drained = await self.drain(20) and drained
+            latency["delivery"] = percentiles(Window.latencies)
+            latency["ack"] = percentiles(self.sender.ack_latencies)
+            # How late the generator's own event loop ran a 10 ms timer: a
+            # delivery latency is only as good as this.
+            latency["gen_loop_lag"] = percentiles(self.loop_lag)
+            emit({"event": "latency", **latency})
+
+        total = sum(c.messages for c in self.receivers)
+        expected = self.sender.acked * len(self.receivers)
+        result = {
+            "event": "result",
+            "receivers": len(self.receivers),
+            "samplers": len(self.samplers),
+            "steps": steps,
+            "saturation_dps": saturation,
+            "reached_saturation": saturated,
+            "latency": latency,
+            "messages_acked": self.sender.acked,
+            "send_errors": self.sender.error_codes,
+            "deliveries": total,
+            "missing_deliveries": expected - total,
+            "drained": drained,
+            "seq_gaps": sum(s.gaps for s in self.samplers),
+            "disconnected": sum(1 for c in self.receivers if c.lost),
+            "close_codes": sorted({c.close_code for c in self.receivers if c.close_code}),
+        }
+        watch.cancel()
+        for c in [*self.receivers, self.sender]:
+            c.stop_heartbeat()
+            c.close()
+        await asyncio.sleep(0.3)
+        return result
+
+    async def watch_loop(self, every: float = 0.01) -> None:
+        while True:
+            t = perf()
+            await asyncio.sleep(every)
+            self.loop_lag.append(max(0.0, perf() - t - every))
+
+
+# --- idle ---------------------------------------------------------------------------------------
+
+
+async def idle(cfg: dict[str, Any]) -> dict[str, Any]:
+    host, port = cfg["host"], int(cfg["port"])
+    every = float(cfg["ping_every"])
+    clients = [Client(host, port, "/ws?token=" + tok) for tok in cfg["tokens"]]
+    t = perf()
+    await open_clients(list(clients), host, port, int(cfg.get("concurrency", 100)))
+    loop = asyncio.get_running_loop()
+    for c in clients:  # one ping now, then every `every` s from a random phase
+        c.pings += 1
+        c.send_bytes(b'{"action":"ping"}')
+        c.start_heartbeat(every)
+    emit({"event": "ready", "connections": len(clients), "seconds": round(perf() - t, 2)})
+
+    stop = asyncio.Event()
+
+    def wait_stdin() -> None:
+        sys.stdin.readline()
+        loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=wait_stdin, daemon=True).start()
+    cpu0, t0 = time.process_time(), perf()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), float(cfg["max_hold"]))
+    cpu, held = time.process_time() - cpu0, perf() - t0
+    for c in clients:
+        c.stop_heartbeat()
+        c.close()
+    await asyncio.sleep(0.3)
+    return {
+        "event": "result",
+        "connections": len(clients),
+        "pings": sum(c.pings for c in clients),
+        "pongs": sum(c.pongs for c in clients),
+        "errors": sum(len(c.errors) for c in clients),
+        "lost_early": sum(1 for c in clients if c.close_code not in (None, 1000)),
+        "gen_cpu": round(cpu / held, 4) if held else 0.0,
+    }
+
+
+async def main(cfg: dict[str, Any]) -> None:
+    try:
+        if cfg["mode"] == "fanout":
+            emit(await Fanout(cfg).run())
+        else:
+            emit(await idle(cfg))
+    except Exception as exc:
+        emit({"error": f"{type(exc).__name__}: {exc}"})
+        raise
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    with open(sys.argv[1]) as f:
+        config = json.load(f)
+    try:
+        uvloop.run(main(config))
+    except Exception:
+        sys.exit(1)
