@@ -192,11 +192,24 @@ class Live:
         await self.ws.send({"action": "ping", "id": sentinel})
         replies = []
         deadline = time.monotonic() + WAIT
-        while True:  # frames are answered in order: all replies come before the pong
+        while True:  # frames are answered in order (acks may come later, see below)
             frame = await self.ws.recv(timeout=max(0.0, deadline - time.monotonic()))
             if frame.get("type") == "pong" and frame.get("id") == sentinel:
                 break
             replies.append(frame)
+        if obj is not None and obj.get("action") == "send" and isinstance(obj.get("text"), str):
+            # Sends are pipelined: the ack (or a refusal found at commit time)
+            # may come after the answers to later frames.
+            fid = obj.get("id")
+
+            def answered() -> bool:
+                return any(
+                    f.get("type") == "error" or (f.get("type") == "ack" and f.get("id") == fid)
+                    for f in replies
+                )
+
+            while not answered():
+                replies.append(await self.ws.recv(timeout=max(0.0, deadline - time.monotonic())))
         errors = [f for f in replies if f.get("type") == "error"]
         for err in errors:
             assert err["code"] in ErrorCode.__members__, err

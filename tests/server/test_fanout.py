@@ -62,10 +62,14 @@ class Conn:
         self.transport = Transport()
 
     def seqs(self) -> list[int]:
-        out = []
-        for frame in self.transport.frames:
-            payload = frame[2:] if frame[1] < 126 else frame[4:]
-            out.append(orjson.loads(payload)["seq"])
+        """Every event written, in order (a write may carry several frames)."""
+        data, out = b"".join(self.transport.frames), []
+        while data:
+            n, start = data[1], 2
+            if n == 126:
+                n, start = int.from_bytes(data[2:4], "big"), 4
+            out.append(orjson.loads(data[start : start + n])["seq"])
+            data = data[start + n :]
         return out
 
 
@@ -127,3 +131,10 @@ async def test_other_topics_are_not_sequenced() -> None:
     for _ in range(2):
         fanout.deliver("u:1", b'{"type":"read","channel":"general","seq":1}')
     assert len(conn.transport.frames) == 2
+
+
+async def test_a_committed_batch_is_one_write_per_connection() -> None:
+    fanout, conn = await setup(Store(range(1, 4)))
+    fanout.deliver(TOPIC, b"\n".join(event(s) for s in (1, 2, 3)))
+    assert len(conn.transport.frames) == 1
+    assert conn.seqs() == [1, 2, 3]

@@ -83,6 +83,10 @@ class Hub:
         self.send_limiter = RateLimiter(limits.messages_per_second, limits.message_burst)
         self.writer = GroupCommitWriter(store, self._publish_messages)
         self._users: dict[int, User] = {}
+        # Send-path caches (see _sendable): channel name -> (id, kind), which
+        # never change, and (channel id, user id) pairs known to be members.
+        self._refs: dict[str, tuple[int, str]] = {}
+        self._members: set[tuple[int, int]] = set()
 
     async def start(self) -> None:
         await self.store.open()
@@ -109,8 +113,16 @@ class Hub:
             log.warning("event for %s not published: %s", topic, exc)
 
     async def _publish_messages(self, stored: list[StoredMessage]) -> None:
+        """One bus message per channel per committed batch: its events, one per
+        line (JSON never contains a raw newline), in seq order."""
+        by_channel: dict[int, list[bytes]] = {}
         for m in stored:
-            await self.publish(events.channel_topic(m.channel_id), events.message_event(m))
+            by_channel.setdefault(m.channel_id, []).append(encode(events.message_event(m)))
+        for channel_id, encoded in by_channel.items():
+            try:
+                await self.bus.publish(events.channel_topic(channel_id), b"\n".join(encoded))
+            except BusError as exc:
+                log.warning("messages for channel %s not published: %s", channel_id, exc)
 
     # --- accounts -----------------------------------------------------------
 
@@ -259,6 +271,7 @@ class Hub:
             raise ChatError(ErrorCode.not_a_member, f"you are not in #{name}")
         if channel.kind == "dm":
             raise ChatError(ErrorCode.forbidden, "a DM cannot be left")
+        self._members.discard((channel.id, user.id))
         if await self.store.remove_member(channel.id, user.id):
             channel = await self._refreshed(channel)
             await self.publish(
@@ -357,27 +370,56 @@ class Hub:
             raise ChatError(ErrorCode.rate_limited, "slow down", retry_after=wait)
 
     async def send(self, user: User, name: str, text: str, client_id: str | None) -> StoredMessage:
+        """Store a message; returns once it is committed (the ack)."""
+        fut = await self.queue_send(user, name, text, client_id)
+        await asyncio.wait([fut])
+        return self.outcome(fut)
+
+    async def queue_send(
+        self, user: User, name: str, text: str, client_id: str | None
+    ) -> asyncio.Future[StoredMessage | AppendRejected]:
+        """Check a send and queue it for the next group commit, without waiting
+        for the commit: a connection can pipeline sends, and one commit then
+        carries many. Pass the future to `outcome` when it is done."""
         self.check_text(text)
         self.check_rate(user.id)
-        channel = (await self.member_channel(user, name)).channel
-        return await self._append(
-            NewMessage(channel.id, user.id, None, text, client_id, int(self.clock() * 1000))
+        channel_id = await self._sendable(user, name)
+        return self.writer.submit_nowait(
+            NewMessage(channel_id, user.id, None, text, client_id, int(self.clock() * 1000))
         )
 
     async def send_as_guest(self, channel: Channel, guest_name: str, text: str) -> StoredMessage:
         self.check_text(text)
-        return await self._append(
+        fut = self.writer.submit_nowait(
             NewMessage(channel.id, None, guest_name, text, None, int(self.clock() * 1000))
         )
+        await asyncio.wait([fut])
+        return self.outcome(fut)
 
-    async def _append(self, message: NewMessage) -> StoredMessage:
+    def outcome(self, fut: asyncio.Future[StoredMessage | AppendRejected]) -> StoredMessage:
+        """The stored message of a finished send, or the ChatError it became."""
         try:
-            result = await self.writer.submit(message)
+            result = fut.result()
         except StoreError as exc:
             raise unavailable(exc) from None
         if isinstance(result, AppendRejected):
+            self._members.clear()  # a member left on another node: forget what we knew
             raise ChatError(ErrorCode.not_a_member, "you are not a member of this channel")
         return result
+
+    async def _sendable(self, user: User, name: str) -> int:
+        """The channel id if `user` may post there. Hot path: positive answers
+        are cached; the append transaction checks membership again, so a stale
+        entry can never store a non-member's message."""
+        ref = self._refs.get(name)
+        if ref is not None and (ref[0], user.id) in self._members:
+            return ref[0]
+        channel = (await self.member_channel(user, name)).channel
+        self._refs[name] = (channel.id, channel.kind)
+        if len(self._members) > 100_000:
+            self._members.clear()
+        self._members.add((channel.id, user.id))
+        return channel.id
 
     async def history(
         self,

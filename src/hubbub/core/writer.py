@@ -34,10 +34,15 @@ class GroupCommitWriter:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    async def submit(self, message: NewMessage) -> Result:
+    def submit_nowait(self, message: NewMessage) -> asyncio.Future[Result]:
+        """Queue a message; the future resolves after its batch commits (and
+        was published). Queue order is commit order."""
         fut: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((message, fut))
-        return await fut
+        return fut
+
+    async def submit(self, message: NewMessage) -> Result:
+        return await self.submit_nowait(message)
 
     async def _run(self) -> None:
         while True:

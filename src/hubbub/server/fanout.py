@@ -76,47 +76,68 @@ class Fanout:
         self.control: Callable[[str, bytes], None] | None = None
 
     def deliver(self, topic: str, data: bytes) -> None:
-        """The bus callback. Per channel, events leave in `seq` order, each once:
-        a duplicate is dropped, and a gap (a lost or reordered bus message) is
-        filled from the store before anything after it is delivered."""
+        """The bus callback. `data` is one event, or for channel topics possibly
+        several, one per line (a committed batch). Per channel, events leave in
+        `seq` order, each once: a duplicate is dropped, and a gap (a lost or
+        reordered bus message) is filled from the store before anything after
+        it is delivered."""
         t = self.topics.get(topic)
         if t is None:
             return
-        if t.channel_id is not None and data.startswith(_MESSAGE):
-            if t.filling is not None:
-                t.filling.append(data)
-                return
-            m = _SEQ.search(data)
-            seq = int(m.group(1)) if m else 0
-            if not t.ready.is_set():  # nobody follows it yet: note the seq, no "gap"
-                t.last_seq = max(t.last_seq, seq)
-                return
-            if seq <= t.last_seq:
-                return
-            if seq > t.last_seq + 1 and self.catchup is not None:
-                t.filling = [data]
-                self._spawn(self._fill(topic, t))
-                return
-            t.last_seq = seq
-        self._write(topic, t, data)
+        if t.channel_id is None:
+            self._write(topic, t, [data])
+            return
+        passed: list[bytes] = []
+        for event in data.split(b"\n"):
+            if self._admit(topic, t, event):
+                passed.append(event)
+        if passed:
+            self._write(topic, t, passed)
 
-    def _write(self, topic: str, t: Topic, data: bytes) -> None:
+    def _admit(self, topic: str, t: Topic, event: bytes) -> bool:
+        """Decide whether a channel event goes out now (seq order, once)."""
+        if not event.startswith(_MESSAGE):
+            return t.filling is None
+        if t.filling is not None:
+            t.filling.append(event)
+            return False
+        seq = _seq_of(event)
+        if not t.ready.is_set():  # nobody follows it yet: note the seq, no "gap"
+            t.last_seq = max(t.last_seq, seq)
+            return False
+        if seq <= t.last_seq:
+            return False
+        if seq > t.last_seq + 1 and self.catchup is not None:
+            t.filling = [event]
+            self._spawn(self._fill(topic, t))
+            return False
+        t.last_seq = seq
+        return True
+
+    def _write(self, topic: str, t: Topic, events: list[bytes]) -> None:
         if self.control is not None:
-            self.control(topic, data)
+            for event in events:
+                self.control(topic, event)
         if t.live:
-            frame = text_frame(data)
+            # One buffer for the whole batch, written with one call per
+            # connection: the per-recipient cost is a syscall, not a frame.
+            frame = b"".join([text_frame(e) for e in events])
             # A snapshot: a write may trip a slow consumer, which unsubscribes
             # itself synchronously from this very dict.
             for conn in tuple(t.live):
                 conn.transport.write(frame)
         for buffer in t.syncing.values():
-            buffer.append(data)
+            buffer.extend(events)
         if t.tutorial:
-            event = orjson.loads(data)
-            if event.get("type") == "message":
-                author = event["author"]
-                name = author["username"] or author["display_name"]
-                frame = text_frame(encode(tutorial_messages([(name, event["text"])])))
+            pushes = []
+            for event in events:
+                body = orjson.loads(event)
+                if body.get("type") == "message":
+                    author = body["author"]
+                    name = author["username"] or author["display_name"]
+                    pushes.append(text_frame(encode(tutorial_messages([(name, body["text"])]))))
+            if pushes:
+                frame = b"".join(pushes)
                 for conn in tuple(t.tutorial):
                     conn.transport.write(frame)
 
@@ -125,10 +146,13 @@ class Fanout:
         try:
             while self.topics.get(topic) is t:
                 rows = await self.catchup.events_after(t.channel_id, t.last_seq, FILL_PAGE)
+                fresh = []
                 for seq, data in rows:
                     if seq > t.last_seq:
                         t.last_seq = seq
-                        self._write(topic, t, data)
+                        fresh.append(data)
+                if fresh:
+                    self._write(topic, t, fresh)
                 if len(rows) < FILL_PAGE:
                     break
         except Exception:

@@ -21,7 +21,7 @@ from hubbub import __version__
 from hubbub.core import events
 from hubbub.core.hub import Hub
 from hubbub.core.limits import Limits
-from hubbub.core.models import Channel, StoredMessage, User
+from hubbub.core.models import AppendRejected, Channel, StoredMessage, User
 from hubbub.core.session import State
 from hubbub.protocol import frames as f
 from hubbub.protocol.codec import decode_json, frame_id, validate_client
@@ -117,6 +117,8 @@ class Gateway:
         except ChatError as err:
             conn.close(CloseCode.auth_failed, err.message)
             return
+        if conn.session.state is not State.AWAITING_AUTH:
+            return  # it went away while we read the user
         if not self.hub.may_connect(user):
             conn.close(CloseCode.too_many_connections)
             return
@@ -273,8 +275,26 @@ class Gateway:
         conn.send({"type": "unsubscribed", "id": frame.id, "channel": frame.channel})
 
     async def on_send(self, conn: Connection, frame: f.Send) -> None:
-        stored = await self.hub.send(self._user(conn), frame.channel, frame.text, frame.client_id)
-        conn.send(events.ack(stored, frame.id))
+        # Checked in order, then queued without waiting for the commit, so the
+        # next frame is read at once and one commit carries many sends. The
+        # ack is written when the commit is done (acks keep send order).
+        pending = await self.hub.queue_send(
+            self._user(conn), frame.channel, frame.text, frame.client_id
+        )
+        fid = frame.id
+
+        def acknowledge(fut: asyncio.Future[StoredMessage | AppendRejected]) -> None:
+            if fut.cancelled():  # the server is shutting down: no ack, the client retries
+                return
+            try:
+                conn.send(events.ack(self.hub.outcome(fut), fid))
+            except ChatError as err:
+                conn.send_error(err, fid)
+            except Exception:
+                log.exception("%s send failed", conn.peer)
+                conn.send_error(ChatError(ErrorCode.internal_error, "internal error"), fid)
+
+        pending.add_done_callback(acknowledge)
 
     async def on_history(self, conn: Connection, frame: f.History) -> None:
         channel, rows, more = await self.hub.history(

@@ -82,7 +82,12 @@ async def get_recent_messages(gw: Gateway, conn: Connection, frame: f.GetRecentM
     room = frame.room_name or (conn.guest_room.name if conn.guest_room else None)
     if room is None:
         raise _missing("room_name")
-    _, rows, _ = await gw.hub.history(conn.user, room, limit=RECENT)
+    try:
+        _, rows, _ = await gw.hub.history(conn.user, room, limit=RECENT)
+    except ChatError as err:
+        if err.code is not ErrorCode.not_found:
+            raise
+        rows = []  # as the tutorial: an unused room has no messages (and hides private ones)
     conn.send(
         events.tutorial_messages([(m.author or m.author_name, m.text) for m in reversed(rows)])
     )
