@@ -199,7 +199,8 @@ class Hello(ServerFrame):
 
 class Ack(ServerFrame):
     """The message is committed. `duplicate` is true when `client_id` was seen
-    before and this is the original message."""
+    before and this is the original message. Sends are pipelined: acks come in
+    send order, but may follow the answers to frames sent after the send."""
 
     type: Literal["ack"]
     id: FrameId | None
