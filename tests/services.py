@@ -6,10 +6,13 @@ under CI (CI=true) it fails them, so a broken CI machine cannot pass by skipping
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.parse
 import uuid
@@ -118,3 +121,71 @@ async def drop_database(url: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster (initdb into a temp dir), so a test can
+    stop and start the database without touching the shared server."""
+
+    def __init__(self) -> None:
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        exe = bins[-1] if bins else shutil.which("initdb")
+        if exe is None:
+            require_postgres()
+            pytest.skip("PostgreSQL server binaries (initdb) are not installed")
+        self.bin = os.path.dirname(exe)
+        # Not under pytest's tmp_path: its parents are private to root, and the
+        # server may have to run as the postgres account.
+        self.root = tempfile.mkdtemp(prefix="hubbub-pg-")
+        self.dir = os.path.join(self.root, "pgdata")
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        # PostgreSQL refuses to run as root: use its own account when we are root.
+        self.user = "postgres" if os.geteuid() == 0 else None
+        os.makedirs(self.dir, mode=0o700)
+        if self.user:
+            shutil.chown(self.root, self.user)
+            shutil.chown(self.dir, self.user)
+        subprocess.run(
+            [f"{self.bin}/initdb", "-D", self.dir, "-A", "trust", "-U", "postgres", "--no-sync"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            user=self.user,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                f"{self.bin}/postgres",
+                *("-D", self.dir, "-p", str(self.port), "-k", self.dir),
+                *("-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user=self.user,
+        )
+        for _ in range(300):
+            ready = subprocess.run(
+                [f"{self.bin}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port)],
+                stdout=subprocess.DEVNULL,
+            )
+            if ready.returncode == 0:
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)  # polling for readiness, bounded by the loop
+        raise RuntimeError("private postgres did not start")
+
+    def stop(self) -> None:
+        """An immediate shutdown: as close to pulling the plug as it allows."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            self.proc.wait(30)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -20,6 +20,7 @@ from hubbub.core.hub import Hub
 from hubbub.core.models import Channel, User
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.frames import ChannelOut, MessageOut, UserOut
+from hubbub.store.base import StoreError
 
 
 class Body(BaseModel):
@@ -277,6 +278,10 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return JSONResponse({"error": err.body()}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def _store_error(_: Request, exc: Exception) -> Response:
+    return error_response(ChatError(ErrorCode.unavailable, f"storage unavailable: {exc}"))
+
+
 async def _internal_error(_: Request, exc: Exception) -> Response:
     return error_response(ChatError(ErrorCode.internal_error, "internal error"))
 
@@ -286,6 +291,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(Exception, _internal_error)
 
     @app.get("/healthz", tags=["ops"])

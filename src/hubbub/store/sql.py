@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,25 +87,32 @@ class SQLStore:
         # SQLITE_BUSY when it upgrades, without waiting for busy_timeout.
         self.writer = self.engine.execution_options(hubbub_write=True)
 
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with _translated(), self.engine.connect() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with _translated(), self.writer.begin() as conn:
+            yield conn
+
     async def open(self) -> None:
         try:
-            async with self.writer.begin() as conn:
+            async with self._write() as conn:
                 await conn.run_sync(run_migrations)
-        except (OperationalError, DBAPIError, OSError) as exc:
+        except StoreError as exc:
             raise StoreError(f"cannot open database: {exc}") from exc
 
     async def close(self) -> None:
         await self.engine.dispose()
 
     async def ping(self) -> None:
-        try:
-            async with self.engine.connect() as conn:
-                await conn.exec_driver_sql("SELECT 1")
-        except (OperationalError, DBAPIError, OSError) as exc:
-            raise StoreError(str(exc)) from exc
+        async with self._read() as conn:
+            await conn.exec_driver_sql("SELECT 1")
 
     async def get_or_set_meta(self, key: str, value: str) -> str:
-        async with self.writer.begin() as conn:
+        async with self._write() as conn:
             row = (await conn.execute(select(t.meta.c.value).where(t.meta.c.key == key))).first()
             if row is None:
                 await conn.execute(insert(t.meta).values(key=key, value=value))
@@ -115,7 +123,7 @@ class SQLStore:
 
     async def create_user(self, username: str, display_name: str, password_hash: str) -> User:
         try:
-            async with self.writer.begin() as conn:
+            async with self._write() as conn:
                 res = await conn.execute(
                     insert(t.users)
                     .values(
@@ -132,7 +140,7 @@ class SQLStore:
         return User(uid, username, display_name, password_hash)
 
     async def _user_where(self, cond: Any) -> User | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(select(t.users).where(cond))).first()
         if row is None:
             return None
@@ -145,7 +153,7 @@ class SQLStore:
         return await self._user_where(t.users.c.username == username)
 
     async def update_password_hash(self, user_id: int, password_hash: str) -> None:
-        async with self.writer.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(t.users).where(t.users.c.id == user_id).values(password_hash=password_hash)
             )
@@ -157,7 +165,7 @@ class SQLStore:
     ) -> Channel:
         now = _now_ms()
         try:
-            async with self.writer.begin() as conn:
+            async with self._write() as conn:
                 res = await conn.execute(
                     insert(t.channels)
                     .values(name=name, kind=kind, topic=topic, last_seq=0, created_at=now)
@@ -196,18 +204,18 @@ class SQLStore:
         return out
 
     async def get_channel(self, name: str) -> Channel | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             found = await self._channels(conn, t.channels.c.name == name)
         return found[0] if found else None
 
     async def set_topic(self, channel_id: int, topic: str) -> None:
-        async with self.writer.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(t.channels).where(t.channels.c.id == channel_id).values(topic=topic)
             )
 
     async def channels_for(self, user_id: int) -> list[Membership]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (
                 await conn.execute(
                     select(t.memberships.c.channel_id, t.memberships.c.last_read).where(
@@ -222,12 +230,12 @@ class SQLStore:
         return [Membership(c, reads[c.id]) for c in sorted(chans, key=lambda c: c.name)]
 
     async def public_channels(self) -> list[Channel]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             chans = await self._channels(conn, t.channels.c.kind == "public")
         return sorted(chans, key=lambda c: c.name)
 
     async def membership(self, channel_id: int, user_id: int) -> Membership | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (
                 await conn.execute(
                     select(t.memberships.c.last_read).where(
@@ -249,7 +257,7 @@ class SQLStore:
             select(t.channels.c.last_seq).where(t.channels.c.id == channel_id).scalar_subquery()
         )
         try:
-            async with self.writer.begin() as conn:
+            async with self._write() as conn:
                 await conn.execute(
                     insert(t.memberships).values(
                         channel_id=channel_id,
@@ -263,7 +271,7 @@ class SQLStore:
         return True
 
     async def remove_member(self, channel_id: int, user_id: int) -> bool:
-        async with self.writer.begin() as conn:
+        async with self._write() as conn:
             res = await conn.execute(
                 t.memberships.delete().where(
                     and_(
@@ -284,12 +292,12 @@ class SQLStore:
         return [r[0] for r in rows]
 
     async def member_names(self, channel_id: int) -> list[str]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return await self._member_names(conn, channel_id)
 
     async def set_last_read(self, channel_id: int, user_id: int, seq: int) -> int:
         m = t.memberships.c
-        async with self.writer.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(t.memberships)
                 .where(and_(m.channel_id == channel_id, m.user_id == user_id, m.last_read < seq))
@@ -311,7 +319,7 @@ class SQLStore:
     ) -> list[StoredMessage | AppendRejected]:
         for attempt in range(3):
             try:
-                async with self.writer.begin() as conn:
+                async with self._write() as conn:
                     return await self._append(conn, batch)
             except IntegrityError:
                 # Another node stored one of these (author, client_id) pairs
@@ -319,8 +327,6 @@ class SQLStore:
                 # run again and it is found as a duplicate.
                 if attempt == 2:
                     raise
-            except (OperationalError, DBAPIError, OSError) as exc:
-                raise StoreError(str(exc)) from exc
         raise AssertionError("unreachable")
 
     async def _append(
@@ -501,7 +507,7 @@ class SQLStore:
 
     async def count_mentions(self, channel_id: int, after: int, username: str) -> int:
         m = t.messages.c
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             # LIKE narrows it down in the database; the word-boundary rule
             # (`@ann` but not `@anna`) is applied here.
             rows = await conn.execute(
@@ -533,11 +539,20 @@ class SQLStore:
             order = m.seq.desc()
             if before is not None:
                 cond = and_(cond, m.seq < before)
-        try:
-            async with self.engine.connect() as conn:
-                return await self._message_rows(conn, cond, order=order, limit=limit)
-        except (OperationalError, DBAPIError, OSError) as exc:
-            raise StoreError(str(exc)) from exc
+        async with self._read() as conn:
+            return await self._message_rows(conn, cond, order=order, limit=limit)
+
+
+@contextlib.asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    """Every backend failure leaves the store as StoreError (the Store
+    contract); constraint violations stay what they are, for the callers."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except (OperationalError, DBAPIError, OSError) as exc:
+        raise StoreError(str(exc).splitlines()[0]) from exc
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
