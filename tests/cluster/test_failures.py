@@ -95,7 +95,7 @@ async def test_postgres_down_refuses_sends_clearly_and_recovers(tmp_path: Path) 
             # The SDK keeps retrying under the same client_id until it comes back.
             pending = asyncio.create_task(ann.send("general", "during", client_id="sdk-1"))
             async with asyncio.timeout(WAIT):  # refused (unavailable) and retried, not acked
-                while (p := ann._pending.get("sdk-1")) is None or p.attempts < 2:
+                while (p := ann._pending.get("sdk-1")) is None or p.attempts < 2:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
             assert not pending.done()
             pg.start()
