@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 import httpx
@@ -109,3 +110,45 @@ async def test_postgres_down_refuses_sends_clearly_and_recovers(tmp_path: Path) 
     finally:
         node.stop()
         pg.remove()
+
+
+async def test_presence_across_nodes_and_after_a_node_dies(tmp_path: Path) -> None:
+    """A user on two nodes is one user; a node that dies without saying goodbye
+    takes its users offline after presence_ttl."""
+    redis = PrivateRedis()
+    redis.start()
+    pg = await fresh_postgres_database()
+    args = ("--database-url", pg, "--bus-url", redis.url, "--limit", "presence_ttl=1.5")
+    a, b = (start_server(tmp_path / n, *args) for n in ("a", "b"))
+    try:
+        async with Client(a.url) as watcher, Client(a.url) as ann_a, Client(b.url) as ann_b:
+            await watcher.register("watcher", "correct horse")
+            await ann_a.register("ann", "correct horse")
+            ann_b.token = ann_a.token
+            await watcher.connect()
+            assert await watcher.watch_presence(["ann"]) == {"ann": "offline"}
+
+            async def next_presence() -> str:
+                async with asyncio.timeout(WAIT):
+                    async for event in watcher.events():
+                        if isinstance(event, frames.PresenceEvent):
+                            return event.status
+                raise AssertionError("no presence event")
+
+            await ann_b.connect()  # on node b: the watcher on node a hears of it
+            assert await next_presence() == "online"
+            await ann_a.connect()  # a second connection, another node: no event
+            await ann_b.close()  # still connected on a: no event
+            assert await watcher.watch_presence(["ann"]) == {"ann": "online"}
+            assert watcher._events.empty()
+            ann_a2 = Client(b.url, token=ann_a.token)
+            await ann_a2.connect()  # ann is now on both nodes again
+            await ann_a.close()
+            b.stop(signal.SIGKILL)  # ann's last connection dies with its node
+            assert await next_presence() == "offline"  # after presence_ttl, from node a
+            await ann_a2.close()
+    finally:
+        for node in (a, b):
+            node.stop()
+        redis.kill()
+        await drop_database(pg)

@@ -413,7 +413,10 @@ class Client:
         if kind == "error" and fid in self._send_by_id:
             self._send_failed(self._send_by_id.pop(fid), obj)
             return
+        if kind == "subscribed":
+            self.last_seq[obj["channel"]] = obj["last_seq"]
         if isinstance(fid, int) and fid in self._replies:
+            # The answer to one of our requests goes to its caller only.
             fut = self._replies[fid]
             if not fut.done():
                 if kind == "error":
@@ -422,6 +425,7 @@ class Client:
                     )
                 else:
                     fut.set_result(obj)
+            return
         if kind == "message":
             channel, seq = obj["channel"], obj["seq"]
             last = self.last_seq.get(channel)
@@ -436,10 +440,6 @@ class Client:
         elif kind == "channel_left":
             # The server stopped the subscription; do not resume it later.
             self._subscribed.pop(obj["channel"]["name"], None)
-        elif kind == "subscribed":
-            self.last_seq[obj["channel"]] = obj["last_seq"]
-            if fid is not None:
-                return  # the caller of subscribe() gets it
         event = parse_event(obj)
         if event is not None:
             self._events.put_nowait(event)
