@@ -1,4 +1,4 @@
-"""`python -m bench {calibrate,fanout,idle} [--quick] [--repeat N] [--json FILE]`.
+"""`python -m bench {calibrate,fanout,idle,rooms} [--quick] [--repeat N] [--json FILE]`.
 
 See docs/benchmarks.md for the method and the results.
 """
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import fanout, idle
+from bench import fanout, idle, rooms
 from bench.common import have_taskset, log, machine
 
 
@@ -53,6 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settle", type=float, default=None, help="seconds before measuring")
     p.add_argument("--profile", type=Path, help="py-spy the server's idle window into this dir")
 
+    p = sub.add_parser(
+        "rooms",
+        help="many small rooms, everyone sending: persisted msgs/s, latency at half of it",
+        description=rooms.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common(p)
+    rooms.add_arguments(p)
+
     args = parser.parse_args(argv)
     if not have_taskset():
         log("WARNING: no taskset or fewer than 2 cores: server and generator are not pinned")
@@ -63,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             args.settle = 0.5 if args.quick else 2.0
 
     info = machine()
+    if args.scenario == "rooms":
+        info["services"] = rooms.versions(args)
     log(
         f"{info['nproc']} cores, {info['cpu']}, Python {info['python']}, "
         f"hubbub {info['packages']['hubbub']}"
@@ -73,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         result = fanout.run(args)
     elif args.scenario == "calibrate":
         result = fanout.calibrate(args)
+    elif args.scenario == "rooms":
+        result = rooms.run(args)
     else:
         result = idle.run(args)
     log(f"done in {time.monotonic() - t:.0f} s")
@@ -94,6 +107,8 @@ def check(scenario: str, result: dict[str, Any]) -> list[str]:
             for r in s["runs"]:
                 if r["errors"] or r["dropped"]:
                     problems.append(f"{r['errors']} error frames, {r['dropped']} closed early")
+        elif scenario == "rooms":
+            problems += check_rooms(s)
         else:
             if s["missing_deliveries"]:
                 problems.append(f"{s['missing_deliveries']} deliveries missing")
@@ -104,6 +119,33 @@ def check(scenario: str, result: dict[str, Any]) -> list[str]:
                     problems.append(f"send errors: {r['send_errors']}")
                 if r["seq_gaps"]:
                     problems.append(f"{r['seq_gaps']} gaps in seq seen by samplers")
+    return problems
+
+
+def check_rooms(s: dict[str, Any]) -> list[str]:
+    problems = []
+    for r in s["runs"]:
+        db = r["database"]
+        for key, what in (
+            ("missing_deliveries", "deliveries missing"),
+            ("extra_deliveries", "deliveries more than acked"),
+            ("disconnected", "members disconnected"),
+            ("seq_gaps", "gaps in seq seen by samplers"),
+            ("duplicates", "acks marked duplicate"),
+            ("ack_seq_mismatch_rooms", "rooms whose acked seqs are not 1..n"),
+        ):
+            if r[key]:
+                problems.append(f"{r[key]} {what}")
+        if r["send_errors"]:
+            problems.append(f"send errors: {r['send_errors']}")
+        if not r["drained"]:
+            problems.append("sends still unacked or deliveries outstanding at the end")
+        if db["acked_missing"]:
+            problems.append(f"{db['acked_missing']} acked messages not in the database")
+        if db["rooms_with_seq_gaps"]:
+            problems.append(f"{db['rooms_with_seq_gaps']} rooms with a seq gap in the database")
+        if db["bad_rooms"]:
+            problems.append(f"rooms to look at: {', '.join(db['bad_rooms'])}")
     return problems
 
 

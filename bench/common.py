@@ -41,6 +41,8 @@ PACKAGES = (
     "orjson",
     "sqlalchemy",
     "aiosqlite",
+    "asyncpg",
+    "redis",
 )
 
 
@@ -194,6 +196,218 @@ def seed(data_dir: Path, users: int, channel: str | None = "general") -> list[st
     return [auth.issue_token(secret, uid, name, ttl) for uid, name in made]
 
 
+async def _seed_rooms(url: str, rooms: int, size: int) -> tuple[str, list[tuple[int, str]]]:
+    """Bulk version of `_seed` for many users in many small rooms: hubbub's own
+    store opens (and migrates) the database, then three multi-row INSERTs
+    through its engine and schema (one transaction) instead of a transaction per
+    user and per channel, which would take a minute for 10,000 users."""
+    from sqlalchemy import insert, select
+
+    from hubbub.core import auth
+    from hubbub.store import schema as t
+    from hubbub.store.sql import SQLStore
+
+    store = SQLStore(url)
+    await store.open()
+    try:
+        hashed = auth.hash_password(PASSWORD)
+        secret = await store.get_or_set_meta("jwt_secret", secrets.token_urlsafe(48))
+        now = int(time.time() * 1000)
+        users = rooms * size
+        async with store.writer.begin() as conn:
+            await conn.execute(
+                insert(t.users),
+                [
+                    {
+                        "username": f"b{i:05d}",
+                        "display_name": f"b{i:05d}",
+                        "password_hash": hashed,
+                        "created_at": now,
+                    }
+                    for i in range(users)
+                ],
+            )
+            await conn.execute(
+                insert(t.channels),
+                [
+                    {
+                        "name": room_name(r),
+                        "kind": "private",
+                        "topic": "",
+                        "last_seq": 0,
+                        "created_at": now,
+                    }
+                    for r in range(rooms)
+                ],
+            )
+            uids = dict(
+                (await conn.execute(select(t.users.c.username, t.users.c.id))).tuples().all()
+            )
+            cids = dict(
+                (await conn.execute(select(t.channels.c.name, t.channels.c.id))).tuples().all()
+            )
+            made = [(uids[f"b{i:05d}"], f"b{i:05d}") for i in range(users)]
+            await conn.execute(
+                insert(t.memberships),
+                [
+                    {
+                        "channel_id": cids[room_name(i // size)],
+                        "user_id": uid,
+                        "last_read": 0,
+                        "joined_at": now,
+                    }
+                    for i, (uid, _) in enumerate(made)
+                ],
+            )
+    finally:
+        await store.close()
+    return secret, made
+
+
+def room_name(r: int) -> str:
+    return f"r{r:05d}"
+
+
+def seed_rooms(url: str, rooms: int, size: int) -> list[str]:
+    """`rooms` private channels of `size` members each; user i is in room
+    i // size. Returns one token per user, in user order."""
+    from hubbub.core import auth
+
+    secret, made = asyncio.run(_seed_rooms(url, rooms, size))
+    ttl = 24 * 3600.0
+    return [auth.issue_token(secret, uid, name, ttl) for uid, name in made]
+
+
+async def _room_counts(url: str) -> dict[str, tuple[int, int, int]]:
+    from sqlalchemy import func, select
+
+    from hubbub.store import schema as t
+    from hubbub.store.sql import SQLStore
+
+    store = SQLStore(url)  # not opened: no migrations, just the engine
+    try:
+        async with store.engine.connect() as conn:
+            c, m = t.channels.c, t.messages.c
+            rows = await conn.execute(
+                select(c.name, c.last_seq, func.count(m.seq), func.coalesce(func.max(m.seq), 0))
+                .select_from(t.channels.outerjoin(t.messages, m.channel_id == c.id))
+                .group_by(c.id, c.name, c.last_seq)
+            )
+            return {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in rows}
+    finally:
+        await store.close()
+
+
+def room_counts(url: str) -> dict[str, tuple[int, int, int]]:
+    """Per channel name: (channels.last_seq, stored messages, highest stored seq)."""
+    return asyncio.run(_room_counts(url))
+
+
+# --- PostgreSQL and Redis for the multi-node runs ----------------------------------------------
+
+
+def _pg_url(admin_url: str, database: str) -> str:
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def _pg_admin(admin_url: str, sql: str) -> Any:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
+
+
+def create_pg_database(admin_url: str) -> tuple[str, str]:
+    """A fresh database next to `admin_url`'s: (its name, its URL)."""
+    name = f"hubbub_bench_{secrets.token_hex(4)}"
+    asyncio.run(_pg_admin(admin_url, f"CREATE DATABASE {name}"))
+    return name, _pg_url(admin_url, name)
+
+
+def drop_pg_database(admin_url: str, name: str) -> None:
+    try:
+        asyncio.run(_pg_admin(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    except Exception as exc:  # leave it, say so
+        log(f"WARNING: could not drop database {name}: {exc}")
+
+
+def pg_postmaster_pid(admin_url: str) -> int | None:
+    """The PostgreSQL server's main process (the parent of our backend), to
+    read its processes' CPU from /proc; None if it is not on this machine."""
+    try:
+        backend = int(asyncio.run(_pg_admin(admin_url, "SELECT pg_backend_pid()")))
+        with open(f"/proc/{backend}/stat") as f:
+            return int(f.read().rpartition(")")[2].split()[1])
+    except (OSError, ValueError):
+        return None
+
+
+def pg_version(admin_url: str) -> str:
+    try:
+        return str(asyncio.run(_pg_admin(admin_url, "SHOW server_version")))
+    except Exception:
+        return "?"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_redis(work: Path, cores: str | None = None) -> ServerProc:
+    """A private, memory-only redis-server on a free port (its own topics, its
+    own CPU reading), stopped with the run."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise RuntimeError("redis-server not found: install it, or pass --redis-url")
+    argv = [exe, "--port", str(free_port()), "--bind", "127.0.0.1"]
+    argv += ["--save", "", "--appendonly", "no", "--maxclients", "1000"]
+    return start_process(
+        pinned(cores, argv) if cores else argv,
+        work / "redis.log",
+        r"port=(\d+)\.[\s\S]*Ready to accept connections",
+    )
+
+
+def redis_version() -> str:
+    try:
+        out = subprocess.run(
+            ["redis-server", "--version"], capture_output=True, text=True, timeout=10
+        )
+        m = re.search(r"v=(\S+)", out.stdout)
+        return m.group(1) if m else "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def tree_cpu(ppid: int) -> dict[int, tuple[float, str]]:
+    """CPU seconds of every child of `ppid` (PostgreSQL's backends and background
+    processes), with its process title, e.g. `postgres: postgres DB 127.0.0.1(5) idle`."""
+    out: dict[int, tuple[float, str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+            if int(fields[1]) != ppid:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            out[int(entry)] = ((int(fields[11]) + int(fields[12])) / CLK_TCK, title)
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
 # --- the server ------------------------------------------------------------------------------
 
 
@@ -246,7 +460,18 @@ def start_process(
     raise RuntimeError(f"server did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
-def start_hubbub(data_dir: Path, limits: dict[str, Any]) -> ServerProc:
+def start_hubbub(
+    data_dir: Path,
+    limits: dict[str, Any],
+    *,
+    database_url: str | None = None,
+    bus_url: str | None = None,
+    cores: str | None = SERVER_CORE,
+    name: str = "server",
+) -> ServerProc:
+    """`hubbub serve` on a free port, pinned to `cores` (None: unpinned).
+    Without `database_url` it uses SQLite in `data_dir`; without `bus_url`, the
+    in-process bus."""
     # HUBBUB_BENCH_SERVER names another module to run instead of `hubbub`
     # (with the same CLI): a way to measure a patched server.
     argv = [
@@ -263,10 +488,15 @@ def start_hubbub(data_dir: Path, limits: dict[str, Any]) -> ServerProc:
         "--limit",
         ",".join(f"{k}={v}" for k, v in limits.items()),
     ]
+    if database_url is not None:
+        argv += ["--database-url", database_url]
+    if bus_url is not None:
+        argv += ["--bus-url", bus_url]
     return start_process(
-        pinned(SERVER_CORE, argv),
-        data_dir / "server.log",
+        pinned(cores, argv) if cores else argv,
+        data_dir / f"{name}.log",
         r"hubbub listening on http://127\.0\.0\.1:(\d+)",
+        timeout=60.0,
     )
 
 
@@ -303,13 +533,16 @@ class Generator:
     """One `python -m bench.gen CONFIG` process on the generator core. It
     prints one JSON object per line; `{"event": ...}` lines are progress."""
 
-    def __init__(self, config: dict[str, Any], work: Path, name: str = "gen") -> None:
+    def __init__(
+        self, config: dict[str, Any], work: Path, name: str = "gen", cores: str | None = GEN_CORE
+    ) -> None:
         path = work / f"{name}.json"
         path.write_text(json.dumps(config))
         self.stderr_path = work / f"{name}.err"
         err = open(self.stderr_path, "wb")  # noqa: SIM115 - the child owns it
+        argv = [sys.executable, "-m", "bench.gen", str(path)]
         self.proc = subprocess.Popen(
-            pinned(GEN_CORE, [sys.executable, "-m", "bench.gen", str(path)]),
+            pinned(cores, argv) if cores else argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=err,

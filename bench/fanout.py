@@ -69,7 +69,11 @@ def generator_config(quick: bool, receivers: int, **over: Any) -> dict[str, Any]
 
 
 def drive(
-    gen: Generator, timeout: float, on_connected: Any = None, verbose: bool = True
+    gen: Generator,
+    timeout: float,
+    on_connected: Any = None,
+    verbose: bool = True,
+    show: Any = None,
 ) -> dict[str, Any]:
     while True:
         obj = gen.read(timeout)
@@ -80,7 +84,7 @@ def drive(
         if event == "connected" and on_connected is not None:
             on_connected()
         if verbose:
-            log(describe(obj))
+            log((show or describe)(obj))
 
 
 def describe(obj: dict[str, Any]) -> str:

@@ -13,6 +13,8 @@ behind shows up as latency and as a sender behind schedule, not as a politely
 slower client. Every receiver counts message frames; every `sample_every`-th
 receiver also decodes them and records latency from intended send time.
 
+Many small rooms (`mode: rooms`): see `bench.roomgen`.
+
 Idle (`mode: idle`): N connections authenticate, send one ping, then ping every
 `ping_every` seconds (random phase) until told to stop on stdin.
 """
@@ -526,9 +528,16 @@ async def main(cfg: dict[str, Any]) -> None:
     try:
         if cfg["mode"] == "fanout":
             emit(await Fanout(cfg).run())
+        elif cfg["mode"] == "rooms":
+            from bench.roomgen import Rooms
+
+            emit(await Rooms(cfg).run())
         else:
             emit(await idle(cfg))
     except Exception as exc:
+        import traceback
+
+        traceback.print_exc()  # into the .err file, shown with the error
         emit({"error": f"{type(exc).__name__}: {exc}"})
         raise
 

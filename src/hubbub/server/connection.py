@@ -62,6 +62,7 @@ class Connection(asyncio.Protocol):
         # finish before the frames after them are handled.
         self.inbox: collections.deque[bytes | Step] = collections.deque()
         self.counted = False  # counted in presence: must be uncounted once
+        self.token_presented = False  # identity given at the handshake, being checked
         self.worker: asyncio.Task[None] | None = None
         self._fragments: list[bytes] = []
         self.opened_at = self.last_seen = time.monotonic()

@@ -99,6 +99,7 @@ class Gateway:
             async def login() -> None:
                 await self._login(conn, user_id, room)
 
+            conn.token_presented = True
             conn.enqueue(login)
         elif room is not None:
             if not self.hub.allow_guests:
@@ -108,6 +109,7 @@ class Gateway:
             async def guest() -> None:
                 await tutorial.open_room(self, conn, room, None)
 
+            conn.token_presented = True  # nothing to present: the room opens it
             conn.enqueue(guest)
         # else: AWAITING_AUTH until an `auth` frame or the auth timeout.
 
@@ -362,15 +364,20 @@ class Gateway:
     async def _sweep(self) -> None:
         """Close connections that never authenticated or went silent. One pass
         over all connections every few seconds costs less than a timer each."""
-        every = max(0.05, min(self.limits.auth_timeout, self.limits.idle_timeout) / 4)
+        auth_timeout, idle_timeout = self.limits.auth_timeout, self.limits.idle_timeout
+        every = max(0.05, min(auth_timeout, idle_timeout) / 4)
         while True:
             await asyncio.sleep(every)
             now = time.monotonic()
             for conn in list(self.connections):
                 state = conn.session.state
-                if state is State.AWAITING_AUTH and now - conn.opened_at > self.limits.auth_timeout:
-                    conn.close(CloseCode.auth_timeout)
-                elif state is State.OPEN and now - conn.last_seen > self.limits.idle_timeout:
+                if state is State.AWAITING_AUTH:
+                    # A connection that presented `?token=` is being logged in
+                    # (its user row may be slow to come in a connect storm):
+                    # only the ones still owing an `auth` frame run out of time.
+                    if not conn.token_presented and now - conn.opened_at > auth_timeout:
+                        conn.close(CloseCode.auth_timeout)
+                elif state is State.OPEN and now - conn.last_seen > idle_timeout:
                     conn.close(CloseCode.heartbeat_timeout)
 
 
