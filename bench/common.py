@@ -115,6 +115,23 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def proc_thread_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of process `pid`: (its main thread, all its other threads)."""
+    main = other = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue  # the thread ended
+        secs = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        if int(tid) == pid:
+            main = secs
+        else:
+            other += secs
+    return main, other
+
+
 def proc_rss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:

@@ -74,6 +74,7 @@ def drive(
     on_connected: Any = None,
     verbose: bool = True,
     show: Any = None,
+    start_event: str = "connected",
 ) -> dict[str, Any]:
     while True:
         obj = gen.read(timeout)
@@ -81,7 +82,7 @@ def drive(
         if event == "result":
             gen.wait()
             return obj
-        if event == "connected" and on_connected is not None:
+        if event == start_event and on_connected is not None:
             on_connected()
         if verbose:
             log((show or describe)(obj))

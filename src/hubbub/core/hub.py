@@ -274,19 +274,7 @@ class Hub:
         self._members.discard((channel.id, user.id))
         if await self.store.remove_member(channel.id, user.id):
             channel = await self._refreshed(channel)
-            await self.publish(
-                events.channel_topic(channel.id),
-                {
-                    "type": "member_left",
-                    "channel": channel.name,
-                    "user": user.username,
-                    "member_count": channel.member_count,
-                },
-            )
-            await self.publish(
-                events.user_topic(user.id),
-                {"type": "channel_left", "channel": events.channel_body(channel)},
-            )
+            await self._membership_changed(channel, user, joined=False)
         return channel
 
     async def invite(self, user: User, name: str, username: str) -> Channel:
@@ -339,10 +327,15 @@ class Hub:
         return await self.store.get_channel(channel.name) or channel
 
     async def _joined(self, channel: Channel, user: User) -> None:
+        await self._membership_changed(channel, user, joined=True)
+
+    async def _membership_changed(self, channel: Channel, user: User, *, joined: bool) -> None:
+        """Tell the channel's followers, and the user's own connections."""
+        change = "joined" if joined else "left"
         await self.publish(
             events.channel_topic(channel.id),
             {
-                "type": "member_joined",
+                "type": f"member_{change}",
                 "channel": channel.name,
                 "user": user.username,
                 "member_count": channel.member_count,
@@ -350,7 +343,7 @@ class Hub:
         )
         await self.publish(
             events.user_topic(user.id),
-            {"type": "channel_joined", "channel": events.channel_body(channel)},
+            {"type": f"channel_{change}", "channel": events.channel_body(channel)},
         )
 
     # --- messages ---------------------------------------------------------------
