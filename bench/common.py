@@ -132,6 +132,11 @@ def proc_thread_cpu(pid: int) -> tuple[float, float]:
     return main, other
 
 
+def proc_ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rpartition(")")[2].split()[1])
+
+
 def proc_rss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -352,15 +357,24 @@ def drop_pg_database(admin_url: str, name: str) -> None:
         log(f"WARNING: could not drop database {name}: {exc}")
 
 
+async def _pg_postmaster(admin_url: str) -> int | None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        backend = int(await conn.fetchval("SELECT pg_backend_pid()"))
+        # Read while our backend still exists: it is gone once we disconnect.
+        return proc_ppid(backend)
+    except (OSError, ValueError):
+        return None
+    finally:
+        await conn.close()
+
+
 def pg_postmaster_pid(admin_url: str) -> int | None:
     """The PostgreSQL server's main process (the parent of our backend), to
     read its processes' CPU from /proc; None if it is not on this machine."""
-    try:
-        backend = int(asyncio.run(_pg_admin(admin_url, "SELECT pg_backend_pid()")))
-        with open(f"/proc/{backend}/stat") as f:
-            return int(f.read().rpartition(")")[2].split()[1])
-    except (OSError, ValueError):
-        return None
+    return asyncio.run(_pg_postmaster(admin_url))
 
 
 def pg_version(admin_url: str) -> str:

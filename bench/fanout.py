@@ -69,12 +69,7 @@ def generator_config(quick: bool, receivers: int, **over: Any) -> dict[str, Any]
 
 
 def drive(
-    gen: Generator,
-    timeout: float,
-    on_connected: Any = None,
-    verbose: bool = True,
-    show: Any = None,
-    start_event: str = "connected",
+    gen: Generator, timeout: float, on_connected: Any = None, verbose: bool = True
 ) -> dict[str, Any]:
     while True:
         obj = gen.read(timeout)
@@ -82,10 +77,10 @@ def drive(
         if event == "result":
             gen.wait()
             return obj
-        if event == start_event and on_connected is not None:
+        if event == "connected" and on_connected is not None:
             on_connected()
         if verbose:
-            log((show or describe)(obj))
+            log(describe(obj))
 
 
 def describe(obj: dict[str, Any]) -> str:
