@@ -457,8 +457,8 @@ class Rooms:
         st = self.stats
         await self.connect()
         self.schedule = Schedule(self.members, int(cfg["window"]), st)
-        warm = await self.warm_up()
-        emit({"event": "warmed", **warm})
+        warm_up = await self.warm_up()
+        emit({"event": "warmed", **warm_up})
         for m in self.members:
             m.start_heartbeat(float(cfg.get("ping_every", 30.0)))
         gc.collect()
@@ -535,7 +535,7 @@ class Rooms:
             "event": "result",
             "members": len(self.members),
             "samplers": len(self.samplers),
-            "warm_up": warm,
+            "warm_up": warm_up,
             "steps": steps,
             "saturation": saturation,
             "reached_saturation": reached,

@@ -131,7 +131,12 @@ class RedisDirectory:
     plus one set of every (user, node) entry, for finding the expired ones."""
 
     def __init__(self, url: str, ttl: float, node_id: str | None = None) -> None:
-        self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=2)
+        # A blocking pool: a burst of presence updates (many clients closing
+        # at once) waits for a connection instead of failing "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=32, timeout=10, socket_connect_timeout=2
+        )
+        self.redis = aioredis.Redis(connection_pool=pool)
         self.ttl = ttl
         self.node = node_id or uuid.uuid4().hex[:12]
 
