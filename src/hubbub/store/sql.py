@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     Connection,
     and_,
-    case,
     event,
     func,
     insert,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -36,7 +33,11 @@ from hubbub.core.models import (
     User,
 )
 from hubbub.store import schema as t
+from hubbub.store.append_sqlite import SQLiteAppender
 from hubbub.store.base import NameTaken, StoreError
+
+if TYPE_CHECKING:
+    from hubbub.store.append_pg import PostgresAppender
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -73,10 +74,14 @@ class SQLStore:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {}
+        path = ""
         if self.is_sqlite:
-            path = url.partition(":///")[2]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            path = url.partition(":///")[2].partition("?")[0]
+            if path in ("", ":memory:"):
+                # The group commit has a connection of its own, which would
+                # see another, empty in-memory database.
+                raise ValueError("SQLite needs a file: sqlite:///path/to/hubbub.db")
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(driver_url(url), **kwargs)
@@ -86,6 +91,14 @@ class SQLStore:
         # (BEGIN IMMEDIATE): a deferred one that reads first can fail with
         # SQLITE_BUSY when it upgrades, without waiting for busy_timeout.
         self.writer = self.engine.execution_options(hubbub_write=True)
+        # The group commit, the hot path, bypasses SQLAlchemy: see append_*.py.
+        self.appender: SQLiteAppender | PostgresAppender  # same interface
+        if self.is_sqlite:
+            self.appender = SQLiteAppender(path)
+        else:
+            from hubbub.store.append_pg import PostgresAppender  # asyncpg: an extra
+
+            self.appender = PostgresAppender(url)
 
     @contextlib.asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
@@ -105,6 +118,7 @@ class SQLStore:
             raise StoreError(f"cannot open database: {exc}") from exc
 
     async def close(self) -> None:
+        await self.appender.close()
         await self.engine.dispose()
 
     async def ping(self) -> None:
@@ -317,156 +331,7 @@ class SQLStore:
     async def append_messages(
         self, batch: Sequence[NewMessage]
     ) -> list[StoredMessage | AppendRejected]:
-        for attempt in range(3):
-            try:
-                async with self._write() as conn:
-                    return await self._append(conn, batch)
-            except IntegrityError:
-                # Another node stored one of these (author, client_id) pairs
-                # between our dedup read and our insert: rolled back whole, so
-                # run again and it is found as a duplicate.
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    async def _append(
-        self, conn: AsyncConnection, batch: Sequence[NewMessage]
-    ) -> list[StoredMessage | AppendRejected]:
-        """Set-based: a handful of statements per batch, not per message."""
-        m, ms = t.messages.c, t.memberships.c
-        authored = [x for x in batch if x.author_id is not None]
-        authors: dict[int, tuple[str, str]] = {}
-        members: set[tuple[int, int]] = set()
-        sent: dict[tuple[int, str], StoredMessage] = {}
-        if authored:
-            ids = {x.author_id for x in authored}
-            rows = await conn.execute(
-                select(t.users.c.id, t.users.c.username, t.users.c.display_name).where(
-                    t.users.c.id.in_(ids)
-                )
-            )
-            authors = {r.id: (r.username, r.display_name) for r in rows}
-            pairs = {(x.channel_id, x.author_id) for x in authored}
-            rows = await conn.execute(
-                select(ms.channel_id, ms.user_id).where(
-                    tuple_(ms.channel_id, ms.user_id).in_(pairs)
-                )
-            )
-            members = {(r.channel_id, r.user_id) for r in rows}
-            keys = {(x.author_id, x.client_id) for x in authored if x.client_id is not None}
-            if keys:
-                rows = await conn.execute(
-                    select(
-                        m.channel_id,
-                        t.channels.c.name,
-                        m.seq,
-                        m.author_id,
-                        m.text,
-                        m.client_id,
-                        m.created_at,
-                    )
-                    .join(t.channels, t.channels.c.id == m.channel_id)
-                    .where(tuple_(m.author_id, m.client_id).in_(keys))
-                )
-                for r in rows:
-                    username, display = authors[r.author_id]
-                    sent[(r.author_id, r.client_id)] = StoredMessage(
-                        r.channel_id,
-                        r.name,
-                        r.seq,
-                        username,
-                        display,
-                        r.text,
-                        r.client_id,
-                        r.created_at,
-                        duplicate=True,
-                    )
-
-        # Decide each message's fate in order; count the new ones per channel.
-        fresh: list[tuple[int, NewMessage]] = []
-        out: list[StoredMessage | AppendRejected | int] = []
-        per_channel: dict[int, int] = {}
-        pending: dict[tuple[int, str], int] = {}
-        for x in batch:
-            if x.author_id is not None:
-                key = (x.author_id, x.client_id or "")
-                if x.client_id is not None and key in sent:
-                    out.append(sent[key])
-                    continue
-                if x.client_id is not None and key in pending:
-                    out.append(-1 - pending[key])  # a retry inside this batch
-                    continue
-                if (x.channel_id, x.author_id) not in members:
-                    out.append(AppendRejected("not a member"))
-                    continue
-                if x.client_id is not None:
-                    pending[key] = len(fresh)
-            per_channel[x.channel_id] = per_channel.get(x.channel_id, 0) + 1
-            out.append(len(fresh))
-            fresh.append((x.channel_id, x))
-
-        # One UPDATE for every channel in the batch. On PostgreSQL the rows are
-        # locked in id order first, so two nodes' batches cannot deadlock; the
-        # row lock serialises writers and seqs come out contiguous.
-        next_seq: dict[int, int] = {}
-        names: dict[int, str] = {}
-        if per_channel:
-            channel_ids = sorted(per_channel)
-            if not self.is_sqlite:
-                await conn.execute(
-                    select(t.channels.c.id)
-                    .where(t.channels.c.id.in_(channel_ids))
-                    .order_by(t.channels.c.id)
-                    .with_for_update()
-                )
-            res = await conn.execute(
-                update(t.channels)
-                .where(t.channels.c.id.in_(channel_ids))
-                .values(last_seq=t.channels.c.last_seq + case(per_channel, value=t.channels.c.id))
-                .returning(t.channels.c.id, t.channels.c.last_seq, t.channels.c.name)
-            )
-            for cid, last, name in res:
-                names[cid] = name
-                next_seq[cid] = last - per_channel[cid] + 1
-
-        stored: list[StoredMessage] = []
-        rows_to_insert = []
-        for cid, x in fresh:
-            seq = next_seq[cid]
-            next_seq[cid] = seq + 1
-            if x.author_id is None:
-                author, author_name = None, x.guest_name or "guest"
-            else:
-                author, author_name = authors[x.author_id]
-            stored.append(
-                StoredMessage(
-                    cid, names[cid], seq, author, author_name, x.text, x.client_id, x.created_at
-                )
-            )
-            rows_to_insert.append(
-                {
-                    "channel_id": cid,
-                    "seq": seq,
-                    "author_id": x.author_id,
-                    "guest_name": x.guest_name,
-                    "text": x.text,
-                    "client_id": x.client_id,
-                    "created_at": x.created_at,
-                }
-            )
-        if rows_to_insert:
-            await conn.execute(insert(t.messages), rows_to_insert)
-
-        result: list[StoredMessage | AppendRejected] = []
-        for item in out:
-            if isinstance(item, int):
-                if item >= 0:
-                    result.append(stored[item])
-                else:
-                    result.append(dataclasses.replace(stored[-1 - item], duplicate=True))
-            else:
-                result.append(item)
-        return result
+        return await self.appender.append(batch)
 
     async def _message_rows(
         self, conn: AsyncConnection, cond: Any, *, order: Any, limit: int

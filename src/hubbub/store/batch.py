@@ -1,0 +1,117 @@
+"""The group commit's decisions, without I/O: which messages of a batch are
+stored, which are duplicates and which are refused, and the seqs and rows of
+the stored ones. Each SQL dialect (append_sqlite, append_pg) only runs the
+queries: members and earlier sends in, `last_seq` bumped, rows out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hubbub.core.models import AppendRejected, NewMessage, StoredMessage
+
+Result = StoredMessage | AppendRejected
+Pair = tuple[int, int]  # (channel_id, user_id)
+Key = tuple[int, str]  # (author_id, client_id)
+Names = tuple[str, str]  # (username, display name)
+
+NOT_A_MEMBER = AppendRejected("not a member")
+
+
+@dataclasses.dataclass(slots=True)
+class Lookups:
+    """What a batch needs from the database before deciding."""
+
+    pairs: list[Pair]  # (channel, author) pairs whose membership to check
+    keys: list[Key]  # (author, client_id) pairs sent before, maybe
+
+
+def lookups(batch: Sequence[NewMessage]) -> Lookups:
+    pairs = {(x.channel_id, x.author_id) for x in batch if x.author_id is not None}
+    keys = {
+        (x.author_id, x.client_id)
+        for x in batch
+        if x.author_id is not None and x.client_id is not None
+    }
+    return Lookups(sorted(pairs), sorted(keys))
+
+
+@dataclasses.dataclass(slots=True)
+class Plan:
+    fresh: list[NewMessage]  # to store, in batch order
+    per_channel: dict[int, int]  # channel id -> how many of `fresh`
+    # Per batch position: a stored message (duplicate), a refusal, an index
+    # into `fresh`, or -1 - index for a retry of fresh[index] in this batch.
+    out: list[Result | int]
+
+
+def plan(
+    batch: Sequence[NewMessage],
+    members: Mapping[Pair, Names],
+    sent: Mapping[Key, StoredMessage],
+) -> Plan:
+    """Decide each message's fate, in order. `members` holds the checked pairs
+    that are memberships (with the author's names); `sent` the earlier sends
+    found by (author, client_id), marked duplicate."""
+    fresh: list[NewMessage] = []
+    out: list[Result | int] = []
+    per_channel: dict[int, int] = {}
+    pending: dict[Key, int] = {}
+    for x in batch:
+        if x.author_id is not None:
+            key = (x.author_id, x.client_id or "")
+            if x.client_id is not None and key in sent:
+                out.append(sent[key])
+                continue
+            if x.client_id is not None and key in pending:
+                out.append(-1 - pending[key])
+                continue
+            if (x.channel_id, x.author_id) not in members:
+                out.append(NOT_A_MEMBER)
+                continue
+            if x.client_id is not None:
+                pending[key] = len(fresh)
+        per_channel[x.channel_id] = per_channel.get(x.channel_id, 0) + 1
+        out.append(len(fresh))
+        fresh.append(x)
+    return Plan(fresh, per_channel, out)
+
+
+COLUMNS = ("channel_id", "seq", "author_id", "guest_name", "text", "client_id", "created_at")
+
+
+def finish(
+    p: Plan,
+    members: Mapping[Pair, Names],
+    bumped: Mapping[int, tuple[int, str]],
+) -> tuple[list[Result], list[tuple[Any, ...]]]:
+    """Seqs from the bumped counters (channel id -> (last_seq after the bump,
+    name)): the results in batch order, and the rows to insert (COLUMNS)."""
+    next_seq = {cid: last - p.per_channel[cid] + 1 for cid, (last, _) in bumped.items()}
+    stored: list[StoredMessage] = []
+    rows: list[tuple[Any, ...]] = []
+    for x in p.fresh:
+        cid = x.channel_id
+        seq = next_seq[cid]
+        next_seq[cid] = seq + 1
+        if x.author_id is None:
+            author, author_name = None, x.guest_name or "guest"
+        else:
+            author, author_name = members[(cid, x.author_id)]
+        stored.append(
+            StoredMessage(
+                cid, bumped[cid][1], seq, author, author_name, x.text, x.client_id, x.created_at
+            )
+        )
+        rows.append((cid, seq, x.author_id, x.guest_name, x.text, x.client_id, x.created_at))
+    results: list[Result] = []
+    for item in p.out:
+        if not isinstance(item, int):
+            results.append(item)
+        elif item >= 0:
+            results.append(stored[item])
+        else:
+            results.append(dataclasses.replace(stored[-1 - item], duplicate=True))
+    return results, rows

@@ -1,0 +1,35 @@
+"""The SQLite group commit looks every pair up through an index: a table scan
+would make each commit slower as the messages table grows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hubbub.store import append_sqlite, open_store
+
+
+@pytest.mark.parametrize("name", sorted(append_sqlite.PLANNED))
+async def test_no_table_scan(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "plan.db"
+    store = open_store(f"sqlite:///{path}")
+    await store.open()  # the migrated schema, with its indexes
+    await store.close()
+    conn = append_sqlite.connect(str(path))
+    try:
+        plan = [
+            row[3]
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN " + append_sqlite.PLANNED[name], ("[[1, 2]]",)
+            )
+        ]
+    finally:
+        conn.close()
+    scans = [step for step in plan if step.startswith("SCAN") and "VIRTUAL TABLE" not in step]
+    assert plan and not scans, plan
+
+
+def test_memory_database_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs a file"):
+        open_store("sqlite:///:memory:")
