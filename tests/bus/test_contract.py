@@ -77,6 +77,18 @@ async def test_delivers_bytes_in_order_to_subscribers_only(make_bus: Callable[[]
     await bus.ping()
 
 
+async def test_publish_many_keeps_order_across_topics(make_bus: Callable[[], Bus]) -> None:
+    bus, inbox = await started(make_bus)
+    a, b, other = topic(), topic(), topic()
+    await bus.subscribe(a)
+    await bus.subscribe(b)
+    items = [(a, b"a1"), (other, b"not for us"), (b, b"b1"), (a, b"a2"), (b, b"b2")]
+    await bus.publish_many(items)
+    await bus.publish_many([])
+    got = await inbox.wait_for(4)
+    assert got == [item for item in items if item[0] != other]
+
+
 async def test_unsubscribe_stops_delivery(make_bus: Callable[[], Bus]) -> None:
     bus, inbox = await started(make_bus)
     t, marker = topic(), topic()

@@ -6,7 +6,7 @@ that produced it. It is a hint, not the truth: the store is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 Deliver = Callable[[str, bytes], None]
@@ -28,6 +28,10 @@ class Bus(Protocol):
         """Raise BusError unless the backend answers."""
 
     async def publish(self, topic: str, data: bytes) -> None: ...
+
+    async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Publish each (topic, data) in order, in one round trip where the
+        backend allows: a group commit touches many channels at once."""
 
     async def subscribe(self, topic: str) -> None: ...
 

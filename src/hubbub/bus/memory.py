@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from hubbub.bus.base import Deliver
 
@@ -26,6 +26,10 @@ class MemoryBus:
         # what makes per-channel order hold without any buffering.
         if self._deliver is not None and topic in self._topics:
             self._deliver(topic, data)
+
+    async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        for topic, data in items:
+            await self.publish(topic, data)
 
     async def subscribe(self, topic: str) -> None:
         self._topics.add(topic)

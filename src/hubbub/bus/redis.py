@@ -9,10 +9,7 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
-import uuid
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -62,6 +59,15 @@ class RedisBus:
     async def publish(self, topic: str, data: bytes) -> None:
         try:
             await self.redis.publish(PREFIX + topic, data)
+        except (RedisError, OSError) as exc:
+            raise BusError(f"publish failed: {exc}") from exc
+
+    async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for topic, data in items:
+            pipe.publish(PREFIX + topic, data)
+        try:
+            await pipe.execute()
         except (RedisError, OSError) as exc:
             raise BusError(f"publish failed: {exc}") from exc
 
@@ -120,89 +126,3 @@ class RedisBus:
             topic = (channel.decode() if isinstance(channel, bytes) else channel)[n:]
             if self._deliver is not None and topic in self._topics:
                 self._deliver(topic, msg["data"])
-
-
-_KEY = "hubbub:presence:"
-_ALL = "hubbub:presence:all"
-
-
-class RedisDirectory:
-    """Per user, a sorted set of the nodes that have them, scored by expiry;
-    plus one set of every (user, node) entry, for finding the expired ones."""
-
-    def __init__(self, url: str, ttl: float, node_id: str | None = None) -> None:
-        # A blocking pool: a burst of presence updates (many clients closing
-        # at once) waits for a connection instead of failing "Too many connections".
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=32, timeout=10, socket_connect_timeout=2
-        )
-        self.redis = aioredis.Redis(connection_pool=pool)
-        self.ttl = ttl
-        self.node = node_id or uuid.uuid4().hex[:12]
-
-    async def _card_after(self, user_id: int, *ops: tuple[Any, ...]) -> int:
-        now = time.time()
-        key = f"{_KEY}{user_id}"
-        try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                for op in ops:
-                    getattr(pipe, op[0])(*op[1:])
-                pipe.zremrangebyscore(key, "-inf", now)
-                pipe.zcard(key)
-                results = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise BusError(f"presence directory unreachable: {exc}") from exc
-        return int(results[-1])
-
-    async def online(self, user_id: int) -> bool:
-        expires = time.time() + self.ttl
-        key, entry = f"{_KEY}{user_id}", f"{user_id}:{self.node}"
-        return (
-            await self._card_after(
-                user_id,
-                ("zadd", key, {self.node: expires}),
-                ("zadd", _ALL, {entry: expires}),
-            )
-            == 1
-        )
-
-    async def offline(self, user_id: int) -> bool:
-        key, entry = f"{_KEY}{user_id}", f"{user_id}:{self.node}"
-        return await self._card_after(user_id, ("zrem", key, self.node), ("zrem", _ALL, entry)) == 0
-
-    async def online_among(self, user_ids: Iterable[int]) -> set[int]:
-        ids = list(user_ids)
-        now = time.time()
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for uid in ids:
-                    pipe.zcount(f"{_KEY}{uid}", now, "+inf")
-                counts = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise BusError(f"presence directory unreachable: {exc}") from exc
-        return {uid for uid, n in zip(ids, counts, strict=True) if n}
-
-    async def heartbeat(self, user_ids: Iterable[int]) -> list[int]:
-        now = time.time()
-        expires = now + self.ttl
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for uid in user_ids:
-                    pipe.zadd(f"{_KEY}{uid}", {self.node: expires})
-                    pipe.zadd(_ALL, {f"{uid}:{self.node}": expires})
-                await pipe.execute()
-            gone = []
-            for raw in await self.redis.zrangebyscore(_ALL, "-inf", now):
-                entry = raw.decode() if isinstance(raw, bytes) else str(raw)
-                # ZREM succeeds on one node only: that node announces it.
-                if not await self.redis.zrem(_ALL, entry):
-                    continue
-                uid_text, _, node = entry.partition(":")
-                if await self._card_after(int(uid_text), ("zrem", f"{_KEY}{uid_text}", node)) == 0:
-                    gone.append(int(uid_text))
-            return gone
-        except (RedisError, OSError) as exc:
-            raise BusError(f"presence directory unreachable: {exc}") from exc
-
-    async def close(self) -> None:
-        await self.redis.aclose()

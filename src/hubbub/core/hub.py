@@ -114,15 +114,22 @@ class Hub:
 
     async def _publish_messages(self, stored: list[StoredMessage]) -> None:
         """One bus message per channel per committed batch: its events, one per
-        line (JSON never contains a raw newline), in seq order."""
+        line (JSON never contains a raw newline), in seq order; all of them in
+        one call, so a batch over many channels is one round trip."""
         by_channel: dict[int, list[bytes]] = {}
         for m in stored:
             by_channel.setdefault(m.channel_id, []).append(encode(events.message_event(m)))
-        for channel_id, encoded in by_channel.items():
-            try:
-                await self.bus.publish(events.channel_topic(channel_id), b"\n".join(encoded))
-            except BusError as exc:
-                log.warning("messages for channel %s not published: %s", channel_id, exc)
+        if not by_channel:
+            return
+        try:
+            await self.bus.publish_many(
+                [
+                    (events.channel_topic(channel_id), b"\n".join(encoded))
+                    for channel_id, encoded in by_channel.items()
+                ]
+            )
+        except BusError as exc:
+            log.warning("messages for %d channels not published: %s", len(by_channel), exc)
 
     # --- accounts -----------------------------------------------------------
 
