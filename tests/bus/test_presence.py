@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from hubbub.bus.presence import LocalDirectory
-from hubbub.bus.redis import RedisDirectory
-from services import require_redis
+from hubbub.bus.redis_presence import RedisDirectory
+from services import PrivateRedis, require_redis
 
 
 @pytest.fixture
@@ -64,3 +64,35 @@ async def test_a_dead_node_expires_and_one_survivor_announces_it() -> None:
         await survivors[0].offline(other)
         for d in (dead, *survivors):
             await d.close()
+
+
+async def test_heartbeat_rewrites_what_redis_lost(
+    nodes: tuple[RedisDirectory, RedisDirectory],
+) -> None:
+    a, b = nodes
+    user = uid()
+    await a.online(user)
+    # What a Redis restart without persistence does to a's entries.
+    await a.redis.delete(f"hubbub:presence:node:{a.node}", f"hubbub:presence:user:{user}")
+    assert await b.online_among([user]) == set()
+    assert await a.heartbeat([user]) == []
+    assert await b.online_among([user]) == {user}
+    assert await a.offline(user) is True
+
+
+async def test_a_heartbeat_is_a_few_commands_however_many_users() -> None:
+    server = PrivateRedis()  # nobody else's commands in its counters
+    server.start()
+    a = RedisDirectory(server.url, ttl=30)
+    try:
+        users = list(range(1, 301))
+        for u in users:
+            await a.online(u)
+        await a.redis.config_resetstat()
+        assert await a.heartbeat(users) == []
+        info = await a.redis.info("commandstats")
+        # ZADD + SCARD + ZRANGEBYSCORE (+ INFO itself), not one per user.
+        assert sum(v["calls"] for v in info.values()) <= 4, info
+    finally:
+        await a.close()
+        server.kill()

@@ -25,7 +25,7 @@ def open_directory(url: str, ttl: float) -> Directory:
     """The presence directory that goes with the bus at `url`."""
     scheme = url.partition("://")[0]
     if scheme in ("redis", "rediss", "unix"):
-        from hubbub.bus.redis import RedisDirectory
+        from hubbub.bus.redis_presence import RedisDirectory
 
         return RedisDirectory(url, ttl)
     from hubbub.bus.presence import LocalDirectory
