@@ -29,6 +29,7 @@ from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
 from hubbub.server import tutorial
 from hubbub.server.connection import Connection
 from hubbub.server.fanout import Fanout
+from hubbub.server.gcpolicy import GCPolicy
 from hubbub.store.base import StoreError
 
 log = logging.getLogger("hubbub.gateway")
@@ -54,6 +55,7 @@ class Gateway:
         self.connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self.gc = GCPolicy()
         fanout.control = self._control
 
     @property
@@ -88,6 +90,7 @@ class Gateway:
     def attach(self, conn: Connection, params: dict[str, str]) -> None:
         """The upgrade succeeded: decide how this connection identifies itself."""
         self.connections.add(conn)
+        self.gc.connection_opened()
         token, room = params.get("token"), params.get("room_name")
         if token is not None:
             try:
@@ -142,7 +145,9 @@ class Gateway:
 
     def detach(self, conn: Connection) -> None:
         """Forget a closing connection everywhere; safe to call twice."""
-        self.connections.discard(conn)
+        if conn in self.connections:
+            self.connections.discard(conn)
+            self.gc.connection_closed()
         for topic in conn.channels:
             self.fanout.remove(topic, conn)
         for topic in conn.watched:
@@ -379,6 +384,7 @@ class Gateway:
                         conn.close(CloseCode.auth_timeout)
                 elif state is State.OPEN and now - conn.last_seen > idle_timeout:
                     conn.close(CloseCode.heartbeat_timeout)
+            self.gc.tick(len(self.connections))
 
 
 ROUTES: dict[type[f.ClientFrame], Handler] = {
