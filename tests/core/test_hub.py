@@ -129,3 +129,27 @@ async def test_read_cursor_and_presence_events(hub: Hub) -> None:
     await hub.disconnected(ann)
     kinds = [(e["type"], e.get("status") or e.get("seq")) for _, e in hub.seen]  # type: ignore[attr-defined]
     assert kinds == [("read", 1), ("presence", "online"), ("presence", "offline")]
+
+
+async def test_a_subscribers_first_send_needs_no_lookup(hub: Hub) -> None:
+    ann, _ = await hub.register("ann", "correct horse")
+    bob, _ = await hub.register("bob", "correct horse")
+    await hub.create_channel(ann, "general")
+    await hub.join(bob, "general")
+    hub2 = Hub(hub.store, hub.bus, hub.limits)  # a node that just restarted: empty caches
+    hub2.writer = hub.writer
+    await hub2.channel_for(bob, "general")  # what subscribing does
+    lookups = 0
+    get_channel = hub.store.get_channel
+
+    async def counted(name: str) -> object:
+        nonlocal lookups
+        lookups += 1
+        return await get_channel(name)
+
+    hub.store.get_channel = counted  # type: ignore[method-assign]
+    stored = await hub2.send(bob, "general", "hello", "c1")
+    assert (stored.author, stored.seq) == ("bob", 1)
+    assert lookups == 0
+    await hub2.leave(bob, "general")  # leaving forgets: the next send is checked again
+    assert await code_of(hub2.send(bob, "general", "again", "c2")) is ErrorCode.not_a_member

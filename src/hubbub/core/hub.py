@@ -200,6 +200,8 @@ class Hub:
         membership = await self.store.membership(channel.id, user.id) if user else None
         if channel.kind != "public" and membership is None:
             raise _not_found(name)
+        if membership is not None and user is not None:
+            self._remember_member(channel, user)  # a subscriber's first send needs no query
         return channel, membership
 
     async def member_channel(self, user: User, name: str) -> Membership:
@@ -415,11 +417,13 @@ class Hub:
         if ref is not None and (ref[0], user.id) in self._members:
             return ref[0]
         channel = (await self.member_channel(user, name)).channel
-        self._refs[name] = (channel.id, channel.kind)
+        return channel.id
+
+    def _remember_member(self, channel: Channel, user: User) -> None:
+        self._refs[channel.name] = (channel.id, channel.kind)
         if len(self._members) > 100_000:
             self._members.clear()
         self._members.add((channel.id, user.id))
-        return channel.id
 
     async def history(
         self,
