@@ -20,35 +20,47 @@ from hubbub.core.models import NewMessage, StoredMessage
 from hubbub.store import batch as b
 from hubbub.store.base import StoreError
 
-MEMBERS = """
-SELECT m.channel_id, m.user_id, u.username, u.display_name
+# What the batch needs to know first, in one round trip: which (channel,
+# author) pairs are memberships ('m'), and which (author, client_id) pairs
+# were stored before ('s').
+LOOKUP = """
+SELECT 'm', m.channel_id, m.user_id, u.username, u.display_name,
+       NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::bigint
 FROM unnest($1::int[], $2::int[]) AS p(channel_id, user_id)
 JOIN memberships AS m ON m.channel_id = p.channel_id AND m.user_id = p.user_id
 JOIN users AS u ON u.id = m.user_id
-"""
-
-SENT = """
-SELECT m.channel_id, c.name, m.seq, u.username, u.display_name, m.text,
-       m.author_id, m.client_id, m.created_at
-FROM unnest($1::int[], $2::text[]) AS k(author_id, client_id)
+UNION ALL
+SELECT 's', m.channel_id, m.author_id, u.username, u.display_name,
+       c.name, m.seq, m.text, m.client_id, m.created_at
+FROM unnest($3::int[], $4::text[]) AS k(author_id, client_id)
 JOIN messages AS m ON m.author_id = k.author_id AND m.client_id = k.client_id
 JOIN channels AS c ON c.id = m.channel_id
 JOIN users AS u ON u.id = m.author_id
 """
 
-LOCK = "SELECT id FROM channels WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE"
-
-BUMP = """
-UPDATE channels AS c SET last_seq = c.last_seq + n.added
-FROM unnest($1::int[], $2::bigint[]) AS n(id, added)
-WHERE c.id = n.id
-RETURNING c.id, c.last_seq, c.name
-"""
-
-INSERT = f"""
-INSERT INTO messages ({", ".join(b.COLUMNS)})
-SELECT * FROM unnest($1::int[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[],
-                     $7::bigint[])
+# Then one statement stores it, atomic by itself: lock the channels in id
+# order, bump their `last_seq`, insert the messages at `base + ordinal` (the
+# ordinal is the message's place among the batch's new messages of its
+# channel, from 1). A CTE with FOR UPDATE is materialized in its ORDER BY
+# order, and the UPDATE only touches rows it already locked.
+STORE = f"""
+WITH locked AS MATERIALIZED (
+  SELECT id FROM channels WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE
+), bumped AS (
+  UPDATE channels AS c SET last_seq = c.last_seq + n.added
+  FROM unnest($1::int[], $2::bigint[]) AS n(id, added)
+  WHERE c.id = n.id AND c.id IN (SELECT id FROM locked)
+  RETURNING c.id, c.last_seq, c.last_seq - n.added AS base, c.name
+), inserted AS (
+  INSERT INTO messages ({", ".join(b.COLUMNS)})
+  SELECT v.channel_id, bumped.base + v.ordinal, v.author_id, v.guest_name, v.text,
+         v.client_id, v.created_at
+  FROM unnest($3::int[], $4::bigint[], $5::int[], $6::text[], $7::text[], $8::text[],
+              $9::bigint[]) AS v(channel_id, ordinal, author_id, guest_name, text, client_id,
+                                 created_at)
+  JOIN bumped ON bumped.id = v.channel_id
+)
+SELECT id, last_seq, name FROM bumped
 """
 
 ATTEMPTS = 3
@@ -62,32 +74,52 @@ def dsn(url: str) -> str:
 
 
 async def append(conn: Any, batch: Sequence[NewMessage]) -> list[b.Result]:
+    """Two round trips, no explicit transaction: LOOKUP, then STORE, which is
+    atomic by itself. A send stored by another node in between makes STORE
+    fail on the (author, client_id) constraint, and the caller runs the batch
+    again."""
     look = b.lookups(batch)
-    async with conn.transaction():
-        members: dict[b.Pair, b.Names] = {}
-        if look.pairs:
-            cids, uids = zip(*look.pairs, strict=True)
-            for r in await conn.fetch(MEMBERS, cids, uids):
-                members[(r[0], r[1])] = (r[2], r[3])
-        sent: dict[b.Key, StoredMessage] = {}
-        if look.keys:
-            aids, client_ids = zip(*look.keys, strict=True)
-            for cid, cname, seq, name, display, text, aid, client_id, at in await conn.fetch(
-                SENT, aids, client_ids
-            ):
-                sent[(aid, client_id)] = StoredMessage(
+    members: dict[b.Pair, b.Names] = {}
+    sent: dict[b.Key, StoredMessage] = {}
+    if look.pairs or look.keys:
+        pairs, keys = list(zip(*look.pairs, strict=True)), list(zip(*look.keys, strict=True))
+        cids, uids = pairs or ((), ())
+        aids, client_ids = keys or ((), ())
+        for kind, cid, uid, name, display, cname, seq, text, client_id, at in await conn.fetch(
+            LOOKUP, cids, uids, aids, client_ids
+        ):
+            if kind == "m":
+                members[(cid, uid)] = (name, display)
+            else:
+                sent[(uid, client_id)] = StoredMessage(
                     cid, cname, seq, name, display, text, client_id, at, duplicate=True
                 )
-        p = b.plan(batch, members, sent)
-        bumped: dict[int, tuple[int, str]] = {}
-        if p.per_channel:
-            ids = sorted(p.per_channel)
-            await conn.execute(LOCK, ids)
-            for cid, last, name in await conn.fetch(BUMP, ids, [p.per_channel[i] for i in ids]):
-                bumped[cid] = (last, name)
-        results, rows = b.finish(p, members, bumped)
-        if rows:
-            await conn.execute(INSERT, *zip(*rows, strict=True))
+    p = b.plan(batch, members, sent)
+    if not p.fresh:
+        results, _ = b.finish(p, members, {})
+        return results
+    ordinal: dict[int, int] = {}
+    columns: list[list[Any]] = [[] for _ in range(7)]
+    for x in p.fresh:
+        ordinal[x.channel_id] = ordinal.get(x.channel_id, 0) + 1
+        for column, value in zip(
+            columns,
+            (
+                x.channel_id,
+                ordinal[x.channel_id],
+                x.author_id,
+                x.guest_name,
+                x.text,
+                x.client_id,
+                x.created_at,
+            ),
+            strict=True,
+        ):
+            column.append(value)
+    ids = sorted(p.per_channel)
+    rows = await conn.fetch(STORE, ids, [p.per_channel[i] for i in ids], *columns)
+    bumped = {cid: (last, name) for cid, last, name in rows}
+    results, _ = b.finish(p, members, bumped)
     return results
 
 
