@@ -30,8 +30,9 @@ class Bus(Protocol):
     async def publish(self, topic: str, data: bytes) -> None: ...
 
     async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> None:
-        """Publish each (topic, data) in order, in one round trip where the
-        backend allows: a group commit touches many channels at once."""
+        """Publish each (topic, data), in one round trip where the backend
+        allows: a group commit touches many channels at once. Order is kept
+        per topic (not across topics)."""
 
     async def subscribe(self, topic: str) -> None: ...
 

@@ -1,7 +1,8 @@
 """Redis pub/sub bus: every node receives the events for the topics its
-clients follow. Redis is only a fan-out hint; the store stays the truth, so a
-lost connection is survived by reconnecting, re-subscribing, and telling the
-node (`on_reconnect`) that it may have missed events."""
+clients follow, carried over a fixed set of shard channels (bus/shards.py).
+Redis is only a fan-out hint; the store stays the truth, so a lost connection
+is survived by reconnecting, re-subscribing, and telling the node
+(`on_reconnect`) that it may have missed events."""
 
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ from collections.abc import Callable, Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from hubbub.bus import shards
 from hubbub.bus.base import BusError, Deliver
 
 log = logging.getLogger("hubbub.bus.redis")
 
-PREFIX = "hubbub:"
+PREFIX = "hubbub:shard:"
+
+
+def _channel(shard: int) -> str:
+    return f"{PREFIX}{shard}"
 
 
 class RedisBus:
@@ -27,6 +33,7 @@ class RedisBus:
         self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=None)
         self._deliver: Deliver | None = None
         self._topics: set[str] = set()
+        self._shards: dict[int, int] = {}  # shard -> topics followed in it
         self._pubsub: aioredis.client.PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
@@ -57,32 +64,44 @@ class RedisBus:
             raise BusError("redis subscriber is reconnecting")
 
     async def publish(self, topic: str, data: bytes) -> None:
-        try:
-            await self.redis.publish(PREFIX + topic, data)
-        except (RedisError, OSError) as exc:
-            raise BusError(f"publish failed: {exc}") from exc
+        await self.publish_many([(topic, data)])
 
     async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        for topic, data in items:
-            pipe.publish(PREFIX + topic, data)
+        payloads = shards.by_shard(items)
         try:
-            await pipe.execute()
+            if len(payloads) == 1:
+                [(shard, payload)] = payloads.items()
+                await self.redis.publish(_channel(shard), payload)
+            elif payloads:
+                pipe = self.redis.pipeline(transaction=False)
+                for shard, payload in payloads.items():
+                    pipe.publish(_channel(shard), payload)
+                await pipe.execute()
         except (RedisError, OSError) as exc:
             raise BusError(f"publish failed: {exc}") from exc
 
     async def subscribe(self, topic: str) -> None:
+        if topic in self._topics:
+            return
         self._topics.add(topic)
-        if self._pubsub is not None and self._connected.is_set():
-            # On failure the reader reconnects and subscribes to every topic.
+        shard = shards.shard_of(topic)
+        self._shards[shard] = self._shards.get(shard, 0) + 1
+        if self._shards[shard] == 1 and self._pubsub is not None and self._connected.is_set():
+            # On failure the reader reconnects and subscribes to every shard.
             with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.subscribe(PREFIX + topic)
+                await self._pubsub.subscribe(_channel(shard))
 
     async def unsubscribe(self, topic: str) -> None:
+        if topic not in self._topics:
+            return
         self._topics.discard(topic)
-        if self._pubsub is not None and self._connected.is_set():
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.unsubscribe(PREFIX + topic)
+        shard = shards.shard_of(topic)
+        self._shards[shard] -= 1
+        if self._shards[shard] == 0:
+            del self._shards[shard]
+            if self._pubsub is not None and self._connected.is_set():
+                with contextlib.suppress(RedisError, OSError):
+                    await self._pubsub.unsubscribe(_channel(shard))
 
     async def wait_connected(self, timeout: float) -> None:
         await asyncio.wait_for(self._connected.wait(), timeout)
@@ -96,8 +115,8 @@ class RedisBus:
                 # A subscription needs a live connection; this one keeps the
                 # connection open even before any topic exists.
                 await pubsub.subscribe(PREFIX + "_keepalive")
-                if self._topics:
-                    await pubsub.subscribe(*(PREFIX + t for t in self._topics))
+                if self._shards:
+                    await pubsub.subscribe(*(_channel(shard) for shard in self._shards))
                 self._pubsub = pubsub
                 self._connected.set()
                 if not first and self.on_reconnect is not None:
@@ -117,12 +136,10 @@ class RedisBus:
                 delay = min(delay * 2, 2.0)
 
     async def _pump(self, pubsub: aioredis.client.PubSub) -> None:
-        n = len(PREFIX)
         while True:
             msg = await pubsub.get_message(timeout=None)
-            if msg is None or msg.get("type") != "message":
+            if msg is None or msg.get("type") != "message" or self._deliver is None:
                 continue
-            channel = msg["channel"]
-            topic = (channel.decode() if isinstance(channel, bytes) else channel)[n:]
-            if self._deliver is not None and topic in self._topics:
-                self._deliver(topic, msg["data"])
+            for topic, data in shards.unpack(msg["data"]):
+                if topic in self._topics:
+                    self._deliver(topic, data)
