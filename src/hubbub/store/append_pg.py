@@ -22,20 +22,33 @@ from hubbub.store.base import StoreError
 
 # What the batch needs to know first, in one round trip: which (channel,
 # author) pairs are memberships ('m'), and which (author, client_id) pairs
-# were stored before ('s').
+# were stored before ('s'). Each look-up is a LATERAL subquery with LIMIT 1, so
+# it stays a unique-index probe per pair: as a plain join, the generic plan of
+# this prepared statement hashes all of `users` and filters an author's every
+# message by client_id, costs that grow with the tables.
 LOOKUP = """
-SELECT 'm', m.channel_id, m.user_id, u.username, u.display_name,
+SELECT 'm', p.channel_id, p.user_id, u.username, u.display_name,
        NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::bigint
 FROM unnest($1::int[], $2::int[]) AS p(channel_id, user_id)
-JOIN memberships AS m ON m.channel_id = p.channel_id AND m.user_id = p.user_id
-JOIN users AS u ON u.id = m.user_id
+CROSS JOIN LATERAL (
+  SELECT 1 FROM memberships
+  WHERE channel_id = p.channel_id AND user_id = p.user_id LIMIT 1
+) AS m
+CROSS JOIN LATERAL (
+  SELECT username, display_name FROM users WHERE id = p.user_id LIMIT 1
+) AS u
 UNION ALL
-SELECT 's', m.channel_id, m.author_id, u.username, u.display_name,
-       c.name, m.seq, m.text, m.client_id, m.created_at
-FROM unnest($3::int[], $4::text[]) AS k(author_id, client_id)
-JOIN messages AS m ON m.author_id = k.author_id AND m.client_id = k.client_id
-JOIN channels AS c ON c.id = m.channel_id
-JOIN users AS u ON u.id = m.author_id
+SELECT 's', m.channel_id, k.author_id, u.username, u.display_name,
+       c.name, m.seq, m.text, k.client_id, m.created_at
+FROM unnest($3::int[], $4::varchar[]) AS k(author_id, client_id)
+CROSS JOIN LATERAL (
+  SELECT channel_id, seq, text, created_at FROM messages
+  WHERE author_id = k.author_id AND client_id = k.client_id LIMIT 1
+) AS m
+CROSS JOIN LATERAL (
+  SELECT username, display_name FROM users WHERE id = k.author_id LIMIT 1
+) AS u
+CROSS JOIN LATERAL (SELECT name FROM channels WHERE id = m.channel_id LIMIT 1) AS c
 """
 
 # Then one statement stores it, atomic by itself: lock the channels in id
@@ -138,7 +151,14 @@ class PostgresAppender:
         for attempt in range(ATTEMPTS):
             try:
                 if self._conn is None or self._conn.is_closed():
-                    self._conn = await asyncpg.connect(self.dsn, timeout=CONNECT_TIMEOUT)
+                    self._conn = await asyncpg.connect(
+                        self.dsn,
+                        timeout=CONNECT_TIMEOUT,
+                        # Plan each statement once: the arrays' lengths change
+                        # every batch, and re-planning these for every batch
+                        # cost PostgreSQL more CPU than running them.
+                        server_settings={"plan_cache_mode": "force_generic_plan"},
+                    )
                 return await append(self._conn, batch)
             except asyncpg.UniqueViolationError:
                 # Another node stored one of these (author, client_id) pairs
