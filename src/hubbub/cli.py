@@ -146,6 +146,62 @@ def migrate(data_dir: Path, database_url: str | None) -> None:
     click.echo("database schema is up to date")
 
 
+@main.command("aws-local")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3001, show_default=True, type=int, help="0 picks a free port.")
+@click.option("--stage", default="local", show_default=True, help="The API's stage name.")
+@click.option(
+    "--dynamodb-endpoint",
+    envvar="HUBBUB_DYNAMODB_ENDPOINT",
+    default=None,
+    help="Use this DynamoDB (e.g. http://127.0.0.1:8001) [default: start moto here].",
+)
+@click.option("--prefix", default="hubbub-", show_default=True, help="Table name prefix.")
+@click.option(
+    "--allow-guests/--no-allow-guests",
+    envvar="HUBBUB_ALLOW_GUESTS",
+    default=False,
+    show_default=True,
+    help="Allow anonymous S1-tutorial connections (?room_name=).",
+)
+@click.option("--limit", "limits", multiple=True, metavar="NAME=VALUE", help="As for serve.")
+@click.option("--workers", default=8, show_default=True, help="Concurrent Lambda invocations.")
+@click.option("--log-level", default="warning", show_default=True)
+def aws_local(
+    host: str,
+    port: int,
+    stage: str,
+    dynamodb_endpoint: str | None,
+    prefix: str,
+    allow_guests: bool,
+    limits: tuple[str, ...],
+    workers: int,
+    log_level: str,
+) -> None:
+    """Run the Lambda handlers behind a local API Gateway (WebSocket API,
+    Management API, GET /ping) on DynamoDB served by moto. See docs/deploy-aws.md."""
+    try:
+        parse_limits(limits)
+        from hubbub.aws.local import LocalSettings, run
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--limit") from None
+    except ImportError as exc:
+        raise click.ClickException(f"{exc}: pip install 'hubbub[aws-local]'") from None
+    run(
+        LocalSettings(
+            host=host,
+            port=port,
+            stage=stage,
+            dynamodb_endpoint=dynamodb_endpoint,
+            prefix=prefix,
+            allow_guests=allow_guests,
+            limits=limits,
+            workers=workers,
+            log_level=log_level,
+        )
+    )
+
+
 # --- client commands ---------------------------------------------------------
 
 server_option = click.option(

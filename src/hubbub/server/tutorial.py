@@ -7,7 +7,7 @@ messages and history.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hubbub.core import events
 from hubbub.core.models import Channel, User
@@ -15,8 +15,28 @@ from hubbub.protocol import frames as f
 from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
 
 if TYPE_CHECKING:
+    from hubbub.core.hub import Hub
     from hubbub.server.connection import Connection
     from hubbub.server.gateway import Gateway
+
+
+class HasHub(Protocol):
+    """What the tutorial actions need of a transport: the self-hosted Gateway,
+    or the Lambda handlers (hubbub.aws)."""
+
+    @property
+    def hub(self) -> Hub: ...
+
+
+class TutorialConnection(Protocol):
+    @property
+    def user(self) -> User | None: ...
+
+    @property
+    def guest_room(self) -> Channel | None: ...
+
+    def send(self, frame: dict[str, Any]) -> None: ...
+
 
 RECENT = 10
 MAX_GUEST_NAME = 80
@@ -26,7 +46,7 @@ def _missing(field: str) -> ChatError:
     return ChatError(ErrorCode.invalid_input, f"{field} not in message dict", field=field)
 
 
-async def _room(gw: Gateway, name: str, user: User | None) -> Channel:
+async def _room(gw: HasHub, name: str, user: User | None) -> Channel:
     """The room's channel, created on first use, with `user` made a member."""
     if user is None:
         channel = await gw.hub.ensure_room(name, None)
@@ -58,7 +78,7 @@ async def open_room(gw: Gateway, conn: Connection, name: str, user: User | None)
     await gw.fanout.add_tutorial(topic, conn)
 
 
-async def send_message(gw: Gateway, conn: Connection, frame: f.SendMessage) -> None:
+async def send_message(gw: HasHub, conn: TutorialConnection, frame: f.SendMessage) -> None:
     room = frame.room_name or (conn.guest_room.name if conn.guest_room else None)
     if room is None:
         raise _missing("room_name")
@@ -78,7 +98,9 @@ async def send_message(gw: Gateway, conn: Connection, frame: f.SendMessage) -> N
         await gw.hub.send(user, room, frame.content, None)
 
 
-async def get_recent_messages(gw: Gateway, conn: Connection, frame: f.GetRecentMessages) -> None:
+async def get_recent_messages(
+    gw: HasHub, conn: TutorialConnection, frame: f.GetRecentMessages
+) -> None:
     room = frame.room_name or (conn.guest_room.name if conn.guest_room else None)
     if room is None:
         raise _missing("room_name")

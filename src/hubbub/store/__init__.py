@@ -16,4 +16,10 @@ def open_store(url: str) -> Store:
         if scheme == "postgres":
             url = "postgresql" + url[len("postgres") :]
         return SQLStore(url)
-    raise ValueError(f"unsupported database URL scheme {scheme!r} (sqlite://, postgresql://)")
+    if scheme == "dynamodb":
+        from hubbub.store.dynamo import DynamoStore
+
+        return DynamoStore(url)
+    raise ValueError(
+        f"unsupported database URL scheme {scheme!r} (sqlite://, postgresql://, dynamodb://)"
+    )

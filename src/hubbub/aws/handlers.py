@@ -1,0 +1,60 @@
+"""The Lambda entry points, one per API Gateway route (see template.yaml):
+`hubbub.aws.handlers.connect`, `.disconnect`, `.default`, `.send_message`,
+`.get_recent_messages` for the WebSocket API, `.ping` for `GET /ping`.
+
+The WebSocket ones all run the same gateway (`runtime.Runtime.handle`): a
+frame reaching `sendMessage` is routed by its `action` like any other, so a
+deployment with only `$default` behaves the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hubbub.aws import runtime
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """`$connect`: `?token=` (a user) and/or `?room_name=` (the S1 tutorial)."""
+    return runtime.current().handle(event)
+
+
+def disconnect(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return runtime.current().handle(event)
+
+
+def default(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """`$default`: every native action (and anything unroutable: an error frame)."""
+    return runtime.current().handle(event)
+
+
+def send_message(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The tutorial's `sendMessage` route."""
+    return runtime.current().handle(event)
+
+
+def get_recent_messages(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The tutorial's `getRecentMessages` route."""
+    return runtime.current().handle(event)
+
+
+def ping(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """`GET /ping` on the HTTP API: `PONG!`, as in the tutorial (no storage)."""
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "text/plain; charset=utf-8"},
+        "body": "PONG!",
+    }
+
+
+# routeKey -> handler, as the templates wire them.
+WEBSOCKET_ROUTES: dict[str, LambdaHandler] = {
+    "$connect": connect,
+    "$disconnect": disconnect,
+    "$default": default,
+    "sendMessage": send_message,
+    "getRecentMessages": get_recent_messages,
+}

@@ -1,0 +1,162 @@
+"""Pushes through the API Gateway Management API (`post_to_connection`).
+
+`PushBus` is the Lambda's Bus: where the self-hosted server publishes an event
+to its subscribers, a Lambda looks up the topic's followers in the connections
+table and posts the event to each. A follower that is gone (410
+`GoneException`: it closed without a `$disconnect` reaching us) is removed, and
+the broadcast carries on to the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import orjson
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from hubbub.aws.connections import ConnectionTable, Mode
+from hubbub.bus.base import BusError
+from hubbub.core.events import tutorial_messages
+from hubbub.protocol.codec import encode
+from hubbub.store.base import StoreError
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+
+log = logging.getLogger("hubbub.aws.push")
+
+PARALLEL_POSTS = 16
+
+
+class Pusher:
+    """Management API clients, one per API endpoint (`https://{domain}/{stage}`)."""
+
+    def __init__(self) -> None:
+        self.endpoint: str | None = None
+        self._clients: dict[str, ApiGatewayManagementApiClient] = {}
+        self._lock = threading.Lock()
+
+    def _client(self) -> ApiGatewayManagementApiClient:
+        endpoint = self.endpoint
+        if endpoint is None:
+            raise RuntimeError("no Management API endpoint: no event was handled yet")
+        with self._lock:
+            client = self._clients.get(endpoint)
+            if client is None:
+                session = boto3.session.Session()
+                kwargs: dict[str, Any] = {}
+                if session.get_credentials() is None:  # only a local emulator takes these
+                    kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")
+                client = session.client(
+                    "apigatewaymanagementapi",
+                    endpoint_url=endpoint,
+                    region_name=session.region_name or "us-east-1",
+                    config=Config(
+                        connect_timeout=2,
+                        read_timeout=5,
+                        retries={"max_attempts": 2, "mode": "standard"},
+                        max_pool_connections=PARALLEL_POSTS * 2,
+                    ),
+                    **kwargs,
+                )
+                self._clients[endpoint] = client
+        return client
+
+    def post(self, connection_id: str, data: bytes) -> bool:
+        """Send one frame; False if the connection is gone."""
+        client = self._client()
+        try:
+            client.post_to_connection(ConnectionId=connection_id, Data=data)
+            return True
+        except client.exceptions.GoneException:
+            return False
+
+    def disconnect(self, connection_id: str) -> None:
+        client = self._client()
+        with contextlib.suppress(client.exceptions.GoneException):
+            client.delete_connection(ConnectionId=connection_id)
+
+
+def tutorial_frames(events: list[bytes]) -> list[bytes]:
+    """The S1 tutorial's `{"messages": [...]}` for each message event."""
+    out = []
+    for data in events:
+        body = orjson.loads(data)
+        if body.get("type") == "message":
+            author = body["author"]
+            name = author["username"] or author["display_name"]
+            out.append(encode(tutorial_messages([(name, body["text"])])))
+    return out
+
+
+class PushBus:
+    """A Bus for the Lambda handlers: publishing is pushing to the followers."""
+
+    def __init__(self, connections: ConnectionTable, pusher: Pusher) -> None:
+        self.connections = connections
+        self.pusher = pusher
+
+    async def start(self, deliver: Any, resync: Callable[[], None] | None = None) -> None:
+        return None  # a Lambda receives nothing from the bus
+
+    async def close(self) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None
+
+    async def subscribe(self, topic: str) -> None:
+        return None
+
+    async def unsubscribe(self, topic: str) -> None:
+        return None
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        try:
+            followers = await self.connections.followers(topic)
+        except StoreError as exc:
+            raise BusError(str(exc)) from exc
+        if not followers:
+            return
+        # Encoded once per kind of follower, not per follower. A channel
+        # topic's data is a committed batch: one event per line.
+        native = data.split(b"\n") if topic.startswith("c:") else [data]
+        frames: dict[Mode, list[bytes]] = {"native": native}
+        if any(mode == "tutorial" for _, mode in followers):
+            frames["tutorial"] = tutorial_frames(native)
+        await self.push_many([(cid, frames[mode]) for cid, mode in followers])
+
+    async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        for topic, data in items:
+            await self.publish(topic, data)
+
+    async def push_many(self, targets: list[tuple[str, list[bytes]]]) -> None:
+        limit = asyncio.Semaphore(PARALLEL_POSTS)
+        gone: list[str] = []
+
+        async def one(connection_id: str, payloads: list[bytes]) -> None:
+            async with limit:
+                for payload in payloads:
+                    try:
+                        ok = await asyncio.to_thread(self.pusher.post, connection_id, payload)
+                    except (ClientError, BotoCoreError) as exc:
+                        log.warning("push to %s failed: %s", connection_id, exc)
+                        return
+                    if not ok:
+                        gone.append(connection_id)
+                        return
+
+        await asyncio.gather(*(one(cid, p) for cid, p in targets if p))
+        for connection_id in gone:
+            log.info("connection %s is gone: removed", connection_id)
+            try:
+                await self.connections.remove(connection_id)
+            except StoreError as exc:
+                log.warning("removing gone connection %s failed: %s", connection_id, exc)

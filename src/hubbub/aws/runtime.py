@@ -1,0 +1,118 @@
+"""A warm Lambda container: one event loop, one Hub on the DynamoDB store with
+the push bus, kept between invocations (Lambda reuses the process).
+
+Configuration is the environment, as for `hubbub serve`:
+`HUBBUB_DATABASE_URL` (a `dynamodb://` URL), `HUBBUB_ALLOW_GUESTS=1`,
+`HUBBUB_LIMIT=name=value,...`, `HUBBUB_JWT_SECRET` (else the secret is
+generated once and kept in the store, as on a server), and
+`HUBBUB_APIGW_ENDPOINT` to override the Management API URL.
+
+A Lambda process handles one invocation at a time; `hubbub aws-local` runs
+handlers on several threads, so a runtime is per thread: each thread is one
+"container".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from hubbub.aws import apigw
+from hubbub.aws.connections import ConnectionTable
+from hubbub.aws.push import PushBus, Pusher
+from hubbub.aws.router import LambdaGateway, Response
+from hubbub.config import parse_limits
+from hubbub.core.hub import Hub
+from hubbub.core.limits import Limits
+from hubbub.store.dynamo import DynamoStore
+
+T = TypeVar("T")
+
+DEFAULT_URL = "dynamodb://?prefix=hubbub-"
+
+
+@dataclasses.dataclass(frozen=True)
+class LambdaSettings:
+    database_url: str = DEFAULT_URL
+    allow_guests: bool = False
+    limits: Limits = dataclasses.field(default_factory=Limits)
+    jwt_secret: str | None = None
+
+    @classmethod
+    def from_env(cls) -> LambdaSettings:
+        env = os.environ
+        url = env.get("HUBBUB_DATABASE_URL") or DEFAULT_URL
+        if not url.startswith("dynamodb://"):
+            raise ValueError("HUBBUB_DATABASE_URL must be a dynamodb:// URL on Lambda")
+        return cls(
+            database_url=url,
+            allow_guests=env.get("HUBBUB_ALLOW_GUESTS", "").lower() in ("1", "true", "yes"),
+            limits=parse_limits([env["HUBBUB_LIMIT"]] if env.get("HUBBUB_LIMIT") else []),
+            jwt_secret=env.get("HUBBUB_JWT_SECRET") or None,
+        )
+
+
+class Runtime:
+    def __init__(self, settings: LambdaSettings) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.store = DynamoStore(settings.database_url)
+        self.connections = ConnectionTable(self.store)
+        self.pusher = Pusher()
+        self.bus = PushBus(self.connections, self.pusher)
+        self.hub = Hub(self.store, self.bus, settings.limits, allow_guests=settings.allow_guests)
+        self.gateway = LambdaGateway(self.hub, self.connections, self.bus)
+        self._started = False
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coro)
+
+    async def _start(self) -> None:
+        if not self._started:
+            await self.hub.start()
+            if self.settings.jwt_secret:
+                self.hub.secret = self.settings.jwt_secret
+            self._started = True
+
+    def handle(self, event: apigw.Event) -> dict[str, Any]:
+        """One WebSocket event: `$connect`, `$disconnect` or a frame."""
+        return self.run(self._handle(event)).to_lambda()
+
+    async def _handle(self, event: apigw.Event) -> Response:
+        self.pusher.endpoint = apigw.management_endpoint(event)
+        await self._start()
+        conn = apigw.connection_id(event)
+        kind = event["requestContext"].get("eventType")
+        if kind == "CONNECT":
+            return await self.gateway.connect(conn, apigw.query(event))
+        if kind == "DISCONNECT":
+            return await self.gateway.disconnect(conn)
+        return await self.gateway.message(conn, apigw.body(event))
+
+    def close(self) -> None:
+        if self._started:
+            self.run(self.hub.stop())
+        self.loop.close()
+
+
+_local = threading.local()
+
+
+def current() -> Runtime:
+    """This container's runtime, made on first use from the environment."""
+    runtime: Runtime | None = getattr(_local, "runtime", None)
+    if runtime is None:
+        runtime = _local.runtime = Runtime(LambdaSettings.from_env())
+    return runtime
+
+
+def reset() -> None:
+    """Forget this thread's runtime (tests, or a changed environment)."""
+    runtime: Runtime | None = getattr(_local, "runtime", None)
+    _local.runtime = None
+    if runtime is not None:
+        runtime.close()

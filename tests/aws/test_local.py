@@ -1,0 +1,250 @@
+"""End to end through `hubbub aws-local`: real WebSocket clients, a real
+emulator process invoking the real Lambda handlers, DynamoDB from moto over
+HTTP. The first test is the tutorial's wscat session, unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+import websockets
+
+from hubbub.aws.connections import ConnectionTable
+from hubbub.core.events import channel_topic
+from hubbub.store.dynamo import DynamoStore
+from support import WAIT, WS, ws_connect
+
+from .conftest import store_url
+
+
+@dataclasses.dataclass
+class AwsLocal:
+    proc: subprocess.Popen[str]
+    port: int
+    url: str  # the store URL the handlers use
+    log: list[str]
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/local"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_aws_local(dynamodb: str, *extra: str) -> AwsLocal:
+    prefix = f"e{uuid.uuid4().hex[:10]}-"
+    args = [sys.executable, "-m", "hubbub", "aws-local", "--port", "0"]
+    args += ["--dynamodb-endpoint", dynamodb, "--prefix", prefix, *extra]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    assert proc.stdout is not None
+    log: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        log.append(line)
+        m = re.search(r"listening on ws://127\.0\.0\.1:(\d+)/local", line)
+        if m:
+
+            def pump() -> None:
+                assert proc.stdout is not None
+                for rest in proc.stdout:
+                    log.append(rest)
+
+            threading.Thread(target=pump, daemon=True).start()
+            return AwsLocal(proc, int(m.group(1)), store_url(dynamodb, prefix), log)
+    proc.kill()
+    raise RuntimeError("aws-local did not start:\n" + "".join(log))
+
+
+@pytest.fixture(scope="module")
+def aws_local(dynamodb: str) -> Iterator[AwsLocal]:
+    server = start_aws_local(dynamodb, "--allow-guests")
+    yield server
+    server.proc.terminate()
+    try:
+        server.proc.wait(WAIT)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait(WAIT)
+
+
+@contextlib.asynccontextmanager
+async def room(server: AwsLocal, name: str, **kwargs: Any) -> AsyncIterator[WS]:
+    async with ws_connect(f"{server.ws_url}?room_name={name}", **kwargs) as ws:
+        yield ws
+
+
+async def pushed(ws: WS) -> list[dict[str, str]]:
+    frame = await ws.recv()
+    assert set(frame) == {"messages"}, frame
+    return frame["messages"]  # type: ignore[no-any-return]
+
+
+@contextlib.asynccontextmanager
+async def store_of(server: AwsLocal) -> AsyncIterator[DynamoStore]:
+    store = DynamoStore(server.url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_the_tutorials_wscat_session(aws_local: AwsLocal) -> None:
+    async with room(aws_local, "test") as a, room(aws_local, "test") as b:
+        await a.send({"action": "sendMessage", "user_name": "ann", "content": "hello"})
+        for ws in (a, b):
+            assert await pushed(ws) == [{"user_name": "ann", "content": "hello"}]
+        await b.send({"action": "sendMessage", "user_name": "ben", "content": "hi ann"})
+        for ws in (a, b):
+            assert await pushed(ws) == [{"user_name": "ben", "content": "hi ann"}]
+        for i in range(10):
+            await a.send({"action": "sendMessage", "user_name": "ann", "content": f"m{i}"})
+            for ws in (a, b):
+                assert await pushed(ws) == [{"user_name": "ann", "content": f"m{i}"}]
+        await b.send({"action": "getRecentMessages"})
+        assert await pushed(b) == [{"user_name": "ann", "content": f"m{i}"} for i in range(10)]
+        await a.send({"action": "getRecentMessages"})
+        recent = await pushed(a)
+        assert recent[0] == {"user_name": "ann", "content": "m0"}  # oldest first
+        await a.conn.send("not json at all")
+        err = await a.recv()
+        assert (err["type"], err["code"]) == ("error", "invalid_json")
+
+
+async def test_ping_is_pong(aws_local: AwsLocal) -> None:
+    async with httpx.AsyncClient(base_url=aws_local.http_url, timeout=WAIT) as http:
+        r = await http.get("/ping")
+    assert (r.status_code, r.text) == (200, "PONG!")
+    assert r.headers["content-type"].startswith("text/plain")
+
+
+async def test_refused_connect_is_the_handlers_status(aws_local: AwsLocal) -> None:
+    with pytest.raises(websockets.InvalidStatus) as info:
+        async with ws_connect(f"{aws_local.ws_url}?token=forged"):
+            pass
+    assert info.value.response.status_code == 401
+
+
+async def test_a_gone_connection_is_removed_during_the_broadcast(aws_local: AwsLocal) -> None:
+    async with room(aws_local, "gone") as a, room(aws_local, "gone") as b:
+        await a.send({"action": "getRecentMessages"})  # the room exists once this answers
+        assert await pushed(a) == []
+        async with store_of(aws_local) as store:
+            table = ConnectionTable(store)
+            channel = await store.get_channel("gone")
+            assert channel is not None
+            topic = channel_topic(channel.id)
+            # A connection API Gateway forgot without a $disconnect reaching us.
+            await table.register("Stale0000000=", None, "gone", authenticated=True)
+            await table.follow("Stale0000000=", topic, "tutorial")
+            assert len(await table.followers(topic)) == 3
+
+            await a.send({"action": "sendMessage", "user_name": "ann", "content": "anyone?"})
+            for ws in (a, b):
+                assert await pushed(ws) == [{"user_name": "ann", "content": "anyone?"}]
+            # a's frames are handled in order: once this answers, the send is done.
+            await a.send({"action": "getRecentMessages"})
+            assert await pushed(a) == [{"user_name": "ann", "content": "anyone?"}]
+            assert await table.get("Stale0000000=") is None
+            assert len(await table.followers(topic)) == 2
+
+
+async def test_fifty_concurrent_sends_get_fifty_distinct_seqs(aws_local: AwsLocal) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        listener = await stack.enter_async_context(room(aws_local, "busy"))
+        # Each sender sits in a room of its own and posts to "busy" by name, so
+        # the only pushes are the 50 to the listener.
+        senders = [
+            await stack.enter_async_context(room(aws_local, f"sender-{i}")) for i in range(50)
+        ]
+        await listener.send({"action": "getRecentMessages"})
+        assert await pushed(listener) == []
+
+        await asyncio.gather(
+            *(
+                ws.send(
+                    {
+                        "action": "sendMessage",
+                        "room_name": "busy",
+                        "user_name": f"u{i}",
+                        "content": f"c{i}",
+                    }
+                )
+                for i, ws in enumerate(senders)
+            )
+        )
+        got = [(await pushed(listener))[0]["content"] for _ in range(50)]
+        assert sorted(got) == sorted(f"c{i}" for i in range(50))
+
+    async with store_of(aws_local) as store:
+        channel = await store.get_channel("busy")
+        assert channel is not None
+        rows = await store.messages(channel.id, after=0, limit=100)
+    assert [m.seq for m in rows] == list(range(1, 51))
+    assert sorted(m.text for m in rows) == sorted(f"c{i}" for i in range(50))
+
+
+async def test_management_api(aws_local: AwsLocal) -> None:
+    api = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=aws_local.http_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    with pytest.raises(api.exceptions.GoneException):
+        await asyncio.to_thread(api.post_to_connection, ConnectionId="Nobody000000=", Data=b"x")
+    async with room(aws_local, "managed") as a:
+        await a.send({"action": "getRecentMessages"})
+        assert await pushed(a) == []
+        async with store_of(aws_local) as store:
+            table = ConnectionTable(store)
+            channel = await store.get_channel("managed")
+            assert channel is not None
+            [(cid, mode)] = await table.followers(channel_topic(channel.id))
+            assert mode == "tutorial"
+            info = await asyncio.to_thread(api.get_connection, ConnectionId=cid)
+            assert info["Identity"]["SourceIp"] == "127.0.0.1"
+            await asyncio.to_thread(
+                api.post_to_connection, ConnectionId=cid, Data=b'{"messages": []}'
+            )
+            assert await pushed(a) == []
+            await asyncio.to_thread(api.delete_connection, ConnectionId=cid)
+            with pytest.raises(websockets.ConnectionClosed):
+                await a.recv()
+            # $disconnect ran: the connection is forgotten (bounded wait for it).
+            deadline = time.monotonic() + WAIT
+            while await table.get(cid) is not None:
+                assert time.monotonic() < deadline, "$disconnect did not forget the connection"
+                await asyncio.sleep(0.05)
+
+
+async def test_frames_over_api_gateways_limit_close_1009(aws_local: AwsLocal) -> None:
+    async with room(aws_local, "big", max_size=None) as a:
+        await a.conn.send("x" * (100 * 1024))  # over hubbub's 64 KiB: an error frame
+        err = await a.recv()
+        assert (err["type"], err["code"]) == ("error", "invalid_input")
+        await a.conn.send("x" * (129 * 1024))  # over API Gateway's 128 KiB: closed
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await a.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1009

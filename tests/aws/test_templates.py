@@ -1,0 +1,145 @@
+"""The deployment files: cfn-lint passes on the SAM template, and both it and
+serverless.yml declare exactly the tables, routes and handlers the code has."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import hubbub.aws
+from hubbub.aws import handlers
+from hubbub.store.dynamo import TABLES
+
+HERE = Path(hubbub.aws.__file__).parent
+SAM = HERE / "template.yaml"
+SERVERLESS = HERE / "serverless.yml"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (`!Sub x` -> {"Fn::Sub": x})."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        return {name: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {name: loader.construct_sequence(node)}
+    return {name: loader.construct_mapping(node)}  # type: ignore[arg-type]
+
+
+_Loader.add_multi_constructor("!", _tag)
+
+
+def load(path: Path) -> Any:
+    return yaml.load(path.read_text(), Loader=_Loader)
+
+
+def test_cfn_lint_passes_on_the_sam_template() -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run(
+        [str(cfn_lint), str(SAM)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def _keys(props: dict[str, Any]) -> tuple[set[tuple[str, str]], list[tuple[str, str]]]:
+    attrs = {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]}
+    schema = [(k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]]
+    return attrs, schema
+
+
+def _check_tables(resources: dict[str, Any], name_of: Any) -> None:
+    tables = {
+        name_of(r["Properties"]["TableName"]): r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::DynamoDB::Table"
+    }
+    assert set(tables) == set(TABLES)
+    for name, spec in TABLES.items():
+        props = tables[name]
+        attrs, schema = _keys(props)
+        want = [(spec.hash_key, "HASH")] + ([(spec.range_key, "RANGE")] if spec.range_key else [])
+        assert attrs == {k for k, _ in want}, name
+        assert schema == [(k[0], kind) for k, kind in want], name
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        ttl = props.get("TimeToLiveSpecification")
+        if spec.ttl:
+            assert ttl == {"AttributeName": spec.ttl, "Enabled": True}
+        else:
+            assert ttl is None
+
+
+def test_sam_template_matches_the_code() -> None:
+    doc = load(SAM)
+    res = doc["Resources"]
+    _check_tables(res, lambda n: n["Fn::Sub"].removeprefix("${AWS::StackName}-"))
+
+    api = next(r for r in res.values() if r["Type"] == "AWS::ApiGatewayV2::Api")
+    assert api["Properties"]["RouteSelectionExpression"] == "$request.body.action"
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]["Target"]["Fn::Sub"]
+        for r in res.values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+    }
+    assert set(routes) == set(handlers.WEBSOCKET_ROUTES)
+    for key, target in routes.items():
+        integration = res[target.removeprefix("integrations/${").removesuffix("}")]
+        uri = integration["Properties"]["IntegrationUri"]["Fn::Sub"]
+        function = uri.split("functions/${")[1].split(".Arn}")[0]
+        handler = res[function]["Properties"]["Handler"]
+        assert handler == f"hubbub.aws.handlers.{handlers.WEBSOCKET_ROUTES[key].__name__}", key
+        assert res[function]["Properties"]["Role"] == {"Fn::GetAtt": "HandlerRole.Arn"}
+
+    ping = res["PingFunction"]["Properties"]
+    assert ping["Handler"] == "hubbub.aws.handlers.ping"
+    assert ping["Events"]["Ping"]["Properties"] == {"Path": "/ping", "Method": "GET"}
+    assert "Role" not in ping and "Policies" not in ping  # it touches nothing
+
+
+def test_sam_iam_is_least_privilege() -> None:
+    res = load(SAM)["Resources"]
+    [policy] = res["HandlerRole"]["Properties"]["Policies"]
+    statements = policy["PolicyDocument"]["Statement"]
+    tables = {name for name, r in res.items() if r["Type"] == "AWS::DynamoDB::Table"}
+    for s in statements:
+        assert s["Effect"] == "Allow"
+        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        if actions == ["execute-api:ManageConnections"]:
+            arn = s["Resource"]["Fn::Sub"]
+            assert "${WebSocketApi}/${StageName}/" in arn and arn.endswith("/@connections/*")
+        else:
+            assert all(a.startswith("dynamodb:") and "*" not in a for a in actions)
+            assert not {"dynamodb:DeleteTable", "dynamodb:CreateTable"} & set(actions)
+            arns = {r["Fn::GetAtt"] for r in s["Resource"]}
+            assert arns == {f"{t}.Arn" for t in tables}
+    assert len(statements) == 2
+
+
+def test_serverless_yml_matches_the_code() -> None:
+    doc = load(SERVERLESS)
+    assert doc["provider"]["websocketsApiRouteSelectionExpression"] == "$request.body.action"
+    _check_tables(
+        doc["resources"]["Resources"],
+        lambda n: n.removeprefix("${self:service}-${sls:stage}-"),
+    )
+    routes: dict[str, str] = {}
+    for fn in doc["functions"].values():
+        for event in fn["events"]:
+            if "websocket" in event:
+                ws = event["websocket"]
+                routes[ws if isinstance(ws, str) else ws["route"]] = fn["handler"]
+            else:
+                assert event == {"httpApi": {"method": "GET", "path": "/ping"}}
+                assert fn["handler"] == "hubbub.aws.handlers.ping"
+    assert routes == {
+        key: f"hubbub.aws.handlers.{fn.__name__}" for key, fn in handlers.WEBSOCKET_ROUTES.items()
+    }
+    statements = doc["provider"]["iam"]["role"]["statements"]
+    assert [s["Action"] for s in statements][1] == "execute-api:ManageConnections"
+    assert len(statements) == 2
