@@ -17,14 +17,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import orjson
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hubbub.aws.connections import ConnectionTable, Mode
 from hubbub.bus.base import BusError
-from hubbub.core.events import tutorial_messages
-from hubbub.protocol.codec import encode
+from hubbub.core.events import tutorial_pushes
 from hubbub.store.base import StoreError
 
 if TYPE_CHECKING:
@@ -84,18 +82,6 @@ class Pusher:
             client.delete_connection(ConnectionId=connection_id)
 
 
-def tutorial_frames(events: list[bytes]) -> list[bytes]:
-    """The S1 tutorial's `{"messages": [...]}` for each message event."""
-    out = []
-    for data in events:
-        body = orjson.loads(data)
-        if body.get("type") == "message":
-            author = body["author"]
-            name = author["username"] or author["display_name"]
-            out.append(encode(tutorial_messages([(name, body["text"])])))
-    return out
-
-
 class PushBus:
     """A Bus for the Lambda handlers: publishing is pushing to the followers."""
 
@@ -130,7 +116,7 @@ class PushBus:
         native = data.split(b"\n") if topic.startswith("c:") else [data]
         frames: dict[Mode, list[bytes]] = {"native": native}
         if any(mode == "tutorial" for _, mode in followers):
-            frames["tutorial"] = tutorial_frames(native)
+            frames["tutorial"] = tutorial_pushes(native)
         await self.push_many([(cid, frames[mode]) for cid, mode in followers])
 
     async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> None:

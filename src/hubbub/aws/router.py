@@ -257,15 +257,7 @@ class LambdaGateway:
         channel, rows, more = await self.hub.history(
             _user(conn), frame.channel, before=frame.before, after=frame.after, limit=frame.limit
         )
-        conn.send(
-            {
-                "type": "history",
-                "id": frame.id,
-                "channel": channel.name,
-                "messages": [events.message_body(m) for m in rows],
-                "has_more": more,
-            }
-        )
+        conn.send(events.history(frame.id, channel, rows, more))
 
     async def on_typing(self, conn: LambdaConnection, frame: f.Typing) -> None:
         user = _user(conn)

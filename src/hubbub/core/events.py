@@ -3,7 +3,10 @@ orjson; tests check each against `protocol.frames`). Also the bus topics."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 from hubbub.core.models import Channel, StoredMessage
 
@@ -60,3 +63,28 @@ def channel_body(c: Channel) -> dict[str, Any]:
 
 def tutorial_messages(messages: list[tuple[str, str]]) -> dict[str, Any]:
     return {"messages": [{"user_name": u, "content": c} for u, c in messages]}
+
+
+def tutorial_pushes(encoded_events: Iterable[bytes]) -> list[bytes]:
+    """What S1 tutorial clients get for a run of encoded channel events: one
+    encoded `{"messages": [...]}` per message event, nothing for the others."""
+    out = []
+    for data in encoded_events:
+        body = orjson.loads(data)
+        if body.get("type") == "message":
+            author = body["author"]
+            name = author["username"] or author["display_name"]
+            out.append(orjson.dumps(tutorial_messages([(name, body["text"])])))
+    return out
+
+
+def history(
+    frame_id: str | int | None, channel: Channel, rows: list[StoredMessage], has_more: bool
+) -> dict[str, Any]:
+    return {
+        "type": "history",
+        "id": frame_id,
+        "channel": channel.name,
+        "messages": [message_body(m) for m in rows],
+        "has_more": has_more,
+    }

@@ -15,11 +15,8 @@ import re
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-
 from hubbub.bus.base import Bus
-from hubbub.core.events import tutorial_messages
-from hubbub.protocol.codec import encode
+from hubbub.core.events import tutorial_pushes
 from hubbub.server.wsframe import text_frame
 
 if TYPE_CHECKING:
@@ -129,15 +126,9 @@ class Fanout:
         for buffer in t.syncing.values():
             buffer.extend(events)
         if t.tutorial:
-            pushes = []
-            for event in events:
-                body = orjson.loads(event)
-                if body.get("type") == "message":
-                    author = body["author"]
-                    name = author["username"] or author["display_name"]
-                    pushes.append(text_frame(encode(tutorial_messages([(name, body["text"])]))))
+            pushes = tutorial_pushes(events)
             if pushes:
-                frame = b"".join(pushes)
+                frame = b"".join([text_frame(p) for p in pushes])
                 for conn in tuple(t.tutorial):
                     conn.transport.write(frame)
 

@@ -311,15 +311,7 @@ class Gateway:
             after=frame.after,
             limit=frame.limit,
         )
-        conn.send(
-            {
-                "type": "history",
-                "id": frame.id,
-                "channel": channel.name,
-                "messages": [events.message_body(m) for m in rows],
-                "has_more": more,
-            }
-        )
+        conn.send(events.history(frame.id, channel, rows, more))
 
     async def on_typing(self, conn: Connection, frame: f.Typing) -> None:
         user = self._user(conn)

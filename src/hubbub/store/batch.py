@@ -106,12 +106,18 @@ def finish(
             )
         )
         rows.append((cid, seq, x.author_id, x.guest_name, x.text, x.client_id, x.created_at))
+    return resolve(p, stored), rows
+
+
+def resolve(p: Plan, stored: Sequence[Result]) -> list[Result]:
+    """The results in batch order, given what became of each of `p.fresh`."""
     results: list[Result] = []
     for item in p.out:
         if not isinstance(item, int):
             results.append(item)
-        elif item >= 0:
-            results.append(stored[item])
-        else:
-            results.append(dataclasses.replace(stored[-1 - item], duplicate=True))
-    return results, rows
+            continue
+        got = stored[item] if item >= 0 else stored[-1 - item]
+        if item < 0 and isinstance(got, StoredMessage):
+            got = dataclasses.replace(got, duplicate=True)  # a retry inside the batch
+        results.append(got)
+    return results

@@ -42,6 +42,7 @@ from hubbub.core.models import (
     StoredMessage,
     User,
 )
+from hubbub.store import batch as batch_plan
 from hubbub.store.base import NameTaken, StoreError
 
 if TYPE_CHECKING:
@@ -677,38 +678,9 @@ class DynamoStore:
             keys = {(x.author_id or 0, x.client_id) for x in authored if x.client_id is not None}
             sent = self._sent(keys, authors)
 
-        # Decide each message's fate in order, as the SQL store does.
-        fresh: list[NewMessage] = []
-        out: list[StoredMessage | AppendRejected | int] = []
-        pending: dict[tuple[int, str], int] = {}
-        for x in batch:
-            if x.author_id is not None:
-                key = (x.author_id, x.client_id or "")
-                if x.client_id is not None and key in sent:
-                    out.append(sent[key])
-                    continue
-                if x.client_id is not None and key in pending:
-                    out.append(-1 - pending[key])  # a retry inside this batch
-                    continue
-                if (x.channel_id, x.author_id) not in members or x.author_id not in authors:
-                    out.append(AppendRejected("not a member"))
-                    continue
-                if x.client_id is not None:
-                    pending[key] = len(fresh)
-            out.append(len(fresh))
-            fresh.append(x)
-
-        stored = self._store_fresh(fresh, authors)
-        result: list[StoredMessage | AppendRejected] = []
-        for item in out:
-            if isinstance(item, int):
-                got = stored[item] if item >= 0 else stored[-1 - item]
-                if item < 0 and isinstance(got, StoredMessage):
-                    got = dataclasses.replace(got, duplicate=True)
-                result.append(got)
-            else:
-                result.append(item)
-        return result
+        names = {pair: authors[pair[1]] for pair in members if pair[1] in authors}
+        p = batch_plan.plan(batch, names, sent)
+        return batch_plan.resolve(p, self._store_fresh(p.fresh, authors))
 
     def _sent(
         self, keys: set[tuple[int, str]], authors: dict[int, tuple[str, str]]
