@@ -531,12 +531,14 @@ def start_hubbub(
     )
 
 
-def start_trivial(work: Path, coalesce: bool) -> ServerProc:
+def start_trivial(work: Path, coalesce: bool, cores: str | None = SERVER_CORE) -> ServerProc:
     argv = [sys.executable, "-m", "bench.trivial", "--port", "0"]
     if coalesce:
         argv.append("--coalesce")
     return start_process(
-        pinned(SERVER_CORE, argv), work / "trivial.log", r"trivial listening on port (\d+)"
+        pinned(cores, argv) if cores else argv,
+        work / "trivial.log",
+        r"trivial listening on port (\d+)",
     )
 
 

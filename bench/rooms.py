@@ -37,6 +37,7 @@ from bench.common import (
     seed_rooms,
     start_hubbub,
     start_redis,
+    start_trivial,
     workdir,
 )
 from bench.fanout import Profiler
@@ -233,6 +234,9 @@ def one_run(args: Any, rooms: int, work: Path) -> dict[str, Any]:
             key, _, value = item.partition("=")
             limits[key.strip()] = value.strip()
         for i in range(nodes):
+            if args.server == "trivial":
+                servers.append(start_trivial(work, coalesce=False, cores=args.server_cores))
+                continue
             servers.append(
                 start_hubbub(
                     work,
@@ -299,6 +303,15 @@ def one_run(args: Any, rooms: int, work: Path) -> dict[str, Any]:
             for text, n in counts.items():
                 log(f"  server log, {phase}: {n} x {text}")
         acked, seq_max = res.pop("room_acked"), res.pop("room_seq_max")
+        if args.server == "trivial":  # stores nothing: only the traffic is measured
+            res["database"] = {
+                "stored": 0,
+                "acked_missing": 0,
+                "rooms_with_seq_gaps": 0,
+                "stored_not_acked": 0,
+                "bad_rooms": [],
+            }
+            return res
         res["database"] = verify(url, rooms, acked, seq_max)
         d = res["database"]
         log(
@@ -319,6 +332,8 @@ def one_run(args: Any, rooms: int, work: Path) -> dict[str, Any]:
 
 
 def run(args: Any) -> dict[str, Any]:
+    if args.server == "trivial" and (args.nodes > 1 or args.postgres or args.redis):
+        raise SystemExit("--server trivial is one process with nothing behind it")
     if args.nodes > 1 and not (args.postgres and args.redis):
         raise SystemExit("several nodes need a shared database and bus: add --postgres --redis")
     if args.server_cores is None:
@@ -331,6 +346,8 @@ def run(args: Any) -> dict[str, Any]:
     store = "postgresql" if args.postgres else "sqlite"
     bus = "redis" if args.redis else "memory"
     name = f"rooms-{args.nodes}node-{store}-{bus}"
+    if args.server == "trivial":
+        name = "rooms-trivial-server"
     runs = []
     for k in range(args.repeat):
         log(
@@ -413,6 +430,12 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--rooms", type=int, help="rooms (default 2000; --quick 100)")
     p.add_argument("--size", type=int, default=5, help="members per room")
     p.add_argument("--nodes", type=int, default=1, help="hubbub processes")
+    p.add_argument(
+        "--server",
+        choices=("hubbub", "trivial"),
+        default="hubbub",
+        help="trivial: bench.trivial, which only relays (the machine's ceiling for this traffic)",
+    )
     p.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database")
     p.add_argument("--pg-url", default=PG_ADMIN_URL, help="where to CREATE DATABASE")
     p.add_argument("--redis", action="store_true", help="the Redis bus (a private redis-server)")

@@ -1,7 +1,9 @@
 """A trivial server that speaks just enough of hubbub's wire protocol for the
-fan-out scenario (hello, subscribe, send -> message to all + ack, ping), with no
-database, no validation and no auth. It exists to calibrate the load generator:
-whatever rate the generator reaches against it is the generator's own ceiling.
+fan-out and many-rooms scenarios (hello, subscribe, send -> message to the
+channel's subscribers + ack, ping), with no database, no validation and no
+auth. It exists to calibrate the load generator: whatever rate the generator
+reaches against it is the generator's own ceiling, and in many small rooms,
+the ceiling of the machine for that traffic (the same writes, nothing else).
 
     python -m bench.trivial --port 0 [--coalesce]
 
@@ -72,8 +74,10 @@ class Room:
 
 
 class Conn(asyncio.Protocol):
-    def __init__(self, room: Room) -> None:
-        self.room = room
+    def __init__(self, rooms: dict[str, Room], coalesce: bool) -> None:
+        self.rooms = rooms  # by channel name, shared by all connections
+        self.coalesce = coalesce
+        self.joined: list[Room] = []
         self.buf = b""
         self.upgraded = False
         self.transport: Any = None
@@ -83,8 +87,15 @@ class Conn(asyncio.Protocol):
         self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.room.subscribers.pop(self, None)
-        self.room.pending.pop(self, None)
+        for room in self.joined:
+            room.subscribers.pop(self, None)
+            room.pending.pop(self, None)
+
+    def room(self, channel: str) -> Room:
+        room = self.rooms.get(channel)
+        if room is None:
+            room = self.rooms[channel] = Room(self.coalesce)
+        return room
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf + data if self.buf else data
@@ -143,7 +154,9 @@ class Conn(asyncio.Protocol):
         obj = orjson.loads(payload)
         action = obj.get("action")
         if action == "subscribe":
-            self.room.subscribers[self] = None
+            room = self.room(obj["channel"])
+            room.subscribers[self] = None
+            self.joined.append(room)
             self.send(
                 {
                     "type": "subscribed",
@@ -153,7 +166,7 @@ class Conn(asyncio.Protocol):
                 }
             )
         elif action == "send":
-            room = self.room
+            room = self.room(obj["channel"])
             room.seq += 1
             body = {
                 "channel": obj["channel"],
@@ -181,8 +194,10 @@ class Conn(asyncio.Protocol):
 
 async def main(port: int, coalesce: bool) -> None:
     loop = asyncio.get_running_loop()
-    room = Room(coalesce)
-    server = await loop.create_server(lambda: Conn(room), "127.0.0.1", port, backlog=4096)
+    rooms: dict[str, Room] = {}
+    server = await loop.create_server(
+        lambda: Conn(rooms, coalesce), "127.0.0.1", port, backlog=4096
+    )
     print(f"trivial listening on port {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await server.serve_forever()
