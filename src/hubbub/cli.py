@@ -18,6 +18,33 @@ if TYPE_CHECKING:
     from hubbub.client.sdk import Client
 
 
+def database_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--data-dir and --database-url: where a command finds the database."""
+    f = click.option(
+        "--database-url",
+        envvar="HUBBUB_DATABASE_URL",
+        default=None,
+        help="sqlite:///path, postgresql://... or dynamodb://... [default: sqlite in --data-dir]",
+    )(f)
+    return click.option(
+        "--data-dir",
+        envvar="HUBBUB_DATA_DIR",
+        default="data",
+        show_default=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where the default SQLite database lives.",
+    )(f)
+
+
+guests_option = click.option(
+    "--allow-guests/--no-allow-guests",
+    envvar="HUBBUB_ALLOW_GUESTS",
+    default=False,
+    show_default=True,
+    help="Allow anonymous S1-tutorial connections (?room_name=).",
+)
+
+
 @click.group()
 @click.version_option(__version__)
 def main() -> None:
@@ -34,20 +61,7 @@ def main() -> None:
     type=int,
     help="0 picks a free port (printed on start).",
 )
-@click.option(
-    "--data-dir",
-    envvar="HUBBUB_DATA_DIR",
-    default="data",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where the default SQLite database lives.",
-)
-@click.option(
-    "--database-url",
-    envvar="HUBBUB_DATABASE_URL",
-    default=None,
-    help="sqlite:///path or postgresql://... [default: sqlite in --data-dir]",
-)
+@database_options
 @click.option(
     "--bus-url",
     envvar="HUBBUB_BUS_URL",
@@ -55,13 +69,7 @@ def main() -> None:
     show_default=True,
     help="memory:// (one process) or redis://...",
 )
-@click.option(
-    "--allow-guests/--no-allow-guests",
-    envvar="HUBBUB_ALLOW_GUESTS",
-    default=False,
-    show_default=True,
-    help="Allow anonymous S1-tutorial connections (?room_name=).",
-)
+@guests_option
 @click.option(
     "--allowed-origin",
     "allowed_origins",
@@ -114,19 +122,7 @@ def serve(
 
 
 @main.command()
-@click.option(
-    "--data-dir",
-    envvar="HUBBUB_DATA_DIR",
-    default="data",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-)
-@click.option(
-    "--database-url",
-    envvar="HUBBUB_DATABASE_URL",
-    default=None,
-    help="sqlite:///path or postgresql://... [default: sqlite in --data-dir]",
-)
+@database_options
 def migrate(data_dir: Path, database_url: str | None) -> None:
     """Bring the database schema up to date, then exit (every `serve` also does
     this on start; run it once before rolling out several nodes)."""
@@ -157,13 +153,7 @@ def migrate(data_dir: Path, database_url: str | None) -> None:
     help="Use this DynamoDB (e.g. http://127.0.0.1:8001) [default: start moto here].",
 )
 @click.option("--prefix", default="hubbub-", show_default=True, help="Table name prefix.")
-@click.option(
-    "--allow-guests/--no-allow-guests",
-    envvar="HUBBUB_ALLOW_GUESTS",
-    default=False,
-    show_default=True,
-    help="Allow anonymous S1-tutorial connections (?room_name=).",
-)
+@guests_option
 @click.option("--limit", "limits", multiple=True, metavar="NAME=VALUE", help="As for serve.")
 @click.option("--workers", default=8, show_default=True, help="Concurrent Lambda invocations.")
 @click.option("--log-level", default="warning", show_default=True)

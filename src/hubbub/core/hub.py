@@ -10,7 +10,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from hubbub.bus.base import Bus, BusError
@@ -486,23 +486,23 @@ class Hub:
         """Count a connection; announce the user online if it is their first
         anywhere in the cluster."""
         if self.presence.connect(user.id):
-            try:
-                first = await self.directory.online(user.id)
-            except BusError as exc:
-                log.warning("presence not recorded: %s", exc)
-                return
-            if first:
-                await self._announce(user, "online")
+            await self._presence_changed(user, "online", self.directory.online)
 
     async def disconnected(self, user: User) -> None:
+        """... and offline when it was their last one."""
         if self.presence.disconnect(user.id):
-            try:
-                last = await self.directory.offline(user.id)
-            except BusError as exc:
-                log.warning("presence not recorded: %s", exc)
-                return
-            if last:
-                await self._announce(user, "offline")
+            await self._presence_changed(user, "offline", self.directory.offline)
+
+    async def _presence_changed(
+        self, user: User, status: str, record: Callable[[int], Awaitable[bool]]
+    ) -> None:
+        try:
+            cluster_wide = await record(user.id)
+        except BusError as exc:
+            log.warning("presence not recorded: %s", exc)
+            return
+        if cluster_wide:
+            await self._announce(user, status)
 
     async def online_among(self, user_ids: list[int]) -> set[int]:
         try:
