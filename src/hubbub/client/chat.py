@@ -26,6 +26,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Input, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
@@ -662,7 +663,10 @@ class ChatApp(App[None]):
             text.append(" │ " + ", ".join(shown) + (f" +{more}" if more > 0 else ""), "dim")
         if self.notice is not None:
             text.append(" │ " + self.notice[0], "red")
-        status = self.query_one("#status", Static)
+        try:
+            status = self.query_one("#status", Static)
+        except NoMatches:  # closing: workers and timers outlive the widgets by a moment
+            return
         if str(status.content) != text.plain:
             status.update(text)
 
