@@ -1,4 +1,4 @@
-"""`python -m bench {calibrate,fanout,idle,rooms} [--quick] [--repeat N] [--json FILE]`.
+"""`python -m bench {calibrate,fanout,idle,rooms,compare} [--quick] [--repeat N] [--json FILE]`.
 
 See docs/benchmarks.md for the method and the results.
 """
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import fanout, idle, rooms
+from bench import compare, fanout, idle, rooms
 from bench.common import have_taskset, log, machine
 
 
@@ -62,6 +62,32 @@ def main(argv: list[str] | None = None) -> int:
     common(p)
     rooms.add_arguments(p)
 
+    p = sub.add_parser(
+        "compare",
+        help="fan-out against the peers (Socket.IO, ws, python-socketio, websockets)",
+        description=compare.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common(p)
+    p.add_argument(
+        "--peers",
+        type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
+        default=list(compare.SERVERS),
+        help=f"servers to run, in order (default {','.join(compare.SERVERS)})",
+    )
+    p.add_argument(
+        "--plots",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="write the PNG plots here (default docs/benchmarks; none with --quick)",
+    )
+    p.add_argument("--receivers", type=int, help="subscribed members (default 1000)")
+    p.add_argument("--window", type=int, help="sender's in-flight (unacked) window")
+    p.add_argument("--start-rate", type=float, help="first step, messages/s")
+    p.add_argument(
+        "--max-steps", type=int, default=None, help="rate steps at most (default 18; 2 quick)"
+    )
+
     args = parser.parse_args(argv)
     if not have_taskset():
         log("WARNING: no taskset or fewer than 2 cores: server and generator are not pinned")
@@ -70,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
             args.cpu_window = 2.0 if args.quick else 10.0
         if args.settle is None:
             args.settle = 0.5 if args.quick else 2.0
+
+    if args.scenario == "compare":
+        if not hasattr(args, "plots"):
+            args.plots = compare.default_plots(args.quick)
+        if args.max_steps is None and not args.quick:
+            # hubbub already keeps up with the 14th step of `fanout` (~990,000/s).
+            args.max_steps = 18
 
     info = machine()
     if args.scenario == "rooms":
@@ -86,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         result = fanout.calibrate(args)
     elif args.scenario == "rooms":
         result = rooms.run(args)
+    elif args.scenario == "compare":
+        result = compare.run(args)
     else:
         result = idle.run(args)
     log(f"done in {time.monotonic() - t:.0f} s")
@@ -100,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def check(scenario: str, result: dict[str, Any]) -> list[str]:
     """What makes a run wrong rather than slow (a smoke run fails on these)."""
+    if scenario == "compare":
+        return compare.check(result)
     problems = []
     summaries = list(result.values()) if scenario == "calibrate" else [result]
     for s in summaries:

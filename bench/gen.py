@@ -13,6 +13,10 @@ behind shows up as latency and as a sender behind schedule, not as a politely
 slower client. Every receiver counts message frames; every `sample_every`-th
 receiver also decodes them and records latency from intended send time.
 
+The fan-out speaks hubbub's protocol or a peer's (`dialect` in the config:
+see `bench.dialects`), so `bench.compare` drives every server the same way.
+Latencies are also recorded per rate step (for the plots of latency by load).
+
 Many small rooms (`mode: rooms`): see `bench.roomgen`.
 
 Idle (`mode: idle`): N connections authenticate, send one ping, then ping every
@@ -22,6 +26,7 @@ Idle (`mode: idle`): N connections authenticate, send one ping, then ping every
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import gc
 import json
@@ -33,10 +38,9 @@ import time
 from array import array
 from typing import Any
 
-import orjson
-
 from bench.common import GEN_CORE, SERVER_CORE, core_breakdown, core_share, core_times, proc_cpu
-from bench.wsclient import MESSAGE_PREFIX, WSClient, client_frame
+from bench.dialects import Dialect, Hubbub, Kind, dialect
+from bench.wsclient import WSClient, client_frame
 
 perf = time.perf_counter
 ACK_PREFIX = b'{"type":"ack"'
@@ -68,29 +72,43 @@ def percentiles(values: array[float] | list[float]) -> dict[str, float | int]:
 # --- connections ---------------------------------------------------------------------------
 
 
-class Client(WSClient):
-    """A connection that waits for `hello` (and `subscribed`), and keeps errors."""
+HUBBUB = Hubbub()
 
-    def __init__(self, host: str, port: int, path: str) -> None:
+
+class Client(WSClient):
+    """A connection that waits for its session (`hello`) and its join
+    (`subscribed`), answers the protocol's keep-alives, and keeps errors. What
+    the frames look like is the `dialect`'s business (hubbub's by default)."""
+
+    def __init__(
+        self, host: str, port: int, path: str, dialect: Dialect = HUBBUB, token: str = ""
+    ) -> None:
         super().__init__(host, port, path)
         loop = asyncio.get_running_loop()
+        self.dialect = dialect
+        self.message_prefix = dialect.message_prefix
+        self.token = token
         self.hello: asyncio.Future[None] = loop.create_future()
         self.subscribed: asyncio.Future[None] = loop.create_future()
-        self.errors: list[dict[str, Any]] = []
+        self.errors: list[Any] = []
         self.pongs = 0
         self.pings = 0
         self.heartbeat: asyncio.TimerHandle | None = None
         self.subscribing = False
 
     def start_heartbeat(self, every: float) -> None:
-        """Ping every `every` s from a random phase, as clients must (the server
-        closes a connection silent for `idle_timeout`)."""
+        """Ping every `every` s from a random phase, as hubbub's clients must (the
+        server closes a connection silent for `idle_timeout`). Protocols whose
+        server pings (Socket.IO, WebSocket pings) need nothing here."""
+        ping = self.dialect.ping()
+        if ping is None:
+            return
         loop = asyncio.get_running_loop()
 
         def tick() -> None:
             if not self.lost:
                 self.pings += 1
-                self.send_bytes(b'{"action":"ping"}')
+                self.send_bytes(ping)
                 self.heartbeat = loop.call_later(every, tick)
 
         self.heartbeat = loop.call_later(random.uniform(0, every), tick)
@@ -103,20 +121,29 @@ class Client(WSClient):
         self.subscribing = True
         self.send_bytes(frame)
 
+    def on_open(self) -> None:
+        if self.dialect.ready_on_upgrade() and not self.hello.done():
+            self.hello.set_result(None)
+
     def on_text(self, payload: bytes) -> None:
-        obj = orjson.loads(payload)
-        kind = obj.get("type")
-        if kind == "hello":
+        self.on_control(*self.dialect.control(payload))
+
+    def on_control(self, kind: Kind, value: Any) -> None:
+        if kind is Kind.REPLY:
+            self.send_bytes(value)
+        elif kind is Kind.OPEN:
+            self.send_bytes(self.dialect.session(self.token))
+        elif kind is Kind.HELLO:
             if not self.hello.done():
                 self.hello.set_result(None)
-        elif kind == "subscribed":
+        elif kind is Kind.SUBSCRIBED:
             if not self.subscribed.done():
                 self.subscribed.set_result(None)
-        elif kind == "pong":
+        elif kind is Kind.PONG:
             self.pongs += 1
-        elif kind == "error":
-            self.errors.append(obj)
-            self._fail(f"server error: {obj}")
+        elif kind is Kind.ERROR:
+            self.errors.append(value[2])
+            self._fail(f"server error: {value[2]}")
 
     def on_lost(self) -> None:
         self._fail(f"connection lost (close code {self.close_code})")
@@ -128,42 +155,80 @@ class Client(WSClient):
             self.subscribed.set_exception(RuntimeError(why))
 
 
-class Window:
-    """Which intended send times count towards latency."""
+class Windows:
+    """Intervals of intended send times whose deliveries' latencies count: the
+    measured part of every rate step, and the latency run. Deliveries of a step
+    that arrive after it ended (a backlog) still count towards that step."""
+
+    los: list[float] = []
+    his: list[float] = []
+    samples: list[array[float]] = []
+
+    @classmethod
+    def open(cls, lo: float, hi: float) -> array[float]:
+        cls.los.append(lo)
+        cls.his.append(hi)
+        cls.samples.append(array("d"))
+        return cls.samples[-1]
+
+    @classmethod
+    def record(cls, intended: float, latency: float) -> None:
+        i = bisect.bisect_right(cls.los, intended) - 1
+        if i >= 0 and intended < cls.his[i]:
+            cls.samples[i].append(latency)
+
+
+class AckWindow:
+    """Which intended send times count towards the ack latency (the latency run)."""
 
     lo = float("inf")
     hi = float("inf")
-    latencies: array[float] = array("d")
+
+
+def intended_time(text: str) -> float:
+    return float(text.split(" ", 2)[1])
 
 
 class Sampler(Client):
     sampler = True
 
-    def __init__(self, host: str, port: int, path: str) -> None:
-        super().__init__(host, port, path)
+    def __init__(
+        self, host: str, port: int, path: str, dialect: Dialect = HUBBUB, token: str = ""
+    ) -> None:
+        super().__init__(host, port, path, dialect, token)
         self.last_seq = 0
         self.gaps = 0
 
     def on_text(self, payload: bytes) -> None:
-        if not payload.startswith(MESSAGE_PREFIX):
+        if not payload.startswith(self.message_prefix):
             return super().on_text(payload)
-        obj = orjson.loads(payload)
-        seq = obj["seq"]
-        if self.last_seq and seq != self.last_seq + 1:
-            self.gaps += 1
-        self.last_seq = seq
-        intended = float(obj["text"].split(" ", 2)[1])
-        if Window.lo <= intended < Window.hi:
-            Window.latencies.append(self.now - intended)
+        seq, text = self.dialect.message(payload)
+        if seq is not None:
+            if self.last_seq and seq != self.last_seq + 1:
+                self.gaps += 1
+            self.last_seq = seq
+        intended = intended_time(text)
+        Windows.record(intended, self.now - intended)
         return None
 
 
 class Sender(Client):
-    def __init__(self, host: str, port: int, path: str, channel: str, text_bytes: int) -> None:
-        super().__init__(host, port, path)
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        path: str,
+        channel: str,
+        text_bytes: int,
+        dialect: Dialect = HUBBUB,
+        token: str = "",
+    ) -> None:
+        super().__init__(host, port, path, dialect, token)
         self.channel = channel
         self.prefix = os.urandom(4).hex()
         self.pad = "x" * max(0, text_bytes - len("bench 1234567.123456 "))
+        # Without acks the sender is in the room: its own copies are its acks.
+        self.sampler = dialect.echo_ack
         self.sent = 0
         self.acked = 0
         self.failed = 0
@@ -179,38 +244,41 @@ class Sender(Client):
     def frame(self, intended: float) -> bytes:
         self.sent += 1
         n = self.sent
-        self.intended[n] = intended
+        if not self.sampler:
+            self.intended[n] = intended
         text = f"bench {intended:.6f} {self.pad}"
-        return client_frame(
-            orjson.dumps(
-                {
-                    "action": "send",
-                    "channel": self.channel,
-                    "text": text,
-                    "client_id": f"{self.prefix}-{n}",
-                    "id": n,
-                }
-            )
-        )
+        return client_frame(self.dialect.send(self.channel, text, n, f"{self.prefix}-{n}"))
 
     def on_text(self, payload: bytes) -> None:
-        if payload.startswith(ACK_PREFIX):
-            now = perf()
-            self.acked += 1
-            fid = orjson.loads(payload)["id"]
-            intended = self.intended.pop(fid, None)
-            if intended is not None and Window.lo <= intended < Window.hi:
-                self.ack_latencies.append(now - intended)
-            self._wake()
-        elif payload.startswith(ERROR_PREFIX) and self.hello.done():
-            obj = orjson.loads(payload)
-            self.failed += 1
-            code = str(obj.get("code"))
-            self.error_codes[code] = self.error_codes.get(code, 0) + 1
-            self.intended.pop(obj.get("id"), None)
-            self._wake()
+        if self.sampler and payload.startswith(self.message_prefix):
+            self._acked(intended_time(self.dialect.message(payload)[1]))
         else:
             super().on_text(payload)
+
+    def on_control(self, kind: Kind, value: Any) -> None:
+        if kind is Kind.ACK:
+            intended = self.intended.pop(value, None)
+            if intended is not None:
+                self._acked(intended)
+        elif kind is Kind.ERROR and self.hello.done():
+            fid, code, _ = value
+            self.failed += 1
+            self.error_codes[code] = self.error_codes.get(code, 0) + 1
+            self.intended.pop(fid, None)
+            self._wake()
+        else:
+            super().on_control(kind, value)
+
+    def on_lost(self) -> None:
+        super().on_lost()
+        self._wake()  # the driver stops at once instead of waiting for acks
+
+    def _acked(self, intended: float) -> None:
+        now = perf()
+        self.acked += 1
+        if AckWindow.lo <= intended < AckWindow.hi:
+            self.ack_latencies.append(now - intended)
+        self._wake()
 
     def _wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -290,6 +358,7 @@ class Fanout:
         self.sender: Sender
         self.driver: Driver
         self.loop_lag: array[float] = array("d")
+        self.step_latencies: list[array[float]] = []
 
     def snapshot(self) -> dict[str, Any]:
         s = self.sender
@@ -349,6 +418,8 @@ class Fanout:
         }
 
     async def step(self, rate: float, settle: float, measure: float) -> dict[str, Any]:
+        lo = perf() + settle
+        self.step_latencies.append(Windows.open(lo, lo + measure))
         task = asyncio.create_task(self.driver.run(rate, settle + measure))
         await asyncio.sleep(settle)
         a = self.snapshot()
@@ -369,26 +440,26 @@ class Fanout:
 
     async def run(self) -> dict[str, Any]:
         cfg = self.cfg
-        path = "/ws?token="
+        d = dialect(cfg.get("dialect", "hubbub"))
         every = int(cfg["sample_every"])
+        host, port, channel = self.host, self.port, cfg["channel"]
         for i, token in enumerate(cfg["receiver_tokens"]):
             c: Client
             if i % every == 0:
-                c = Sampler(self.host, self.port, path + token)
+                c = Sampler(host, port, d.path(token), d, token)
                 self.samplers.append(c)
             else:
-                c = Client(self.host, self.port, path + token)
+                c = Client(host, port, d.path(token), d, token)
             self.receivers.append(c)
-        self.sender = Sender(
-            self.host, self.port, path + cfg["sender_token"], cfg["channel"], cfg["text_bytes"]
-        )
+        token = cfg["sender_token"]
+        self.sender = Sender(host, port, d.path(token), channel, cfg["text_bytes"], d, token)
         self.driver = Driver(self.sender, int(cfg["window"]))
         t = perf()
-        await open_clients([*self.receivers, self.sender], self.host, self.port, 100)
-        sub = orjson.dumps({"action": "subscribe", "channel": cfg["channel"], "id": 1})
-        for c in self.receivers:
-            c.subscribe(sub)
-        await asyncio.wait_for(asyncio.gather(*(c.subscribed for c in self.receivers)), 60)
+        await open_clients([*self.receivers, self.sender], host, port, 100)
+        joining = self.receivers + ([self.sender] if d.echo_ack else [])
+        for c in joining:
+            c.subscribe(d.subscribe(channel, c.token))
+        await asyncio.wait_for(asyncio.gather(*(c.subscribed for c in joining)), 60)
         emit({"event": "connected", "receivers": len(self.receivers), "seconds": perf() - t})
         for c in [*self.receivers, self.sender]:
             c.start_heartbeat(float(cfg.get("ping_every", 30.0)))
@@ -430,8 +501,8 @@ class Fanout:
             await asyncio.sleep(0.5)
             warm, meas = cfg["latency_warmup"], cfg["latency_measure"]
             t0 = perf()
-            Window.lo, Window.hi = t0 + warm, t0 + warm + meas
-            Window.latencies = array("d")
+            AckWindow.lo, AckWindow.hi = t0 + warm, t0 + warm + meas
+            latencies = Windows.open(AckWindow.lo, AckWindow.hi)
             self.sender.ack_latencies = array("d")
             self.loop_lag = array("d")
             task = asyncio.create_task(self.driver.run(lat_rate, warm + meas))
@@ -442,17 +513,22 @@ class Fanout:
             await task
             latency = self.between(a, b, lat_rate)
             drained = await self.drain(20) and drained
-            latency["delivery"] = percentiles(Window.latencies)
+            latency["delivery"] = percentiles(latencies)
             latency["ack"] = percentiles(self.sender.ack_latencies)
             # How late the generator's own event loop ran a 10 ms timer: a
             # delivery latency is only as good as this.
             latency["gen_loop_lag"] = percentiles(self.loop_lag)
             emit({"event": "latency", **latency})
 
+        # Latency by offered load (for the plots): every step's backlog has
+        # drained by now, so its late deliveries are in.
+        for st, lat in zip(steps, self.step_latencies, strict=True):
+            st["delivery"] = percentiles(lat)
         total = sum(c.messages for c in self.receivers)
         expected = self.sender.acked * len(self.receivers)
         result = {
             "event": "result",
+            "dialect": d.name,
             "receivers": len(self.receivers),
             "samplers": len(self.samplers),
             "steps": steps,

@@ -4,8 +4,10 @@ connection, no task and no coroutine per frame.
 The receive path is the hot path of the load generator, so it is a plain loop
 over the bytes handed to `data_received`: server frames are never masked and
 hubbub never fragments, so a frame is a 2-, 4- or 10-byte header and a payload.
-Message frames are only counted (`messages`); every other text frame goes to
-`on_text`, and samplers (see `bench.gen`) get message payloads too.
+Message frames (those starting with `message_prefix`, which depends on the
+server's protocol: see `bench.dialects`) are only counted (`messages`); every
+other text frame goes to `on_text`, and samplers (see `bench.gen`) get message
+payloads too.
 
 Client frames are masked with the all-zero key, which RFC 6455 allows and which
 makes masking the identity: a client frame is a header and the payload as is.
@@ -62,6 +64,8 @@ class WSClient(asyncio.Protocol):
     message frames when `sampler` is set)."""
 
     sampler = False
+    # A text frame starting with this is a delivery: counted, not decoded.
+    message_prefix = MESSAGE_PREFIX
 
     def __init__(self, host: str, port: int, path: str) -> None:
         self._request = handshake(host, port, path)
@@ -101,6 +105,7 @@ class WSClient(asyncio.Protocol):
         count = 0
         frames = 0
         sampler = self.sampler
+        prefix = self.message_prefix
         while n - i >= 2:
             length = buf[i + 1]  # server frames: mask bit clear
             if length < 126:
@@ -121,7 +126,7 @@ class WSClient(asyncio.Protocol):
             frames += 1
             opcode = buf[i] & 0x0F
             if opcode == 0x1:
-                if buf.startswith(MESSAGE_PREFIX, start):
+                if buf.startswith(prefix, start):
                     count += 1
                     if sampler:
                         self.on_text(buf[start:end])
@@ -154,9 +159,13 @@ class WSClient(asyncio.Protocol):
         self.upgraded = True
         if not self.opened.done():
             self.opened.set_result(None)
+        self.on_open()
         return buf[end + 4 :]
 
     # --- for subclasses ------------------------------------------------------------
+
+    def on_open(self) -> None:
+        pass
 
     def on_text(self, payload: bytes) -> None:
         pass
