@@ -285,7 +285,7 @@ class LambdaGateway:
         conn.send({"type": "presence_state", "id": frame.id, "users": statuses})
 
     async def on_ping(self, conn: LambdaConnection, frame: f.Ping) -> None:
-        conn.send({"type": "pong", "id": frame.id, "time": int(time.time() * 1000)})
+        conn.send(events.pong(frame.id, int(time.time() * 1000)))
 
     async def on_send_message(self, conn: LambdaConnection, frame: f.SendMessage) -> None:
         await tutorial.send_message(self, conn, frame)

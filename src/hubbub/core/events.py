@@ -61,6 +61,10 @@ def channel_body(c: Channel) -> dict[str, Any]:
     }
 
 
+def pong(frame_id: str | int | None, now_ms: int) -> dict[str, Any]:
+    return {"type": "pong", "id": frame_id, "time": now_ms}
+
+
 def tutorial_messages(messages: list[tuple[str, str]]) -> dict[str, Any]:
     return {"messages": [{"user_name": u, "content": c} for u, c in messages]}
 

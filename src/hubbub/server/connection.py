@@ -195,6 +195,8 @@ class Connection(asyncio.Protocol):
         """Queue a client frame; frames are handled strictly in arrival order."""
         if self.session.state is State.CLOSING:
             return
+        if self.worker is None and isinstance(data, bytes) and self.gateway.answer_now(self, data):
+            return  # nothing queued before it, so order is kept
         self.inbox.append(data)
         if len(self.inbox) >= INBOX_HIGH and not self._reading_paused:
             self._reading_paused = True  # backpressure on a client that floods

@@ -179,6 +179,23 @@ class Gateway:
 
     # --- frames ------------------------------------------------------------------------
 
+    def answer_now(self, conn: Connection, data: bytes) -> bool:
+        """Answer a heartbeat `ping` on the spot, without the task and queue
+        every other frame goes through: with 19,000 idle connections pinging
+        every 30 s, that task was a third of the server's idle CPU. Anything
+        else, or a ping that is not plainly valid, returns False and takes the
+        normal path (which sends the errors)."""
+        if b'"ping"' not in data or conn.session.state is not State.OPEN:
+            return False
+        try:
+            frame = validate_client(decode_json(data))
+        except ChatError:
+            return False
+        if not isinstance(frame, f.Ping):
+            return False
+        conn.send(events.pong(frame.id, int(time.time() * 1000)))
+        return True
+
     async def handle(self, conn: Connection, data: bytes) -> None:
         fid: str | int | None = None
         try:
@@ -342,7 +359,7 @@ class Gateway:
         conn.send({"type": "presence_state", "id": frame.id, "users": statuses})
 
     async def on_ping(self, conn: Connection, frame: f.Ping) -> None:
-        conn.send({"type": "pong", "id": frame.id, "time": int(time.time() * 1000)})
+        conn.send(events.pong(frame.id, int(time.time() * 1000)))
 
     async def on_send_message(self, conn: Connection, frame: f.SendMessage) -> None:
         await tutorial.send_message(self, conn, frame)
