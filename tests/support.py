@@ -196,6 +196,41 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@contextlib.asynccontextmanager
+async def online(server: Server, token: str, **kwargs: Any) -> AsyncIterator[WS]:
+    """A WebSocket signed in with `token`, past its `hello`."""
+    async with ws_connect(f"{server.ws_url}?token={token}", **kwargs) as ws:
+        await ws.expect("hello")
+        yield ws
+
+
+async def users(http: httpx.AsyncClient, *names: str) -> dict[str, str]:
+    """Register each name; their tokens by name."""
+    return {n: await register(http, n) for n in names}
+
+
+async def subscribe(ws: WS, channel: str, **extra: Any) -> dict[str, Any]:
+    reply = await ws.request({"action": "subscribe", "channel": channel, **extra})
+    assert reply["type"] == "subscribed", reply
+    return reply
+
+
+_client_ids = itertools.count(1)
+
+
+async def send(ws: WS, channel: str, text: str, client_id: str | None = None) -> dict[str, Any]:
+    """Send and wait for the ack (with a fresh client_id unless given)."""
+    frame = {
+        "action": "send",
+        "channel": channel,
+        "text": text,
+        "client_id": client_id or f"c{next(_client_ids)}",
+    }
+    reply = await ws.request(frame)
+    assert reply["type"] == "ack", reply
+    return reply
+
+
 class Proxy:
     """A TCP proxy on 127.0.0.1 in front of a server, able to swallow what the
     server sends (a lost ack) and to cut every connection (a network drop)."""

@@ -3,42 +3,11 @@ events that membership changes push to subscribers and to a user's own sockets."
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from support import WS, Server, auth, register, ws_connect
-
-_cids = itertools.count(1)
-
-
-@contextlib.asynccontextmanager
-async def online(server: Server, token: str) -> AsyncIterator[WS]:
-    """A WebSocket signed in with `token`, past its `hello`."""
-    async with ws_connect(f"{server.ws_url}?token={token}") as ws:
-        await ws.expect("hello")
-        yield ws
-
-
-async def users(http: httpx.AsyncClient, *names: str) -> dict[str, str]:
-    return {n: await register(http, n) for n in names}
-
-
-async def subscribe(ws: WS, channel: str, **extra: Any) -> dict[str, Any]:
-    reply = await ws.request({"action": "subscribe", "channel": channel, **extra})
-    assert reply["type"] == "subscribed", reply
-    return reply
-
-
-async def send(ws: WS, channel: str, text: str) -> dict[str, Any]:
-    reply = await ws.request(
-        {"action": "send", "channel": channel, "text": text, "client_id": f"c{next(_cids)}"}
-    )
-    assert reply["type"] == "ack", reply
-    return reply
+from support import Server, auth, online, send, subscribe, users
 
 
 def names(listing: list[dict[str, Any]]) -> list[str]:

@@ -4,27 +4,11 @@ under concurrency, idempotent retries, history paging, read cursors, typing."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from support import WAIT, WS, Server, auth, register, ws_connect
-
-_cids = itertools.count(1)
-
-
-@contextlib.asynccontextmanager
-async def online(server: Server, token: str) -> AsyncIterator[WS]:
-    async with ws_connect(f"{server.ws_url}?token={token}") as ws:
-        await ws.expect("hello")
-        yield ws
-
-
-async def users(http: httpx.AsyncClient, *names: str) -> dict[str, str]:
-    return {n: await register(http, n) for n in names}
+from support import WAIT, WS, Server, auth, online, register, send, subscribe, users
 
 
 async def channel_with(http: httpx.AsyncClient, t: dict[str, str], name: str = "general") -> None:
@@ -35,24 +19,6 @@ async def channel_with(http: httpx.AsyncClient, t: dict[str, str], name: str = "
     for token in rest:
         r = await http.post(f"/api/channels/{name}/join", headers=auth(token))
         assert r.status_code == 200, r.text
-
-
-async def subscribe(ws: WS, channel: str, **extra: Any) -> dict[str, Any]:
-    reply = await ws.request({"action": "subscribe", "channel": channel, **extra})
-    assert reply["type"] == "subscribed", reply
-    return reply
-
-
-async def send(ws: WS, channel: str, text: str, client_id: str | None = None) -> dict[str, Any]:
-    frame = {
-        "action": "send",
-        "channel": channel,
-        "text": text,
-        "client_id": client_id or f"c{next(_cids)}",
-    }
-    reply = await ws.request(frame)
-    assert reply["type"] == "ack", reply
-    return reply
 
 
 async def frames_until(

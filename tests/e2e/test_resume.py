@@ -8,23 +8,16 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 import websockets
 
-from support import WAIT, WS, Server, auth, register, ws_connect
+from support import WAIT, WS, Server, auth, online, register, ws_connect
 
 FAST = ("--limit", "messages_per_second=100000,message_burst=100000")
-
-
-@contextlib.asynccontextmanager
-async def online(server: Server, token: str, **kwargs: Any) -> AsyncIterator[WS]:
-    async with ws_connect(f"{server.ws_url}?token={token}", **kwargs) as ws:
-        await ws.expect("hello")
-        yield ws
 
 
 async def setup(server: Server) -> dict[str, str]:

@@ -17,7 +17,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
-from support import WAIT, WS, Server, auth, check_frame, register, ws_connect
+from support import WAIT, Server, auth, check_frame, online, register
 
 BUFFER = 65536
 TEXT = "x" * 8000  # each message event is a little over 8 KB
@@ -90,13 +90,6 @@ class RawClient:
 
     def close(self) -> None:
         self.sock.close()
-
-
-@contextlib.asynccontextmanager
-async def online(server: Server, token: str) -> AsyncIterator[WS]:
-    async with ws_connect(f"{server.ws_url}?token={token}") as ws:
-        await ws.expect("hello")
-        yield ws
 
 
 async def test_slow_consumer_is_cut_off_and_others_keep_going(
