@@ -15,9 +15,9 @@ import inspect
 import json
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -636,48 +636,65 @@ def render() -> str:
     return "\n".join(out)
 
 
-def _client_frames(defs: dict[str, Any]) -> list[str]:
-    out = ["## Client frames", ""]
-    out += _table(
-        ["action", "answer"],
-        [
-            [f"[`{_action(m)}`](#{_anchor(f'action `{_action(m)}`')})", CLIENT_REPLIES[m]]
-            for m in f.CLIENT_FRAMES
-        ],
-    )
+M = TypeVar("M", bound=BaseModel)
+
+
+def _frames(
+    defs: dict[str, Any],
+    *,
+    title: str,
+    columns: list[str],
+    models: Sequence[type[M]],
+    heading: Callable[[type[M]], str],
+    label: Callable[[type[M]], str],
+    lead: Callable[[type[M]], str],
+    examples: Mapping[type[M], dict[str, Any]],
+    sent_by_server: bool,
+) -> list[str]:
+    """A section of frames: an index table, then each frame's heading, doc,
+    fields and an example (checked against the frame's own schema)."""
+    out = [f"## {title}", ""]
+    out += _table(columns, [[f"[{label(m)}](#{_anchor(heading(m))})", lead(m)] for m in models])
     out.append("")
-    for model in f.CLIENT_FRAMES:
-        example = CLIENT_EXAMPLES[model]
+    for model in models:
+        example = examples[model]
         model.model_validate(example)  # an example that does not validate is a bug here
-        out += [f"### action `{_action(model)}`", ""]
+        out += [f"### {heading(model)}", ""]
         if doc := _doc(model):
             out += [doc, ""]
-        out += [f"Answer: {CLIENT_REPLIES[model]}", ""]
-        out += _fields(defs[model.__name__], sent_by_server=False, overrides={})
+        out += [lead(model) if sent_by_server else f"Answer: {lead(model)}", ""]
+        overrides = {"id": _SERVER_ID} if sent_by_server else {}
+        out += _fields(defs[model.__name__], sent_by_server=sent_by_server, overrides=overrides)
         out += ["", *_example(example), ""]
     return out
+
+
+def _client_frames(defs: dict[str, Any]) -> list[str]:
+    return _frames(
+        defs,
+        title="Client frames",
+        columns=["action", "answer"],
+        models=f.CLIENT_FRAMES,
+        heading=lambda m: f"action `{_action(m)}`",
+        label=lambda m: f"`{_action(m)}`",
+        lead=lambda m: CLIENT_REPLIES[m],
+        examples=CLIENT_EXAMPLES,
+        sent_by_server=False,
+    )
 
 
 def _server_frames(defs: dict[str, Any]) -> list[str]:
-    out = ["## Server frames", ""]
-    out += _table(
-        ["frame", "when"],
-        [
-            [f"[{_heading_for_server(m)}](#{_anchor(_heading_for_server(m))})", SERVER_SENT[m]]
-            for m in f.SERVER_FRAMES
-        ],
+    return _frames(
+        defs,
+        title="Server frames",
+        columns=["frame", "when"],
+        models=f.SERVER_FRAMES,
+        heading=_heading_for_server,
+        label=_heading_for_server,
+        lead=lambda m: SERVER_SENT[m],
+        examples=SERVER_EXAMPLES,
+        sent_by_server=True,
     )
-    out.append("")
-    for model in f.SERVER_FRAMES:
-        example = SERVER_EXAMPLES[model]
-        model.model_validate(example)
-        out += [f"### {_heading_for_server(model)}", ""]
-        if doc := _doc(model):
-            out += [doc, ""]
-        out += [SERVER_SENT[model], ""]
-        out += _fields(defs[model.__name__], sent_by_server=True, overrides={"id": _SERVER_ID})
-        out += ["", *_example(example), ""]
-    return out
 
 
 def _objects(defs: dict[str, Any], roots: Sequence[str], skip: set[str]) -> list[str]:
