@@ -1,4 +1,5 @@
-"""`python -m bench {calibrate,fanout,idle,rooms,compare} [--quick] [--repeat N] [--json FILE]`.
+"""`python -m bench {calibrate,fanout,idle,rooms,slow,compare} [--quick] [--repeat N]
+[--json FILE]`.
 
 See docs/benchmarks.md for the method and the results.
 """
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import compare, fanout, idle, rooms
+from bench import compare, fanout, idle, rooms, slow
 from bench.common import have_taskset, log, machine
 
 
@@ -61,6 +62,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     common(p)
     rooms.add_arguments(p)
+
+    p = sub.add_parser(
+        "slow",
+        help="slow consumer: the others' latency and the server's memory when one stops reading",
+        description=slow.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common(p)
+    p.add_argument("--receivers", type=int, help="reading members (default 1000; 50 quick)")
+    p.add_argument("--slow", type=int, default=1, help="members that stop reading (default 1)")
+    p.add_argument("--rate", type=float, help="messages/s (default 100; 1000 quick)")
+    p.add_argument(
+        "--max-buffer", type=int, help="server max_buffer_bytes (default 1048576; 32768 quick)"
+    )
+    p.add_argument("--text-bytes", type=int, help="message text size (default 1024)")
+    p.add_argument("--measure-a", type=float, help="seconds measured, baseline (default 15)")
+    p.add_argument("--measure-b", type=float, help="seconds measured, slow (default 50)")
 
     p = sub.add_parser(
         "compare",
@@ -121,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         result = rooms.run(args)
     elif args.scenario == "compare":
         result = compare.run(args)
+    elif args.scenario == "slow":
+        result = slow.run(args)
     else:
         result = idle.run(args)
     log(f"done in {time.monotonic() - t:.0f} s")

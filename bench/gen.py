@@ -19,6 +19,9 @@ Latencies are also recorded per rate step (for the plots of latency by load).
 
 Many small rooms (`mode: rooms`): see `bench.roomgen`.
 
+Slow consumer (`mode: slow`): the fan-out at one rate, then again with K more
+subscribers that stop reading: see `bench.slow`.
+
 Idle (`mode: idle`): N connections authenticate, send one ping, then ping every
 `ping_every` seconds (random phase) until told to stop on stdin.
 """
@@ -438,9 +441,9 @@ class Fanout:
             await asyncio.sleep(0.05)
         return False
 
-    async def run(self) -> dict[str, Any]:
+    async def connect(self, d: Dialect) -> None:
+        """Open the receivers and the sender, subscribe, start the heartbeats."""
         cfg = self.cfg
-        d = dialect(cfg.get("dialect", "hubbub"))
         every = int(cfg["sample_every"])
         host, port, channel = self.host, self.port, cfg["channel"]
         for i, token in enumerate(cfg["receiver_tokens"]):
@@ -466,6 +469,11 @@ class Fanout:
         # The connections live until the end: keep them out of every GC pass.
         gc.collect()
         gc.freeze()
+
+    async def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        d = dialect(cfg.get("dialect", "hubbub"))
+        await self.connect(d)
         watch = asyncio.create_task(self.watch_loop())
 
         steps: list[dict[str, Any]] = []
@@ -604,6 +612,10 @@ async def main(cfg: dict[str, Any]) -> None:
     try:
         if cfg["mode"] == "fanout":
             emit(await Fanout(cfg).run())
+        elif cfg["mode"] == "slow":
+            from bench.slow import Slow
+
+            emit(await Slow(cfg).run())
         elif cfg["mode"] == "rooms":
             from bench.roomgen import Rooms
 

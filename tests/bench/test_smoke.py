@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("scenario", ["fanout", "idle", "calibrate", "rooms"])
+@pytest.mark.parametrize("scenario", ["fanout", "idle", "calibrate", "rooms", "slow"])
 def test_bench_quick_run_passes_its_own_checks(scenario: str) -> None:
     # A run exits non-zero when it sees a lost delivery, a seq gap, a rejected
     # send or a dropped connection: wrong, as opposed to slow.
