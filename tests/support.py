@@ -21,10 +21,21 @@ from typing import Any
 import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.frames import Frame, Opcode
 
 from hubbub.protocol import frames
 
 WAIT = 10.0  # upper bound for any single wait in the tests
+
+# Raw client bytes, for tests that drive one connection's receive path.
+HANDSHAKE = (
+    b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def client_frame(opcode: Opcode, data: bytes, fin: bool = True, mask: bool = True) -> bytes:
+    return Frame(opcode, data, fin=fin).serialize(mask=mask, extensions=[])
 
 
 def check_frame(obj: Any) -> None:
