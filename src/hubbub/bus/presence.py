@@ -13,6 +13,11 @@ from typing import Protocol
 
 
 class Directory(Protocol):
+    # Entries expire unless `heartbeat` refreshes them. A node with no one to
+    # refresh for skips the heartbeat: with thousands of users, listing them
+    # every few seconds for nothing is not free.
+    expires: bool
+
     async def online(self, user_id: int) -> bool:
         """This node has the user's first connection; True if no node had one."""
 
@@ -29,6 +34,8 @@ class Directory(Protocol):
 
 class LocalDirectory:
     """One process: the local counts are the whole truth."""
+
+    expires = False
 
     def __init__(self) -> None:
         self._online: set[int] = set()

@@ -64,6 +64,8 @@ def _node_key(node: str) -> str:
 
 
 class RedisDirectory:
+    expires = True
+
     def __init__(self, url: str, ttl: float, node_id: str | None = None) -> None:
         # A blocking pool: a burst of presence updates (many clients closing
         # at once) waits for a connection instead of failing "Too many connections".

@@ -92,7 +92,8 @@ class Hub:
         await self.store.open()
         self.secret = await self.store.get_or_set_meta("jwt_secret", secrets.token_urlsafe(48))
         self.writer.start()
-        self._presence_task = asyncio.create_task(self._presence_heartbeat())
+        if self.directory.expires:
+            self._presence_task = asyncio.create_task(self._presence_heartbeat())
 
     async def stop(self) -> None:
         if self._presence_task is not None:

@@ -470,7 +470,8 @@ def _overview(limits: Limits) -> list[str]:
         '<reason>"`.',
         "- Any data received counts as activity. Send `ping` when idle for "
         f"`heartbeat_interval` ({limits.heartbeat_interval:g} s); after `idle_timeout` "
-        f"({limits.idle_timeout:g} s) of silence the server closes with 4003.",
+        f"({limits.idle_timeout:g} s) of silence the server closes with 4003 (it looks "
+        "every quarter of `idle_timeout`, so the close comes up to that much later).",
         "",
         "### Order, acknowledgement, retries",
         "",
