@@ -53,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpu-window", type=float, default=None, help="seconds (default 10)")
     p.add_argument("--settle", type=float, default=None, help="seconds before measuring")
     p.add_argument("--profile", type=Path, help="py-spy the server's idle window into this dir")
+    p.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also run each repetition against bench.trivial (what the wake-ups alone cost)",
+    )
 
     p = sub.add_parser(
         "rooms",
@@ -161,7 +166,7 @@ def check(scenario: str, result: dict[str, Any]) -> list[str]:
     summaries = list(result.values()) if scenario == "calibrate" else [result]
     for s in summaries:
         if scenario == "idle":
-            for r in s["runs"]:
+            for r in s["runs"] + s.get("baseline_runs", []):
                 if r["errors"] or r["dropped"]:
                     problems.append(f"{r['errors']} error frames, {r['dropped']} closed early")
         elif scenario == "rooms":

@@ -110,9 +110,14 @@ def pinned(core: str, argv: list[str]) -> list[str]:
 
 def proc_cpu(pid: int) -> float:
     """CPU seconds (user + system, all threads) used so far by process `pid`."""
+    return sum(proc_cpu_parts(pid))
+
+
+def proc_cpu_parts(pid: int) -> tuple[float, float]:
+    """CPU seconds (all threads) used so far by process `pid`: (user, system)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def proc_thread_cpu(pid: int) -> tuple[float, float]:

@@ -15,11 +15,12 @@ from bench.common import (
     Generator,
     log,
     median,
-    proc_cpu,
+    proc_cpu_parts,
     proc_fds,
     proc_rss_kb,
     seed,
     start_hubbub,
+    start_trivial,
     workdir,
 )
 from bench.fanout import Profiler
@@ -28,15 +29,19 @@ TARGET_KB = 16.0
 PER_GENERATOR = 9000  # each generator process needs one fd per connection
 
 
-def one_run(args: Any, n: int, warm: int) -> dict[str, Any]:
+def one_run(args: Any, n: int, warm: int, trivial: bool = False) -> dict[str, Any]:
     with workdir(args.keep) as work:
-        t = time.monotonic()
-        tokens = seed(work, n + warm, channel=None)
-        log(f"  seeded {n + warm} users in {time.monotonic() - t:.1f} s")
-        # auth_timeout: a connect storm on a busy machine can queue token logins
-        # (one user lookup each) past the 10 s default; not what this measures.
-        limits = {"max_connections_per_user": 20, "auth_timeout": 60}
-        server = start_hubbub(work, limits)
+        if trivial:  # it takes any token
+            tokens = [f"t{i}" for i in range(n + warm)]
+            server = start_trivial(work, coalesce=False)
+        else:
+            t = time.monotonic()
+            tokens = seed(work, n + warm, channel=None)
+            log(f"  seeded {n + warm} users in {time.monotonic() - t:.1f} s")
+            # auth_timeout: a connect storm on a busy machine can queue token logins
+            # (one user lookup each) past the 10 s default; not what this measures.
+            limits = {"max_connections_per_user": 20, "auth_timeout": 60}
+            server = start_hubbub(work, limits)
         gens: list[Generator] = []
         try:
             time.sleep(0.5)
@@ -77,9 +82,11 @@ def one_run(args: Any, n: int, warm: int) -> dict[str, Any]:
 
             prof = Profiler(args.profile, server.pid, args.cpu_window, False, "idle")
             prof.start()
-            cpu0, t0 = proc_cpu(server.pid), time.monotonic()
+            (user0, sys0), t0 = proc_cpu_parts(server.pid), time.monotonic()
             time.sleep(args.cpu_window)
-            cpu = (proc_cpu(server.pid) - cpu0) / (time.monotonic() - t0)
+            (user1, sys1), elapsed = proc_cpu_parts(server.pid), time.monotonic() - t0
+            user, system = (user1 - user0) / elapsed, (sys1 - sys0) / elapsed
+            cpu = user + system
             rss_after = proc_rss_kb(server.pid)
             prof.stop()
 
@@ -97,6 +104,7 @@ def one_run(args: Any, n: int, warm: int) -> dict[str, Any]:
             server.stop()
     idle_results = results[1:]
     res = {
+        "server": "trivial" if trivial else "hubbub",
         "connections": n,
         "warmup_connections": warm,
         "connect_seconds": round(connect_s, 2),
@@ -110,6 +118,8 @@ def one_run(args: Any, n: int, warm: int) -> dict[str, Any]:
         "kb_per_connection": round((rss_after - rss_warm) / n, 2),
         "kb_per_connection_at_connect": round((rss_connected - rss_warm) / n, 2),
         "server_idle_cpu": round(cpu, 4),
+        "server_idle_cpu_user": round(user, 4),
+        "server_idle_cpu_system": round(system, 4),
         "cpu_window_s": args.cpu_window,
         "pings": sum(r["pings"] for r in results),
         "pongs": sum(r["pongs"] for r in results),
@@ -118,10 +128,11 @@ def one_run(args: Any, n: int, warm: int) -> dict[str, Any]:
         "gen_cpu": [r["gen_cpu"] for r in idle_results],
     }
     log(
-        f"  RSS empty {rss_empty / 1024:.1f} MiB, warm {rss_warm / 1024:.1f} MiB, "
+        f"  {res['server']}: RSS empty {rss_empty / 1024:.1f} MiB, warm {rss_warm / 1024:.1f} MiB, "
         f"+{n} conns {rss_connected / 1024:.1f} MiB, after {args.cpu_window:.0f} s "
         f"{rss_after / 1024:.1f} MiB -> {res['kb_per_connection']} KB/connection; "
-        f"idle CPU {cpu:.1%} of a core; {res['pongs']}/{res['pings']} pings answered"
+        f"idle CPU {cpu:.1%} of a core ({user:.1%} user, {system:.1%} system); "
+        f"{res['pongs']}/{res['pings']} pings answered"
     )
     return res
 
@@ -129,17 +140,24 @@ def one_run(args: Any, n: int, warm: int) -> dict[str, Any]:
 def run(args: Any) -> dict[str, Any]:
     n = args.connections or (200 if args.quick else 5000)
     warm = 20 if args.quick else 100
-    runs = []
+    runs, baseline = [], []
     for k in range(args.repeat):
         log(f"idle run {k + 1}/{args.repeat}: {n} connections (+{warm} warm-up)")
         runs.append(one_run(args, n, warm))
+        if args.baseline:
+            baseline.append(one_run(args, n, warm, trivial=True))
     m = {
         "kb_per_connection": median([r["kb_per_connection"] for r in runs]),
         "server_idle_cpu": median([r["server_idle_cpu"] for r in runs]),
     }
-    summary = {"scenario": "idle", "runs": runs, "median": m}
-    log(
+    summary: dict[str, Any] = {"scenario": "idle", "runs": runs, "median": m}
+    line = (
         f"idle: {n} connections: {m['kb_per_connection']} KB/connection (target < {TARGET_KB}), "
         f"idle CPU {m['server_idle_cpu']:.1%} of a core"
     )
+    if baseline:
+        summary["baseline_runs"] = baseline
+        m["trivial_idle_cpu"] = median([r["server_idle_cpu"] for r in baseline])
+        line += f"; the trivial server {m['trivial_idle_cpu']:.1%} with the same pings"
+    log(line)
     return summary
