@@ -16,6 +16,9 @@ from typing import Any
 from bench import compare, fanout, idle, rooms, slow
 from bench.common import have_taskset, log, machine
 
+# --window and --start-rate of the scenarios that run the fan-out generator.
+FANOUT_SEARCH_HELP = ("sender's in-flight (unacked) window", "first step, messages/s")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -34,17 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=text, description=text)
         common(p)
         p.add_argument("--receivers", type=int, help="subscribed members (default 1000)")
-        p.add_argument("--window", type=int, help="sender's in-flight (unacked) window")
-        p.add_argument("--start-rate", type=float, help="first step, messages/s")
-        p.add_argument(
-            "--rates",
-            type=lambda s: [float(x) for x in s.split(",")],
-            help="explicit step rates in messages/s, e.g. 50,100,150",
-        )
-        p.add_argument("--latency-rate", type=float, help="messages/s for the latency run")
-        p.add_argument("--profile", type=Path, help="py-spy the server into this dir")
-        p.add_argument("--profile-seconds", type=float, default=20.0)
-        p.add_argument("--native", action="store_true", help="py-spy --native (C frames too)")
+        fanout.add_search_arguments(p, *FANOUT_SEARCH_HELP, rates_example="50,100,150")
+        fanout.add_profile_arguments(p, "the server")
 
     p = sub.add_parser("idle", help="idle connections: server KB per connection, idle CPU")
     common(p)
@@ -105,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         help="write the PNG plots here (default docs/benchmarks; none with --quick)",
     )
     p.add_argument("--receivers", type=int, help="subscribed members (default 1000)")
-    p.add_argument("--window", type=int, help="sender's in-flight (unacked) window")
-    p.add_argument("--start-rate", type=float, help="first step, messages/s")
+    # No --rates or --latency-rate: every server takes the same steps and has its
+    # latency run at half of its own saturation, or the comparison is unfair.
+    fanout.add_search_arguments(p, *FANOUT_SEARCH_HELP)
     p.add_argument(
         "--max-steps", type=int, default=None, help="rate steps at most (default 18; 2 quick)"
     )

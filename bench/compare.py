@@ -46,17 +46,11 @@ from bench.common import (
     start_trivial,
     workdir,
 )
-from bench.fanout import drive, generator_config, summarize
+from bench.fanout import LIMITS, drive, generator_config, summarize
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 NODE_DIR = PEERS_DIR / "node"
 TARGETS = {"node-sio": 1.5, "python-sio": 3.0}  # issue #4: hubbub / peer, deliveries/s
-# hubbub's limits as in `bench fanout`: the run measures the server, not its rate limits.
-HUBBUB_LIMITS = {
-    "messages_per_second": 1_000_000,
-    "message_burst": 1_000_000,
-    "max_buffer_bytes": 64 * 1024 * 1024,
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +68,7 @@ def _names(receivers: int) -> tuple[list[str], str]:
 
 def _start_hubbub(work: Path, receivers: int) -> tuple[ServerProc, list[str], str]:
     tokens = seed(work, receivers + 1)
-    return start_hubbub(work, HUBBUB_LIMITS), tokens[1:], tokens[0]
+    return start_hubbub(work, LIMITS), tokens[1:], tokens[0]
 
 
 def _peer(argv: list[str], tag: str) -> Callable[[Path, int], tuple[ServerProc, list[str], str]]:

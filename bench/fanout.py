@@ -32,6 +32,31 @@ from bench.common import (
 )
 
 TARGET_DPS = 150_000
+# The run measures the server, not its rate limits (`bench compare` gives
+# hubbub the same, so its numbers match this scenario's).
+LIMITS = {
+    "messages_per_second": 1_000_000,
+    "message_burst": 1_000_000,
+    "max_buffer_bytes": 64 * 1024 * 1024,
+}
+# How long each rate step and the latency run of `bench.gen.RateSearch` last
+# (fan-out and rooms alike, so their steps mean the same).
+SEARCH_TIMES: dict[str, Any] = {
+    "settle": 1.0,
+    "measure": 3.0,
+    "latency_warmup": 2.0,
+    "latency_measure": 15.0,
+}
+# --quick: two short steps and a short latency run, enough to go through every
+# part of the search in a few seconds.
+QUICK_SEARCH: dict[str, Any] = {
+    "factor": 2.0,
+    "max_steps": 2,
+    "settle": 0.3,
+    "measure": 0.7,
+    "latency_warmup": 0.3,
+    "latency_measure": 1.0,
+}
 
 
 def generator_config(quick: bool, receivers: int, **over: Any) -> dict[str, Any]:
@@ -45,27 +70,44 @@ def generator_config(quick: bool, receivers: int, **over: Any) -> dict[str, Any]
         "start_rate": 20.0,  # messages/s; x R deliveries/s
         "factor": 1.35,
         "max_steps": 14,
-        "settle": 1.0,
-        "measure": 3.0,
-        "latency_warmup": 2.0,
-        "latency_measure": 15.0,
+        **SEARCH_TIMES,
         "rates": [],
         "latency_rate": None,
     }
     if quick:
-        cfg.update(
-            sample_every=5,
-            start_rate=50.0,
-            factor=2.0,
-            max_steps=2,
-            settle=0.3,
-            measure=0.7,
-            latency_warmup=0.3,
-            latency_measure=1.0,
-        )
+        cfg.update(sample_every=5, start_rate=50.0, **QUICK_SEARCH)
     cfg.update({k: v for k, v in over.items() if v is not None})
     cfg["receivers"] = receivers
     return cfg
+
+
+def search_overrides(args: Any) -> dict[str, Any]:
+    """The rate-search flags (`add_search_arguments`) given on the command line."""
+    over = {
+        "rates": args.rates,
+        "latency_rate": args.latency_rate,
+        "window": args.window,
+        "start_rate": args.start_rate,
+    }
+    return {k: v for k, v in over.items() if v is not None}
+
+
+def add_search_arguments(
+    p: Any, window: str, start_rate: str, rates_example: str | None = None
+) -> None:
+    """The flags that steer `bench.gen.RateSearch`, with each scenario's own
+    help (what its window counts, where it starts). Without `rates_example`,
+    no --rates and --latency-rate: for a scenario that picks them itself."""
+    p.add_argument("--window", type=int, help=window)
+    p.add_argument("--start-rate", type=float, help=start_rate)
+    if rates_example is None:
+        return
+    p.add_argument(
+        "--rates",
+        type=lambda s: [float(x) for x in s.split(",")],
+        help=f"explicit step rates in messages/s, e.g. {rates_example}",
+    )
+    p.add_argument("--latency-rate", type=float, help="messages/s for the latency run")
 
 
 def drive(
@@ -83,20 +125,29 @@ def drive(
             log(describe(obj))
 
 
+def step_flags(obj: dict[str, Any], lost: str) -> list[str]:
+    """What to look at in a step or latency event of `bench.gen.RateSearch`;
+    `lost` is the scenario's count of dropped connections ("LOST=3" for "lost")."""
+    flags = [
+        flag
+        for key, flag in (
+            ("saturated", "SATURATED"),
+            ("gen_saturated", "GENERATOR-SATURATED"),
+            ("noisy", "NOISY"),
+        )
+        if obj.get(key)
+    ]
+    if obj.get(lost):
+        flags.append(f"{lost.upper().replace('_', '-')}={obj[lost]}")
+    return flags
+
+
 def describe(obj: dict[str, Any]) -> str:
     event = obj.get("event")
     if event == "connected":
         return f"  {obj['receivers']} receivers subscribed in {obj['seconds']:.1f} s"
     if event in ("step", "latency"):
-        flags = []
-        if obj.get("saturated"):
-            flags.append("SATURATED")
-        if obj.get("gen_saturated"):
-            flags.append("GENERATOR-SATURATED")
-        if obj.get("noisy"):
-            flags.append("NOISY")
-        if obj.get("receivers_lost"):
-            flags.append(f"RECEIVERS-LOST={obj['receivers_lost']}")
+        flags = step_flags(obj, "receivers_lost")
         line = (
             f"  {event:7} {obj['rate']:8.1f} msg/s  target {obj['target_dps']:>8} "
             f"got {obj['dps']:>8} deliveries/s  acks {obj['ack_rate']:7.1f}/s  "
@@ -168,20 +219,20 @@ class Profiler:
             self.proc.wait()
 
 
+def add_profile_arguments(p: Any, what: str) -> None:
+    """The flags of `Profiler`; `what` is what it records ("the server")."""
+    p.add_argument("--profile", type=Path, help=f"py-spy {what} into this dir")
+    p.add_argument("--profile-seconds", type=float, default=20.0)
+    p.add_argument("--native", action="store_true", help="py-spy --native (C frames too)")
+
+
 def one_run(
     args: Any, server_factory: Any, tokens: list[str], sender_token: str, work: Path
 ) -> dict[str, Any]:
     server: ServerProc = server_factory()
     try:
         rss0 = proc_rss_kb(server.pid)
-        cfg = generator_config(
-            args.quick,
-            len(tokens),
-            rates=args.rates,
-            latency_rate=args.latency_rate,
-            window=args.window,
-            start_rate=args.start_rate,
-        )
+        cfg = generator_config(args.quick, len(tokens), **search_overrides(args))
         cfg.update(
             port=server.port,
             server_pid=server.pid,
@@ -212,14 +263,7 @@ def run(args: Any) -> dict[str, Any]:
             t = time.monotonic()
             tokens = seed(work, receivers + 1)
             log(f"  seeded {receivers + 1} users in {time.monotonic() - t:.1f} s")
-            limits = {
-                "messages_per_second": 1_000_000,
-                "message_burst": 1_000_000,
-                "max_buffer_bytes": 64 * 1024 * 1024,
-            }
-            res = one_run(
-                args, lambda w=work, lim=limits: start_hubbub(w, lim), tokens[1:], tokens[0], work
-            )
+            res = one_run(args, lambda w=work: start_hubbub(w, LIMITS), tokens[1:], tokens[0], work)
         runs.append(res)
     return summarize("fanout", runs)
 

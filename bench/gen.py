@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import dataclasses
 import gc
 import json
 import os
@@ -39,6 +40,7 @@ import sys
 import threading
 import time
 from array import array
+from collections.abc import Sequence
 from typing import Any
 
 from bench.common import GEN_CORE, SERVER_CORE, core_breakdown, core_share, core_times, proc_cpu
@@ -351,17 +353,179 @@ class Driver:
             self.running = False
 
 
-class Fanout:
+async def close_all(clients: Sequence[Client], linger: float) -> None:
+    """Close every connection, then wait `linger` s so that the close
+    handshakes finish before the result goes out and the process exits."""
+    for c in clients:
+        c.stop_heartbeat()
+        c.close()
+    await asyncio.sleep(linger)
+
+
+def connection_ends(clients: Sequence[Client]) -> dict[str, Any]:
+    """How many of `clients` the server dropped, and with which close codes."""
+    return {
+        "disconnected": sum(1 for c in clients if c.lost),
+        "close_codes": sorted({c.close_code for c in clients if c.close_code}),
+    }
+
+
+@dataclasses.dataclass
+class SearchOutcome:
+    steps: list[dict[str, Any]]
+    saturation: float  # the best step's figure (`RateSearch.outcome`'s `key`)
+    # A step saturated and was not retried as noise: `saturation` is where the
+    # server stopped keeping up, not just the highest rate the steps offered.
+    reached: bool
+    latency: dict[str, Any]  # empty without a latency run
+    drained: bool  # after the steps and after the latency run
+
+
+class RateSearch:
+    """What the open-loop generators (fan-out here, many rooms in
+    `bench.roomgen`) share: rate steps up to saturation, then a latency run at a
+    lower rate. One loop for both, so that a step, a retried step and a latency
+    run mean the same in both scenarios; a subclass says how it sends
+    (`drive`), what it measures (`snapshot`, `between`) and when the server has
+    caught up (`settled`)."""
+
+    # Seconds to let the backlog drain: after a step retried for noise, and
+    # after the steps and the latency run.
+    retry_drain = 10.0
+    final_drain = 20.0
+
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
+        self.loop_lag: array[float] = array("d")
+
+    async def drive(self, rate: float, duration: float) -> None:
+        raise NotImplementedError
+
+    def snapshot(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def between(self, a: dict[str, Any], b: dict[str, Any], rate: float) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def settled(self) -> bool:
+        """Nothing in flight or in a backlog, and every acked message delivered."""
+        raise NotImplementedError
+
+    def server_had_room(self, res: dict[str, Any]) -> bool:
+        """Whether the server still had CPU to spare in step `res`."""
+        raise NotImplementedError
+
+    def open_latency_window(self, lo: float, hi: float) -> None:
+        """Count the latencies of messages intended for [lo, hi) from now on."""
+        raise NotImplementedError
+
+    def latency_samples(self) -> dict[str, Any]:
+        """The latency run's percentiles, by what they measure."""
+        raise NotImplementedError
+
+    async def measured(self, rate: float, settle: float, measure: float) -> dict[str, Any]:
+        """Send at `rate` for `settle` + `measure` s; the figures of the last `measure` s."""
+        task = asyncio.create_task(self.drive(rate, settle + measure))
+        await asyncio.sleep(settle)
+        a = self.snapshot()
+        await asyncio.sleep(measure)
+        b = self.snapshot()
+        await task
+        return self.between(a, b, rate)
+
+    async def step(self, rate: float, settle: float, measure: float) -> dict[str, Any]:
+        return await self.measured(rate, settle, measure)
+
+    async def drain(self, timeout: float) -> bool:
+        deadline = perf() + timeout
+        while perf() < deadline:
+            if self.settled():
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def search(self) -> tuple[list[dict[str, Any]], bool]:
+        """The rate steps (`rates`, or from `start_rate` up by `factor`) until
+        one saturates: (the steps, whether everything drained afterwards)."""
+        cfg = self.cfg
+        steps: list[dict[str, Any]] = []
+        rates = cfg.get("rates") or []
+        rate = float(cfg["start_rate"])
+        retries = int(cfg.get("noise_retries", 2))
+        k = 0
+        while k < int(cfg["max_steps"]):
+            rate = float(rates[k]) if k < len(rates) else rate
+            res = await self.step(rate, cfg["settle"], cfg["measure"])
+            steps.append(res)
+            emit({"event": "step", **res})
+            if res["saturated"] and res["noisy"] and self.server_had_room(res) and retries > 0:
+                # Fell behind while the server had CPU to spare and neighbours
+                # were busy: a neighbour, not the server. Let the backlog drain
+                # and try the step again.
+                retries -= 1
+                res["retried"] = True
+                await self.drain(self.retry_drain)
+                continue
+            if res["saturated"] or res["gen_saturated"] or k + 1 >= len(rates) > 0:
+                break
+            rate *= float(cfg["factor"])
+            k += 1
+        return steps, await self.drain(self.final_drain)
+
+    async def latency_run(self, rate: float) -> tuple[dict[str, Any], bool]:
+        """A run at `rate` that records latencies (none if the rate or
+        `latency_measure` is 0): (its figures, whether everything drained)."""
+        cfg = self.cfg
+        if not (rate > 0 and cfg["latency_measure"] > 0):
+            return {}, True
+        await asyncio.sleep(0.5)
+        warm, meas = cfg["latency_warmup"], cfg["latency_measure"]
+        t0 = perf()
+        self.open_latency_window(t0 + warm, t0 + warm + meas)
+        self.loop_lag = array("d")
+        latency = await self.measured(rate, warm, meas)
+        drained = await self.drain(self.final_drain)
+        latency.update(self.latency_samples())
+        # How late the generator's own event loop ran a 10 ms timer: a
+        # delivery latency is only as good as this.
+        latency["gen_loop_lag"] = percentiles(self.loop_lag)
+        emit({"event": "latency", **latency})
+        return latency, drained
+
+    async def outcome(self, key: str, per_message: int = 1) -> SearchOutcome:
+        """The steps, then the latency run at `latency_rate`, by default half of
+        the best step's `key` figure; `per_message`: how many of those one sent
+        message makes (the receivers, where `key` counts deliveries)."""
+        steps, drained = await self.search()
+        saturation = max(s[key] for s in steps)
+        reached = any(s["saturated"] and not s.get("retried") for s in steps)
+        lat_rate = self.cfg.get("latency_rate")
+        if lat_rate is None:
+            lat_rate = saturation / 2 / per_message
+        latency, lat_drained = await self.latency_run(lat_rate)
+        return SearchOutcome(steps, saturation, reached, latency, lat_drained and drained)
+
+    async def watch_loop(self, every: float = 0.01) -> None:
+        while True:
+            t = perf()
+            await asyncio.sleep(every)
+            self.loop_lag.append(max(0.0, perf() - t - every))
+
+
+class Fanout(RateSearch):
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__(cfg)
         self.host, self.port = cfg["host"], int(cfg["port"])
         self.server_pid: int | None = cfg.get("server_pid")
         self.receivers: list[Client] = []
         self.samplers: list[Sampler] = []
         self.sender: Sender
         self.driver: Driver
-        self.loop_lag: array[float] = array("d")
         self.step_latencies: list[array[float]] = []
+        self.latencies: array[float] = array("d")
+
+    async def drive(self, rate: float, duration: float) -> None:
+        await self.driver.run(rate, duration)
 
     def snapshot(self) -> dict[str, Any]:
         s = self.sender
@@ -423,23 +587,26 @@ class Fanout:
     async def step(self, rate: float, settle: float, measure: float) -> dict[str, Any]:
         lo = perf() + settle
         self.step_latencies.append(Windows.open(lo, lo + measure))
-        task = asyncio.create_task(self.driver.run(rate, settle + measure))
-        await asyncio.sleep(settle)
-        a = self.snapshot()
-        await asyncio.sleep(measure)
-        b = self.snapshot()
-        await task
-        return self.between(a, b, rate)
+        return await self.measured(rate, settle, measure)
 
-    async def drain(self, timeout: float) -> bool:
-        deadline = perf() + timeout
-        r = len(self.receivers)
-        while perf() < deadline:
-            s = self.sender
-            if s.inflight == 0 and sum(c.messages for c in self.receivers) >= s.acked * r:
-                return True
-            await asyncio.sleep(0.05)
-        return False
+    def settled(self) -> bool:
+        s, r = self.sender, len(self.receivers)
+        return s.inflight == 0 and sum(c.messages for c in self.receivers) >= s.acked * r
+
+    def server_had_room(self, res: dict[str, Any]) -> bool:
+        # The server's core busy but mostly not with the server: a neighbour.
+        return bool(res["server_cpu"] < 0.8)
+
+    def open_latency_window(self, lo: float, hi: float) -> None:
+        AckWindow.lo, AckWindow.hi = lo, hi
+        self.latencies = Windows.open(lo, hi)
+        self.sender.ack_latencies = array("d")
+
+    def latency_samples(self) -> dict[str, Any]:
+        return {
+            "delivery": percentiles(self.latencies),
+            "ack": percentiles(self.sender.ack_latencies),
+        }
 
     async def connect(self, d: Dialect) -> None:
         """Open the receivers and the sender, subscribe, start the heartbeats."""
@@ -475,62 +642,11 @@ class Fanout:
         d = dialect(cfg.get("dialect", "hubbub"))
         await self.connect(d)
         watch = asyncio.create_task(self.watch_loop())
-
-        steps: list[dict[str, Any]] = []
-        rates = cfg.get("rates") or []
-        rate = float(cfg["start_rate"])
-        retries = int(cfg.get("noise_retries", 2))
-        k = 0
-        while k < int(cfg["max_steps"]):
-            rate = float(rates[k]) if k < len(rates) else rate
-            res = await self.step(rate, cfg["settle"], cfg["measure"])
-            steps.append(res)
-            emit({"event": "step", **res})
-            if res["saturated"] and res["server_cpu"] < 0.8 and res["noisy"] and retries > 0:
-                # Fell behind with the server's core mostly not ours: a
-                # neighbour, not the server. Let the backlog drain, try again.
-                retries -= 1
-                res["retried"] = True
-                await self.drain(10)
-                continue
-            if res["saturated"] or res["gen_saturated"] or k + 1 >= len(rates) > 0:
-                break
-            rate *= float(cfg["factor"])
-            k += 1
-        drained = await self.drain(20)
-        saturation = max(s["dps"] for s in steps)
-        saturated = any(s["saturated"] and not s.get("retried") for s in steps)
-
-        latency: dict[str, Any] = {}
-        lat_rate = cfg.get("latency_rate")
-        if lat_rate is None:
-            lat_rate = saturation / 2 / len(self.receivers)
-        if lat_rate > 0 and cfg["latency_measure"] > 0:
-            await asyncio.sleep(0.5)
-            warm, meas = cfg["latency_warmup"], cfg["latency_measure"]
-            t0 = perf()
-            AckWindow.lo, AckWindow.hi = t0 + warm, t0 + warm + meas
-            latencies = Windows.open(AckWindow.lo, AckWindow.hi)
-            self.sender.ack_latencies = array("d")
-            self.loop_lag = array("d")
-            task = asyncio.create_task(self.driver.run(lat_rate, warm + meas))
-            await asyncio.sleep(warm)
-            a = self.snapshot()
-            await asyncio.sleep(meas)
-            b = self.snapshot()
-            await task
-            latency = self.between(a, b, lat_rate)
-            drained = await self.drain(20) and drained
-            latency["delivery"] = percentiles(latencies)
-            latency["ack"] = percentiles(self.sender.ack_latencies)
-            # How late the generator's own event loop ran a 10 ms timer: a
-            # delivery latency is only as good as this.
-            latency["gen_loop_lag"] = percentiles(self.loop_lag)
-            emit({"event": "latency", **latency})
+        out = await self.outcome("dps", len(self.receivers))
 
         # Latency by offered load (for the plots): every step's backlog has
         # drained by now, so its late deliveries are in.
-        for st, lat in zip(steps, self.step_latencies, strict=True):
+        for st, lat in zip(out.steps, self.step_latencies, strict=True):
             st["delivery"] = percentiles(lat)
         total = sum(c.messages for c in self.receivers)
         expected = self.sender.acked * len(self.receivers)
@@ -539,31 +655,21 @@ class Fanout:
             "dialect": d.name,
             "receivers": len(self.receivers),
             "samplers": len(self.samplers),
-            "steps": steps,
-            "saturation_dps": saturation,
-            "reached_saturation": saturated,
-            "latency": latency,
+            "steps": out.steps,
+            "saturation_dps": out.saturation,
+            "reached_saturation": out.reached,
+            "latency": out.latency,
             "messages_acked": self.sender.acked,
             "send_errors": self.sender.error_codes,
             "deliveries": total,
             "missing_deliveries": expected - total,
-            "drained": drained,
+            "drained": out.drained,
             "seq_gaps": sum(s.gaps for s in self.samplers),
-            "disconnected": sum(1 for c in self.receivers if c.lost),
-            "close_codes": sorted({c.close_code for c in self.receivers if c.close_code}),
+            **connection_ends(self.receivers),
         }
         watch.cancel()
-        for c in [*self.receivers, self.sender]:
-            c.stop_heartbeat()
-            c.close()
-        await asyncio.sleep(0.3)
+        await close_all([*self.receivers, self.sender], 0.3)
         return result
-
-    async def watch_loop(self, every: float = 0.01) -> None:
-        while True:
-            t = perf()
-            await asyncio.sleep(every)
-            self.loop_lag.append(max(0.0, perf() - t - every))
 
 
 # --- idle ---------------------------------------------------------------------------------------
@@ -593,10 +699,7 @@ async def idle(cfg: dict[str, Any]) -> dict[str, Any]:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), float(cfg["max_hold"]))
     cpu, held = time.process_time() - cpu0, perf() - t0
-    for c in clients:
-        c.stop_heartbeat()
-        c.close()
-    await asyncio.sleep(0.3)
+    await close_all(clients, 0.3)
     return {
         "event": "result",
         "connections": len(clients),

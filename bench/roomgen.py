@@ -32,7 +32,16 @@ from typing import Any
 import orjson
 
 from bench.common import core_breakdown, core_share, proc_cpu, proc_thread_cpu, tree_cpu
-from bench.gen import ACK_PREFIX, ERROR_PREFIX, Client, emit, percentiles
+from bench.gen import (
+    ACK_PREFIX,
+    ERROR_PREFIX,
+    Client,
+    RateSearch,
+    close_all,
+    connection_ends,
+    emit,
+    percentiles,
+)
 from bench.wsclient import MESSAGE_PREFIX, client_frame
 
 perf = time.perf_counter
@@ -236,9 +245,14 @@ class Schedule:
                         m.backlog.clear()
 
 
-class Rooms:
+class Rooms(RateSearch):
+    # Kept from before the fold (fan-out waits 10 s and 20 s): 10,000 members
+    # each with sends in flight have more to drain than one sender.
+    retry_drain = 15.0
+    final_drain = 30.0
+
     def __init__(self, cfg: dict[str, Any]) -> None:
-        self.cfg = cfg
+        super().__init__(cfg)
         self.host = cfg["host"]
         self.ports: list[int] = [int(p) for p in cfg["ports"]]
         self.size = int(cfg["size"])
@@ -250,8 +264,10 @@ class Rooms:
         self.pg_postmaster: int | None = cfg.get("pg_postmaster")
         self.pg_db: str | None = cfg.get("pg_db")
         self.ncores = os.cpu_count() or 1
-        self.loop_lag: array[float] = array("d")
         self.schedule: Schedule
+
+    async def drive(self, rate: float, duration: float) -> None:
+        await self.schedule.run(rate, duration)
 
     # --- measurements ---------------------------------------------------------------
 
@@ -339,32 +355,30 @@ class Rooms:
             "gen_saturated": cpu["generator"] > 0.85,
         }
 
-    async def step(self, rate: float, settle: float, measure: float) -> dict[str, Any]:
-        task = asyncio.create_task(self.schedule.run(rate, settle + measure))
-        await asyncio.sleep(settle)
-        a = self.snapshot()
-        await asyncio.sleep(measure)
-        b = self.snapshot()
-        await task
-        return self.between(a, b, rate)
+    def settled(self) -> bool:
+        return (
+            self.stats.backlog == 0
+            and all(m.inflight == 0 for m in self.members)
+            and sum(m.messages for m in self.members) >= self.stats.acked * self.size
+        )
 
-    async def drain(self, timeout: float) -> bool:
-        deadline = perf() + timeout
-        while perf() < deadline:
-            if (
-                self.stats.backlog == 0
-                and all(m.inflight == 0 for m in self.members)
-                and sum(m.messages for m in self.members) >= self.stats.acked * self.size
-            ):
-                return True
-            await asyncio.sleep(0.05)
-        return False
+    def server_had_room(self, res: dict[str, Any]) -> bool:
+        node_cpu = sum(v for n, v in res["cpu"].items() if n.startswith("node"))
+        return bool(node_cpu < 0.8 * float(self.cfg.get("node_cores", 1)))
 
-    async def watch_loop(self, every: float = 0.01) -> None:
-        while True:
-            t = perf()
-            await asyncio.sleep(every)
-            self.loop_lag.append(max(0.0, perf() - t - every))
+    def open_latency_window(self, lo: float, hi: float) -> None:
+        st = self.stats
+        st.lo, st.hi = lo, hi
+        st.same_node, st.cross_node, st.acks = array("d"), array("d"), array("d")
+
+    def latency_samples(self) -> dict[str, Any]:
+        st = self.stats
+        return {
+            "delivery": percentiles(array("d", [*st.same_node, *st.cross_node])),
+            "same_node": percentiles(st.same_node),
+            "cross_node": percentiles(st.cross_node),
+            "ack": percentiles(st.acks),
+        }
 
     # --- setup --------------------------------------------------------------------------
 
@@ -464,59 +478,7 @@ class Rooms:
         gc.collect()
         gc.freeze()
         watch = asyncio.create_task(self.watch_loop())
-
-        steps: list[dict[str, Any]] = []
-        rates = cfg.get("rates") or []
-        rate = float(cfg["start_rate"])
-        retries = int(cfg.get("noise_retries", 2))
-        node_cores = float(cfg.get("node_cores", 1))
-        k = 0
-        while k < int(cfg["max_steps"]):
-            rate = float(rates[k]) if k < len(rates) else rate
-            res = await self.step(rate, cfg["settle"], cfg["measure"])
-            steps.append(res)
-            emit({"event": "step", **res})
-            node_cpu = sum(v for n, v in res["cpu"].items() if n.startswith("node"))
-            if res["saturated"] and res["noisy"] and node_cpu < 0.8 * node_cores and retries:
-                # Fell behind while the nodes had CPU to spare and neighbours
-                # were busy: let the backlog drain and try the step again.
-                retries -= 1
-                res["retried"] = True
-                await self.drain(15)
-                continue
-            if res["saturated"] or res["gen_saturated"] or k + 1 >= len(rates) > 0:
-                break
-            rate *= float(cfg["factor"])
-            k += 1
-        drained = await self.drain(30)
-        saturation = max(s["persisted"] for s in steps)
-        reached = any(s["saturated"] and not s.get("retried") for s in steps)
-
-        latency: dict[str, Any] = {}
-        lat_rate = cfg.get("latency_rate")
-        if lat_rate is None:
-            lat_rate = saturation / 2
-        if lat_rate > 0 and cfg["latency_measure"] > 0:
-            await asyncio.sleep(0.5)
-            warm, meas = cfg["latency_warmup"], cfg["latency_measure"]
-            t0 = perf()
-            st.lo, st.hi = t0 + warm, t0 + warm + meas
-            st.same_node, st.cross_node, st.acks = array("d"), array("d"), array("d")
-            self.loop_lag = array("d")
-            task = asyncio.create_task(self.schedule.run(lat_rate, warm + meas))
-            await asyncio.sleep(warm)
-            a = self.snapshot()
-            await asyncio.sleep(meas)
-            b = self.snapshot()
-            await task
-            latency = self.between(a, b, lat_rate)
-            drained = await self.drain(30) and drained
-            latency["delivery"] = percentiles(array("d", [*st.same_node, *st.cross_node]))
-            latency["same_node"] = percentiles(st.same_node)
-            latency["cross_node"] = percentiles(st.cross_node)
-            latency["ack"] = percentiles(st.acks)
-            latency["gen_loop_lag"] = percentiles(self.loop_lag)
-            emit({"event": "latency", **latency})
+        out = await self.outcome("persisted")
 
         # Every member must have received every acked message of its room.
         missing = extra = 0
@@ -536,10 +498,10 @@ class Rooms:
             "members": len(self.members),
             "samplers": len(self.samplers),
             "warm_up": warm_up,
-            "steps": steps,
-            "saturation": saturation,
-            "reached_saturation": reached,
-            "latency": latency,
+            "steps": out.steps,
+            "saturation": out.saturation,
+            "reached_saturation": out.reached,
+            "latency": out.latency,
             "messages_sent": st.sent,
             "messages_acked": st.acked,
             "messages_dropped_unsent": st.dropped,
@@ -549,17 +511,13 @@ class Rooms:
             "missing_deliveries": missing,
             "extra_deliveries": extra,
             "ack_seq_mismatch_rooms": len(bad_rooms),
-            "drained": drained,
+            "drained": out.drained,
             "seq_gaps": sum(m.gaps for m in self.samplers),
-            "disconnected": sum(1 for m in self.members if m.lost),
-            "close_codes": sorted({m.close_code for m in self.members if m.close_code}),
+            **connection_ends(self.members),
             "room_acked": st.room_acked,
             "room_seq_max": st.room_seq_max,
         }
         watch.cancel()
         emit({"event": "closing"})
-        for m in self.members:
-            m.stop_heartbeat()
-            m.close()
-        await asyncio.sleep(0.5)
+        await close_all(self.members, 0.5)
         return result

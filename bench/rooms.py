@@ -40,7 +40,15 @@ from bench.common import (
     start_trivial,
     workdir,
 )
-from bench.fanout import Profiler
+from bench.fanout import (
+    QUICK_SEARCH,
+    SEARCH_TIMES,
+    Profiler,
+    add_profile_arguments,
+    add_search_arguments,
+    search_overrides,
+    step_flags,
+)
 
 TARGET_SQLITE = 20_000  # persisted messages/s, one node on SQLite
 TARGET_CLUSTER = 10_000  # persisted messages/s over the nodes, PostgreSQL + Redis
@@ -59,31 +67,14 @@ def generator_config(args: Any, rooms: int) -> dict[str, Any]:
         "start_rate": 1000.0,  # messages/s over all rooms
         "factor": 1.3,
         "max_steps": 16,
-        "settle": 1.0,
-        "measure": 3.0,
-        "latency_warmup": 2.0,
-        "latency_measure": 15.0,
+        **SEARCH_TIMES,
         "concurrency": 200,
         "rates": [],
         "latency_rate": None,
     }
     if args.quick:
-        cfg.update(
-            start_rate=100.0,
-            factor=2.0,
-            max_steps=2,
-            settle=0.3,
-            measure=0.7,
-            latency_warmup=0.3,
-            latency_measure=1.0,
-        )
-    over = {
-        "rates": args.rates,
-        "latency_rate": args.latency_rate,
-        "window": args.window,
-        "start_rate": args.start_rate,
-    }
-    cfg.update({k: v for k, v in over.items() if v is not None})
+        cfg.update(start_rate=100.0, **QUICK_SEARCH)
+    cfg.update(search_overrides(args))
     return cfg
 
 
@@ -110,15 +101,7 @@ def describe(obj: dict[str, Any]) -> str:
         )
     if event not in ("step", "latency"):
         return str(obj)
-    flags = []
-    if obj.get("saturated"):
-        flags.append("SATURATED")
-    if obj.get("gen_saturated"):
-        flags.append("GENERATOR-SATURATED")
-    if obj.get("noisy"):
-        flags.append("NOISY")
-    if obj.get("lost"):
-        flags.append(f"LOST={obj['lost']}")
+    flags = step_flags(obj, "lost")
     cpu = "  ".join(f"{k} {v:.0%}" for k, v in obj["cpu"].items() if k != "postgres_other_dbs")
     threads = obj.get("node_threads_cpu", {})
     if any(threads.values()):
@@ -440,14 +423,12 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--pg-url", default=PG_ADMIN_URL, help="where to CREATE DATABASE")
     p.add_argument("--redis", action="store_true", help="the Redis bus (a private redis-server)")
     p.add_argument("--redis-url", help="use this Redis instead of a private one")
-    p.add_argument("--window", type=int, help="sends in flight per member (default 4)")
-    p.add_argument("--start-rate", type=float, help="first step, messages/s (default 1000)")
-    p.add_argument(
-        "--rates",
-        type=lambda s: [float(x) for x in s.split(",")],
-        help="explicit step rates in messages/s, e.g. 2000,4000",
+    add_search_arguments(
+        p,
+        "sends in flight per member (default 4)",
+        "first step, messages/s (default 1000)",
+        rates_example="2000,4000",
     )
-    p.add_argument("--latency-rate", type=float, help="messages/s for the latency run")
     p.add_argument(
         "--server-cores",
         help="taskset list for the nodes, or 'none' (default: 0 for one node, none for more)",
@@ -459,9 +440,7 @@ def add_arguments(p: Any) -> None:
         metavar="NAME=VALUE",
         help="an extra server --limit (repeatable), e.g. presence_ttl=3600",
     )
-    p.add_argument("--profile", type=Path, help="py-spy every node into this dir")
-    p.add_argument("--profile-seconds", type=float, default=20.0)
-    p.add_argument("--native", action="store_true", help="py-spy --native (C frames too)")
+    add_profile_arguments(p, "every node")
 
 
 def versions(args: Any) -> dict[str, str]:

@@ -37,7 +37,18 @@ from bench.common import (
     start_hubbub,
     workdir,
 )
-from bench.gen import HUBBUB, AckWindow, Client, Fanout, Windows, emit, percentiles, perf
+from bench.gen import (
+    HUBBUB,
+    AckWindow,
+    Client,
+    Fanout,
+    Windows,
+    close_all,
+    connection_ends,
+    emit,
+    percentiles,
+    perf,
+)
 
 TCP_ESTABLISHED = 1
 # Slack over max_buffer_bytes x K for the memory target: allocator and
@@ -167,13 +178,7 @@ class Slow(Fanout):
         slices = [Windows.open(edges[i], edges[i + 1]) for i in range(n)]
         self.sender.ack_latencies = array("d")
         self.loop_lag = array("d")
-        task = asyncio.create_task(self.driver.run(rate, warm + measure))
-        await asyncio.sleep(warm)
-        a = self.snapshot()
-        await asyncio.sleep(measure)
-        b = self.snapshot()
-        await task
-        res = self.between(a, b, rate)
+        res = await self.measured(rate, warm, measure)
         res["drained"] = await self.drain(20)
         res["phase"] = name
         res["delivery"] = percentiles(array("d", (x for sl in slices for x in sl)))
@@ -252,13 +257,9 @@ class Slow(Fanout):
             "deliveries": total,
             "missing_deliveries": expected - total,
             "seq_gaps": sum(s.gaps for s in self.samplers),
-            "disconnected": sum(1 for c in self.receivers if c.lost),
-            "close_codes": sorted({c.close_code for c in self.receivers if c.close_code}),
+            **connection_ends(self.receivers),
         }
-        for c in [*self.receivers, self.sender, watcher]:
-            c.stop_heartbeat()
-            c.close()
-        await asyncio.sleep(0.3)
+        await close_all([*self.receivers, self.sender, watcher], 0.3)
         return result
 
     async def finish_slow(
