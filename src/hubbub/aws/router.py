@@ -19,7 +19,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hubbub import __version__
 from hubbub.aws.connections import ConnectionInfo, ConnectionTable
 from hubbub.aws.push import PushBus
 from hubbub.core import events
@@ -207,7 +206,7 @@ class LambdaGateway:
             return
         await self.connections.register(conn.id, user.id, None, authenticated=True)
         await self._online(conn.id, user)
-        conn.send(hello(user, self.hub))
+        conn.send(events.hello(user, self.hub.limits))
 
     async def on_subscribe(self, conn: LambdaConnection, frame: f.Subscribe) -> None:
         channel, _ = await self.hub.channel_for(conn.user, frame.channel)
@@ -292,15 +291,6 @@ class LambdaGateway:
 
     async def on_get_recent(self, conn: LambdaConnection, frame: f.GetRecentMessages) -> None:
         await tutorial.get_recent_messages(self, conn, frame)
-
-
-def hello(user: User, hub: Hub) -> dict[str, Any]:
-    return {
-        "type": "hello",
-        "user": {"username": user.username, "display_name": user.display_name},
-        "server_version": __version__,
-        "limits": hub.limits.public(),
-    }
 
 
 def _user(conn: LambdaConnection) -> User:

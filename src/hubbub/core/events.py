@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 
-from hubbub.core.models import Channel, StoredMessage
+from hubbub import __version__
+from hubbub.core.limits import Limits
+from hubbub.core.models import Channel, StoredMessage, User
 
 
 def channel_topic(channel_id: int) -> str:
@@ -58,6 +60,15 @@ def channel_body(c: Channel) -> dict[str, Any]:
         "last_seq": c.last_seq,
         "member_count": c.member_count,
         "members": list(c.members) if c.members is not None else None,
+    }
+
+
+def hello(user: User, limits: Limits) -> dict[str, Any]:
+    return {
+        "type": "hello",
+        "user": {"username": user.username, "display_name": user.display_name},
+        "server_version": __version__,
+        "limits": limits.public(),
     }
 
 

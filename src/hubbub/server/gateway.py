@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import orjson
 
-from hubbub import __version__
 from hubbub.core import events
 from hubbub.core.hub import Hub
 from hubbub.core.limits import Limits
@@ -136,14 +135,7 @@ class Gateway:
         if room is not None:
             await tutorial.open_room(self, conn, room, user)
         else:
-            conn.send(
-                {
-                    "type": "hello",
-                    "user": {"username": user.username, "display_name": user.display_name},
-                    "server_version": __version__,
-                    "limits": self.limits.public(),
-                }
-            )
+            conn.send(events.hello(user, self.limits))
 
     def detach(self, conn: Connection) -> None:
         """Forget a closing connection everywhere; safe to call twice."""
