@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hubbub.protocol import frames as f
-from hubbub.protocol.codec import decode_client, decode_json, encode, frame_id, validate_client
+from hubbub.protocol.codec import (
+    decode_client,
+    decode_json,
+    encode,
+    frame_id,
+    plain_ping,
+    validate_client,
+)
 from hubbub.protocol.errors import ChatError, ErrorCode
 
 # One minimal valid frame per action (all required fields, nothing else).
@@ -369,6 +376,67 @@ def test_frames_with_any_fields_decode_to_their_action(value: dict[str, Any]) ->
         assert err.field is not None or err.code is ErrorCode.invalid_json
     else:
         assert type(frame) is f.ACTIONS[value["action"]]
+
+
+PINGISH = st.fixed_dictionaries(
+    {"action": st.just("ping") | JSONISH},
+    optional={"id": JSONISH | st.booleans() | st.floats(), "channel": JSONISH},
+)
+
+
+def agrees_with_decode_client(raw: bytes) -> bool:
+    """plain_ping says "a ping with this id" exactly when decode_client does."""
+    is_ping, fid = plain_ping(raw)
+    try:
+        frame = decode_client(raw)
+    except ChatError:
+        expected: tuple[bool, Any] = (False, None)
+    else:
+        expected = (True, frame.id) if isinstance(frame, f.Ping) else (False, None)
+    assert (is_ping, fid) == expected
+    assert type(fid) is type(expected[1])  # 1 is not True
+    return is_ping
+
+
+@given(PINGISH | JSONISH | FRAMEISH)
+def test_plain_ping_agrees_with_the_schema(value: Any) -> None:
+    if _orjson_ok(value):
+        agrees_with_decode_client(orjson.dumps(value))
+    agrees_with_decode_client(json.dumps(value).encode())
+
+
+@given(st.binary(max_size=60).map(lambda b: b'{"action":"ping","id":"' + b + b'"}'))
+def test_plain_ping_refuses_what_the_schema_refuses(raw: bytes) -> None:
+    agrees_with_decode_client(raw)  # invalid UTF-8, broken JSON, escapes
+
+
+@pytest.mark.parametrize(
+    ("raw", "fid"),
+    [
+        (b'{"action":"ping"}', None),
+        (b'{"action": "ping", "id": 7}', 7),
+        (b'{"id":"h1","action":"ping","extra":[1]}', "h1"),
+    ],
+)
+def test_plain_ping_recognises_heartbeats(raw: bytes, fid: str | int | None) -> None:
+    assert agrees_with_decode_client(raw)
+    assert plain_ping(raw) == (True, fid)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"action":"ping","id":true}',
+        b'{"action":"ping","id":1.5}',
+        b'{"action":"ping","id":[]}',
+        b'{"action":"Ping"}',
+        b'["ping"]',
+        b'{"action":"ping"',
+        b'{"action":"ping","id":"\xff"}',
+    ],
+)
+def test_plain_ping_declines_the_rest(raw: bytes) -> None:
+    assert not agrees_with_decode_client(raw)
 
 
 @given(st.binary(max_size=200))

@@ -23,7 +23,7 @@ from hubbub.core.limits import Limits
 from hubbub.core.models import AppendRejected, Channel, StoredMessage, User
 from hubbub.core.session import State
 from hubbub.protocol import frames as f
-from hubbub.protocol.codec import decode_json, frame_id, validate_client
+from hubbub.protocol.codec import decode_json, frame_id, plain_ping, validate_client
 from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
 from hubbub.server import tutorial
 from hubbub.server.connection import Connection
@@ -182,14 +182,10 @@ class Gateway:
         normal path (which sends the errors)."""
         if b'"ping"' not in data or conn.session.state is not State.OPEN:
             return False
-        try:
-            frame = validate_client(decode_json(data))
-        except ChatError:
-            return False
-        if not isinstance(frame, f.Ping):
-            return False
-        conn.send(events.pong(frame.id, int(time.time() * 1000)))
-        return True
+        is_ping, fid = plain_ping(data)
+        if is_ping:
+            conn.send(events.pong(fid, int(time.time() * 1000)))
+        return is_ping
 
     async def handle(self, conn: Connection, data: bytes) -> None:
         fid: str | int | None = None
@@ -392,8 +388,10 @@ class Gateway:
                     conn.close(CloseCode.auth_timeout)
             if now >= next_idle_pass:
                 next_idle_pass = now + idle_timeout / 4
+                # last_seen first: most connections stop there, and each object
+                # looked at (the session is another) is a cold read here.
                 for conn in list(self.connections):
-                    if conn.session.state is State.OPEN and now - conn.last_seen > idle_timeout:
+                    if now - conn.last_seen > idle_timeout and conn.session.state is State.OPEN:
                         conn.close(CloseCode.heartbeat_timeout)
             self.gc.tick(len(self.connections))
 
