@@ -39,6 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--receivers", type=int, help="subscribed members (default 1000)")
         fanout.add_search_arguments(p, *FANOUT_SEARCH_HELP, rates_example="50,100,150")
         fanout.add_profile_arguments(p, "the server")
+        if name == "fanout":
+            p.add_argument(
+                "--baseline",
+                action="store_true",
+                help="after each run, the coalesced bench.trivial relay's latency at the "
+                "same load (what the machine alone costs)",
+            )
 
     p = sub.add_parser("idle", help="idle connections: server KB per connection, idle CPU")
     common(p)
@@ -158,7 +165,10 @@ def check(scenario: str, result: dict[str, Any]) -> list[str]:
     if scenario == "compare":
         return compare.check(result)
     problems = []
-    summaries = list(result.values()) if scenario == "calibrate" else [result]
+    if scenario == "calibrate":
+        summaries = list(result.values())
+    else:  # and a fan-out's baseline relay, which must not lose deliveries either
+        summaries = [result, *([result["baseline"]] if "baseline" in result else [])]
     for s in summaries:
         if scenario == "idle":
             for r in s["runs"] + s.get("baseline_runs", []):

@@ -9,6 +9,7 @@ The same generator runs against `bench.trivial` for calibration (`calibrate`).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import shutil
 import subprocess
@@ -256,7 +257,8 @@ def one_run(
 
 def run(args: Any) -> dict[str, Any]:
     receivers = args.receivers or (50 if args.quick else 1000)
-    runs = []
+    runs: list[dict[str, Any]] = []
+    baseline: list[dict[str, Any]] = []
     for k in range(args.repeat):
         log(f"fanout run {k + 1}/{args.repeat}: {receivers} receivers + 1 sender")
         with workdir(args.keep) as work:
@@ -265,7 +267,23 @@ def run(args: Any) -> dict[str, Any]:
             log(f"  seeded {receivers + 1} users in {time.monotonic() - t:.1f} s")
             res = one_run(args, lambda w=work: start_hubbub(w, LIMITS), tokens[1:], tokens[0], work)
         runs.append(res)
-    return summarize("fanout", runs)
+        if getattr(args, "baseline", False) and res["latency"].get("dps"):
+            baseline.append(relay_at(args, receivers, res["latency"]["dps"] / receivers))
+    summary = summarize("fanout", runs)
+    if baseline:
+        summary["baseline"] = summarize("fanout-baseline (coalesced bench.trivial)", baseline)
+    return summary
+
+
+def relay_at(args: Any, receivers: int, rate: float) -> dict[str, Any]:
+    """The coalesced trivial relay, one step and a latency run at `rate`
+    messages/s: the latency of the same traffic through a server that does
+    nothing else, measured minutes apart on the same machine."""
+    log(f"  baseline: bench.trivial --coalesce at {rate:,.1f} msg/s")
+    over = argparse.Namespace(**{**vars(args), "rates": [rate], "latency_rate": rate})
+    over.profile = None
+    with workdir(args.keep) as work:
+        return one_run(over, lambda w=work: start_trivial(w, True), ["-"] * receivers, "-", work)
 
 
 def calibrate(args: Any) -> dict[str, Any]:
