@@ -6,7 +6,8 @@ import pytest
 from hubbub.core import auth
 from hubbub.protocol.errors import ChatError, ErrorCode
 
-SECRET = "a test secret that is long enough for HS512 use, 64 bytes long."
+SECRET = "a test secret that is long enough for HS512 use, 64 bytes long!!"
+assert len(SECRET.encode()) == 64  # below that, PyJWT warns for HS512
 
 
 def test_password_hash_is_argon2id_and_verifies() -> None:
