@@ -267,7 +267,7 @@ def run(args: Any) -> dict[str, Any]:
             log(f"  seeded {receivers + 1} users in {time.monotonic() - t:.1f} s")
             res = one_run(args, lambda w=work: start_hubbub(w, LIMITS), tokens[1:], tokens[0], work)
         runs.append(res)
-        if getattr(args, "baseline", False) and res["latency"].get("dps"):
+        if args.baseline and res["latency"].get("dps"):
             baseline.append(relay_at(args, receivers, res["latency"]["dps"] / receivers))
     summary = summarize("fanout", runs)
     if baseline:
@@ -280,8 +280,9 @@ def relay_at(args: Any, receivers: int, rate: float) -> dict[str, Any]:
     messages/s: the latency of the same traffic through a server that does
     nothing else, measured minutes apart on the same machine."""
     log(f"  baseline: bench.trivial --coalesce at {rate:,.1f} msg/s")
-    over = argparse.Namespace(**{**vars(args), "rates": [rate], "latency_rate": rate})
-    over.profile = None
+    over = argparse.Namespace(
+        **{**vars(args), "rates": [rate], "latency_rate": rate, "profile": None}
+    )
     with workdir(args.keep) as work:
         return one_run(over, lambda w=work: start_trivial(w, True), ["-"] * receivers, "-", work)
 

@@ -32,7 +32,8 @@ def plain_ping(raw: bytes) -> tuple[bool, str | int | None]:
     """(True, its id) when `raw` is a `ping` that `decode_client` accepts as
     is; (False, None) for anything else, which then takes the full path and
     gets its errors there. It skips pydantic, whose validators were the
-    largest share of an idle server's CPU per heartbeat (docs/benchmarks.md).
+    largest share of hubbub's own code in an idle server's CPU per heartbeat
+    (docs/benchmarks.md).
     `tests/protocol/test_codec.py` checks it never disagrees with `Ping`."""
     try:
         obj = orjson.loads(raw)  # also refuses invalid UTF-8
@@ -40,11 +41,10 @@ def plain_ping(raw: bytes) -> tuple[bool, str | int | None]:
         return False, None
     if type(obj) is not dict or obj.get("action") != "ping":
         return False, None
-    fid = obj.get("id")
-    # Strict like `ClientFrame.id`: a bool or a float is not an id.
-    if fid is None or type(fid) is str or type(fid) is int:
-        return True, fid
-    return False, None
+    fid = frame_id(obj)  # strict like `ClientFrame.id`: a bool or a float is not an id
+    if fid is None and obj.get("id") is not None:
+        return False, None
+    return True, fid
 
 
 def frame_id(obj: Any) -> str | int | None:
