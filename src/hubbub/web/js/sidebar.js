@@ -1,0 +1,171 @@
+// The left column: every channel and conversation you are in, with their
+// unread and mention badges (and a DM partner's presence), the ways to find,
+// create or start more, and who you are signed in as.
+
+import { openBrowse } from "./browse.js";
+import { openCreate } from "./create-channel.js";
+import { openDM } from "./dm-dialog.js";
+import { h, icon, setChildren } from "./dom.js";
+import { avatar, presenceDot } from "./people.js";
+import { openSwitcher } from "./switcher.js";
+
+export class Sidebar {
+  constructor(app) {
+    this.app = app;
+    const user = app.user;
+    this.channelList = h("ul", { class: "nav-list", testid: "channel-list" });
+    this.dmList = h("ul", { class: "nav-list", testid: "dm-list" });
+    this.meStatus = h("span", { class: "presence me-presence", testid: "me-status", dataset: { status: "offline" } });
+    this.el = h(
+      "aside",
+      { class: "sidebar", testid: "sidebar", "aria-label": "Channels" },
+      h(
+        "header",
+        { class: "workspace" },
+        h("div", { class: "workspace-name" }, "hubbub"),
+        h(
+          "button",
+          {
+            class: "jump-button",
+            testid: "open-switcher",
+            type: "button",
+            title: "Jump to a channel (Ctrl+K)",
+            onClick: () => openSwitcher(app),
+          },
+          icon("search"),
+          h("span", null, "Jump to…"),
+          h("kbd", null, navigator.platform.startsWith("Mac") ? "⌘K" : "Ctrl K"),
+        ),
+      ),
+      h(
+        "nav",
+        { class: "nav" },
+        h(
+          "button",
+          { class: "nav-action", testid: "browse-channels", type: "button", onClick: () => openBrowse(app) },
+          icon("compass"),
+          h("span", null, "Browse channels"),
+        ),
+        h(
+          "div",
+          { class: "nav-section" },
+          h("span", { class: "nav-heading" }, "Channels"),
+          h(
+            "button",
+            {
+              class: "icon-btn nav-add",
+              testid: "create-channel",
+              type: "button",
+              title: "Create a channel",
+              "aria-label": "Create a channel",
+              onClick: () => openCreate(app),
+            },
+            icon("plus"),
+          ),
+        ),
+        this.channelList,
+        h(
+          "div",
+          { class: "nav-section" },
+          h("span", { class: "nav-heading" }, "Direct messages"),
+          h(
+            "button",
+            {
+              class: "icon-btn nav-add",
+              testid: "new-dm",
+              type: "button",
+              title: "New direct message",
+              "aria-label": "New direct message",
+              onClick: () => openDM(app),
+            },
+            icon("plus"),
+          ),
+        ),
+        this.dmList,
+      ),
+      h(
+        "footer",
+        { class: "me", testid: "me" },
+        avatar(user.username, user.display_name, "avatar avatar-sm"),
+        h(
+          "div",
+          { class: "me-text" },
+          h("div", { class: "me-name", testid: "me-name" }, user.display_name),
+          h("div", { class: "me-handle" }, this.meStatus, h("span", { testid: "me-username" }, `@${user.username}`)),
+        ),
+        h(
+          "button",
+          {
+            class: "icon-btn",
+            testid: "logout",
+            type: "button",
+            title: "Sign out",
+            "aria-label": "Sign out",
+            onClick: () => app.signOut(null),
+          },
+          icon("logout"),
+        ),
+      ),
+    );
+  }
+
+  render() {
+    const { chat, user } = this.app;
+    const online = chat.connection === "open";
+    this.meStatus.dataset.status = online ? "online" : "offline";
+    this.meStatus.title = online ? "Connected" : "Not connected";
+    const me = user.username;
+    const chans = [...chat.channels.values()];
+    const rooms = chans.filter((c) => !c.isDM).sort((a, b) => a.name.localeCompare(b.name));
+    const dms = chans.filter((c) => c.isDM).sort((a, b) => a.label(me).localeCompare(b.label(me)));
+    setChildren(this.channelList, rooms.map((c) => this.navItem(c)));
+    setChildren(
+      this.dmList,
+      dms.length ? dms.map((c) => this.navItem(c)) : h("li", { class: "nav-empty" }, "No conversations yet"),
+    );
+    if (chat.ready && !rooms.length) {
+      this.channelList.append(h("li", { class: "nav-empty" }, "Not in any channel yet"));
+    }
+  }
+
+  navItem(ch) {
+    const { chat, user } = this.app;
+    const me = user.username;
+    const active = ch.name === this.app.current;
+    const unread = ch.unread;
+    let lead;
+    if (ch.isDM) {
+      const partners = ch.partners(me);
+      lead =
+        partners.length === 1
+          ? presenceDot(partners[0] === me ? (chat.connection === "open" ? "online" : "offline") : chat.presence.get(partners[0]))
+          : h("span", { class: "group-count" }, String(partners.length));
+    } else {
+      lead = icon(ch.kind === "private" ? "lock" : "hash", "icon nav-icon");
+    }
+    const a = h(
+      "a",
+      {
+        class: `nav-item${active ? " active" : ""}${unread > 0 ? " unread" : ""}`,
+        href: `#/c/${encodeURIComponent(ch.name)}`,
+        testid: "channel-item",
+        dataset: { channel: ch.name, kind: ch.kind, unread, serverRead: ch.serverRead },
+        "aria-current": active ? "page" : null,
+        onClick: (ev) => {
+          ev.preventDefault();
+          this.app.openChannel(ch.name, true);
+        },
+      },
+      lead,
+      h("span", { class: "nav-label", testid: "channel-name" }, ch.label(me)),
+      ch.mentions > 0
+        ? h("span", { class: "badge badge-mention", testid: "mention-badge", title: "Mentions" }, ch.isDM ? String(ch.mentions) : `@${ch.mentions}`)
+        : null,
+      // In a DM every unread message is for you: the red badge says it all.
+      unread > 0 && !(ch.isDM && ch.mentions > 0)
+        ? h("span", { class: "badge badge-unread", testid: "unread-badge", title: "Unread" }, String(unread))
+        : null,
+    );
+    return h("li", null, a);
+  }
+}
