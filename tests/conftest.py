@@ -14,6 +14,19 @@ from support import Server, start_server
 TEST_LIMITS = ("--limit", "messages_per_second=1000,message_burst=1000")
 
 
+@pytest.fixture(scope="session")
+def dynamodb() -> Iterator[str]:
+    """One DynamoDB (moto's server over HTTP) for the whole run: the Lambda
+    tests (tests/aws) and the conversation suite (tests/session) each use
+    their own table prefix on it."""
+    pytest.importorskip("boto3")
+    pytest.importorskip("moto")
+    from hubbub.aws.localdb import LocalDynamoDB
+
+    with LocalDynamoDB() as db:
+        yield db.endpoint
+
+
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     started: list[Server] = []

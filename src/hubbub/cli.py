@@ -326,6 +326,6 @@ def chat(server: str | None, channel: str | None) -> None:
 @click.option("--root", default=".", type=click.Path(file_okay=False), help="Repository root.")
 def protocol_doc(check: bool, root: str) -> None:
     """Write docs/protocol.md and docs/protocol.schema.json from the schemas."""
-    from hubbub.protocol.doc import main as write_docs
+    from hubbub.docgen import main as write_docs
 
     sys.exit(write_docs(["--root", root, *(["--check"] if check else [])]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from hubbub.core.limits import Limits
+from hubbub.protocol.limits import Limits
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Fixtures for the Lambda tests: one moto server over HTTP for the session,
-a fresh table prefix per test, and a recording Management API."""
+"""Fixtures for the Lambda tests: a fresh table prefix per test and a recording
+Management API. The session's moto server over HTTP is the `dynamodb` fixture
+of tests/conftest.py (shared with tests/session)."""
 
 from __future__ import annotations
 
@@ -16,24 +17,15 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-from hubbub.aws.localdb import LocalDynamoDB
+from aws_support import store_url
 from support import WAIT
 
-
-@pytest.fixture(scope="session")
-def dynamodb() -> Iterator[str]:
-    with LocalDynamoDB() as db:
-        yield db.endpoint
+__all__ = ["ManagementApi", "store_url"]  # test_handlers imports both from here
 
 
 @pytest.fixture
 def prefix() -> str:
     return f"a{uuid.uuid4().hex[:10]}-"
-
-
-def store_url(endpoint: str, prefix: str, *, create: bool = False) -> str:
-    url = f"dynamodb://?endpoint={endpoint}&region=us-east-1&prefix={prefix}"
-    return url + ("&create=1" if create else "")
 
 
 class ManagementApi:

@@ -18,7 +18,7 @@ from hubbub.aws import apigw, handlers, runtime
 from hubbub.aws.connections import ConnectionTable
 from hubbub.aws.local import select_route
 from hubbub.core.events import channel_topic
-from hubbub.core.limits import Limits
+from hubbub.protocol.limits import Limits
 from hubbub.store.dynamo import DynamoStore
 from support import check_frame
 

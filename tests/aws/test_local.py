@@ -6,14 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import os
-import re
-import subprocess
-import sys
-import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -22,70 +15,18 @@ import httpx
 import pytest
 import websockets
 
+from aws_support import AwsLocal, start_aws_local
 from hubbub.aws.connections import ConnectionTable
 from hubbub.core.events import channel_topic
 from hubbub.store.dynamo import DynamoStore
 from support import WAIT, WS, ws_connect
-
-from .conftest import store_url
-
-
-@dataclasses.dataclass
-class AwsLocal:
-    proc: subprocess.Popen[str]
-    port: int
-    url: str  # the store URL the handlers use
-    log: list[str]
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/local"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-def start_aws_local(dynamodb: str, *extra: str) -> AwsLocal:
-    prefix = f"e{uuid.uuid4().hex[:10]}-"
-    args = [sys.executable, "-m", "hubbub", "aws-local", "--port", "0"]
-    args += ["--dynamodb-endpoint", dynamodb, "--prefix", prefix, *extra]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    assert proc.stdout is not None
-    log: list[str] = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        log.append(line)
-        m = re.search(r"listening on ws://127\.0\.0\.1:(\d+)/local", line)
-        if m:
-
-            def pump() -> None:
-                assert proc.stdout is not None
-                for rest in proc.stdout:
-                    log.append(rest)
-
-            threading.Thread(target=pump, daemon=True).start()
-            return AwsLocal(proc, int(m.group(1)), store_url(dynamodb, prefix), log)
-    proc.kill()
-    raise RuntimeError("aws-local did not start:\n" + "".join(log))
 
 
 @pytest.fixture(scope="module")
 def aws_local(dynamodb: str) -> Iterator[AwsLocal]:
     server = start_aws_local(dynamodb, "--allow-guests")
     yield server
-    server.proc.terminate()
-    try:
-        server.proc.wait(WAIT)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait(WAIT)
+    server.stop()
 
 
 @contextlib.asynccontextmanager
@@ -155,7 +96,7 @@ async def test_a_gone_connection_is_removed_during_the_broadcast(aws_local: AwsL
             assert channel is not None
             topic = channel_topic(channel.id)
             # A connection API Gateway forgot without a $disconnect reaching us.
-            await table.register("Stale0000000=", None, "gone", authenticated=True)
+            await table.register("Stale0000000=", None, "gone", state="guest")
             await table.follow("Stale0000000=", topic, "tutorial")
             assert len(await table.followers(topic)) == 3
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from hubbub.bus.presence import LocalDirectory
 from hubbub.bus.redis_presence import RedisDirectory
+from hubbub.core.presence import LocalDirectory
 from services import PrivateRedis, require_redis
 
 

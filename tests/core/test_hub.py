@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from hubbub.bus.memory import MemoryBus
-from hubbub.core import events
+from hubbub.core import envelope, events
 from hubbub.core.hub import Hub
-from hubbub.core.limits import Limits
 from hubbub.protocol.errors import ChatError, ErrorCode
+from hubbub.protocol.limits import Limits
 from hubbub.store import open_store
 
 
@@ -37,7 +37,16 @@ async def hub(tmp_path: Path, clock: Clock) -> AsyncIterator[Hub]:
     h = Hub(open_store(f"sqlite:///{tmp_path / 'hub.db'}"), bus, limits, clock=clock)
     await h.start()
     h.seen = []  # type: ignore[attr-defined]
-    await bus.start(lambda topic, data: h.seen.append((topic, orjson.loads(data))))  # type: ignore[attr-defined]
+
+    def seen(topic: str, data: bytes) -> None:
+        for env in envelope.unpack(data):
+            event = orjson.loads(env.frame)
+            # Only messages are in the channel's log (a `read` has a seq of its own).
+            in_log = event["seq"] if event["type"] == "message" else 0
+            assert (env.seq, env.kind) == (in_log, event["type"])
+            h.seen.append((topic, event))  # type: ignore[attr-defined]
+
+    await bus.start(seen)
     yield h
     await h.stop()
 

@@ -20,9 +20,9 @@ import httpx
 import pytest
 import websockets
 
-from hubbub.core.limits import Limits
 from hubbub.protocol.errors import ErrorCode
 from hubbub.protocol.frames import Send
+from hubbub.protocol.limits import Limits
 from support import WAIT, WS, Server, auth, start_server, ws_connect
 
 PASSWORD = "correct horse"

@@ -15,7 +15,7 @@ from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from hubbub.core.limits import Limits
+from hubbub.protocol.limits import Limits
 from hubbub.server.connection import PARTIAL_MAX, Connection
 from support import HANDSHAKE, client_frame
 
@@ -62,10 +62,14 @@ class Gateway:
     def redact(self, text: str) -> str:
         return text
 
+    @property
+    def engine(self) -> Gateway:
+        return self  # the session layer's part: only `answer_now` is reached
+
     def attach(self, conn: Connection, params: dict[str, str]) -> None:
         pass
 
-    def detach(self, conn: Connection) -> None:
+    def detach(self, conn: Connection, was: object) -> None:
         pass
 
     def answer_now(self, conn: Connection, data: bytes) -> bool:

@@ -8,6 +8,9 @@ import asyncio
 import orjson
 
 from hubbub.bus.memory import MemoryBus
+from hubbub.core import envelope
+from hubbub.core.envelope import Envelope
+from hubbub.core.models import Channel, StoredMessage
 from hubbub.server.fanout import Fanout
 from hubbub.server.wsframe import text_frame
 from support import WAIT
@@ -15,7 +18,7 @@ from support import WAIT
 TOPIC = "c:7"
 
 
-def event(seq: int) -> bytes:
+def frame(seq: int) -> bytes:
     return orjson.dumps(
         {
             "type": "message",
@@ -29,6 +32,15 @@ def event(seq: int) -> bytes:
     )
 
 
+def env(seq: int) -> Envelope:
+    return Envelope(seq, "message", frame(seq))
+
+
+def event(seq: int) -> bytes:
+    """One bus message carrying message `seq`."""
+    return envelope.pack([env(seq)])
+
+
 class Store:
     """What the store holds for channel 7 (the `Catchup` side of a node)."""
 
@@ -40,11 +52,14 @@ class Store:
     async def latest_seq(self, channel_id: int) -> int:
         return 0
 
-    async def events_after(self, channel_id: int, seq: int, limit: int) -> list[tuple[int, bytes]]:
+    async def events_after(self, channel_id: int, seq: int, limit: int) -> list[Envelope]:
         self.calls += 1
         if self.fail:
             raise OSError("database is down")
-        return [(s, event(s)) for s in self.seqs if s > seq][:limit]
+        return [env(s) for s in self.seqs if s > seq][:limit]
+
+    async def missed(self, channel: Channel, since: int) -> tuple[list[StoredMessage], bool]:
+        raise AssertionError("not resumed here")
 
 
 class Transport:
@@ -60,6 +75,11 @@ class Conn:
 
     def __init__(self) -> None:
         self.transport = Transport()
+        self.write = self.transport.write
+        self.controls: list[Envelope] = []
+
+    def control(self, env: Envelope) -> None:
+        self.controls.append(env)
 
     def seqs(self) -> list[int]:
         """Every event written, in order (a write may carry several frames)."""
@@ -76,7 +96,7 @@ class Conn:
 async def setup(store: Store) -> tuple[Fanout, Conn]:
     fanout = Fanout(MemoryBus(), store)
     conn = Conn()
-    await fanout.add_live(TOPIC, conn)  # type: ignore[arg-type]
+    await fanout.follow(TOPIC, conn)
     return fanout, conn
 
 
@@ -92,7 +112,7 @@ async def test_in_order_events_pass_and_duplicates_are_dropped() -> None:
     for seq in (1, 2, 2, 3, 1):
         fanout.deliver(TOPIC, event(seq))
     assert conn.seqs() == [1, 2, 3]
-    assert conn.transport.frames[0] == text_frame(event(1))  # bytes as published
+    assert conn.transport.frames[0] == text_frame(frame(1))  # the frame as published
 
 
 async def test_a_gap_is_filled_from_the_store_before_later_events() -> None:
@@ -127,14 +147,35 @@ async def test_when_the_store_is_down_held_events_still_go_out() -> None:
 async def test_other_topics_are_not_sequenced() -> None:
     fanout = Fanout(MemoryBus(), Store(range(0)))
     conn = Conn()
-    await fanout.add_live("u:1", conn)  # type: ignore[arg-type]
+    await fanout.follow("u:1", conn)
+    read = envelope.wrap({"type": "read", "channel": "general", "seq": 1})
     for _ in range(2):
-        fanout.deliver("u:1", b'{"type":"read","channel":"general","seq":1}')
+        fanout.deliver("u:1", envelope.pack([read]))
     assert len(conn.transport.frames) == 2
 
 
 async def test_a_committed_batch_is_one_write_per_connection() -> None:
     fanout, conn = await setup(Store(range(1, 4)))
-    fanout.deliver(TOPIC, b"\n".join(event(s) for s in (1, 2, 3)))
+    fanout.deliver(TOPIC, envelope.pack(env(s) for s in (1, 2, 3)))
     assert len(conn.transport.frames) == 1
     assert conn.seqs() == [1, 2, 3]
+
+
+async def test_an_event_with_a_ref_reaches_the_subscriber_before_its_bytes() -> None:
+    fanout = Fanout(MemoryBus(), Store(range(0)))
+    conn = Conn()
+    await fanout.follow("u:1", conn)
+    left = envelope.wrap({"type": "channel_left", "channel": {"name": "x"}}, ref=TOPIC)
+    plain = envelope.wrap({"type": "read", "channel": "x", "seq": 1})
+    fanout.deliver("u:1", envelope.pack([plain, left]))
+    assert conn.controls == [left]
+    assert len(conn.transport.frames) == 1  # both frames, in one write, after the control
+
+
+async def test_a_subscriber_is_forgotten_everywhere_at_once() -> None:
+    fanout, conn = await setup(Store(range(0)))
+    await fanout.follow("u:1", conn)
+    assert fanout.followed(conn) == {TOPIC, "u:1"}
+    fanout.drop(conn)
+    fanout.drop(conn)  # twice is harmless: a connection closes, then is lost
+    assert fanout.followed(conn) == set() and not fanout.topics

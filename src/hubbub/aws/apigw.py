@@ -26,10 +26,6 @@ def connection_id(event: Event) -> str:
     return str(event["requestContext"]["connectionId"])
 
 
-def route_key(event: Event) -> str:
-    return str(event["requestContext"]["routeKey"])
-
-
 def query(event: Event) -> dict[str, str]:
     return dict(event.get("queryStringParameters") or {})
 

@@ -2,7 +2,8 @@
 
 Items, all with a TTL (`expires_at`), so connections that vanished without a
 `$disconnect` (API Gateway does not guarantee one) are deleted by DynamoDB:
-- (`conn#ID`, `info`): the connection's user or guest room;
+- (`conn#ID`, `info`): the connection's session state (`session.state.State`),
+  its user or guest room, and when each throttled action last went through;
 - (`conn#ID`, `topic#T`) and its mirror (`topic#T`, `conn#ID`): the topics
   (`c:1`, `u:2`, `p:3`, as on the bus) the connection follows, and how
   (`native` frames or the S1 tutorial's `{"messages": [...]}`);
@@ -15,7 +16,7 @@ import dataclasses
 import time
 from typing import Any, Literal
 
-from hubbub.store.dynamo import DynamoStore, Item, N, S, _chunks, _int, _str
+from hubbub.store.dynamo import DynamoStore, Item, N, S, chunks, get_int, get_str
 
 Mode = Literal["native", "tutorial"]
 
@@ -28,13 +29,20 @@ class ConnectionInfo:
     connection_id: str
     user_id: int | None
     room: str | None  # the tutorial room (`?room_name=`), if any
-    authenticated: bool  # a user, or a guest in a room: frames are routed
+    state: str  # the session state's name (`hubbub.session.state.State`)
+
+
+def _older(item: Item) -> str:
+    """The state of an item written before states were stored (a rolling deploy)."""
+    if not item.get("authenticated", {}).get("BOOL"):
+        return "awaiting_auth"
+    return "user" if "user_id" in item else "guest"
 
 
 class ConnectionTable:
     def __init__(self, store: DynamoStore) -> None:
         self.store = store
-        self.table = store.t["connections"]
+        self.table = store.tables.names["connections"]
 
     # --- blocking ---------------------------------------------------------------------
 
@@ -42,14 +50,14 @@ class ConnectionTable:
         return int(time.time()) + CONNECTION_TTL
 
     def _put_items(self, items: list[Item]) -> None:
-        client = self.store.client
-        for chunk in _chunks(items, 25):
+        client = self.store.tables.client
+        for chunk in chunks(items, 25):
             request: Any = {self.table: [{"PutRequest": {"Item": i}} for i in chunk]}
             self._write(client, request)
 
     def _delete_keys(self, keys: list[Item]) -> None:
-        client = self.store.client
-        for chunk in _chunks(keys, 25):
+        client = self.store.tables.client
+        for chunk in chunks(keys, 25):
             request: Any = {self.table: [{"DeleteRequest": {"Key": k}} for k in chunk]}
             self._write(client, request)
 
@@ -62,13 +70,13 @@ class ConnectionTable:
                 return
             time.sleep(0.05)  # throttled: back off, bounded by the loop
 
-    def _register(self, conn_id: str, user_id: int | None, room: str | None, auth: bool) -> None:
+    def _register(self, conn_id: str, user_id: int | None, room: str | None, state: str) -> None:
         expires = N(self._expiry())
         info: Item = {
             "pk": S(f"conn#{conn_id}"),
             "sk": S("info"),
             "connected_at": N(int(time.time() * 1000)),
-            "authenticated": {"BOOL": auth},
+            "state": S(state),
             "expires_at": expires,
         }
         items = [info]
@@ -82,15 +90,35 @@ class ConnectionTable:
         self._put_items(items)
 
     def _get(self, conn_id: str) -> ConnectionInfo | None:
-        item = self.store._get("connections", {"pk": S(f"conn#{conn_id}"), "sk": S("info")})
-        if item is None or _int(item, "expires_at") < time.time():
+        item = self.store.tables.get("connections", {"pk": S(f"conn#{conn_id}"), "sk": S("info")})
+        if item is None or get_int(item, "expires_at") < time.time():
             return None
         return ConnectionInfo(
             conn_id,
-            _int(item, "user_id") if "user_id" in item else None,
-            _str(item, "room") if "room" in item else None,
-            bool(item.get("authenticated", {}).get("BOOL")),
+            get_int(item, "user_id") if "user_id" in item else None,
+            get_str(item, "room") if "room" in item else None,
+            get_str(item, "state") if "state" in item else _older(item),
         )
+
+    def _throttle(self, conn_id: str, key: str, every: float) -> bool:
+        """One conditional write: let `key` through unless it went through
+        less than `every` seconds ago (containers share no memory, so the
+        last time lives on the connection's item)."""
+        now = int(time.time() * 1000)
+        client = self.store.tables.client
+        try:
+            client.update_item(
+                TableName=self.table,
+                Key={"pk": S(f"conn#{conn_id}"), "sk": S("info")},
+                UpdateExpression="SET #k = :now",
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(#k) OR #k <= :due)",
+                ExpressionAttributeNames={"#k": f"at_{key}"},
+                ExpressionAttributeValues={":now": N(now), ":due": N(now - int(every * 1000))},
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def _follow(self, conn_id: str, topic: str, mode: Mode) -> None:
         expires = N(self._expiry())
@@ -114,81 +142,86 @@ class ConnectionTable:
         self._delete_keys(keys)
 
     def _topics(self, conn_id: str) -> list[str]:
-        items = self.store._query(
+        items = self.store.tables.query(
             "connections",
             KeyConditionExpression="pk = :p AND begins_with(sk, :t)",
             ExpressionAttributeValues={":p": S(f"conn#{conn_id}"), ":t": S("topic#")},
         )
-        return [_str(i, "sk")[len("topic#") :] for i in items]
+        return [get_str(i, "sk")[len("topic#") :] for i in items]
 
     def _followers(self, topic: str) -> list[tuple[str, Mode]]:
         now = time.time()
-        items = self.store._query(
+        items = self.store.tables.query(
             "connections",
             KeyConditionExpression="pk = :p",
             ExpressionAttributeValues={":p": S(f"topic#{topic}")},
         )
         return [
             (
-                _str(i, "sk")[len("conn#") :],
-                "tutorial" if _str(i, "mode") == "tutorial" else "native",
+                get_str(i, "sk")[len("conn#") :],
+                "tutorial" if get_str(i, "mode") == "tutorial" else "native",
             )
             for i in items
-            if _int(i, "expires_at") >= now  # DynamoDB's TTL deletes lag behind
+            if get_int(i, "expires_at") >= now  # DynamoDB's TTL deletes lag behind
         ]
 
     def _remove(self, conn_id: str) -> ConnectionInfo | None:
         info = self._get(conn_id)
         keys: list[Item] = []
-        for item in self.store._query(
+        for item in self.store.tables.query(
             "connections",
             KeyConditionExpression="pk = :p",
             ExpressionAttributeValues={":p": S(f"conn#{conn_id}")},
         ):
             keys.append({"pk": item["pk"], "sk": item["sk"]})
-            sk = _str(item, "sk")
+            sk = get_str(item, "sk")
             if sk.startswith("topic#"):
                 keys.append({"pk": item["sk"], "sk": S(f"conn#{conn_id}")})
             elif sk == "info" and "user_id" in item:
-                keys.append({"pk": S(f"user#{_int(item, 'user_id')}"), "sk": S(f"conn#{conn_id}")})
+                keys.append(
+                    {"pk": S(f"user#{get_int(item, 'user_id')}"), "sk": S(f"conn#{conn_id}")}
+                )
         self._delete_keys(keys)
         return info
 
     def _connections_of(self, user_id: int) -> int:
         now = time.time()
-        items = self.store._query(
+        items = self.store.tables.query(
             "connections",
             KeyConditionExpression="pk = :p",
             ExpressionAttributeValues={":p": S(f"user#{user_id}")},
         )
-        return sum(1 for i in items if _int(i, "expires_at") >= now)
+        return sum(1 for i in items if get_int(i, "expires_at") >= now)
 
     # --- async --------------------------------------------------------------------------
 
     async def register(
-        self, conn_id: str, user_id: int | None, room: str | None, *, authenticated: bool
+        self, conn_id: str, user_id: int | None, room: str | None, *, state: str
     ) -> None:
-        await self.store._io(self._register, conn_id, user_id, room, authenticated)
+        await self.store.run_blocking(self._register, conn_id, user_id, room, state)
+
+    async def throttle(self, conn_id: str, key: str, every: float) -> bool:
+        return await self.store.run_blocking(self._throttle, conn_id, key, every)
 
     async def get(self, conn_id: str) -> ConnectionInfo | None:
-        return await self.store._io(self._get, conn_id)
+        return await self.store.run_blocking(self._get, conn_id)
 
     async def follow(self, conn_id: str, topic: str, mode: Mode = "native") -> None:
-        await self.store._io(self._follow, conn_id, topic, mode)
+        await self.store.run_blocking(self._follow, conn_id, topic, mode)
 
     async def unfollow(self, conn_id: str, topics: list[str]) -> None:
         if topics:
-            await self.store._io(self._unfollow, conn_id, topics)
+            await self.store.run_blocking(self._unfollow, conn_id, topics)
 
     async def topics(self, conn_id: str) -> list[str]:
-        return await self.store._io(self._topics, conn_id)
+        return await self.store.run_blocking(self._topics, conn_id)
 
     async def followers(self, topic: str) -> list[tuple[str, Mode]]:
-        return await self.store._io(self._followers, topic)
+        return await self.store.run_blocking(self._followers, topic)
 
     async def remove(self, conn_id: str) -> ConnectionInfo | None:
         """Forget a connection and everything it follows; its info, if it had one."""
-        return await self.store._io(self._remove, conn_id)
+        return await self.store.run_blocking(self._remove, conn_id)
 
     async def connections_of(self, user_id: int) -> int:
-        return await self.store._io(self._connections_of, user_id)
+        return await self.store.run_blocking(self._connections_of, user_id)

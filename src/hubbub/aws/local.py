@@ -42,6 +42,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hubbub.aws import apigw, handlers
 from hubbub.aws.handlers import LambdaHandler
+from hubbub.serving import serve_announced
 from hubbub.store.dynamo import DynamoStore
 
 log = logging.getLogger("hubbub.aws.local")
@@ -280,24 +281,13 @@ def run(settings: LocalSettings) -> None:
         )
         server = uvicorn.Server(config)
 
-        async def serve() -> None:
-            async def announce() -> None:
-                while not server.started:
-                    if server.should_exit:
-                        return
-                    await asyncio.sleep(0.01)
-                print(f"hubbub aws-local listening on ws://{base}/{settings.stage}", flush=True)
-                print(f"  GET http://{base}/ping", flush=True)
-                print(f"  Management API: http://{base}/@connections/{{id}}", flush=True)
-                print(f"  dynamodb: {endpoint} (tables {settings.prefix}*)", flush=True)
-
-            task = asyncio.create_task(announce())
-            try:
-                await server.serve(sockets=[sock])
-            finally:
-                task.cancel()
+        def announce() -> None:
+            print(f"hubbub aws-local listening on ws://{base}/{settings.stage}", flush=True)
+            print(f"  GET http://{base}/ping", flush=True)
+            print(f"  Management API: http://{base}/@connections/{{id}}", flush=True)
+            print(f"  dynamodb: {endpoint} (tables {settings.prefix}*)", flush=True)
 
         try:
-            asyncio.run(serve())
+            asyncio.run(serve_announced(server, sock, announce))
         finally:
             gateway.executor.shutdown(wait=False, cancel_futures=True)

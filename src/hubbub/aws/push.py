@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -21,9 +21,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hubbub.aws.connections import ConnectionTable, Mode
-from hubbub.bus.base import BusError
-from hubbub.core.events import tutorial_pushes
-from hubbub.store.base import StoreError
+from hubbub.core import envelope
+from hubbub.core.envelope import Envelope
+from hubbub.core.ports import BusError, StoreError
+from hubbub.session import tutorial
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
@@ -88,6 +89,10 @@ class PushBus:
     def __init__(self, connections: ConnectionTable, pusher: Pusher) -> None:
         self.connections = connections
         self.pusher = pusher
+        # Run for each follower of an event that changes what it follows (an
+        # envelope with a `ref`), before the event is pushed: the driver's
+        # LambdaGateway._control, which runs Engine.control.
+        self.control: Callable[[str, Envelope], Awaitable[None]] | None = None
 
     async def start(self, deliver: Any, resync: Callable[[], None] | None = None) -> None:
         return None  # a Lambda receives nothing from the bus
@@ -111,12 +116,16 @@ class PushBus:
             raise BusError(str(exc)) from exc
         if not followers:
             return
-        # Encoded once per kind of follower, not per follower. A channel
-        # topic's data is a committed batch: one event per line.
-        native = data.split(b"\n") if topic.startswith("c:") else [data]
-        frames: dict[Mode, list[bytes]] = {"native": native}
+        envs = envelope.unpack(data)
+        if self.control is not None:
+            for env in envs:
+                if env.ref:
+                    for cid, _ in followers:
+                        await self.control(cid, env)
+        # Encoded once per kind of follower, not per follower.
+        frames: dict[Mode, list[bytes]] = {"native": [e.frame for e in envs]}
         if any(mode == "tutorial" for _, mode in followers):
-            frames["tutorial"] = tutorial_pushes(native)
+            frames["tutorial"] = tutorial.pushes(envs)
         await self.push_many([(cid, frames[mode]) for cid, mode in followers])
 
     async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> None:

@@ -23,11 +23,13 @@ from typing import Any, TypeVar
 
 from hubbub.aws import apigw
 from hubbub.aws.connections import ConnectionTable
+from hubbub.aws.driver import LambdaGateway, Response
+from hubbub.aws.presence import TableDirectory
 from hubbub.aws.push import PushBus, Pusher
-from hubbub.aws.router import LambdaGateway, Response
 from hubbub.config import parse_limits
 from hubbub.core.hub import Hub
-from hubbub.core.limits import Limits
+from hubbub.core.presence import EachConnection
+from hubbub.protocol.limits import Limits
 from hubbub.store.dynamo import DynamoStore
 
 T = TypeVar("T")
@@ -64,7 +66,14 @@ class Runtime:
         self.connections = ConnectionTable(self.store)
         self.pusher = Pusher()
         self.bus = PushBus(self.connections, self.pusher)
-        self.hub = Hub(self.store, self.bus, settings.limits, allow_guests=settings.allow_guests)
+        self.hub = Hub(
+            self.store,
+            self.bus,
+            settings.limits,
+            allow_guests=settings.allow_guests,
+            directory=TableDirectory(self.connections),
+            presence=EachConnection(),
+        )
         self.gateway = LambdaGateway(self.hub, self.connections, self.bus)
         self._started = False
 

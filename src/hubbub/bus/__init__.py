@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hubbub.bus.base import Bus, BusError, Deliver
-from hubbub.bus.presence import Directory
+from hubbub.core.ports import Bus, BusError, Deliver, Directory
 
 __all__ = ["Bus", "BusError", "Deliver", "Directory", "open_bus", "open_directory"]
 
@@ -28,6 +27,6 @@ def open_directory(url: str, ttl: float) -> Directory:
         from hubbub.bus.redis_presence import RedisDirectory
 
         return RedisDirectory(url, ttl)
-    from hubbub.bus.presence import LocalDirectory
+    from hubbub.core.presence import LocalDirectory
 
     return LocalDirectory()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from hubbub.bus.base import Deliver
+from hubbub.core.ports import Deliver
 
 
 class MemoryBus:

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from hubbub.bus import shards
-from hubbub.bus.base import BusError, Deliver
+from hubbub.core.ports import BusError, Deliver
 
 log = logging.getLogger("hubbub.bus.redis")
 

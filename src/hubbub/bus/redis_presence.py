@@ -26,7 +26,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from hubbub.bus.base import BusError
+from hubbub.core.ports import BusError
 
 PREFIX = "hubbub:presence:"
 NODES = PREFIX + "nodes"

@@ -3,14 +3,10 @@ orjson; tests check each against `protocol.frames`). Also the bus topics."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-import orjson
-
-from hubbub import __version__
-from hubbub.core.limits import Limits
 from hubbub.core.models import Channel, StoredMessage, User
+from hubbub.protocol.limits import Limits
 
 
 def channel_topic(channel_id: int) -> str:
@@ -63,34 +59,17 @@ def channel_body(c: Channel) -> dict[str, Any]:
     }
 
 
-def hello(user: User, limits: Limits) -> dict[str, Any]:
+def hello(user: User, limits: Limits, server_version: str) -> dict[str, Any]:
     return {
         "type": "hello",
         "user": {"username": user.username, "display_name": user.display_name},
-        "server_version": __version__,
+        "server_version": server_version,
         "limits": limits.public(),
     }
 
 
 def pong(frame_id: str | int | None, now_ms: int) -> dict[str, Any]:
     return {"type": "pong", "id": frame_id, "time": now_ms}
-
-
-def tutorial_messages(messages: list[tuple[str, str]]) -> dict[str, Any]:
-    return {"messages": [{"user_name": u, "content": c} for u, c in messages]}
-
-
-def tutorial_pushes(encoded_events: Iterable[bytes]) -> list[bytes]:
-    """What S1 tutorial clients get for a run of encoded channel events: one
-    encoded `{"messages": [...]}` per message event, nothing for the others."""
-    out = []
-    for data in encoded_events:
-        body = orjson.loads(data)
-        if body.get("type") == "message":
-            author = body["author"]
-            name = author["username"] or author["display_name"]
-            out.append(orjson.dumps(tutorial_messages([(name, body["text"])])))
-    return out
 
 
 def history(

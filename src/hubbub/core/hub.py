@@ -7,16 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from hubbub.bus.base import Bus, BusError
-from hubbub.bus.presence import Directory, LocalDirectory
-from hubbub.core import auth, events
-from hubbub.core.limits import Limits
+from hubbub.core import auth, envelope, events
 from hubbub.core.models import (
     AppendRejected,
     Channel,
@@ -25,19 +21,17 @@ from hubbub.core.models import (
     StoredMessage,
     User,
 )
-from hubbub.core.presence import Presence
+from hubbub.core.ports import Bus, BusError, Directory, NameTaken, Store, StoreError
+from hubbub.core.presence import LocalDirectory, Presence
 from hubbub.core.ratelimit import LoginThrottle, RateLimiter
 from hubbub.core.writer import GroupCommitWriter
 from hubbub.protocol.codec import encode
 from hubbub.protocol.errors import ChatError, ErrorCode
-from hubbub.store.base import NameTaken, Store, StoreError
+from hubbub.protocol.limits import Limits
+from hubbub.protocol.rules import CHANNEL_RE, MAX_DISPLAY_NAME, MAX_DM_MEMBERS, MAX_TOPIC
 
 log = logging.getLogger("hubbub.hub")
 
-CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
-MAX_TOPIC = 250
-MAX_DISPLAY_NAME = 80
-MAX_DM_MEMBERS = 9  # as in Slack's group DMs
 MAX_SEQ = 2**63 - 1  # the largest integer SQLite and Postgres BIGINT store
 
 
@@ -55,8 +49,14 @@ def _not_found(name: str) -> ChatError:
     return ChatError(ErrorCode.not_found, f"no channel {name!r}")
 
 
+def _message_envelope(m: StoredMessage) -> envelope.Envelope:
+    return envelope.Envelope(m.seq, "message", encode(events.message_event(m)))
+
+
 def unavailable(exc: StoreError) -> ChatError:
-    return ChatError(ErrorCode.unavailable, f"storage unavailable, nothing stored: {exc}")
+    """The one translation of a storage failure into the error clients see
+    (the REST app, both drivers and the hub's own reads use it)."""
+    return ChatError(ErrorCode.unavailable, f"storage unavailable: {exc}")
 
 
 class Hub:
@@ -68,6 +68,7 @@ class Hub:
         *,
         allow_guests: bool = False,
         directory: Directory | None = None,
+        presence: Presence | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -76,16 +77,16 @@ class Hub:
         self.allow_guests = allow_guests
         self.clock = clock
         self.secret = ""
-        self.presence = Presence()  # this node's connections
+        self.presence = presence or Presence()  # this node's connections
         self.directory = directory or LocalDirectory()  # the whole cluster's
         self._presence_task: asyncio.Task[None] | None = None
         self.login_throttle = LoginThrottle(limits.login_failures, limits.login_window)
         self.send_limiter = RateLimiter(limits.messages_per_second, limits.message_burst)
         self.writer = GroupCommitWriter(store, self._publish_messages)
         self._users: dict[int, User] = {}
-        # Send-path caches (see _sendable): channel name -> (id, kind), which
-        # never change, and (channel id, user id) pairs known to be members.
-        self._refs: dict[str, tuple[int, str]] = {}
+        # Send-path caches (see _sendable): channel name -> id, which never
+        # changes, and (channel id, user id) pairs known to be members.
+        self._refs: dict[str, int] = {}
         self._members: set[tuple[int, int]] = set()
 
     async def start(self) -> None:
@@ -105,28 +106,28 @@ class Hub:
 
     # --- events -----------------------------------------------------------
 
-    async def publish(self, topic: str, frame: dict[str, Any]) -> None:
+    async def publish(self, topic: str, frame: dict[str, Any], *, ref: str = "") -> None:
         # The bus is a hint: what was committed stays committed, and clients
         # that missed the event catch up from the store when they resume.
         try:
-            await self.bus.publish(topic, encode(frame))
+            await self.bus.publish(topic, envelope.pack([envelope.wrap(frame, ref=ref)]))
         except BusError as exc:
             log.warning("event for %s not published: %s", topic, exc)
 
     async def _publish_messages(self, stored: list[StoredMessage]) -> None:
-        """One bus message per channel per committed batch: its events, one per
-        line (JSON never contains a raw newline), in seq order; all of them in
-        one call, so a batch over many channels is one round trip."""
-        by_channel: dict[int, list[bytes]] = {}
+        """One bus message per channel per committed batch: its events in seq
+        order; all of them in one call, so a batch over many channels is one
+        round trip."""
+        by_channel: dict[int, list[envelope.Envelope]] = {}
         for m in stored:
-            by_channel.setdefault(m.channel_id, []).append(encode(events.message_event(m)))
+            by_channel.setdefault(m.channel_id, []).append(_message_envelope(m))
         if not by_channel:
             return
         try:
             await self.bus.publish_many(
                 [
-                    (events.channel_topic(channel_id), b"\n".join(encoded))
-                    for channel_id, encoded in by_channel.items()
+                    (events.channel_topic(channel_id), envelope.pack(envs))
+                    for channel_id, envs in by_channel.items()
                 ]
             )
         except BusError as exc:
@@ -267,12 +268,10 @@ class Hub:
 
     async def join(self, user: User, name: str) -> Channel:
         channel, membership = await self.channel_for(user, name)
-        if membership is None:
-            if channel.kind != "public":  # unreachable: channel_for hides these
-                raise _not_found(name)
-            if await self.store.add_member(channel.id, user.id):
-                channel = await self._refreshed(channel)
-                await self._joined(channel, user)
+        # channel_for found it, so a non-member's channel is public.
+        if membership is None and await self.store.add_member(channel.id, user.id):
+            channel = await self._refreshed(channel)
+            await self._joined(channel, user)
         return channel
 
     async def leave(self, user: User, name: str) -> Channel:
@@ -351,9 +350,12 @@ class Hub:
                 "member_count": channel.member_count,
             },
         )
+        # `ref`: a user's connections stop following the channel they left
+        # before anything after this event reaches them (Engine.control).
         await self.publish(
             events.user_topic(user.id),
             {"type": f"channel_{change}", "channel": events.channel_body(channel)},
+            ref="" if joined else events.channel_topic(channel.id),
         )
 
     # --- messages ---------------------------------------------------------------
@@ -415,13 +417,13 @@ class Hub:
         are cached; the append transaction checks membership again, so a stale
         entry can never store a non-member's message."""
         ref = self._refs.get(name)
-        if ref is not None and (ref[0], user.id) in self._members:
-            return ref[0]
+        if ref is not None and (ref, user.id) in self._members:
+            return ref
         channel = (await self.member_channel(user, name)).channel
         return channel.id
 
     def _remember_member(self, channel: Channel, user: User) -> None:
-        self._refs[channel.name] = (channel.id, channel.kind)
+        self._refs[channel.name] = channel.id
         if len(self._members) > 100_000:
             self._members.clear()
         self._members.add((channel.id, user.id))
@@ -462,10 +464,10 @@ class Hub:
         rows = await self.store.messages(channel_id, limit=1)
         return rows[0].seq if rows else 0
 
-    async def events_after(self, channel_id: int, seq: int, limit: int) -> list[tuple[int, bytes]]:
-        """Stored messages after `seq` as encoded events (a node filling a gap)."""
+    async def events_after(self, channel_id: int, seq: int, limit: int) -> list[envelope.Envelope]:
+        """Stored messages after `seq` as events (a node filling a gap)."""
         rows = await self.store.messages(channel_id, after=seq, limit=limit)
-        return [(m.seq, encode(events.message_event(m))) for m in rows]
+        return [_message_envelope(m) for m in rows]
 
     async def mark_read(self, user: User, name: str, seq: int) -> int:
         channel = (await self.member_channel(user, name)).channel

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from hubbub.core.models import AppendRejected, NewMessage, StoredMessage
-from hubbub.store.base import Store, StoreError
+from hubbub.core.ports import Store, StoreError
 
 log = logging.getLogger("hubbub.writer")
 
@@ -40,9 +40,6 @@ class GroupCommitWriter:
         fut: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((message, fut))
         return fut
-
-    async def submit(self, message: NewMessage) -> Result:
-        return await self.submit_nowait(message)
 
     async def _run(self) -> None:
         while True:

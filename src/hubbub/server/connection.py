@@ -4,8 +4,11 @@
 It drives the websockets Sans-I/O `ServerProtocol` for the handshake, control
 frames, fragments and protocol errors, unmasks plain data frames itself
 (`wsframe`), writes server frames straight to the transport, and feeds decoded
-client frames to `Gateway` in order, one at a time. Nothing here awaits per
-recipient; an idle connection owns no task.
+client frames to the session layer in order, one at a time. Nothing here
+awaits per recipient; an idle connection owns no task.
+
+It is the self-hosted server's side of the session layer's driver interface
+(`hubbub.session.driver.Conn`) and the fan-out's `Subscriber`.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from websockets.http11 import Request
 from websockets.protocol import State as WSState
 from websockets.server import ServerProtocol
 
+from hubbub.core.envelope import Envelope
 from hubbub.core.models import Channel, User
-from hubbub.core.session import Event, SessionState, State
 from hubbub.protocol.codec import encode
 from hubbub.protocol.errors import CLOSE_DOCS, ChatError, CloseCode
 from hubbub.server.wsframe import frame_bounds, parser_idle, text_frame, unmask
+from hubbub.session.driver import FrameId, Resumed
+from hubbub.session.state import SENDING, Event, SessionState, State
 
 if TYPE_CHECKING:
     from hubbub.server.gateway import Gateway
@@ -53,24 +58,26 @@ class Connection(asyncio.Protocol):
         "_max_size",
         "_partial",
         "_reading_paused",
-        "channels",
-        "counted",
         "gateway",
-        "guest_room",
         "inbox",
         "last_seen",
         "opened_at",
         "peer",
+        "room",
         "server_state",
         "session",
-        "token_presented",
+        "throttled",
         "transport",
-        "typing_at",
         "user",
-        "watched",
         "worker",
+        "write",
         "ws",
     )
+
+    # The driver's capabilities (session.driver): acks follow the commit on
+    # their own, and a refusal is a close code.
+    pipelined = True
+    closes_with_code = True
 
     def __init__(
         self,
@@ -87,16 +94,13 @@ class Connection(asyncio.Protocol):
         self.session = SessionState()
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.peer = "?"
+        self.write: Callable[[bytes], None] = self._write_before_upgrade
         self.user: User | None = None
-        self.guest_room: Channel | None = None  # tutorial connection: its room
-        self.channels: dict[str, Channel] = {}  # subscribed topic -> channel
-        self.watched: set[str] = set()  # presence topics
-        self.typing_at: dict[int, float] = {}
+        self.room: Channel | None = None  # tutorial connection: its room
+        self.throttled: dict[str, float] = {}  # key -> when last let through
         # Client frames, and the gateway's own steps (authentication) that must
         # finish before the frames after them are handled.
         self.inbox: collections.deque[bytes | Step] = collections.deque()
-        self.counted = False  # counted in presence: must be uncounted once
-        self.token_presented = False  # identity given at the handshake, being checked
         self.worker: asyncio.Task[None] | None = None
         self._fragments: list[bytes] = []
         # True while websockets' parser sits idle at a frame boundary: then
@@ -112,6 +116,7 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = transport = cast(asyncio.Transport, transport)
+        self.write = transport.write
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
         # The outbound bound: past it, pause_writing() cuts the client off.
@@ -139,9 +144,10 @@ class Connection(asyncio.Protocol):
             self.server_state.connections.discard(self)
         if self._close_timer is not None:
             self._close_timer.cancel()
-        if self.session.state is not State.CLOSED:
+        was = self.session.state
+        if was is not State.CLOSED:
             self.session.fire(Event.LOST)
-        self.gateway.detach(self)
+            self.gateway.detach(self, was)
 
     def pause_writing(self) -> None:
         # The client stopped reading and its outbound buffer passed
@@ -162,17 +168,22 @@ class Connection(asyncio.Protocol):
         self.send_raw(encode(frame))
 
     def send_raw(self, payload: bytes) -> None:
-        if self.session.state in (State.OPEN, State.AWAITING_AUTH):
+        if self.session.state in SENDING:
             self.transport.write(text_frame(payload))
 
-    def send_error(self, err: ChatError, frame_id: str | int | None = None) -> None:
-        self.send({"type": "error", "id": frame_id, **err.body()})
+    def send_error(self, err: ChatError, fid: FrameId = None) -> None:
+        self.send({"type": "error", "id": fid, **err.body()})
+
+    @staticmethod
+    def _write_before_upgrade(data: bytes) -> None:
+        raise RuntimeError("no transport yet")
 
     def close(self, code: CloseCode, reason: str = "") -> None:
-        if self.session.state not in (State.OPEN, State.AWAITING_AUTH):
+        was = self.session.state
+        if was not in SENDING:
             return
         self.session.fire(Event.CLOSE_SENT)
-        self.gateway.detach(self)
+        self.gateway.detach(self, was)
         if self._reading_paused:  # read on, or the peer's close frame is never seen
             self._reading_paused = False
             if not self.transport.is_closing():
@@ -266,15 +277,20 @@ class Connection(asyncio.Protocol):
                 data = bytes(frame.data)
             self.enqueue(data)
         elif frame.opcode is Opcode.CLOSE:
-            if self.session.state is not State.CLOSING:
+            was = self.session.state
+            if was in SENDING:
                 self.session.fire(Event.CLOSE_SENT)  # websockets echoed the close
-            self.gateway.detach(self)
+                self.gateway.detach(self, was)
 
     def enqueue(self, data: bytes | Step) -> None:
         """Queue a client frame; frames are handled strictly in arrival order."""
         if self.session.state is State.CLOSING:
             return
-        if self.worker is None and isinstance(data, bytes) and self.gateway.answer_now(self, data):
+        if (
+            self.worker is None
+            and isinstance(data, bytes)
+            and self.gateway.engine.answer_now(self, data)
+        ):
             return  # nothing queued before it, so order is kept
         self.inbox.append(data)
         if len(self.inbox) >= INBOX_HIGH and not self._reading_paused:
@@ -295,18 +311,44 @@ class Connection(asyncio.Protocol):
                     self.inbox.clear()
                     break
                 if isinstance(data, bytes):
-                    await self.gateway.handle(self, data)
+                    await self.gateway.engine.handle(self, data)
                 else:
                     await data()
         finally:
             self.worker = None
 
-    # --- state ---------------------------------------------------------------------
-
-    def authenticated(self, user: User | None) -> None:
-        self.user = user
-        self.session.fire(Event.AUTHENTICATED)
+    # --- the session layer's driver interface ------------------------------------------
 
     @property
     def is_open(self) -> bool:
         return self.session.open
+
+    @property
+    def key(self) -> object:
+        return id(self)
+
+    async def admit(self, user: User | None, room: Channel | None) -> None:
+        self.user, self.room = user, room
+        self.session.fire(Event.AUTHENTICATED if user is not None else Event.ADMITTED)
+
+    async def follow(self, topic: str, *, tutorial: bool = False) -> None:
+        await self.gateway.fanout.follow(topic, self, tutorial=tutorial)
+
+    async def resume(self, topic: str, channel: Channel, since: int | None) -> Resumed:
+        return await self.gateway.fanout.resume(topic, self, channel, since)
+
+    def unfollow(self, topic: str) -> None:
+        self.gateway.fanout.unfollow(topic, self)
+
+    async def followed(self) -> set[str]:
+        return set(self.gateway.fanout.followed(self))
+
+    def control(self, env: Envelope) -> None:
+        self.gateway.engine.control(self, env)
+
+    async def throttle(self, key: str, every: float) -> bool:
+        now = time.monotonic()
+        if now - self.throttled.get(key, -every) < every:
+            return False
+        self.throttled[key] = now
+        return True

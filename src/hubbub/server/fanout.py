@@ -1,28 +1,45 @@
-"""Local fan-out: which connections of this process follow which bus topic, and
-the hot path that writes one event to all of them.
+"""Local fan-out: which subscribers of this process follow which bus topic,
+the hot path that writes one event to all of them, and the hand-over from a
+resumed subscription's replay to its live events.
 
-`deliver` is the bus callback. It builds the WebSocket frame once and calls
-`transport.write` for each live subscriber: no await, no task, no per-recipient
-encoding. A subscriber that cannot keep up is cut off by its transport's
-high-water mark (see `Connection.pause_writing`), not checked here.
+`deliver` is the bus callback. It builds the WebSocket frame once and writes it
+to each live subscriber: no await, no task, no per-recipient encoding. A
+subscriber that cannot keep up is cut off by its transport's high-water mark
+(see `Connection.pause_writing`), not checked here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from hubbub.bus.base import Bus
-from hubbub.core.events import tutorial_pushes
+from hubbub.core import envelope, events
+from hubbub.core.envelope import Envelope
+from hubbub.core.models import Channel, StoredMessage
+from hubbub.core.ports import Bus
+from hubbub.protocol.codec import encode
 from hubbub.server.wsframe import text_frame
-
-if TYPE_CHECKING:
-    from hubbub.server.connection import Connection
+from hubbub.session import tutorial
+from hubbub.session.driver import Resumed
 
 log = logging.getLogger("hubbub.fanout")
+
+
+class Subscriber(Protocol):
+    """What the fan-out needs of a connection."""
+
+    # The transport's own write: bytes of whole WebSocket frames.
+    write: Callable[[bytes], None]
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def control(self, env: Envelope) -> None:
+        """An event that changes what the subscriber follows (an envelope with
+        a `ref`), given before it is written: the connection asks the session
+        layer (Engine.control) and may unfollow, or close, on the spot."""
 
 
 class Catchup(Protocol):
@@ -30,13 +47,13 @@ class Catchup(Protocol):
 
     async def latest_seq(self, channel_id: int) -> int: ...
 
-    async def events_after(self, channel_id: int, seq: int, limit: int) -> list[tuple[int, bytes]]:
-        """Encoded `message` events with seq > `seq`, oldest first."""
+    async def events_after(self, channel_id: int, seq: int, limit: int) -> list[Envelope]:
+        """Stored message events with seq > `seq`, oldest first."""
+
+    async def missed(self, channel: Channel, since: int) -> tuple[list[StoredMessage], bool]:
+        """What a client resuming at `since` missed, or ([], False) if too much."""
 
 
-_MESSAGE = b'{"type":"message"'
-# Channel names cannot contain quotes, so the first "seq" is the event's own.
-_SEQ = re.compile(rb'"seq":(\d+)')
 FILL_PAGE = 500
 
 
@@ -45,17 +62,17 @@ class Topic:
 
     def __init__(self, channel_id: int | None) -> None:
         # Dicts, not sets: insertion order makes delivery order reproducible.
-        self.live: dict[Connection, None] = {}
-        # Connections replaying history: live events wait here until the
+        self.live: dict[Subscriber, None] = {}
+        # Subscribers replaying history: live events wait here until the
         # replay is written, so nothing arrives out of order or twice.
-        self.syncing: dict[Connection, list[bytes]] = {}
+        self.syncing: dict[Subscriber, list[Envelope]] = {}
         # S1 tutorial connections get `{"messages": [...]}` instead.
-        self.tutorial: dict[Connection, None] = {}
+        self.tutorial: dict[Subscriber, None] = {}
         # Channel topics only: the last seq delivered on this node, and the
         # events held back while a gap is filled from the store.
         self.channel_id = channel_id
         self.last_seq = 0
-        self.filling: list[bytes] | None = None
+        self.filling: list[Envelope] | None = None
         self.ready = asyncio.Event()
 
     def empty(self) -> bool:
@@ -67,70 +84,70 @@ class Fanout:
         self.bus = bus
         self.catchup = catchup
         self.topics: dict[str, Topic] = {}
+        # Every subscriber's topics, so one call forgets a closing connection.
+        self.following: dict[Subscriber, set[str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        # Called before delivery with every event, so the gateway can act on
-        # the few that change subscriptions (see Gateway._control).
-        self.control: Callable[[str, bytes], None] | None = None
+
+    # --- delivery ----------------------------------------------------------------
 
     def deliver(self, topic: str, data: bytes) -> None:
-        """The bus callback. `data` is one event, or for channel topics possibly
-        several, one per line (a committed batch). Per channel, events leave in
+        """The bus callback. `data` is packed envelopes (for channel topics
+        possibly several: a committed batch). Per channel, events leave in
         `seq` order, each once: a duplicate is dropped, and a gap (a lost or
         reordered bus message) is filled from the store before anything after
         it is delivered."""
         t = self.topics.get(topic)
         if t is None:
             return
+        envs = envelope.unpack(data)
         if t.channel_id is None:
-            self._write(topic, t, [data])
+            self._write(t, envs)
             return
-        passed: list[bytes] = []
-        for event in data.split(b"\n"):
-            if self._admit(topic, t, event):
-                passed.append(event)
+        passed = [e for e in envs if self._admit(topic, t, e)]
         if passed:
-            self._write(topic, t, passed)
+            self._write(t, passed)
 
-    def _admit(self, topic: str, t: Topic, event: bytes) -> bool:
+    def _admit(self, topic: str, t: Topic, env: Envelope) -> bool:
         """Decide whether a channel event goes out now (seq order, once)."""
-        if not event.startswith(_MESSAGE):
+        if not env.seq:  # not in the channel's log: typing, membership...
             return t.filling is None
         if t.filling is not None:
-            t.filling.append(event)
+            t.filling.append(env)
             return False
-        seq = _seq_of(event)
+        seq = env.seq
         if not t.ready.is_set():  # nobody follows it yet: note the seq, no "gap"
             t.last_seq = max(t.last_seq, seq)
             return False
         if seq <= t.last_seq:
             return False
         if seq > t.last_seq + 1 and self.catchup is not None:
-            t.filling = [event]
+            t.filling = [env]
             self._spawn(self._fill(topic, t))
             return False
         t.last_seq = seq
         return True
 
-    def _write(self, topic: str, t: Topic, events: list[bytes]) -> None:
-        if self.control is not None:
-            for event in events:
-                self.control(topic, event)
+    def _write(self, t: Topic, envs: list[Envelope]) -> None:
+        for env in envs:
+            if env.ref:
+                for sub in tuple(t.live):
+                    sub.control(env)
         if t.live:
             # One buffer for the whole batch, written with one call per
             # connection: the per-recipient cost is a syscall, not a frame.
-            frame = b"".join([text_frame(e) for e in events])
+            frame = b"".join([text_frame(e.frame) for e in envs])
             # A snapshot: a write may trip a slow consumer, which unsubscribes
             # itself synchronously from this very dict.
-            for conn in tuple(t.live):
-                conn.transport.write(frame)
+            for sub in tuple(t.live):
+                sub.write(frame)
         for buffer in t.syncing.values():
-            buffer.extend(events)
+            buffer.extend(envs)
         if t.tutorial:
-            pushes = tutorial_pushes(events)
+            pushes = tutorial.pushes(envs)
             if pushes:
                 frame = b"".join([text_frame(p) for p in pushes])
-                for conn in tuple(t.tutorial):
-                    conn.transport.write(frame)
+                for sub in tuple(t.tutorial):
+                    sub.write(frame)
 
     async def _fill(self, topic: str, t: Topic) -> None:
         assert self.catchup is not None and t.channel_id is not None
@@ -138,12 +155,12 @@ class Fanout:
             while self.topics.get(topic) is t:
                 rows = await self.catchup.events_after(t.channel_id, t.last_seq, FILL_PAGE)
                 fresh = []
-                for seq, data in rows:
-                    if seq > t.last_seq:
-                        t.last_seq = seq
-                        fresh.append(data)
+                for env in rows:
+                    if env.seq > t.last_seq:
+                        t.last_seq = env.seq
+                        fresh.append(env)
                 if fresh:
-                    self._write(topic, t, fresh)
+                    self._write(t, fresh)
                 if len(rows) < FILL_PAGE:
                     break
         except Exception:
@@ -151,11 +168,11 @@ class Fanout:
             # ask for a replay themselves when the store is back.
             log.warning("filling a gap in %s failed", topic, exc_info=True)
             if t.filling:
-                t.last_seq = min(_seq_of(d) for d in t.filling) - 1
+                t.last_seq = min(e.seq for e in t.filling) - 1
         finally:
             held, t.filling = t.filling or [], None
-            for data in held:
-                self.deliver(topic, data)
+            if held:
+                self.deliver(topic, envelope.pack(held))
 
     def resync(self) -> None:
         """The bus may have dropped events (it reconnected): check every
@@ -164,6 +181,8 @@ class Fanout:
             if t.channel_id is not None and t.filling is None and self.catchup is not None:
                 t.filling = []
                 self._spawn(self._fill(topic, t))
+
+    # --- subscriptions -------------------------------------------------------------
 
     async def _ensure(self, topic: str) -> Topic:
         t = self.topics.get(topic)
@@ -182,45 +201,98 @@ class Fanout:
             await t.ready.wait()
         return t
 
-    async def add_live(self, topic: str, conn: Connection) -> None:
-        t = await self._ensure(topic)
-        if conn.is_open:  # it may have closed while the bus subscribed
-            t.live[conn] = None
+    def _note(self, topic: str, sub: Subscriber) -> None:
+        self.following.setdefault(sub, set()).add(topic)
 
-    async def add_tutorial(self, topic: str, conn: Connection) -> None:
+    async def follow(self, topic: str, sub: Subscriber, *, tutorial: bool = False) -> None:
         t = await self._ensure(topic)
-        if conn.is_open:
-            t.tutorial[conn] = None
+        if sub.is_open:  # it may have closed while the bus subscribed
+            (t.tutorial if tutorial else t.live)[sub] = None
+            self._note(topic, sub)
 
-    async def start_sync(self, topic: str, conn: Connection) -> list[bytes]:
-        """Buffer live events for `conn` until `finish_sync`; return the buffer."""
+    async def resume(
+        self, topic: str, sub: Subscriber, channel: Channel, since: int | None
+    ) -> Resumed:
+        """Follow a channel, first replaying what came after `since` from the
+        store: replay, then live, no gap and no duplicate."""
+        if since is None:
+            await self.follow(topic, sub)
+            last = int(min(channel.last_seq, self._published(topic)))
+            return {"last_seq": last, "replayed": 0, "recovered": True}
+        assert self.catchup is not None, "a fan-out that resumes needs its store"
         t = await self._ensure(topic)
-        t.live.pop(conn, None)
-        buffer: list[bytes] = []
-        if conn.is_open:
-            t.syncing[conn] = buffer
-        return buffer
+        t.live.pop(sub, None)
+        buffer: list[Envelope] = []
+        if sub.is_open:
+            t.syncing[sub] = buffer
+            self._note(topic, sub)
+        missed: list[StoredMessage] = []
+        try:
+            if since > channel.last_seq:
+                missed, recovered = [], False  # the client knows messages we don't
+            else:
+                missed, recovered = await self.catchup.missed(channel, since)
+        except BaseException:
+            self.unfollow(topic, sub)
+            raise
+        # Committed but not yet published on this node: it is on its way live,
+        # so replaying it too would deliver it twice.
+        published = self._published(topic)
+        missed = [m for m in missed if m.seq <= published]
+        last = since
+        # From here to the end nothing awaits, so no event can slip in between.
+        if sub in t.syncing:  # else it closed during the replay
+            out = [text_frame(encode(events.message_event(m))) for m in missed]
+            last = missed[-1].seq if missed else since
+            if not recovered:
+                last = channel.last_seq
+            for env in t.syncing.pop(sub):
+                if env.seq:
+                    if env.seq <= last:
+                        continue
+                    last = env.seq
+                out.append(text_frame(env.frame))
+            t.live[sub] = None
+            if out:
+                sub.write(b"".join(out))
+        elif not recovered:
+            last = channel.last_seq
+        return {
+            "last_seq": int(max(last, min(channel.last_seq, published))),
+            "replayed": len(missed),
+            "recovered": recovered,
+        }
 
-    def finish_sync(self, topic: str, conn: Connection) -> list[bytes]:
-        """Make `conn` live; return what was buffered meanwhile (to be written
-        by the caller before anything else can arrive)."""
+    def _published(self, topic: str) -> int | float:
+        """The last seq this node delivered in `topic` (unknown: no bound)."""
         t = self.topics.get(topic)
-        if t is None or conn not in t.syncing:  # closed during the replay
-            return []
-        buffer = t.syncing.pop(conn)
-        t.live[conn] = None
-        return buffer
+        if t is None or self.catchup is None:
+            return float("inf")
+        return t.last_seq
 
-    def remove(self, topic: str, conn: Connection) -> None:
+    def followed(self, sub: Subscriber) -> set[str]:
+        return self.following.get(sub, set())
+
+    def unfollow(self, topic: str, sub: Subscriber) -> None:
+        mine = self.following.get(sub)
+        if mine is not None:
+            mine.discard(topic)
+            if not mine:
+                del self.following[sub]
         t = self.topics.get(topic)
         if t is None:
             return
-        t.live.pop(conn, None)
-        t.syncing.pop(conn, None)
-        t.tutorial.pop(conn, None)
+        t.live.pop(sub, None)
+        t.syncing.pop(sub, None)
+        t.tutorial.pop(sub, None)
         if t.empty():
             del self.topics[topic]
             self._spawn(self._unsubscribe(topic))
+
+    def drop(self, sub: Subscriber) -> None:
+        """Forget a closing subscriber everywhere; safe to call twice."""
+        for topic in list(self.following.get(sub, ())):
+            self.unfollow(topic, sub)
 
     async def _unsubscribe(self, topic: str) -> None:
         if topic in self.topics:  # re-subscribed meanwhile
@@ -234,8 +306,3 @@ class Fanout:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _seq_of(data: bytes) -> int:
-    m = _SEQ.search(data)
-    return int(m.group(1)) if m else 0

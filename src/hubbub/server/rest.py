@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from hubbub.core import events
-from hubbub.core.hub import Hub
+from hubbub.core.hub import Hub, unavailable
 from hubbub.core.models import Channel, User
+from hubbub.core.ports import StoreError
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.frames import ChannelOut, MessageOut, UserOut
-from hubbub.store.base import StoreError
 
 
 class Body(BaseModel):
@@ -279,7 +279,8 @@ async def _http_error(_: Request, exc: Exception) -> Response:
 
 
 async def _store_error(_: Request, exc: Exception) -> Response:
-    return error_response(ChatError(ErrorCode.unavailable, f"storage unavailable: {exc}"))
+    assert isinstance(exc, StoreError)
+    return error_response(unavailable(exc))
 
 
 async def _internal_error(_: Request, exc: Exception) -> Response:

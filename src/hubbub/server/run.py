@@ -14,6 +14,7 @@ from hubbub.config import Settings
 from hubbub.server.app import create_app
 from hubbub.server.connection import Connection
 from hubbub.server.gateway import redact
+from hubbub.serving import serve_announced
 
 
 class _RedactTokens(logging.Filter):
@@ -49,11 +50,7 @@ async def serve(settings: Settings) -> None:
     sock = _bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
 
-    async def announce() -> None:
-        while not server.started:
-            if server.should_exit:
-                return
-            await asyncio.sleep(0.01)
+    def announce() -> None:
         # Start-up objects live for the whole process: keep them out of GC scans.
         gc.freeze()
         shown = f"[{host}]" if ":" in host else host
@@ -62,11 +59,7 @@ async def serve(settings: Settings) -> None:
         print(f"  database: {redact(settings.store_url)}", flush=True)
         print(f"  bus:      {settings.bus_url}", flush=True)
 
-    task = asyncio.create_task(announce())
-    try:
-        await server.serve(sockets=[sock])
-    finally:
-        task.cancel()
+    await serve_announced(server, sock, announce)
     if not server.started:
         sys.exit(1)
 

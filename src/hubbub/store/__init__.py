@@ -3,7 +3,7 @@ boto3) is needed only by those who use its backend."""
 
 from __future__ import annotations
 
-from hubbub.store.base import NameTaken, Store, StoreError
+from hubbub.core.ports import NameTaken, Store, StoreError
 
 __all__ = ["NameTaken", "Store", "StoreError", "open_store"]
 

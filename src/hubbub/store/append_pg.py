@@ -17,8 +17,8 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from hubbub.core.models import NewMessage, StoredMessage
+from hubbub.core.ports import StoreError
 from hubbub.store import batch as b
-from hubbub.store.base import StoreError
 
 # What the batch needs to know first, in one round trip: which (channel,
 # author) pairs are memberships ('m'), and which (author, client_id) pairs

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 import orjson
 
 from hubbub.core.models import NewMessage, StoredMessage
+from hubbub.core.ports import StoreError
 from hubbub.store import batch as b
-from hubbub.store.base import StoreError
+from hubbub.store.sqlite_pragmas import PRAGMAS
 
 MEMBERS = """
 SELECT m.channel_id, m.user_id, u.username, u.display_name
@@ -60,13 +61,8 @@ def _json(items: object) -> str:
 def connect(path: str) -> sqlite3.Connection:
     # isolation_level=None: transactions are ours (BEGIN IMMEDIATE below).
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for pragma in (
-        "journal_mode=WAL",
-        "synchronous=NORMAL",
-        "foreign_keys=ON",
-        "busy_timeout=10000",
-    ):
-        conn.execute(f"PRAGMA {pragma}")
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
     return conn
 
 

@@ -32,9 +32,10 @@ from hubbub.core.models import (
     StoredMessage,
     User,
 )
+from hubbub.core.ports import NameTaken, StoreError
 from hubbub.store import schema as t
 from hubbub.store.append_sqlite import SQLiteAppender
-from hubbub.store.base import NameTaken, StoreError
+from hubbub.store.sqlite_pragmas import PRAGMAS
 
 if TYPE_CHECKING:
     from hubbub.store.append_pg import PostgresAppender
@@ -426,10 +427,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Take transaction control from the driver so `begin` below decides.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=10000")
+        for pragma in PRAGMAS:
+            cur.execute(pragma)
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -1,12 +1,16 @@
-"""The Store protocol: everything the core persists, behind one interface.
+"""What the core needs from the world, as protocols it owns: the Store (what
+is persisted), the Bus (fan-out of already-encoded events between processes)
+and the presence Directory (who is online on any node), with their errors.
 
-Backends are chosen by URL (`store.open_store`). Every backend passes the same
-contract suite in tests/store/test_contract.py.
+Backends implement these (`hubbub.store`, `hubbub.bus`, `hubbub.aws`) and are
+chosen by URL; every backend of a kind passes one contract suite
+(tests/store/test_contract.py, tests/bus/test_contract.py). The core imports
+only this module, never a backend.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from hubbub.core.models import (
@@ -20,6 +24,7 @@ from hubbub.core.models import (
 )
 
 
+# --- the store ----------------------------------------------------------------
 class StoreError(Exception):
     """The backend is unreachable or failed; nothing was committed."""
 
@@ -108,3 +113,66 @@ class Store(Protocol):
     ) -> list[StoredMessage]:
         """With `after`: seq > after, oldest first. Otherwise seq < before (or
         the newest), newest first."""
+
+
+# --- the bus --------------------------------------------------------------------
+#
+# The bus carries bytes, never objects, so an event is encoded once on the node
+# that produced it (see core.envelope). It is a hint, not the truth: the store is.
+
+Deliver = Callable[[str, bytes], None]
+
+
+class BusError(Exception):
+    """The backend is unreachable."""
+
+
+class Bus(Protocol):
+    async def start(self, deliver: Deliver, resync: Callable[[], None] | None = None) -> None:
+        """Begin delivering messages for subscribed topics to `deliver(topic, data)`.
+        `deliver` runs on the event loop and must not block. `resync` is called
+        when events may have been lost (the backend reconnected)."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise BusError unless the backend answers."""
+
+    async def publish(self, topic: str, data: bytes) -> None: ...
+
+    async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Publish each (topic, data), in one round trip where the backend
+        allows: a group commit touches many channels at once. Order is kept
+        per topic (not across topics)."""
+
+    async def subscribe(self, topic: str) -> None: ...
+
+    async def unsubscribe(self, topic: str) -> None: ...
+
+
+# --- the presence directory -------------------------------------------------------
+#
+# Each node counts its own connections (`core.presence.Presence`); the directory
+# answers the cluster-wide questions: is this the user's first connection
+# anywhere, their last one, and which users vanished with a node that died
+# without saying goodbye (its entries expire after `ttl` seconds).
+
+
+class Directory(Protocol):
+    # Entries expire unless `heartbeat` refreshes them. A node with no one to
+    # refresh for skips the heartbeat: with thousands of users, listing them
+    # every few seconds for nothing is not free.
+    expires: bool
+
+    async def online(self, user_id: int) -> bool:
+        """This node has the user's first connection; True if no node had one."""
+
+    async def offline(self, user_id: int) -> bool:
+        """This node lost the user's last connection; True if no node has one."""
+
+    async def online_among(self, user_ids: Iterable[int]) -> set[int]: ...
+
+    async def heartbeat(self, user_ids: Iterable[int]) -> list[int]:
+        """Refresh this node's users; return users whose every node expired."""
+
+    async def close(self) -> None: ...

@@ -1,10 +1,13 @@
 """docs/protocol.md and docs/protocol.schema.json, generated from the wire contract.
 
 `render()` returns the Markdown document and `json_schema()` the JSON Schema of
-every frame; neither writes anything. Both are built from `frames`, `errors` and
-`hubbub.core.limits`, plus the examples and short notes below, which are checked
-against the schemas whenever the document is rendered. `python -m
-hubbub.protocol.doc` writes both files (`--check` exits 1 if they drift).
+every frame; neither writes anything. Both are built from `frames`, `errors`,
+`limits` and `rules` of `hubbub.protocol`, plus the examples and short notes
+below, which are checked against the schemas whenever the document is
+rendered. `python -m hubbub.docgen` (or `hubbub protocol-doc`) writes both
+files (`--check` exits 1 if they drift). It lives outside the protocol package
+because it also checks that every client frame has a route in the session
+layer.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from hubbub.core.limits import Limits
 from hubbub.protocol import frames as f
 from hubbub.protocol.errors import CLOSE_DOCS, CloseCode, ErrorCode
+from hubbub.protocol.limits import Limits
+from hubbub.protocol.rules import CHANNEL_RE, MAX_GUEST_NAME, RECENT, TYPING_EVERY
+from hubbub.session.actions import ROUTES
 
 MD_PATH = Path("docs/protocol.md")
 SCHEMA_PATH = Path("docs/protocol.schema.json")
@@ -548,12 +553,7 @@ def _tutorial(recent: int, max_guest_name: int, room_pattern: str) -> list[str]:
 
 def render() -> str:
     """The complete protocol document (Markdown). Writes nothing."""
-    # The server's own constants, so the document cannot disagree with them.
-    from hubbub.core.hub import CHANNEL_RE
-    from hubbub.server.gateway import ROUTES, TYPING_EVERY
-    from hubbub.server.tutorial import MAX_GUEST_NAME, RECENT
-
-    assert set(ROUTES) == set(f.CLIENT_FRAMES)
+    assert set(ROUTES) == set(f.CLIENT_FRAMES), "a client frame no driver answers"
     schema = json_schema()
     defs: dict[str, Any] = schema["$defs"]
     limits = Limits()
@@ -731,7 +731,7 @@ def outputs() -> dict[Path, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m hubbub.protocol.doc",
+        prog="python -m hubbub.docgen",
         description="Write docs/protocol.md and docs/protocol.schema.json from the code.",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if a file is out of date")
@@ -748,7 +748,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path}")
     for path in stale:
-        print(f"{path} is out of date: run `python -m hubbub.protocol.doc`", file=sys.stderr)
+        print(f"{path} is out of date: run `python -m hubbub.docgen`", file=sys.stderr)
     return 1 if stale else 0
 
 

@@ -1,0 +1,23 @@
+"""The rules of the protocol that are not the shape of a frame: what a valid
+channel name is, how often typing is relayed, what the S1 tutorial actions
+answer. Listed once, here, because the server, the Lambda handlers and the
+generated docs/protocol.md all quote them."""
+
+from __future__ import annotations
+
+import re
+
+# A channel name: lowercase, digits, '_' and '-', starting with a letter or digit.
+CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
+MAX_TOPIC = 250
+MAX_DISPLAY_NAME = 80
+MAX_DM_MEMBERS = 9  # as in Slack's group DMs
+
+# Seconds between relayed `typing` events per connection and channel: a client
+# may send one per keystroke, its channel hears at most one per interval.
+TYPING_EVERY = 2.0
+
+# The S1 tutorial: `getRecentMessages` answers with this many messages, and a
+# guest's self-declared `user_name` is cut to this length.
+RECENT = 10
+MAX_GUEST_NAME = 80

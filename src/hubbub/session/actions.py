@@ -1,0 +1,153 @@
+"""Every client action, once, and the route table: which handler answers which
+frame. A handler gets the engine (for the hub), the connection (the driver
+interface) and a validated frame, and writes its answer to the connection.
+Which actions a connection may use at all is its state's (`state.ALLOWS`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from hubbub.core import events
+from hubbub.core.models import AppendRejected, StoredMessage, User
+from hubbub.protocol import frames as f
+from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
+from hubbub.protocol.rules import TYPING_EVERY
+from hubbub.session import tutorial
+from hubbub.session.driver import Conn
+
+if TYPE_CHECKING:
+    from hubbub.session.engine import Engine
+
+log = logging.getLogger("hubbub.session")
+
+Handler = Callable[["Engine", Conn, Any], Awaitable[None]]
+
+
+def _user(conn: Conn) -> User:
+    # The state table lets only USER connections reach the native actions.
+    assert conn.user is not None, "a native action on a connection without a user"
+    return conn.user
+
+
+async def on_auth(engine: Engine, conn: Conn, frame: f.Auth) -> None:
+    try:
+        user_id = engine.hub.token_user_id(frame.token)
+    except ChatError as err:
+        engine.refuse(conn, CloseCode.auth_failed, err, frame.id)
+        return
+    await engine.login(conn, user_id, None)
+
+
+async def on_subscribe(engine: Engine, conn: Conn, frame: f.Subscribe) -> None:
+    channel, _ = await engine.hub.channel_for(_user(conn), frame.channel)
+    topic = events.channel_topic(channel.id)
+    limit = engine.hub.limits.max_subscriptions
+    followed = await conn.followed()
+    if topic not in followed and sum(t.startswith("c:") for t in followed) >= limit:
+        raise ChatError(
+            ErrorCode.too_many_subscriptions, f"at most {limit} channels per connection"
+        )
+    result = await conn.resume(topic, channel, frame.since)
+    conn.send({"type": "subscribed", "id": frame.id, "channel": channel.name, **result})
+
+
+async def on_unsubscribe(engine: Engine, conn: Conn, frame: f.Unsubscribe) -> None:
+    channel = await engine.hub.store.get_channel(frame.channel)
+    if channel is not None:
+        conn.unfollow(events.channel_topic(channel.id))
+    conn.send({"type": "unsubscribed", "id": frame.id, "channel": frame.channel})
+
+
+async def on_send(engine: Engine, conn: Conn, frame: f.Send) -> None:
+    hub = engine.hub
+    pending = await hub.queue_send(_user(conn), frame.channel, frame.text, frame.client_id)
+    fid = frame.id
+
+    def acknowledge(fut: asyncio.Future[StoredMessage | AppendRejected]) -> None:
+        if fut.cancelled():  # the server is shutting down: no ack, the client retries
+            return
+        try:
+            conn.send(events.ack(hub.outcome(fut), fid))
+        except ChatError as err:
+            conn.send_error(err, fid)
+        except Exception:
+            log.exception("send failed")
+            conn.send_error(ChatError(ErrorCode.internal_error, "internal error"), fid)
+
+    if conn.pipelined:
+        # Checked in order, then queued without waiting for the commit, so the
+        # next frame is read at once and one commit carries many sends. The
+        # ack is written when the commit is done (acks keep send order).
+        pending.add_done_callback(acknowledge)
+    else:
+        await asyncio.wait([pending])
+        acknowledge(pending)
+
+
+async def on_history(engine: Engine, conn: Conn, frame: f.History) -> None:
+    channel, rows, more = await engine.hub.history(
+        _user(conn), frame.channel, before=frame.before, after=frame.after, limit=frame.limit
+    )
+    conn.send(events.history(frame.id, channel, rows, more))
+
+
+async def on_typing(engine: Engine, conn: Conn, frame: f.Typing) -> None:
+    user = _user(conn)
+    membership = await engine.hub.member_channel(user, frame.channel)
+    if await conn.throttle(f"typing:{membership.channel.id}", TYPING_EVERY):
+        await engine.hub.typing(user, membership.channel)
+    if frame.id is not None:
+        conn.send({"type": "ok", "id": frame.id})
+
+
+async def on_read(engine: Engine, conn: Conn, frame: f.Read) -> None:
+    await engine.hub.mark_read(_user(conn), frame.channel, frame.seq)
+    if frame.id is not None:
+        conn.send({"type": "ok", "id": frame.id})
+
+
+async def on_watch_presence(engine: Engine, conn: Conn, frame: f.WatchPresence) -> None:
+    hub = engine.hub
+    users = [await hub.user_by_name(n) for n in dict.fromkeys(frame.usernames)]
+    wanted = {events.presence_topic(u.id) for u in users}
+    watched = {t for t in await conn.followed() if t.startswith("p:")}
+    for topic in sorted(watched - wanted):
+        conn.unfollow(topic)
+    for topic in sorted(wanted - watched):
+        await conn.follow(topic)
+    online = await hub.online_among([u.id for u in users])
+    statuses = {u.username: "online" if u.id in online else "offline" for u in users}
+    conn.send({"type": "presence_state", "id": frame.id, "users": statuses})
+
+
+async def on_ping(engine: Engine, conn: Conn, frame: f.Ping) -> None:
+    conn.send(events.pong(frame.id, int(time.time() * 1000)))
+
+
+async def on_send_message(engine: Engine, conn: Conn, frame: f.SendMessage) -> None:
+    await tutorial.send_message(engine.hub, conn, frame)
+
+
+async def on_get_recent(engine: Engine, conn: Conn, frame: f.GetRecentMessages) -> None:
+    await tutorial.get_recent_messages(engine.hub, conn, frame)
+
+
+ROUTES: dict[type[f.ClientFrame], Handler] = {
+    f.Auth: on_auth,
+    f.Subscribe: on_subscribe,
+    f.Unsubscribe: on_unsubscribe,
+    f.Send: on_send,
+    f.History: on_history,
+    f.Typing: on_typing,
+    f.Read: on_read,
+    f.WatchPresence: on_watch_presence,
+    f.Ping: on_ping,
+    f.SendMessage: on_send_message,
+    f.GetRecentMessages: on_get_recent,
+}
+assert set(ROUTES) == set(f.CLIENT_FRAMES), "every client frame needs a route"

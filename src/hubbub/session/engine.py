@@ -1,0 +1,170 @@
+"""The chat engine every driver runs: how a connection identifies itself, how
+each of its frames is routed, what leaving costs, and the events on a user's
+own topic that change what their connections follow.
+
+A driver decodes nothing itself: it hands the engine the handshake's query
+(`attach`), each frame's bytes (`handle`), the moment it stops sending
+(`detach`), and control events (`control`), and runs what `attach`/`detach`
+return at the point its transport allows (the server queues the login step
+before the connection's frames; a Lambda awaits it inside `$connect`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from hubbub import __version__
+from hubbub.core import events
+from hubbub.core.envelope import Envelope
+from hubbub.core.hub import Hub, unavailable
+from hubbub.core.models import Channel, User
+from hubbub.core.ports import StoreError
+from hubbub.protocol.codec import decode_json, frame_id, plain_ping, validate_client
+from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
+from hubbub.session import tutorial
+from hubbub.session.actions import ROUTES
+from hubbub.session.driver import Conn, FrameId
+from hubbub.session.state import ALLOWS, OPEN, Event, State
+
+log = logging.getLogger("hubbub.session")
+
+Step = Callable[[], Awaitable[None]]
+
+
+class Engine:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    # --- identity ----------------------------------------------------------------
+
+    def attach(self, conn: Conn, params: dict[str, str]) -> Step | None:
+        """The upgrade succeeded: decide how `conn` identifies itself. Returns
+        the step that must finish before any of its frames is handled (None:
+        it sends an `auth` frame, or it was refused and is closing)."""
+        token, room = params.get("token"), params.get("room_name")
+        if token is not None:
+            try:
+                user_id = self.hub.token_user_id(token)
+            except ChatError as err:
+                conn.close(CloseCode.auth_failed, err.message)
+                return None
+            conn.session.fire(Event.PRESENTED)
+
+            async def login() -> None:
+                await self.login(conn, user_id, room)
+
+            return login
+        if room is not None:
+            if not self.hub.allow_guests:
+                conn.close(CloseCode.auth_failed, "guests are off here: connect with ?token=")
+                return None
+            conn.session.fire(Event.PRESENTED)  # nothing to present: the room opens it
+
+            async def guest() -> None:
+                await self._open_room(conn, room, None)
+
+            return guest
+        return None  # AWAITING_AUTH until an `auth` frame or the auth timeout
+
+    async def login(self, conn: Conn, user_id: int, room: str | None) -> None:
+        hub = self.hub
+        try:
+            user = await hub.user_by_id(user_id)
+        except ChatError as err:
+            conn.close(CloseCode.auth_failed, err.message)
+            return
+        if conn.session.state not in (State.AWAITING_AUTH, State.AUTHENTICATING):
+            return  # it went away while we read the user
+        if not hub.may_connect(user):
+            conn.close(CloseCode.too_many_connections)
+            return
+        if room is not None:
+            await self._open_room(conn, room, user)
+            return
+        await self._admitted(conn, user, None)
+        conn.send(events.hello(user, hub.limits, __version__))
+
+    async def _open_room(self, conn: Conn, name: str, user: User | None) -> None:
+        try:
+            channel = await tutorial.room(self.hub, name, user)
+        except ChatError as err:
+            conn.close(CloseCode.room_unavailable, err.message)
+            return
+        if conn.session.state is not State.AUTHENTICATING:
+            return  # it went away meanwhile
+        await self._admitted(conn, user, channel)
+        await conn.follow(events.channel_topic(channel.id), tutorial=True)
+
+    async def _admitted(self, conn: Conn, user: User | None, room: Channel | None) -> None:
+        await conn.admit(user, room)
+        if user is not None:
+            # Counted before the first await: a close from here on uncounts it.
+            await self.hub.connected(user)
+            await conn.follow(events.user_topic(user.id))
+
+    def refuse(self, conn: Conn, code: CloseCode, err: ChatError, fid: FrameId) -> None:
+        """Close for good, saying why: where the driver has no close code to
+        say it with, an error frame says it first."""
+        if not conn.closes_with_code:
+            conn.send_error(err, fid)
+        conn.close(code, err.message)
+
+    def detach(self, conn: Conn, was: State) -> Awaitable[None] | None:
+        """`conn` left state `was` for CLOSING or CLOSED (once: the table has
+        one way out of each state). A user's connection is uncounted from
+        presence; the driver runs what this returns."""
+        if was is State.USER and conn.user is not None:
+            return self.hub.disconnected(conn.user)
+        return None
+
+    # --- frames --------------------------------------------------------------------
+
+    def answer_now(self, conn: Conn, data: bytes) -> bool:
+        """Answer a heartbeat `ping` on the spot, without the task and queue
+        every other frame goes through: with 19,000 idle connections pinging
+        every 30 s, that task was a third of the server's idle CPU. Anything
+        else, or a ping that is not plainly valid, returns False and takes the
+        normal path (which sends the errors)."""
+        if b'"ping"' not in data or conn.session.state not in OPEN:
+            return False
+        is_ping, fid = plain_ping(data)
+        if is_ping:
+            conn.send(events.pong(fid, int(time.time() * 1000)))
+        return is_ping
+
+    async def handle(self, conn: Conn, data: bytes) -> None:
+        """Route one client frame; every failure becomes an error frame."""
+        fid: FrameId = None
+        try:
+            limit = self.hub.limits.max_frame_bytes
+            if len(data) > limit:  # the server's parser closes first (1009); a Lambda can't
+                raise ChatError(ErrorCode.invalid_input, f"frame is over {limit} bytes")
+            obj = decode_json(data)
+            fid = frame_id(obj)
+            frame = validate_client(obj)
+            allows = ALLOWS[conn.session.state]
+            if type(frame) not in allows.frames:
+                raise allows.refuse()
+            await ROUTES[type(frame)](self, conn, frame)
+        except ChatError as err:
+            conn.send_error(err, fid)
+        except StoreError as exc:
+            conn.send_error(unavailable(exc), fid)
+        except Exception:
+            log.exception("handling a frame failed")
+            conn.send_error(ChatError(ErrorCode.internal_error, "internal error"), fid)
+
+    # --- control events ----------------------------------------------------------------
+
+    def control(self, conn: Conn, env: Envelope) -> None:
+        """An event on the user's own topic that changes what `conn` follows,
+        before it is delivered: after `channel_left`, nothing more of that
+        channel reaches the connection, and a tutorial room it was opened on
+        closes."""
+        if env.kind != "channel_left" or not env.ref:
+            return
+        conn.unfollow(env.ref)
+        if conn.room is not None and events.channel_topic(conn.room.id) == env.ref:
+            conn.close(CloseCode.room_unavailable)

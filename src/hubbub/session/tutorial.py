@@ -1,0 +1,94 @@
+"""The S1 tutorial protocol (API Gateway chat): `?room_name=` on connect,
+`sendMessage`, `getRecentMessages`, pushes of `{"messages": [...]}`.
+
+A room is the public channel of the same name, so native clients share its
+messages and history. The re-encoding of channel events into tutorial pushes
+lives here too: both drivers' fan-outs call `pushes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from hubbub.core.envelope import Envelope
+from hubbub.core.hub import Hub
+from hubbub.core.models import Channel, User
+from hubbub.protocol import frames as f
+from hubbub.protocol.errors import ChatError, ErrorCode
+from hubbub.protocol.rules import MAX_GUEST_NAME, RECENT
+from hubbub.session.driver import Conn
+
+
+def messages(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"messages": [{"user_name": u, "content": c} for u, c in pairs]}
+
+
+def pushes(envelopes: Iterable[Envelope]) -> list[bytes]:
+    """What tutorial clients get for a run of channel events: one encoded
+    `{"messages": [...]}` per message event, nothing for the others."""
+    out = []
+    for e in envelopes:
+        if e.kind == "message":
+            body = orjson.loads(e.frame)
+            author = body["author"]
+            name = author["username"] or author["display_name"]
+            out.append(orjson.dumps(messages([(name, body["text"])])))
+    return out
+
+
+def _missing(field: str) -> ChatError:
+    return ChatError(ErrorCode.invalid_input, f"{field} not in message dict", field=field)
+
+
+async def room(hub: Hub, name: str, user: User | None) -> Channel:
+    """The room's channel, created on first use, with `user` made a member."""
+    if user is None:
+        channel = await hub.ensure_room(name, None)
+        if channel.kind != "public":
+            raise ChatError(ErrorCode.not_found, f"no room {name!r}")
+        return channel
+    try:
+        channel, membership = await hub.channel_for(user, name)
+    except ChatError as err:
+        if err.code is not ErrorCode.not_found or await hub.store.get_channel(name):
+            raise
+        channel, membership = await hub.ensure_room(name, user), None
+    if membership is None:
+        channel = await hub.join(user, name)
+    return channel
+
+
+async def send_message(hub: Hub, conn: Conn, frame: f.SendMessage) -> None:
+    name = frame.room_name or (conn.room.name if conn.room else None)
+    if name is None:
+        raise _missing("room_name")
+    user = conn.user
+    if frame.token is not None:  # the original tutorial sends a token in each frame
+        user = await hub.authenticate(frame.token)
+    if user is None:
+        guest = frame.user_name if frame.user_name is not None else frame.username
+        if guest is None:
+            raise _missing("user_name")
+        guest = guest.strip()[:MAX_GUEST_NAME] or "guest"
+        hub.check_text(frame.content)
+        hub.check_rate(("guest", conn.key))
+        await hub.send_as_guest(await room(hub, name, None), guest, frame.content)
+    else:
+        await room(hub, name, user)
+        await hub.send(user, name, frame.content, None)
+
+
+async def get_recent_messages(hub: Hub, conn: Conn, frame: f.GetRecentMessages) -> None:
+    name = frame.room_name or (conn.room.name if conn.room else None)
+    if name is None:
+        raise _missing("room_name")
+    try:
+        _, rows, _ = await hub.history(conn.user, name, limit=RECENT)
+    except ChatError as err:
+        if err.code is not ErrorCode.not_found:
+            raise
+        rows = []  # as the tutorial: an unused room has no messages (and hides private ones)
+    conn.send(messages([(m.author or m.author_name, m.text) for m in reversed(rows)]))

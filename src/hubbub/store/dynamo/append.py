@@ -1,0 +1,191 @@
+"""The group commit on DynamoDB: a batch of messages, each with its channel's
+next seq from an atomic counter, written in as few transactions as the API's
+limit allows (see the package's docstring for how the guarantees are kept)."""
+
+from __future__ import annotations
+
+from hubbub.core.models import AppendRejected, NewMessage, StoredMessage
+from hubbub.core.ports import StoreError
+from hubbub.store import batch as batch_plan
+from hubbub.store.dynamo.client import MAX_TRANSACTION, Cancelled, DynamoTables
+from hubbub.store.dynamo.items import Item, N, S, get_int, get_str, member_key, message_of, sent_key
+
+
+class DynamoAppender:
+    def __init__(self, tables: DynamoTables) -> None:
+        self.tables = tables
+
+    def append(self, batch: list[NewMessage]) -> list[StoredMessage | AppendRejected]:
+        authored = [x for x in batch if x.author_id is not None]
+        authors: dict[int, tuple[str, str]] = {}
+        members: set[tuple[int, int]] = set()
+        sent: dict[tuple[int, str], StoredMessage] = {}
+        if authored:
+            users = self.tables.batch_get(
+                "users", [{"pk": S(f"user#{x.author_id}")} for x in authored]
+            )
+            authors = {
+                get_int(u, "id"): (get_str(u, "username"), get_str(u, "display_name"))
+                for u in users
+            }
+            found = self.tables.batch_get(
+                "members", [member_key(x.channel_id, x.author_id or 0) for x in authored]
+            )
+            members = {(get_int(m, "channel_id"), int(get_str(m, "pk")[5:])) for m in found}
+            keys = {(x.author_id or 0, x.client_id) for x in authored if x.client_id is not None}
+            sent = self._sent(keys, authors)
+
+        names = {pair: authors[pair[1]] for pair in members if pair[1] in authors}
+        p = batch_plan.plan(batch, names, sent)
+        return batch_plan.resolve(p, self._store_fresh(p.fresh, authors))
+
+    def _sent(
+        self, keys: set[tuple[int, str]], authors: dict[int, tuple[str, str]]
+    ) -> dict[tuple[int, str], StoredMessage]:
+        """Messages already stored under these (author, client_id) pairs."""
+        if not keys:
+            return {}
+        refs = self.tables.batch_get("users", [{"pk": S(sent_key(a, c))} for a, c in keys])
+        if not refs:
+            return {}
+        rows = self.tables.batch_get(
+            "messages",
+            [{"channel_id": r["channel_id"], "seq": r["seq"]} for r in refs],
+        )
+        out = {}
+        for row in rows:
+            m = message_of(row, duplicate=True)
+            author_id = get_int(row, "author_id")
+            if m.client_id is not None and author_id in authors:
+                out[(author_id, m.client_id)] = m
+        return out
+
+    def _store_fresh(
+        self, fresh: list[NewMessage], authors: dict[int, tuple[str, str]]
+    ) -> list[StoredMessage | AppendRejected]:
+        if not fresh:
+            return []
+        per_channel: dict[int, int] = {}
+        for x in fresh:
+            per_channel[x.channel_id] = per_channel.get(x.channel_id, 0) + 1
+        # The atomic counter: each channel's range of seqs in one UpdateItem.
+        next_seq: dict[int, int] = {}
+        names: dict[int, str] = {}
+        for cid, count in per_channel.items():
+            res = self.tables.client.update_item(
+                TableName=self.tables.names["channels"],
+                Key={"pk": S(f"channel#{cid}")},
+                UpdateExpression="ADD last_seq :n",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":n": N(count)},
+                ReturnValues="ALL_NEW",
+            )
+            attrs = res["Attributes"]
+            next_seq[cid] = get_int(attrs, "last_seq") - count + 1
+            names[cid] = get_str(attrs, "name")
+
+        stored: list[StoredMessage] = []
+        for x in fresh:
+            seq = next_seq[x.channel_id]
+            next_seq[x.channel_id] = seq + 1
+            if x.author_id is None:
+                author, author_name = None, x.guest_name or "guest"
+            else:
+                author, author_name = authors[x.author_id]
+            stored.append(
+                StoredMessage(
+                    x.channel_id,
+                    names[x.channel_id],
+                    seq,
+                    author,
+                    author_name,
+                    x.text,
+                    x.client_id,
+                    x.created_at,
+                )
+            )
+
+        results: list[StoredMessage | AppendRejected] = []
+        start = 0
+        while start < len(fresh):
+            end, size = start, 0
+            checks: set[tuple[int, int]] = set()
+            while end < len(fresh):
+                x = fresh[end]
+                pair = (x.channel_id, x.author_id or 0)
+                need = 1
+                if x.author_id is not None:
+                    need += (x.client_id is not None) + (pair not in checks)
+                if size + need > MAX_TRANSACTION:
+                    break
+                size += need
+                if x.author_id is not None:
+                    checks.add(pair)
+                end += 1
+            part = list(zip(fresh[start:end], stored[start:end], strict=True))
+            try:
+                self.tables.transact(self._write_actions(part))
+                results.extend(m for _, m in part)
+            except Cancelled:
+                # Some message's condition failed: write them one by one, so
+                # only the ones at fault are left out.
+                results.extend(self._store_one(x, m) for x, m in part)
+            start = end
+        return results
+
+    def _write_actions(self, part: list[tuple[NewMessage, StoredMessage]]) -> list[Item]:
+        actions: list[Item] = []
+        checks: set[tuple[int, int]] = set()
+        for x, m in part:
+            item: Item = {
+                "channel_id": N(m.channel_id),
+                "seq": N(m.seq),
+                "channel": S(m.channel),
+                "author_name": S(m.author_name),
+                "text": S(m.text),
+                "created_at": N(m.created_at),
+            }
+            if x.author_id is not None and m.author is not None:
+                item["author_id"] = N(x.author_id)
+                item["author"] = S(m.author)
+            if m.client_id is not None:
+                item["client_id"] = S(m.client_id)
+            actions.append(self.tables.put("messages", item, "attribute_not_exists(seq)"))
+            if x.author_id is not None and m.client_id is not None:
+                actions.append(
+                    self.tables.put(
+                        "users",
+                        {
+                            "pk": S(sent_key(x.author_id, m.client_id)),
+                            "channel_id": N(m.channel_id),
+                            "seq": N(m.seq),
+                        },
+                        "attribute_not_exists(pk)",
+                    )
+                )
+            if x.author_id is not None and (x.channel_id, x.author_id) not in checks:
+                checks.add((x.channel_id, x.author_id))
+                actions.append(
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.tables.names["members"],
+                            "Key": member_key(x.channel_id, x.author_id),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    }
+                )
+        return actions
+
+    def _store_one(self, x: NewMessage, m: StoredMessage) -> StoredMessage | AppendRejected:
+        try:
+            self.tables.transact(self._write_actions([(x, m)]))
+            return m
+        except Cancelled as exc:
+            if exc.failed(0):
+                raise StoreError(f"seq {m.seq} of {m.channel} was taken") from None
+            if x.author_id is not None and x.client_id is not None and exc.failed(1):
+                # The same (author, client_id) was stored by a concurrent retry.
+                author = {x.author_id: (m.author or "", m.author_name)}
+                original = self._sent({(x.author_id, x.client_id)}, author)
+                return original.get((x.author_id, x.client_id)) or AppendRejected("conflict")
+            return AppendRejected("not a member")  # left the channel meanwhile

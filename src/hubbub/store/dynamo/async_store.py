@@ -1,0 +1,83 @@
+"""The Store on DynamoDB: each method runs its namesake on `SyncDynamoStore`
+in a thread (boto3 blocks), with boto3's failures turned into StoreError."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from hubbub.core.ports import StoreError
+from hubbub.store.dynamo.client import DynamoTables, error_code
+from hubbub.store.dynamo.sync_store import SyncDynamoStore
+from hubbub.store.dynamo.tables import DynamoConfig
+
+if TYPE_CHECKING:
+    from hubbub.core.ports import Store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _off_loop(
+    fn: Callable[Concatenate[SyncDynamoStore, P], R],
+) -> Callable[Concatenate[DynamoStore, P], Coroutine[Any, Any, R]]:
+    """The async method that runs `fn`, a method of SyncDynamoStore, through
+    `DynamoStore.run_blocking`; same parameters, same result."""
+
+    async def method(self: DynamoStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self.run_blocking(fn, self.sync, *args, **kwargs)
+
+    method.__name__ = fn.__name__
+    method.__qualname__ = f"DynamoStore.{fn.__name__}"
+    method.__doc__ = fn.__doc__
+    return method
+
+
+class DynamoStore:
+    def __init__(self, url: str) -> None:
+        self.tables = DynamoTables(DynamoConfig.from_url(url))  # blocking, low level
+        self.sync = SyncDynamoStore(self.tables)  # blocking, the Store's operations
+
+    async def run_blocking(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run blocking boto3 work off the event loop; every backend failure
+        becomes StoreError (conditional failures are handled inside `fn`)."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except ClientError as exc:
+            raise StoreError(f"DynamoDB: {error_code(exc)}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"DynamoDB unreachable: {exc}") from exc
+
+    async def close(self) -> None:
+        self.sync.close()  # closing boto3's connection pool does not block
+
+    open = _off_loop(SyncDynamoStore.open)
+    ping = _off_loop(SyncDynamoStore.ping)
+    get_or_set_meta = _off_loop(SyncDynamoStore.get_or_set_meta)
+    # users
+    create_user = _off_loop(SyncDynamoStore.create_user)
+    get_user = _off_loop(SyncDynamoStore.get_user)
+    get_user_by_name = _off_loop(SyncDynamoStore.get_user_by_name)
+    update_password_hash = _off_loop(SyncDynamoStore.update_password_hash)
+    # channels
+    create_channel = _off_loop(SyncDynamoStore.create_channel)
+    get_channel = _off_loop(SyncDynamoStore.get_channel)
+    set_topic = _off_loop(SyncDynamoStore.set_topic)
+    channels_for = _off_loop(SyncDynamoStore.channels_for)
+    public_channels = _off_loop(SyncDynamoStore.public_channels)
+    membership = _off_loop(SyncDynamoStore.membership)
+    add_member = _off_loop(SyncDynamoStore.add_member)
+    remove_member = _off_loop(SyncDynamoStore.remove_member)
+    member_names = _off_loop(SyncDynamoStore.member_names)
+    set_last_read = _off_loop(SyncDynamoStore.set_last_read)
+    # messages
+    append_messages = _off_loop(SyncDynamoStore.append_messages)
+    count_mentions = _off_loop(SyncDynamoStore.count_mentions)
+    messages = _off_loop(SyncDynamoStore.messages)
+
+
+if TYPE_CHECKING:
+    _is_a_store: type[Store] = DynamoStore  # mypy checks the protocol here

@@ -1,0 +1,81 @@
+"""Items as boto3's low-level client sees them (`{"attr": {"S": "..."}}`):
+encoding attribute values, reading them back, and the keys and rows of the
+store's own items."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+from hubbub.core.models import StoredMessage, User
+
+T = TypeVar("T")
+Item = dict[str, Any]
+
+
+# --- attribute values -----------------------------------------------------------
+
+
+def S(value: str) -> dict[str, str]:  # DynamoDB's own type letters
+    return {"S": value}
+
+
+def N(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def get_int(item: Item, key: str) -> int:
+    return int(item[key]["N"])
+
+
+def get_str(item: Item, key: str) -> str:
+    return str(item[key]["S"])
+
+
+def get_opt_str(item: Item, key: str) -> str | None:
+    return str(item[key]["S"]) if key in item else None
+
+
+def chunks(seq: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """`seq` in slices of at most `size` (the API's per-request limits)."""
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# --- the store's items ------------------------------------------------------------
+
+
+def member_key(channel_id: int, user_id: int) -> Item:
+    return {"pk": S(f"user#{user_id}"), "sk": S(f"channel#{channel_id}")}
+
+
+def sent_key(author_id: int, client_id: str) -> str:
+    return f"sent#{author_id}#{client_id}"
+
+
+def user_of(item: Item) -> User:
+    return User(
+        get_int(item, "id"),
+        get_str(item, "username"),
+        get_str(item, "display_name"),
+        get_str(item, "password_hash"),
+    )
+
+
+def message_of(item: Item, *, duplicate: bool = False) -> StoredMessage:
+    return StoredMessage(
+        get_int(item, "channel_id"),
+        get_str(item, "channel"),
+        get_int(item, "seq"),
+        get_opt_str(item, "author"),
+        get_str(item, "author_name"),
+        get_str(item, "text"),
+        get_opt_str(item, "client_id"),
+        get_int(item, "created_at"),
+        duplicate=duplicate,
+    )

@@ -1,0 +1,412 @@
+"""The Store's operations on DynamoDB, blocking: `DynamoStore` runs each off
+the event loop. Names and parameters are the Store protocol's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from hubbub.core.mentions import mention_re
+from hubbub.core.models import (
+    AppendRejected,
+    Channel,
+    ChannelKind,
+    Membership,
+    NewMessage,
+    StoredMessage,
+    User,
+)
+from hubbub.core.ports import NameTaken, StoreError
+from hubbub.store.dynamo.append import DynamoAppender
+from hubbub.store.dynamo.client import MAX_TRANSACTION, Cancelled, DynamoTables, error_code
+from hubbub.store.dynamo.items import (
+    Item,
+    N,
+    S,
+    chunks,
+    get_int,
+    get_str,
+    member_key,
+    message_of,
+    now_ms,
+    user_of,
+)
+
+
+class SyncDynamoStore:
+    def __init__(self, tables: DynamoTables) -> None:
+        self.tables = tables
+        self.appender = DynamoAppender(tables)
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def open(self) -> None:
+        self.tables.open()
+
+    def close(self) -> None:
+        self.tables.close()
+
+    def ping(self) -> None:
+        self.tables.get("meta", {"pk": S("meta#ping")})
+
+    def get_or_set_meta(self, key: str, value: str) -> str:
+        try:
+            self.tables.client.put_item(
+                TableName=self.tables.names["meta"],
+                Item={"pk": S(f"meta#{key}"), "value": S(value)},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return value
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+        item = self.tables.get("meta", {"pk": S(f"meta#{key}")})
+        assert item is not None
+        return get_str(item, "value")
+
+    # --- users --------------------------------------------------------------------------
+
+    def create_user(self, username: str, display_name: str, password_hash: str) -> User:
+        if self.tables.get("users", {"pk": S(f"username#{username}")}) is not None:
+            raise NameTaken(username)  # spare an id when the answer is known
+        uid = self.tables.next_id("user")
+        try:
+            self.tables.transact(
+                [
+                    self.tables.put(
+                        "users",
+                        {"pk": S(f"username#{username}"), "id": N(uid)},
+                        "attribute_not_exists(pk)",
+                    ),
+                    self.tables.put(
+                        "users",
+                        {
+                            "pk": S(f"user#{uid}"),
+                            "id": N(uid),
+                            "username": S(username),
+                            "display_name": S(display_name),
+                            "password_hash": S(password_hash),
+                            "created_at": N(now_ms()),
+                        },
+                    ),
+                ]
+            )
+        except Cancelled as exc:
+            if exc.failed(0):
+                raise NameTaken(username) from None
+            raise StoreError(f"creating user cancelled: {exc}") from None
+        return User(uid, username, display_name, password_hash)
+
+    def get_user(self, user_id: int) -> User | None:
+        item = self.tables.get("users", {"pk": S(f"user#{user_id}")})
+        return None if item is None else user_of(item)
+
+    def get_user_by_name(self, username: str) -> User | None:
+        ref = self.tables.get("users", {"pk": S(f"username#{username}")})
+        return None if ref is None else self.get_user(get_int(ref, "id"))
+
+    def update_password_hash(self, user_id: int, password_hash: str) -> None:
+        try:
+            self.tables.client.update_item(
+                TableName=self.tables.names["users"],
+                Key={"pk": S(f"user#{user_id}")},
+                UpdateExpression="SET password_hash = :h",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":h": S(password_hash)},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    # --- channels -------------------------------------------------------------------------
+
+    def create_channel(
+        self, name: str, kind: ChannelKind, topic: str, member_ids: Sequence[int]
+    ) -> Channel:
+        if self.tables.get("channels", {"pk": S(f"name#{name}")}) is not None:
+            raise NameTaken(name)
+        users = {
+            get_int(i, "id"): get_str(i, "username")
+            for i in self.tables.batch_get("users", [{"pk": S(f"user#{u}")} for u in member_ids])
+        }
+        member_ids = [u for u in dict.fromkeys(member_ids) if u in users]
+        cid = self.tables.next_id("channel")
+        now = now_ms()
+        actions = [
+            self.tables.put(
+                "channels", {"pk": S(f"name#{name}"), "id": N(cid)}, "attribute_not_exists(pk)"
+            ),
+            self.tables.put(
+                "channels",
+                {
+                    "pk": S(f"channel#{cid}"),
+                    "id": N(cid),
+                    "name": S(name),
+                    "kind": S(kind),
+                    "topic": S(topic),
+                    "last_seq": N(0),
+                    "member_count": N(len(member_ids)),
+                    "created_at": N(now),
+                },
+            ),
+        ]
+        members = [a for u in member_ids for a in self._member_items(cid, u, users[u], 0, now)]
+        first = MAX_TRANSACTION - len(actions)
+        try:
+            self.tables.transact(actions + members[:first])
+        except Cancelled as exc:
+            if exc.failed(0):
+                raise NameTaken(name) from None
+            raise StoreError(f"creating channel cancelled: {exc}") from None
+        for chunk in chunks(members[first:], MAX_TRANSACTION):  # only for huge member lists
+            self.tables.transact(list(chunk))
+        names = tuple(sorted(users[u] for u in member_ids)) if kind == "dm" else None
+        return Channel(cid, name, kind, topic, 0, len(member_ids), names)
+
+    def _member_items(
+        self, cid: int, uid: int, username: str, last_read: int, now: int
+    ) -> list[Item]:
+        """A membership is two items: the user's (with the read cursor), and the
+        channel's mirror (listing members without a scan)."""
+        return [
+            self.tables.put(
+                "members",
+                {
+                    "pk": S(f"user#{uid}"),
+                    "sk": S(f"channel#{cid}"),
+                    "channel_id": N(cid),
+                    "last_read": N(last_read),
+                    "joined_at": N(now),
+                },
+                "attribute_not_exists(pk)",
+            ),
+            self.tables.put(
+                "members",
+                {
+                    "pk": S(f"channel#{cid}"),
+                    "sk": S(f"user#{uid}"),
+                    "user_id": N(uid),
+                    "username": S(username),
+                },
+            ),
+        ]
+
+    def _channel_of(self, item: Item) -> Channel:
+        cid, kind = get_int(item, "id"), get_str(item, "kind")
+        members = tuple(self.member_names(cid)) if kind == "dm" else None
+        return Channel(
+            cid,
+            get_str(item, "name"),
+            kind,  # type: ignore[arg-type]
+            get_str(item, "topic"),
+            get_int(item, "last_seq"),
+            get_int(item, "member_count"),
+            members,
+        )
+
+    def _channel(self, channel_id: int) -> Channel | None:
+        item = self.tables.get("channels", {"pk": S(f"channel#{channel_id}")})
+        return None if item is None else self._channel_of(item)
+
+    def get_channel(self, name: str) -> Channel | None:
+        ref = self.tables.get("channels", {"pk": S(f"name#{name}")})
+        return None if ref is None else self._channel(get_int(ref, "id"))
+
+    def set_topic(self, channel_id: int, topic: str) -> None:
+        try:
+            self.tables.client.update_item(
+                TableName=self.tables.names["channels"],
+                Key={"pk": S(f"channel#{channel_id}")},
+                UpdateExpression="SET topic = :t",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":t": S(topic)},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def channels_for(self, user_id: int) -> list[Membership]:
+        reads = {
+            get_int(i, "channel_id"): get_int(i, "last_read")
+            for i in self.tables.query(
+                "members",
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": S(f"user#{user_id}")},
+            )
+        }
+        items = self.tables.batch_get("channels", [{"pk": S(f"channel#{c}")} for c in reads])
+        chans = sorted((self._channel_of(i) for i in items), key=lambda c: c.name)
+        return [Membership(c, reads[c.id]) for c in chans]
+
+    def public_channels(self) -> list[Channel]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.tables.names["channels"],
+            "ConsistentRead": True,
+            "FilterExpression": "#k = :public",
+            "ExpressionAttributeNames": {"#k": "kind"},
+            "ExpressionAttributeValues": {":public": S("public")},
+        }
+        out: list[Channel] = []
+        while True:
+            res = self.tables.client.scan(**kwargs)
+            out.extend(self._channel_of(i) for i in res.get("Items", []))
+            if not res.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
+        return sorted(out, key=lambda c: c.name)
+
+    def membership(self, channel_id: int, user_id: int) -> Membership | None:
+        item = self.tables.get("members", member_key(channel_id, user_id))
+        if item is None:
+            return None
+        channel = self._channel(channel_id)
+        return None if channel is None else Membership(channel, get_int(item, "last_read"))
+
+    def add_member(self, channel_id: int, user_id: int) -> bool:
+        user = self.get_user(user_id)
+        for _ in range(20):
+            channel = self.tables.get("channels", {"pk": S(f"channel#{channel_id}")})
+            if channel is None or user is None:
+                return False
+            # The newcomer's cursor is the channel's last seq (nothing unread),
+            # made exact by adding only if no message came in since we read it.
+            last = get_int(channel, "last_seq")
+            actions = self._member_items(channel_id, user_id, user.username, last, now_ms())
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.tables.names["channels"],
+                        "Key": {"pk": S(f"channel#{channel_id}")},
+                        "UpdateExpression": "ADD member_count :one",
+                        "ConditionExpression": "last_seq = :last",
+                        "ExpressionAttributeValues": {":one": N(1), ":last": N(last)},
+                    }
+                }
+            )
+            try:
+                self.tables.transact(actions)
+                return True
+            except Cancelled as exc:
+                if exc.failed(0):
+                    return False
+                if not exc.failed(2):
+                    raise StoreError(f"adding a member cancelled: {exc}") from None
+        raise StoreError("channel too busy to join")
+
+    def remove_member(self, channel_id: int, user_id: int) -> bool:
+        members = self.tables.names["members"]
+        try:
+            self.tables.transact(
+                [
+                    {
+                        "Delete": {
+                            "TableName": members,
+                            "Key": member_key(channel_id, user_id),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": members,
+                            "Key": {"pk": S(f"channel#{channel_id}"), "sk": S(f"user#{user_id}")},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.tables.names["channels"],
+                            "Key": {"pk": S(f"channel#{channel_id}")},
+                            "UpdateExpression": "ADD member_count :minus",
+                            "ExpressionAttributeValues": {":minus": N(-1)},
+                        }
+                    },
+                ]
+            )
+        except Cancelled as exc:
+            if exc.failed(0):
+                return False
+            raise StoreError(f"removing a member cancelled: {exc}") from None
+        return True
+
+    def member_names(self, channel_id: int) -> list[str]:
+        items = self.tables.query(
+            "members",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": S(f"channel#{channel_id}")},
+        )
+        return sorted(get_str(i, "username") for i in items)
+
+    def set_last_read(self, channel_id: int, user_id: int, seq: int) -> int:
+        try:
+            self.tables.client.update_item(
+                TableName=self.tables.names["members"],
+                Key=member_key(channel_id, user_id),
+                UpdateExpression="SET last_read = :s",
+                ConditionExpression="attribute_exists(pk) AND last_read < :s",
+                ExpressionAttributeValues={":s": N(seq)},
+            )
+            return seq
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+        item = self.tables.get("members", member_key(channel_id, user_id))
+        return get_int(item, "last_read") if item else 0
+
+    # --- messages -------------------------------------------------------------------------
+
+    def append_messages(self, batch: Sequence[NewMessage]) -> list[StoredMessage | AppendRejected]:
+        return self.appender.append(list(batch))
+
+    def count_mentions(self, channel_id: int, after: int, username: str) -> int:
+        pattern = mention_re(username)
+        items = self.tables.query(
+            "messages",
+            KeyConditionExpression="channel_id = :c AND seq > :a",
+            FilterExpression="contains(#t, :at)",
+            ProjectionExpression="#t",
+            ExpressionAttributeNames={"#t": "text"},
+            ExpressionAttributeValues={
+                ":c": N(channel_id),
+                ":a": N(after),
+                ":at": S(f"@{username}"),
+            },
+        )
+        return sum(1 for i in items if pattern.search(get_str(i, "text")))
+
+    def messages(
+        self,
+        channel_id: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int,
+    ) -> list[StoredMessage]:
+        values: Item = {":c": N(channel_id)}
+        if after is not None and before is not None:
+            if after + 1 > before - 1:
+                return []
+            cond = "channel_id = :c AND seq BETWEEN :lo AND :hi"
+            values.update({":lo": N(after + 1), ":hi": N(before - 1)})
+        elif after is not None:
+            cond = "channel_id = :c AND seq > :a"
+            values[":a"] = N(after)
+        elif before is not None:
+            cond = "channel_id = :c AND seq < :b"
+            values[":b"] = N(before)
+        else:
+            cond = "channel_id = :c"
+        if limit <= 0:
+            return []
+        out: list[StoredMessage] = []
+        for item in self.tables.query(
+            "messages",
+            KeyConditionExpression=cond,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=after is not None,
+            Limit=limit,
+        ):
+            out.append(message_of(item))
+            if len(out) >= limit:
+                break
+        return out
