@@ -209,14 +209,8 @@ async def test_bad_token_closes_4001(world: World, which: str, how: str) -> None
     token = bad_tokens(world)[which]
     async with ws_connect(world.url("alice")) as alice:
         await hello(alice, "alice")
-        if how == "query" and not token:
-            # `?token=` with nothing in it is no token: the connection waits for `auth`
-            async with ws_connect(f"{world.server.ws_url}?token=") as ws:
-                err = await ws.request({"action": "ping"})
-                assert err["code"] == "not_authenticated"
-                await ws.send({"action": "auth", "token": token})
-                code, reason = await closed_with(ws)
-        elif how == "query":
+        if how == "query":
+            # `?token=` with nothing in it is a bad token too, not "no token".
             async with ws_connect(f"{world.server.ws_url}?token={token}") as ws:
                 code, reason = await closed_with(ws)
         else:
@@ -230,6 +224,13 @@ async def test_bad_token_closes_4001(world: World, which: str, how: str) -> None
         await is_alive(alice)
         async with ws_connect(world.url("alice")) as again:
             await hello(again, "alice")
+
+
+async def test_an_empty_token_with_a_room_is_no_guest(world: World) -> None:
+    # Guests are on here: `?token=` must still be a bad token, not an anonymous
+    # connection to the room (issue #19, defect 7).
+    async with ws_connect(f"{world.server.ws_url}?token=&room_name=lounge") as ws:
+        assert (await closed_with(ws))[0] == 4001
 
 
 async def test_bad_tokens_over_rest(world: World, api: httpx.AsyncClient) -> None:

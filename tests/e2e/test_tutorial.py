@@ -189,3 +189,15 @@ async def test_ping_is_pong(http: httpx.AsyncClient) -> None:
     assert r.status_code == 200
     assert r.text == "PONG!"
     assert r.headers["content-type"].startswith("text/plain")
+
+
+async def test_a_message_sent_the_moment_a_guest_connects_reaches_it(server: Server) -> None:
+    # The S1 protocol has no resume: once the handshake is done, the room must
+    # already be joined (issue #19, defect 10: 8 of 20 such messages were lost).
+    async with room(server, "just-in") as a:
+        for i in range(30):
+            async with ws_connect(f"{server.ws_url}?room_name=just-in") as b:
+                text = f"at once {i}"
+                await a.send({"action": "sendMessage", "user_name": "ann", "content": text})
+                assert await pushed(b) == [{"user_name": "ann", "content": text}]
+                assert await pushed(a) == [{"user_name": "ann", "content": text}]

@@ -36,7 +36,7 @@ import websockets
 import hubbub
 from support import WS, ws_connect
 
-from .drivers import Account, Driver
+from .drivers import Account, Driver, unique
 
 
 class _Ms:
@@ -721,3 +721,16 @@ async def test_an_oversize_frame(drv: Driver) -> None:
     async with signed_in(drv, alice) as a:
         await a.conn.send(json.dumps({"action": "ping", "id": "big", "pad": "x" * 70_000}))
         await assert_outcome(a, DIFFERENCES[drv.name].oversize_frame)
+
+
+async def test_a_guest_gets_a_message_sent_the_moment_it_connected(drv: Driver) -> None:
+    # The S1 protocol has no resume: its room is joined before the handshake
+    # completes, on both deployments (issue #19, defect 10).
+    room = unique("at-once")
+    async with in_room(drv, room) as a:
+        for i in range(10):
+            async with ws_connect(f"{drv.ws_url}?room_name={room}") as b:
+                text = f"at once {i}"
+                await a.send({"action": "sendMessage", "user_name": "ann", "content": text})
+                assert await b.recv() == pushed(("ann", text))
+                assert await a.recv() == pushed(("ann", text))

@@ -14,8 +14,10 @@ One port serves:
 
 Like API Gateway: frames over 128 KiB close the connection (1009), a `$connect`
 answering other than 2xx refuses the handshake with that status, `DELETE`
-closes the socket and `$disconnect` follows. Unlike it: one connection's frames
-are handled one after another (API Gateway may run them concurrently).
+closes the socket and `$disconnect` follows; a push to a connection whose
+`$connect` is still running is delivered once it is open. Unlike it: one
+connection's frames are handled one after another (API Gateway may run them
+concurrently).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from hubbub.store.dynamo import DynamoStore
 log = logging.getLogger("hubbub.aws.local")
 
 MAX_FRAME = 128 * 1024  # API Gateway's WebSocket frame limit
+CONNECT_WAIT = 30.0  # s: the longest a push waits for a connection's `$connect`
 
 
 @dataclasses.dataclass
@@ -70,6 +73,10 @@ class Socket:
     user_agent: str
     last_active: datetime.datetime
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+    # Set once the upgrade completed. A push that comes while `$connect` is
+    # still running (another client's message to the room it just joined)
+    # waits for it, as API Gateway delivers to a connection once it is open.
+    open: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
 def select_route(data: str | bytes) -> str:
@@ -149,6 +156,12 @@ class LocalApiGateway:
         if len(data) > MAX_FRAME:
             return JSONResponse({"message": "payload too large"}, status_code=413)
         try:
+            await asyncio.wait_for(sock.open.wait(), CONNECT_WAIT)
+        except TimeoutError:
+            return _gone(connection_id)
+        if self.sockets.get(connection_id) is not sock:  # `$connect` refused it
+            return _gone(connection_id)
+        try:
             async with sock.lock:
                 try:
                     await sock.ws.send_text(data.decode("utf-8"))
@@ -177,20 +190,23 @@ class LocalApiGateway:
             headers=headers,
             source_ip=source_ip,
         )
-        res = await self.invoke("$connect", handlers.connect, connect)
-        status = int(res.get("statusCode", 500)) if isinstance(res, dict) else 500
-        if not 200 <= status < 300:
-            await ws.send_denial_response(
-                PlainTextResponse(str(res.get("body", "")) + "\n", status_code=status)
-            )
-            return
         now = _now()
         self.sockets[connection_id] = sock = Socket(
             ws, now, source_ip, headers.get("user-agent", ""), now
         )
+        res = await self.invoke("$connect", handlers.connect, connect)
+        status = int(res.get("statusCode", 500)) if isinstance(res, dict) else 500
+        if not 200 <= status < 300:
+            self.sockets.pop(connection_id, None)
+            sock.open.set()  # a waiting push finds it gone
+            await ws.send_denial_response(
+                PlainTextResponse(str(res.get("body", "")) + "\n", status_code=status)
+            )
+            return
         connected_at = int(now.timestamp() * 1000)
-        await ws.accept()
         try:
+            await ws.accept()
+            sock.open.set()
             while True:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
@@ -206,6 +222,7 @@ class LocalApiGateway:
             pass
         finally:
             self.sockets.pop(connection_id, None)
+            sock.open.set()  # pushes still waiting find it gone
             event = self._event("$disconnect", connection_id, connected_at=connected_at)
             await self.invoke("$disconnect", handlers.disconnect, event)
 

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 from websockets.protocol import State as WSState
 from websockets.server import ServerProtocol
 
@@ -58,6 +58,7 @@ class Connection(asyncio.Protocol):
         "_max_size",
         "_partial",
         "_reading_paused",
+        "_upgrade",
         "gateway",
         "inbox",
         "last_seen",
@@ -110,6 +111,7 @@ class Connection(asyncio.Protocol):
         self.opened_at = self.last_seen = time.monotonic()
         self._close_timer: asyncio.TimerHandle | None = None
         self._reading_paused = False
+        self._upgrade: Response | None = None  # the 101, while a room is joined first
 
     # --- asyncio.Protocol ----------------------------------------------------
 
@@ -169,6 +171,7 @@ class Connection(asyncio.Protocol):
 
     def send_raw(self, payload: bytes) -> None:
         if self.session.state in SENDING:
+            self._upgraded()
             self.transport.write(text_frame(payload))
 
     def send_error(self, err: ChatError, fid: FrameId = None) -> None:
@@ -188,6 +191,7 @@ class Connection(asyncio.Protocol):
             self._reading_paused = False
             if not self.transport.is_closing():
                 self.transport.resume_reading()
+        self._upgraded()  # a refusal while joining: the 101, then the close
         if self.ws.state is WSState.OPEN:
             self.ws.send_close(code, (reason or CLOSE_DOCS.get(code, ""))[:120])
             self._flush()
@@ -253,13 +257,39 @@ class Connection(asyncio.Protocol):
             return self._reject(404, "Not Found: the WebSocket endpoint is /ws\n")
         if not self.gateway.origin_allowed(request.headers.get("Origin"), request.headers):
             return self._reject(403, "Forbidden: Origin not allowed\n")
-        params = dict(urllib.parse.parse_qsl(query))
+        # Blank values kept: `?token=` is a bad token (4001), not "no token".
+        params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
         response = self.ws.accept(request)
-        self.ws.send_response(response)
         if response.status_code != 101:
+            self.ws.send_response(response)
             return
         log.info("%s WebSocket %s accepted", self.peer, self.gateway.redact(request.path))
-        self.gateway.attach(self, params)
+        self._upgrade = response
+        step = self.gateway.attach(self, params)
+        if step is None or "room_name" not in params:
+            self._upgraded()
+            if step is not None:
+                self.enqueue(step)
+            return
+
+        async def join_then_upgrade() -> None:
+            # An S1 tutorial connection joins its room's fan-out before its
+            # 101, as API Gateway finishes `$connect` before the upgrade: the
+            # protocol has no resume, so a message sent the moment the
+            # handshake completes must reach it.
+            try:
+                await step()
+            finally:
+                self._upgraded()
+
+        self.enqueue(join_then_upgrade)
+
+    def _upgraded(self) -> None:
+        """Send the 101 held back by `_handshake` (once; before any frame)."""
+        response, self._upgrade = self._upgrade, None
+        if response is not None:
+            self.ws.send_response(response)
+            self._flush()
 
     def _reject(self, status: int, text: str) -> None:
         self.ws.send_response(self.ws.reject(status, text))

@@ -19,7 +19,7 @@ from hubbub.protocol.limits import Limits
 from hubbub.server.connection import Connection
 from hubbub.server.fanout import Fanout
 from hubbub.server.gcpolicy import GCPolicy
-from hubbub.session.engine import Engine
+from hubbub.session.engine import Engine, Step
 from hubbub.session.state import OPEN, State
 
 # `token=...` in a query string, and `"token": "..."` in a logged JSON frame.
@@ -74,14 +74,13 @@ class Gateway:
             return True
         return urllib.parse.urlsplit(origin).netloc == headers.get("Host")
 
-    def attach(self, conn: Connection, params: dict[str, str]) -> None:
-        """The upgrade succeeded: the engine decides how it identifies itself."""
+    def attach(self, conn: Connection, params: dict[str, str]) -> Step | None:
+        """The upgrade was accepted: the engine decides how it identifies
+        itself; the connection runs the step it returns before its frames."""
         self.connections.add(conn)
         self._deadlines.append((conn.opened_at + self.limits.auth_timeout, conn))
         self.gc.connection_opened()
-        step = self.engine.attach(conn, params)
-        if step is not None:
-            conn.enqueue(step)
+        return self.engine.attach(conn, params)
 
     def detach(self, conn: Connection, was: State) -> None:
         """`conn` stopped being live (it left state `was`): forget it everywhere."""

@@ -1,0 +1,234 @@
+"""The session layer without a transport: the engine driven in memory through
+a driver that records what it was told (as h11's tests drive two objects with
+no socket). The conversation suite runs the same actions over real sockets on
+both deployments; this checks the engine's own decisions one by one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from hubbub.bus.memory import MemoryBus
+from hubbub.core import envelope, events
+from hubbub.core.hub import Hub
+from hubbub.core.models import Channel, User
+from hubbub.core.ports import StoreError
+from hubbub.protocol.errors import ChatError, CloseCode
+from hubbub.protocol.limits import Limits
+from hubbub.session.driver import Resumed
+from hubbub.session.engine import Engine
+from hubbub.session.state import Event, SessionState, State
+from hubbub.store import open_store
+
+
+class Recorder:
+    """A driver that keeps everything in lists; its capabilities are settable."""
+
+    def __init__(self, *, pipelined: bool = True, closes_with_code: bool = True) -> None:
+        self.session = SessionState()
+        self.user: User | None = None
+        self.room: Channel | None = None
+        self.pipelined = pipelined
+        self.closes_with_code = closes_with_code
+        self.sent: list[dict[str, Any]] = []
+        self.closed: list[CloseCode] = []
+        self.topics: dict[str, bool] = {}  # topic -> followed as tutorial
+        self.let_through: set[str] = set()
+        self.got = asyncio.Event()  # set by every send
+
+    @property
+    def key(self) -> object:
+        return id(self)
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.sent.append(orjson.loads(orjson.dumps(frame)))
+        self.got.set()
+
+    def send_error(self, err: ChatError, fid: str | int | None = None) -> None:
+        self.send({"type": "error", "id": fid, **err.body()})
+
+    def close(self, code: CloseCode, reason: str = "") -> None:
+        if self.session.state in (State.CLOSING, State.CLOSED):
+            return
+        self.session.fire(Event.CLOSE_SENT)
+        self.closed.append(code)
+
+    async def admit(self, user: User | None, room: Channel | None) -> None:
+        self.user, self.room = user, room
+        self.session.fire(Event.AUTHENTICATED if user is not None else Event.ADMITTED)
+
+    async def follow(self, topic: str, *, tutorial: bool = False) -> None:
+        self.topics[topic] = tutorial
+
+    async def resume(self, topic: str, channel: Channel, since: int | None) -> Resumed:
+        self.topics[topic] = False
+        return {"last_seq": channel.last_seq, "replayed": 0, "recovered": True}
+
+    def unfollow(self, topic: str) -> None:
+        self.topics.pop(topic, None)
+
+    async def followed(self) -> set[str]:
+        return set(self.topics)
+
+    async def throttle(self, key: str, every: float) -> bool:
+        if key in self.let_through:
+            return False
+        self.let_through.add(key)
+        return True
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
+    bus = MemoryBus()
+    h = Hub(open_store(f"sqlite:///{tmp_path / 'e.db'}"), bus, Limits(), allow_guests=True)
+    await h.start()
+    await bus.start(lambda topic, data: None)
+    yield h
+    await h.stop()
+
+
+async def frame(engine: Engine, conn: Recorder, **body: Any) -> dict[str, Any]:
+    """Handle one frame; the one frame it answered."""
+    before = len(conn.sent)
+    await engine.handle(conn, orjson.dumps(body))
+    assert len(conn.sent) == before + 1, conn.sent[before:]
+    return conn.sent[-1]
+
+
+async def test_a_token_on_the_handshake_is_a_step_before_any_frame(hub: Hub) -> None:
+    user, token = await hub.register("alice", "correct horse")
+    engine, conn = Engine(hub), Recorder()
+    step = engine.attach(conn, {"token": token})
+    assert step is not None and conn.session.state is State.AUTHENTICATING
+    # Until the step ran, no action is routed.
+    assert (await frame(engine, conn, action="ping", id=1))["code"] == "not_authenticated"
+    await step()
+    assert conn.session.state is State.USER and conn.user == user
+    assert conn.sent[-1]["type"] == "hello"
+    assert events.user_topic(user.id) in conn.topics
+    assert hub.presence.is_online(user.id)
+
+
+async def test_a_forged_token_closes_at_once_and_an_auth_frame_then_too(hub: Hub) -> None:
+    engine = Engine(hub)
+    conn = Recorder()
+    assert engine.attach(conn, {"token": "forged"}) is None
+    assert conn.closed == [CloseCode.auth_failed] and not conn.sent
+    # A driver without close codes says why in an error frame first.
+    lam = Recorder(closes_with_code=False)
+    await engine.handle(lam, orjson.dumps({"action": "auth", "token": "forged", "id": 7}))
+    assert [(f["type"], f["code"], f["id"]) for f in lam.sent] == [("error", "token_invalid", 7)]
+    assert lam.closed == [CloseCode.auth_failed]
+
+
+async def test_guests_get_their_room_and_only_the_tutorial_actions(hub: Hub) -> None:
+    engine, conn = Engine(hub), Recorder()
+    step = engine.attach(conn, {"room_name": "lobby"})
+    assert step is not None
+    await step()
+    assert conn.session.state is State.GUEST and conn.user is None
+    assert conn.room is not None and conn.topics == {events.channel_topic(conn.room.id): True}
+    answer = await frame(engine, conn, action="subscribe", channel="lobby", id=2)
+    assert (answer["code"], answer["id"]) == ("forbidden", 2)
+    assert (await frame(engine, conn, action="getRecentMessages")) == {"messages": []}
+
+
+async def test_guests_off_refuses_a_room(tmp_path: Path) -> None:
+    hub = Hub(open_store(f"sqlite:///{tmp_path / 'off.db'}"), MemoryBus(), Limits())
+    await hub.start()
+    try:
+        conn = Recorder()
+        assert Engine(hub).attach(conn, {"room_name": "lobby"}) is None
+        assert conn.closed == [CloseCode.auth_failed]
+    finally:
+        await hub.stop()
+
+
+async def test_leaving_user_state_uncounts_presence_once(hub: Hub) -> None:
+    user, token = await hub.register("bob", "correct horse")
+    engine, conn = Engine(hub), Recorder()
+    step = engine.attach(conn, {"token": token})
+    assert step is not None
+    await step()
+    assert hub.presence.connections(user.id) == 1
+    leaving = engine.detach(conn, State.USER)
+    assert leaving is not None
+    await leaving
+    assert hub.presence.connections(user.id) == 0
+    # From any other state there is nothing to undo.
+    for was in (State.AWAITING_AUTH, State.AUTHENTICATING, State.GUEST, State.CLOSING):
+        assert engine.detach(conn, was) is None
+
+
+async def test_an_ack_is_awaited_unless_the_driver_pipelines(hub: Hub) -> None:
+    _, token = await hub.register("carol", "correct horse")
+    user = await hub.authenticate(token)
+    await hub.create_channel(user, "general")
+    engine = Engine(hub)
+    for pipelined in (False, True):
+        conn = Recorder(pipelined=pipelined)
+        await conn.admit(user, None)
+        body = {"action": "send", "channel": "general", "text": "hi", "id": 1}
+        await engine.handle(conn, orjson.dumps({**body, "client_id": f"c{pipelined}"}))
+        if pipelined:
+            assert conn.sent == []  # handled; the ack follows the commit on its own
+            await asyncio.wait_for(conn.got.wait(), 5)
+        assert [f["type"] for f in conn.sent] == ["ack"]
+
+
+async def test_typing_goes_out_when_the_driver_lets_it_through(hub: Hub) -> None:
+    user, _ = await hub.register("dan", "correct horse")
+    channel = await hub.create_channel(user, "general")
+    published: list[bytes] = []
+    hub.bus.publish = lambda topic, data: _append(published, data)  # type: ignore[method-assign]
+    engine, conn = Engine(hub), Recorder()
+    await conn.admit(user, None)
+    for _ in range(3):
+        assert await frame(engine, conn, action="typing", channel="general", id=1) == {
+            "type": "ok",
+            "id": 1,
+        }
+    kinds = [e.kind for data in published for e in envelope.unpack(data)]
+    assert kinds == ["typing"]  # the driver let the first through only
+    assert conn.let_through == {f"typing:{channel.id}"}
+
+
+async def _append(out: list[bytes], data: bytes) -> None:
+    out.append(data)
+
+
+async def test_channel_left_unfollows_and_closes_a_room_opened_on_it(hub: Hub) -> None:
+    _, token = await hub.register("erin", "correct horse")
+    engine, conn = Engine(hub), Recorder()
+    step = engine.attach(conn, {"token": token, "room_name": "lobby"})
+    assert step is not None
+    await step()
+    assert conn.room is not None
+    topic = events.channel_topic(conn.room.id)
+    assert conn.topics[topic] is True
+    other = envelope.wrap({"type": "read", "channel": "x", "seq": 1})
+    engine.control(conn, other)
+    assert topic in conn.topics and not conn.closed
+    left = envelope.wrap({"type": "channel_left", "channel": {"name": "lobby"}}, ref=topic)
+    engine.control(conn, left)
+    assert topic not in conn.topics
+    assert conn.closed == [CloseCode.room_unavailable]
+
+
+async def test_a_store_failure_is_the_unavailable_error(hub: Hub) -> None:
+    user, _ = await hub.register("fay", "correct horse")
+    engine, conn = Engine(hub), Recorder()
+    await conn.admit(user, None)
+
+    async def down(name: str) -> None:
+        raise StoreError("database is down")
+
+    hub.store.get_channel = down  # type: ignore[assignment,method-assign]
+    answer = await frame(engine, conn, action="history", channel="general", id=3)
+    assert (answer["code"], answer["id"]) == ("unavailable", 3)
+    assert answer["message"] == "storage unavailable: database is down"
