@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import BrowserContext, Page, WebSocket, expect
 
 from support import Server
 
@@ -139,3 +139,70 @@ async def test_rejected_token_goes_back_to_login(
     await expect(page.get_by_test_id("auth-form")).to_be_visible()
     await expect(page.get_by_test_id("auth-error")).not_to_be_empty()
     assert await page.evaluate("sessionStorage.getItem('hubbub.token')") is None
+
+
+class SocketLog:
+    """Every WebSocket the context's pages open: its URL and, in order, the
+    frames the page sent (`>`) and received (`<`)."""
+
+    def __init__(self, ctx: BrowserContext) -> None:
+        self.sockets: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = []
+        ctx.on("page", lambda page: page.on("websocket", self._opened))
+
+    def _opened(self, ws: WebSocket) -> None:
+        frames: list[tuple[str, dict[str, Any]]] = []
+        self.sockets.append((ws.url, frames))
+        ws.on("framesent", lambda raw: frames.append((">", json.loads(raw))))
+        ws.on("framereceived", lambda raw: frames.append(("<", json.loads(raw))))
+
+    @property
+    def urls(self) -> list[str]:
+        return [url for url, _ in self.sockets]
+
+    def assert_auth_first(self, token: str) -> None:
+        """On every socket that reached the server, the page sent `auth` (with
+        the token) first, and nothing more until the server's `hello`. (Attempts
+        made while the server was down never open and carry no frames.)"""
+        opened = [(url, frames) for url, frames in self.sockets if frames]
+        assert len(opened) >= 2, self.sockets  # the first connection and the reconnect
+        for url, frames in opened:
+            assert frames[0] == (">", {"action": "auth", "token": token}), (url, frames[:3])
+            hello = next(i for i, (d, f) in enumerate(frames) if d == "<")
+            assert frames[hello][1].get("type") == "hello", (url, frames[: hello + 1])
+            assert [d for d, _ in frames[1:hello]] == [], (url, frames[: hello + 1])
+
+
+async def test_token_never_in_the_websocket_url(
+    web: Web, server_factory: Callable[..., Server]
+) -> None:
+    """Proxies log URLs: the token goes in the first frame (`auth`), on the first
+    connection and on every reconnect, never in `/ws?token=...`."""
+    alice, bob = await web.user("alice"), await web.user("bob")
+    await web.channel(alice, "general")
+    await web.join(bob, "general")
+    ctx = await web.context()
+    log = SocketLog(ctx)  # before the page loads: its very first socket counts too
+    page = await web.page(alice, channel="general", context=ctx)
+    await send(page, "before the restart")
+    await expect(message(page, "before the restart")).to_have_attribute("data-state", "sent")
+
+    await restart_while_offline(web, page, server_factory)
+    await web.post(bob, "general", "while away")
+    await page.context.set_offline(False)
+    await expect(page.get_by_test_id("connection-banner")).to_be_hidden()
+    await expect(page.get_by_test_id("app")).to_have_attribute("data-connection", "open")
+    await expect(message(page, "while away")).to_have_count(1)
+    await send(page, "after the restart")
+    await expect(message(page, "after the restart")).to_have_attribute("data-state", "sent")
+    await web.post(bob, "general", "bob after")
+    await expect(message(page, "bob after")).to_have_count(1)
+
+    for url in log.urls:
+        assert "token=" not in url, url
+        assert alice.token not in url, url
+        assert url == web.server.ws_url, url
+    log.assert_auth_first(alice.token)
+    # The reconnect resumed from the last seq the page had seen.
+    _, last = log.sockets[-1]
+    subscribes = [f for d, f in last if d == ">" and f.get("action") == "subscribe"]
+    assert [(f["channel"], f["since"]) for f in subscribes] == [("general", 1)]

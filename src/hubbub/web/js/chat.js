@@ -129,8 +129,9 @@ export class Chat {
     this.socket = new Socket({
       url: () => {
         const proto = location.protocol === "https:" ? "wss:" : "ws:";
-        return `${proto}//${location.host}/ws?token=${encodeURIComponent(this.token)}`;
+        return `${proto}//${location.host}/ws`; // the token goes in the auth frame, not the URL
       },
+      auth: () => ({ action: "auth", token: this.token }),
       onHello: (hello) => this._hello(hello),
       onFrame: (frame) => this._frame(frame),
       onState: (state, info) => {

@@ -1,5 +1,9 @@
 // One WebSocket to /ws with automatic reconnect (exponential backoff with
 // jitter) and a heartbeat. It knows nothing about chat: frames go to callbacks.
+//
+// Authentication is the first frame of every connection (`opts.auth()`), never
+// the URL: proxies log URLs, and a token in `?token=` would end up in every
+// access log. Nothing else is sent until the server's `hello`.
 
 const AUTH_FAILED = 4001;
 const TOO_MANY_CONNECTIONS = 4029;
@@ -7,7 +11,8 @@ const TOO_MANY_CONNECTIONS = 4029;
 export class Socket {
   /**
    * @param {object} opts
-   * @param {() => string} opts.url          the URL to connect to (called per attempt)
+   * @param {() => string} opts.url          the URL to connect to (called per attempt); no credentials in it
+   * @param {() => object} opts.auth         the first frame of every connection, e.g. {action: "auth", token}
    * @param {(hello: object) => void} opts.onHello
    * @param {(frame: object) => void} opts.onFrame
    * @param {(state: string, info: object) => void} opts.onState  "connecting" | "open" | "reconnecting" | "closed"
@@ -54,6 +59,7 @@ export class Socket {
       return;
     }
     this.ws = ws;
+    ws.onopen = () => this._opened(ws);
     ws.onmessage = (ev) => this._receive(ws, ev);
     ws.onclose = (ev) => this._closed(ws, ev.code, ev.reason);
     ws.onerror = () => {}; // a close event always follows
@@ -92,6 +98,13 @@ export class Socket {
     this._setState("closed");
   }
 
+  _opened(ws) {
+    if (ws !== this.ws) return;
+    // The one frame allowed before `hello` (send() refuses until then).
+    ws.send(JSON.stringify(this.opts.auth()));
+    this.lastSent = Date.now();
+  }
+
   _receive(ws, ev) {
     if (ws !== this.ws) return;
     this.lastRecv = Date.now();
@@ -115,7 +128,7 @@ export class Socket {
 
   _closed(ws, code, reason) {
     if (ws !== this.ws) return;
-    ws.onmessage = ws.onclose = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
     this.ws = null;
     const wasOpen = this.open;
     this.open = false;
