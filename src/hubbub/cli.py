@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hubbub import __version__
-from hubbub.config import Settings, parse_limits
+from hubbub.config import Settings, origin_of, parse_limits
 
 if TYPE_CHECKING:
     from hubbub.client.sdk import Client
@@ -76,7 +77,18 @@ def main() -> None:
     envvar="HUBBUB_ALLOWED_ORIGIN",
     multiple=True,
     help="Extra browser Origin allowed on /ws (repeatable; "
-    "same-origin is always allowed; '*' allows any).",
+    "the --public-url origins always are; '*' allows any).",
+)
+@click.option(
+    "--public-url",
+    "public_urls",
+    envvar="HUBBUB_PUBLIC_URL",
+    multiple=True,
+    metavar="URL",
+    help="Where browsers reach this server, e.g. https://chat.example.com behind a "
+    "proxy (repeatable or comma-separated): only pages from these origins may open "
+    "/ws [default: where it listens: http://HOST:PORT, and localhost for 127.0.0.1; "
+    "for 0.0.0.0 or :: the loopback names only].",
 )
 @click.option(
     "--limit",
@@ -95,6 +107,7 @@ def serve(
     bus_url: str,
     allow_guests: bool,
     allowed_origins: tuple[str, ...],
+    public_urls: tuple[str, ...],
     limits: tuple[str, ...],
     log_level: str,
 ) -> None:
@@ -106,6 +119,12 @@ def serve(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--limit") from None
     origins = tuple(o for item in allowed_origins for o in item.split() if o)
+    urls = tuple(u for item in public_urls for u in re.split(r"[\s,]+", item) if u)
+    try:
+        for url in urls:
+            origin_of(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--public-url") from None
     run(
         Settings(
             host=host,
@@ -115,6 +134,7 @@ def serve(
             bus_url=bus_url,
             allow_guests=allow_guests,
             allowed_origins=origins,
+            public_urls=urls,
             limits=parsed,
             log_level=log_level,
         )

@@ -10,9 +10,11 @@ import asyncio
 import base64
 import dataclasses
 import json
+import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -581,6 +583,122 @@ async def test_origin_allowlist(server_factory: Callable[..., Server]) -> None:
         async with ws_connect(url, origin=origin) as ws:
             await hello(ws, "alice")
             await is_alive(ws)
+
+
+async def upgrade_status(port: int, host: str, origin: str | None = None) -> int:
+    """The HTTP status of a WebSocket upgrade to 127.0.0.1:`port` sent with
+    these Host and Origin headers: what a browser sends after DNS rebinding
+    (`evil.example` resolving to 127.0.0.1), or a proxy that rewrites Host."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        head = [
+            "GET /ws HTTP/1.1",
+            f"Host: {host}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version: 13",
+            *([f"Origin: {origin}"] if origin is not None else []),
+        ]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), WAIT)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_dns_rebinding_is_refused(server_factory: Callable[..., Server]) -> None:
+    # Issue #19, defect 8: a page on evil.example (resolving to 127.0.0.1) sends
+    # a Host and an Origin that agree with each other; neither is this server's.
+    server = server_factory()
+    p = server.port
+    for host, origin in [
+        (f"evil.example:{p}", f"http://evil.example:{p}"),
+        ("evil.example", "http://evil.example"),
+        ("127.0.0.1", "http://127.0.0.1"),  # port 80 is not where it listens
+        (f"127.0.0.1:{p}", f"http://127.0.0.1:{p}.evil.example"),
+    ]:
+        assert await upgrade_status(p, host, origin) == 403, (host, origin)
+    assert await upgrade_status(p, f"evil.example:{p}") == 101  # no Origin: not a browser
+
+
+async def test_default_public_origins_are_where_it_listens(
+    server_factory: Callable[..., Server],
+) -> None:
+    server = server_factory()  # --port 0: the port it got is the one that counts
+    p = server.port
+    async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as http:
+        token = await reg(http, "alice")
+    for origin in [f"http://127.0.0.1:{p}", f"http://localhost:{p}"]:
+        async with ws_connect(f"{server.ws_url}?token={token}", origin=origin) as ws:
+            await hello(ws, "alice")
+        # Whatever Host arrives (nginx's `$host` drops the port, issue #20).
+        for host in [f"127.0.0.1:{p}", "127.0.0.1", f"localhost:{p}", "upstream", "evil.example"]:
+            assert await upgrade_status(p, host, origin) == 101, (host, origin)
+    for origin in [
+        f"http://127.0.0.1:{p + 1}",
+        f"https://127.0.0.1:{p}",
+        f"http://localhost:{p + 1}",
+        f"http://[::1]:{p}",  # it listens on 127.0.0.1 only
+        f"http://0.0.0.0:{p}",
+        f"http://127.0.0.2:{p}",
+    ]:
+        assert await upgrade_status(p, f"127.0.0.1:{p}", origin) == 403, origin
+
+
+async def test_public_url_replaces_the_default(server_factory: Callable[..., Server]) -> None:
+    server = server_factory(
+        "--public-url",
+        "https://chat.example.com",
+        "--allowed-origin",
+        "https://staging.example.com",
+    )
+    p = server.port
+    async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as http:
+        token = await reg(http, "alice")
+    for origin in [None, "https://chat.example.com", "https://staging.example.com"]:
+        async with ws_connect(f"{server.ws_url}?token={token}", origin=origin) as ws:
+            await hello(ws, "alice")
+            await is_alive(ws)
+    for host in ["chat.example.com", f"127.0.0.1:{p}", "upstream:8000"]:  # Host does not matter
+        assert await upgrade_status(p, host, "https://chat.example.com") == 101, host
+    for host, origin in [
+        (f"127.0.0.1:{p}", f"http://127.0.0.1:{p}"),  # no longer the default once configured
+        (f"localhost:{p}", f"http://localhost:{p}"),
+        ("chat.example.com", "http://chat.example.com"),  # another scheme
+        ("chat.example.com:8443", "https://chat.example.com:8443"),  # another port
+        (f"evil.example:{p}", f"http://evil.example:{p}"),
+    ]:
+        assert await upgrade_status(p, host, origin) == 403, origin
+
+
+async def test_several_public_urls_from_the_environment(tmp_path: Path) -> None:
+    port = free_port()
+    server = start_server(
+        tmp_path / "data",
+        env={"HUBBUB_PUBLIC_URL": f"https://Chat.Example.com:443/app/,http://127.0.0.1:{port}"},
+        port=port,
+    )
+    try:
+        for origin in ["https://chat.example.com", f"http://127.0.0.1:{port}"]:
+            assert await upgrade_status(port, "upstream", origin) == 101, origin
+        for origin in [f"http://localhost:{port}", "http://chat.example.com"]:
+            assert await upgrade_status(port, f"localhost:{port}", origin) == 403, origin
+    finally:
+        server.stop()
+
+
+async def test_any_origin_with_a_star(server_factory: Callable[..., Server]) -> None:
+    server = server_factory("--public-url", "https://chat.example.com", "--allowed-origin", "*")
+    p = server.port
+    assert await upgrade_status(p, f"evil.example:{p}", f"http://evil.example:{p}") == 101
 
 
 @pytest.mark.parametrize("path", ["/", "/other", "/ws/", "/wsx", "/api/ws", "/WS"])

@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         await hub.start()
         fanout = Fanout(bus, hub)
         await bus.start(fanout.deliver, fanout.resync)
-        gateway = Gateway(hub, fanout, settings.allowed_origins)
+        gateway = Gateway(hub, fanout, settings.allowed_origins, settings.public_origins)
         gateway.start()
         try:
             yield {"hub": hub, "gateway": gateway}

@@ -10,7 +10,6 @@ import asyncio
 import collections
 import re
 import time
-import urllib.parse
 from collections.abc import Awaitable, Mapping
 
 from hubbub.core.hub import Hub
@@ -32,11 +31,21 @@ def redact(text: str) -> str:
 
 
 class Gateway:
-    def __init__(self, hub: Hub, fanout: Fanout, allowed_origins: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        fanout: Fanout,
+        allowed_origins: tuple[str, ...] = (),
+        public_origins: tuple[str, ...] = (),
+    ) -> None:
         self.hub = hub
         self.engine = Engine(hub)
         self.fanout = fanout
+        # The server's own origins (Settings.public_origins) and the extra
+        # --allowed-origin ones: the only Origins a browser may open /ws from.
         self.allowed_origins = allowed_origins
+        self.public_origins = public_origins
+        self._origins = frozenset(public_origins) | frozenset(allowed_origins)
         self.connections: set[Connection] = set()
         # Auth deadlines in the order connections opened (one timeout for
         # all, so the deque is sorted): the sweep looks at the due ones only.
@@ -69,10 +78,12 @@ class Gateway:
     # --- handshake and identity --------------------------------------------------
 
     def origin_allowed(self, origin: str | None, headers: Mapping[str, str]) -> bool:
-        """Browsers always send Origin; other clients (wscat, bots) may not."""
-        if origin is None or "*" in self.allowed_origins or origin in self.allowed_origins:
-            return True
-        return urllib.parse.urlsplit(origin).netloc == headers.get("Host")
+        """Browsers always send Origin; other clients (wscat, bots) may not.
+        An Origin must be one of the configured ones: never compared with the
+        Host header, which says nothing about the server (a DNS-rebinding page
+        sends Host and Origin that agree; a proxy may rewrite Host)."""
+        del headers  # kept for the caller's signature: Host is not evidence
+        return origin is None or "*" in self.allowed_origins or origin in self._origins
 
     def attach(self, conn: Connection, params: dict[str, str]) -> Step | None:
         """The upgrade was accepted: the engine decides how it identifies

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import socket
@@ -35,6 +36,11 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 async def serve(settings: Settings) -> None:
+    sock = _bind(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    # The port it got (`--port 0`): the default public origins are made of it.
+    settings = dataclasses.replace(settings, port=port)
+    origins = ", ".join(dict.fromkeys(settings.public_origins + settings.allowed_origins))
     config = uvicorn.Config(
         create_app(settings),
         ws=Connection,
@@ -47,15 +53,17 @@ async def serve(settings: Settings) -> None:
         server_header=False,
     )
     server = uvicorn.Server(config)
-    sock = _bind(settings.host, settings.port)
-    host, port = sock.getsockname()[:2]
 
     def announce() -> None:
         # Start-up objects live for the whole process: keep them out of GC scans.
         gc.freeze()
         shown = f"[{host}]" if ":" in host else host
         print(f"hubbub listening on http://{shown}:{port}", flush=True)
-        print(f"  open http://{shown}:{port} in a browser to chat", flush=True)
+        where = settings.public_urls[0] if settings.public_urls else f"http://{shown}:{port}"
+        print(f"  open {where} in a browser to chat", flush=True)
+        print(f"  browser origins allowed on /ws: {origins}", flush=True)
+        if not settings.public_urls and host in ("0.0.0.0", "::"):
+            print("  (on every interface: other names need --public-url)", flush=True)
         print(f"  database: {redact(settings.store_url)}", flush=True)
         print(f"  bus:      {settings.bus_url}", flush=True)
 
