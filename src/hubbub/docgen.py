@@ -234,6 +234,11 @@ LIMIT_DOCS: dict[str, str] = {
         "Outbound bytes queued for a connection that stopped reading; "
         "past it the connection is closed with 4008."
     ),
+    "max_body_bytes": (
+        "Largest HTTP request body in bytes; past it: 413 `body_too_large`, as soon as "
+        "`Content-Length` or the bytes received pass it (the rest is never read or kept). "
+        "A route that needs a token checks it first: without a valid one, 401 whatever the body."
+    ),
     "token_ttl": "Seconds a token from register or login stays valid (its `exp`).",
     "login_failures": ("Failed logins per account within `login_window` before `login_throttled`."),
     "login_window": "Seconds over which failed logins are counted.",
@@ -460,7 +465,9 @@ def _overview(limits: Limits) -> list[str]:
         "- Every frame is one JSON object in one WebSocket message, UTF-8. The server sends "
         "text frames; clients may send text frames or binary frames holding UTF-8 JSON. "
         "Fragmented messages are reassembled; a message over `max_frame_bytes` closes the "
-        "connection with 1009.",
+        "connection with 1009. A text message that is not valid UTF-8 closes it with 1007 "
+        "(RFC 6455), at the first fragment that cannot be UTF-8; invalid UTF-8 in a binary "
+        "frame is an `invalid_utf8` error frame.",
         "- Client frames are routed by `action`. An optional `id` (string or integer) is "
         'echoed as `id` in the frame that answers. Field types are strict (`"5"` is not '
         "an integer, `1.0` is not an integer); unknown fields are ignored.",

@@ -151,11 +151,10 @@ BAD_FRAMES = {
     "trailing-garbage": Bad('{"action": "ping"} {}', "invalid_json"),
     "nan": Bad('{"action": "ping", "id": NaN}', "invalid_json"),
     "lone-surrogate-escape": Bad('{"action": "ping", "x": "\\ud800"}', "invalid_json"),
-    # not UTF-8, as a binary and as a text frame
+    # not UTF-8 in a binary frame (in a text frame it closes 1007: see below)
     "binary-not-utf8": Bad(b"\xff\xfe\xfd", "invalid_utf8"),
-    "text-not-utf8": Bad(b'{"action": "ping", "x": "\xc3\x28"}', "invalid_utf8", text=True),
     "encoded-surrogate": Bad(b'{"action": "ping", "x": "\xed\xa0\x80"}', "invalid_utf8"),
-    "overlong-encoding": Bad(b'{"action": "\xc0\xafping"}', "invalid_utf8", text=True),
+    "overlong-encoding": Bad(b'{"action": "\xc0\xafping"}', "invalid_utf8"),
     # JSON, but not an object
     "array": Bad("[]", "invalid_input", message=NOT_OBJECT),
     "array-of-frame": Bad('[{"action": "ping"}]', "invalid_input", message=NOT_OBJECT),
@@ -354,6 +353,29 @@ async def closed_with(ws: WS) -> tuple[int, str]:
     rcvd = info.value.rcvd
     assert rcvd is not None, "the server must send a close frame"
     return rcvd.code, rcvd.reason
+
+
+NOT_UTF8_TEXT = {
+    "invalid-byte": b'{"action": "ping", "x": "\xc3\x28"}',
+    "overlong-encoding": b'{"action": "\xc0\xafping"}',
+    "encoded-surrogate": b'{"action": "ping", "x": "\xed\xa0\x80"}',
+}
+
+
+@pytest.mark.parametrize("payload", NOT_UTF8_TEXT.values(), ids=NOT_UTF8_TEXT.keys())
+async def test_a_text_frame_that_is_not_utf8_closes_1007(
+    payload: bytes, world: World, api: httpx.AsyncClient
+) -> None:
+    # RFC 6455 section 8.1: the endpoint fails the connection (issue #19, defect 4).
+    before = await history(api, world.alice)
+    async with ws_connect(f"{world.server.ws_url}?token={world.alice}") as ws:
+        await ws.expect("hello")
+        await ws.conn.send(payload, text=True)
+        code, _ = await closed_with(ws)
+        assert code == 1007
+    async with ws_connect(f"{world.server.ws_url}?token={world.alice}") as ws:
+        await ws.expect("hello")
+        await still_works(ws, api, world.alice, before)
 
 
 @pytest.mark.parametrize("fragmented", [False, True], ids=["one-frame", "fragments"])

@@ -13,7 +13,7 @@ import dataclasses
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -128,6 +128,14 @@ def near_valid(draw: st.DrawFn, action: str, exact: bool = False) -> dict[str, A
 Throw = tuple[str, "Raw | Any"]
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 @dataclasses.dataclass(frozen=True)
 class Raw:
     data: bytes
@@ -177,6 +185,19 @@ class Live:
         default_factory=collections.Counter
     )
     sentinels: Iterator[int] = dataclasses.field(default_factory=itertools.count)
+    connect: Callable[[], Awaitable[WS]] | None = None  # a new connection, signed in
+
+    async def not_utf8_text(self, payload: bytes) -> None:
+        """A text message that is not UTF-8 fails the connection (1007, RFC
+        6455); the property goes on with a new one."""
+        await self.ws.conn.send(payload, text=True)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:  # events may come before the close
+                await self.ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+        event("text not UTF-8: 1007")
+        assert self.connect is not None
+        self.ws = await self.connect()
 
     async def throw(self, kind: str, data: Raw | Any) -> None:
         obj = data if isinstance(data, dict) else None
@@ -186,6 +207,9 @@ class Live:
             if obj is not None and obj.get("token") == "<token>":
                 obj = {**obj, "token": self.tokens["alice"]}
             payload = json.dumps(obj if obj is not None else data).encode()
+        if kind == "text" and not _is_utf8(payload):
+            await self.not_utf8_text(payload)
+            return
         await self.ws.conn.send(payload, text=kind == "text")
         # longer than any random text, so no fuzzed `id` can be the same
         sentinel = f"sentinel-{next(self.sentinels)}-{'~' * 24}"
@@ -279,7 +303,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     )
     loop = asyncio.new_event_loop()
     http = httpx.Client(base_url=server.url, timeout=WAIT)
-    conn = None
+    live: Live | None = None
     try:
         tokens = {}
         for name in ("alice", "bob"):
@@ -309,13 +333,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             return ws
 
         ws = loop.run_until_complete(connect())
-        conn = ws.conn
-        live = Live(server, loop, http, tokens, ws)
+        live = Live(server, loop, http, tokens, ws, connect=connect)
         live.acked[("vault", 1)] = ("v1", "bob's secret")  # bob's, stored before
         yield live
     finally:
-        if conn is not None:
-            loop.run_until_complete(conn.close())
+        if live is not None:
+            loop.run_until_complete(live.ws.conn.close())
         loop.close()
         http.close()
         server.stop()

@@ -199,3 +199,44 @@ async def test_nothing_after_a_close_frame_is_delivered() -> None:
     )
     assert gateway.messages == [b"before"]
     assert close_code(transport) == 1000  # the echo
+
+
+BAD_UTF8 = b'{"action":"ping","x":"\xc3\x28"}'
+
+
+@pytest.mark.parametrize("size", [0, PARTIAL_MAX + 1], ids=["fast-path", "parser-path"])
+async def test_a_text_message_that_is_not_utf8_closes_1007(size: int) -> None:
+    conn, gateway, transport = connect(Limits(max_frame_bytes=PARTIAL_MAX * 2))
+    conn.data_received(HANDSHAKE)
+    bad = BAD_UTF8 + b" " * size
+    conn.data_received(
+        client_frame(Opcode.TEXT, b"ok")
+        + client_frame(Opcode.TEXT, bad)
+        + client_frame(Opcode.TEXT, b"after")
+    )
+    assert gateway.messages == [b"ok"]
+    assert close_code(transport) == 1007
+
+
+async def test_a_fragmented_text_message_fails_at_its_first_bad_fragment() -> None:
+    conn, gateway, transport = connect()
+    conn.data_received(HANDSHAKE)
+    conn.data_received(client_frame(Opcode.TEXT, b'{"x":"\xff', fin=False))
+    # Closed now, before the message is over (RFC 6455: fail fast).
+    assert close_code(transport) == 1007
+    conn.data_received(client_frame(Opcode.CONT, b'"}'))
+    assert gateway.messages == []
+
+
+async def test_utf8_cut_between_fragments_and_binary_payloads_pass() -> None:
+    conn, gateway, transport = connect()
+    conn.data_received(HANDSHAKE)
+    e_acute = "é".encode()  # two bytes: one in each fragment
+    conn.data_received(client_frame(Opcode.TEXT, b"caf" + e_acute[:1], fin=False))
+    conn.data_received(client_frame(Opcode.CONT, e_acute[1:]))
+    # Binary frames are the session layer's to judge (an `invalid_utf8` error frame).
+    conn.data_received(client_frame(Opcode.BINARY, b"\xff\xfe"))
+    conn.data_received(client_frame(Opcode.BINARY, b"\xff", fin=False))
+    conn.data_received(client_frame(Opcode.CONT, b"\xfe"))
+    assert gateway.messages == ["café".encode(), b"\xff\xfe", b"\xff\xfe"]
+    assert not [f for f in server_frames(bytes(transport.out)) if f.opcode is Opcode.CLOSE]

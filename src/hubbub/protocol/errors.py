@@ -19,7 +19,11 @@ class ErrorCode(enum.Enum):
     """`code` of an error frame or of an HTTP `{"error": {...}}` body."""
 
     invalid_json = _Err(400, "The frame or body is not valid JSON.")
-    invalid_utf8 = _Err(400, "The frame is not valid UTF-8.")
+    invalid_utf8 = _Err(
+        400,
+        "A binary frame's payload is not valid UTF-8 (a text frame that is not closes "
+        "the connection with 1007).",
+    )
     unknown_action = _Err(400, "The frame's `action` is missing or not one the server knows.")
     invalid_input = _Err(
         400,
@@ -41,6 +45,9 @@ class ErrorCode(enum.Enum):
     )
     method_not_allowed = _Err(405, "The HTTP method is not allowed on this path.")
     conflict = _Err(409, "The name is taken (username or channel).")
+    body_too_large = _Err(
+        413, "The HTTP request body is larger than `max_body_bytes`; none of it was used."
+    )
     rate_limited = _Err(
         429, "Too many messages per second for this user; `retry_after` says when to retry."
     )
@@ -70,6 +77,7 @@ class CloseCode(enum.IntEnum):
     normal = 1000
     going_away = 1001
     protocol_error = 1002
+    invalid_data = 1007
     message_too_big = 1009
     internal_error = 1011
     auth_failed = 4001
@@ -84,6 +92,7 @@ CLOSE_DOCS: dict[CloseCode, str] = {
     CloseCode.normal: "The client asked to close, or the server closed cleanly.",
     CloseCode.going_away: "The server is shutting down; reconnect (to another node) and resume.",
     CloseCode.protocol_error: "The peer broke RFC 6455 framing.",
+    CloseCode.invalid_data: "A text message was not valid UTF-8 (RFC 6455 section 8.1).",
     CloseCode.message_too_big: "A frame was larger than `max_frame_bytes` (see `hello`).",
     CloseCode.internal_error: "The server hit an unexpected error on this connection.",
     CloseCode.auth_failed: "The `auth` frame or `?token=` was missing, invalid or expired.",

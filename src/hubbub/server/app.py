@@ -18,6 +18,7 @@ from hubbub.bus import open_bus, open_directory
 from hubbub.config import Settings
 from hubbub.core.hub import Hub
 from hubbub.server import rest
+from hubbub.server.bodylimit import BodyLimit
 from hubbub.server.fanout import Fanout
 from hubbub.server.gateway import Gateway
 
@@ -68,6 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     rest.install(app)
+    # Request bodies: refused past max_body_bytes while read (after the token check).
+    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     # The browser client: static files shipped in the package, no build step.
     # Mounted last, so every API route above wins.
     app.router.routes.append(WebMount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"))

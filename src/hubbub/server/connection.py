@@ -14,6 +14,7 @@ It is the self-hosted server's side of the session layer's driver interface
 from __future__ import annotations
 
 import asyncio
+import codecs
 import collections
 import logging
 import time
@@ -30,7 +31,7 @@ from hubbub.core.envelope import Envelope
 from hubbub.core.models import Channel, User
 from hubbub.protocol.codec import encode
 from hubbub.protocol.errors import CLOSE_DOCS, ChatError, CloseCode
-from hubbub.server.wsframe import frame_bounds, parser_idle, text_frame, unmask
+from hubbub.server.wsframe import frame_bounds, is_utf8, parser_idle, text_frame, unmask
 from hubbub.session.driver import FrameId, Resumed
 from hubbub.session.state import SENDING, Event, SessionState, State
 
@@ -59,6 +60,7 @@ class Connection(asyncio.Protocol):
         "_partial",
         "_reading_paused",
         "_upgrade",
+        "_utf8",
         "gateway",
         "inbox",
         "last_seen",
@@ -112,6 +114,8 @@ class Connection(asyncio.Protocol):
         self._close_timer: asyncio.TimerHandle | None = None
         self._reading_paused = False
         self._upgrade: Response | None = None  # the 101, while a room is joined first
+        # Decoding a fragmented text message as it comes, to fail it early.
+        self._utf8: codecs.IncrementalDecoder | None = None
 
     # --- asyncio.Protocol ----------------------------------------------------
 
@@ -241,7 +245,12 @@ class Connection(asyncio.Protocol):
                 break  # a big frame: the parser buffers it (and checks max_size)
             size = bounds.end - bounds.start
             if bounds.plain and size <= self._max_size:
-                self.enqueue(unmask(buf, bounds))
+                data = unmask(buf, bounds)
+                if bounds.text and not is_utf8(data):
+                    self._invalid_utf8()
+                    self._parse(buf[bounds.end :])  # the parser sees the peer's close
+                    return True
+                self.enqueue(data)
             else:
                 self._parse(buf[pos : bounds.end])
                 parsed = True
@@ -296,6 +305,9 @@ class Connection(asyncio.Protocol):
 
     def _frame(self, frame: Frame) -> None:
         if frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            if not self._text_ok(frame):
+                self._invalid_utf8()
+                return
             if not frame.fin:
                 self._fragments.append(bytes(frame.data))
                 return
@@ -311,6 +323,30 @@ class Connection(asyncio.Protocol):
             if was in SENDING:
                 self.session.fire(Event.CLOSE_SENT)  # websockets echoed the close
                 self.gateway.detach(self, was)
+
+    def _text_ok(self, frame: Frame) -> bool:
+        """Fail fast on a text message that is not UTF-8, fragment by fragment
+        (RFC 6455 section 8.1): a fragment that cannot start valid UTF-8 fails
+        the connection without waiting for the rest."""
+        if frame.opcode is Opcode.TEXT:
+            self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        elif frame.opcode is Opcode.BINARY:
+            self._utf8 = None
+        if self._utf8 is None:
+            return True
+        try:
+            self._utf8.decode(frame.data, final=frame.fin)
+        except UnicodeDecodeError:
+            return False
+        finally:
+            if frame.fin:
+                self._utf8 = None
+        return True
+
+    def _invalid_utf8(self) -> None:
+        self._direct = False  # from here on every byte goes to websockets' parser
+        self._fragments.clear()
+        self.close(CloseCode.invalid_data, "invalid UTF-8 in a text message")
 
     def enqueue(self, data: bytes | Step) -> None:
         """Queue a client frame; frames are handled strictly in arrival order."""

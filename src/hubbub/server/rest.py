@@ -6,11 +6,14 @@ Every error body is `{"error": {"code", "message", ...}}` with a code from
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
@@ -96,6 +99,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing, invalid or expired token"},
     404: {"model": ErrorOut, "description": "No such channel or user (or not visible)"},
 }
+# Only where a body is read (see `bodylimit`).
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorOut, "description": "The body is larger than `max_body_bytes`"},
+}
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -108,32 +115,63 @@ def hub_of(request: Request) -> Hub:
 HubDep = Annotated[Hub, Depends(hub_of)]
 
 
-async def current_user(
-    hub: HubDep,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> User:
+async def _authenticate(hub: Hub, creds: HTTPAuthorizationCredentials | None) -> User:
     if creds is None:
         raise ChatError(ErrorCode.not_authenticated, "send Authorization: Bearer <token>")
     return await hub.authenticate(creds.credentials)
 
 
+async def current_user(
+    request: Request,
+    hub: HubDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    """The signed-in user: `AuthFirstRoute` already checked the token."""
+    user: User | None = getattr(request.state, "user", None)
+    return user if user is not None else await _authenticate(hub, creds)
+
+
 UserDep = Annotated[User, Depends(current_user)]
+
+
+def _needs(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return any(d.call is call or _needs(d, call) for d in dependant.dependencies)
+
+
+class AuthFirstRoute(APIRoute):
+    """A route whose endpoint takes `current_user` checks the token before
+    FastAPI reads and parses the body (it reads the body before it solves any
+    dependency): without a valid token, 401 whatever the body, and unread."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not _needs(self.dependant, current_user):
+            return handler
+
+        async def authenticated(request: Request) -> Response:
+            creds = await bearer(request)
+            request.state.user = await _authenticate(hub_of(request), creds)
+            return await handler(request)
+
+        return authenticated
 
 
 def user_out(user: User) -> dict[str, str]:
     return {"username": user.username, "display_name": user.display_name}
 
 
-api = APIRouter(prefix="/api", responses=ERRORS)
+api = APIRouter(prefix="/api", responses=ERRORS, route_class=AuthFirstRoute)
 
 
-@api.post("/auth/register", status_code=201, response_model=AuthOut, tags=["auth"])
+@api.post(
+    "/auth/register", status_code=201, response_model=AuthOut, tags=["auth"], responses=BODY_ERRORS
+)
 async def register(body: Credentials, hub: HubDep) -> dict[str, Any]:
     user, token = await hub.register(body.username, body.password, body.display_name)
     return {"user": user_out(user), "token": token}
 
 
-@api.post("/auth/login", response_model=AuthOut, tags=["auth"])
+@api.post("/auth/login", response_model=AuthOut, tags=["auth"], responses=BODY_ERRORS)
 async def login(body: Credentials, hub: HubDep) -> dict[str, Any]:
     user, token = await hub.login(body.username, body.password)
     return {"user": user_out(user), "token": token}
@@ -161,7 +199,13 @@ async def list_channels(hub: HubDep, user: UserDep) -> list[dict[str, Any]]:
     return await hub.list_channels(user)
 
 
-@api.post("/channels", status_code=201, response_model=ChannelOut, tags=["channels"])
+@api.post(
+    "/channels",
+    status_code=201,
+    response_model=ChannelOut,
+    tags=["channels"],
+    responses=BODY_ERRORS,
+)
 async def create_channel(body: ChannelIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
     channel = await hub.create_channel(user, body.name, private=body.private, topic=body.topic)
     return events.channel_body(channel)
@@ -193,22 +237,26 @@ async def leave(name: str, hub: HubDep, user: UserDep) -> dict[str, Any]:
     return events.channel_body(await hub.leave(user, name))
 
 
-@api.post("/channels/{name}/invite", response_model=ChannelOut, tags=["channels"])
+@api.post(
+    "/channels/{name}/invite", response_model=ChannelOut, tags=["channels"], responses=BODY_ERRORS
+)
 async def invite(name: str, body: InviteIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
     return events.channel_body(await hub.invite(user, name, body.username))
 
 
-@api.put("/channels/{name}/topic", response_model=ChannelOut, tags=["channels"])
+@api.put(
+    "/channels/{name}/topic", response_model=ChannelOut, tags=["channels"], responses=BODY_ERRORS
+)
 async def set_topic(name: str, body: TopicIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
     return events.channel_body(await hub.set_topic(user, name, body.topic))
 
 
-@api.post("/channels/{name}/read", tags=["channels"])
+@api.post("/channels/{name}/read", tags=["channels"], responses=BODY_ERRORS)
 async def mark_read(name: str, body: ReadIn, hub: HubDep, user: UserDep) -> dict[str, int]:
     return {"last_read": await hub.mark_read(user, name, body.seq)}
 
 
-@api.post("/dms", response_model=ChannelOut, tags=["channels"])
+@api.post("/dms", response_model=ChannelOut, tags=["channels"], responses=BODY_ERRORS)
 async def open_dm(body: DMIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
     """The DM with these people (and you): the same channel every time."""
     return events.channel_body(await hub.open_dm(user, body.usernames))
@@ -231,7 +279,13 @@ async def history(
     return {"messages": [events.message_body(m) for m in rows], "has_more": more}
 
 
-@api.post("/channels/{name}/messages", status_code=201, response_model=SentOut, tags=["messages"])
+@api.post(
+    "/channels/{name}/messages",
+    status_code=201,
+    response_model=SentOut,
+    tags=["messages"],
+    responses=BODY_ERRORS,
+)
 async def send(
     name: str, body: MessageIn, hub: HubDep, user: UserDep, response: Response
 ) -> dict[str, Any]:

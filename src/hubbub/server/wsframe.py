@@ -43,6 +43,7 @@ class Bounds(NamedTuple):
     plain: bool  # a whole masked text or binary message, no extension bits
     start: int  # first payload byte (the 4-byte mask key is just before it)
     end: int
+    text: bool = False  # a whole text message: its payload must be UTF-8
 
 
 def frame_bounds(buf: bytes, pos: int) -> Bounds | None:
@@ -64,7 +65,19 @@ def frame_bounds(buf: bytes, pos: int) -> Bounds | None:
     if masked:
         head += 4
     start = pos + head
-    return Bounds(masked and b0 in (_FIN_TEXT, _FIN_BINARY), start, start + length)
+    return Bounds(masked and b0 in (_FIN_TEXT, _FIN_BINARY), start, start + length, b0 == _FIN_TEXT)
+
+
+def is_utf8(data: bytes) -> bool:
+    """RFC 6455 wants a text message's payload to be valid UTF-8. Most chat
+    frames are ASCII, which is checked without decoding."""
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def unmask(buf: bytes, bounds: Bounds) -> bytes:
