@@ -99,6 +99,13 @@ def main() -> None:
     help="Override a limit, e.g. --limit messages_per_second=50 (see docs/protocol.md).",
 )
 @click.option("--log-level", envvar="HUBBUB_LOG_LEVEL", default="info", show_default=True)
+@click.option(
+    "--access-log/--no-access-log",
+    envvar="HUBBUB_ACCESS_LOG",
+    default=False,
+    show_default=True,
+    help="log every HTTP request (off: connections, closes and errors only)",
+)
 def serve(
     host: str,
     port: int,
@@ -110,6 +117,7 @@ def serve(
     public_urls: tuple[str, ...],
     limits: tuple[str, ...],
     log_level: str,
+    access_log: bool,
 ) -> None:
     """Run the server (HTTP and WebSocket on one port)."""
     from hubbub.server.run import run
@@ -137,6 +145,7 @@ def serve(
             public_urls=urls,
             limits=parsed,
             log_level=log_level,
+            access_log=access_log,
         )
     )
 

@@ -24,6 +24,7 @@ class Settings:
     public_urls: tuple[str, ...] = ()
     limits: Limits = dataclasses.field(default_factory=Limits)
     log_level: str = "info"
+    access_log: bool = False  # one line per HTTP request (--access-log)
 
     @property
     def store_url(self) -> str:

@@ -232,7 +232,16 @@ LIMIT_DOCS: dict[str, str] = {
     ),
     "max_buffer_bytes": (
         "Outbound bytes queued for a connection that stopped reading; "
-        "past it the connection is closed with 4008."
+        "past it the connection is closed with 4008. The close frame is queued behind "
+        "what the client has not read: a client that reads again within 5 s gets the "
+        "4008, one that never does is then cut off (it sees 1006) and, like every "
+        "client, resumes with `since` when it reconnects."
+    ),
+    "socket_send_buffer": (
+        "The kernel's send buffer per WebSocket connection (SO_SNDBUF, bytes; the "
+        "kernel doubles it; 0 leaves it to the kernel). Kept small so that a client "
+        "that stopped reading reaches `max_buffer_bytes` instead of being buffered "
+        "by the kernel for megabytes."
     ),
     "max_body_bytes": (
         "Largest HTTP request body in bytes; past it: 413 `body_too_large`, as soon as "

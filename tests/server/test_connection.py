@@ -29,7 +29,7 @@ class Transport:
         self.out += data
 
     def get_extra_info(self, name: str) -> Any:
-        return ("127.0.0.1", 5555)
+        return ("127.0.0.1", 5555) if name == "peername" else None
 
     def set_write_buffer_limits(self, high: int) -> None:
         pass

@@ -25,6 +25,8 @@ class Limits:
     presence_ttl: float = 30.0
     # Outbound bytes a connection may have queued before it is closed (4008).
     max_buffer_bytes: int = 1024 * 1024
+    # The kernel's send buffer per connection (SO_SNDBUF; 0: the kernel's own).
+    socket_send_buffer: int = 64 * 1024
     # Largest HTTP request body (JSON); file uploads will have their own limit.
     max_body_bytes: int = 1024 * 1024
     token_ttl: float = 7 * 24 * 3600.0

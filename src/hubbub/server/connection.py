@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import codecs
 import collections
+import contextlib
 import logging
+import socket
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -126,7 +128,15 @@ class Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
         # The outbound bound: past it, pause_writing() cuts the client off.
-        transport.set_write_buffer_limits(high=self.gateway.limits.max_buffer_bytes)
+        limits = self.gateway.limits
+        transport.set_write_buffer_limits(high=limits.max_buffer_bytes)
+        # And a small kernel send buffer below it: left to autotune, the
+        # kernel would hold megabytes more for a client that stopped reading,
+        # and the bound above would hardly ever be reached.
+        sock = transport.get_extra_info("socket")
+        if sock is not None and limits.socket_send_buffer:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, limits.socket_send_buffer)
         if self.server_state is not None:
             self.server_state.connections.add(self)
 
@@ -154,11 +164,17 @@ class Connection(asyncio.Protocol):
         if was is not State.CLOSED:
             self.session.fire(Event.LOST)
             self.gateway.detach(self, was)
+            if was is not State.CLOSING:  # the client went, not told by us
+                log.info(
+                    "%s connection lost", self.peer, extra={"event": "lost", "peer": self.peer}
+                )
 
     def pause_writing(self) -> None:
         # The client stopped reading and its outbound buffer passed
         # max_buffer_bytes. Drop it from fan-out now, so it costs nothing more.
-        log.info("%s slow consumer, closing", self.peer)
+        log.warning(
+            "%s slow consumer, closing", self.peer, extra={"event": "slow", "peer": self.peer}
+        )
         self.close(CloseCode.slow_consumer)
 
     def resume_writing(self) -> None:
@@ -191,6 +207,18 @@ class Connection(asyncio.Protocol):
             return
         self.session.fire(Event.CLOSE_SENT)
         self.gateway.detach(self, was)
+        log.info(
+            "%s closing with %d",
+            self.peer,
+            code,
+            extra={
+                "event": "close",
+                "by": "server",
+                "peer": self.peer,
+                "code": int(code),
+                "reason": reason,
+            },
+        )
         if self._reading_paused:  # read on, or the peer's close frame is never seen
             self._reading_paused = False
             if not self.transport.is_closing():
@@ -272,7 +300,13 @@ class Connection(asyncio.Protocol):
         if response.status_code != 101:
             self.ws.send_response(response)
             return
-        log.info("%s WebSocket %s accepted", self.peer, self.gateway.redact(request.path))
+        path = self.gateway.redact(request.path)
+        log.info(
+            "%s WebSocket %s accepted",
+            self.peer,
+            path,
+            extra={"event": "open", "peer": self.peer, "path": path},
+        )
         self._upgrade = response
         step = self.gateway.attach(self, params)
         if step is None or "room_name" not in params:
@@ -323,6 +357,13 @@ class Connection(asyncio.Protocol):
             if was in SENDING:
                 self.session.fire(Event.CLOSE_SENT)  # websockets echoed the close
                 self.gateway.detach(self, was)
+                code = self.ws.close_rcvd.code if self.ws.close_rcvd else None
+                log.info(
+                    "%s closed by the client (%s)",
+                    self.peer,
+                    code,
+                    extra={"event": "close", "by": "client", "peer": self.peer, "code": code},
+                )
 
     def _text_ok(self, frame: Frame) -> bool:
         """Fail fast on a text message that is not UTF-8, fragment by fragment

@@ -5,24 +5,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
-import logging
 import socket
 import sys
 
 import uvicorn
 
 from hubbub.config import Settings
+from hubbub.server import logs
 from hubbub.server.app import create_app
 from hubbub.server.connection import Connection
 from hubbub.server.gateway import redact
 from hubbub.serving import serve_announced
-
-
-class _RedactTokens(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-        return True
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -48,6 +41,8 @@ async def serve(settings: Settings) -> None:
         loop="none",
         lifespan="on",
         log_level=settings.log_level,
+        log_config=None,  # server.logs: JSON lines for uvicorn's loggers too
+        access_log=settings.access_log,
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
         server_header=False,
@@ -73,8 +68,7 @@ async def serve(settings: Settings) -> None:
 
 
 def run(settings: Settings) -> None:
-    for name in ("uvicorn.access", "uvicorn.error", "hubbub.ws"):
-        logging.getLogger(name).addFilter(_RedactTokens())
+    logs.configure(settings.log_level)
     try:
         import uvloop
 
