@@ -202,6 +202,31 @@ async def test_unread_counts_and_switching(
         assert "#random" in sidebar(app)
 
 
+async def test_own_messages_from_another_client_are_not_unread(
+    server: Server, users: tuple[str, Rest, str, Rest]
+) -> None:
+    _, a, _, b = users
+    await a.post("random", "seeded before the app started")  # e.g. `hubbub send`
+    async with running(server, a.token) as (app, pilot):
+        assert app.active == "general"
+        state = app.channels["random"]
+        assert (state.last_read, state.last_seq) == (1, 1)
+        assert "#random" in sidebar(app)
+
+        await b.post("random", "anyone?")
+        await wait_for(pilot, lambda: "#random (1)" in sidebar(app), "bob's message unread")
+        # alice answers from another device: that reads bob's message too.
+        await a.post("random", "yes, from my phone")
+        await wait_for(pilot, lambda: state.last_seq == 3, "alice's own message live")
+        assert "#random" in sidebar(app) and state.unread == 0
+        await a.post("random", "and more")
+        await b.post("random", "great")
+        await wait_for(pilot, lambda: state.last_seq == 5, "both messages live")
+        assert "#random (1)" in sidebar(app)
+        assert (await b.channel("random"))["last_seq"] == 5
+        assert (await a.channel("random"))["last_read"] == 4
+
+
 async def test_scroll_back(server: Server, users: tuple[str, Rest, str, Rest]) -> None:
     _, a, _, b = users
     for i in range(1, 121):

@@ -65,8 +65,11 @@ async def test_list_shows_mine_and_public_never_others_private_or_dms(
     assert r.status_code == 200, r.text
     dm = r.json()["name"]
 
-    # alice reads some of #general, so her cursor shows in the listing.
-    async with online(server, t["alice"]) as ws:
+    # alice reads some of #general, so her cursor shows in the listing. (carol
+    # writes: your own messages are never unread.)
+    r = await http.post("/api/channels/general/join", headers=auth(t["carol"]))
+    assert r.status_code == 200, r.text
+    async with online(server, t["carol"]) as ws:
         for i in range(3):
             await send(ws, "general", f"m{i}")
     r = await http.post("/api/channels/general/read", json={"seq": 2}, headers=a)

@@ -289,12 +289,16 @@ async def test_history_paging(server: Server, http: httpx.AsyncClient) -> None:
 
 
 async def test_read_cursor(server: Server, http: httpx.AsyncClient) -> None:
-    t = await users(http, "alice", "bob")
+    t = await users(http, "alice", "bob", "carol")
     await channel_with(http, t)
     h = auth(t["alice"])
-    async with online(server, t["alice"]) as a1, online(server, t["alice"]) as a2:
+    async with (
+        online(server, t["alice"]) as a1,
+        online(server, t["alice"]) as a2,
+        online(server, t["carol"]) as c,
+    ):
         for i in range(5):
-            await send(a1, "general", f"m{i}")
+            await send(c, "general", f"m{i}")  # carol's: your own are never unread
 
         reply = await a1.request({"action": "read", "channel": "general", "seq": 3})
         assert reply["type"] == "ok"

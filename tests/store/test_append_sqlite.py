@@ -30,6 +30,22 @@ async def test_no_table_scan(tmp_path: Path, name: str) -> None:
     assert plan and not scans, plan
 
 
+async def test_read_cursors_are_moved_by_primary_key(tmp_path: Path) -> None:
+    path = tmp_path / "plan.db"
+    store = open_store(f"sqlite:///{path}")
+    await store.open()
+    await store.close()
+    conn = append_sqlite.connect(str(path))
+    try:
+        plan = [
+            row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + append_sqlite.READ, (1, 2, 3))
+        ]
+    finally:
+        conn.close()
+    assert len(plan) == 1 and plan[0].startswith("SEARCH memberships USING"), plan
+    assert "(channel_id=? AND user_id=?)" in plan[0], plan
+
+
 def test_memory_database_is_refused() -> None:
     with pytest.raises(ValueError, match="needs a file"):
         open_store("sqlite:///:memory:")

@@ -238,3 +238,65 @@ async def test_a_new_member_starts_with_nothing_unread(store: Store) -> None:
     assert await store.add_member(ch.id, bob.id)
     m = await store.membership(ch.id, bob.id)
     assert m is not None and m.last_read == 3
+
+
+async def test_own_messages_move_the_authors_read_cursor(store: Store) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    bob = await store.create_user("bob", "Bob", "h")
+    cat = await store.create_user("cat", "Cat", "h")
+    dan = await store.create_user("dan", "Dan", "h")
+    a = await store.create_channel("a", "public", "", [ann.id, bob.id, cat.id])
+    b = await store.create_channel("b", "public", "", [ann.id, bob.id])
+
+    async def cursor(channel_id: int, user_id: int) -> int | None:
+        m = await store.membership(channel_id, user_id)
+        return None if m is None else m.last_read
+
+    # One batch: each author's cursor lands on their last message in each
+    # channel; guests move no one, and non-members get no cursor.
+    out = await store.append_messages(
+        [
+            msg(a.id, ann.id, "a1", "c1"),
+            msg(a.id, bob.id, "a2", "c2"),
+            msg(a.id, ann.id, "a3", "c3"),
+            msg(b.id, ann.id, "b1", "c4"),
+            msg(a.id, None, "a4", None),
+            msg(a.id, dan.id, "intruder", "c5"),
+        ]
+    )
+    assert [r.seq if isinstance(r, StoredMessage) else None for r in out] == [1, 2, 3, 1, 4, None]
+    assert await cursor(a.id, ann.id) == 3
+    assert await cursor(a.id, bob.id) == 2
+    assert await cursor(a.id, cat.id) == 0  # another member's cursor does not move
+    assert await cursor(b.id, ann.id) == 1
+    assert await cursor(b.id, bob.id) == 0
+    assert await cursor(a.id, dan.id) is None
+    listed = {
+        m.channel.name: (m.last_read, m.channel.last_seq) for m in await store.channels_for(ann.id)
+    }
+    assert listed == {"a": (3, 4), "b": (1, 1)}
+
+    # A later batch moves it on, past what others wrote in between.
+    await store.append_messages([msg(a.id, bob.id, "a5", "c6"), msg(a.id, ann.id, "a6", "c7")])
+    assert (await cursor(a.id, ann.id), await cursor(a.id, bob.id)) == (6, 5)
+
+    # A cursor already ahead (read on another device) is not moved back, and
+    # the message is stored all the same.
+    assert await store.set_last_read(a.id, cat.id, 50) == 50
+    ahead = await store.append_messages(
+        [msg(a.id, cat.id, "a7", "c8"), msg(a.id, ann.id, "a8", "c9")]
+    )
+    assert [r.seq for r in ahead if isinstance(r, StoredMessage)] == [7, 8]
+    assert (await cursor(a.id, cat.id), await cursor(a.id, ann.id)) == (50, 8)
+
+    # A retry of an old send (a duplicate) stores nothing and moves nothing.
+    await store.set_last_read(a.id, bob.id, 7)
+    again = await store.append_messages([msg(a.id, bob.id, "a2", "c2")])
+    assert isinstance(again[0], StoredMessage) and again[0].duplicate and again[0].seq == 2
+    assert await cursor(a.id, bob.id) == 7
+
+    # A batch too big for one backend transaction: the cursor still ends on
+    # the author's last message.
+    big = await store.append_messages([msg(b.id, bob.id, f"x{i}", f"big{i}") for i in range(80)])
+    assert [r.seq for r in big if isinstance(r, StoredMessage)] == list(range(2, 82))
+    assert (await cursor(b.id, bob.id), await cursor(b.id, ann.id)) == (81, 1)

@@ -501,6 +501,10 @@ class ChatApp(App[None]):
         known = m.seq in state.messages
         state.messages[m.seq] = m
         state.last_seq = max(state.last_seq, m.seq)
+        if self.me is not None and m.author.username == self.me:
+            # Your own message is never unread, from whichever client: the
+            # server moved your cursor to it when it stored it.
+            state.last_read = max(state.last_read, m.seq)
         if m.author.username:
             self.typing.get(m.channel, {}).pop(m.author.username, None)
         if m.channel == self.active:

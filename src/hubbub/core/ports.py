@@ -98,6 +98,13 @@ class Store(Protocol):
         message whose (author_id, client_id) was stored before is not stored
         again: the original comes back with `duplicate=True`. A message whose
         author is not a member of the channel comes back as AppendRejected.
+
+        Your own message is never unread: in the same transaction, each
+        author's read cursor in each channel of the batch moves forward to the
+        seq of their last message stored there (`last_read = max(last_read,
+        seq)`, never back), whichever client sent it. Other members' cursors
+        do not move; guests have none. So `channels_for` (and the unread and
+        mention counts built on it) never counts a user's own messages.
         """
 
     async def count_mentions(self, channel_id: int, after: int, username: str) -> int:

@@ -54,8 +54,11 @@ CROSS JOIN LATERAL (SELECT name FROM channels WHERE id = m.channel_id LIMIT 1) A
 # Then one statement stores it, atomic by itself: lock the channels in id
 # order, bump their `last_seq`, insert the messages at `base + ordinal` (the
 # ordinal is the message's place among the batch's new messages of its
-# channel, from 1). A CTE with FOR UPDATE is materialized in its ORDER BY
-# order, and the UPDATE only touches rows it already locked.
+# channel, from 1), and move each author's read cursor forward to their last
+# message of the batch (one (channel, author, ordinal) triple per pair). A CTE
+# with FOR UPDATE is materialized in its ORDER BY order, and the UPDATEs only
+# touch channels it already locked: a membership's cursor is only moved by the
+# holder of its channel's lock, so two batches cannot deadlock on cursors.
 STORE = f"""
 WITH locked AS MATERIALIZED (
   SELECT id FROM channels WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE
@@ -72,6 +75,12 @@ WITH locked AS MATERIALIZED (
               $9::bigint[]) AS v(channel_id, ordinal, author_id, guest_name, text, client_id,
                                  created_at)
   JOIN bumped ON bumped.id = v.channel_id
+), moved AS (
+  UPDATE memberships AS m SET last_read = bumped.base + r.ordinal
+  FROM unnest($10::int[], $11::int[], $12::bigint[]) AS r(channel_id, user_id, ordinal)
+  JOIN bumped ON bumped.id = r.channel_id
+  WHERE m.channel_id = r.channel_id AND m.user_id = r.user_id
+    AND m.last_read < bumped.base + r.ordinal
 )
 SELECT id, last_seq, name FROM bumped
 """
@@ -112,9 +121,12 @@ async def append(conn: Any, batch: Sequence[NewMessage]) -> list[b.Result]:
         results, _ = b.finish(p, members, {})
         return results
     ordinal: dict[int, int] = {}
+    last_of: dict[b.Pair, int] = {}  # (channel, author) -> ordinal of their last message
     columns: list[list[Any]] = [[] for _ in range(7)]
     for x in p.fresh:
         ordinal[x.channel_id] = ordinal.get(x.channel_id, 0) + 1
+        if x.author_id is not None:
+            last_of[(x.channel_id, x.author_id)] = ordinal[x.channel_id]
         for column, value in zip(
             columns,
             (
@@ -130,7 +142,8 @@ async def append(conn: Any, batch: Sequence[NewMessage]) -> list[b.Result]:
         ):
             column.append(value)
     ids = sorted(p.per_channel)
-    rows = await conn.fetch(STORE, ids, [p.per_channel[i] for i in ids], *columns)
+    reads = [[cid for cid, _ in last_of], [uid for _, uid in last_of], list(last_of.values())]
+    rows = await conn.fetch(STORE, ids, [p.per_channel[i] for i in ids], *columns, *reads)
     bumped = {cid: (last, name) for cid, last, name in rows}
     results, _ = b.finish(p, members, bumped)
     return results

@@ -1,7 +1,12 @@
 """The group commit's decisions, without I/O: which messages of a batch are
-stored, which are duplicates and which are refused, and the seqs and rows of
-the stored ones. Each SQL dialect (append_sqlite, append_pg) only runs the
-queries: members and earlier sends in, `last_seq` bumped, rows out.
+stored, which are duplicates and which are refused, the seqs and rows of the
+stored ones, and the read cursors they move. Each SQL dialect (append_sqlite,
+append_pg) only runs the queries: members and earlier sends in, `last_seq`
+bumped, rows out, authors' cursors forward.
+
+Your own message is never unread: in the transaction that stores it, its
+author's read cursor in that channel moves forward to it (never back), one
+update per (channel, author) pair per batch, whichever client sent it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ Result = StoredMessage | AppendRejected
 Pair = tuple[int, int]  # (channel_id, user_id)
 Key = tuple[int, str]  # (author_id, client_id)
 Names = tuple[str, str]  # (username, display name)
+Cursor = tuple[int, int, int]  # (channel_id, user_id, seq): last_read = max(last_read, seq)
 
 NOT_A_MEMBER = AppendRejected("not a member")
 
@@ -107,6 +113,16 @@ def finish(
         )
         rows.append((cid, seq, x.author_id, x.guest_name, x.text, x.client_id, x.created_at))
     return resolve(p, stored), rows
+
+
+def cursors(rows: Sequence[tuple[Any, ...]]) -> list[Cursor]:
+    """The read cursors a batch's rows (COLUMNS, in seq order per channel)
+    move: each author's last message in each channel. Guests have none."""
+    last: dict[Pair, int] = {}
+    for cid, seq, author_id, *_ in rows:
+        if author_id is not None:
+            last[(cid, author_id)] = seq
+    return [(cid, uid, seq) for (cid, uid), seq in last.items()]
 
 
 def resolve(p: Plan, stored: Sequence[Result]) -> list[Result]:

@@ -10,9 +10,11 @@ How the SQL store's guarantees are kept without SQL transactions:
   counter: concurrent writers get disjoint ranges and never "last + 1".
 - Each message is written with `TransactWriteItems`: the message (conditional on
   its `seq` being free), its `(author, client_id)` claim (conditional on not
-  existing: the dedup), and a check that the author is still a member. A retry
-  that raced its original, or a member who left meanwhile, cancels only that
-  message; the seq it was given stays unused (a hole, which readers skip).
+  existing: the dedup), and a check that the author is still a member, which
+  also moves the author's read cursor forward to it (an Update of the
+  membership, see `append`). A retry that raced its original, or a member who
+  left meanwhile, cancels only that message; the seq it was given stays unused
+  (a hole, which readers skip).
 - Names (users, channels) are claimed with conditional puts in the same
   transaction as the row they name.
 

@@ -1,6 +1,15 @@
 """The group commit on DynamoDB: a batch of messages, each with its channel's
 next seq from an atomic counter, written in as few transactions as the API's
-limit allows (see the package's docstring for how the guarantees are kept)."""
+limit allows (see the package's docstring for how the guarantees are kept).
+
+Each transaction also moves its authors' read cursors: the check that an
+author is a member is an Update of their membership item instead of a
+ConditionCheck (one action per (channel, author) pair either way, so the
+transactions hold as many messages as before), setting `last_read` to their
+last message in that transaction on condition that it moves forward. A cursor
+already there or past it (read up to a later message on another device) fails
+that condition and cancels the transaction; it is then written again with a
+plain ConditionCheck for those pairs, leaving their cursors as they are."""
 
 from __future__ import annotations
 
@@ -124,7 +133,7 @@ class DynamoAppender:
                 end += 1
             part = list(zip(fresh[start:end], stored[start:end], strict=True))
             try:
-                self.tables.transact(self._write_actions(part))
+                self._transact(part)
                 results.extend(m for _, m in part)
             except Cancelled:
                 # Some message's condition failed: write them one by one, so
@@ -133,8 +142,33 @@ class DynamoAppender:
             start = end
         return results
 
-    def _write_actions(self, part: list[tuple[NewMessage, StoredMessage]]) -> list[Item]:
+    def _transact(self, part: list[tuple[NewMessage, StoredMessage]]) -> None:
+        """Write `part` in one transaction, moving its authors' cursors where
+        they are behind; raise Cancelled if anything else failed."""
+        ahead: set[tuple[int, int]] = set()  # pairs whose cursor stays as it is
+        while True:
+            actions, cursors = self._write_actions(part, ahead)
+            try:
+                self.tables.transact(actions)
+                return
+            except Cancelled as exc:
+                failed = [i for i in range(len(actions)) if exc.failed(i)]
+                if not failed or any(i not in cursors for i in failed):
+                    raise
+                # Only cursors at or past the message failed (or the author
+                # left: the plain check then fails too, and is raised).
+                ahead.update(cursors[i] for i in failed)
+
+    def _write_actions(
+        self, part: list[tuple[NewMessage, StoredMessage]], ahead: set[tuple[int, int]]
+    ) -> tuple[list[Item], dict[int, tuple[int, int]]]:
+        """The actions, and which of them move a cursor (index -> pair)."""
+        upto: dict[tuple[int, int], int] = {}  # (channel, author) -> their last seq here
+        for x, m in part:
+            if x.author_id is not None:
+                upto[(x.channel_id, x.author_id)] = m.seq
         actions: list[Item] = []
+        cursors: dict[int, tuple[int, int]] = {}
         checks: set[tuple[int, int]] = set()
         for x, m in part:
             item: Item = {
@@ -163,22 +197,33 @@ class DynamoAppender:
                         "attribute_not_exists(pk)",
                     )
                 )
-            if x.author_id is not None and (x.channel_id, x.author_id) not in checks:
-                checks.add((x.channel_id, x.author_id))
-                actions.append(
-                    {
-                        "ConditionCheck": {
-                            "TableName": self.tables.names["members"],
-                            "Key": member_key(x.channel_id, x.author_id),
-                            "ConditionExpression": "attribute_exists(pk)",
+            pair = (x.channel_id, x.author_id or 0)
+            if x.author_id is not None and pair not in checks:
+                checks.add(pair)
+                key = member_key(x.channel_id, x.author_id)
+                table = self.tables.names["members"]
+                if pair in ahead:
+                    check: Item = {"TableName": table, "Key": key}
+                    check["ConditionExpression"] = "attribute_exists(pk)"
+                    actions.append({"ConditionCheck": check})
+                else:
+                    cursors[len(actions)] = pair
+                    actions.append(
+                        {
+                            "Update": {
+                                "TableName": table,
+                                "Key": key,
+                                "UpdateExpression": "SET last_read = :s",
+                                "ConditionExpression": "attribute_exists(pk) AND last_read < :s",
+                                "ExpressionAttributeValues": {":s": N(upto[pair])},
+                            }
                         }
-                    }
-                )
-        return actions
+                    )
+        return actions, cursors
 
     def _store_one(self, x: NewMessage, m: StoredMessage) -> StoredMessage | AppendRejected:
         try:
-            self.tables.transact(self._write_actions([(x, m)]))
+            self._transact([(x, m)])
             return m
         except Cancelled as exc:
             if exc.failed(0):

@@ -299,7 +299,7 @@ export class Chat {
     const ch = this.channels.get(m.channel);
     if (!ch) return;
     const mine = this.me && m.author && m.author.username === this.me.username;
-    if (mine && m.client_id && ch.pending.has(m.client_id)) this._confirm(ch, m.client_id, m);
+    if (mine && m.client_id && ch.pending.has(m.client_id)) this._confirm(ch, m.client_id);
     ch.add(m);
     // Subscriptions deliver each channel in order without gaps: this is the
     // point to resume from.
@@ -311,7 +311,10 @@ export class Chat {
         ch.mentions++;
       }
     }
-    if (mine && ch.lastRead >= m.seq - 1) ch.lastRead = Math.max(ch.lastRead, m.seq);
+    // Your own message is never unread, whichever client sent it (this tab,
+    // another device, a script): the server moved your cursor to it when it
+    // stored it, so every device moves its own here, with no `read` frame.
+    if (mine) this._readUpTo(ch, m.seq);
     if (m.author && m.author.username && ch.typing.has(m.author.username)) {
       clearTimeout(ch.typing.get(m.author.username));
       ch.typing.delete(m.author.username);
@@ -325,19 +328,18 @@ export class Chat {
     this.requests.delete(f.id);
     const ch = this.channels.get(f.channel);
     if (!ch) return;
-    if (ch.pending.has(f.client_id)) this._confirm(ch, f.client_id, f.message);
+    if (ch.pending.has(f.client_id)) this._confirm(ch, f.client_id);
     ch.add(f.message);
     ch.lastSeq = Math.max(ch.lastSeq, f.seq);
+    this._readUpTo(ch, f.seq); // stored as you: read, here and on the server
     this.onChange("messages", ch.name);
     this.onChange("channels", ch.name);
   }
 
-  _confirm(ch, clientId, message) {
+  _confirm(ch, clientId) {
     const p = ch.pending.get(clientId);
     clearTimeout(p.timer);
     ch.pending.delete(clientId);
-    // Your own message: if everything before it was read, so is it, everywhere.
-    if (ch.lastRead >= message.seq - 1) this.markRead(ch.name, message.seq);
   }
 
   _subscribed(f) {
@@ -384,11 +386,17 @@ export class Chat {
   _read(f) {
     const ch = this.channels.get(f.channel);
     if (!ch) return;
-    if (f.seq > ch.lastRead) ch.lastRead = f.seq;
-    ch.serverRead = Math.max(ch.serverRead, f.seq);
+    this._readUpTo(ch, f.seq);
+    this.onChange("channels", ch.name);
+  }
+
+  /** The server's cursor for `ch` is at `seq` or past it: a `read` event, or
+   * your own message (storing it moved the cursor). Forward only. */
+  _readUpTo(ch, seq) {
+    if (seq > ch.lastRead) ch.lastRead = seq;
+    ch.serverRead = Math.max(ch.serverRead, seq);
     if (ch.lastRead >= ch.lastSeq) ch.mentions = 0;
     else ch.mentions = Math.min(ch.mentions, ch.unread);
-    this.onChange("channels", ch.name);
   }
 
   _typing(f) {
