@@ -781,7 +781,8 @@ async def test_guest_may_not_use_native_actions(world: World, api: httpx.AsyncCl
 async def test_tokens_never_reach_the_log(
     server_factory: Callable[..., Server], level: str
 ) -> None:
-    server = server_factory("--log-level", level)
+    # The access log is on here: it is where a token would most likely leak.
+    server = server_factory("--log-level", level, "--access-log")
     async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as http:
         token = await reg(http, "alice")
         r = await http.post("/api/auth/login", json={"username": "alice", "password": PASSWORD})

@@ -41,9 +41,13 @@ class JSONFormatter(logging.Formatter):
 
 
 def configure(level: str) -> None:
-    """Every logger writes JSON lines to stderr, from `level` up."""
+    """Every logger writes JSON lines to stderr; hubbub's (and uvicorn's, which
+    uvicorn sets itself) from `level` up, other libraries' from warnings up:
+    at debug, a database driver would log its queries' parameters, secrets
+    and password hashes among them."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(logging.WARNING)
+    logging.getLogger("hubbub").setLevel(level.upper())
