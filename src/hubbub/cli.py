@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -37,13 +37,27 @@ def database_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-guests_option = click.option(
+_allow_guests = click.option(
     "--allow-guests/--no-allow-guests",
     envvar="HUBBUB_ALLOW_GUESTS",
     default=False,
     show_default=True,
     help="Allow anonymous S1-tutorial connections (?room_name=).",
 )
+_guest_rooms = click.option(
+    "--guest-rooms",
+    envvar="HUBBUB_GUEST_ROOMS",
+    type=click.Choice(["existing", "create"]),
+    default="existing",
+    show_default=True,
+    help="Guests may enter only existing public channels, or also create rooms "
+    "by naming them (which reveals which names are taken; see docs/protocol.md).",
+)
+
+
+def guests_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--allow-guests and --guest-rooms."""
+    return _allow_guests(_guest_rooms(f))
 
 
 @click.group()
@@ -113,6 +127,7 @@ def serve(
     database_url: str | None,
     bus_url: str,
     allow_guests: bool,
+    guest_rooms: Literal["existing", "create"],
     allowed_origins: tuple[str, ...],
     public_urls: tuple[str, ...],
     limits: tuple[str, ...],
@@ -141,6 +156,7 @@ def serve(
             database_url=database_url,
             bus_url=bus_url,
             allow_guests=allow_guests,
+            guest_rooms=guest_rooms,
             allowed_origins=origins,
             public_urls=urls,
             limits=parsed,
@@ -193,6 +209,7 @@ def aws_local(
     dynamodb_endpoint: str | None,
     prefix: str,
     allow_guests: bool,
+    guest_rooms: str,
     limits: tuple[str, ...],
     workers: int,
     log_level: str,
@@ -214,6 +231,7 @@ def aws_local(
             dynamodb_endpoint=dynamodb_endpoint,
             prefix=prefix,
             allow_guests=allow_guests,
+            guest_rooms=guest_rooms,
             limits=limits,
             workers=workers,
             log_level=log_level,

@@ -7,7 +7,7 @@ import ipaddress
 import urllib.parse
 from pathlib import Path
 
-from hubbub.protocol.limits import Limits
+from hubbub.protocol.limits import GuestRooms, Limits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,6 +18,8 @@ class Settings:
     database_url: str | None = None  # default: SQLite in data_dir
     bus_url: str = "memory://"
     allow_guests: bool = False
+    # Guests post only in existing public channels, or also create rooms.
+    guest_rooms: GuestRooms = "existing"
     allowed_origins: tuple[str, ...] = ()
     # The URLs browsers reach this server at (--public-url), e.g. behind a
     # proxy; none given: where it listens (see `public_origins`).

@@ -30,6 +30,7 @@ from hubbub.protocol.errors import CLOSE_DOCS, CloseCode, ErrorCode
 from hubbub.protocol.limits import Limits
 from hubbub.protocol.rules import CHANNEL_RE, MAX_GUEST_NAME, RECENT, TYPING_EVERY
 from hubbub.session.actions import ROUTES
+from hubbub.session.tutorial import NO_ROOM
 
 MD_PATH = Path("docs/protocol.md")
 SCHEMA_PATH = Path("docs/protocol.schema.json")
@@ -249,8 +250,37 @@ LIMIT_DOCS: dict[str, str] = {
         "A route that needs a token checks it first: without a valid one, 401 whatever the body."
     ),
     "token_ttl": "Seconds a token from register or login stays valid (its `exp`).",
-    "login_failures": ("Failed logins per account within `login_window` before `login_throttled`."),
-    "login_window": "Seconds over which failed logins are counted.",
+    "login_failures": (
+        "Failed logins from one client address for one account within `login_window`; "
+        "past it that address gets `login_throttled` for that account (even with the right "
+        "password) until the window ends. Other addresses are not affected, so a stranger's "
+        "failures cannot lock the owner out. A successful login forgets them."
+    ),
+    "login_failures_per_address": (
+        "Failed logins from one client address across all accounts within `login_window`; "
+        "past it every login from that address gets `login_throttled`."
+    ),
+    "login_failures_per_account": (
+        "Failed logins for one account from all addresses within `login_window`; past it, "
+        "addresses that have failed for that account in their own window get "
+        "`login_throttled` (one guess per address). Addresses with no failure still log in."
+    ),
+    "login_window": (
+        "Seconds failed logins are counted, from the first one of each count (address and "
+        "account, address, account). The counts are shared by all nodes when the bus is Redis."
+    ),
+    "registrations_per_hour": (
+        "Registration attempts (well-formed, whether the name is taken or not) per client "
+        "address per hour from the first; past it: `registration_throttled` with `retry_after`. "
+        "Shared by all nodes when the bus is Redis."
+    ),
+    "channels_per_hour": (
+        "Channels one user may create (`POST /api/channels`, and tutorial rooms created "
+        "by naming them): this many at once, then one more every 3600/N s. Each attempt "
+        "counts, also one answered 409. Past it: 429 `rate_limited` with `retry_after`. "
+        "Guests (where `--guest-rooms create`) share one count. Counted per node: a "
+        "cluster of N nodes allows up to N times this."
+    ),
 }
 
 
@@ -540,12 +570,24 @@ def _tutorial(recent: int, max_guest_name: int, room_pattern: str) -> list[str]:
         "clients work unchanged:",
         "",
         "- Connect to `/ws?room_name=ROOM`. A room is the public channel of that name, "
-        "created on first use, so native clients share its messages. A room name must "
-        f"match `{room_pattern}`; a bad or invisible room closes the connection with 4004.",
+        "so native clients share its messages. A room name must match "
+        f"`{room_pattern}`.",
         "- Anonymous connections (guests) exist only when the server runs with "
         "`--allow-guests` (or `HUBBUB_ALLOW_GUESTS=1`); otherwise `?room_name=` without "
         "`?token=` is closed with 4001. `?token=JWT&room_name=ROOM` is a signed-in "
-        "tutorial connection and works without guests; the user joins the room.",
+        "tutorial connection and works without guests; the user joins the room, which "
+        "is created if no channel has that name (within `channels_per_hour`); a private "
+        "channel or DM they are not in closes the connection with 4004.",
+        "- Which rooms guests may use is `--guest-rooms` (`HUBBUB_GUEST_ROOMS`). "
+        "`existing` (the default): only public channels that exist. Every other name "
+        "(invalid, private channel, DM, or unused) gets one and the same answer, so a "
+        "guest cannot tell them apart: on connect, close 4004 with reason "
+        f'`"{NO_ROOM}"` (on Lambda: `$connect` answers 404 with that body); '
+        f'`sendMessage` to it, an `error` frame with `not_found` and `"{NO_ROOM}"`. '
+        "`create`: a guest naming an unused room creates it (all guests together within "
+        "`channels_per_hour`, counted as one user). This reveals which names are taken: "
+        "a name whose room cannot be created and used is a private channel or a DM (or "
+        "invalid), though never what it holds or who is in it.",
         "- `sendMessage` posts `content` to `room_name` (or the connection's room). A "
         "guest names itself with `user_name`, or `username` (the variant some versions "
         f"of the tutorial send), trimmed to {max_guest_name} characters (`guest` if "
@@ -553,7 +595,12 @@ def _tutorial(recent: int, max_guest_name: int, room_pattern: str) -> list[str]:
         "room).",
         "- `getRecentMessages` answers with the room's last "
         f'{recent} messages, oldest first: `{{"messages": [{{"user_name": ..., "content": '
-        "...}]}`.",
+        "...}]}`. A room the connection may not read (unused, invalid, private, a DM it "
+        'is not in) answers `{"messages": []}`, as an empty room does, whatever the mode.',
+        "- Creating a channel (`POST /api/channels`) whose name is taken answers 409 "
+        "`conflict` for every taken name, whatever kind of channel has it (as Slack and "
+        "Mattermost do). That reveals that the name is taken, not whether it is public "
+        "or private, nor anything in it.",
         '- Each new message in the room is pushed as `{"messages": [{"user_name": ..., '
         '"content": ...}]}` (one message per push). `user_name` is the author\'s username, '
         "or a guest's chosen name.",

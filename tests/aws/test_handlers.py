@@ -35,7 +35,8 @@ def recorded(name: str) -> dict[str, Any]:
 def lam(
     dynamodb: str, prefix: str, management: ManagementApi, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[runtime.Runtime]:
-    """A Lambda container configured as the template configures it."""
+    """A Lambda container configured as the template configures it, with
+    guests creating rooms by naming them, as in the tutorial."""
 
     async def create() -> None:
         store = DynamoStore(store_url(dynamodb, prefix, create=True))
@@ -45,6 +46,7 @@ def lam(
     asyncio.run(create())
     monkeypatch.setenv("HUBBUB_DATABASE_URL", store_url(dynamodb, prefix))
     monkeypatch.setenv("HUBBUB_ALLOW_GUESTS", "1")
+    monkeypatch.setenv("HUBBUB_GUEST_ROOMS", "create")
     monkeypatch.setenv(apigw.ENDPOINT_ENV, management.endpoint)
     monkeypatch.delenv("HUBBUB_LIMIT", raising=False)
     runtime.reset()
@@ -184,6 +186,22 @@ def test_guests_off_and_bad_tokens_are_refused(
     runtime.reset()
     res = connect("G=", room_name="test")
     assert res["statusCode"] == 401 and "guests are off" in res["body"]
+
+
+def test_by_default_guests_enter_only_existing_rooms(
+    lam: runtime.Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert connect("A=", room_name="made")["statusCode"] == 200  # made where guests may
+    monkeypatch.delenv("HUBBUB_GUEST_ROOMS")
+    runtime.reset()
+    assert connect("B=", room_name="made")["statusCode"] == 200
+    # Every room a guest may not use gets the same answer.
+    for name in ("unused", "Bad Name!"):
+        assert connect("C=", room_name=name) == {"statusCode": 404, "body": "no such room"}
+    monkeypatch.setenv("HUBBUB_GUEST_ROOMS", "everywhere")
+    runtime.reset()
+    with pytest.raises(ValueError, match="HUBBUB_GUEST_ROOMS"):
+        runtime.current()
 
 
 def test_gone_connection_is_removed_and_the_broadcast_carries_on(

@@ -24,7 +24,7 @@ from support import WAIT, WS, ws_connect
 
 @pytest.fixture(scope="module")
 def aws_local(dynamodb: str) -> Iterator[AwsLocal]:
-    server = start_aws_local(dynamodb, "--allow-guests")
+    server = start_aws_local(dynamodb, "--allow-guests", "--guest-rooms", "create")
     yield server
     server.stop()
 

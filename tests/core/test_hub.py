@@ -61,13 +61,32 @@ async def test_register_login_and_throttle(hub: Hub, clock: Clock) -> None:
     user, token = await hub.register("ann", "correct horse", "Ann")
     assert (await hub.authenticate(token)) == user
     assert await code_of(hub.register("ann", "another pw")) is ErrorCode.conflict
+    stranger, owner = "203.0.113.7", "198.51.100.1"
     for _ in range(3):
-        assert await code_of(hub.login("ann", "wrong pw!")) is ErrorCode.bad_credentials
-    assert await code_of(hub.login("ann", "correct horse")) is ErrorCode.login_throttled
-    clock.now += hub.limits.login_window + 1
-    _, token2 = await hub.login("ann", "correct horse")
+        wrong = hub.login("ann", "wrong pw!", address=stranger)
+        assert await code_of(wrong) is ErrorCode.bad_credentials
+    right = hub.login("ann", "correct horse", address=stranger)
+    assert await code_of(right) is ErrorCode.login_throttled
+    # Only for that address: the owner, elsewhere, logs in.
+    _, token2 = await hub.login("ann", "correct horse", address=owner)
     assert (await hub.authenticate(token2)).username == "ann"
+    clock.now += hub.limits.login_window + 1
+    await hub.login("ann", "correct horse", address=stranger)
     assert await code_of(hub.login("nobody", "whatever1")) is ErrorCode.bad_credentials
+
+
+async def test_registration_is_throttled_per_address(hub: Hub, clock: Clock) -> None:
+    limit = hub.limits.registrations_per_hour
+    for i in range(limit):
+        await hub.register(f"bot{i}", "correct horse", address="203.0.113.7")
+    with pytest.raises(ChatError) as e:
+        await hub.register("onemore", "correct horse", address="203.0.113.7")
+    assert e.value.code is ErrorCode.registration_throttled
+    assert e.value.retry_after is not None and 0 < e.value.retry_after <= 3600
+    assert await hub.store.get_user_by_name("onemore") is None
+    await hub.register("onemore", "correct horse", address="198.51.100.1")
+    clock.now += 3600
+    await hub.register("another", "correct horse", address="203.0.113.7")
 
 
 async def test_private_channels_and_dms_are_invisible_to_others(hub: Hub) -> None:

@@ -3,11 +3,15 @@ events that membership changes push to subscribers and to a user's own sockets."
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
+import websockets
 
-from support import Server, auth, online, send, subscribe, users
+from support import Server, auth, online, send, subscribe, users, ws_connect
 
 
 def names(listing: list[dict[str, Any]]) -> list[str]:
@@ -348,3 +352,104 @@ async def test_members_endpoint(http: httpx.AsyncClient) -> None:
     assert r.status_code == 404
     r = await http.get("/api/channels/general/members")
     assert r.status_code == 401
+
+
+# --- paging and the creation limit (issue #19, defect 5) -------------------------------------
+
+
+def next_page(r: httpx.Response) -> str | None:
+    """The URL in the `Link: <...>; rel="next"` header, if any."""
+    link = r.headers.get("link")
+    if link is None:
+        return None
+    m = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+    assert m, link
+    return m.group(1)
+
+
+async def test_the_channel_list_is_paged(http: httpx.AsyncClient) -> None:
+    t = await users(http, "alice", "bob")
+    a, b = auth(t["alice"]), auth(t["bob"])
+    for body, h in [
+        ({"name": "zz-mine"}, a),
+        ({"name": "alice-secret", "private": True}, a),
+        ({"name": "bob-secret", "private": True}, b),
+        *(({"name": f"pub-{i}"}, b) for i in (6, 2, 5, 0, 3, 1, 4)),
+    ]:
+        r = await http.post("/api/channels", json=body, headers=h)
+        assert r.status_code == 201, r.text
+
+    r = await http.get("/api/channels", headers=a)  # the default page holds it all
+    assert r.status_code == 200 and next_page(r) is None
+    everything = r.json()
+    assert names(everything) == ["alice-secret", "zz-mine", *(f"pub-{i}" for i in range(7))]
+
+    url: str | None = "/api/channels?limit=3"
+    pages = []
+    while url is not None:
+        r = await http.get(url, headers=a)
+        assert r.status_code == 200, r.text
+        pages.append(names(r.json()))
+        url = next_page(r)
+        if url is not None:
+            assert r.headers["x-next-after"] == pages[-1][-1]
+    # All of alice's own on the first page, then the public ones she is not in, 3 a page.
+    assert pages == [
+        ["alice-secret", "zz-mine", "pub-0", "pub-1", "pub-2"],
+        ["pub-3", "pub-4", "pub-5"],
+        ["pub-6"],
+    ]
+    r = await http.get("/api/channels", params={"after": "pub-6"}, headers=a)
+    assert r.json() == [] and next_page(r) is None
+    # Exactly a page left: no next link.
+    r = await http.get("/api/channels", params={"after": "pub-3", "limit": 3}, headers=a)
+    assert names(r.json()) == ["pub-4", "pub-5", "pub-6"] and next_page(r) is None
+
+    for bad in ({"limit": 0}, {"limit": 1001}, {"limit": "x"}, {"after": "x" * 81}):
+        r = await http.get("/api/channels", params=bad, headers=a)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_input", bad
+    r = await http.get("/api/channels", params={"limit": 1000}, headers=a)
+    assert r.status_code == 200 and names(r.json()) == names(everything)
+
+
+async def test_channel_creation_is_limited_per_user(
+    server_factory: Callable[..., Server],
+) -> None:
+    server = server_factory("--limit", "channels_per_hour=3")
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        t = await users(http, "alice", "bob")
+        a, b = auth(t["alice"]), auth(t["bob"])
+        for name in ("c-0", "c-1"):
+            r = await http.post("/api/channels", json={"name": name}, headers=a)
+            assert r.status_code == 201, r.text
+        # An attempt on a taken name counts too.
+        r = await http.post("/api/channels", json={"name": "c-0"}, headers=a)
+        assert r.status_code == 409
+        r = await http.post("/api/channels", json={"name": "c-2", "private": True}, headers=a)
+        assert r.status_code == 429, r.text
+        err = r.json()["error"]
+        assert (err["code"], err["message"]) == (
+            "rate_limited",
+            "at most 3 new channels per hour",
+        )
+        assert 1100 < err["retry_after"] <= 1200  # one more every 3600/3 s
+        assert 1100 < int(r.headers["retry-after"]) <= 1200
+        r = await http.get("/api/channels/c-2", headers=a)
+        assert r.status_code == 404  # nothing was made
+
+        # A tutorial room alice makes by naming it counts the same...
+        url = f"{server.ws_url}?token={t['alice']}&room_name=new-room"
+        async with ws_connect(url) as ws:
+            with pytest.raises(websockets.ConnectionClosed) as info:
+                await ws.recv()
+        assert info.value.rcvd is not None
+        assert (info.value.rcvd.code, info.value.rcvd.reason) == (
+            4004,
+            "at most 3 new channels per hour",
+        )
+        # ... while joining what exists is no creation, and bob has his own count.
+        async with ws_connect(f"{server.ws_url}?token={t['bob']}&room_name=c-1") as ws:
+            await ws.send({"action": "getRecentMessages"})
+            assert await ws.recv() == {"messages": []}
+        r = await http.post("/api/channels", json={"name": "b-0"}, headers=b)
+        assert r.status_code == 201, r.text

@@ -394,6 +394,10 @@ async def send_many_ids(ws: WS, client_ids: list[str]) -> list[dict[str, Any]]:
 async def test_shutdown_sends_going_away(server_factory: Callable[..., Server]) -> None:
     server = server_factory(*FAST)
     t = await setup(server)
+    async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as http:
+        # a room for the guest: guests enter only existing public channels
+        r = await http.post("/api/channels", json={"name": "lobby"}, headers=auth(t["alice"]))
+        assert r.status_code == 201, r.text
     # No client-side flow control (max_queue=None): these clients do not read
     # while the server shuts down, yet must see its close frame.
     async with (

@@ -117,7 +117,8 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """alice, bob and carol. bob owns public #lounge (alice is not in it), private
-    #vault (only bob) and a DM with carol; alice owns #general."""
+    #vault (only bob) and a DM with carol; alice owns #general and #guestroom
+    (guests enter only existing public channels: the default)."""
     server = start_server(
         tmp_path_factory.mktemp("security"),
         "--allow-guests",
@@ -133,6 +134,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 tokens[name] = r.json()["token"]
             for owner, body in [
                 ("alice", {"name": "general"}),
+                ("alice", {"name": "guestroom"}),
                 ("bob", {"name": "lounge"}),
                 ("bob", {"name": "vault", "private": True, "topic": "the plans"}),
             ]:
@@ -774,6 +776,48 @@ async def test_guest_may_not_use_native_actions(world: World, api: httpx.AsyncCl
     assert await messages(api, world.tokens["bob"], "vault") == vault_before
 
 
+# Names a guest may not use, each for another reason: private, a DM, unused,
+# invalid, too long. Issue #19, defect 1: they must look the same to a guest.
+UNUSABLE = ["vault", "dm:bob,carol", "no-such-room", "Not%20A%20Room", "x" * 81]
+
+
+async def test_a_guest_cannot_tell_private_dm_and_unused_room_names_apart(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    vault_before = await messages(api, world.tokens["bob"], "vault")
+    for name in UNUSABLE:
+        async with ws_connect(f"{world.server.ws_url}?room_name={name}") as guest:
+            assert await closed_with(guest) == (4004, "no such room"), name
+    async with ws_connect(f"{world.server.ws_url}?room_name=guestroom") as guest:
+        answers = []
+        for name in UNUSABLE:
+            frame = {"action": "sendMessage", "room_name": name, "user_name": "m", "content": "x"}
+            err = await guest.request(frame)
+            answers.append({k: v for k, v in err.items() if k != "id"})
+            await guest.send({"action": "getRecentMessages", "room_name": name})
+            assert (await guest.recv()) == {"messages": []}, name
+        assert answers == [{"type": "error", "code": "not_found", "message": "no such room"}] * len(
+            UNUSABLE
+        )
+        await is_alive(guest)
+        assert guest.backlog == []
+    # Nothing was made or posted.
+    r = await api.get("/api/channels/no-such-room", headers=auth(world.tokens["alice"]))
+    api_error(r, 404, "not_found")
+    assert await messages(api, world.tokens["bob"], "vault") == vault_before
+
+
+async def test_a_taken_channel_name_is_409_whatever_its_kind(
+    world: World, api: httpx.AsyncClient
+) -> None:
+    # Documented: 409 says the name is taken, not by what (as Slack and Mattermost).
+    h = auth(world.tokens["alice"])
+    for name in ("vault", "lounge", "general"):
+        r = await api.post("/api/channels", json={"name": name, "private": True}, headers=h)
+        api_error(r, 409, "conflict")
+        assert r.json()["error"]["message"] == f"channel {name!r} exists"
+
+
 # --- logs and accounts ------------------------------------------------------------------------
 
 
@@ -826,13 +870,15 @@ async def test_login_errors_and_throttle(world: World, api: httpx.AsyncClient) -
     assert api_error(unknown, 401, "bad_credentials") == api_error(first, 401, "bad_credentials")
     for _ in range(4):
         api_error(await api.post("/api/auth/login", json=wrong), 401, "bad_credentials")
+    # from this address, even the right password is refused now
     for body in (wrong, {"username": "dave", "password": PASSWORD}):
         r = await api.post("/api/auth/login", json=body)
         err = api_error(r, 429, "login_throttled")
         assert 0 < err["retry_after"] <= 15 * 60
         assert 1 <= int(r.headers["retry-after"]) <= 15 * 60
         assert "token" not in r.text
-    # the throttle is per account: others log in, and dave's token still works
+    # the throttle is per address and account (tests/e2e/test_throttle.py has dave
+    # logging in from elsewhere): others log in from here, and dave's token still works
     r = await api.post("/api/auth/login", json={"username": "alice", "password": PASSWORD})
     assert r.status_code == 200
     r = await api.get("/api/me", headers=auth(dave))

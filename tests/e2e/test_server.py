@@ -80,6 +80,7 @@ async def test_every_option_has_an_environment_variable(tmp_path: Path) -> None:
     env = {
         "HUBBUB_DATA_DIR": str(tmp_path / "from-env"),
         "HUBBUB_ALLOW_GUESTS": "1",
+        "HUBBUB_GUEST_ROOMS": "create",  # the guest below makes #lobby
         "HUBBUB_LIMIT": "max_message_chars=5",
         "HUBBUB_ALLOWED_ORIGIN": "http://chat.example",
     }

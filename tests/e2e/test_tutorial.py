@@ -1,17 +1,29 @@
 """The S1 tutorial protocol (API Gateway WebSocket chat) on the self-hosted
 server: `?room_name=` on connect, `sendMessage`, `getRecentMessages`, pushes of
 `{"messages": [...]}`, shared with native clients through the room's channel.
-The fixture's server runs with --allow-guests."""
+The fixture's server runs with --allow-guests and, as in the tutorial, guests
+create a room by naming it (--guest-rooms create); the default, guests in
+existing public channels only, has its own tests at the end."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+import websockets
 
-from support import WS, Server, auth, register, ws_connect
+from support import WAIT, WS, Server, auth, register, start_server, ws_connect
+
+
+@pytest.fixture
+def server(server_factory: Callable[..., Server]) -> Server:
+    """Guests create rooms by naming them, as in the tutorial."""
+    return server_factory("--guest-rooms", "create")
 
 
 @contextlib.asynccontextmanager
@@ -201,3 +213,96 @@ async def test_a_message_sent_the_moment_a_guest_connects_reaches_it(server: Ser
                 await a.send({"action": "sendMessage", "user_name": "ann", "content": text})
                 assert await pushed(b) == [{"user_name": "ann", "content": text}]
                 assert await pushed(a) == [{"user_name": "ann", "content": text}]
+
+
+# --- which rooms guests may use (issue #19, defects 1 and 5) -------------------------------
+
+
+async def closed_with(ws: WS) -> tuple[int, str]:
+    """Read until the server closes (bounded by WAIT); its close code and reason."""
+    deadline = time.monotonic() + WAIT
+    with pytest.raises(websockets.ConnectionClosed) as info:
+        while True:
+            await ws.recv(timeout=max(0.0, deadline - time.monotonic()))
+    rcvd = info.value.rcvd
+    assert rcvd is not None, "the server must send a close frame"
+    return rcvd.code, rcvd.reason
+
+
+async def test_by_default_guests_enter_only_existing_public_channels(
+    server_factory: Callable[..., Server],
+) -> None:
+    server = server_factory()  # --guest-rooms existing, the default
+    async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as http:
+        alice = await register(http, "alice")
+        for _ in range(2):  # connecting makes no room: the second try is refused the same
+            async with ws_connect(f"{server.ws_url}?room_name=lobby") as guest:
+                assert await closed_with(guest) == (4004, "no such room")
+        r = await http.get("/api/channels/lobby", headers=auth(alice))
+        assert r.status_code == 404
+        assert (await http.get("/api/channels", headers=auth(alice))).json() == []
+
+        r = await http.post("/api/channels", json={"name": "lobby"}, headers=auth(alice))
+        assert r.status_code == 201, r.text
+        async with room(server, "lobby") as a, room(server, "lobby") as b:
+            await a.send({"action": "sendMessage", "user_name": "ann", "content": "hi"})
+            for ws in (a, b):
+                assert await pushed(ws) == [{"user_name": "ann", "content": "hi"}]
+            # nor does sendMessage to an unused room make one
+            err = await a.request(
+                {"action": "sendMessage", "room_name": "other", "user_name": "a", "content": "x"}
+            )
+            assert (err["type"], err["code"], err["message"]) == (
+                "error",
+                "not_found",
+                "no such room",
+            )
+        r = await http.get("/api/channels/other", headers=auth(alice))
+        assert r.status_code == 404
+
+        # A signed-in user still makes a room by naming it, as they can make a channel.
+        async with room(server, "alices-room", alice) as signed:
+            await signed.send({"action": "sendMessage", "content": "mine"})
+            assert await pushed(signed) == [{"user_name": "alice", "content": "mine"}]
+        async with room(server, "alices-room") as guest:
+            assert await recent(guest) == [{"user_name": "alice", "content": "mine"}]
+
+
+async def test_where_guests_create_rooms_private_ones_stay_closed(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    alice = await register(http, "alice")
+    r = await http.post(
+        "/api/channels", json={"name": "secret-a", "private": True}, headers=auth(alice)
+    )
+    assert r.status_code == 201, r.text
+    for name in ("secret-a", "Not%20A%20Room"):
+        async with ws_connect(f"{server.ws_url}?room_name={name}") as guest:
+            assert await closed_with(guest) == (4004, "no such room")
+    async with room(server, "fresh") as guest:  # an unused name is made
+        assert await recent(guest) == []
+    r = await http.get("/api/channels/fresh", headers=auth(alice))
+    assert r.status_code == 200 and r.json()["kind"] == "public"
+
+
+async def test_guests_creating_rooms_share_channels_per_hour(
+    server_factory: Callable[..., Server],
+) -> None:
+    server = server_factory("--guest-rooms", "create", "--limit", "channels_per_hour=2")
+    for name in ("g1", "g2"):
+        async with room(server, name):
+            pass
+    async with ws_connect(f"{server.ws_url}?room_name=g3") as guest:  # a third guest room
+        code, reason = await closed_with(guest)
+        assert (code, reason) == (4004, "at most 2 new channels per hour")
+    async with room(server, "g1") as guest:  # entering one that exists is no creation
+        assert await recent(guest) == []
+
+
+async def test_guest_rooms_from_the_environment(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "d", "--allow-guests", env={"HUBBUB_GUEST_ROOMS": "create"})
+    try:
+        async with room(server, "from-env") as guest:
+            assert await recent(guest) == []
+    finally:
+        server.stop()

@@ -52,6 +52,14 @@ class Driver:
         """A new public channel with exactly `members` in it; its name."""
         raise NotImplementedError
 
+    async def private_channel(self, base: str, *members: Account) -> str:
+        """A new private channel with exactly `members` in it; its name."""
+        raise NotImplementedError
+
+    async def dm(self, a: Account, b: Account) -> str:
+        """The DM of `a` and `b`; its name."""
+        raise NotImplementedError
+
 
 class ServerDriver(Driver):
     name = "server"
@@ -75,6 +83,27 @@ class ServerDriver(Driver):
             r = await self.http.post(f"/api/channels/{name}/join", headers=_bearer(m.token))
             assert r.status_code == 200, r.text
         return name
+
+    async def private_channel(self, base: str, *members: Account) -> str:
+        name = unique(base)
+        creator, *others = members
+        r = await self.http.post(
+            "/api/channels", json={"name": name, "private": True}, headers=_bearer(creator.token)
+        )
+        assert r.status_code == 201, r.text
+        for m in others:
+            r = await self.http.post(
+                f"/api/channels/{name}/invite",
+                json={"username": m.name},
+                headers=_bearer(creator.token),
+            )
+            assert r.status_code == 200, r.text
+        return name
+
+    async def dm(self, a: Account, b: Account) -> str:
+        r = await self.http.post("/api/dms", json={"usernames": [b.name]}, headers=_bearer(a.token))
+        assert r.status_code == 200, r.text
+        return str(r.json()["name"])
 
 
 class AwsDriver(Driver):
@@ -103,6 +132,16 @@ class AwsDriver(Driver):
     async def channel(self, base: str, *members: Account) -> str:
         name = unique(base)
         await self.store.create_channel(name, "public", "", [self.ids[m.name] for m in members])
+        return name
+
+    async def private_channel(self, base: str, *members: Account) -> str:
+        name = unique(base)
+        await self.store.create_channel(name, "private", "", [self.ids[m.name] for m in members])
+        return name
+
+    async def dm(self, a: Account, b: Account) -> str:
+        name = "dm:" + ",".join(sorted([a.name, b.name]))
+        await self.store.create_channel(name, "dm", "", [self.ids[a.name], self.ids[b.name]])
         return name
 
 

@@ -27,6 +27,7 @@ import dataclasses
 import itertools
 import json
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -94,6 +95,7 @@ class Differences:
     bad_token_url: Outcome  # `?token=forged`
     bad_auth_frame: Outcome  # `{"action": "auth", "token": "forged"}`
     oversize_frame: Outcome  # a frame over max_frame_bytes (64 KiB) but under 128 KiB
+    no_room: tuple[str, int, str]  # a guest's ?room_name= it may not use: how it is refused
 
 
 INVALID_TOKEN = {"type": "error", "id": "a1", "code": "token_invalid", "message": "invalid token"}
@@ -105,6 +107,8 @@ DIFFERENCES = {
         bad_token_url=Outcome(close_code=4001),  # the upgrade succeeds, then 4001
         bad_auth_frame=Outcome(close_code=4001),  # no error frame: the close code says it
         oversize_frame=Outcome(close_code=1009),
+        # docs/protocol.md, "S1 tutorial protocol": close 4004 with reason "no such room"
+        no_room=("close", 4004, "no such room"),
     ),
     "aws": Differences(
         # "`$connect` cannot push, so a `?token=` connection gets no `hello`"
@@ -123,6 +127,8 @@ DIFFERENCES = {
             },
             closed=False,
         ),
+        # "404 room unavailable", with the same reason as the body
+        no_room=("http", 404, "no such room"),
     ),
 }
 
@@ -723,10 +729,65 @@ async def test_an_oversize_frame(drv: Driver) -> None:
         await assert_outcome(a, DIFFERENCES[drv.name].oversize_frame)
 
 
+async def refusal(url: str) -> tuple[str, int, str]:
+    """How a connection to `url` is refused: ("http", status, body) when the
+    upgrade is, ("close", code, reason) when the server closes it at once."""
+    try:
+        async with ws_connect(url) as ws:
+            with pytest.raises(websockets.ConnectionClosed) as info:
+                frame = await ws.recv()
+                raise AssertionError(f"expected the connection refused, got {frame}")
+    except websockets.InvalidStatus as refused:
+        body = (refused.response.body or b"").decode().strip()
+        return "http", refused.response.status_code, body
+    rcvd = info.value.rcvd
+    assert rcvd is not None, "the server must send a close frame"
+    return "close", rcvd.code, rcvd.reason
+
+
+async def test_a_guest_gets_one_answer_for_every_room_it_may_not_use(drv: Driver) -> None:
+    # Issue #19, defect 1: by default (`--guest-rooms existing`) a private
+    # channel, a DM, an unused name and an invalid one look the same to a guest,
+    # on connect and in sendMessage / getRecentMessages, so no name leaks.
+    alice, bob = await drv.account("alice"), await drv.account("bob")
+    lobby = await drv.channel("lobby", alice)
+    secret = await drv.private_channel("secret", alice)
+    dm = await drv.dm(alice, bob)
+    names = [secret, dm, unique("unused"), "Not A Room!"]
+    expected = DIFFERENCES[drv.name].no_room
+    for name in names:
+        url = f"{drv.ws_url}?room_name={urllib.parse.quote(name, safe='')}"
+        assert await refusal(url) == expected, name
+
+    async with in_room(drv, lobby) as g:
+        for i, name in enumerate(names):
+            await g.send(
+                {
+                    "action": "sendMessage",
+                    "id": i,
+                    "room_name": name,
+                    "user_name": "mallory",
+                    "content": "in?",
+                }
+            )
+            assert await g.recv() == error(i, "not_found", "no such room"), name
+            await g.send({"action": "getRecentMessages", "room_name": name})
+            assert await g.recv() == pushed(), name
+        await fence(g)  # nothing was posted anywhere
+
+    # ... and nothing was made: the unused name is still refused, and
+    # alice's private channel holds no guest's message.
+    assert await refusal(f"{drv.ws_url}?room_name={names[2]}") == expected
+    async with signed_in(drv, alice) as a:
+        await a.send({"action": "history", "id": 1, "channel": secret})
+        frame = await a.recv()
+        assert (frame["type"], frame["messages"]) == ("history", []), frame
+
+
 async def test_a_guest_gets_a_message_sent_the_moment_it_connected(drv: Driver) -> None:
     # The S1 protocol has no resume: its room is joined before the handshake
     # completes, on both deployments (issue #19, defect 10).
-    room = unique("at-once")
+    room = await drv.channel("at-once", await drv.account("alice"))
     async with in_room(drv, room) as a:
         for i in range(10):
             async with ws_connect(f"{drv.ws_url}?room_name={room}") as b:

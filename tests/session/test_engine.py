@@ -127,7 +127,16 @@ async def test_a_forged_token_closes_at_once_and_an_auth_frame_then_too(hub: Hub
 
 
 async def test_guests_get_their_room_and_only_the_tutorial_actions(hub: Hub) -> None:
-    engine, conn = Engine(hub), Recorder()
+    engine = Engine(hub)
+    # By default (guest_rooms "existing") a guest's room must exist.
+    unused = Recorder()
+    step = engine.attach(unused, {"room_name": "lobby"})
+    assert step is not None
+    await step()
+    assert unused.closed == [CloseCode.room_unavailable]
+    owner, _ = await hub.register("olga", "correct horse")
+    await hub.create_channel(owner, "lobby")
+    conn = Recorder()
     step = engine.attach(conn, {"room_name": "lobby"})
     assert step is not None
     await step()

@@ -235,6 +235,7 @@ class LocalSettings:
     dynamodb_endpoint: str | None = None  # None: start moto here
     prefix: str = "hubbub-"
     allow_guests: bool = False
+    guest_rooms: str = "existing"
     limits: tuple[str, ...] = ()
     workers: int = 8
     log_level: str = "warning"
@@ -273,6 +274,7 @@ def run(settings: LocalSettings) -> None:
         os.environ["HUBBUB_DATABASE_URL"] = url
         os.environ[apigw.ENDPOINT_ENV] = f"http://{base}"
         os.environ["HUBBUB_ALLOW_GUESTS"] = "1" if settings.allow_guests else "0"
+        os.environ["HUBBUB_GUEST_ROOMS"] = settings.guest_rooms
         if settings.limits:
             os.environ["HUBBUB_LIMIT"] = ",".join(settings.limits)
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

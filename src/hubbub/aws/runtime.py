@@ -3,6 +3,7 @@ the push bus, kept between invocations (Lambda reuses the process).
 
 Configuration is the environment, as for `hubbub serve`:
 `HUBBUB_DATABASE_URL` (a `dynamodb://` URL), `HUBBUB_ALLOW_GUESTS=1`,
+`HUBBUB_GUEST_ROOMS=existing|create` (default `existing`),
 `HUBBUB_LIMIT=name=value,...`, `HUBBUB_JWT_SECRET` (else the secret is
 generated once and kept in the store, as on a server), and
 `HUBBUB_APIGW_ENDPOINT` to override the Management API URL.
@@ -29,7 +30,7 @@ from hubbub.aws.push import PushBus, Pusher
 from hubbub.config import parse_limits
 from hubbub.core.hub import Hub
 from hubbub.core.presence import EachConnection
-from hubbub.protocol.limits import Limits
+from hubbub.protocol.limits import GUEST_ROOMS, GuestRooms, Limits
 from hubbub.store.dynamo import DynamoStore
 
 T = TypeVar("T")
@@ -41,6 +42,7 @@ DEFAULT_URL = "dynamodb://?prefix=hubbub-"
 class LambdaSettings:
     database_url: str = DEFAULT_URL
     allow_guests: bool = False
+    guest_rooms: GuestRooms = "existing"
     limits: Limits = dataclasses.field(default_factory=Limits)
     jwt_secret: str | None = None
 
@@ -50,9 +52,13 @@ class LambdaSettings:
         url = env.get("HUBBUB_DATABASE_URL") or DEFAULT_URL
         if not url.startswith("dynamodb://"):
             raise ValueError("HUBBUB_DATABASE_URL must be a dynamodb:// URL on Lambda")
+        rooms = env.get("HUBBUB_GUEST_ROOMS") or "existing"
+        if rooms not in GUEST_ROOMS:
+            raise ValueError(f"HUBBUB_GUEST_ROOMS must be one of {', '.join(GUEST_ROOMS)}")
         return cls(
             database_url=url,
             allow_guests=env.get("HUBBUB_ALLOW_GUESTS", "").lower() in ("1", "true", "yes"),
+            guest_rooms=rooms,  # checked above
             limits=parse_limits([env["HUBBUB_LIMIT"]] if env.get("HUBBUB_LIMIT") else []),
             jwt_secret=env.get("HUBBUB_JWT_SECRET") or None,
         )
@@ -71,6 +77,7 @@ class Runtime:
             self.bus,
             settings.limits,
             allow_guests=settings.allow_guests,
+            guest_rooms=settings.guest_rooms,
             directory=TableDirectory(self.connections),
             presence=EachConnection(),
         )

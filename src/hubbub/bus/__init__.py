@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from hubbub.core.ports import Bus, BusError, Deliver, Directory
+from hubbub.core.ports import Bus, BusError, Counters, Deliver, Directory
 
-__all__ = ["Bus", "BusError", "Deliver", "Directory", "open_bus", "open_directory"]
+__all__ = [
+    "Bus",
+    "BusError",
+    "Counters",
+    "Deliver",
+    "Directory",
+    "open_bus",
+    "open_counters",
+    "open_directory",
+]
 
 
 def open_bus(url: str) -> Bus:
@@ -30,3 +39,16 @@ def open_directory(url: str, ttl: float) -> Directory:
     from hubbub.core.presence import LocalDirectory
 
     return LocalDirectory()
+
+
+def open_counters(url: str) -> Counters:
+    """The throttle counters that go with the bus at `url`: in Redis, shared
+    by every node; otherwise in this process."""
+    scheme = url.partition("://")[0]
+    if scheme in ("redis", "rediss", "unix"):
+        from hubbub.bus.redis_counters import RedisCounters
+
+        return RedisCounters(url)
+    from hubbub.core.ratelimit import LocalCounters
+
+    return LocalCounters()

@@ -21,18 +21,29 @@ from hubbub.core.models import (
     StoredMessage,
     User,
 )
-from hubbub.core.ports import Bus, BusError, Directory, NameTaken, Store, StoreError
+from hubbub.core.ports import (
+    Bus,
+    BusError,
+    Counters,
+    Directory,
+    NameTaken,
+    Store,
+    StoreError,
+)
 from hubbub.core.presence import LocalDirectory, Presence
-from hubbub.core.ratelimit import LoginThrottle, RateLimiter
+from hubbub.core.ratelimit import LocalCounters, LoginThrottle, RateLimiter, RegistrationThrottle
 from hubbub.core.writer import GroupCommitWriter
 from hubbub.protocol.codec import encode
 from hubbub.protocol.errors import ChatError, ErrorCode
-from hubbub.protocol.limits import Limits
+from hubbub.protocol.limits import GUEST_ROOMS, GuestRooms, Limits
 from hubbub.protocol.rules import CHANNEL_RE, MAX_DISPLAY_NAME, MAX_DM_MEMBERS, MAX_TOPIC
 
 log = logging.getLogger("hubbub.hub")
 
 MAX_SEQ = 2**63 - 1  # the largest integer SQLite and Postgres BIGINT store
+# Channels listed per page of `channel_page` (public ones you are not in).
+CHANNEL_PAGE = 100
+MAX_CHANNEL_PAGE = 1000
 
 
 def check_channel_name(name: str) -> str:
@@ -67,21 +78,33 @@ class Hub:
         limits: Limits,
         *,
         allow_guests: bool = False,
+        guest_rooms: GuestRooms = "existing",
         directory: Directory | None = None,
         presence: Presence | None = None,
         clock: Callable[[], float] = time.time,
+        counters: Counters | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.limits = limits
         self.allow_guests = allow_guests
+        if guest_rooms not in GUEST_ROOMS:
+            raise ValueError(f"guest_rooms must be one of {', '.join(GUEST_ROOMS)}")
+        self.guest_rooms: GuestRooms = guest_rooms
         self.clock = clock
         self.secret = ""
         self.presence = presence or Presence()  # this node's connections
         self.directory = directory or LocalDirectory()  # the whole cluster's
         self._presence_task: asyncio.Task[None] | None = None
-        self.login_throttle = LoginThrottle(limits.login_failures, limits.login_window)
+        # Throttle counts: the cluster's (Redis) or this process's.
+        self.counters = counters or LocalCounters(clock)
+        self.login_throttle = LoginThrottle(self.counters, limits, clock)
+        self.registration_throttle = RegistrationThrottle(self.counters, limits, clock)
         self.send_limiter = RateLimiter(limits.messages_per_second, limits.message_burst)
+        # Per node, as the send limiter; guests creating rooms share one key.
+        self.channel_limiter = RateLimiter(
+            max(limits.channels_per_hour, 1e-9) / 3600, limits.channels_per_hour
+        )
         self.writer = GroupCommitWriter(store, self._publish_messages)
         self._users: dict[int, User] = {}
         # Send-path caches (see _sendable): channel name -> id, which never
@@ -102,6 +125,7 @@ class Hub:
             await asyncio.gather(self._presence_task, return_exceptions=True)
         await self.writer.stop()
         await self.directory.close()
+        await self.counters.close()
         await self.store.close()
 
     # --- events -----------------------------------------------------------
@@ -139,10 +163,16 @@ class Hub:
         return auth.issue_token(self.secret, user.id, user.username, self.limits.token_ttl)
 
     async def register(
-        self, username: str, password: str, display_name: str | None = None
+        self, username: str, password: str, display_name: str | None = None, *, address: str = ""
     ) -> tuple[User, str]:
+        """`address`: the client's, for the registration throttle."""
         auth.check_username(username)
         auth.check_password(password)
+        wait = await self.registration_throttle.attempt(address)
+        if wait > 0:
+            raise ChatError(
+                ErrorCode.registration_throttled, "too many registrations", retry_after=wait
+            )
         display = (display_name or username).strip()[:MAX_DISPLAY_NAME] or username
         hashed = await asyncio.to_thread(auth.hash_password, password)
         try:
@@ -151,18 +181,18 @@ class Hub:
             raise ChatError(ErrorCode.conflict, f"username {username!r} is taken") from None
         return user, self.token_for(user)
 
-    async def login(self, username: str, password: str) -> tuple[User, str]:
-        now = self.clock()
-        wait = self.login_throttle.retry_after(username, now)
+    async def login(self, username: str, password: str, *, address: str = "") -> tuple[User, str]:
+        """`address`: the client's; failed logins are throttled per address and
+        account (see LoginThrottle), so others' failures do not lock you out."""
+        wait = await self.login_throttle.attempt(address, username)
         if wait > 0:
             raise ChatError(ErrorCode.login_throttled, "too many failed logins", retry_after=wait)
         user = await self.store.get_user_by_name(username)
         hashed = user.password_hash if user else auth.DUMMY_HASH
         ok = await asyncio.to_thread(auth.verify_password, hashed, password)
         if user is None or not ok:
-            self.login_throttle.failed(username, now)
             raise ChatError(ErrorCode.bad_credentials, "wrong username or password")
-        self.login_throttle.succeeded(username)
+        await self.login_throttle.succeeded(address, username)
         if auth.needs_rehash(user.password_hash):
             await self.store.update_password_hash(
                 user.id, await asyncio.to_thread(auth.hash_password, password)
@@ -213,29 +243,60 @@ class Hub:
         return membership
 
     async def list_channels(self, user: User) -> list[dict[str, Any]]:
-        """Channels the user can see: theirs (with read cursors), then public ones."""
+        """The first page of `channel_page`."""
+        return (await self.channel_page(user))[0]
+
+    async def channel_page(
+        self, user: User, *, after: str | None = None, limit: int = CHANNEL_PAGE
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the channels the user can see, and the `after` of the next
+        page (None: this is the last). The first page (`after` None) holds all
+        of theirs (with read cursors), then the first `limit` public channels
+        they are not in, by name; later pages hold public channels they are
+        not in with names after `after`."""
         mine = await self.store.channels_for(user.id)
         out = []
-        for m in mine:
-            body = events.channel_body(m.channel)
-            mentions = 0
-            if m.channel.last_seq > m.last_read:
-                mentions = await self.store.count_mentions(m.channel.id, m.last_read, user.username)
-            body.update(is_member=True, last_read=m.last_read, mentions=mentions)
-            out.append(body)
-        joined = {m.channel.id for m in mine}
-        for c in await self.store.public_channels():
-            if c.id not in joined:
-                body = events.channel_body(c)
-                body.update(is_member=False, last_read=0, mentions=0)
+        if after is None:
+            for m in mine:
+                body = events.channel_body(m.channel)
+                mentions = 0
+                if m.channel.last_seq > m.last_read:
+                    mentions = await self.store.count_mentions(
+                        m.channel.id, m.last_read, user.username
+                    )
+                body.update(is_member=True, last_read=m.last_read, mentions=mentions)
                 out.append(body)
-        return out
+        joined = {m.channel.id for m in mine}
+        others = sorted(
+            (
+                c
+                for c in await self.store.public_channels()
+                if c.id not in joined and (after is None or c.name > after)
+            ),
+            key=lambda c: c.name,
+        )
+        for c in others[:limit]:
+            body = events.channel_body(c)
+            body.update(is_member=False, last_read=0, mentions=0)
+            out.append(body)
+        return out, others[limit - 1].name if len(others) > limit else None
+
+    def check_channel_rate(self, creator: User | None) -> None:
+        """Take one of `creator`'s `channels_per_hour` (guests share one)."""
+        wait = self.channel_limiter.take(creator.id if creator else "guests", self.clock())
+        if wait > 0:
+            raise ChatError(
+                ErrorCode.rate_limited,
+                f"at most {self.limits.channels_per_hour} new channels per hour",
+                retry_after=wait,
+            )
 
     async def create_channel(
         self, user: User, name: str, *, private: bool = False, topic: str = ""
     ) -> Channel:
         check_channel_name(name)
         topic = self._check_topic(topic)
+        self.check_channel_rate(user)  # an attempt on a taken name counts too
         try:
             channel = await self.store.create_channel(
                 name, "private" if private else "public", topic, [user.id]
@@ -246,10 +307,15 @@ class Hub:
         return channel
 
     async def ensure_room(self, name: str, creator: User | None) -> Channel:
-        """A tutorial room: the public channel `name`, created on first use."""
+        """A tutorial room: the public channel `name`, created on first use
+        (within `channels_per_hour`). For a guest (`creator` None), only with
+        `guest_rooms` "create": else a room that does not exist is not found."""
         check_channel_name(name)
         channel = await self.store.get_channel(name)
         if channel is None:
+            if creator is None and self.guest_rooms != "create":
+                raise _not_found(name)
+            self.check_channel_rate(creator)
             try:
                 channel = await self.store.create_channel(
                     name, "public", "", [creator.id] if creator else []

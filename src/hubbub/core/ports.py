@@ -11,7 +11,7 @@ only this module, never a backend.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from hubbub.core.models import (
     AppendRejected,
@@ -181,5 +181,31 @@ class Directory(Protocol):
 
     async def heartbeat(self, user_ids: Iterable[int]) -> list[int]:
         """Refresh this node's users; return users whose every node expired."""
+
+    async def close(self) -> None: ...
+
+
+# --- throttle counters -------------------------------------------------------------
+#
+# Counts of recent events by key (failed logins per address, registrations...),
+# shared by every node where the bus is shared (Redis), so a limit holds for
+# the cluster and not per node. A key's window starts at its first hit and the
+# count vanishes when it ends (a fixed window: memory per key is constant).
+
+
+class Tally(NamedTuple):
+    hits: int  # the count after this call
+    retry_after: float  # seconds until the key's window ends (0: no such key)
+
+
+class Counters(Protocol):
+    async def add(self, keys: Sequence[str], window: float, amount: int = 1) -> list[Tally]:
+        """Atomically add `amount` to each key's count, in one round trip. A key
+        with no count starts one (only for a positive amount: a negative one,
+        taking a hit back, never creates a key) that expires `window` seconds
+        later. Raise BusError if the backend is unreachable."""
+
+    async def reset(self, keys: Sequence[str]) -> None:
+        """Forget the keys' counts."""
 
     async def close(self) -> None: ...

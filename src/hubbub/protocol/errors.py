@@ -49,10 +49,20 @@ class ErrorCode(enum.Enum):
         413, "The HTTP request body is larger than `max_body_bytes`; none of it was used."
     )
     rate_limited = _Err(
-        429, "Too many messages per second for this user; `retry_after` says when to retry."
+        429,
+        "Too many messages per second, or new channels per hour, for this user; "
+        "`retry_after` says when to retry.",
     )
     login_throttled = _Err(
-        429, "Too many failed logins for this account; `retry_after` says when to retry."
+        429,
+        "Too many failed logins from this client address, for this account or for all "
+        "accounts (see `login_failures`); `retry_after` says when to retry. Logins from "
+        "other addresses are not affected.",
+    )
+    registration_throttled = _Err(
+        429,
+        "Too many registrations from this client address (`registrations_per_hour`); "
+        "`retry_after` says when to retry.",
     )
     too_many_subscriptions = _Err(
         429, "The connection already follows `max_subscriptions` channels."
@@ -99,8 +109,10 @@ CLOSE_DOCS: dict[CloseCode, str] = {
     CloseCode.auth_timeout: "No `auth` frame within `auth_timeout` seconds of connecting.",
     CloseCode.heartbeat_timeout: "Nothing received for `idle_timeout` seconds; send `ping`.",
     CloseCode.room_unavailable: (
-        "A tutorial (`?room_name=`) connection's room cannot be used: the name is "
-        "invalid, the room is private, or the user left it."
+        "A tutorial (`?room_name=`) connection's room cannot be used. A guest gets "
+        "one reason, `no such room`, whatever the cause (invalid, private, a DM, or "
+        "unused where guests may not create rooms); a user whose room closes because "
+        "they left it, or who is over `channels_per_hour`, is told so."
     ),
     CloseCode.slow_consumer: (
         "The connection stopped reading and its outbound buffer passed `max_buffer_bytes`; "

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
+
+# Where tutorial guests may post (`--guest-rooms`): only in public channels that
+# exist, or also in rooms they create by naming them.
+GuestRooms = Literal["existing", "create"]
+GUEST_ROOMS: tuple[GuestRooms, ...] = ("existing", "create")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -30,8 +36,18 @@ class Limits:
     # Largest HTTP request body (JSON); file uploads will have their own limit.
     max_body_bytes: int = 1024 * 1024
     token_ttl: float = 7 * 24 * 3600.0
+    # Failed logins within login_window (from the first): per client address
+    # and account, per address across accounts, per account from everywhere
+    # (that one refuses only addresses that failed for it: see LoginThrottle).
     login_failures: int = 5
+    login_failures_per_address: int = 50
+    login_failures_per_account: int = 100
     login_window: float = 15 * 60.0
+    # Registration attempts per client address per hour.
+    registrations_per_hour: int = 30
+    # Channels (and tutorial rooms) one user may create: a burst of this many,
+    # then one more every 3600/N s. Counted per node.
+    channels_per_hour: int = 30
 
     def public(self) -> dict[str, float | int]:
         """The subset sent to clients in `hello`."""

@@ -14,7 +14,7 @@ from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 from hubbub import __version__
-from hubbub.bus import open_bus, open_directory
+from hubbub.bus import open_bus, open_counters, open_directory
 from hubbub.config import Settings
 from hubbub.core.hub import Hub
 from hubbub.server import rest
@@ -47,7 +47,9 @@ def create_app(settings: Settings) -> FastAPI:
             bus,
             settings.limits,
             allow_guests=settings.allow_guests,
+            guest_rooms=settings.guest_rooms,
             directory=open_directory(settings.bus_url, settings.limits.presence_ttl),
+            counters=open_counters(settings.bus_url),
         )
         await hub.start()
         fanout = Fanout(bus, hub)

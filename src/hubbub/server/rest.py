@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from hubbub.core import events
-from hubbub.core.hub import Hub, unavailable
+from hubbub.core.hub import CHANNEL_PAGE, MAX_CHANNEL_PAGE, Hub, unavailable
 from hubbub.core.models import Channel, User
 from hubbub.core.ports import StoreError
 from hubbub.protocol.errors import ChatError, ErrorCode
@@ -164,16 +164,40 @@ api = APIRouter(prefix="/api", responses=ERRORS, route_class=AuthFirstRoute)
 
 
 @api.post(
-    "/auth/register", status_code=201, response_model=AuthOut, tags=["auth"], responses=BODY_ERRORS
+    "/auth/register",
+    status_code=201,
+    response_model=AuthOut,
+    tags=["auth"],
+    responses={
+        **BODY_ERRORS,
+        429: {"model": ErrorOut, "description": "Over `registrations_per_hour` from this address"},
+    },
 )
-async def register(body: Credentials, hub: HubDep) -> dict[str, Any]:
-    user, token = await hub.register(body.username, body.password, body.display_name)
+async def register(request: Request, body: Credentials, hub: HubDep) -> dict[str, Any]:
+    """Create an account. Throttled per client address: `request.client.host`,
+    i.e. the TCP peer, or X-Forwarded-For's when uvicorn trusts the peer
+    (`FORWARDED_ALLOW_IPS`; docs/deploy.md)."""
+    address = request.client.host if request.client else ""
+    user, token = await hub.register(
+        body.username, body.password, body.display_name, address=address
+    )
     return {"user": user_out(user), "token": token}
 
 
-@api.post("/auth/login", response_model=AuthOut, tags=["auth"], responses=BODY_ERRORS)
-async def login(body: Credentials, hub: HubDep) -> dict[str, Any]:
-    user, token = await hub.login(body.username, body.password)
+@api.post(
+    "/auth/login",
+    response_model=AuthOut,
+    tags=["auth"],
+    responses={
+        **BODY_ERRORS,
+        429: {"model": ErrorOut, "description": "Too many failed logins from this address"},
+    },
+)
+async def login(request: Request, body: Credentials, hub: HubDep) -> dict[str, Any]:
+    """Log in. Failed logins are throttled per client address and account, so
+    failures from elsewhere never lock the owner out (`login_failures`)."""
+    address = request.client.host if request.client else ""
+    user, token = await hub.login(body.username, body.password, address=address)
     return {"user": user_out(user), "token": token}
 
 
@@ -194,9 +218,25 @@ async def get_user(username: str, hub: HubDep, _: UserDep) -> dict[str, str]:
 
 
 @api.get("/channels", response_model=list[ChannelView], tags=["channels"])
-async def list_channels(hub: HubDep, user: UserDep) -> list[dict[str, Any]]:
-    """Your channels and DMs (with read cursors), then public channels you are not in."""
-    return await hub.list_channels(user)
+async def list_channels(
+    request: Request,
+    response: Response,
+    hub: HubDep,
+    user: UserDep,
+    after: Annotated[str | None, Query(max_length=80)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_CHANNEL_PAGE)] = CHANNEL_PAGE,
+) -> list[dict[str, Any]]:
+    """Without `after`: all your channels and DMs (with read cursors), then the
+    first `limit` public channels you are not in, by name. With `after`: the
+    next public channels you are not in, named after it. While there are more,
+    a `Link: <...>; rel="next"` header gives the next page's URL (and
+    `X-Next-After` its `after`)."""
+    page, following = await hub.channel_page(user, after=after, limit=limit)
+    if following is not None:
+        url = request.url.include_query_params(after=following, limit=limit)
+        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+        response.headers["X-Next-After"] = following
+    return page
 
 
 @api.post(
@@ -204,9 +244,16 @@ async def list_channels(hub: HubDep, user: UserDep) -> list[dict[str, Any]]:
     status_code=201,
     response_model=ChannelOut,
     tags=["channels"],
-    responses=BODY_ERRORS,
+    responses={
+        **BODY_ERRORS,
+        409: {"model": ErrorOut, "description": "The name is taken (by any kind of channel)"},
+        429: {"model": ErrorOut, "description": "Over `channels_per_hour`: see `retry_after`"},
+    },
 )
 async def create_channel(body: ChannelIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
+    """Create a channel and join it. A taken name answers 409 `conflict`, whatever
+    channel (public, private or DM) has it; each attempt counts against
+    `channels_per_hour` (429 `rate_limited` past it)."""
     channel = await hub.create_channel(user, body.name, private=body.private, topic=body.topic)
     return events.channel_body(channel)
 

@@ -43,12 +43,29 @@ def _missing(field: str) -> ChatError:
     return ChatError(ErrorCode.invalid_input, f"{field} not in message dict", field=field)
 
 
+# What a guest is told about every room it may not use, whatever the reason:
+# invalid name, private channel, DM, or (unless guests may create rooms) no
+# such channel. One answer, so a name's existence does not leak.
+NO_ROOM = "no such room"
+
+
+def no_room() -> ChatError:
+    return ChatError(ErrorCode.not_found, NO_ROOM)
+
+
 async def room(hub: Hub, name: str, user: User | None) -> Channel:
-    """The room's channel, created on first use, with `user` made a member."""
+    """The room's channel, created on first use, with `user` made a member.
+    A guest gets an existing public channel, or (`guest_rooms` "create") a
+    new one; anything else is `no_room()`."""
     if user is None:
-        channel = await hub.ensure_room(name, None)
+        try:
+            channel = await hub.ensure_room(name, None)
+        except ChatError as err:
+            if err.code is ErrorCode.rate_limited:  # only where guests create rooms
+                raise
+            raise no_room() from None
         if channel.kind != "public":
-            raise ChatError(ErrorCode.not_found, f"no room {name!r}")
+            raise no_room()
         return channel
     try:
         channel, membership = await hub.channel_for(user, name)
@@ -90,5 +107,7 @@ async def get_recent_messages(hub: Hub, conn: Conn, frame: f.GetRecentMessages) 
     except ChatError as err:
         if err.code is not ErrorCode.not_found:
             raise
-        rows = []  # as the tutorial: an unused room has no messages (and hides private ones)
+        # As the tutorial: an unused room has no messages. So does every room
+        # the connection may not read (private, DM, invalid name): one answer.
+        rows = []
     conn.send(messages([(m.author or m.author_name, m.text) for m in reversed(rows)]))
