@@ -100,7 +100,7 @@ async def test_private_channels_and_dms_are_invisible_to_others(hub: Hub) -> Non
         assert await code_of(hub.channel_for(carl, name)) is ErrorCode.not_found
         assert await code_of(hub.join(carl, name)) is ErrorCode.not_found
         assert await code_of(hub.send(carl, name, "hi", "c")) is ErrorCode.not_found
-    names = [c["name"] for c in await hub.list_channels(carl)]
+    names = [c["name"] for c in (await hub.channel_page(carl))[0]]
     assert "secret" not in names and dm.name not in names
     await hub.invite(ann, "secret", "carl")
     assert (await hub.member_channel(carl, "secret")).channel.member_count == 2

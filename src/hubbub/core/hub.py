@@ -242,10 +242,6 @@ class Hub:
             raise ChatError(ErrorCode.not_a_member, f"join #{name} first")
         return membership
 
-    async def list_channels(self, user: User) -> list[dict[str, Any]]:
-        """The first page of `channel_page`."""
-        return (await self.channel_page(user))[0]
-
     async def channel_page(
         self, user: User, *, after: str | None = None, limit: int = CHANNEL_PAGE
     ) -> tuple[list[dict[str, Any]], str | None]:
