@@ -1,5 +1,7 @@
-"""docs/protocol.md and docs/protocol.schema.json are generated from the code
-and must not drift; every code, action, frame and limit the server has is in them."""
+"""docs/protocol.md, docs/protocol.schema.json and docs/asyncapi.json are
+generated from the code and must not drift; every code, action, frame and limit
+the server has is in them. (tests/conformance/test_asyncapi.py runs the official
+AsyncAPI parser on docs/asyncapi.json.)"""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from hubbub import __version__
 from hubbub import docgen as doc
 from hubbub.protocol import frames as f
 from hubbub.protocol.codec import decode_client
@@ -32,6 +35,11 @@ def schema() -> dict[str, Any]:
     return doc.json_schema()
 
 
+@pytest.fixture(scope="module")
+def asyncapi() -> dict[str, Any]:
+    return doc.asyncapi()
+
+
 # --- drift ---------------------------------------------------------------------------
 
 
@@ -47,9 +55,16 @@ def test_schema_matches_the_code() -> None:
     assert path.read_text(encoding="utf-8") == doc.schema_text(), f"{path} is {REGENERATE}"
 
 
+def test_asyncapi_matches_the_code() -> None:
+    path = ROOT / doc.ASYNCAPI_PATH
+    assert path.exists(), f"{path} is missing: run `python -m hubbub.docgen`"
+    assert path.read_text(encoding="utf-8") == doc.asyncapi_text(), f"{path} is {REGENERATE}"
+
+
 def test_render_is_deterministic(text: str) -> None:
     assert doc.render() == text
     assert doc.schema_text() == doc.schema_text()
+    assert doc.asyncapi_text() == doc.asyncapi_text()
 
 
 def test_main_writes_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,9 +75,17 @@ def test_main_writes_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert json.loads((tmp_path / doc.SCHEMA_PATH).read_text(encoding="utf-8")) == (
         doc.json_schema()
     )
+    assert json.loads((tmp_path / doc.ASYNCAPI_PATH).read_text(encoding="utf-8")) == (
+        doc.asyncapi()
+    )
     assert doc.main(["--check", "--root", str(tmp_path)]) == 0
     (tmp_path / doc.SCHEMA_PATH).write_text("{}\n", encoding="utf-8")
     assert doc.main(["--check", "--root", str(tmp_path)]) == 1
+    capsys.readouterr()
+    assert doc.main(["--root", str(tmp_path)]) == 0
+    (tmp_path / doc.ASYNCAPI_PATH).write_text("{}\n", encoding="utf-8")
+    assert doc.main(["--check", "--root", str(tmp_path)]) == 1
+    assert str(doc.ASYNCAPI_PATH) in capsys.readouterr().err
 
 
 def test_committed_docs_pass_check() -> None:
@@ -72,6 +95,7 @@ def test_committed_docs_pass_check() -> None:
 def test_header_says_generated(text: str) -> None:
     head = "\n".join(text.splitlines()[:4])
     assert "hubbub protocol-doc" in head and "do not edit by hand" in head
+    assert "[asyncapi.json](asyncapi.json)" in head
 
 
 # --- completeness --------------------------------------------------------------------------
@@ -247,3 +271,107 @@ def test_schema_refs_resolve(schema: dict[str, Any]) -> None:
 
 def test_schema_is_plain_json(schema: dict[str, Any]) -> None:
     assert json.loads(doc.schema_text()) == schema
+
+
+# --- the AsyncAPI document ---------------------------------------------------------------------
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+def _resolve(document: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = document
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        assert isinstance(node, dict) and part in node, f"{ref} does not resolve"
+        node = node[part]
+    return node
+
+
+def test_asyncapi_head(asyncapi: dict[str, Any]) -> None:
+    assert asyncapi["asyncapi"] == "3.0.0"
+    assert asyncapi["info"]["version"] == __version__
+    server = asyncapi["servers"]["selfHosted"]
+    assert server["protocol"] == "ws" and server["host"] == "{host}:{port}"
+    assert set(server["variables"]) == {"host", "port"}
+    assert "Lambda" in server["description"]
+    # which side the operations are written from is said
+    assert "operations are the server's" in asyncapi["info"]["description"]
+
+
+def test_asyncapi_refs_resolve(asyncapi: dict[str, Any]) -> None:
+    refs = _refs(asyncapi)
+    assert refs
+    assert not [r for r in refs if "$defs" in r]
+    for ref in refs:
+        _resolve(asyncapi, ref)
+
+
+def test_asyncapi_payloads_are_the_frame_schemas(
+    asyncapi: dict[str, Any], schema: dict[str, Any]
+) -> None:
+    schemas = asyncapi["components"]["schemas"]
+    messages = asyncapi["components"]["messages"]
+    models = [*f.CLIENT_FRAMES, *f.SERVER_FRAMES]
+    assert list(messages) == [m.__name__ for m in models]
+    for model in models:
+        message = messages[model.__name__]
+        assert message["payload"] == {"$ref": f"#/components/schemas/{model.__name__}"}
+        for example in message["examples"]:
+            model.model_validate(example["payload"])
+    # the same schemas as protocol.schema.json, only the $ref paths differ
+    as_json = json.dumps(schemas).replace("#/components/schemas/", "#/$defs/")
+    defs = {k: v for k, v in schema["$defs"].items() if k not in ("ClientFrame", "ServerFrame")}
+    assert json.loads(as_json) == defs
+
+
+def _operations(asyncapi: dict[str, Any], channel: str, action: str) -> list[str]:
+    """The message names of `channel`'s operations with `action`."""
+    names = []
+    for op in asyncapi["operations"].values():
+        if op["channel"]["$ref"] == f"#/channels/{channel}" and op["action"] == action:
+            names += [r["$ref"].rsplit("/", 1)[-1] for r in op["messages"]]
+    return names
+
+
+def test_asyncapi_native_channel(asyncapi: dict[str, Any]) -> None:
+    channel = asyncapi["channels"]["native"]
+    assert channel["address"] == "/ws"
+    assert set(channel["bindings"]["ws"]["query"]["properties"]) == {"token"}
+    assert _operations(asyncapi, "native", "receive") == [m.__name__ for m in f.CLIENT_FRAMES]
+    assert _operations(asyncapi, "native", "send") == [m.__name__ for m in f.SERVER_FRAMES]
+
+
+def test_asyncapi_tutorial_channel(asyncapi: dict[str, Any]) -> None:
+    channel = asyncapi["channels"]["tutorial"]
+    assert channel["address"] == "/ws"
+    query = channel["bindings"]["ws"]["query"]
+    assert set(query["properties"]) == {"room_name", "token"} and query["required"] == ["room_name"]
+    received = _operations(asyncapi, "tutorial", "receive")
+    sent = _operations(asyncapi, "tutorial", "send")
+    assert "Auth" not in received and "Hello" not in sent
+    assert {"SendMessage", "GetRecentMessages", "Ping"} <= set(received)
+    assert {m.__name__ for m in doc.GUEST_RECEIVES} <= set(sent)
+    ops = asyncapi["operations"]
+    assert "forbidden" in ops["tutorialReceiveSubscribe"]["description"]
+    assert "forbidden" not in ops["tutorialReceiveSendMessage"]["description"]
+
+
+@pytest.mark.parametrize("model", f.CLIENT_FRAMES, ids=lambda m: m.__name__)
+def test_asyncapi_replies_match_the_prose(
+    asyncapi: dict[str, Any], model: type[f.ClientFrame]
+) -> None:
+    """Each frame in an operation's `reply` is one CLIENT_REPLIES names; `error` is in all."""
+    reply = asyncapi["operations"][f"nativeReceive{model.__name__}"]["reply"]
+    names = [r["$ref"].rsplit("/", 1)[-1] for r in reply["messages"]]
+    assert names == [m.__name__ for m in doc.CLIENT_ANSWERS[model]] + ["Error"]
+    for answer in doc.CLIENT_ANSWERS[model]:
+        wire = [f"`{t}`" for t in doc._types(answer)] or ['`{"messages": [...]}`']
+        assert any(w in doc.CLIENT_REPLIES[model] for w in wire), answer.__name__

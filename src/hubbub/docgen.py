@@ -1,13 +1,15 @@
-"""docs/protocol.md and docs/protocol.schema.json, generated from the wire contract.
+"""docs/protocol.md, docs/protocol.schema.json and docs/asyncapi.json, generated
+from the wire contract.
 
-`render()` returns the Markdown document and `json_schema()` the JSON Schema of
-every frame; neither writes anything. Both are built from `frames`, `errors`,
-`limits` and `rules` of `hubbub.protocol`, plus the examples and short notes
-below, which are checked against the schemas whenever the document is
-rendered. `python -m hubbub.docgen` (or `hubbub protocol-doc`) writes both
-files (`--check` exits 1 if they drift). It lives outside the protocol package
+`render()` returns the Markdown document, `json_schema()` the JSON Schema of
+every frame and `asyncapi()` an AsyncAPI 3.0 document of both WebSocket entry
+points; none writes anything. All are built from `frames`, `errors`, `limits`
+and `rules` of `hubbub.protocol`, plus the examples and short notes below,
+which are checked against the schemas whenever a document is rendered.
+`python -m hubbub.docgen` (or `hubbub protocol-doc`) writes the three files
+(`--check` exits 1 if they drift). It lives outside the protocol package
 because it also checks that every client frame has a route in the session
-layer.
+layer, and takes what a tutorial guest may send from the session's states.
 """
 
 from __future__ import annotations
@@ -25,15 +27,19 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from hubbub import __version__
+from hubbub.config import Settings
 from hubbub.protocol import frames as f
 from hubbub.protocol.errors import CLOSE_DOCS, CloseCode, ErrorCode
 from hubbub.protocol.limits import Limits
 from hubbub.protocol.rules import CHANNEL_RE, MAX_GUEST_NAME, RECENT, TYPING_EVERY
 from hubbub.session.actions import ROUTES
+from hubbub.session.state import ALLOWS, State
 from hubbub.session.tutorial import NO_ROOM
 
 MD_PATH = Path("docs/protocol.md")
 SCHEMA_PATH = Path("docs/protocol.schema.json")
+ASYNCAPI_PATH = Path("docs/asyncapi.json")
 
 _REF = "#/$defs/{model}"
 
@@ -84,7 +90,8 @@ CLIENT_EXAMPLES: dict[type[f.ClientFrame], dict[str, Any]] = {
 CLIENT_REPLIES: dict[type[f.ClientFrame], str] = {
     f.Auth: "`hello`; a bad token closes the connection with 4001.",
     f.Subscribe: (
-        "the replayed `message` frames (with `since`), then `subscribed`; "
+        "the replayed `message` frames (with `since`; and `skipped` for seqs with no "
+        "message, on the Lambda deployment), then `subscribed`; "
         "from then on the channel's events."
     ),
     f.Unsubscribe: "`unsubscribed`.",
@@ -118,6 +125,7 @@ SERVER_EXAMPLES: dict[type[f.ServerFrame], dict[str, Any]] = {
         "message": _MSG,
     },
     f.Message: {"type": "message", **_MSG},
+    f.Skipped: {"type": "skipped", "channel": "general", "first": 43, "last": 44},
     f.Subscribed: {
         "type": "subscribed",
         "id": 1,
@@ -166,6 +174,10 @@ SERVER_SENT: dict[type[f.ServerFrame], str] = {
     f.Hello: "Once, when the connection is authenticated (not on tutorial connections).",
     f.Ack: "Answers `send`.",
     f.Message: "To the channel's subscribers; also the replay of `subscribe` with `since`.",
+    f.Skipped: (
+        "To the channel's subscribers, where the skipped messages would have been (live, "
+        "and in the replay of `subscribe` with `since`); only on the Lambda deployment."
+    ),
     f.Subscribed: "Answers `subscribe`.",
     f.Unsubscribed: "Answers `unsubscribe`.",
     f.HistoryPage: "Answers `history`.",
@@ -340,6 +352,289 @@ def json_schema() -> dict[str, Any]:
 def schema_text() -> str:
     """`json_schema()` as the exact text of docs/protocol.schema.json."""
     return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- AsyncAPI ---------------------------------------------------------------------
+
+_COMPONENT = "#/components/schemas/{model}"
+
+# The frames that answer each client frame directly (the `reply` of its
+# operation); an `error` can answer any of them and is added to each.
+CLIENT_ANSWERS: dict[type[f.ClientFrame], tuple[type[f.ServerFrame], ...]] = {
+    f.Auth: (f.Hello,),
+    f.Subscribe: (f.Message, f.Skipped, f.Subscribed),
+    f.Unsubscribe: (f.Unsubscribed,),
+    f.Send: (f.Ack,),
+    f.History: (f.HistoryPage,),
+    f.Typing: (f.Ok,),
+    f.Read: (f.Ok,),
+    f.WatchPresence: (f.PresenceState,),
+    f.Ping: (f.Pong,),
+    f.SendMessage: (),
+    f.GetRecentMessages: (f.TutorialMessages,),
+}
+
+# What a tutorial guest can be sent: its room's pushes, `pong` and errors. A
+# tutorial connection never gets `hello` (see `Engine.login`).
+GUEST_RECEIVES: tuple[type[f.ServerFrame], ...] = (f.TutorialMessages, f.Pong, f.Error)
+_NOT_ON_TUTORIAL: tuple[type[f.ServerFrame], ...] = (f.Hello,)
+
+_SIGNED_IN_ONLY = (
+    "Only on a signed-in tutorial connection (`?token=` too); a guest gets `forbidden`."
+)
+_SIGNED_IN_GETS = "Only on a signed-in tutorial connection (`?token=` too)."
+
+
+def _wire_name(model: type[f.ClientFrame] | type[f.ServerFrame]) -> str:
+    """How the frame is told apart on the wire, for titles."""
+    if issubclass(model, f.ClientFrame):
+        return f"action {_action(model)}"
+    types = _types(model)
+    return "type " + " / ".join(types) if types else "messages (no type)"
+
+
+def _message(model: type[f.ClientFrame] | type[f.ServerFrame]) -> dict[str, Any]:
+    example: dict[str, Any]
+    if issubclass(model, f.ClientFrame):
+        example, when = CLIENT_EXAMPLES[model], f"Answer: {CLIENT_REPLIES[model]}"
+    else:
+        example, when = SERVER_EXAMPLES[model], SERVER_SENT[model]
+    model.model_validate(example)
+    message: dict[str, Any] = {
+        "name": model.__name__,
+        "title": _wire_name(model),
+        "summary": when,
+    }
+    doc = _doc(model)
+    if model is f.Error:
+        codes = ", ".join(f"`{c.name}`" for c in ErrorCode)
+        doc = f"`code` is one of {codes} ([Error codes](protocol.md#error-codes))."
+    if doc:
+        message["description"] = doc
+    message["contentType"] = "application/json"
+    message["payload"] = {"$ref": _COMPONENT.format(model=model.__name__)}
+    if "id" in model.model_fields:
+        message["correlationId"] = {"$ref": "#/components/correlationIds/frameId"}
+    message["examples"] = [{"name": model.__name__, "payload": example}]
+    return message
+
+
+def _query(properties: dict[str, Any], required: Sequence[str]) -> dict[str, Any]:
+    query: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        query["required"] = list(required)
+    return query
+
+
+_TOKEN_QUERY: dict[str, Any] = {
+    "type": "string",
+    "description": (
+        "A JWT from `POST /api/auth/register` or `POST /api/auth/login`. An invalid, "
+        "expired or unknown token: the upgrade succeeds, then the server closes with 4001."
+    ),
+}
+
+
+def _channels(
+    native: Sequence[type[BaseModel]], tutorial: Sequence[type[BaseModel]]
+) -> dict[str, Any]:
+    def messages(models: Sequence[type[BaseModel]]) -> dict[str, Any]:
+        return {m.__name__: {"$ref": f"#/components/messages/{m.__name__}"} for m in models}
+
+    def ws(query: dict[str, Any]) -> dict[str, Any]:
+        return {"ws": {"method": "GET", "query": query, "bindingVersion": "0.1.0"}}
+
+    return {
+        "native": {
+            "address": "/ws",
+            "title": "Native protocol",
+            "description": (
+                "hubbub's own protocol (no `?room_name=`). With `?token=` the connection "
+                "is signed in and the first frame is `hello`; without it the first frame "
+                "must be `auth` (within `auth_timeout`, else 4002). See [Authentication]"
+                "(protocol.md#authentication) in protocol.md."
+            ),
+            "servers": [{"$ref": "#/servers/selfHosted"}],
+            "messages": messages(native),
+            "bindings": ws(_query({"token": _TOKEN_QUERY}, ())),
+        },
+        "tutorial": {
+            "address": "/ws",
+            "title": "S1 tutorial protocol",
+            "description": (
+                "The protocol of the AWS API Gateway WebSocket chat tutorial, chosen by "
+                "`?room_name=`: `sendMessage`, `getRecentMessages` and pushes of "
+                '`{"messages": [...]}`. Without `?token=` the connection is a guest '
+                "(only where the server runs with `--allow-guests`, else 4001), which may "
+                "send only `sendMessage`, `getRecentMessages` and `ping`; with it, a "
+                "signed-in user who may use every native frame but `auth`, and gets no "
+                "`hello`. A room that cannot be used closes the connection with 4004. See "
+                "[S1 tutorial protocol](protocol.md#s1-tutorial-protocol) in protocol.md."
+            ),
+            "servers": [{"$ref": "#/servers/selfHosted"}],
+            "messages": messages(tutorial),
+            "bindings": ws(
+                _query(
+                    {
+                        "room_name": {
+                            "type": "string",
+                            "pattern": CHANNEL_RE.pattern,
+                            "description": "The room: the public channel of that name.",
+                        },
+                        "token": _TOKEN_QUERY,
+                    },
+                    ["room_name"],
+                )
+            ),
+        },
+    }
+
+
+def _operations(
+    channel: str,
+    clients: Sequence[type[f.ClientFrame]],
+    servers: Sequence[type[f.ServerFrame]],
+    guest: tuple[frozenset[type[f.ClientFrame]], Sequence[type[f.ServerFrame]]] | None,
+) -> dict[str, Any]:
+    """One `receive` operation per client frame (with the frames that answer
+    it as its `reply`) and one `send` per server frame, on `channel`. With
+    `guest`, those a guest cannot use say so."""
+
+    def ref(model: type[BaseModel]) -> dict[str, str]:
+        return {"$ref": f"#/channels/{channel}/messages/{model.__name__}"}
+
+    chan = {"$ref": f"#/channels/{channel}"}
+    out: dict[str, Any] = {}
+    for c in clients:
+        desc = f"Answer: {CLIENT_REPLIES[c]}"
+        if guest is not None and c not in guest[0]:
+            desc += " " + _SIGNED_IN_ONLY
+        answers: tuple[type[f.ServerFrame], ...] = (*CLIENT_ANSWERS[c], f.Error)
+        out[f"{channel}Receive{c.__name__}"] = {
+            "action": "receive",
+            "channel": chan,
+            "title": f"Receive {_action(c)}",
+            "description": desc,
+            "messages": [ref(c)],
+            "reply": {
+                "channel": chan,
+                "messages": [ref(m) for m in answers],
+            },
+        }
+    for s in servers:
+        desc = SERVER_SENT[s]
+        if guest is not None and s not in guest[1]:
+            desc += " " + _SIGNED_IN_GETS
+        out[f"{channel}Send{s.__name__}"] = {
+            "action": "send",
+            "channel": chan,
+            "title": f"Send {_wire_name(s)}",
+            "description": desc,
+            "messages": [ref(s)],
+        }
+    return out
+
+
+def asyncapi() -> dict[str, Any]:
+    """An AsyncAPI 3.0 document of both WebSocket entry points (`/ws` and the S1
+    tutorial's `/ws?room_name=`), its payloads the frames' JSON Schemas."""
+    models: list[type[f.ClientFrame] | type[f.ServerFrame]] = [*f.CLIENT_FRAMES, *f.SERVER_FRAMES]
+    _, defs_doc = models_json_schema([(m, "validation") for m in models], ref_template=_COMPONENT)
+    schemas: dict[str, Any] = defs_doc["$defs"]
+    assert all(m.__name__ in schemas for m in models)
+
+    native_clients = [
+        m
+        for m in f.CLIENT_FRAMES
+        if any(m in ALLOWS[s].frames for s in (State.AWAITING_AUTH, State.USER))
+    ]
+    tutorial_clients = [m for m in f.CLIENT_FRAMES if m in ALLOWS[State.USER].frames]
+    guest_clients = ALLOWS[State.GUEST].frames
+    tutorial_servers = [m for m in f.SERVER_FRAMES if m not in _NOT_ON_TUTORIAL]
+    assert guest_clients <= set(tutorial_clients) and set(GUEST_RECEIVES) <= set(tutorial_servers)
+    assert set(CLIENT_ANSWERS) == set(f.CLIENT_FRAMES)
+
+    settings = Settings()
+    closes = "\n".join(f"- {int(c)} `{c.name}`: {CLOSE_DOCS[c]}" for c in CloseCode)
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "hubbub WebSocket protocol",
+            "version": __version__,
+            "description": (
+                "hubbub's real-time protocol: JSON frames over one WebSocket connection. "
+                "Generated from `hubbub.protocol` by `hubbub protocol-doc`, like "
+                "[protocol.md](protocol.md) (the prose, with every rule) and "
+                "[protocol.schema.json](protocol.schema.json) (the same frame schemas); "
+                "do not edit by hand.\n\n"
+                "The application this document describes is the hubbub server, so its "
+                "operations are the server's (AsyncAPI 3: `send` is what the application "
+                "sends, `receive` what it receives): `receive` for each frame a client "
+                "sends, with the frames that answer it as its `reply`, and `send` for each "
+                "frame the server sends. A client does the opposite of each.\n\n"
+                "Every frame is one JSON object in one WebSocket message (UTF-8). Client "
+                "frames are routed by `action` and may carry an `id`, echoed by the frame "
+                "that answers; server frames carry `type`, except the S1 tutorial's "
+                '`{"messages": [...]}`. Failures are `error` frames and the connection '
+                "stays open; the server closes it with these codes:\n\n" + closes
+            ),
+        },
+        "defaultContentType": "application/json",
+        "servers": {
+            "selfHosted": {
+                "host": "{host}:{port}",
+                "protocol": "ws",
+                "title": "hubbub serve",
+                "description": (
+                    "A self-hosted `hubbub serve` (`wss` behind a TLS proxy); the same "
+                    "port serves the REST API under `/api/`. The AWS Lambda deployment "
+                    "([deploy-aws.md](deploy-aws.md)) speaks the same frames at its API "
+                    "Gateway stage URL, `wss://{api-id}.execute-api.{region}.amazonaws.com/"
+                    "{stage}`, with the same query parameters; what differs there (no "
+                    "`hello` after `?token=`, HTTP statuses instead of close codes on "
+                    "connect) is in [Differences from `hubbub serve`]"
+                    "(deploy-aws.md#differences-from-hubbub-serve)."
+                ),
+                "variables": {
+                    "host": {
+                        "default": settings.host,
+                        "description": "The host `hubbub serve --host` listens on.",
+                    },
+                    "port": {
+                        "default": str(settings.port),
+                        "description": "The port `hubbub serve --port` listens on.",
+                    },
+                },
+            }
+        },
+        "channels": _channels(
+            [*native_clients, *f.SERVER_FRAMES], [*tutorial_clients, *tutorial_servers]
+        ),
+        "operations": {
+            **_operations("native", native_clients, f.SERVER_FRAMES, None),
+            **_operations(
+                "tutorial", tutorial_clients, tutorial_servers, (guest_clients, GUEST_RECEIVES)
+            ),
+        },
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "messages": {m.__name__: _message(m) for m in models},
+            "correlationIds": {
+                "frameId": {
+                    "description": (
+                        "The optional `id` of a client frame, echoed as `id` by the server "
+                        "frame that answers it (`null` if it had none)."
+                    ),
+                    "location": "$message.payload#/id",
+                }
+            },
+        },
+    }
+
+
+def asyncapi_text() -> str:
+    """`asyncapi()` as the exact text of docs/asyncapi.json."""
+    return json.dumps(asyncapi(), indent=2, ensure_ascii=False) + "\n"
 
 
 # --- Markdown helpers --------------------------------------------------------------
@@ -559,6 +854,24 @@ def _resume(limits: Limits) -> list[str]:
         "The server never resumes silently with a hole. A message a client sent but got "
         "no `ack` for can be sent again with the same `client_id`.",
         "",
+        "### Seqs with no message: `skipped`",
+        "",
+        "A channel's events reach each connection in `seq` order, and a client can count "
+        "on `seq` rising by one: a message whose `seq` is more than one past the last it "
+        "has is a hole, and the client subscribes again with `since` to fill it (the SDK "
+        "does). `hubbub serve` takes a message's `seq` inside its commit, so its logs have "
+        "no gaps. The Lambda deployment takes seqs from a counter before the commit, so a "
+        "seq can end up with no message (a send that failed after its seq was taken); "
+        "there the server sends a `skipped` frame (`first` to `last`: the seqs that will "
+        "never hold a message) in that place of the order, live and in a replay, before "
+        "`subscribed`. A client counts those seqs as delivered and shows nothing.",
+        "",
+        "Why one numbering with named gaps rather than gaps filled: on DynamoDB, a seq "
+        "taken inside the commit would need a transaction on the channel's counter with "
+        "every concurrent writer, serialising every send of a channel; a gap named where "
+        "it is reached costs nothing when there is none. docs/deploy-aws.md says what "
+        "keeping the order costs there.",
+        "",
     ]
 
 
@@ -624,7 +937,9 @@ def render() -> str:
         "# hubbub WebSocket protocol",
         "",
         "> Generated by `hubbub protocol-doc` from `src/hubbub/protocol/`; do not edit by "
-        "hand. The same frames as JSON Schema: [protocol.schema.json](protocol.schema.json).",
+        "hand. The same frames as JSON Schema: [protocol.schema.json](protocol.schema.json); "
+        "both WebSocket entry points, their frames and which side sends each, as an "
+        "AsyncAPI 3 document: [asyncapi.json](asyncapi.json).",
         "",
     ]
     out += _overview(limits)
@@ -789,13 +1104,16 @@ def _objects(defs: dict[str, Any], roots: Sequence[str], skip: set[str]) -> list
 
 def outputs() -> dict[Path, str]:
     """What each generated file must contain, by path relative to the repository."""
-    return {MD_PATH: render(), SCHEMA_PATH: schema_text()}
+    return {MD_PATH: render(), SCHEMA_PATH: schema_text(), ASYNCAPI_PATH: asyncapi_text()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m hubbub.docgen",
-        description="Write docs/protocol.md and docs/protocol.schema.json from the code.",
+        description=(
+            "Write docs/protocol.md, docs/protocol.schema.json and docs/asyncapi.json "
+            "from the code."
+        ),
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if a file is out of date")
     parser.add_argument("--root", type=Path, default=Path("."), help="repository root")

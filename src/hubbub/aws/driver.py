@@ -19,11 +19,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from hubbub.aws import sequencer
 from hubbub.aws.connections import ConnectionInfo, ConnectionTable
 from hubbub.aws.push import PushBus
-from hubbub.core import events
+from hubbub.aws.sequencer import Sequencer
 from hubbub.core.envelope import Envelope
-from hubbub.core.hub import Hub, unavailable
+from hubbub.core.hub import Hub, message_envelope, unavailable
 from hubbub.core.models import Channel, User
 from hubbub.core.ports import StoreError
 from hubbub.protocol.codec import encode
@@ -31,6 +32,7 @@ from hubbub.protocol.errors import ChatError, CloseCode
 from hubbub.session.driver import FrameId, Resumed
 from hubbub.session.engine import Engine
 from hubbub.session.state import SENDING, Event, SessionState, State
+from hubbub.store.dynamo.order import Turn
 
 log = logging.getLogger("hubbub.aws")
 
@@ -60,10 +62,18 @@ class LambdaConnection:
     pipelined = False
     closes_with_code = False
 
-    def __init__(self, table: ConnectionTable, hub: Hub, connection_id: str) -> None:
+    def __init__(
+        self,
+        table: ConnectionTable,
+        hub: Hub,
+        connection_id: str,
+        sequencer: Sequencer | None = None,
+    ) -> None:
         self.table = table
         self.hub = hub
+        self.sequencer = sequencer
         self.id = connection_id
+        self.turns: list[Turn] = []  # channels' turns held until the outbox is posted
         self.session = SessionState()
         self.user: User | None = None
         self.room: Channel | None = None
@@ -110,20 +120,31 @@ class LambdaConnection:
         await self.table.follow(self.id, topic, "tutorial" if tutorial else "native")
 
     async def resume(self, topic: str, channel: Channel, since: int | None) -> Resumed:
+        # In the channel's turn (see aws.sequencer), held until our outbox is
+        # posted: no push of the channel runs meanwhile, so the replay and the
+        # live pushes do not interleave, and the replay ends at the push
+        # cursor, where the next turn's pushes begin.
+        turn = None if self.sequencer is None else await self.sequencer.take(channel.id)
+        if turn is not None:
+            self.turns.append(turn)
         # Follow first, then read: what commits after the read is pushed to us.
         await self.table.follow(self.id, topic)
-        latest = await self.hub.latest_seq(channel.id)
+        if turn is not None and turn.pushed is not None:
+            latest = turn.pushed
+        else:
+            latest = await self.hub.latest_seq(channel.id)
         replayed, recovered, last = 0, True, latest
         if since is not None:
             if since > latest:
                 recovered = False  # the client knows messages we don't
             else:
                 missed, recovered = await self.hub.missed(channel, since)
-                for m in missed:
-                    self.send(events.message_event(m))
-                replayed = len(missed)
+                replay = [message_envelope(m) for m in missed if m.seq <= latest]
+                for e in sequencer.fill(channel.name, since, replay):
+                    self.outbox.append(e.frame)
+                replayed = len(replay)
                 if recovered:
-                    last = max(latest, missed[-1].seq if missed else since)
+                    last = max(latest, since)
         return {"last_seq": last, "replayed": replayed, "recovered": recovered}
 
     def unfollow(self, topic: str) -> None:
@@ -145,7 +166,7 @@ class LambdaGateway:
         bus.control = self._control
 
     def _connection(self, connection_id: str) -> LambdaConnection:
-        return LambdaConnection(self.connections, self.hub, connection_id)
+        return LambdaConnection(self.connections, self.hub, connection_id, self.bus.sequencer)
 
     # --- $connect / $disconnect ----------------------------------------------------------
 
@@ -208,11 +229,25 @@ class LambdaGateway:
         if conn.dropped:
             await self.connections.unfollow(conn.id, conn.dropped)
             conn.dropped = []
-        if conn.outbox:
-            await self.bus.push_many([(conn.id, conn.outbox)])
-            conn.outbox = []
+        try:
+            if conn.outbox:
+                await self.bus.push_many([(conn.id, conn.outbox)])
+                conn.outbox = []
+        finally:
+            for turn in conn.turns:
+                await _quietly_end(self.bus.sequencer, turn)
+            conn.turns = []
         if conn.closed is not None:
             await _quietly(self.bus.pusher.disconnect, conn.id)
+
+
+async def _quietly_end(seq: Sequencer | None, turn: Turn) -> None:
+    """Give a turn up; if that fails, its lease runs out by itself."""
+    if seq is not None:
+        try:
+            await seq.end(turn)
+        except StoreError as exc:
+            log.warning("ending a turn of channel %d failed: %s", turn.channel_id, exc)
 
 
 async def _quietly(fn: Callable[[str], None], connection_id: str) -> None:

@@ -2,9 +2,10 @@
 
 `PushBus` is the Lambda's Bus: where the self-hosted server publishes an event
 to its subscribers, a Lambda looks up the topic's followers in the connections
-table and posts the event to each. A follower that is gone (410
-`GoneException`: it closed without a `$disconnect` reaching us) is removed, and
-the broadcast carries on to the others.
+table and posts the event to each. A channel's messages are pushed in the
+channel's turn (`sequencer`), so that they reach every follower in seq order. A
+follower that is gone (410 `GoneException`: it closed without a `$disconnect`
+reaching us) is removed, and the broadcast carries on to the others.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hubbub.aws.connections import ConnectionTable, Mode
-from hubbub.core import envelope
+from hubbub.aws.sequencer import Sequencer
+from hubbub.core import envelope, events
 from hubbub.core.envelope import Envelope
 from hubbub.core.ports import BusError, StoreError
 from hubbub.session import tutorial
@@ -93,6 +95,9 @@ class PushBus:
         # envelope with a `ref`), before the event is pushed: the driver's
         # LambdaGateway._control, which runs Engine.control.
         self.control: Callable[[str, Envelope], Awaitable[None]] | None = None
+        # Set by the driver (it knows the hub, which reads stored messages as
+        # events); without it, messages are pushed as they come.
+        self.sequencer: Sequencer | None = None
 
     async def start(self, deliver: Any, resync: Callable[[], None] | None = None) -> None:
         return None  # a Lambda receives nothing from the bus
@@ -110,13 +115,28 @@ class PushBus:
         return None
 
     async def publish(self, topic: str, data: bytes) -> None:
+        envs = envelope.unpack(data)
+        channel_id = events.topic_channel(topic)
+        if self.sequencer is not None and channel_id is not None and envs[0].seq:
+            try:
+                pushed = await self.sequencer.ordered(
+                    channel_id, envs, lambda run: self.push_events(topic, run)
+                )
+            except StoreError as exc:
+                raise BusError(str(exc)) from exc
+            if not pushed:
+                raise BusError(f"no turn to push the messages of {topic}")
+            return
+        await self.push_events(topic, envs)
+
+    async def push_events(self, topic: str, envs: list[Envelope]) -> None:
+        """Post `envs` to the topic's followers, each in its form."""
         try:
             followers = await self.connections.followers(topic)
         except StoreError as exc:
             raise BusError(str(exc)) from exc
         if not followers:
             return
-        envs = envelope.unpack(data)
         if self.control is not None:
             for env in envs:
                 if env.ref:

@@ -27,6 +27,7 @@ from hubbub.aws.connections import ConnectionTable
 from hubbub.aws.driver import LambdaGateway, Response
 from hubbub.aws.presence import TableDirectory
 from hubbub.aws.push import PushBus, Pusher
+from hubbub.aws.sequencer import Sequencer
 from hubbub.config import parse_limits
 from hubbub.core.hub import Hub
 from hubbub.core.presence import EachConnection
@@ -81,6 +82,7 @@ class Runtime:
             directory=TableDirectory(self.connections),
             presence=EachConnection(),
         )
+        self.bus.sequencer = Sequencer(self.store, self.hub.events_after)
         self.gateway = LambdaGateway(self.hub, self.connections, self.bus)
         self._started = False
 

@@ -13,6 +13,11 @@ def channel_topic(channel_id: int) -> str:
     return f"c:{channel_id}"
 
 
+def topic_channel(topic: str) -> int | None:
+    """The channel id of a channel topic; None for any other topic."""
+    return int(topic[2:]) if topic.startswith("c:") else None
+
+
 def user_topic(user_id: int) -> str:
     return f"u:{user_id}"
 
@@ -82,3 +87,7 @@ def history(
         "messages": [message_body(m) for m in rows],
         "has_more": has_more,
     }
+
+
+def skipped(channel: str, first: int, last: int) -> dict[str, Any]:
+    return {"type": "skipped", "channel": channel, "first": first, "last": last}

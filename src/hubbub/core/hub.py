@@ -60,7 +60,7 @@ def _not_found(name: str) -> ChatError:
     return ChatError(ErrorCode.not_found, f"no channel {name!r}")
 
 
-def _message_envelope(m: StoredMessage) -> envelope.Envelope:
+def message_envelope(m: StoredMessage) -> envelope.Envelope:
     return envelope.Envelope(m.seq, "message", encode(events.message_event(m)))
 
 
@@ -144,7 +144,7 @@ class Hub:
         round trip."""
         by_channel: dict[int, list[envelope.Envelope]] = {}
         for m in stored:
-            by_channel.setdefault(m.channel_id, []).append(_message_envelope(m))
+            by_channel.setdefault(m.channel_id, []).append(message_envelope(m))
         if not by_channel:
             return
         try:
@@ -529,7 +529,7 @@ class Hub:
     async def events_after(self, channel_id: int, seq: int, limit: int) -> list[envelope.Envelope]:
         """Stored messages after `seq` as events (a node filling a gap)."""
         rows = await self.store.messages(channel_id, after=seq, limit=limit)
-        return [_message_envelope(m) for m in rows]
+        return [message_envelope(m) for m in rows]
 
     async def mark_read(self, user: User, name: str, seq: int) -> int:
         channel = (await self.member_channel(user, name)).channel

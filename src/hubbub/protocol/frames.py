@@ -217,6 +217,19 @@ class Message(MessageOut, ServerFrame):
     type: Literal["message"]
 
 
+class Skipped(ServerFrame):
+    """Seqs `first` to `last` of `channel` will never hold a message: a send
+    that failed after its seq was taken (only on the Lambda deployment, where
+    seqs come from a counter outside the commit). Sent in the channel's order,
+    live and in replays, where the message would have been: count them as
+    delivered, so the next `message` is `last + 1` and not a hole."""
+
+    type: Literal["skipped"]
+    channel: str
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+
+
 class Subscribed(ServerFrame):
     """Answer to `subscribe`, sent after any replayed messages. `recovered` is
     false when more than `resume_limit` messages were missed, or `since` is
@@ -342,6 +355,7 @@ SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Hello,
     Ack,
     Message,
+    Skipped,
     Subscribed,
     Unsubscribed,
     HistoryPage,

@@ -13,14 +13,17 @@ How the SQL store's guarantees are kept without SQL transactions:
   existing: the dedup), and a check that the author is still a member, which
   also moves the author's read cursor forward to it (an Update of the
   membership, see `append`). A retry that raced its original, or a member who
-  left meanwhile, cancels only that message; the seq it was given stays unused
-  (a hole, which readers skip).
+  left meanwhile, cancels only that message; the seq it was given holds no
+  message. Such seqs are named to clients as `skipped` by the Lambda's pushes,
+  which take turns per channel (`order`); a transaction also checks that the
+  channel's push cursor has not passed its seqs, and takes new ones if it has.
 - Names (users, channels) are claimed with conditional puts in the same
   transaction as the row they name.
 
 Modules: `tables` (the tables and the URL), `items` (attribute values and the
 store's items), `client` (blocking table access), `sync_store` and `append`
-(the Store's operations, blocking), `async_store` (`DynamoStore`, the Store).
+(the Store's operations, blocking), `order` (the push cursor and turn),
+`async_store` (`DynamoStore`, the Store).
 """
 
 from hubbub.store.dynamo.async_store import DynamoStore

@@ -9,7 +9,12 @@ transactions hold as many messages as before), setting `last_read` to their
 last message in that transaction on condition that it moves forward. A cursor
 already there or past it (read up to a later message on another device) fails
 that condition and cancels the transaction; it is then written again with a
-plain ConditionCheck for those pairs, leaving their cursors as they are."""
+plain ConditionCheck for those pairs, leaving their cursors as they are.
+
+Each transaction also checks, once per channel in it, that the channel's push
+cursor has not passed the seqs it writes (`order.py`): a writer that took its
+seqs, then stalled while the Lambda's pushers declared them holes, must not
+store a message there afterwards. Its messages take new seqs instead."""
 
 from __future__ import annotations
 
@@ -18,6 +23,13 @@ from hubbub.core.ports import StoreError
 from hubbub.store import batch as batch_plan
 from hubbub.store.dynamo.client import MAX_TRANSACTION, Cancelled, DynamoTables
 from hubbub.store.dynamo.items import Item, N, S, get_int, get_str, member_key, message_of, sent_key
+
+# A batch whose seqs were fenced off is given new ones; this many times at most.
+FENCED_RETRIES = 3
+
+
+class Fenced(Exception):
+    """The channel's push cursor passed a seq before it was stored."""
 
 
 class DynamoAppender:
@@ -74,6 +86,23 @@ class DynamoAppender:
     ) -> list[StoredMessage | AppendRejected]:
         if not fresh:
             return []
+        results = self._store_fresh_once(fresh, authors)
+        for _ in range(FENCED_RETRIES):
+            again = [i for i, r in enumerate(results) if r is None]
+            if not again:
+                break
+            retried = self._store_fresh_once([fresh[i] for i in again], authors)
+            for i, r in zip(again, retried, strict=True):
+                results[i] = r
+        if any(r is None for r in results):
+            raise StoreError("seqs kept being fenced off (a channel's pushes are far behind)")
+        return [r for r in results if r is not None]
+
+    def _store_fresh_once(
+        self, fresh: list[NewMessage], authors: dict[int, tuple[str, str]]
+    ) -> list[StoredMessage | AppendRejected | None]:
+        """Take seqs for `fresh` and store them; None for those whose seqs were
+        fenced off (to be tried again with new seqs)."""
         per_channel: dict[int, int] = {}
         for x in fresh:
             per_channel[x.channel_id] = per_channel.get(x.channel_id, 0) + 1
@@ -114,20 +143,22 @@ class DynamoAppender:
                 )
             )
 
-        results: list[StoredMessage | AppendRejected] = []
+        results: list[StoredMessage | AppendRejected | None] = []
         start = 0
         while start < len(fresh):
             end, size = start, 0
             checks: set[tuple[int, int]] = set()
+            channels: set[int] = set()
             while end < len(fresh):
                 x = fresh[end]
                 pair = (x.channel_id, x.author_id or 0)
-                need = 1
+                need = 1 + (x.channel_id not in channels)
                 if x.author_id is not None:
                     need += (x.client_id is not None) + (pair not in checks)
                 if size + need > MAX_TRANSACTION:
                     break
                 size += need
+                channels.add(x.channel_id)
                 if x.author_id is not None:
                     checks.add(pair)
                 end += 1
@@ -135,7 +166,7 @@ class DynamoAppender:
             try:
                 self._transact(part)
                 results.extend(m for _, m in part)
-            except Cancelled:
+            except (Cancelled, Fenced):
                 # Some message's condition failed: write them one by one, so
                 # only the ones at fault are left out.
                 results.extend(self._store_one(x, m) for x, m in part)
@@ -147,12 +178,14 @@ class DynamoAppender:
         they are behind; raise Cancelled if anything else failed."""
         ahead: set[tuple[int, int]] = set()  # pairs whose cursor stays as it is
         while True:
-            actions, cursors = self._write_actions(part, ahead)
+            actions, cursors, fences = self._write_actions(part, ahead)
             try:
                 self.tables.transact(actions)
                 return
             except Cancelled as exc:
                 failed = [i for i in range(len(actions)) if exc.failed(i)]
+                if any(i in fences for i in failed):
+                    raise Fenced() from None
                 if not failed or any(i not in cursors for i in failed):
                     raise
                 # Only cursors at or past the message failed (or the author
@@ -161,13 +194,26 @@ class DynamoAppender:
 
     def _write_actions(
         self, part: list[tuple[NewMessage, StoredMessage]], ahead: set[tuple[int, int]]
-    ) -> tuple[list[Item], dict[int, tuple[int, int]]]:
-        """The actions, and which of them move a cursor (index -> pair)."""
+    ) -> tuple[list[Item], dict[int, tuple[int, int]], set[int]]:
+        """The actions, which of them move a cursor (index -> pair), and which
+        check a channel's push cursor."""
         upto: dict[tuple[int, int], int] = {}  # (channel, author) -> their last seq here
+        lowest: dict[int, int] = {}  # channel -> its lowest seq here
         for x, m in part:
+            lowest.setdefault(x.channel_id, m.seq)
             if x.author_id is not None:
                 upto[(x.channel_id, x.author_id)] = m.seq
         actions: list[Item] = []
+        fences: set[int] = set()
+        for cid, seq in lowest.items():
+            fences.add(len(actions))
+            fence: Item = {
+                "TableName": self.tables.names["channels"],
+                "Key": {"pk": S(f"channel#{cid}")},
+                "ConditionExpression": "attribute_not_exists(pushed_seq) OR pushed_seq < :s",
+                "ExpressionAttributeValues": {":s": N(seq)},
+            }
+            actions.append({"ConditionCheck": fence})
         cursors: dict[int, tuple[int, int]] = {}
         checks: set[tuple[int, int]] = set()
         for x, m in part:
@@ -219,16 +265,19 @@ class DynamoAppender:
                             }
                         }
                     )
-        return actions, cursors
+        return actions, cursors, fences
 
-    def _store_one(self, x: NewMessage, m: StoredMessage) -> StoredMessage | AppendRejected:
+    def _store_one(self, x: NewMessage, m: StoredMessage) -> StoredMessage | AppendRejected | None:
         try:
             self._transact([(x, m)])
             return m
+        except Fenced:
+            return None
         except Cancelled as exc:
-            if exc.failed(0):
+            # Actions: the fence (0), the message (1), its claim (2), the member.
+            if exc.failed(1):
                 raise StoreError(f"seq {m.seq} of {m.channel} was taken") from None
-            if x.author_id is not None and x.client_id is not None and exc.failed(1):
+            if x.author_id is not None and x.client_id is not None and exc.failed(2):
                 # The same (author, client_id) was stored by a concurrent retry.
                 author = {x.author_id: (m.author or "", m.author_name)}
                 original = self._sent({(x.author_id, x.client_id)}, author)

@@ -286,6 +286,16 @@ export class Chat {
         if (ch) this.refreshChannel(ch.name);
         return;
       }
+      case "skipped": {
+        // Seqs that will never hold a message (only on the Lambda deployment):
+        // delivered as far as resuming goes, and nothing to show.
+        const ch = this.channels.get(f.channel);
+        if (ch) {
+          ch.seen = Math.max(ch.seen, f.last);
+          ch.lastSeq = Math.max(ch.lastSeq, f.last);
+        }
+        return;
+      }
       case "ok":
       case "unsubscribed":
         this.requests.delete(f.id);

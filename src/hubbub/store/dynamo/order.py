@@ -1,0 +1,99 @@
+"""A channel's push order on DynamoDB: the push cursor and the turn to push.
+
+One self-hosted process publishes a channel's commits in commit order. On the
+Lambda deployment each invocation pushes what it committed itself, so two
+invocations could reach a connection out of `seq` order, and a seq taken from
+the counter by an invocation that then failed (or died) would be a hole that
+nobody names. Two attributes of the channel's item close both:
+
+- `pushed_seq`: every seq up to it is final, stored or never to be, and has
+  been pushed (or is being pushed, in the turn that moved it). A commit is
+  conditional on `pushed_seq < seq` (see `append`), so once the cursor has
+  passed a seq, nothing can be stored there later: a writer that arrives late
+  takes new seqs instead.
+- `turn` / `turn_until`: who pushes the channel's events now, and until when.
+  Pushes are made one turn at a time, so a connection receives a channel's
+  events in `seq` order. The turn is a lease: an invocation that died while
+  holding it holds the channel up for `TURN_MS` at most.
+
+The caller (`hubbub.aws.sequencer`) decides what to push in its turn; these
+are the blocking item operations it needs.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from botocore.exceptions import ClientError
+
+from hubbub.store.dynamo.client import DynamoTables, error_code
+from hubbub.store.dynamo.items import N, S, get_int, get_str, now_ms
+
+TURN_MS = 10_000  # longer than the largest push takes (1,000 followers: ~1.5 s)
+
+
+class Turn(NamedTuple):
+    owner: str
+    channel_id: int
+    channel: str  # its name, for the frames that name holes
+    pushed: int | None  # `pushed_seq` when the turn was taken (None: never set)
+
+
+def take_turn(tables: DynamoTables, channel_id: int, owner: str) -> Turn | None:
+    """Take the channel's turn, or None while someone else holds it."""
+    now = now_ms()
+    try:
+        res = tables.client.update_item(
+            TableName=tables.names["channels"],
+            Key={"pk": S(f"channel#{channel_id}")},
+            UpdateExpression="SET turn = :me, turn_until = :until",
+            ConditionExpression=(
+                "attribute_exists(pk) AND (attribute_not_exists(turn_until) OR turn_until < :now)"
+            ),
+            ExpressionAttributeValues={
+                ":me": S(owner),
+                ":until": N(now + TURN_MS),
+                ":now": N(now),
+            },
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return None
+        raise
+    attrs = res["Attributes"]
+    pushed = get_int(attrs, "pushed_seq") if "pushed_seq" in attrs else None
+    return Turn(owner, channel_id, get_str(attrs, "name"), pushed)
+
+
+def advance(tables: DynamoTables, turn: Turn, seq: int) -> bool:
+    """Move `pushed_seq` to `seq` in our turn: from now on nothing can be
+    stored at or below it. False if the turn was lost (its lease ran out)."""
+    try:
+        tables.client.update_item(
+            TableName=tables.names["channels"],
+            Key={"pk": S(f"channel#{turn.channel_id}")},
+            UpdateExpression="SET pushed_seq = :seq",
+            ConditionExpression="turn = :me",
+            ExpressionAttributeValues={":seq": N(seq), ":me": S(turn.owner)},
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def end_turn(tables: DynamoTables, turn: Turn) -> None:
+    """Give the turn up (if it is still ours)."""
+    try:
+        tables.client.update_item(
+            TableName=tables.names["channels"],
+            Key={"pk": S(f"channel#{turn.channel_id}")},
+            UpdateExpression="REMOVE turn, turn_until",
+            ConditionExpression="turn = :me",
+            ExpressionAttributeValues={":me": S(turn.owner)},
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
