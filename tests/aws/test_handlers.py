@@ -207,6 +207,7 @@ def test_by_default_guests_enter_only_existing_rooms(
 def test_gone_connection_is_removed_and_the_broadcast_carries_on(
     lam: runtime.Runtime, management: ManagementApi
 ) -> None:
+    lam.bus.gone_grace = 0  # B connected long ago, as far as the push can tell
     for cid in ("A=", "B=", "C="):
         connect(cid, room_name="test")
     management.gone.add("B=")
@@ -221,6 +222,23 @@ def test_gone_connection_is_removed_and_the_broadcast_carries_on(
     assert one(management, "C=") == tutorial("ann", "still here?")
     assert lam.run(table.get("B=")) is None
     assert {c for c, _ in lam.run(table.followers(topic))} == {"A=", "C="}
+
+
+def test_a_410_just_after_connecting_does_not_forget_the_connection(
+    lam: runtime.Runtime, management: ManagementApi
+) -> None:
+    """API Gateway answers 410 to posts until a `$connect` has completed: a
+    connection that gets one within seconds of connecting is kept."""
+    for cid in ("A=", "B="):
+        connect(cid, room_name="test")
+    management.gone.add("B=")  # B's upgrade is not done yet
+    send("A=", {"action": "sendMessage", "user_name": "ann", "content": "early"})
+    assert one(management, "A=") == tutorial("ann", "early")
+    table = ConnectionTable(lam.store)
+    assert lam.run(table.get("B=")) is not None
+    room = lam.run(lam.store.get_channel("test"))
+    assert room is not None
+    assert {c for c, _ in lam.run(table.followers(channel_topic(room.id)))} == {"A=", "B="}
 
 
 def test_disconnect_forgets_the_connection(lam: runtime.Runtime, management: ManagementApi) -> None:

@@ -23,6 +23,11 @@ Mode = Literal["native", "tutorial"]
 # API Gateway closes every WebSocket after 2 hours; a little slack on top.
 CONNECTION_TTL = 2 * 3600 + 600
 
+# A post to a connection whose `$connect` is still running gets 410 too (API
+# Gateway completes the upgrade after `$connect` answers), so a 410 within
+# this many seconds of connecting is not taken to mean the connection is gone.
+GONE_GRACE = 10.0
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ConnectionInfo:
@@ -184,6 +189,15 @@ class ConnectionTable:
         self._delete_keys(keys)
         return info
 
+    def _remove_gone(self, conn_id: str, grace: float) -> bool:
+        """`_remove`, unless the connection is younger than `grace` seconds."""
+        item = self.store.tables.get("connections", {"pk": S(f"conn#{conn_id}"), "sk": S("info")})
+        connected = get_int(item, "connected_at") if item and "connected_at" in item else 0
+        if time.time() * 1000 - connected < grace * 1000:
+            return False
+        self._remove(conn_id)
+        return True
+
     def _connections_of(self, user_id: int) -> int:
         now = time.time()
         items = self.store.tables.query(
@@ -222,6 +236,11 @@ class ConnectionTable:
     async def remove(self, conn_id: str) -> ConnectionInfo | None:
         """Forget a connection and everything it follows; its info, if it had one."""
         return await self.store.run_blocking(self._remove, conn_id)
+
+    async def remove_gone(self, conn_id: str, grace: float = GONE_GRACE) -> bool:
+        """Forget a connection a push found gone (410), unless it connected
+        less than `grace` seconds ago; whether it was forgotten."""
+        return await self.store.run_blocking(self._remove_gone, conn_id, grace)
 
     async def connections_of(self, user_id: int) -> int:
         return await self.store.run_blocking(self._connections_of, user_id)

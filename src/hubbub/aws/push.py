@@ -5,7 +5,8 @@ to its subscribers, a Lambda looks up the topic's followers in the connections
 table and posts the event to each. A channel's messages are pushed in the
 channel's turn (`sequencer`), so that they reach every follower in seq order. A
 follower that is gone (410 `GoneException`: it closed without a `$disconnect`
-reaching us) is removed, and the broadcast carries on to the others.
+reaching us) is removed, and the broadcast carries on to the others; but not
+one that connected moments ago, which gets 410 until its `$connect` is done.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hubbub.aws.connections import ConnectionTable, Mode
+from hubbub.aws.connections import GONE_GRACE, ConnectionTable, Mode
 from hubbub.aws.sequencer import Sequencer
 from hubbub.core import envelope, events
 from hubbub.core.envelope import Envelope
@@ -98,6 +99,7 @@ class PushBus:
         # Set by the driver (it knows the hub, which reads stored messages as
         # events); without it, messages are pushed as they come.
         self.sequencer: Sequencer | None = None
+        self.gone_grace = GONE_GRACE  # see connections.GONE_GRACE
 
     async def start(self, deliver: Any, resync: Callable[[], None] | None = None) -> None:
         return None  # a Lambda receives nothing from the bus
@@ -170,8 +172,8 @@ class PushBus:
 
         await asyncio.gather(*(one(cid, p) for cid, p in targets if p))
         for connection_id in gone:
-            log.info("connection %s is gone: removed", connection_id)
             try:
-                await self.connections.remove(connection_id)
+                if await self.connections.remove_gone(connection_id, self.gone_grace):
+                    log.info("connection %s is gone: removed", connection_id)
             except StoreError as exc:
                 log.warning("removing gone connection %s failed: %s", connection_id, exc)
