@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from hubbub.core.models import AppendRejected, NewMessage, StoredMessage
+from hubbub.core.models import (
+    AppendRejected,
+    Changed,
+    ChangeRefused,
+    Delete,
+    Edit,
+    NewMessage,
+    StoredMessage,
+)
 from hubbub.store import NameTaken, Store, open_store
 from services import drop_database, fresh_postgres_database
 
@@ -300,3 +308,97 @@ async def test_own_messages_move_the_authors_read_cursor(store: Store) -> None:
     big = await store.append_messages([msg(b.id, bob.id, f"x{i}", f"big{i}") for i in range(80)])
     assert [r.seq for r in big if isinstance(r, StoredMessage)] == list(range(2, 82))
     assert (await cursor(b.id, bob.id), await cursor(b.id, ann.id)) == (81, 1)
+
+
+# --- the channel's log: changes to stored messages ------------------------------------
+
+
+async def two_authors(store: Store) -> tuple[int, int, int]:
+    ann = await store.create_user("ann", "Ann", "h")
+    bob = await store.create_user("bob", "Bob", "h")
+    ch = await store.create_channel("general", "public", "", [ann.id, bob.id])
+    return ch.id, ann.id, bob.id
+
+
+async def test_an_edit_takes_the_next_seq_and_the_message_keeps_its_own(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    [one] = await store.append_messages([msg(cid, ann, "helo @bob", "a")])
+    assert isinstance(one, StoredMessage)
+    changed = await store.change_message(cid, one.seq, ann, Edit("hello @bob", 5))
+    assert isinstance(changed, Changed)
+    assert changed.seq == one.seq + 1
+    assert (changed.message.seq, changed.message.text) == (one.seq, "hello @bob")
+    assert changed.message.edited_at == 5 and not changed.message.deleted
+    [two] = await store.append_messages([msg(cid, bob, "next", "b")])
+    assert isinstance(two, StoredMessage) and two.seq == changed.seq + 1  # one counter
+    [now] = await store.messages(cid, before=two.seq, limit=1)
+    assert (now.text, now.edited_at) == ("hello @bob", 5)  # history: the latest text
+    channel = await store.get_channel("general")
+    assert channel is not None and channel.last_seq == two.seq
+
+
+async def test_the_log_after_a_seq_holds_messages_and_changes_in_order(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    sent = await store.append_messages(
+        [msg(cid, ann, "one", "1"), msg(cid, bob, "two", "2"), msg(cid, ann, "three", "3")]
+    )
+    one, two, three = (m for m in sent if isinstance(m, StoredMessage))
+    edit = await store.change_message(cid, one.seq, ann, Edit("one!", 9))
+    gone = await store.change_message(cid, two.seq, bob, Delete(10))
+    assert isinstance(edit, Changed) and isinstance(gone, Changed)
+    assert edit.seq is not None and gone.seq is not None
+    log = await store.log_after(cid, after=one.seq, limit=10)
+    assert [(e.seq, e.message.seq, e.is_change) for e in log] == [
+        (two.seq, two.seq, False),
+        (three.seq, three.seq, False),
+        (edit.seq, one.seq, True),
+        (gone.seq, two.seq, True),
+    ]
+    assert log[0].message.deleted and log[0].message.text == ""  # the state now
+    assert [e.seq for e in await store.log_after(cid, after=0, limit=2)] == [one.seq, two.seq]
+    assert await store.log_after(cid, after=gone.seq, limit=10) == []
+
+
+async def test_a_delete_removes_the_text_from_storage(store: Store) -> None:
+    cid, ann, _ = await two_authors(store)
+    [m] = await store.append_messages([msg(cid, ann, "secret @bob", "s")])
+    assert isinstance(m, StoredMessage)
+    await store.change_message(cid, m.seq, ann, Edit("secret, edited", 2))
+    gone = await store.change_message(cid, m.seq, ann, Delete(3))
+    assert isinstance(gone, Changed) and gone.message.deleted and gone.message.text == ""
+    for e in await store.log_after(cid, after=0, limit=10):
+        assert "secret" not in e.message.text
+    [now] = await store.messages(cid, limit=1)
+    assert now.deleted and now.text == ""
+    assert await store.count_mentions(cid, 0, "bob") == 0
+
+
+async def test_changes_refused_or_changing_nothing_take_no_seq(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    [m] = await store.append_messages([msg(cid, ann, "mine", "m")])
+    assert isinstance(m, StoredMessage)
+    assert await store.change_message(cid, m.seq, bob, Edit("theirs", 1)) == ChangeRefused(
+        "forbidden"
+    )
+    assert await store.change_message(cid, m.seq, bob, Delete(1)) == ChangeRefused("forbidden")
+    assert await store.change_message(cid, m.seq + 5, ann, Edit("x", 1)) == ChangeRefused(
+        "not_found"
+    )
+    same = await store.change_message(cid, m.seq, ann, Edit("mine", 1))
+    assert isinstance(same, Changed) and same.seq is None  # a retried edit: one change
+    gone = await store.change_message(cid, m.seq, ann, Delete(2))
+    assert isinstance(gone, Changed) and gone.seq == m.seq + 1
+    again = await store.change_message(cid, m.seq, ann, Delete(3))
+    assert isinstance(again, Changed) and again.seq is None
+    assert await store.change_message(cid, m.seq, ann, Edit("back", 4)) == ChangeRefused("deleted")
+    channel = await store.get_channel("general")
+    assert channel is not None and channel.last_seq == m.seq + 1  # only the delete took one
+    [now] = await store.messages(cid, limit=1)
+    assert now.deleted and now.edited_at is None
+
+
+async def test_a_guests_message_cannot_be_changed(store: Store) -> None:
+    cid, ann, _ = await two_authors(store)
+    [m] = await store.append_messages([msg(cid, None, "from a guest", None)])
+    assert isinstance(m, StoredMessage)
+    assert await store.change_message(cid, m.seq, ann, Delete(1)) == ChangeRefused("forbidden")

@@ -55,6 +55,9 @@ class StoredMessage:
     client_id: str | None
     created_at: int
     duplicate: bool = False  # an earlier send with the same client_id
+    # Its state: changed since it was sent (see `change_message`).
+    edited_at: int | None = None
+    deleted: bool = False  # a tombstone: its text is gone from storage
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,3 +65,49 @@ class AppendRejected:
     """A message in a batch that could not be stored (the sender is not a member)."""
 
     reason: str
+
+
+# --- changes to stored messages (the channel's log, see Store.change_message) ----------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Edit:
+    text: str
+    at: int  # ms since the epoch
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Delete:
+    at: int
+
+
+MessageChange = Edit | Delete
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Changed:
+    """A message after a change: `seq` is the change's place in the channel's
+    log, or None when the change changed nothing (the same text again, a
+    second delete): nothing new in the log, nothing to publish."""
+
+    message: StoredMessage
+    seq: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChangeRefused:
+    reason: Literal["not_found", "forbidden", "deleted"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One place in a channel's log: a message sent there (`seq` is the
+    message's), or a change to `message` (`seq` is the change's). Either way
+    with the message's state now."""
+
+    seq: int
+    message: StoredMessage
+
+    @property
+    def is_change(self) -> bool:
+        return self.seq != self.message.seq

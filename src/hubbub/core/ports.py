@@ -15,9 +15,13 @@ from typing import NamedTuple, Protocol
 
 from hubbub.core.models import (
     AppendRejected,
+    Changed,
+    ChangeRefused,
     Channel,
     ChannelKind,
+    LogEntry,
     Membership,
+    MessageChange,
     NewMessage,
     StoredMessage,
     User,
@@ -106,6 +110,26 @@ class Store(Protocol):
         do not move; guests have none. So `channels_for` (and the unread and
         mention counts built on it) never counts a user's own messages.
         """
+
+    async def change_message(
+        self, channel_id: int, seq: int, author_id: int, change: MessageChange
+    ) -> Changed | ChangeRefused:
+        """Apply `change` to message `seq` of the channel if `author_id` wrote
+        it, in one transaction.
+
+        The change takes the channel's next seq, from the counter messages take
+        theirs from (one log per channel, so resuming from a seq replays changes
+        too), and is recorded at that seq in the log; the message holds its
+        state now. A delete removes the text from storage: nothing keeps it.
+        Refused: `not_found`, `forbidden` (someone else's message), `deleted`
+        (an edit of a deleted message). An edit to the text it has, or a second
+        delete, changes nothing: `Changed` with `seq` None."""
+
+    async def log_after(self, channel_id: int, after: int, limit: int) -> list[LogEntry]:
+        """The channel's log after seq `after`, oldest first, at most `limit`
+        entries: each message sent and each change made, with the message's
+        state now. A seq with no entry has nothing to replay (a hole, on
+        DynamoDB)."""
 
     async def count_mentions(self, channel_id: int, after: int, username: str) -> int:
         """How many messages after `after` mention `@username` (core.mentions)."""

@@ -71,7 +71,25 @@ messages = Table(
     Column("text", Text, nullable=False),
     Column("client_id", String(64), nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    # Its state now (the changes that led there are in `changes`).
+    Column("edited_at", BigInteger, nullable=True),
+    Column("deleted_at", BigInteger, nullable=True),  # then `text` is ''
     # Idempotent sends: one message per (sender, client_id). NULLs (guests) are
     # distinct in both SQLite and PostgreSQL, so guests are never deduplicated.
     UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
+)
+
+# A channel's log is its messages and its changes, numbered by one counter
+# (`channels.last_seq`): a change to message `target_seq` takes the next seq,
+# as a new message would, so resuming from a seq replays changes too. A change
+# holds no content (the message row has the state now), so a delete removes
+# the text from storage everywhere.
+changes = Table(
+    "changes",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("target_seq", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),  # edit, delete
+    Column("created_at", BigInteger, nullable=False),
 )

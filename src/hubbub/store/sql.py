@@ -25,14 +25,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from hubbub.core.mentions import mention_re
 from hubbub.core.models import (
     AppendRejected,
+    Changed,
+    ChangeRefused,
     Channel,
     ChannelKind,
+    Edit,
+    LogEntry,
     Membership,
+    MessageChange,
     NewMessage,
     StoredMessage,
     User,
 )
 from hubbub.core.ports import NameTaken, StoreError
+from hubbub.store import log
 from hubbub.store import schema as t
 from hubbub.store.append_sqlite import SQLiteAppender
 from hubbub.store.sqlite_pragmas import PRAGMAS
@@ -348,6 +354,8 @@ class SQLStore:
                 m.c.text,
                 m.c.client_id,
                 m.c.created_at,
+                m.c.edited_at,
+                m.c.deleted_at,
             )
             .join(t.channels, t.channels.c.id == m.c.channel_id)
             .outerjoin(t.users, t.users.c.id == m.c.author_id)
@@ -367,6 +375,8 @@ class SQLStore:
                 r.text,
                 r.client_id,
                 r.created_at,
+                edited_at=r.edited_at,
+                deleted=r.deleted_at is not None,
             )
             for r in rows
         ]
@@ -407,6 +417,78 @@ class SQLStore:
                 cond = and_(cond, m.seq < before)
         async with self._read() as conn:
             return await self._message_rows(conn, cond, order=order, limit=limit)
+
+    async def change_message(
+        self, channel_id: int, seq: int, author_id: int, change: MessageChange
+    ) -> Changed | ChangeRefused:
+        m = t.messages.c
+        where = and_(m.channel_id == channel_id, m.seq == seq)
+        async with self._write() as conn:
+            row = (
+                await conn.execute(select(m.author_id, m.text, m.deleted_at).where(where))
+            ).first()
+            if row is None:
+                return ChangeRefused("not_found")
+            if row.author_id != author_id:
+                return ChangeRefused("forbidden")
+            if row.deleted_at is not None and isinstance(change, Edit):
+                return ChangeRefused("deleted")
+            if row.deleted_at is not None or (isinstance(change, Edit) and change.text == row.text):
+                [now] = await self._message_rows(conn, where, order=None, limit=1)
+                return Changed(now, None)
+            at = (
+                await conn.execute(
+                    update(t.channels)
+                    .where(t.channels.c.id == channel_id)
+                    .values(last_seq=t.channels.c.last_seq + 1)
+                    .returning(t.channels.c.last_seq)
+                )
+            ).scalar_one()
+            if isinstance(change, Edit):
+                values: dict[str, Any] = {"text": change.text, "edited_at": change.at}
+            else:
+                values = {"text": "", "deleted_at": change.at}
+            await conn.execute(update(t.messages).where(where).values(**values))
+            await conn.execute(
+                insert(t.changes).values(
+                    channel_id=channel_id,
+                    seq=at,
+                    target_seq=seq,
+                    kind="edit" if isinstance(change, Edit) else "delete",
+                    created_at=change.at,
+                )
+            )
+            [now] = await self._message_rows(conn, where, order=None, limit=1)
+            return Changed(now, at)
+
+    async def log_after(self, channel_id: int, after: int, limit: int) -> list[LogEntry]:
+        c, m = t.changes.c, t.messages.c
+        async with self._read() as conn:
+            sent = await self._message_rows(
+                conn,
+                and_(m.channel_id == channel_id, m.seq > after),
+                order=m.seq.asc(),
+                limit=limit,
+            )
+            changed = (
+                await conn.execute(
+                    select(c.seq, c.target_seq)
+                    .where(and_(c.channel_id == channel_id, c.seq > after))
+                    .order_by(c.seq.asc())
+                    .limit(limit)
+                )
+            ).all()
+            targets = {r.target_seq for r in changed}
+            rows = []
+            if targets:
+                rows = await self._message_rows(
+                    conn,
+                    and_(m.channel_id == channel_id, m.seq.in_(targets)),
+                    order=None,
+                    limit=len(targets),
+                )
+        states = {x.seq: x for x in rows}
+        return log.merge(sent, [(r.seq, r.target_seq) for r in changed], states, limit)
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,7 @@ from __future__ import annotations
 from hubbub.core.models import AppendRejected, NewMessage, StoredMessage
 from hubbub.core.ports import StoreError
 from hubbub.store import batch as batch_plan
+from hubbub.store.dynamo import order
 from hubbub.store.dynamo.client import MAX_TRANSACTION, Cancelled, DynamoTables
 from hubbub.store.dynamo.items import Item, N, S, get_int, get_str, member_key, message_of, sent_key
 
@@ -207,13 +208,7 @@ class DynamoAppender:
         fences: set[int] = set()
         for cid, seq in lowest.items():
             fences.add(len(actions))
-            fence: Item = {
-                "TableName": self.tables.names["channels"],
-                "Key": {"pk": S(f"channel#{cid}")},
-                "ConditionExpression": "attribute_not_exists(pushed_seq) OR pushed_seq < :s",
-                "ExpressionAttributeValues": {":s": N(seq)},
-            }
-            actions.append({"ConditionCheck": fence})
+            actions.append(order.fence(self.tables, cid, seq))
         cursors: dict[int, tuple[int, int]] = {}
         checks: set[tuple[int, int]] = set()
         for x, m in part:

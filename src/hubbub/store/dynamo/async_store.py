@@ -75,6 +75,8 @@ class DynamoStore:
     set_last_read = _off_loop(SyncDynamoStore.set_last_read)
     # messages
     append_messages = _off_loop(SyncDynamoStore.append_messages)
+    change_message = _off_loop(SyncDynamoStore.change_message)
+    log_after = _off_loop(SyncDynamoStore.log_after)
     count_mentions = _off_loop(SyncDynamoStore.count_mentions)
     messages = _off_loop(SyncDynamoStore.messages)
 

@@ -78,4 +78,6 @@ def message_of(item: Item, *, duplicate: bool = False) -> StoredMessage:
         get_opt_str(item, "client_id"),
         get_int(item, "created_at"),
         duplicate=duplicate,
+        edited_at=get_int(item, "edited_at") if "edited_at" in item else None,
+        deleted="deleted_at" in item,
     )

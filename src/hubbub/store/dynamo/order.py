@@ -27,9 +27,21 @@ from typing import NamedTuple
 from botocore.exceptions import ClientError
 
 from hubbub.store.dynamo.client import DynamoTables, error_code
-from hubbub.store.dynamo.items import N, S, get_int, get_str, now_ms
+from hubbub.store.dynamo.items import Item, N, S, get_int, get_str, now_ms
 
 TURN_MS = 10_000  # longer than the largest push takes (1,000 followers: ~1.5 s)
+
+
+def fence(tables: DynamoTables, channel_id: int, seq: int) -> Item:
+    """The ConditionCheck every write at `seq` in the channel's log carries:
+    the push cursor has not passed it."""
+    check: Item = {
+        "TableName": tables.names["channels"],
+        "Key": {"pk": S(f"channel#{channel_id}")},
+        "ConditionExpression": "attribute_not_exists(pushed_seq) OR pushed_seq < :s",
+        "ExpressionAttributeValues": {":s": N(seq)},
+    }
+    return {"ConditionCheck": check}
 
 
 class Turn(NamedTuple):

@@ -11,14 +11,19 @@ from botocore.exceptions import ClientError
 from hubbub.core.mentions import mention_re
 from hubbub.core.models import (
     AppendRejected,
+    Changed,
+    ChangeRefused,
     Channel,
     ChannelKind,
+    LogEntry,
     Membership,
+    MessageChange,
     NewMessage,
     StoredMessage,
     User,
 )
 from hubbub.core.ports import NameTaken, StoreError
+from hubbub.store.dynamo import changes
 from hubbub.store.dynamo.append import DynamoAppender
 from hubbub.store.dynamo.client import MAX_TRANSACTION, Cancelled, DynamoTables, error_code
 from hubbub.store.dynamo.items import (
@@ -357,6 +362,14 @@ class SyncDynamoStore:
 
     def append_messages(self, batch: Sequence[NewMessage]) -> list[StoredMessage | AppendRejected]:
         return self.appender.append(list(batch))
+
+    def change_message(
+        self, channel_id: int, seq: int, author_id: int, change: MessageChange
+    ) -> Changed | ChangeRefused:
+        return changes.change_message(self.tables, channel_id, seq, author_id, change)
+
+    def log_after(self, channel_id: int, after: int, limit: int) -> list[LogEntry]:
+        return changes.log_after(self.tables, channel_id, after, limit)
 
     def count_mentions(self, channel_id: int, after: int, username: str) -> int:
         pattern = mention_re(username)

@@ -24,6 +24,7 @@ TABLES: dict[str, TableSpec] = {
     "channels": TableSpec(("pk", "S")),  # channel#id (with the seq counter), name#name
     "members": TableSpec(("pk", "S"), ("sk", "S")),  # user#u/channel#c and its mirror
     "messages": TableSpec(("channel_id", "N"), ("seq", "N")),
+    "changes": TableSpec(("channel_id", "N"), ("seq", "N")),  # edits, deletes: the log
     "connections": TableSpec(("pk", "S"), ("sk", "S"), ttl="expires_at"),  # hubbub.aws
 }
 
