@@ -73,6 +73,14 @@ CLIENT_EXAMPLES: dict[type[f.ClientFrame], dict[str, Any]] = {
         "text": "hello",
         "client_id": "c-7f3a9",
     },
+    f.EditMessage: {
+        "action": "edit",
+        "id": 8,
+        "channel": "general",
+        "seq": 42,
+        "text": "hello, all",
+    },
+    f.DeleteMessage: {"action": "delete", "id": 9, "channel": "general", "seq": 42},
     f.History: {"action": "history", "id": 4, "channel": "general", "before": 41, "limit": 50},
     f.Typing: {"action": "typing", "channel": "general"},
     f.Read: {"action": "read", "id": 5, "channel": "general", "seq": 42},
@@ -90,12 +98,16 @@ CLIENT_EXAMPLES: dict[type[f.ClientFrame], dict[str, Any]] = {
 CLIENT_REPLIES: dict[type[f.ClientFrame], str] = {
     f.Auth: "`hello`; a bad token closes the connection with 4001.",
     f.Subscribe: (
-        "the replayed `message` frames (with `since`; and `skipped` for seqs with no "
-        "message, on the Lambda deployment), then `subscribed`; "
+        "the replayed `message`, `message_updated` and `skipped` frames (with `since`, "
+        "see [Resume](#resume-after-a-reconnect)), then `subscribed`; "
         "from then on the channel's events."
     ),
     f.Unsubscribe: "`unsubscribed`.",
     f.Send: "`ack` after the commit; subscribers (the sender's too) get `message`.",
+    f.EditMessage: ("`changed` after the commit; the channel's subscribers get `message_updated`."),
+    f.DeleteMessage: (
+        "`changed` after the commit; the channel's subscribers get `message_updated`."
+    ),
     f.History: "`history`.",
     f.Typing: "`ok` if the frame has an `id`; the channel's subscribers get `typing`.",
     f.Read: "`ok` if the frame has an `id`; all of your connections get `read`.",
@@ -125,6 +137,19 @@ SERVER_EXAMPLES: dict[type[f.ServerFrame], dict[str, Any]] = {
         "message": _MSG,
     },
     f.Message: {"type": "message", **_MSG},
+    f.MessageUpdated: {
+        "type": "message_updated",
+        "channel": "general",
+        "seq": 43,
+        "message": {**_MSG, "text": "hello, all", "edited_at": 1700000009000},
+    },
+    f.Changed: {
+        "type": "changed",
+        "id": 8,
+        "channel": "general",
+        "seq": 43,
+        "message": {**_MSG, "text": "hello, all", "edited_at": 1700000009000},
+    },
     f.Skipped: {"type": "skipped", "channel": "general", "first": 43, "last": 44},
     f.Subscribed: {
         "type": "subscribed",
@@ -174,9 +199,16 @@ SERVER_SENT: dict[type[f.ServerFrame], str] = {
     f.Hello: "Once, when the connection is authenticated (not on tutorial connections).",
     f.Ack: "Answers `send`.",
     f.Message: "To the channel's subscribers; also the replay of `subscribe` with `since`.",
+    f.MessageUpdated: (
+        "To the channel's subscribers when a message is edited or deleted; also in the "
+        "replay of `subscribe` with `since`, for messages changed since."
+    ),
+    f.Changed: "Answers `edit` and `delete`.",
     f.Skipped: (
-        "To the channel's subscribers, where the skipped messages would have been (live, "
-        "and in the replay of `subscribe` with `since`); only on the Lambda deployment."
+        "To the channel's subscribers, in the replay of `subscribe` with `since`, where "
+        "the places of changes it folded into a later frame were; and, only on the "
+        "Lambda deployment, live too, where a send that failed after taking its seq "
+        "would have been."
     ),
     f.Subscribed: "Answers `subscribe`.",
     f.Unsubscribed: "Answers `unsubscribe`.",
@@ -362,9 +394,11 @@ _COMPONENT = "#/components/schemas/{model}"
 # operation); an `error` can answer any of them and is added to each.
 CLIENT_ANSWERS: dict[type[f.ClientFrame], tuple[type[f.ServerFrame], ...]] = {
     f.Auth: (f.Hello,),
-    f.Subscribe: (f.Message, f.Skipped, f.Subscribed),
+    f.Subscribe: (f.Message, f.MessageUpdated, f.Skipped, f.Subscribed),
     f.Unsubscribe: (f.Unsubscribed,),
     f.Send: (f.Ack,),
+    f.EditMessage: (f.Changed,),
+    f.DeleteMessage: (f.Changed,),
     f.History: (f.HistoryPage,),
     f.Typing: (f.Ok,),
     f.Read: (f.Ok,),
@@ -833,44 +867,71 @@ def _overview(limits: Limits) -> list[str]:
 
 def _resume(limits: Limits) -> list[str]:
     return [
+        "## The channel's log",
+        "",
+        "Each channel has one log, numbered by `seq` from 1 without gaps: every message "
+        "sent there takes the next `seq`, and so does every change to a message "
+        "(`edit`, `delete`). A message keeps the `seq` it was sent at for good: it is "
+        "its id. A change is announced as `message_updated`, whose `seq` is the "
+        "change's own place in the log and whose `message` is the message's state now "
+        "(`message.seq` is the message's id). So `seq` is both a message's id and a "
+        "position in everything that happened in the channel, and a client that keeps "
+        "the last `seq` it saw can always catch up on all of it.",
+        "",
+        "- History (`history`, REST) returns messages in their state now: edited text "
+        "with `edited_at`, a deleted message as a tombstone (`deleted: true`, empty "
+        "`text`). Unread and mention counts count messages, never changes.",
+        "- A change holds no content of its own: the message is stored once, in its "
+        "state now. A delete removes the text from storage, not only from view.",
+        "",
+        "Why one numbering rather than a message seq plus a revision per message: one "
+        "cursor resumes everything (messages and changes, in the order they happened), "
+        "the gap check stays `seq == last + 1`, and every store already had a per-channel "
+        "counter to take it from. The cost: seqs of messages are no longer contiguous "
+        "among themselves, so a client counts unread messages, not seq differences.",
+        "",
         "## Resume after a reconnect",
         "",
         "Subscriptions belong to a connection. After reconnecting, a client subscribes "
         "again to each channel with `since` set to the last `seq` it has seen there:",
         "",
-        "1. The server sends every stored message with `seq > since` as a `message` frame, "
-        "oldest first, then any live messages that arrived meanwhile (no duplicates, no "
-        "gaps), then `subscribed` with `replayed` (how many were replayed), `last_seq` "
-        "and `recovered: true`.",
-        f"2. If more than `resume_limit` ({limits.resume_limit} by default) messages were "
-        "missed, or `since` is beyond the channel's last `seq` (the server does not have "
-        "what the client saw), nothing is replayed: `subscribed` has `recovered: false`, "
-        "`replayed: 0` and the channel's `last_seq`. The client must page `history` "
-        "itself (for example with `after: since`, repeated while `has_more`). Live "
-        "messages follow as usual.",
-        "3. Without `since` (or `null`) only new messages are sent: `replayed: 0`, "
+        "1. The server replays the log after `since`, oldest first, each message once: "
+        "one sent after `since` as a `message` frame in its state now, at its own `seq`; "
+        "one the client already had and that changed since as a `message_updated` at the "
+        "place of its last change. The places that leave empty (changes folded into a "
+        "later frame) come as `skipped` frames, so that `seq` still rises by one from frame "
+        "to frame. Then any live events that arrived meanwhile (no duplicates, no gaps), "
+        "then `subscribed` with `replayed` (how many `message` and `message_updated` "
+        "frames were replayed), `last_seq` and `recovered: true`.",
+        f"2. If more than `resume_limit` ({limits.resume_limit} by default) places of the "
+        "log were missed, or `since` is beyond the channel's last `seq` (the server does "
+        "not have what the client saw), nothing is replayed: `subscribed` has `recovered: "
+        "false`, `replayed: 0` and the channel's `last_seq`. The client must page "
+        "`history` itself (for example with `after: since`, repeated while `has_more`). "
+        "Live events follow as usual.",
+        "3. Without `since` (or `null`) only new events are sent: `replayed: 0`, "
         "`recovered: true`.",
         "",
-        "The server never resumes silently with a hole. A message a client sent but got "
-        "no `ack` for can be sent again with the same `client_id`.",
+        "A client that reconnects with its last `seq` ends with exactly the state of every "
+        "message that a client which never disconnected has. The server never resumes "
+        "silently with a hole. A message a client sent but got no `ack` for can be sent "
+        "again with the same `client_id`.",
         "",
-        "### Seqs with no message: `skipped`",
+        "### `skipped`",
         "",
         "A channel's events reach each connection in `seq` order, and a client can count "
-        "on `seq` rising by one: a message whose `seq` is more than one past the last it "
+        "on `seq` rising by one: an event whose `seq` is more than one past the last it "
         "has is a hole, and the client subscribes again with `since` to fill it (the SDK "
-        "does). `hubbub serve` takes a message's `seq` inside its commit, so its logs have "
-        "no gaps. The Lambda deployment takes seqs from a counter before the commit, so a "
-        "seq can end up with no message (a send that failed after its seq was taken); "
-        "there the server sends a `skipped` frame (`first` to `last`: the seqs that will "
-        "never hold a message) in that place of the order, live and in a replay, before "
-        "`subscribed`. A client counts those seqs as delivered and shows nothing.",
-        "",
-        "Why one numbering with named gaps rather than gaps filled: on DynamoDB, a seq "
-        "taken inside the commit would need a transaction on the channel's counter with "
-        "every concurrent writer, serialising every send of a channel; a gap named where "
-        "it is reached costs nothing when there is none. docs/deploy-aws.md says what "
-        "keeping the order costs there.",
+        "does). A `skipped` frame (`first` to `last`) says those places hold nothing for "
+        "the client: count them as seen and show nothing. A replay sends them for the "
+        "places it folded. The Lambda deployment also sends them live: it takes seqs "
+        "from a counter before the commit, so a seq can end up holding nothing (a send "
+        "that failed after its seq was taken); `hubbub serve` takes seqs inside the "
+        "commit and never has such places. On DynamoDB a seq taken inside the commit "
+        "would need a transaction on the channel's counter with every concurrent writer, "
+        "serialising every send of a channel; a place named where it is reached costs "
+        "nothing when there is none. docs/deploy-aws.md says what keeping the order "
+        "costs there.",
         "",
     ]
 

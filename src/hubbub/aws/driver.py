@@ -19,12 +19,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from hubbub.aws import sequencer
 from hubbub.aws.connections import ConnectionInfo, ConnectionTable
 from hubbub.aws.push import PushBus
 from hubbub.aws.sequencer import Sequencer
 from hubbub.core.envelope import Envelope
-from hubbub.core.hub import Hub, message_envelope, unavailable
+from hubbub.core.hub import Hub, unavailable
 from hubbub.core.models import Channel, User
 from hubbub.core.ports import StoreError
 from hubbub.protocol.codec import encode
@@ -139,10 +138,9 @@ class LambdaConnection:
                 recovered = False  # the client knows messages we don't
             else:
                 missed, recovered = await self.hub.missed(channel, since)
-                replay = [message_envelope(m) for m in missed if m.seq <= latest]
-                for e in sequencer.fill(channel.name, since, replay):
-                    self.outbox.append(e.frame)
-                replayed = len(replay)
+                replay = [e for e in missed if e.seq <= latest]
+                self.outbox.extend(e.frame for e in replay)
+                replayed = sum(e.kind != "skipped" for e in replay)
                 if recovered:
                     last = max(latest, since)
         return {"last_seq": last, "replayed": replayed, "recovered": recovered}

@@ -26,8 +26,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from hubbub.core import events
-from hubbub.core.envelope import Envelope, wrap
+from hubbub.core.envelope import Envelope
+from hubbub.core.replay import fill
 from hubbub.store.dynamo import DynamoStore, order
 from hubbub.store.dynamo.order import Turn
 
@@ -96,21 +96,6 @@ class Sequencer:
         theirs = []
         if done < first - 1:
             stored = await self.events_after(turn.channel_id, done, first - 1 - done)
-            theirs = [e for e in stored if e.seq < first]
+            # Their events, as the store has them; the gaps are named below.
+            theirs = [e for e in stored if e.seq < first and e.kind != "skipped"]
         return fill(turn.channel, done, [e for e in [*theirs, *envs] if e.seq > done])
-
-
-def skipped(channel: str, first: int, last: int) -> Envelope:
-    return wrap(events.skipped(channel, first, last), seq=last)
-
-
-def fill(channel: str, since: int, envs: list[Envelope]) -> list[Envelope]:
-    """`envs` (ascending seqs after `since`) with their gaps named."""
-    out: list[Envelope] = []
-    expect = since + 1
-    for e in envs:
-        if e.seq > expect:
-            out.append(skipped(channel, expect, e.seq - 1))
-        out.append(e)
-        expect = e.seq + 1
-    return out

@@ -27,7 +27,7 @@ def presence_topic(user_id: int) -> str:
 
 
 def message_body(m: StoredMessage) -> dict[str, Any]:
-    return {
+    body = {
         "channel": m.channel,
         "seq": m.seq,
         "author": {"username": m.author, "display_name": m.author_name},
@@ -35,10 +35,30 @@ def message_body(m: StoredMessage) -> dict[str, Any]:
         "client_id": m.client_id,
         "created_at": m.created_at,
     }
+    # Only when set: a plain message's frame stays as small as it was.
+    if m.edited_at is not None:
+        body["edited_at"] = m.edited_at
+    if m.deleted:
+        body["deleted"] = True
+    return body
 
 
 def message_event(m: StoredMessage) -> dict[str, Any]:
     return {"type": "message", **message_body(m)}
+
+
+def message_updated(seq: int, m: StoredMessage) -> dict[str, Any]:
+    return {"type": "message_updated", "channel": m.channel, "seq": seq, "message": message_body(m)}
+
+
+def changed(frame_id: str | int | None, seq: int | None, m: StoredMessage) -> dict[str, Any]:
+    return {
+        "type": "changed",
+        "id": frame_id,
+        "channel": m.channel,
+        "seq": seq,
+        "message": message_body(m),
+    }
 
 
 def ack(m: StoredMessage, frame_id: str | int | None) -> dict[str, Any]:

@@ -12,11 +12,16 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from hubbub.core import auth, envelope, events
+from hubbub.core import auth, envelope, events, replay
 from hubbub.core.models import (
     AppendRejected,
+    Changed,
+    ChangeRefused,
     Channel,
+    Delete,
+    Edit,
     Membership,
+    MessageChange,
     NewMessage,
     StoredMessage,
     User,
@@ -32,8 +37,8 @@ from hubbub.core.ports import (
 )
 from hubbub.core.presence import LocalDirectory, Presence
 from hubbub.core.ratelimit import LocalCounters, LoginThrottle, RateLimiter, RegistrationThrottle
-from hubbub.core.writer import GroupCommitWriter
-from hubbub.protocol.codec import encode
+from hubbub.core.replay import message_envelope
+from hubbub.core.writer import ChangeJob, GroupCommitWriter
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.limits import GUEST_ROOMS, GuestRooms, Limits
 from hubbub.protocol.rules import CHANNEL_RE, MAX_DISPLAY_NAME, MAX_DM_MEMBERS, MAX_TOPIC
@@ -60,8 +65,17 @@ def _not_found(name: str) -> ChatError:
     return ChatError(ErrorCode.not_found, f"no channel {name!r}")
 
 
-def message_envelope(m: StoredMessage) -> envelope.Envelope:
-    return envelope.Envelope(m.seq, "message", encode(events.message_event(m)))
+CHANGE_REFUSED: dict[str, Callable[[int, str], ChatError]] = {
+    "not_found": lambda seq, name: ChatError(
+        ErrorCode.not_found, f"no message {seq} in {name!r}", field="seq"
+    ),
+    "forbidden": lambda seq, name: ChatError(
+        ErrorCode.forbidden, "only its author can change a message", field="seq"
+    ),
+    "deleted": lambda seq, name: ChatError(
+        ErrorCode.message_deleted, f"message {seq} in {name!r} was deleted", field="seq"
+    ),
+}
 
 
 def unavailable(exc: StoreError) -> ChatError:
@@ -105,7 +119,7 @@ class Hub:
         self.channel_limiter = RateLimiter(
             max(limits.channels_per_hour, 1e-9) / 3600, limits.channels_per_hour
         )
-        self.writer = GroupCommitWriter(store, self._publish_messages)
+        self.writer = GroupCommitWriter(store, self._publish_messages, self._publish_change)
         self._users: dict[int, User] = {}
         # Send-path caches (see _sendable): channel name -> id, which never
         # changes, and (channel id, user id) pairs known to be members.
@@ -156,6 +170,15 @@ class Hub:
             )
         except BusError as exc:
             log.warning("messages for %d channels not published: %s", len(by_channel), exc)
+
+    async def _publish_change(self, changed: Changed) -> None:
+        assert changed.seq is not None
+        env = replay.update_envelope(changed.seq, changed.message)
+        topic = events.channel_topic(changed.message.channel_id)
+        try:
+            await self.bus.publish(topic, envelope.pack([env]))
+        except BusError as exc:
+            log.warning("a change in %s not published: %s", changed.message.channel, exc)
 
     # --- accounts -----------------------------------------------------------
 
@@ -513,23 +536,44 @@ class Hub:
             raise unavailable(exc) from None
         return channel, rows[:limit], len(rows) > limit
 
-    async def missed(self, channel: Channel, since: int) -> tuple[list[StoredMessage], bool]:
-        """Messages after `since`, oldest first, or ([], False) when more than
-        `resume_limit` were missed and the client must page history itself."""
+    async def missed(self, channel: Channel, since: int) -> tuple[list[envelope.Envelope], bool]:
+        """What a client resuming at `since` missed, as events (core.replay),
+        or ([], False) when more than `resume_limit` places of the log were
+        missed and the client must page history itself."""
         limit = self.limits.resume_limit
-        rows = await self.store.messages(channel.id, after=since, limit=limit + 1)
-        if len(rows) > limit:
+        entries = await self.store.log_after(channel.id, since, limit + 1)
+        if len(entries) > limit:
             return [], False
-        return rows, True
+        return replay.catch_up(since, entries), True
 
     async def latest_seq(self, channel_id: int) -> int:
-        rows = await self.store.messages(channel_id, limit=1)
-        return rows[0].seq if rows else 0
+        return await self.store.last_seq(channel_id)
 
     async def events_after(self, channel_id: int, seq: int, limit: int) -> list[envelope.Envelope]:
-        """Stored messages after `seq` as events (a node filling a gap)."""
-        rows = await self.store.messages(channel_id, after=seq, limit=limit)
-        return [message_envelope(m) for m in rows]
+        """The log after `seq` as events (a node filling a gap)."""
+        return replay.catch_up(seq, await self.store.log_after(channel_id, seq, limit))
+
+    async def edit(self, user: User, name: str, seq: int, text: str) -> Changed:
+        """Change the text of the user's own message; returns once committed."""
+        self.check_text(text)
+        return await self._change(user, name, seq, Edit(text, int(self.clock() * 1000)))
+
+    async def delete(self, user: User, name: str, seq: int) -> Changed:
+        """Delete the user's own message (a tombstone); returns once committed."""
+        return await self._change(user, name, seq, Delete(int(self.clock() * 1000)))
+
+    async def _change(self, user: User, name: str, seq: int, change: MessageChange) -> Changed:
+        self.check_rate(user.id)
+        channel = (await self.member_channel(user, name)).channel
+        fut = self.writer.submit_change(ChangeJob(channel.id, min(seq, MAX_SEQ), user.id, change))
+        await asyncio.wait([fut])
+        try:
+            result = fut.result()
+        except StoreError as exc:
+            raise unavailable(exc) from None
+        if isinstance(result, ChangeRefused):
+            raise CHANGE_REFUSED[result.reason](seq, name)
+        return result
 
     async def mark_read(self, user: User, name: str, seq: int) -> int:
         channel = (await self.member_channel(user, name)).channel

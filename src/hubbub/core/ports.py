@@ -125,6 +125,9 @@ class Store(Protocol):
         (an edit of a deleted message). An edit to the text it has, or a second
         delete, changes nothing: `Changed` with `seq` None."""
 
+    async def last_seq(self, channel_id: int) -> int:
+        """The last seq of the channel's log (0 for an empty or unknown channel)."""
+
     async def log_after(self, channel_id: int, after: int, limit: int) -> list[LogEntry]:
         """The channel's log after seq `after`, oldest first, at most `limit`
         entries: each message sent and each change made, with the message's

@@ -1,28 +1,64 @@
 """Group commit: sends that arrive while a transaction is in flight are stored
 together in the next one. One writer per process keeps per-channel publish
-order equal to `seq` order, and the ack still waits for the commit."""
+order equal to `seq` order, and the ack still waits for the commit.
+
+Changes to stored messages (edits, deletes) take their seqs from the same
+counter, so they go through the same queue: each is committed alone, between
+the batches around it, and published before the next batch is. Queue order is
+still commit order, and publish order still `seq` order."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 
-from hubbub.core.models import AppendRejected, NewMessage, StoredMessage
+from hubbub.core.models import (
+    AppendRejected,
+    Changed,
+    ChangeRefused,
+    MessageChange,
+    NewMessage,
+    StoredMessage,
+)
 from hubbub.core.ports import Store, StoreError
 
 log = logging.getLogger("hubbub.writer")
 
 Result = StoredMessage | AppendRejected
 Committed = Callable[[list[StoredMessage]], Awaitable[None]]
+ChangeCommitted = Callable[[Changed], Awaitable[None]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChangeJob:
+    channel_id: int
+    seq: int
+    author_id: int
+    change: MessageChange
+
+
+Job = (
+    tuple[NewMessage, "asyncio.Future[Result]"]
+    | tuple[ChangeJob, "asyncio.Future[Changed | ChangeRefused]"]
+)
 
 
 class GroupCommitWriter:
-    def __init__(self, store: Store, on_committed: Committed, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        store: Store,
+        on_committed: Committed,
+        on_changed: ChangeCommitted | None = None,
+        max_batch: int = 256,
+    ) -> None:
         self.store = store
         self.on_committed = on_committed
+        self.on_changed = on_changed
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[NewMessage, asyncio.Future[Result]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._held: Job | None = None  # a change taken from the queue while batching
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -41,31 +77,68 @@ class GroupCommitWriter:
         self._queue.put_nowait((message, fut))
         return fut
 
+    def submit_change(self, job: ChangeJob) -> asyncio.Future[Changed | ChangeRefused]:
+        """Queue a change; the future resolves after it commits (and was
+        published)."""
+        fut: asyncio.Future[Changed | ChangeRefused] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((job, fut))
+        return fut
+
+    async def _next(self) -> Job:
+        held, self._held = self._held, None
+        return held if held is not None else await self._queue.get()
+
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
+            first = await self._next()
+            if isinstance(first[0], ChangeJob):
+                await self._change(first[0], first[1])
+                continue
+            batch: list[tuple[NewMessage, asyncio.Future[Result]]] = [first]
             while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+                job = self._queue.get_nowait()
+                if isinstance(job[0], ChangeJob):
+                    self._held = job  # committed after this batch, in queue order
+                    break
+                batch.append(job)
+            await self._commit(batch)
+
+    async def _change(self, job: ChangeJob, fut: asyncio.Future[Changed | ChangeRefused]) -> None:
+        try:
+            result = await self.store.change_message(
+                job.channel_id, job.seq, job.author_id, job.change
+            )
+        except Exception as exc:
+            if not isinstance(exc, StoreError):
+                log.exception("change_message failed")
+            if not fut.done():
+                fut.set_exception(exc)
+            return
+        if isinstance(result, Changed) and result.seq is not None and self.on_changed:
             try:
-                results = await self.store.append_messages([m for m, _ in batch])
-            except StoreError as exc:
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                continue
-            except Exception as exc:  # a bug: fail these sends, keep the writer alive
-                log.exception("append_messages failed")
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                continue
-            fresh = [r for r in results if isinstance(r, StoredMessage) and not r.duplicate]
-            try:
-                await self.on_committed(fresh)
+                await self.on_changed(result)
             except Exception:
-                # Committed is committed: the ack still goes out, and
-                # subscribers catch up from the store when they resume.
-                log.exception("publishing committed messages failed")
-            for (_, fut), result in zip(batch, results, strict=True):
+                log.exception("publishing a committed change failed")
+        if not fut.done():
+            fut.set_result(result)
+
+    async def _commit(self, batch: list[tuple[NewMessage, asyncio.Future[Result]]]) -> None:
+        try:
+            results = await self.store.append_messages([m for m, _ in batch])
+        except Exception as exc:
+            if not isinstance(exc, StoreError):  # a bug: fail these sends, keep the writer alive
+                log.exception("append_messages failed")
+            for _, fut in batch:
                 if not fut.done():
-                    fut.set_result(result)
+                    fut.set_exception(exc)
+            return
+        fresh = [r for r in results if isinstance(r, StoredMessage) and not r.duplicate]
+        try:
+            await self.on_committed(fresh)
+        except Exception:
+            # Committed is committed: the ack still goes out, and
+            # subscribers catch up from the store when they resume.
+            log.exception("publishing committed messages failed")
+        for (_, fut), result in zip(batch, results, strict=True):
+            if not fut.done():
+                fut.set_result(result)

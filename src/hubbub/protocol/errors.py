@@ -45,6 +45,7 @@ class ErrorCode(enum.Enum):
     )
     method_not_allowed = _Err(405, "The HTTP method is not allowed on this path.")
     conflict = _Err(409, "The name is taken (username or channel).")
+    message_deleted = _Err(409, "The message was deleted: it can no longer be edited.")
     body_too_large = _Err(
         413, "The HTTP request body is larger than `max_body_bytes`; none of it was used."
     )

@@ -67,6 +67,27 @@ class Send(ClientFrame):
     client_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class EditMessage(ClientFrame):
+    """Replace the text of your own message `seq` in `channel`. The change
+    takes the channel's next seq; everyone following it gets
+    `message_updated`. Sending the text it already has changes nothing."""
+
+    action: Literal["edit"]
+    channel: ChannelName
+    seq: Seq
+    text: str
+
+
+class DeleteMessage(ClientFrame):
+    """Delete your own message `seq` in `channel`: its text is removed from
+    storage and a tombstone stays in its place (`deleted: true`). Deleting it
+    again changes nothing."""
+
+    action: Literal["delete"]
+    channel: ChannelName
+    seq: Seq
+
+
 class History(ClientFrame):
     """Page through stored messages. With `after`: oldest first from `after + 1`.
     Otherwise newest first, older than `before` (default: the newest)."""
@@ -131,6 +152,8 @@ CLIENT_FRAMES: tuple[type[ClientFrame], ...] = (
     Subscribe,
     Unsubscribe,
     Send,
+    EditMessage,
+    DeleteMessage,
     History,
     Typing,
     Read,
@@ -172,6 +195,12 @@ class MessageOut(BaseModel):
     text: str
     client_id: str | None
     created_at: int = Field(description="Milliseconds since the Unix epoch (display only).")
+    edited_at: int | None = Field(
+        None, description="When the text last changed (ms); absent if it never did."
+    )
+    deleted: bool = Field(
+        False, description="A tombstone: `text` is empty and gone from storage; absent if not."
+    )
 
 
 class Limits(BaseModel):
@@ -217,12 +246,34 @@ class Message(MessageOut, ServerFrame):
     type: Literal["message"]
 
 
+class MessageUpdated(ServerFrame):
+    """A message in a subscribed channel changed (edited or deleted). `seq` is
+    the change's place in the channel's log (a resume cursor, like a message's
+    seq); `message` is the message's state now, `message.seq` its own seq."""
+
+    type: Literal["message_updated"]
+    channel: str
+    seq: int
+    message: MessageOut
+
+
+class Changed(ServerFrame):
+    """Answers `edit` and `delete`: the message's state now, and `seq`, the
+    change's place in the log (`null` when nothing changed)."""
+
+    type: Literal["changed"]
+    id: FrameId | None
+    channel: str
+    seq: int | None
+    message: MessageOut
+
+
 class Skipped(ServerFrame):
-    """Seqs `first` to `last` of `channel` will never hold a message: a send
-    that failed after its seq was taken (only on the Lambda deployment, where
-    seqs come from a counter outside the commit). Sent in the channel's order,
-    live and in replays, where the message would have been: count them as
-    delivered, so the next `message` is `last + 1` and not a hole."""
+    """Places `first` to `last` of `channel`'s log hold nothing for the client:
+    changes a replay folded into a later frame, or (only on the Lambda
+    deployment) seqs a failed send had taken. Sent in the channel's order,
+    where those places are: count them as seen, so that the next event is
+    `last + 1` and not a hole."""
 
     type: Literal["skipped"]
     channel: str
@@ -355,6 +406,8 @@ SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Hello,
     Ack,
     Message,
+    MessageUpdated,
+    Changed,
     Skipped,
     Subscribed,
     Unsubscribed,

@@ -15,11 +15,10 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from hubbub.core import envelope, events
+from hubbub.core import envelope
 from hubbub.core.envelope import Envelope
-from hubbub.core.models import Channel, StoredMessage
+from hubbub.core.models import Channel
 from hubbub.core.ports import Bus
-from hubbub.protocol.codec import encode
 from hubbub.server.wsframe import text_frame
 from hubbub.session import tutorial
 from hubbub.session.driver import Resumed
@@ -50,8 +49,9 @@ class Catchup(Protocol):
     async def events_after(self, channel_id: int, seq: int, limit: int) -> list[Envelope]:
         """Stored message events with seq > `seq`, oldest first."""
 
-    async def missed(self, channel: Channel, since: int) -> tuple[list[StoredMessage], bool]:
-        """What a client resuming at `since` missed, or ([], False) if too much."""
+    async def missed(self, channel: Channel, since: int) -> tuple[list[Envelope], bool]:
+        """What a client resuming at `since` missed, as events, or ([], False)
+        if too much."""
 
 
 FILL_PAGE = 500
@@ -226,7 +226,7 @@ class Fanout:
         if sub.is_open:
             t.syncing[sub] = buffer
             self._note(topic, sub)
-        missed: list[StoredMessage] = []
+        missed: list[Envelope] = []
         try:
             if since > channel.last_seq:
                 missed, recovered = [], False  # the client knows messages we don't
@@ -238,11 +238,11 @@ class Fanout:
         # Committed but not yet published on this node: it is on its way live,
         # so replaying it too would deliver it twice.
         published = self._published(topic)
-        missed = [m for m in missed if m.seq <= published]
+        missed = [e for e in missed if e.seq <= published]
         last = since
         # From here to the end nothing awaits, so no event can slip in between.
         if sub in t.syncing:  # else it closed during the replay
-            out = [text_frame(encode(events.message_event(m))) for m in missed]
+            out = [text_frame(e.frame) for e in missed]
             last = missed[-1].seq if missed else since
             if not recovered:
                 last = channel.last_seq
@@ -259,7 +259,7 @@ class Fanout:
             last = channel.last_seq
         return {
             "last_seq": int(max(last, min(channel.last_seq, published))),
-            "replayed": len(missed),
+            "replayed": sum(e.kind != "skipped" for e in missed),
             "recovered": recovered,
         }
 

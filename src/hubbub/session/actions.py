@@ -89,6 +89,16 @@ async def on_send(engine: Engine, conn: Conn, frame: f.Send) -> None:
         acknowledge(pending)
 
 
+async def on_edit(engine: Engine, conn: Conn, frame: f.EditMessage) -> None:
+    changed = await engine.hub.edit(_user(conn), frame.channel, frame.seq, frame.text)
+    conn.send(events.changed(frame.id, changed.seq, changed.message))
+
+
+async def on_delete(engine: Engine, conn: Conn, frame: f.DeleteMessage) -> None:
+    changed = await engine.hub.delete(_user(conn), frame.channel, frame.seq)
+    conn.send(events.changed(frame.id, changed.seq, changed.message))
+
+
 async def on_history(engine: Engine, conn: Conn, frame: f.History) -> None:
     channel, rows, more = await engine.hub.history(
         _user(conn), frame.channel, before=frame.before, after=frame.after, limit=frame.limit
@@ -142,6 +152,8 @@ ROUTES: dict[type[f.ClientFrame], Handler] = {
     f.Subscribe: on_subscribe,
     f.Unsubscribe: on_unsubscribe,
     f.Send: on_send,
+    f.EditMessage: on_edit,
+    f.DeleteMessage: on_delete,
     f.History: on_history,
     f.Typing: on_typing,
     f.Read: on_read,

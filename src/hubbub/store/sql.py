@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
     Connection,
     and_,
@@ -65,7 +66,9 @@ def driver_url(url: str) -> str:
 MIGRATION_LOCK = 0x68756262  # "hubb": one PostgreSQL advisory lock id for migrations
 
 
-def run_migrations(conn: Connection) -> None:
+def run_migrations(conn: Connection) -> tuple[str | None, str | None]:
+    """Upgrade to the newest revision; return the revision before (None: there
+    was no schema) and after."""
     if conn.dialect.name == "postgresql":
         # Nodes starting together: one migrates, the others wait, then find
         # the schema at head. (SQLite's BEGIN IMMEDIATE already serialises.)
@@ -73,13 +76,18 @@ def run_migrations(conn: Connection) -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = conn
+    before = MigrationContext.configure(conn).get_current_revision()
     command.upgrade(cfg, "head")
+    return before, MigrationContext.configure(conn).get_current_revision()
 
 
 class SQLStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        # What the last `open` did to the schema: (revision before, after);
+        # before is None when it created the schema (`hubbub migrate` says so).
+        self.schema_revisions: tuple[str | None, str | None] | None = None
         kwargs: dict[str, Any] = {}
         path = ""
         if self.is_sqlite:
@@ -120,7 +128,7 @@ class SQLStore:
     async def open(self) -> None:
         try:
             async with self._write() as conn:
-                await conn.run_sync(run_migrations)
+                self.schema_revisions = await conn.run_sync(run_migrations)
         except StoreError as exc:
             raise StoreError(f"cannot open database: {exc}") from exc
 
@@ -460,6 +468,12 @@ class SQLStore:
             )
             [now] = await self._message_rows(conn, where, order=None, limit=1)
             return Changed(now, at)
+
+    async def last_seq(self, channel_id: int) -> int:
+        c = t.channels.c
+        async with self._read() as conn:
+            row = (await conn.execute(select(c.last_seq).where(c.id == channel_id))).first()
+        return int(row[0]) if row else 0
 
     async def log_after(self, channel_id: int, after: int, limit: int) -> list[LogEntry]:
         c, m = t.changes.c, t.messages.c

@@ -77,6 +77,7 @@ class DynamoStore:
     append_messages = _off_loop(SyncDynamoStore.append_messages)
     change_message = _off_loop(SyncDynamoStore.change_message)
     log_after = _off_loop(SyncDynamoStore.log_after)
+    last_seq = _off_loop(SyncDynamoStore.last_seq)
     count_mentions = _off_loop(SyncDynamoStore.count_mentions)
     messages = _off_loop(SyncDynamoStore.messages)
 

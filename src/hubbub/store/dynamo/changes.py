@@ -118,3 +118,20 @@ def log_after(tables: DynamoTables, channel_id: int, after: int, limit: int) -> 
     )
     states = {m.seq: m for m in map(message_of, items)}
     return log.merge(sent, changes, states, limit)
+
+
+def last_seq(tables: DynamoTables, channel_id: int) -> int:
+    top = 0
+    for table in ("messages", "changes"):
+        for item in itertools.islice(
+            tables.query(
+                table,
+                KeyConditionExpression="channel_id = :c",
+                ExpressionAttributeValues={":c": N(channel_id)},
+                ScanIndexForward=False,
+                Limit=1,
+            ),
+            1,
+        ):
+            top = max(top, get_int(item, "seq"))
+    return top

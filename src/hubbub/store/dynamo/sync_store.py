@@ -368,6 +368,11 @@ class SyncDynamoStore:
     ) -> Changed | ChangeRefused:
         return changes.change_message(self.tables, channel_id, seq, author_id, change)
 
+    def last_seq(self, channel_id: int) -> int:
+        """The last seq stored in the log (the counter may be ahead of it, by
+        seqs being written now or never to be)."""
+        return changes.last_seq(self.tables, channel_id)
+
     def log_after(self, channel_id: int, after: int, limit: int) -> list[LogEntry]:
         return changes.log_after(self.tables, channel_id, after, limit)
 

@@ -1,0 +1,178 @@
+"""Editing and deleting messages (issue #14), on both deployments, through the
+conversation suite's helpers: the answers, the events subscribers get, the
+errors, and a client that was away catching up on all of it by its cursor
+and ending with the state of a client that never left."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from aws_support import AwsLocal
+from support import Server
+
+from . import conftest
+from .drivers import Driver
+from .test_conversation import (
+    MS,
+    error,
+    event,
+    fence,
+    sent,
+    signed_in,
+    subscribed,
+    take,
+)
+
+
+@pytest.fixture(scope="module", params=conftest.deployments("postgres"))
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server | AwsLocal]:
+    """These also run on `hubbub serve` with PostgreSQL."""
+    yield from conftest.run_deployment(request, tmp_path_factory)
+
+
+def changed(fid: int, seq: int | None, message: dict[str, Any]) -> dict[str, Any]:
+    channel = message["channel"]
+    return {"type": "changed", "id": fid, "channel": channel, "seq": seq, "message": message}
+
+
+def updated(seq: int, message: dict[str, Any]) -> dict[str, Any]:
+    channel = message["channel"]
+    return {"type": "message_updated", "channel": channel, "seq": seq, "message": message}
+
+
+def skipped(channel: str, first: int, last: int) -> dict[str, Any]:
+    return {"type": "skipped", "channel": channel, "first": first, "last": last}
+
+
+def apply(state: dict[int, dict[str, Any]], frames: list[dict[str, Any]]) -> int:
+    """A client's view: messages by seq after these frames; returns its cursor."""
+    cursor = 0
+    for f in frames:
+        if f["type"] == "message":
+            state[f["seq"]] = {k: v for k, v in f.items() if k != "type"}
+            cursor = f["seq"]
+        elif f["type"] == "message_updated":
+            state[f["message"]["seq"]] = f["message"]
+            cursor = f["seq"]
+        elif f["type"] == "skipped":
+            cursor = f["last"]
+        else:
+            continue
+    return cursor
+
+
+async def test_edit_and_delete_your_own_messages(drv: Driver) -> None:
+    alice, bob = await drv.account("alice"), await drv.account("bob")
+    general = await drv.channel("general", alice, bob)
+    async with signed_in(drv, alice) as a, signed_in(drv, bob) as b:
+        await b.send({"action": "subscribe", "id": 1, "channel": general})
+        assert await b.recv() == subscribed(1, general, last_seq=0)
+        m1 = await sent(a, alice, 2, general, 1, "helo", "k1")
+        assert await b.recv() == event(m1)
+
+        await a.send({"action": "edit", "id": 3, "channel": general, "seq": 1, "text": "hello"})
+        edited = {**m1, "text": "hello", "edited_at": MS}
+        answer = await a.recv()
+        assert answer == changed(3, 2, edited)
+        edited = answer["message"]
+        assert await b.recv() == updated(2, edited)
+
+        # The same edit again (a retry) changes nothing: no new seq, no event.
+        await a.send({"action": "edit", "id": 4, "channel": general, "seq": 1, "text": "hello"})
+        assert await a.recv() == changed(4, None, edited)
+        await fence(b)
+
+        # Only its author changes a message; a missing seq is not found.
+        for fid, frame in [
+            (5, {"action": "edit", "channel": general, "seq": 1, "text": "mine now"}),
+            (6, {"action": "delete", "channel": general, "seq": 1}),
+        ]:
+            await b.send({**frame, "id": fid})
+            assert await b.recv() == error(
+                fid, "forbidden", "only its author can change a message", field="seq"
+            )
+        await a.send({"action": "edit", "id": 7, "channel": general, "seq": 9, "text": "x"})
+        assert await a.recv() == error(7, "not_found", f"no message 9 in {general!r}", field="seq")
+        await a.send({"action": "edit", "id": 8, "channel": general, "seq": 1, "text": " "})
+        assert (await a.recv())["code"] == "message_too_long"
+
+        await a.send({"action": "delete", "id": 9, "channel": general, "seq": 1})
+        tombstone = {**edited, "text": "", "deleted": True}
+        assert await a.recv() == changed(9, 3, tombstone)
+        assert await b.recv() == updated(3, tombstone)
+        await a.send({"action": "delete", "id": 10, "channel": general, "seq": 1})
+        assert await a.recv() == changed(10, None, tombstone)
+        await a.send({"action": "edit", "id": 11, "channel": general, "seq": 1, "text": "back"})
+        assert await a.recv() == error(
+            11, "message_deleted", f"message 1 in {general!r} was deleted", field="seq"
+        )
+        await fence(b)
+
+        # History: the message in its state now; the next message's seq
+        # follows the changes (one log).
+        m4 = await sent(a, alice, 12, general, 4, "next", "k2")
+        assert await b.recv() == event(m4)
+        await a.send({"action": "history", "id": 13, "channel": general})
+        assert await a.recv() == {
+            "type": "history",
+            "id": 13,
+            "channel": general,
+            "messages": [m4, tombstone],
+            "has_more": False,
+        }
+
+
+async def test_a_client_that_was_away_catches_up_on_every_change(drv: Driver) -> None:
+    alice, bob = await drv.account("alice"), await drv.account("bob")
+    general = await drv.channel("general", alice, bob)
+    online: dict[int, dict[str, Any]] = {}
+    async with signed_in(drv, alice) as a, signed_in(drv, bob) as stays:
+        await stays.send({"action": "subscribe", "id": 1, "channel": general})
+        assert await stays.recv() == subscribed(1, general, last_seq=0)
+        m = {s: await sent(a, alice, s, general, s, f"m{s}", f"k{s}") for s in (1, 2, 3)}
+        seen = await take(stays, 3)
+        assert seen == [event(m[1]), event(m[2]), event(m[3])]
+        away = {k: dict(v) for k, v in online.items()}
+        apply(online, seen)
+        apply(away, seen)  # the client that leaves now had seen the same
+
+        # While it is away: 4 edits m2, 5 is m5, 6 edits m5, 7 deletes m3, 8 edits m2 again.
+        steps: list[dict[str, Any]] = [
+            {"action": "edit", "channel": general, "seq": 2, "text": "m2 v2"},
+            {"action": "send", "channel": general, "text": "m5", "client_id": "k5"},
+            {"action": "edit", "channel": general, "seq": 5, "text": "m5 v2"},
+            {"action": "delete", "channel": general, "seq": 3},
+            {"action": "edit", "channel": general, "seq": 2, "text": "m2 v3"},
+        ]
+        for fid, step in enumerate(steps, start=10):
+            await a.send({**step, "id": fid})
+            answer = await a.recv()
+            assert answer["type"] in ("ack", "changed") and answer["seq"] == fid - 6, answer
+        live = await take(stays, len(steps))
+        assert [f["seq"] for f in live] == [4, 5, 6, 7, 8]
+        apply(online, live)
+
+    async with signed_in(drv, bob) as back:
+        await back.send({"action": "subscribe", "id": 20, "channel": general, "since": 3})
+        replay = await take(back, 6)
+        assert replay[-1] == subscribed(20, general, last_seq=8, replayed=3)
+        m5 = online[5]
+        assert replay[:-1] == [
+            skipped(general, 4, 4),  # m2's first edit: folded into 8
+            event(m5),  # m5, new to this client, whole and edited
+            skipped(general, 6, 6),  # m5's edit: already in it
+            updated(7, online[3]),  # m3 deleted
+            updated(8, online[2]),  # m2, edited twice
+        ]
+        assert m5["text"] == "m5 v2" and online[3]["deleted"] and online[2]["text"] == "m2 v3"
+        assert apply(away, replay) == 8
+        assert away == online  # the state of every message, as if it had never left
+        await back.send({"action": "history", "id": 21, "channel": general})
+        page = await back.recv()
+        assert {x["seq"]: x for x in page["messages"]} == online
+        await fence(back)
