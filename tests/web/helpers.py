@@ -142,9 +142,11 @@ class Web:
         color_scheme: str | None = None,
         ws_handler: Callable[[WebSocketRoute], Any] | None = None,
         context: BrowserContext | None = None,
+        wait_ready: bool = True,
     ) -> Page:
         """A tab (signed in as `user`, with the token in sessionStorage as after a
-        login) showing `channel`; it returns once the app is connected."""
+        login) showing `channel`; it returns once the app is connected (unless
+        `wait_ready` is false: once the page has loaded)."""
         ctx = context or await self.context(width=width, height=height, color_scheme=color_scheme)
         page = await ctx.new_page()
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
@@ -167,7 +169,7 @@ class Web:
         if channel:
             url += f"#/c/{channel}"
         await page.goto(url)
-        if user is not None:
+        if user is not None and wait_ready:
             await self.ready(page)
             if channel:
                 await expect(page.get_by_test_id("channel-title")).to_have_text(

@@ -25,17 +25,26 @@ export function startApp(root, { token, user, onSignedOut }) {
   return app;
 }
 
+/** What the sign-in screen says when the server stops accepting the token
+ * (close 4001, or a 401): why, in the server's words where they say it. */
+function sessionEnded(reason) {
+  const why = String(reason || "");
+  if (/expired/i.test(why)) return "Your session expired. Please sign in again.";
+  if (why) return `The server no longer accepts your sign-in (${why.replace(/[:.].*$/, "")}). Please sign in again.`;
+  return "Your session has ended. Please sign in again.";
+}
+
 class App {
   constructor(root, token, user, onSignedOut) {
     this.user = user;
     this.onSignedOut = onSignedOut;
     this.signedOut = false;
-    this.api = new Api({ token, onUnauthorized: (why) => this.signOut(why) });
+    this.api = new Api({ token, onUnauthorized: (why) => this.signOut(sessionEnded(why)) });
     this.chat = new Chat({
       api: this.api,
       token,
       onChange: (what, name) => this.changed(what, name),
-      onAuthFailed: () => this.signOut("Your session has ended. Please sign in again."),
+      onAuthFailed: (reason) => this.signOut(sessionEnded(reason)),
       onNotice: (text) => this.toasts.show(text, "error"),
     });
     this.chat.me = user;

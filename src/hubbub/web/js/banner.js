@@ -1,6 +1,7 @@
 // The strip above the channel while the connection is down, with when the next
 // attempt is and a way to try at once, so an outage never passes for a quiet
-// channel.
+// channel. When the server refuses this page's connection for good (socket.js,
+// state "refused") it says so and why, and stays until the user tries again.
 
 import { h, setChildren } from "./dom.js";
 
@@ -25,7 +26,25 @@ export class Banner {
   render() {
     const b = this.el;
     const state = this.chat.connection;
-    if (state === "reconnecting") {
+    b.setAttribute("role", state === "refused" ? "alert" : "status");
+    if (state === "refused") {
+      const origin = (this.chat.socket.refusal || {}).origin || location.origin;
+      setChildren(
+        b,
+        h("span", { testid: "connection-refused" }, "Can't connect: the server refuses connections from this page's address."),
+        h(
+          "span",
+          { class: "banner-detail", testid: "connection-refused-detail" },
+          `Origin not allowed: the server's --public-url does not match this page's origin, ${origin}. `,
+          "Whoever runs the server should start it with ",
+          h("code", null, `--public-url ${origin}`),
+          ". (Behind a proxy, check too that the proxy passes WebSocket upgrades.)",
+        ),
+        h("button", { class: "banner-button", type: "button", testid: "connection-retry", onClick: () => this.chat.socket.retryRefused() }, "Try again"),
+      );
+      b.dataset.state = "refused";
+      b.hidden = false;
+    } else if (state === "reconnecting") {
       const secs = Math.max(0, Math.ceil((this.chat.retryAt - Date.now()) / 1000));
       setChildren(
         b,

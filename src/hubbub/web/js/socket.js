@@ -4,9 +4,27 @@
 // Authentication is the first frame of every connection (`opts.auth()`), never
 // the URL: proxies log URLs, and a token in `?token=` would end up in every
 // access log. Nothing else is sent until the server's `hello`.
+//
+// Most failures are transient (the network, a restart: 1006, 1001, 1012...)
+// and are retried for ever, with backoff. Two are not, and retrying them would
+// only hide the reason behind "Reconnecting..." for ever:
+// - 4001: the token is no longer accepted. Stop, and hand over (log in again).
+// - A refused handshake: the server (or a proxy before it) answers HTTP but
+//   will not upgrade /ws, which hubbub does when the page's Origin is not one
+//   of its --public-url / --allowed-origin origins (a 403). A browser is not
+//   told the status of a failed handshake (it sees 1006, as for a network
+//   failure), so after each handshake that fails without upgrading the socket
+//   asks the server over plain HTTP, same origin: `GET /api/me` with the token
+//   (the app's own first request). An answer there means the server is up and
+//   reachable from this page, so the handshake was refused, not lost; after
+//   REFUSALS_FOR_GOOD of those in a row it stops and reports `refused`. A 401
+//   there is the same as a 4001. No answer (offline, a 502 from a proxy whose
+//   server is down) is transient: retry.
 
 const AUTH_FAILED = 4001;
 const TOO_MANY_CONNECTIONS = 4029;
+const AUTH_CODES = new Set(["token_invalid", "token_expired", "not_authenticated"]);
+export const REFUSALS_FOR_GOOD = 3;
 
 export class Socket {
   /**
@@ -15,9 +33,13 @@ export class Socket {
    * @param {() => object} opts.auth         the first frame of every connection, e.g. {action: "auth", token}
    * @param {(hello: object) => void} opts.onHello
    * @param {(frame: object) => void} opts.onFrame
-   * @param {(state: string, info: object) => void} opts.onState  "connecting" | "open" | "reconnecting" | "closed"
+   * @param {(state: string, info: object) => void} opts.onState
+   *     "connecting" | "open" | "reconnecting" | "refused" | "closed"; for "refused",
+   *     info.refusal (also `socket.refusal`) is {origin, url}: the server refuses this
+   *     page's WebSocket for good, and only `retryRefused()` tries again
    * @param {() => void} opts.onDown         the connection was lost (before any reconnect)
-   * @param {(reason: string) => void} opts.onAuthFailed  closed with 4001: log in again
+   * @param {(reason: string) => void} opts.onAuthFailed  closed with 4001 (or the probe's
+   *     401): log in again; `reason` is the server's ("token expired: log in again")
    */
   constructor(opts) {
     this.opts = opts;
@@ -33,6 +55,10 @@ export class Socket {
     this.lastSent = 0;
     this.baseDelay = 500;
     this.maxDelay = 10000;
+    this.upgraded = false; // the current attempt got its 101
+    this.refusedInARow = 0; // handshakes refused while the server answered HTTP
+    this.probing = false;
+    this.refusal = null; // set while in state "refused"
     this.state = "idle";
     this._online = () => this.retryNow();
     this._visible = () => {
@@ -47,7 +73,7 @@ export class Socket {
   }
 
   connect() {
-    if (this.stopped || this.ws) return;
+    if (this.stopped || this.ws || this.probing || this.refusal) return;
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this._setState(this.everOpen ? "reconnecting" : "connecting");
@@ -59,6 +85,7 @@ export class Socket {
       return;
     }
     this.ws = ws;
+    this.upgraded = false;
     ws.onopen = () => this._opened(ws);
     ws.onmessage = (ev) => this._receive(ws, ev);
     ws.onclose = (ev) => this._closed(ws, ev.code, ev.reason);
@@ -75,10 +102,19 @@ export class Socket {
 
   /** Skip the backoff wait (the network came back, the tab became visible). */
   retryNow() {
-    if (!this.stopped && !this.ws && this.everOpen) {
+    if (!this.stopped && !this.ws && !this.probing && !this.refusal && this.everOpen) {
       this.attempt = Math.max(0, this.attempt - 1);
       this.connect();
     }
+  }
+
+  /** After `refused`: the user asks to try again (the server may be fixed). */
+  retryRefused() {
+    if (this.stopped || !this.refusal) return;
+    this.refusal = null;
+    this.refusedInARow = 0;
+    this.attempt = 0;
+    this.connect();
   }
 
   /** Close for good (log out). */
@@ -100,6 +136,8 @@ export class Socket {
 
   _opened(ws) {
     if (ws !== this.ws) return;
+    this.upgraded = true;
+    this.refusedInARow = 0;
     // The one frame allowed before `hello` (send() refuses until then).
     ws.send(JSON.stringify(this.opts.auth()));
     this.lastSent = Date.now();
@@ -136,12 +174,68 @@ export class Socket {
     if (wasOpen) this.opts.onDown();
     if (this.stopped) return;
     if (code === AUTH_FAILED) {
-      this.stopped = true;
-      this._setState("closed");
-      this.opts.onAuthFailed(reason || "Your session has ended.");
+      this._authFailed(reason);
+      return;
+    }
+    if (!this.upgraded) {
+      this._probe(code);
       return;
     }
     this._schedule(code);
+  }
+
+  _authFailed(reason) {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this._setState("closed");
+    this.opts.onAuthFailed(reason || "Your session has ended.");
+  }
+
+  /** The handshake failed without a 101: refused, or lost on the way? Ask over HTTP. */
+  async _probe(code) {
+    this.probing = true;
+    this._setState("reconnecting", { retryAt: 0, code });
+    let answer = "lost";
+    try {
+      const res = await this._ask();
+      if (res.ok) {
+        answer = "refused";
+      } else if (res.status === 401) {
+        const body = await res.json().catch(() => null);
+        const err = (body && body.error) || {};
+        if (AUTH_CODES.has(err.code)) answer = err.message || "Your session has ended.";
+      }
+    } catch {
+      answer = "lost"; // offline, or the server is down: a network failure
+    }
+    this.probing = false;
+    if (this.stopped) return;
+    if (answer === "lost") {
+      this.refusedInARow = 0;
+      this._schedule(code);
+    } else if (answer === "refused") {
+      this.refusedInARow += 1;
+      if (this.refusedInARow >= REFUSALS_FOR_GOOD) this._refused();
+      else this._schedule(code);
+    } else {
+      this._authFailed(answer);
+    }
+  }
+
+  /** `GET /api/me` on the WebSocket's own origin, with the token of the `auth` frame. */
+  _ask() {
+    const url = new URL("/api/me", this.opts.url().replace(/^ws/, "http"));
+    const token = (this.opts.auth() || {}).token;
+    const headers = { Accept: "application/json" };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    return fetch(url, { headers, cache: "no-store", credentials: "omit" });
+  }
+
+  _refused() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.refusal = { origin: location.origin, url: this.opts.url() };
+    this._setState("refused", { refusal: this.refusal });
   }
 
   _schedule(code) {
