@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import re
+import shlex
+import socket
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 import click
 
@@ -60,7 +64,69 @@ def guests_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return _allow_guests(_guest_rooms(f))
 
 
-@click.group()
+class OneLineUsageError(click.ClickException):
+    """A usage error shown as one line (`Error: ... (see `hubbub send --help`)`),
+    not click's usage block; the exit status stays 2, as for any usage error."""
+
+    exit_code = 2
+
+
+def _one_line(exc: click.UsageError) -> click.ClickException:
+    if type(exc).__name__ == "NoArgsIsHelpError":  # plain `hubbub`: the help, as usual
+        return exc
+    hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+    return OneLineUsageError(exc.format_message() + hint)
+
+
+class Main(click.Group):
+    """The `hubbub` group: every failure, usage errors included, is one line."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+
+def _listen_failed(exc: OSError, host: str, port: int) -> click.ClickException:
+    """`serve` / `aws-local` could not bind: one line, not a traceback."""
+    return click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def _is_listen_error(exc: OSError) -> bool:
+    """Binding the port failed (taken, not ours, no such address or host name)."""
+    return isinstance(exc, socket.gaierror) or exc.errno in (
+        errno.EADDRINUSE,
+        errno.EADDRNOTAVAIL,
+        errno.EACCES,
+    )
+
+
+def _store_url(data_dir: Path, database_url: str | None) -> str:
+    """The database URL these options name, checked enough to fail in one line."""
+    url = Settings(data_dir=data_dir, database_url=database_url).store_url
+    scheme = url.partition("://")[0].partition("+")[0]
+    if "://" not in url or scheme not in ("sqlite", "postgresql", "postgres", "dynamodb"):
+        raise click.BadParameter(
+            f"{url!r}: expected sqlite:///path, postgresql://... or dynamodb://...",
+            param_hint="--database-url",
+        )
+    return url
+
+
+@click.group(cls=Main)
 @click.version_option(__version__)
 def main() -> None:
     """hubbub: a self-hostable, Slack-like real-time chat server."""
@@ -148,22 +214,28 @@ def serve(
             origin_of(url)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--public-url") from None
-    run(
-        Settings(
-            host=host,
-            port=port,
-            data_dir=data_dir,
-            database_url=database_url,
-            bus_url=bus_url,
-            allow_guests=allow_guests,
-            guest_rooms=guest_rooms,
-            allowed_origins=origins,
-            public_urls=urls,
-            limits=parsed,
-            log_level=log_level,
-            access_log=access_log,
+    _store_url(data_dir, database_url)
+    try:
+        run(
+            Settings(
+                host=host,
+                port=port,
+                data_dir=data_dir,
+                database_url=database_url,
+                bus_url=bus_url,
+                allow_guests=allow_guests,
+                guest_rooms=guest_rooms,
+                allowed_origins=origins,
+                public_urls=urls,
+                limits=parsed,
+                log_level=log_level,
+                access_log=access_log,
+            )
         )
-    )
+    except OSError as exc:
+        if not _is_listen_error(exc):
+            raise
+        raise _listen_failed(exc, host, port) from None
 
 
 @main.command()
@@ -173,18 +245,36 @@ def migrate(data_dir: Path, database_url: str | None) -> None:
     this on start; run it once before rolling out several nodes)."""
     from hubbub.store import StoreError, open_store
 
-    async def go() -> None:
-        store = open_store(Settings(data_dir=data_dir, database_url=database_url).store_url)
+    url = _store_url(data_dir, database_url)
+
+    async def go() -> tuple[str | None, str | None] | None:
+        store = open_store(url)
         try:
             await store.open()
         finally:
             await store.close()
+        revisions: tuple[str | None, str | None] | None = getattr(store, "schema_revisions", None)
+        return revisions
 
     try:
-        asyncio.run(go())
-    except StoreError as exc:
+        revisions = asyncio.run(go())
+    except (StoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo("database schema is up to date")
+    except ImportError as exc:  # a backend's extra (asyncpg, boto3)
+        raise click.ClickException(f"{url.partition(':')[0]} needs {exc.name}: {exc}") from None
+    click.echo(migrate_message(revisions))
+
+
+def migrate_message(revisions: tuple[str | None, str | None] | None) -> str:
+    """What `migrate` did, in one line."""
+    if revisions is None:  # DynamoDB: tables, no schema revisions
+        return "database tables are ready (no schema migrations for this backend)"
+    before, after = revisions
+    if before is None:
+        return f"created the database schema at revision {after}"
+    if before == after:
+        return f"database schema already at revision {after}: nothing to do"
+    return f"upgraded the database schema from revision {before} to {after}"
 
 
 @main.command("aws-local")
@@ -222,21 +312,44 @@ def aws_local(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--limit") from None
     except ImportError as exc:
-        raise click.ClickException(f"{exc}: pip install 'hubbub[aws-local]'") from None
-    run(
-        LocalSettings(
-            host=host,
-            port=port,
-            stage=stage,
-            dynamodb_endpoint=dynamodb_endpoint,
-            prefix=prefix,
-            allow_guests=allow_guests,
-            guest_rooms=guest_rooms,
-            limits=limits,
-            workers=workers,
-            log_level=log_level,
+        raise click.ClickException(
+            f"hubbub aws-local needs {exc.name or exc} (the aws-local extra: boto3 and moto), "
+            f"which is not installed; {aws_local_hint()}"
+        ) from None
+    try:
+        run(
+            LocalSettings(
+                host=host,
+                port=port,
+                stage=stage,
+                dynamodb_endpoint=dynamodb_endpoint,
+                prefix=prefix,
+                allow_guests=allow_guests,
+                guest_rooms=guest_rooms,
+                limits=limits,
+                workers=workers,
+                log_level=log_level,
+            )
         )
-    )
+    except OSError as exc:
+        if not _is_listen_error(exc):
+            raise
+        raise _listen_failed(exc, host, port) from None
+
+
+def aws_local_hint() -> str:
+    """The exact command that installs the extra and runs what was asked."""
+    argv = sys.argv[1:]
+    args = argv[argv.index("aws-local") + 1 :] if "aws-local" in argv else []
+    rest = "".join(" " + shlex.quote(a) for a in args)
+    # A source checkout (src/hubbub/cli.py): its script sets up .venv with the extra.
+    root = Path(__file__).resolve().parents[2]
+    script = root / "scripts" / "aws-local"
+    if (root / "pyproject.toml").is_file() and script.is_file():
+        shown = "./scripts/aws-local" if Path.cwd().resolve() == root else shlex.quote(str(script))
+        return f"run {shown}{rest} (it installs the extra into .venv first)"
+    pip = f"{shlex.quote(sys.executable)} -m pip install 'hubbub[aws-local]'"
+    return f"run {pip} && hubbub aws-local{rest}"
 
 
 # --- client commands ---------------------------------------------------------
@@ -245,28 +358,77 @@ server_option = click.option(
     "--server",
     envvar="HUBBUB_SERVER",
     default=None,
-    help="Server URL [default: the one saved by `hubbub login`, else http://127.0.0.1:8000].",
+    help="Server URL [default: the profile's, saved by `hubbub login`, else http://127.0.0.1:8000].",
 )
+
+
+def _check_profile(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    from hubbub.client import config
+
+    try:
+        return config.profile_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+profile_option = click.option(
+    "--profile",
+    envvar="HUBBUB_PROFILE",
+    default=None,
+    callback=_check_profile,
+    help="Which saved login to use or save, so several users on one machine keep "
+    "theirs [default: $HUBBUB_PROFILE, else 'default'].",
+)
+
+TARGET_HELP = "#channel (or channel), @user for the DM with them, @user1,user2 for a group DM."
+
+
+def _check_server_url(url: str) -> None:
+    """`--server` must be an http(s) URL: one line now, not an odd failure later."""
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        ok = False
+    if not ok:
+        raise click.ClickException(
+            f"bad server URL {url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]"
+        )
+
+
+def _login_hint(profile: str) -> str:
+    from hubbub.client import config
+
+    return "hubbub login" + ("" if profile == config.DEFAULT_PROFILE else f" --profile {profile}")
 
 
 def _run_client(
     coro_fn: Callable[[Client], Coroutine[Any, Any, None]],
     server: str | None,
+    profile: str,
     *,
     need_token: bool = True,
 ) -> None:
-    """Run a client command; turn every expected failure into one clear line."""
+    """Run a client command; turn every failure into one clear line (exit 1)."""
     from hubbub.client import config
     from hubbub.client.sdk import Client as _Client
     from hubbub.client.sdk import HubbubError
 
-    saved = config.load()
-    url = server or saved.get("server") or config.DEFAULT_SERVER
+    saved = config.load(profile)
+    url = (server or saved.get("server") or config.DEFAULT_SERVER).rstrip("/")
+    _check_server_url(url)
     token = os.environ.get("HUBBUB_TOKEN") or (
         saved.get("token") if saved.get("server") == url else None
     )
     if need_token and not token:
-        raise click.ClickException(f"not logged in to {url}: run `hubbub login` first")
+        if saved.get("server"):
+            why = f" (profile {profile!r} is {saved.get('username')} on {saved['server']})"
+        else:
+            why = "" if profile == config.DEFAULT_PROFILE else f" (no profile {profile!r} yet)"
+        raise click.ClickException(
+            f"not logged in to {url}{why}: run `{_login_hint(profile)}` first"
+        )
 
     async def go() -> None:
         async with _Client(url, token) as client:
@@ -275,21 +437,30 @@ def _run_client(
     try:
         asyncio.run(go())
     except HubbubError as exc:
-        hint = {
-            "token_expired": " (run `hubbub login` again)",
-            "token_invalid": " (run `hubbub login` again)",
-            "auth_failed": " (run `hubbub login` again)",
-        }.get(exc.code, "")
+        hint = (
+            f" (run `{_login_hint(profile)}` again)"
+            if exc.code in ("token_expired", "token_invalid", "auth_failed")
+            else ""
+        )
         raise click.ClickException(f"{exc.message}{hint}") from None
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:  # `hubbub tail | head`
         sys.stderr.close()
         sys.exit(0)
+    except (click.ClickException, click.exceptions.Exit, click.Abort):
+        raise
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        if os.environ.get("HUBBUB_DEBUG"):
+            raise
+        raise click.ClickException(
+            f"unexpected error: {exc!r} (HUBBUB_DEBUG=1 shows the traceback)"
+        ) from None
 
 
 def _account_command(action: str) -> Callable[..., None]:
     @server_option
+    @profile_option
     @click.option("-u", "--username", prompt=True)
     @click.option(
         "-p",
@@ -299,7 +470,7 @@ def _account_command(action: str) -> Callable[..., None]:
         hide_input=True,
         confirmation_prompt=action == "register",
     )
-    def command(server: str | None, username: str, password: str) -> None:
+    def command(server: str | None, profile: str, username: str, password: str) -> None:
         from hubbub.client import config
 
         async def go(client: Client) -> None:
@@ -307,70 +478,111 @@ def _account_command(action: str) -> Callable[..., None]:
                 await client.register(username, password)
             else:
                 await client.login(username, password)
+            before = config.load(profile)
             path = config.save(
-                {"server": client.server, "username": username, "token": client.token}
+                {"server": client.server, "username": username, "token": client.token}, profile
             )
-            click.echo(f"{action} ok: {username} on {client.server} (token saved in {path})")
+            click.echo(
+                f"{action} ok: {username} on {client.server} "
+                f"(profile {profile!r}; token saved in {path})"
+            )
+            old = (before.get("username"), before.get("server"))
+            if old[0] and old != (username, client.server):
+                click.echo(
+                    f"note: profile {profile!r} was {old[0]} on {old[1]} and is now {username}; "
+                    "keep several logins with --profile NAME or HUBBUB_PROFILE",
+                    err=True,
+                )
 
-        _run_client(go, server, need_token=False)
+        _run_client(go, server, profile, need_token=False)
 
     return command
 
 
-main.command("register", help="Create an account and save its token.")(_account_command("register"))
-main.command("login", help="Log in and save the token for the other commands.")(
-    _account_command("login")
-)
+main.command(
+    "register", help="Create an account and save its token (in the profile: see --profile)."
+)(_account_command("register"))
+main.command(
+    "login",
+    help="Log in and save the token for the other commands (in the profile: see --profile).",
+)(_account_command("login"))
 
 
 @main.command()
 @server_option
-@click.option("-c", "--channel", required=True, help="Channel (or DM) name.")
+@profile_option
+@click.option("-c", "--channel", required=True, metavar="TARGET", help=TARGET_HELP)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 @click.argument("text", required=False)
-def send(server: str | None, channel: str, text: str | None) -> None:
-    """Send TEXT to a channel, or each line of standard input as one message."""
-    from hubbub.client.lines import send_lines
+def send(server: str | None, profile: str, channel: str, quiet: bool, text: str | None) -> None:
+    """Send TEXT to a channel or DM, or each line of standard input as one message;
+    then say where it went (`sent to #general (seq 12)`, on stderr)."""
+    from hubbub.client.lines import send_lines, sent_line
+    from hubbub.client.targets import open_target, parse_target
+
+    if text is not None and not text.strip():
+        raise click.ClickException("nothing to send: TEXT is blank")
 
     async def go(client: Client) -> None:
-        lines = [text] if text is not None else sys.stdin
-        n = await send_lines(client, channel, lines)
-        if text is None:
-            click.echo(f"sent {n} message(s) to {channel}", err=True)
+        target = parse_target(channel)
+        name = (
+            target.channel
+            if target.channel is not None
+            else (await open_target(client, target))["name"]
+        )
+        sent = await send_lines(client, name, [text] if text is not None else sys.stdin)
+        if not quiet:
+            click.echo(sent_line(sent, target.label), err=True)
 
-    _run_client(go, server)
+    _run_client(go, server, profile)
 
 
 @main.command()
 @server_option
-@click.option("-c", "--channel", required=True, help="Channel (or DM) name.")
+@profile_option
+@click.option("-c", "--channel", required=True, metavar="TARGET", help=TARGET_HELP)
 @click.option("--since", type=int, default=None, help="Also print messages after this seq.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def tail(server: str | None, channel: str, since: int | None, as_json: bool) -> None:
-    """Print a channel's messages as they arrive (Ctrl+C to stop)."""
+def tail(server: str | None, profile: str, channel: str, since: int | None, as_json: bool) -> None:
+    """Print a channel's or DM's messages as they arrive (Ctrl+C to stop)."""
     from hubbub.client.lines import tail as run_tail
+    from hubbub.client.targets import open_target
 
     async def go(client: Client) -> None:
-        await run_tail(client, channel, since, as_json)
+        body = await open_target(client, channel)
+        await run_tail(client, body["name"], since, as_json)
 
-    _run_client(go, server)
+    _run_client(go, server, profile)
 
 
 @main.command()
 @server_option
-@click.option("-c", "--channel", default=None, help="Channel (or DM) to open first.")
-def chat(server: str | None, channel: str | None) -> None:
+@profile_option
+@click.option(
+    "-c",
+    "--channel",
+    default=None,
+    metavar="TARGET",
+    help="Open this first: " + TARGET_HELP + " A public channel you are not in is joined.",
+)
+def chat(server: str | None, profile: str, channel: str | None) -> None:
     """Chat full-screen in the terminal (/help inside; Ctrl+Q or /quit to leave)."""
     from hubbub.client.chat import run_chat
 
     async def go(client: Client) -> None:
         await run_chat(client, channel)
 
-    _run_client(go, server)
+    _run_client(go, server, profile)
 
 
 @main.command("protocol-doc")
 @click.option("--check", is_flag=True, help="Exit 1 if a file is out of date instead of writing.")
-@click.option("--root", default=".", type=click.Path(file_okay=False), help="Repository root.")
+@click.option(
+    "--root",
+    default=".",
+    type=click.Path(exists=True, file_okay=False),
+    help="Repository root.",
+)
 def protocol_doc(check: bool, root: str) -> None:
     """Write docs/protocol.md and docs/protocol.schema.json from the schemas."""
     from hubbub.docgen import main as write_docs

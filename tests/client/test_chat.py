@@ -49,6 +49,11 @@ def topic_bar(app: ChatApp) -> str:
     return str(app.query_one("#topic", Static).content)
 
 
+def flat(app: ChatApp) -> str:
+    """The pane's text without any whitespace: immune to where lines wrap."""
+    return "".join(pane(app).split())
+
+
 def sidebar(app: ChatApp) -> list[str]:
     return [str(o.prompt) for o in app.query_one("#sidebar", OptionList).options]
 
@@ -105,9 +110,19 @@ async def users(
     a = Rest(http, await register(http, alice))
     b = Rest(http, await register(http, bob))
     for name in ("general", "random"):
-        await b.call("POST", "/api/channels", json={"name": name})
+        await create(b, name)
         await a.call("POST", f"/api/channels/{name}/join")
     return alice, a, bob, b
+
+
+async def create(user: Rest, name: str, **body: Any) -> None:
+    """Create a public channel, or join it if it exists (a server may put every
+    new account in #general)."""
+    r = await user.http.post("/api/channels", json={"name": name, **body}, headers=auth(user.token))
+    if r.status_code == 409:
+        await user.call("POST", f"/api/channels/{name}/join")
+    else:
+        assert r.status_code == 201, r.text
 
 
 # --- tests ---------------------------------------------------------------------------
@@ -254,7 +269,7 @@ async def test_slash_commands(server: Server, users: tuple[str, Rest, str, Rest]
     async with running(server, a.token) as (app, pilot):
         await submit(pilot, "/help")
         await wait_for(pilot, lambda: "/join #channel" in pane(app), "/help")
-        assert "*you action*" in pane(app)
+        assert '"* you waves"' in pane(app)
 
         await submit(pilot, "/who")
         await wait_for(pilot, lambda: "members of #general (2)" in pane(app), "/who")
@@ -279,8 +294,14 @@ async def test_slash_commands(server: Server, users: tuple[str, Rest, str, Rest]
         assert (await b.channel("lounge"))["topic"] == "Launch day"
 
         await submit(pilot, "/me waves")
-        await wait_for(pilot, lambda: f"*{alice} waves*" in pane(app), "/me")
-        assert await a.history("lounge") == [f"*{alice} waves*"]
+        # An action line, the name once: "HH:MM * alice waves" (not "alice: *alice waves*").
+        await wait_for(pilot, lambda: "sending" not in pane(app), "/me acknowledged")
+        await wait_for(pilot, lambda: f" * {alice} waves" in pane(app), "/me")
+        assert f"{alice}: *{alice} waves*" not in pane(app)
+        assert pane(app).count(f"{alice} waves") == 1
+        assert await a.history("lounge") == [f"*{alice} waves*"]  # readable by every client
+        await b.post("lounge", f"*{alice} waves*")  # bob cannot write alice's actions
+        await wait_for(pilot, lambda: f"{bob}: *{alice} waves*" in pane(app), "bob's text")
 
         await submit(pilot, "/leave")
         await wait_for(pilot, lambda: "#lounge" not in sidebar(app), "/leave")
@@ -332,7 +353,7 @@ async def test_typing_indicator_expires(
         alice, bob = uname("alice"), uname("bob")
         a = Rest(h, await register(h, alice))
         b = Rest(h, await register(h, bob))
-        await b.call("POST", "/api/channels", json={"name": "general"})
+        await create(b, "general")
         await a.call("POST", "/api/channels/general/join")
         async with Client(server.url, b.token) as bob_sdk, running(server, a.token) as (app, pilot):
             await bob_sdk.connect()
@@ -367,10 +388,15 @@ async def test_survives_server_restart(
         await wait_for(pilot, lambda: "reconnecting" in status(app), "reconnecting shown")
         await submit(pilot, "typed while down")
         await wait_for(pilot, lambda: "1 unsent" in status(app), "unsent shown")
+        # Shown at once, marked as not yet acknowledged (as in the web app).
+        await wait_for(pilot, lambda: "typed while down" in pane(app), "the pending line")
+        line = next(ln for ln in pane(app).splitlines() if "typed while down" in ln)
+        assert f"{alice}: typed while down" in line and "(sending…)" in line
 
         again = server_factory(data_dir=server.data_dir, port=server.port)
         await wait_for(pilot, lambda: f"connected as {alice}" in status(app), "reconnected", 20)
-        await wait_for(pilot, lambda: "typed while down" in pane(app), "re-sent after restart")
+        await wait_for(pilot, lambda: "sending" not in pane(app), "re-sent after restart")
+        assert pane(app).count("typed while down") == 1
         await wait_for(pilot, lambda: "unsent" not in status(app), "the ack")
         assert "connection_lost" not in pane(app)
 
@@ -390,6 +416,95 @@ async def test_survives_server_restart(
             ]
         texts = [ln.split(": ", 1)[1] for ln in pane(app).splitlines() if ": " in ln]
         assert texts.count("typed while down") == 1
+
+
+async def test_a_failed_send_says_why_and_can_be_discarded(
+    server: Server, users: tuple[str, Rest, str, Rest]
+) -> None:
+    _, a, _, _ = users
+    async with running(server, a.token) as (app, pilot):
+        await submit(pilot, "y" * 20_000)  # over max_message_chars: refused, not retried
+        await wait_for(pilot, lambda: "notsent:" in flat(app), "the failed line")
+        assert "(message_too_long)—/retryor/discard" in flat(app)
+        assert "(20000characters)" in flat(app)  # not 20,000 characters of it
+        assert "1 not sent (/retry)" in status(app)
+        await submit(pilot, "/discard")
+        await wait_for(pilot, lambda: "notsent:" not in flat(app), "discarded")
+        assert "not sent" not in status(app)
+        assert await a.history("general") == []
+
+
+async def test_a_send_that_timed_out_is_marked_and_retried_once(
+    server: Server, server_factory: Callable[..., Server], users: tuple[str, Rest, str, Rest]
+) -> None:
+    alice, a, _, _ = users
+    client = Client(server.url, a.token, timeout=1.0, max_backoff=0.3)
+    app = ChatApp(client)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: f"connected as {alice}" in status(app), "connected")
+            server.stop()
+            await wait_for(pilot, lambda: "reconnecting" in status(app), "reconnecting")
+            await submit(pilot, "lost in the void")
+            await wait_for(pilot, lambda: "(sending…)" in pane(app), "pending")
+            await wait_for(
+                pilot,
+                lambda: "notsent:noanswerfromtheserver(timeout)" in flat(app),
+                "given up after the SDK's ack timeout",
+                timeout=15,
+            )
+            assert "1 not sent" in status(app) and "sending" not in pane(app)
+
+            again = server_factory(data_dir=server.data_dir, port=server.port)
+            await wait_for(pilot, lambda: f"connected as {alice}" in status(app), "back", 20)
+            await submit(pilot, "/retry")
+            await wait_for(
+                pilot,
+                lambda: "not sent" not in pane(app) and "sending" not in pane(app),
+                "sent on retry",
+            )
+            assert pane(app).count("lost in the void") == 1
+            assert "not sent" not in status(app)
+            async with httpx.AsyncClient(base_url=again.url, timeout=10) as h:
+                assert await Rest(h, a.token).history("general") == ["lost in the void"]
+    finally:
+        await client.close()
+
+
+async def test_status_notice_clears_once_a_command_works(
+    server: Server, users: tuple[str, Rest, str, Rest]
+) -> None:
+    _, a, _, b = users
+    await create(b, "scrollback")
+    async with running(server, a.token) as (app, pilot):
+        await submit(pilot, "/join #nope")
+        await wait_for(pilot, lambda: "no channel 'nope'" in status(app), "the error")
+        await submit(pilot, "/join #scrollback")
+        await wait_for(pilot, lambda: app.active == "scrollback", "/join worked")
+        await wait_for(pilot, lambda: "nope" not in status(app), "the old error gone", 2)
+
+
+async def test_opening_a_channel_you_are_not_in(
+    server: Server, users: tuple[str, Rest, str, Rest]
+) -> None:
+    """`hubbub chat -c NAME`: a public channel is joined, a DM opened, and what
+    cannot be opened is said plainly (never another channel opened silently)."""
+    alice, a, bob, b = users
+    await create(b, "scrollback")
+    await b.call("POST", "/api/channels", json={"name": "secret", "private": True})
+    async with running(server, a.token, channel="#scrollback") as (app, pilot):
+        await wait_for(pilot, lambda: app.active == "scrollback", "joined and opened")
+        assert "#scrollback" in sidebar(app)
+        assert alice in (await b.call("GET", "/api/channels/scrollback/members"))["members"]
+        assert "not in" not in status(app) and "not in" not in pane(app)
+    async with running(server, a.token, channel="secret") as (app, pilot):
+        await wait_for(pilot, lambda: "(showing #general instead)" in pane(app), "the fallback")
+        assert "cannot open secret: no channel 'secret'" in pane(app)
+        assert "cannot open secret" in status(app)
+    async with running(server, a.token, channel=f"@{bob}") as (app, pilot):
+        dm = "dm:" + ",".join(sorted([alice, bob]))
+        await wait_for(pilot, lambda: app.active == dm, "the DM with bob")
+        assert f"@{bob}" in topic_bar(app)
 
 
 # --- the command ---------------------------------------------------------------------
@@ -448,7 +563,7 @@ def test_chat_command_in_a_terminal(
         timeout=60,
     )
     assert r.returncode == 0, r.stderr
-    token = json.loads((tmp_path / "config.json").read_text())["token"]
+    token = json.loads((tmp_path / "config.json").read_text())["profiles"]["default"]["token"]
     with httpx.Client(base_url=server.url) as h:
         h.post("/api/channels", json={"name": "general"}, headers=auth(token))
         body = {"text": "welcome", "client_id": "w1"}
@@ -456,7 +571,8 @@ def test_chat_command_in_a_terminal(
 
         pid, fd = pty.fork()
         if pid == 0:  # pragma: no cover - the child
-            os.execve(sys.executable, [sys.executable, "-m", "hubbub", "chat"], env)
+            argv = [sys.executable, "-m", "hubbub", "chat", "-c", "#general"]
+            os.execve(sys.executable, argv, env)
         screen = b""
         eof = False
 

@@ -1,4 +1,4 @@
-"""`hubbub register/login/send/tail` as real processes against a real server."""
+"""The `hubbub` commands as real processes against a real server process."""
 
 from __future__ import annotations
 
@@ -8,17 +8,26 @@ import stat
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from queue import Empty, Queue
 
 import httpx
 import pytest
 
-from support import WAIT, Server, auth
+from support import WAIT, Server, auth, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse"
 
 
 def hubbub(
-    *args: str, env: dict[str, str], stdin: str | None = None
+    *args: str,
+    env: dict[str, str],
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hubbub", *args],
@@ -26,18 +35,52 @@ def hubbub(
         capture_output=True,
         text=True,
         env=env,
-        timeout=60,
+        timeout=timeout,
+        cwd=cwd,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
     )
+
+
+def base_env(config: Path, server: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("HUBBUB_TOKEN", "HUBBUB_PROFILE", "HUBBUB_DEBUG")
+    }
+    env.update(HUBBUB_CONFIG=str(config), HUBBUB_SERVER=server, HUBBUB_PASSWORD=PASSWORD)
+    return env
 
 
 @pytest.fixture
 def env(server: Server, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "HUBBUB_CONFIG": str(tmp_path / "cfg" / "config.json"),
-        "HUBBUB_SERVER": server.url,
-        "HUBBUB_PASSWORD": "correct horse",
-    }
+    return base_env(tmp_path / "cfg" / "config.json", server.url)
+
+
+def token_of(env: dict[str, str], profile: str = "default") -> str:
+    saved = json.loads(Path(env["HUBBUB_CONFIG"]).read_text())
+    return saved["profiles"][profile]["token"]  # type: ignore[no-any-return]
+
+
+def saved_users(path: Path | str) -> dict[str, str]:
+    """Profile -> username, as saved in a config file."""
+    return {k: v["username"] for k, v in json.loads(Path(path).read_text())["profiles"].items()}
+
+
+def history(server_url: str, token: str, channel: str) -> list[tuple[str, str]]:
+    """(author, text) of a channel's messages, oldest first."""
+    with httpx.Client(base_url=server_url) as http:
+        r = http.get(f"/api/channels/{channel}/messages", headers=auth(token))
+        assert r.status_code == 200, r.text
+        return [(m["author"]["username"], m["text"]) for m in reversed(r.json()["messages"])]
+
+
+def one_line_failure(r: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    """Assert `r` failed the way every hubbub failure does; return the line."""
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert r.returncode == code, (r.returncode, r.stderr)
+    return lines[0]
 
 
 def test_register_saves_a_private_token_and_login_works(env: dict[str, str]) -> None:
@@ -45,49 +88,184 @@ def test_register_saves_a_private_token_and_login_works(env: dict[str, str]) -> 
     assert r.returncode == 0, r.stderr
     path = Path(env["HUBBUB_CONFIG"])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    saved = json.loads(path.read_text())
+    saved = json.loads(path.read_text())["profiles"]["default"]
     assert saved["username"] == "ann" and saved["token"]
+    assert "profile 'default'" in r.stdout
     assert hubbub("login", "-u", "ann", env=env).returncode == 0
 
 
+# --- every command, bad input: one line, exit 1, no traceback --------------------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
+    """One server for the bad-input cases: ann (logged in, in #general-chat)
+    and bob (owner of #lounge, which ann is not in, and of private #secret)."""
+    tmp = tmp_path_factory.mktemp("world")
+    server = start_server(tmp / "data", "--limit", "messages_per_second=1000,message_burst=1000")
+    try:
+        env = base_env(tmp / "cfg" / "config.json", server.url)
+        assert hubbub("register", "-u", "ann", env=env).returncode == 0
+        with httpx.Client(base_url=server.url) as http:
+            bob = http.post("/api/auth/register", json={"username": "bob", "password": PASSWORD})
+            b = auth(bob.json()["token"])
+            a = auth(token_of(env))
+            assert http.post("/api/channels", json={"name": "general-chat"}, headers=a).is_success
+            assert http.post("/api/channels", json={"name": "lounge"}, headers=b).is_success
+            body = {"name": "secret", "private": True}
+            assert http.post("/api/channels", json=body, headers=b).is_success
+        yield server, env
+    finally:
+        server.stop()
+
+
+DOWN = {"HUBBUB_SERVER": "http://127.0.0.1:9", "HUBBUB_TOKEN": "t"}
+NOT_LOGGED_IN = {"HUBBUB_CONFIG": "/nonexistent/hubbub/config.json"}
+
+BAD_INPUT = [
+    # (args, extra env, part of the one line, exit status)
+    (["register", "-u", "ann"], {}, "username 'ann' is taken", 1),
+    (["register", "-u", "Bad Name!"], {}, "username must be", 1),
+    (["register", "-u", "zed", "--server", "localhost:8000"], {}, "bad server URL", 1),
+    (["login", "-u", "ann"], {"HUBBUB_PASSWORD": "wrong password"}, "wrong username or", 1),
+    (["login", "-u", "nobody"], {}, "wrong username or password", 1),
+    (["login", "-u", "ann"], {"HUBBUB_SERVER": "http://127.0.0.1:9"}, "cannot reach", 1),
+    (["send", "-c", "#nope", "hi"], {}, "no channel 'nope'", 1),
+    (["send", "-c", "#secret", "hi"], {}, "no channel 'secret'", 1),
+    (["send", "-c", "#lounge", "hi"], {}, "join #lounge first", 1),
+    (["send", "-c", "@nobody", "hi"], {}, "nobody", 1),
+    (["send", "-c", "#", "hi"], {}, "no channel name", 1),
+    (["send", "-c", "#general-chat", "  "], {}, "nothing to send", 1),
+    (["send", "-c", "#general-chat", "hi"], DOWN, "cannot reach", 1),
+    (["send", "-c", "general-chat", "hi", "--server", "localhost:8000"], {}, "bad server URL", 1),
+    (["send", "-c", "general-chat", "hi"], {"HUBBUB_SERVER": "http://exa mple"}, "bad server", 1),
+    (["send", "-c", "general-chat", "hi"], NOT_LOGGED_IN, "not logged in", 1),
+    (["send", "-c", "general-chat", "hi"], {"HUBBUB_TOKEN": "forged"}, "hubbub login` again", 1),
+    (["send", "-c", "general-chat", "hi", "--profile", "nobody"], {}, "profile 'nobody'", 1),
+    (["tail", "-c", "#nope"], {}, "no channel 'nope'", 1),
+    (["tail", "-c", "#lounge"], {}, "you are not in #lounge", 1),
+    (["tail", "-c", "@nobody"], {}, "nobody", 1),
+    (["tail", "-c", "#general-chat"], DOWN, "cannot reach", 1),
+    (["tail", "-c", "general-chat", "--server", "localhost:8000"], {"HUBBUB_TOKEN": "t"}, "bad", 1),
+    (["tail", "-c", "general-chat"], NOT_LOGGED_IN, "not logged in", 1),
+    (["tail", "-c", "general-chat"], {"HUBBUB_TOKEN": "forged"}, "hubbub login` again", 1),
+    (["chat", "-c", "#nope"], {}, "no channel 'nope'", 1),
+    (["chat", "-c", "#secret"], {}, "no channel 'secret'", 1),
+    (["chat", "-c", "@nobody"], {}, "nobody", 1),
+    (["chat"], DOWN, "cannot reach", 1),
+    (["chat", "--server", "ftp://example.com"], {}, "bad server URL", 1),
+    (["chat"], NOT_LOGGED_IN, "not logged in", 1),
+    (["chat"], {"HUBBUB_TOKEN": "forged"}, "hubbub login` again", 1),
+    (["migrate", "--database-url", "bogus://x"], {}, "--database-url", 2),
+    (["migrate", "--database-url", "sqlite:///:memory:"], {}, "SQLite needs a file", 1),
+    (["serve", "--port", "{port}"], {}, "cannot listen on 127.0.0.1:", 1),
+    (["serve", "--port", "0", "--database-url", "bogus://x"], {}, "--database-url", 2),
+    (["serve", "--limit", "bogus=1"], {}, "unknown limit 'bogus'", 2),
+    (["aws-local", "--port", "{port}"], {}, "cannot listen on 127.0.0.1:", 1),
+    (["protocol-doc", "--check", "--root", "/nonexistent"], {}, "does not exist", 2),
+    # Usage errors are one line too (with the usual status 2).
+    (["send", "hi"], {}, "Missing option '-c' / '--channel'", 2),
+    (["send", "-c", "x", "hi", "--profile", "no/such"], {}, "bad profile name", 2),
+    (["frobnicate"], {}, "No such command 'frobnicate'", 2),
+]
+
+
 @pytest.mark.parametrize(
-    ("args", "extra_env", "message"),
-    [
-        (
-            ["login", "-u", "ann"],
-            {"HUBBUB_PASSWORD": "wrong password"},
-            "wrong username or password",
-        ),
-        (
-            ["send", "-c", "general", "hi"],
-            {"HUBBUB_SERVER": "http://127.0.0.1:9", "HUBBUB_TOKEN": "t"},
-            "cannot reach",
-        ),
-        (["send", "-c", "nope", "hi"], {}, "no channel 'nope'"),
-        (["send", "-c", "general", "hi"], {"HUBBUB_TOKEN": "forged"}, "run `hubbub login` again"),
-        (["tail", "-c", "general"], {"HUBBUB_TOKEN": "forged"}, "run `hubbub login` again"),
-    ],
+    ("args", "extra_env", "message", "code"),
+    BAD_INPUT,
+    ids=[" ".join(c[0]) + (f" [{','.join(c[1])}]" if c[1] else "") for c in BAD_INPUT],
 )
-def test_clear_errors_without_tracebacks(
-    env: dict[str, str], args: list[str], extra_env: dict[str, str], message: str
+def test_every_failure_is_one_line_and_no_traceback(
+    world: tuple[Server, dict[str, str]],
+    args: list[str],
+    extra_env: dict[str, str],
+    message: str,
+    code: int,
+    tmp_path: Path,
 ) -> None:
+    server, env = world
+    args = [a.replace("{port}", str(server.port)) for a in args]
+    if args[0] in ("serve", "migrate"):
+        args += ["--data-dir", str(tmp_path / "data")]
+    r = hubbub(*args, env={**env, **extra_env}, timeout=30)
+    line = one_line_failure(r, code)
+    assert message in line, line
+    assert "token=" not in line  # a URL with the token in it is never printed
+
+
+def test_clear_errors_name_the_profile(env: dict[str, str]) -> None:
     assert hubbub("register", "-u", "ann", env=env).returncode == 0
-    r = hubbub(*args, env={**env, **extra_env})
-    assert r.returncode == 1
-    assert message in r.stderr, r.stderr
-    assert "Traceback" not in r.stderr
+    r = hubbub("send", "-c", "x", "hi", "--server", "http://127.0.0.1:9", env=env)
+    line = one_line_failure(r)
+    assert "not logged in to http://127.0.0.1:9 (profile 'default' is ann on" in line
+    r = hubbub("send", "-c", "x", "hi", env={**env, "HUBBUB_PROFILE": "work"})
+    assert "run `hubbub login --profile work` first" in one_line_failure(r)
+
+
+# --- #channel and @user ------------------------------------------------------------------
+
+
+def test_send_and_tail_take_hash_channel_and_at_user(env: dict[str, str], server: Server) -> None:
+    assert hubbub("register", "-u", "ann", env=env).returncode == 0
+    bob_env = {**env, "HUBBUB_PROFILE": "bob"}
+    assert hubbub("register", "-u", "bob", env=bob_env).returncode == 0
+    token = token_of(env)
+    with httpx.Client(base_url=server.url) as http:
+        r = http.post("/api/channels", json={"name": "general-chat"}, headers=auth(token))
+        assert r.status_code == 201
+
+    r = hubbub("send", "-c", "#general-chat", "hello hash", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == "sent to #general-chat (seq 1)"
+    assert history(server.url, token, "general-chat") == [("ann", "hello hash")]
+
+    r = hubbub("send", "-c", "@bob", "psst", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == "sent to @bob (seq 1)"
+    assert history(server.url, token, "dm:ann,bob") == [("ann", "psst")]
+    r = hubbub("send", "-c", "@ann", "back at you", env=bob_env)  # the same DM, from bob
+    assert r.returncode == 0 and r.stderr.strip() == "sent to @ann (seq 2)", r.stderr
+    r = hubbub("send", "-c", "dm:ann,bob", "by its name", env=env)
+    assert r.returncode == 0 and "seq 3" in r.stderr, r.stderr
+
+    for target, want in [("#general-chat", "hello hash"), ("@bob", "psst")]:
+        got = tail_first(env, target)
+        assert got == want
+
+
+def tail_first(env: dict[str, str], target: str) -> str:
+    """The first message `hubbub tail -c TARGET --since 0 --json` prints."""
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "hubbub", "tail", "-c", target, "--since", "0", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert tail.stdout is not None
+        line = tail.stdout.readline()
+        assert line, tail.stderr.read() if tail.stderr else ""
+        return json.loads(line)["text"]  # type: ignore[no-any-return]
+    finally:
+        tail.terminate()
+        tail.wait(WAIT)
 
 
 def test_send_pipe_into_tail(env: dict[str, str], server: Server) -> None:
     assert hubbub("register", "-u", "ann", env=env).returncode == 0
-    token = json.loads(Path(env["HUBBUB_CONFIG"]).read_text())["token"]
+    token = token_of(env)
     with httpx.Client(base_url=server.url) as http:
-        r = http.post("/api/channels", json={"name": "general"}, headers=auth(token))
+        r = http.post("/api/channels", json={"name": "ops"}, headers=auth(token))
         assert r.status_code == 201
-    assert hubbub("send", "-c", "general", "first", env=env).returncode == 0
+    r = hubbub("send", "-c", "ops", "first", env=env)
+    assert r.returncode == 0 and r.stderr.strip() == "sent to #ops (seq 1)", r.stderr
+    assert r.stdout == ""
+    r = hubbub("send", "-q", "-c", "ops", "quiet one", env=env)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
 
     tail = subprocess.Popen(
-        [sys.executable, "-m", "hubbub", "tail", "-c", "general", "--since", "0", "--json"],
+        [sys.executable, "-m", "hubbub", "tail", "-c", "ops", "--since", "0", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -96,13 +274,159 @@ def test_send_pipe_into_tail(env: dict[str, str], server: Server) -> None:
     lines: Queue[str] = Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in tail.stdout or []], daemon=True).start()
     try:
-        assert json.loads(lines.get(timeout=WAIT))["text"] == "first"  # replayed with --since
-        r = hubbub("send", "-c", "general", env=env, stdin="two\n\nthree\nfour\n")
-        assert r.returncode == 0 and "sent 3 message(s)" in r.stderr
+        got = [json.loads(lines.get(timeout=WAIT))["text"] for _ in range(2)]
+        assert got == ["first", "quiet one"]  # replayed with --since
+        r = hubbub("send", "-c", "ops", env=env, stdin="two\n\nthree\nfour\n")
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.strip() == "sent 3 messages to #ops (seq 3-5)"
         got = [json.loads(lines.get(timeout=WAIT)) for _ in range(3)]
-        assert [(m["seq"], m["text"]) for m in got] == [(2, "two"), (3, "three"), (4, "four")]
+        assert [(m["seq"], m["text"]) for m in got] == [(3, "two"), (4, "three"), (5, "four")]
         with pytest.raises(Empty):
             lines.get(timeout=0.3)  # nothing twice
     finally:
         tail.terminate()
         tail.wait(WAIT)
+
+
+# --- profiles ------------------------------------------------------------------------------
+
+
+def test_two_profiles_two_users(env: dict[str, str], server: Server) -> None:
+    """Two terminals, two users: neither login replaces the other."""
+    r = hubbub("register", "-u", "ann", "--profile", "ann", env=env)
+    assert r.returncode == 0 and "profile 'ann'" in r.stdout, r.stderr
+    r = hubbub("register", "-u", "bob", env={**env, "HUBBUB_PROFILE": "bob"})
+    assert r.returncode == 0 and "profile 'bob'" in r.stdout, r.stderr
+    assert r.stderr == ""  # nothing was replaced
+    with httpx.Client(base_url=server.url) as http:
+        a = auth(token_of(env, "ann"))
+        assert http.post("/api/channels", json={"name": "ops"}, headers=a).is_success
+        b = auth(token_of(env, "bob"))
+        assert http.post("/api/channels/ops/join", headers=b).is_success
+
+    assert hubbub("send", "--profile", "ann", "-c", "ops", "from ann", env=env).returncode == 0
+    bob_env = {**env, "HUBBUB_PROFILE": "bob"}
+    assert hubbub("send", "-c", "ops", "from bob", env=bob_env).returncode == 0
+    # --profile wins over HUBBUB_PROFILE.
+    r = hubbub("send", "--profile", "ann", "-c", "ops", "ann again", env=bob_env)
+    assert r.returncode == 0, r.stderr
+    assert history(server.url, token_of(env, "ann"), "ops") == [
+        ("ann", "from ann"),
+        ("bob", "from bob"),
+        ("ann", "ann again"),
+    ]
+    # The default profile is still empty: no command fell back to someone's login.
+    r = hubbub("send", "-c", "ops", "who am i", env=env)
+    assert "not logged in" in one_line_failure(r)
+
+    assert saved_users(env["HUBBUB_CONFIG"]) == {"ann": "ann", "bob": "bob"}
+
+
+def test_hubbub_config_picks_the_file_and_replacing_a_login_says_so(
+    env: dict[str, str], server: Server, tmp_path: Path
+) -> None:
+    assert hubbub("register", "-u", "ann", env=env).returncode == 0
+    other = {**env, "HUBBUB_CONFIG": str(tmp_path / "elsewhere.json")}
+    assert hubbub("register", "-u", "bob", env=other).returncode == 0
+    assert saved_users(env["HUBBUB_CONFIG"]) == {"default": "ann"}
+    assert saved_users(tmp_path / "elsewhere.json") == {"default": "bob"}
+    # Logging in as someone else in the same profile replaces it, and says so.
+    r = hubbub("login", "-u", "bob", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "profile 'default' was ann" in r.stderr and "--profile" in r.stderr
+
+
+def test_a_config_file_from_before_profiles_is_the_default_profile(
+    env: dict[str, str], server: Server
+) -> None:
+    assert hubbub("register", "-u", "ann", env=env).returncode == 0
+    path = Path(env["HUBBUB_CONFIG"])
+    token = token_of(env)
+    path.write_text(json.dumps({"server": server.url, "username": "ann", "token": token}))
+    with httpx.Client(base_url=server.url) as http:
+        r0 = http.post("/api/channels", json={"name": "ops"}, headers=auth(token))
+        assert r0.is_success
+    r = hubbub("send", "-c", "ops", "still works", env=env)
+    assert r.returncode == 0, r.stderr
+    assert hubbub("register", "-u", "bob", "--profile", "bob", env=env).returncode == 0
+    assert saved_users(path) == {"default": "ann", "bob": "bob"}
+
+
+# --- migrate, serve's banner, aws-local's hint ---------------------------------------------
+
+
+def test_migrate_says_what_it_did(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    from hubbub.store.sql import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(cfg)
+    head = scripts.get_current_head()
+    env = {**os.environ}
+    fresh = ["migrate", "--data-dir", str(tmp_path / "fresh")]
+    r = hubbub(*fresh, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"created the database schema at revision {head}"
+    r = hubbub(*fresh, env=env)
+    assert r.stdout.strip() == f"database schema already at revision {head}: nothing to do"
+
+    # A database made by an older hubbub: at the first revision.
+    first = next(s for s in scripts.walk_revisions() if s.down_revision is None).revision
+    assert first != head
+    db = tmp_path / "old" / "hubbub.db"
+    db.parent.mkdir()
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, first)
+    engine.dispose()
+    r = hubbub("migrate", "--data-dir", str(db.parent), env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"upgraded the database schema from revision {first} to {head}"
+
+
+def test_serve_banner_says_whether_guests_are_allowed(tmp_path: Path) -> None:
+    for extra, want in [
+        ((), "guests:   off (--allow-guests"),
+        (("--allow-guests",), "guests:   allowed with ?room_name=: existing public channels only"),
+        (
+            ("--allow-guests", "--guest-rooms", "create"),
+            "guests:   allowed with ?room_name=: naming an unused room creates it",
+        ),
+    ]:
+        server = start_server(tmp_path / "data", *extra)
+        try:
+            end = time.monotonic() + WAIT  # the banner's last lines may be on their way
+            while time.monotonic() < end and not any("guests:" in ln for ln in server.log):
+                time.sleep(0.05)
+            lines = [ln for ln in server.log if "guests:" in ln]
+            assert len(lines) == 1 and want in lines[0], server.log
+        finally:
+            server.stop()
+
+
+def test_aws_local_without_its_extra_prints_the_exact_command() -> None:
+    """The README's `./scripts/aws-local ...` installs the extra; `hubbub
+    aws-local` without it says exactly what to run instead of a traceback."""
+    script = ROOT / "scripts" / "aws-local"
+    assert script.is_file() and os.access(script, os.X_OK)
+    assert (
+        "./scripts/aws-local --allow-guests --guest-rooms create"
+        in (ROOT / "README.md").read_text()
+    )
+    code = (
+        "import sys; sys.modules['boto3'] = None; "  # as if boto3 were not installed
+        "sys.argv = ['hubbub', 'aws-local', '--allow-guests', '--guest-rooms', 'create']; "
+        "from hubbub.cli import main; main()"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    line = one_line_failure(r)
+    assert "needs boto3" in line
+    assert "run ./scripts/aws-local --allow-guests --guest-rooms create" in line

@@ -25,10 +25,10 @@ async def test_pingbot_answers_ping(server: Server) -> None:
         await bot_account.register("pingbot", "bot password")
     async with Client(server.url) as ann:
         await ann.register("ann", "correct horse")
-        await ann.create_channel("general")
-        await ann.invite("general", "pingbot")
+        await ann.create_channel("ops")
+        await ann.invite("ops", "pingbot")
         await ann.connect()
-        await ann.subscribe("general")
+        await ann.subscribe("ops")
         env = {
             **os.environ,
             "HUBBUB_SERVER": server.url,
@@ -41,7 +41,7 @@ async def test_pingbot_answers_ping(server: Server) -> None:
                 pong = None
                 while pong is None:
                     # The bot may not have subscribed yet: ask until it answers.
-                    await ann.send("general", "!ping")
+                    await ann.send("ops", "!ping")
                     try:
                         async with asyncio.timeout(1.0):
                             async for event in ann.events():

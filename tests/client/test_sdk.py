@@ -26,8 +26,10 @@ async def test_rest_calls_and_errors(server: Server) -> None:
     async with Client(server.url) as c:
         await c.register("ann", "correct horse")
         assert (await c.me())["username"] == "ann"
-        await c.create_channel("general", topic="hi")
-        assert [ch["name"] for ch in await c.channels()] == ["general"]
+        await c.create_channel("ops", topic="hi")
+        # (A server may also have put every new account in #general.)
+        assert [ch["name"] for ch in await c.channels() if ch["name"] != "general"] == ["ops"]
+        assert (await c.channel("ops"))["topic"] == "hi"
         with pytest.raises(HubbubError) as e:
             await c.join("nope")
         assert (e.value.code, e.value.status) == ("not_found", 404)
@@ -44,12 +46,12 @@ async def test_events_in_order_and_acks(server: Server) -> None:
     async with Client(server.url) as a, Client(server.url) as b:
         await a.register("ann", "correct horse")
         await b.register("bob", "correct horse")
-        await a.create_channel("general")
-        await b.join("general")
+        await a.create_channel("ops")
+        await b.join("ops")
         await a.connect()
         await b.connect()
-        await b.subscribe("general")
-        sent = [await a.send("general", f"m{i}") for i in range(20)]
+        await b.subscribe("ops")
+        sent = [await a.send("ops", f"m{i}") for i in range(20)]
         assert [m.seq for m in sent] == list(range(1, 21))
         got = [await next_message(b) for _ in range(20)]
         assert [(m.seq, m.text) for m in got] == [(i, f"m{i - 1}") for i in range(1, 21)]
@@ -64,18 +66,18 @@ async def test_resume_after_server_restart(server_factory: Callable[..., Server]
         await a.register("ann", "correct horse")
         async with httpx.AsyncClient(base_url=server.url) as http:
             bob = await register(http, "bob")
-        await a.create_channel("general")
+        await a.create_channel("ops")
         await a.connect()
-        await a.subscribe("general")
+        await a.subscribe("ops")
         for i in range(3):
-            await a.send("general", f"before-{i}")
+            await a.send("ops", f"before-{i}")
         server.stop(signal.SIGKILL)
         restarted = server_factory(data_dir=server.data_dir, port=server.port)
         async with httpx.AsyncClient(base_url=restarted.url) as http:
-            await http.post("/api/channels/general/join", headers=auth(bob))
+            await http.post("/api/channels/ops/join", headers=auth(bob))
             for i in range(5):  # while ann may still be reconnecting
                 r = await http.post(
-                    "/api/channels/general/messages",
+                    "/api/channels/ops/messages",
                     json={"text": f"after-{i}", "client_id": f"b{i}"},
                     headers=auth(bob),
                 )
@@ -83,7 +85,7 @@ async def test_resume_after_server_restart(server_factory: Callable[..., Server]
         await a.wait_connected(WAIT)
         texts = [(await next_message(a)).text for _ in range(8)]
         assert texts == [f"before-{i}" for i in range(3)] + [f"after-{i}" for i in range(5)]
-        assert a.reconnects >= 1 and a.last_seq["general"] == 8
+        assert a.reconnects >= 1 and a.last_seq["ops"] == 8
         # Nothing delivered twice: the only messages left are none at all.
         assert not [e for e in drain(a) if isinstance(e, frames.Message)]
 
@@ -102,15 +104,15 @@ async def test_lost_ack_is_resent_under_the_same_client_id(server: Server) -> No
     try:
         async with Client(proxy.url) as a:
             await a.register("ann", "correct horse")
-            await a.create_channel("general")
+            await a.create_channel("ops")
             await a.connect()
             proxy.blackhole = True  # the server commits, the ack never arrives
-            sending = asyncio.create_task(a.send("general", "only once", client_id="cid-1"))
+            sending = asyncio.create_task(a.send("ops", "only once", client_id="cid-1"))
             async with httpx.AsyncClient(base_url=server.url) as http:
                 async with asyncio.timeout(WAIT):
                     while True:  # wait until it is stored
                         r = await http.get(
-                            "/api/channels/general/messages", headers=auth(a.token or "")
+                            "/api/channels/ops/messages", headers=auth(a.token or "")
                         )
                         if r.json()["messages"]:
                             break
@@ -118,7 +120,7 @@ async def test_lost_ack_is_resent_under_the_same_client_id(server: Server) -> No
                 proxy.cut()
                 msg = await asyncio.wait_for(sending, WAIT)
                 assert (msg.seq, msg.client_id) == (1, "cid-1")
-                r = await http.get("/api/channels/general/messages", headers=auth(a.token or ""))
+                r = await http.get("/api/channels/ops/messages", headers=auth(a.token or ""))
                 assert [m["text"] for m in r.json()["messages"]] == ["only once"]
     finally:
         await proxy.close()
@@ -129,3 +131,26 @@ async def test_bad_token_is_fatal_not_retried(server: Server) -> None:
         with pytest.raises(HubbubError) as e:
             await c.connect()
         assert e.value.code == "auth_failed"
+
+
+async def test_names_are_one_url_segment(server: Server) -> None:
+    """`#`, `?`, `/`, `:` and `,` in a name never become URL syntax (a `#` once
+    made `POST /api/channels/` out of `#general-chat`)."""
+    async with Client(server.url) as bob:
+        await bob.register("bob", "correct horse")
+    async with Client(server.url) as c:
+        await c.register("ann", "correct horse")
+        for name in ("#general-chat", "a?b=c", "x/messages"):
+            with pytest.raises(HubbubError) as e:
+                await c.post(name, "hi")
+            assert (e.value.code, e.value.status) == ("not_found", 404), e.value
+            if "/" not in name:  # (the server decodes %2F before routing: no route)
+                assert repr(name) in e.value.message
+        dm = (await c.open_dm(["bob"]))["name"]
+        assert dm == "dm:ann,bob"
+        sent = await c.post(dm, "psst", client_id="p-1")
+        assert (sent.channel, sent.seq, sent.text) == (dm, 1, "psst")
+        assert (await c.post(dm, "psst", client_id="p-1")).seq == 1  # a retry: the same one
+        page, _ = await c.history(dm)
+        assert [m.text for m in page] == ["psst"]
+        assert (await c.channel(dm))["is_member"] is True

@@ -10,7 +10,9 @@ All text from the server is rendered as `rich.text.Text`, never as markup, so
 message pane and the status line, never a traceback. Reconnecting is the SDK's
 job (it re-subscribes from the last seq and re-sends unacknowledged messages);
 the app shows "reconnecting…" meanwhile and re-syncs channels, unread counts
-and presence watches once it is back.
+and presence watches once it is back. What you send shows at once, marked
+"sending…" until the server acknowledges it, or "not sent" with the reason
+(`/retry` sends it again under the same client id: never a duplicate).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar
 
@@ -31,6 +34,7 @@ from textual.widgets import Input, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
 from hubbub.client.sdk import Client, HubbubError
+from hubbub.client.targets import Target, open_target, parse_target
 from hubbub.protocol import frames
 
 PAGE_SIZE = 50
@@ -39,18 +43,34 @@ RETRYABLE = frozenset({"connection_lost", "timeout", "unreachable"})
 
 HELP = """\
 Commands:
-  /join #channel           join a public channel and open it
+  /join #channel           join a public channel and open it (/join @user: a DM)
   /leave [#channel]        leave the active (or named) channel
   /create #channel [--private]   create a channel (and join it)
-  /dm user [user...]       open a direct message with one or more people
+  /dm @user [@user...]     open a direct message with one or more people
   /topic text              set the active channel's topic
   /who                     list the members of the active channel
-  /me action               send "*you action*" as a plain message (e.g. "*alice waves*")
+  /me action               an action line: "/me waves" shows as "* you waves"
+  /retry                   send your messages marked "not sent" again
+  /discard                 drop your messages marked "not sent"
   /more                    load older messages (also Page Up at the top)
   /help                    this help
   /quit                    leave hubbub chat (also Ctrl+Q)
   //text                   send a message that starts with "/"
 Keys: Ctrl+N / Ctrl+P or Alt+Down / Alt+Up switch channel; Page Up / Page Down scroll."""
+
+
+@dataclasses.dataclass
+class Outgoing:
+    """A message you sent that the server has not acknowledged (yet)."""
+
+    client_id: str
+    text: str
+    created_at: float = dataclasses.field(default_factory=time.time)
+    error: str | None = None  # None: sending; else why it was not sent
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
 
 @dataclasses.dataclass
@@ -71,6 +91,9 @@ class ChannelState:
     # The app's own lines (help, /who, errors) shown in this channel, each
     # kept after the seq that was the newest when it was written.
     notes: list[tuple[int, Text]] = dataclasses.field(default_factory=list)
+    # Your sends not acknowledged yet (or failed), by client_id, oldest first:
+    # shown after the messages until the server has them.
+    outbox: dict[str, Outgoing] = dataclasses.field(default_factory=dict)
 
     @property
     def unread(self) -> int:
@@ -88,15 +111,61 @@ class ChannelState:
             self.members = list(body["members"])
 
 
+def me_text(username: str, action: str) -> str:
+    """What `/me action` sends: `*alice action*`, readable as is by every
+    client, and shown by this one as an action line."""
+    return f"*{username} {action}*"
+
+
+def action_of(m: frames.MessageOut) -> str | None:
+    """The action of a `/me` message (`*alice waves*` by alice: `waves`), else None.
+    Only the author's own name counts: nobody can write an action line for bob."""
+    who = m.author.username
+    if not who:
+        return None
+    prefix = f"*{who} "
+    text = m.text
+    if text.startswith(prefix) and text.endswith("*") and len(text) > len(prefix) + 1:
+        return text[len(prefix) : -1]
+    return None
+
+
+def _stamp(ms: float) -> str:
+    return time.strftime("%H:%M", time.localtime(ms / 1000))
+
+
 def format_line(m: frames.MessageOut) -> Text:
-    """`HH:MM author: text`, as plain text (no markup is interpreted)."""
-    stamp = time.strftime("%H:%M", time.localtime(m.created_at / 1000))
+    """`HH:MM author: text`, or `HH:MM * author action` for `/me`; as plain text
+    (no markup is interpreted)."""
     who = m.author.username or f"{m.author.display_name} (guest)"
-    return Text.assemble((stamp, "dim"), " ", (who, "bold"), ": ", m.text)
+    action = action_of(m)
+    if action is not None:
+        return Text.assemble(
+            (_stamp(m.created_at), "dim"), " * ", (who, "bold italic"), " ", (action, "italic")
+        )
+    return Text.assemble((_stamp(m.created_at), "dim"), " ", (who, "bold"), ": ", m.text)
 
 
-def channel_arg(word: str) -> str:
-    return word.strip().lstrip("#@")
+SHOWN_FAILED = 300  # characters of a failed message shown (it may be far too long)
+
+
+def format_outgoing(out: Outgoing, me: str) -> Text:
+    """Your message before the server has it: `… (sending…)` or `… ✗ not sent: why`."""
+    text = out.text
+    if out.failed and len(text) > SHOWN_FAILED:
+        text = text[:SHOWN_FAILED] + f"… ({len(out.text)} characters)"
+    line = Text.assemble((_stamp(out.created_at * 1000), "dim"), " ")
+    action = text[len(me) + 2 : -1] if text.startswith(f"*{me} ") and text.endswith("*") else None
+    if action:
+        line.append_text(Text.assemble("* ", (me, "bold italic"), " ", (action, "italic")))
+    else:
+        line.append_text(Text.assemble((me, "bold"), ": ", text))
+    line.stylize("dim")
+    if out.error is None:
+        line.append("  (sending…)", "italic yellow")
+    else:
+        line.append(f"  ✗ not sent: {out.error} — /retry or /discard", "bold red")
+    return line
 
 
 class ChatApp(App[None]):
@@ -228,16 +297,36 @@ class ChatApp(App[None]):
         self._spawn(self._pump())
         self.started = True
         await self._watch_presence()
-        first = self.initial_channel
-        if first is not None and channel_arg(first) not in self.channels:
-            self.show_error(f"you are not in {first!r}")
-            first = None
+        failed = None
+        if self.initial_channel is not None:
+            failed = await self._open_initial(self.initial_channel)
+            if failed is None:
+                self._refresh_sidebar()
+                return
         order = self._order()
-        if first is not None or order:
-            self.open_channel(channel_arg(first) if first else order[0])
+        if order:
+            self.open_channel(order[0])
         else:
             self.system("You are in no channel yet: /join #name or /create #name (see /help).")
+        if failed is not None:  # said in the channel shown instead, so it stays
+            self.show_error(failed)
+            if order:
+                self.system(f"(showing {self.label(order[0])} instead)")
         self._refresh_sidebar()
+
+    async def _open_initial(self, word: str) -> str | None:
+        """`hubbub chat -c TARGET`: open it, joining a public channel or opening
+        a DM as needed; or return why not, to be said plainly."""
+        try:
+            target = parse_target(word)
+            name = self._target_name(target)
+            if name in self.channels:
+                self.open_channel(name)
+            else:
+                await self._adopt(await open_target(self.client, target, join=True))
+            return None
+        except HubbubError as exc:
+            return f"cannot open {word}: {exc.message}"
 
     async def _subscribe(self, name: str) -> None:
         sub = await self.client.subscribe(name)
@@ -490,6 +579,8 @@ class ChatApp(App[None]):
         lines += [(after, 1, i, note) for i, (after, note) in enumerate(state.notes)]
         for *_, line in sorted(lines, key=lambda x: x[:3]):
             pane.write(line, scroll_end=False)
+        for out in state.outbox.values():
+            pane.write(format_outgoing(out, self.me or "you"), scroll_end=False)
         state.rendered_max = max(state.messages, default=0)
         if scroll_end:
             pane.scroll_end(animate=False, immediate=False, x_axis=False)
@@ -501,6 +592,12 @@ class ChatApp(App[None]):
         known = m.seq in state.messages
         state.messages[m.seq] = m
         state.last_seq = max(state.last_seq, m.seq)
+        mine = self.me is not None and m.author.username == self.me
+        # Your own message, acknowledged (or seen live before its ack): no longer pending.
+        confirmed = mine and m.client_id is not None and m.client_id in state.outbox
+        if confirmed:
+            del state.outbox[m.client_id or ""]
+            self._refresh_status()
         if self.me is not None and m.author.username == self.me:
             # Your own message is never unread, from whichever client: the
             # server moved your cursor to it when it stored it.
@@ -508,7 +605,9 @@ class ChatApp(App[None]):
         if m.author.username:
             self.typing.get(m.channel, {}).pop(m.author.username, None)
         if m.channel == self.active:
-            if m.seq > state.rendered_max:
+            if confirmed or (state.outbox and not known):
+                self._render_channel()  # the pending lines stay last
+            elif m.seq > state.rendered_max:
                 self.log_pane.write(format_line(m))
                 state.rendered_max = m.seq
             elif not known:
@@ -652,6 +751,9 @@ class ChatApp(App[None]):
             text.append("reconnecting…", "bold yellow")
         if self.unsent:
             text.append(f" │ {self.unsent} unsent", "yellow")
+        failed = sum(o.failed for s in self.channels.values() for o in s.outbox.values())
+        if failed:
+            text.append(f" │ {failed} not sent (/retry)", "bold red")
         typers = sorted(self.typing.get(self.active or "", {}))
         if typers:
             if len(typers) == 1:
@@ -721,6 +823,9 @@ class ChatApp(App[None]):
             self._inbox.put_nowait(line)
 
     async def handle_line(self, line: str) -> None:
+        # A new action: the notice about the previous one is out of date.
+        self.notice = None
+        self._refresh_status()
         if line.startswith("//"):
             self._send(line[1:])
         elif line.startswith("/"):
@@ -735,35 +840,73 @@ class ChatApp(App[None]):
 
     def _send(self, text: str) -> None:
         name = self.active
-        if name is None:
+        state = self.channels.get(name) if name else None
+        if name is None or state is None:
             self.show_error("no channel open: /join #name first")
             return
         self._typing_sent.pop(name, None)
+        out = Outgoing(client_id=uuid.uuid4().hex, text=text)
+        state.outbox[out.client_id] = out
+        if self.active == name:
+            self.log_pane.write(format_outgoing(out, self.me or "you"))
+        self._transmit(name, out)
+
+    def _transmit(self, name: str, out: Outgoing) -> None:
+        """Send `out` (again: same client_id, so stored once) and follow it to
+        its ack, or to a failure shown on its line."""
         self.unsent += 1
         self._refresh_status()
 
         async def go() -> None:
             try:
-                await self.client.send(name, text)
+                m = await self.client.send(name, out.text, client_id=out.client_id)
+            except HubbubError as exc:
+                self._failed(name, out, exc)
+            except Exception as exc:  # a bug: still say so on the message's line
+                self._failed(name, out, HubbubError("error", f"unexpected error: {exc!r}"))
+            else:
+                self._got_message(m)
             finally:
                 self.unsent -= 1
                 self._refresh_status()
 
         self._spawn(go())
 
+    def _failed(self, name: str, out: Outgoing, exc: HubbubError) -> None:
+        state = self.channels.get(name)
+        if state is None or state.outbox.get(out.client_id) is not out:
+            return
+        reason = "no answer from the server" if exc.code == "timeout" else exc.message
+        out.error = f"{reason} ({exc.code})"
+        self.notice = (f"not sent to {self.label(name)}: {out.error}", time.monotonic() + 10)
+        if self.active == name:
+            self._render_channel()
+        self._refresh_status()
+
     def _need_active(self) -> str:
         if self.active is None:
             raise HubbubError("no_channel", "no channel open")
         return self.active
 
+    def _target_name(self, target: Target) -> str:
+        return target.name_for(self.me)
+
+    def _named(self, rest: str) -> str:
+        """The channel `rest` names (`#x`, `x`, `@user`), else the active one."""
+        return self._target_name(parse_target(rest)) if rest else self._need_active()
+
     async def cmd_join(self, rest: str) -> None:
         if not rest:
             self.show_error("usage: /join #channel")
             return
-        await self._adopt(await self.client.join(channel_arg(rest.split()[0])))
+        target = parse_target(rest if rest.startswith("@") else rest.split()[0])
+        if target.channel is None:
+            await self._adopt(await self.client.open_dm(list(target.users)))
+        else:
+            await self._adopt(await self.client.join(target.channel))
 
     async def cmd_leave(self, rest: str) -> None:
-        name = channel_arg(rest.split()[0]) if rest else self._need_active()
+        name = self._named(rest.split()[0] if rest else "")
         await self.client.leave(name)
         if name in self.channels:
             self._drop_channel(name)
@@ -776,12 +919,13 @@ class ChatApp(App[None]):
         if len(names) != 1:
             self.show_error("usage: /create #channel [--private]")
             return
-        await self._adopt(await self.client.create_channel(channel_arg(names[0]), private=private))
+        name = names[0].strip().removeprefix("#")
+        await self._adopt(await self.client.create_channel(name, private=private))
 
     async def cmd_dm(self, rest: str) -> None:
-        users = [channel_arg(w) for w in rest.replace(",", " ").split()]
+        users = [w.lstrip("@") for w in rest.replace(",", " ").split() if w.lstrip("@")]
         if not users:
-            self.show_error("usage: /dm user [user...]")
+            self.show_error("usage: /dm @user [@user...]")
             return
         await self._adopt(await self.client.open_dm(users))
 
@@ -794,7 +938,7 @@ class ChatApp(App[None]):
             self._show_topic()
 
     async def cmd_who(self, rest: str) -> None:
-        name = channel_arg(rest.split()[0]) if rest else self._need_active()
+        name = self._named(rest.split()[0] if rest else "")
         members = await self.client.members(name)
         self.system(f"members of {self.label(name)} ({len(members)}): {', '.join(members)}")
 
@@ -802,7 +946,29 @@ class ChatApp(App[None]):
         if not rest:
             self.show_error("usage: /me action")
             return
-        self._send(f"*{self.me} {rest}*")
+        self._send(me_text(self.me or "you", rest))
+
+    async def cmd_retry(self, rest: str) -> None:
+        name = self._need_active()
+        failed = [o for o in self.channels[name].outbox.values() if o.failed]
+        if not failed:
+            self.system("(nothing to retry)")
+            return
+        for out in failed:
+            out.error = None
+            self._transmit(name, out)
+        self._render_channel()
+        self._refresh_status()
+
+    async def cmd_discard(self, rest: str) -> None:
+        name = self._need_active()
+        state = self.channels[name]
+        failed = [cid for cid, o in state.outbox.items() if o.failed]
+        for cid in failed:
+            del state.outbox[cid]
+        self.system(f"(discarded {len(failed)} unsent message(s))")
+        self._render_channel()
+        self._refresh_status()
 
     async def cmd_more(self, rest: str) -> None:
         await self.load_older()
@@ -824,6 +990,8 @@ class ChatApp(App[None]):
         "topic": cmd_topic,
         "who": cmd_who,
         "me": cmd_me,
+        "retry": cmd_retry,
+        "discard": cmd_discard,
         "more": cmd_more,
         "help": cmd_help,
         "quit": cmd_quit,
@@ -835,6 +1003,10 @@ async def run_chat(client: Client, channel: str | None = None) -> None:
     """`hubbub chat`: check the token and the connection first (so a bad token
     or an unreachable server is one clear line), then run the app."""
     await client.me()
+    if channel is not None:
+        # Open it (join a public channel, open a DM) before the app starts, so
+        # a name that cannot be opened is one line and exit 1.
+        channel = (await open_target(client, channel, join=True))["name"]
     await client.connect()
     app = ChatApp(client, channel=channel)
     await app.run_async()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import uuid
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -21,17 +20,25 @@ def format_message(m: frames.MessageOut, as_json: bool) -> str:
     return f"[{m.channel} #{m.seq} {stamp}] {who}: {m.text}"
 
 
-async def send_lines(client: Client, channel: str, lines: Iterable[str]) -> int:
-    """Post each line as one message (blank lines skipped); return how many."""
-    sent = 0
+async def send_lines(client: Client, channel: str, lines: Iterable[str]) -> list[frames.MessageOut]:
+    """Post each line as one message (blank lines skipped); return them as stored."""
+    sent = []
     for line in lines:
         text = line.rstrip("\n")
         if not text.strip():
             continue
-        body = {"text": text, "client_id": uuid.uuid4().hex}
-        await client.request("POST", f"/api/channels/{channel}/messages", json=body)
-        sent += 1
+        sent.append(await client.post(channel, text))
     return sent
+
+
+def sent_line(sent: list[frames.MessageOut], label: str) -> str:
+    """`sent to #general (seq 12)`, or `sent 3 messages to #general (seq 12-14)`."""
+    if not sent:
+        return f"sent nothing to {label} (no non-blank lines)"
+    seqs = f"seq {sent[0].seq}" if len(sent) == 1 else f"seq {sent[0].seq}-{sent[-1].seq}"
+    if len(sent) == 1:
+        return f"sent to {label} ({seqs})"
+    return f"sent {len(sent)} messages to {label} ({seqs})"
 
 
 async def tail(

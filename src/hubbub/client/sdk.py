@@ -26,6 +26,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 import websockets
@@ -62,6 +63,13 @@ class _Send:
         self.frame = frame
         self.future = future
         self.attempts = 0
+
+
+def seg(name: str) -> str:
+    """A channel (or user) name as one URL path segment: `#`, `/`, `?`, `:`
+    and `,` (DM names are `dm:alice,bob`) are percent-encoded, never read as
+    URL syntax."""
+    return quote(name, safe="")
 
 
 def parse_event(obj: dict[str, Any]) -> frames.ServerFrame | None:
@@ -143,13 +151,26 @@ class Client:
                 if attempt == len(self.servers) - 1:
                     raise HubbubError("unreachable", f"cannot reach {self.server}: {exc}") from None
                 self._next_server()
+            except httpx.InvalidURL as exc:
+                raise HubbubError("unreachable", f"bad server URL {self.server!r}: {exc}") from None
         if r.status_code >= 400:
             try:
                 err = r.json()["error"]
+                code, message = str(err["code"]), str(err["message"])
             except (ValueError, KeyError, TypeError):
-                err = {"code": "http_error", "message": r.text[:200]}
-            raise HubbubError(err["code"], err["message"], r.status_code, err.get("retry_after"))
-        return r.json()
+                code = "http_error"
+                message = f"{method} {path}: HTTP {r.status_code} {r.reason_phrase}".rstrip()
+                err = {}
+            raise HubbubError(code, message, r.status_code, err.get("retry_after"))
+        try:
+            return r.json()
+        except ValueError:
+            raise HubbubError(
+                "bad_response",
+                f"{self.server} answered {method} {path} with something other than JSON "
+                "(is it a hubbub server?)",
+                r.status_code,
+            ) from None
 
     async def register(self, username: str, password: str, display_name: str | None = None) -> str:
         body = {"username": username, "password": password, "display_name": display_name}
@@ -167,6 +188,10 @@ class Client:
     async def channels(self) -> list[dict[str, Any]]:
         return await self.request("GET", "/api/channels")  # type: ignore[no-any-return]
 
+    async def channel(self, name: str) -> dict[str, Any]:
+        """One channel as you see it (with `is_member` and `last_read`)."""
+        return await self.request("GET", f"/api/channels/{seg(name)}")  # type: ignore[no-any-return]
+
     async def create_channel(
         self, name: str, *, private: bool = False, topic: str = ""
     ) -> dict[str, Any]:
@@ -174,26 +199,36 @@ class Client:
         return await self.request("POST", "/api/channels", json=body)  # type: ignore[no-any-return]
 
     async def join(self, channel: str) -> dict[str, Any]:
-        return await self.request("POST", f"/api/channels/{channel}/join")  # type: ignore[no-any-return]
+        return await self.request("POST", f"/api/channels/{seg(channel)}/join")  # type: ignore[no-any-return]
 
     async def leave(self, channel: str) -> dict[str, Any]:
-        return await self.request("POST", f"/api/channels/{channel}/leave")  # type: ignore[no-any-return]
+        return await self.request("POST", f"/api/channels/{seg(channel)}/leave")  # type: ignore[no-any-return]
 
     async def invite(self, channel: str, username: str) -> dict[str, Any]:
         return await self.request(  # type: ignore[no-any-return]
-            "POST", f"/api/channels/{channel}/invite", json={"username": username}
+            "POST", f"/api/channels/{seg(channel)}/invite", json={"username": username}
         )
 
     async def set_topic(self, channel: str, topic: str) -> dict[str, Any]:
         return await self.request(  # type: ignore[no-any-return]
-            "PUT", f"/api/channels/{channel}/topic", json={"topic": topic}
+            "PUT", f"/api/channels/{seg(channel)}/topic", json={"topic": topic}
         )
 
     async def members(self, channel: str) -> list[str]:
-        return (await self.request("GET", f"/api/channels/{channel}/members"))["members"]  # type: ignore[no-any-return]
+        return (await self.request("GET", f"/api/channels/{seg(channel)}/members"))["members"]  # type: ignore[no-any-return]
 
     async def open_dm(self, usernames: list[str]) -> dict[str, Any]:
         return await self.request("POST", "/api/dms", json={"usernames": usernames})  # type: ignore[no-any-return]
+
+    async def post(
+        self, channel: str, text: str, *, client_id: str | None = None
+    ) -> frames.MessageOut:
+        """Send one message over REST (no WebSocket needed); a retry with the
+        same `client_id` returns the original message instead of a second one."""
+        body = {"text": text, "client_id": client_id or uuid.uuid4().hex}
+        reply = await self.request("POST", f"/api/channels/{seg(channel)}/messages", json=body)
+        reply.pop("duplicate", None)
+        return frames.MessageOut.model_validate(reply)
 
     async def history(
         self,
@@ -210,7 +245,7 @@ class Client:
             params["before"] = before
         if after is not None:
             params["after"] = after
-        page = await self.request("GET", f"/api/channels/{channel}/messages", params=params)
+        page = await self.request("GET", f"/api/channels/{seg(channel)}/messages", params=params)
         return [frames.MessageOut.model_validate(m) for m in page["messages"]], page["has_more"]
 
     # --- real time -----------------------------------------------------------------------
@@ -365,8 +400,11 @@ class Client:
             except (OSError, TimeoutError, InvalidStatus) as exc:
                 log.info("connect to %s failed: %s", self.server, exc)
                 self._next_server()
-            except InvalidURI as exc:
-                err = HubbubError("unreachable", str(exc))
+            except InvalidURI:
+                # Not str(exc): that quotes the URL, token and all.
+                err = HubbubError(
+                    "unreachable", f"bad server URL: {self.ws_url} is not a valid URI"
+                )
                 self._fail_all(err)
                 raise err from None
             finally:

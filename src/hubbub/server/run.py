@@ -28,6 +28,17 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def guests_line(settings: Settings) -> str:
+    """The banner's word on anonymous S1-tutorial connections (`?room_name=`)."""
+    if not settings.allow_guests:
+        return "off (--allow-guests lets S1-tutorial clients in with ?room_name=)"
+    if settings.guest_rooms == "create":
+        rooms = "naming an unused room creates it (--guest-rooms create)"
+    else:
+        rooms = "existing public channels only (--guest-rooms existing)"
+    return f"allowed with ?room_name=: {rooms}"
+
+
 async def serve(settings: Settings) -> None:
     sock = _bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
@@ -61,6 +72,7 @@ async def serve(settings: Settings) -> None:
             print("  (on every interface: other names need --public-url)", flush=True)
         print(f"  database: {redact(settings.store_url)}", flush=True)
         print(f"  bus:      {settings.bus_url}", flush=True)
+        print(f"  guests:   {guests_line(settings)}", flush=True)
 
     await serve_announced(server, sock, announce)
     if not server.started:
