@@ -10,29 +10,47 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import Match, Mount
+from starlette.routing import Match, Mount, Route
 from starlette.types import Scope
 
 from hubbub import __version__
 from hubbub.bus import open_bus, open_counters, open_directory
 from hubbub.config import Settings
 from hubbub.core.hub import Hub
-from hubbub.server import rest
+from hubbub.server import apidocs, rest
 from hubbub.server.bodylimit import BodyLimit
 from hubbub.server.fanout import Fanout
 from hubbub.server.gateway import Gateway
+from hubbub.server.openapi import API
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 class WebMount(Mount):
-    """The static web client at "/", except under /api: there a path that
-    exists with another method must still answer 405, not the client's 404."""
+    """The static web client at "/", except under /api and on the app's own
+    paths (/healthz, /docs...): there a path that exists with another method
+    must still answer 405 (or OPTIONS), not the client's 404."""
+
+    def __init__(self, *args: Any, owned: frozenset[str] = frozenset(), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owned = owned
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope.get("path", "").startswith("/api"):
+        path = scope.get("path", "")
+        if path.startswith("/api") or path in self.owned:
             return Match.NONE, {}
         return super().matches(scope)
+
+
+DESCRIPTION = """\
+REST API. The real-time protocol on `/ws` is in docs/protocol.md.
+
+Send the token from `/api/auth/register` or `/api/auth/login` as
+`Authorization: Bearer <token>`. Every error is `{"error": {"code", "message"}}`
+(with `field` or `retry_after` where they apply); each operation lists the
+codes it can answer with. Every path answers `OPTIONS` with 204 and an `Allow`
+header; a method it does not have gets 405 `method_not_allowed`, with `Allow`.
+"""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -63,17 +81,22 @@ def create_app(settings: Settings) -> FastAPI:
             await bus.close()
             await hub.stop()
 
-    app = FastAPI(
+    app = API(
         title="hubbub",
         version=__version__,
         summary="A self-hostable, Slack-like real-time chat server.",
-        description="REST API. The real-time protocol on `/ws` is in docs/protocol.md.",
+        description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by `apidocs`, without a CDN
+        redoc_url=None,
     )
-    rest.install(app)
+    rest.install(app, settings.limits)
+    apidocs.install(app)
     # Request bodies: refused past max_body_bytes while read (after the token check).
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     # The browser client: static files shipped in the package, no build step.
     # Mounted last, so every API route above wins.
-    app.router.routes.append(WebMount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"))
+    owned = frozenset(r.path for r in app.router.routes if isinstance(r, Route))
+    web = StaticFiles(directory=WEB_DIR, html=True)
+    app.router.routes.append(WebMount("/", web, name="web", owned=owned))
     return app

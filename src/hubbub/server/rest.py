@@ -1,39 +1,123 @@
 """The HTTP API under /api (plus /healthz and the S1 tutorial's /ping).
 
 Every error body is `{"error": {"code", "message", ...}}` with a code from
-`protocol.errors`; OpenAPI is served at /openapi.json, interactive docs at /docs.
+`protocol.errors`; each route documents exactly the codes it can answer with
+(`openapi.errors`). The document is served at /openapi.json, interactive docs
+at /docs and /redoc (`apidocs`). Constraints in the document come from the
+constants the checks use (`core.auth`, `protocol.rules`, `protocol.frames`,
+the server's `Limits`), so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 from starlette.exceptions import HTTPException
 
 from hubbub.core import events
+from hubbub.core.auth import MAX_PASSWORD, MIN_PASSWORD, USERNAME_RE
 from hubbub.core.hub import CHANNEL_PAGE, MAX_CHANNEL_PAGE, Hub, unavailable
 from hubbub.core.models import Channel, User
 from hubbub.core.ports import StoreError
+from hubbub.protocol import frames
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.frames import ChannelOut, MessageOut, UserOut
+from hubbub.protocol.limits import Limits
+from hubbub.protocol.rules import CHANNEL_RE, MAX_DISPLAY_NAME, MAX_DM_MEMBERS, MAX_TOPIC
+from hubbub.server import methods
+from hubbub.server.openapi import API, Schema, errors
+
+
+def _bound(model: type[BaseModel], field: str, name: str) -> Any:
+    """A constraint (`min_length`, `le`...) of a field of a wire frame, so the
+    REST route that does the same thing takes it from there."""
+    for item in model.model_fields[field].metadata:
+        if hasattr(item, name):
+            return getattr(item, name)
+    raise LookupError(f"{model.__name__}.{field} has no {name}")
+
+
+CLIENT_ID_MIN = _bound(frames.Send, "client_id", "min_length")
+CLIENT_ID_MAX = _bound(frames.Send, "client_id", "max_length")
+HISTORY_MIN = _bound(frames.History, "limit", "ge")
+HISTORY_MAX = _bound(frames.History, "limit", "le")
+HISTORY_PAGE: int = frames.History.model_fields["limit"].default
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """A JSON request body: fields of exactly the documented types (no "1"
+    for 1, no 1 for true), unknown fields ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
-class Credentials(Body):
+def _integral(value: object) -> object:
+    # JSON has one kind of number: 5.0 is an integer, as JSON Schema says.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer in a JSON body (strictly: not "5", not true; but 5.0).
+JsonInt = Annotated[int, BeforeValidator(_integral)]
+
+
+# Checked by the core, with their own error codes (`invalid_name`,
+# `weak_password`, `message_too_long`), so only documented here: a field's own
+# `max_length` is a cheap bound checked first (`invalid_input`).
+USERNAME_RULE: dict[str, JsonValue] = {"pattern": USERNAME_RE.pattern}
+PASSWORD_RULE: dict[str, JsonValue] = {"minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
+CHANNEL_RULE: dict[str, JsonValue] = {"pattern": CHANNEL_RE.pattern}
+
+
+def _not_only_space() -> str:
+    """A pattern for "not only white space", white space being what
+    `str.strip()` removes (as the core's check does). Spelled out as code
+    points, since `\\s` is not the same set in Python and in JSON Schema's
+    ECMA-262 regular expressions (U+0085, U+001C-U+001F, U+FEFF)."""
+    runs: list[list[int]] = []
+    for n in range(0x10000):  # Unicode's white space is all in the BMP
+        if chr(n).isspace():
+            if runs and runs[-1][1] == n - 1:
+                runs[-1][1] = n
+            else:
+                runs.append([n, n])
+    spans = (f"\\u{a:04x}" + (f"-\\u{b:04x}" if b > a else "") for a, b in runs)
+    return f"[^{''.join(spans)}]"
+
+
+NOT_ONLY_SPACE = _not_only_space()
+# At least one character that is not white space; the maximum is the server's
+# `max_message_chars` (filled in by `document_limits`).
+TEXT_RULE: dict[str, JsonValue] = {
+    "minLength": 1,
+    "maxLength": Limits().max_message_chars,
+    "pattern": NOT_ONLY_SPACE,
+}
+
+
+class Registration(Body):
+    username: str = Field(
+        max_length=64,
+        description="2-32 characters: lowercase letters, digits, `_`, `.`, `-`.",
+        json_schema_extra=USERNAME_RULE,
+    )
+    password: str = Field(max_length=1024, json_schema_extra=PASSWORD_RULE)
+    display_name: str | None = Field(
+        None, max_length=MAX_DISPLAY_NAME, description="Defaults to the username."
+    )
+
+
+class Login(Body):
     username: str = Field(max_length=64)
     password: str = Field(max_length=1024)
-    display_name: str | None = Field(None, max_length=80, description="Register only.")
 
 
 class AuthOut(BaseModel):
@@ -42,9 +126,13 @@ class AuthOut(BaseModel):
 
 
 class ChannelIn(Body):
-    name: str = Field(max_length=80)
+    name: str = Field(
+        max_length=80,
+        description="1-80 characters: lowercase letters, digits, `_`, `-`.",
+        json_schema_extra=CHANNEL_RULE,
+    )
     private: bool = False
-    topic: str = Field("", max_length=250)
+    topic: str = Field("", max_length=MAX_TOPIC)
 
 
 class ChannelView(ChannelOut):
@@ -58,20 +146,34 @@ class InviteIn(Body):
 
 
 class TopicIn(Body):
-    topic: str = Field(max_length=250)
+    topic: str = Field(max_length=MAX_TOPIC)
 
 
 class DMIn(Body):
-    usernames: list[str] = Field(min_length=1, max_length=8)
+    usernames: list[str] = Field(
+        min_length=1,
+        max_length=MAX_DM_MEMBERS - 1,
+        description="The others in the DM (you are in it too).",
+    )
 
 
 class ReadIn(Body):
-    seq: int = Field(ge=0)
+    seq: JsonInt = Field(ge=0)
+
+
+class ReadOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    last_read: int
+
+
+class MembersOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    members: list[str]
 
 
 class MessageIn(Body):
-    text: str
-    client_id: str = Field(min_length=1, max_length=64)
+    text: str = Field(json_schema_extra=TEXT_RULE)
+    client_id: str = Field(min_length=CLIENT_ID_MIN, max_length=CLIENT_ID_MAX)
 
 
 class SentOut(MessageOut):
@@ -79,30 +181,30 @@ class SentOut(MessageOut):
 
 
 class Page(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     messages: list[MessageOut]
     has_more: bool
 
 
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    field: str | None = None
-    retry_after: float | None = None
+class HealthOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["ok", "degraded"]
+    store: str = Field(description="`ok`, or `error: ...`")
+    bus: str = Field(description="`ok`, or `error: ...`")
 
 
-class ErrorOut(BaseModel):
-    error: ErrorBody
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "Invalid input"},
-    401: {"model": ErrorOut, "description": "Missing, invalid or expired token"},
-    404: {"model": ErrorOut, "description": "No such channel or user (or not visible)"},
-}
-# Only where a body is read (see `bodylimit`).
-BODY_ERRORS: dict[int | str, dict[str, Any]] = {
-    413: {"model": ErrorOut, "description": "The body is larger than `max_body_bytes`"},
-}
+# What whole kinds of routes can answer, besides their own codes.
+E = ErrorCode
+# Any route: storage down.
+STORE = (E.unavailable,)
+# A route that needs a token (checked first: see `AuthFirstRoute`).
+SIGNED_IN = (E.not_authenticated, E.token_invalid, E.token_expired, *STORE)
+# A route that reads a JSON body (its size limit: see `bodylimit`).
+JSON_BODY = (E.invalid_json, E.invalid_input, E.body_too_large)
+# A route with a channel in its path: not found, or not visible to you.
+CHANNEL = (E.not_found,)
+# ... that needs you in it.
+MEMBER = (E.not_found, E.not_a_member)
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -160,7 +262,7 @@ def user_out(user: User) -> dict[str, str]:
     return {"username": user.username, "display_name": user.display_name}
 
 
-api = APIRouter(prefix="/api", responses=ERRORS, route_class=AuthFirstRoute)
+api = APIRouter(prefix="/api", route_class=AuthFirstRoute)
 
 
 @api.post(
@@ -168,12 +270,16 @@ api = APIRouter(prefix="/api", responses=ERRORS, route_class=AuthFirstRoute)
     status_code=201,
     response_model=AuthOut,
     tags=["auth"],
-    responses={
-        **BODY_ERRORS,
-        429: {"model": ErrorOut, "description": "Over `registrations_per_hour` from this address"},
-    },
+    responses=errors(
+        *JSON_BODY,
+        E.invalid_name,
+        E.weak_password,
+        E.conflict,
+        E.registration_throttled,
+        *STORE,
+    ),
 )
-async def register(request: Request, body: Credentials, hub: HubDep) -> dict[str, Any]:
+async def register(request: Request, body: Registration, hub: HubDep) -> dict[str, Any]:
     """Create an account. Throttled per client address: `request.client.host`,
     i.e. the TCP peer, or X-Forwarded-For's when uvicorn trusts the peer
     (`FORWARDED_ALLOW_IPS`; docs/deploy.md)."""
@@ -188,12 +294,9 @@ async def register(request: Request, body: Credentials, hub: HubDep) -> dict[str
     "/auth/login",
     response_model=AuthOut,
     tags=["auth"],
-    responses={
-        **BODY_ERRORS,
-        429: {"model": ErrorOut, "description": "Too many failed logins from this address"},
-    },
+    responses=errors(*JSON_BODY, E.bad_credentials, E.login_throttled, *STORE),
 )
-async def login(request: Request, body: Credentials, hub: HubDep) -> dict[str, Any]:
+async def login(request: Request, body: Login, hub: HubDep) -> dict[str, Any]:
     """Log in. Failed logins are throttled per client address and account, so
     failures from elsewhere never lock the owner out (`login_failures`)."""
     address = request.client.host if request.client else ""
@@ -201,23 +304,45 @@ async def login(request: Request, body: Credentials, hub: HubDep) -> dict[str, A
     return {"user": user_out(user), "token": token}
 
 
-@api.get("/me", response_model=UserOut, tags=["users"])
+@api.get("/me", response_model=UserOut, tags=["users"], responses=errors(*SIGNED_IN))
 async def me(user: UserDep) -> dict[str, str]:
     return user_out(user)
 
 
 class UserView(UserOut):
-    status: str
+    status: Literal["online", "offline"]
 
 
-@api.get("/users/{username}", response_model=UserView, tags=["users"])
+@api.get(
+    "/users/{username}",
+    response_model=UserView,
+    tags=["users"],
+    responses=errors(*SIGNED_IN, E.not_found),
+)
 async def get_user(username: str, hub: HubDep, _: UserDep) -> dict[str, str]:
     user = await hub.user_by_name(username)
     online = user.id in await hub.online_among([user.id])
     return {**user_out(user), "status": "online" if online else "offline"}
 
 
-@api.get("/channels", response_model=list[ChannelView], tags=["channels"])
+NEXT_PAGE = {
+    "Link": {
+        "description": 'While there are more: `<URL of the next page>; rel="next"`.',
+        "schema": {"type": "string"},
+    },
+    "X-Next-After": {
+        "description": "While there are more: the next page's `after`.",
+        "schema": {"type": "string"},
+    },
+}
+
+
+@api.get(
+    "/channels",
+    response_model=list[ChannelView],
+    tags=["channels"],
+    responses={200: {"headers": NEXT_PAGE}, **errors(*SIGNED_IN, E.invalid_input)},
+)
 async def list_channels(
     request: Request,
     response: Response,
@@ -244,11 +369,7 @@ async def list_channels(
     status_code=201,
     response_model=ChannelOut,
     tags=["channels"],
-    responses={
-        **BODY_ERRORS,
-        409: {"model": ErrorOut, "description": "The name is taken (by any kind of channel)"},
-        429: {"model": ErrorOut, "description": "Over `channels_per_hour`: see `retry_after`"},
-    },
+    responses=errors(*SIGNED_IN, *JSON_BODY, E.invalid_name, E.conflict, E.rate_limited),
 )
 async def create_channel(body: ChannelIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
     """Create a channel and join it. A taken name answers 409 `conflict`, whatever
@@ -262,61 +383,102 @@ def _view(channel: Channel, is_member: bool, last_read: int) -> dict[str, Any]:
     return {**events.channel_body(channel), "is_member": is_member, "last_read": last_read}
 
 
-@api.get("/channels/{name}", response_model=ChannelView, tags=["channels"])
+@api.get(
+    "/channels/{name}",
+    response_model=ChannelView,
+    tags=["channels"],
+    responses=errors(*SIGNED_IN, *CHANNEL),
+)
 async def get_channel(name: str, hub: HubDep, user: UserDep) -> dict[str, Any]:
     channel, m = await hub.channel_for(user, name)
     return _view(channel, m is not None, m.last_read if m else 0)
 
 
-@api.get("/channels/{name}/members", tags=["channels"])
+@api.get(
+    "/channels/{name}/members",
+    response_model=MembersOut,
+    tags=["channels"],
+    responses=errors(*SIGNED_IN, *CHANNEL),
+)
 async def members(name: str, hub: HubDep, user: UserDep) -> dict[str, list[str]]:
     channel, _ = await hub.channel_for(user, name)
     return {"members": await hub.store.member_names(channel.id)}
 
 
-@api.post("/channels/{name}/join", response_model=ChannelOut, tags=["channels"])
+@api.post(
+    "/channels/{name}/join",
+    response_model=ChannelOut,
+    tags=["channels"],
+    responses=errors(*SIGNED_IN, *CHANNEL),
+)
 async def join(name: str, hub: HubDep, user: UserDep) -> dict[str, Any]:
     return events.channel_body(await hub.join(user, name))
 
 
-@api.post("/channels/{name}/leave", response_model=ChannelOut, tags=["channels"])
+@api.post(
+    "/channels/{name}/leave",
+    response_model=ChannelOut,
+    tags=["channels"],
+    responses=errors(*SIGNED_IN, *MEMBER, E.forbidden),
+)
 async def leave(name: str, hub: HubDep, user: UserDep) -> dict[str, Any]:
     return events.channel_body(await hub.leave(user, name))
 
 
 @api.post(
-    "/channels/{name}/invite", response_model=ChannelOut, tags=["channels"], responses=BODY_ERRORS
+    "/channels/{name}/invite",
+    response_model=ChannelOut,
+    tags=["channels"],
+    responses=errors(*SIGNED_IN, *JSON_BODY, *MEMBER, E.forbidden),
 )
 async def invite(name: str, body: InviteIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
     return events.channel_body(await hub.invite(user, name, body.username))
 
 
 @api.put(
-    "/channels/{name}/topic", response_model=ChannelOut, tags=["channels"], responses=BODY_ERRORS
+    "/channels/{name}/topic",
+    response_model=ChannelOut,
+    tags=["channels"],
+    responses=errors(*SIGNED_IN, *JSON_BODY, *MEMBER),
 )
 async def set_topic(name: str, body: TopicIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
     return events.channel_body(await hub.set_topic(user, name, body.topic))
 
 
-@api.post("/channels/{name}/read", tags=["channels"], responses=BODY_ERRORS)
+@api.post(
+    "/channels/{name}/read",
+    response_model=ReadOut,
+    tags=["channels"],
+    responses=errors(*SIGNED_IN, *JSON_BODY, *MEMBER),
+)
 async def mark_read(name: str, body: ReadIn, hub: HubDep, user: UserDep) -> dict[str, int]:
     return {"last_read": await hub.mark_read(user, name, body.seq)}
 
 
-@api.post("/dms", response_model=ChannelOut, tags=["channels"], responses=BODY_ERRORS)
+@api.post(
+    "/dms",
+    response_model=ChannelOut,
+    tags=["channels"],
+    responses=errors(*SIGNED_IN, *JSON_BODY, E.not_found),
+)
 async def open_dm(body: DMIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
     """The DM with these people (and you): the same channel every time."""
     return events.channel_body(await hub.open_dm(user, body.usernames))
 
 
-@api.get("/channels/{name}/messages", response_model=Page, tags=["messages"])
+@api.get(
+    "/channels/{name}/messages",
+    response_model=Page,
+    tags=["messages"],
+    responses=errors(*SIGNED_IN, E.invalid_input, *CHANNEL),
+)
 async def history(
     name: str,
     hub: HubDep,
     user: UserDep,
     before: Annotated[int | None, Query(ge=0)] = None,
     after: Annotated[int | None, Query(ge=0)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=HISTORY_MIN, le=HISTORY_MAX)] = HISTORY_PAGE,
 ) -> dict[str, Any]:
     """Without `after`: the newest messages older than `before` (default: the
     newest), **newest first**, for paging back. With `after`: messages after
@@ -331,7 +493,10 @@ async def history(
     status_code=201,
     response_model=SentOut,
     tags=["messages"],
-    responses=BODY_ERRORS,
+    responses={
+        200: {"model": SentOut, "description": "A retry: the original message, stored before."},
+        **errors(*SIGNED_IN, *JSON_BODY, E.message_too_long, *MEMBER, E.rate_limited),
+    },
 )
 async def send(
     name: str, body: MessageIn, hub: HubDep, user: UserDep, response: Response
@@ -370,13 +535,15 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     return error_response(ChatError(ErrorCode.invalid_input, message, field=field))
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: ErrorCode.not_found, 405: ErrorCode.method_not_allowed}.get(
         exc.status_code, ErrorCode.invalid_input
     )
     err = ChatError(code, str(exc.detail))
-    return JSONResponse({"error": err.body()}, status_code=exc.status_code, headers=exc.headers)
+    response = JSONResponse({"error": err.body()}, status_code=exc.status_code, headers=exc.headers)
+    # OPTIONS, or a method the path lacks: `Allow` with all of the path's.
+    return methods.answer(request, response) if exc.status_code == 405 else response
 
 
 async def _store_error(_: Request, exc: Exception) -> Response:
@@ -388,15 +555,27 @@ async def _internal_error(_: Request, exc: Exception) -> Response:
     return error_response(ChatError(ErrorCode.internal_error, "internal error"))
 
 
-def install(app: FastAPI) -> None:
+def document_limits(schema: Schema, limits: Limits) -> None:
+    """Fill in the document's values that are the server's `--limit`s."""
+    text = schema["components"]["schemas"][MessageIn.__name__]["properties"]["text"]
+    text["maxLength"] = limits.max_message_chars
+
+
+def install(app: API, limits: Limits) -> None:
     app.include_router(api)
+    app.openapi_patches.append(functools.partial(document_limits, limits=limits))
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(Exception, _internal_error)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get(
+        "/healthz",
+        tags=["ops"],
+        response_model=HealthOut,
+        responses={503: {"model": HealthOut, "description": "Storage or bus unreachable"}},
+    )
     async def healthz(request: Request) -> JSONResponse:
         """200 when storage and bus both answer, else 503 with which one failed."""
         status = await hub_of(request).health()
