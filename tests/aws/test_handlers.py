@@ -299,8 +299,7 @@ def test_bad_input_gets_its_error_frame(
 
 
 def test_native_session(lam: runtime.Runtime, management: ManagementApi) -> None:
-    alice, token = lam.run(lam.hub.register("alice", "correct horse"))
-    lam.run(lam.hub.create_channel(alice, "general"))
+    _, token = lam.run(lam.hub.register("alice", "correct horse"))  # joins #general
 
     assert connect("N=")["statusCode"] == 200
     send("N=", {"action": "ping", "id": 1})

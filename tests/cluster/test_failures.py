@@ -41,8 +41,7 @@ async def test_redis_down_degrades_health_but_sends_are_still_acknowledged(
     try:
         assert (await health(node.url))[0] == 200
         async with Client(node.url) as ann:
-            await ann.register("ann", "correct horse")
-            await ann.create_channel("general")
+            await ann.register("ann", "correct horse")  # joins #general
             await ann.connect()
             await ann.subscribe("general")
             redis.kill()
@@ -77,8 +76,7 @@ async def test_postgres_down_refuses_sends_clearly_and_recovers(tmp_path: Path) 
     node = start_server(tmp_path / "n", "--database-url", pg.url, *LIMITS)
     try:
         async with Client(node.url, timeout=3) as ann:
-            await ann.register("ann", "correct horse")
-            await ann.create_channel("general")
+            await ann.register("ann", "correct horse")  # joins #general
             await ann.connect()
             first = await ann.send("general", "before")
             pg.stop()

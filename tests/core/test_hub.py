@@ -109,7 +109,7 @@ async def test_private_channels_and_dms_are_invisible_to_others(hub: Hub) -> Non
 
 async def test_send_is_idempotent_and_published_once(hub: Hub) -> None:
     ann, _ = await hub.register("ann", "correct horse")
-    ch = await hub.create_channel(ann, "general")
+    ch = (await hub.member_channel(ann, "general")).channel  # joined on registering
     hub.seen.clear()  # type: ignore[attr-defined]
     await hub.bus.subscribe(events.channel_topic(ch.id))
     first = await hub.send(ann, "general", "hello", "c1")
@@ -121,8 +121,7 @@ async def test_send_is_idempotent_and_published_once(hub: Hub) -> None:
 
 
 async def test_rate_limit_and_text_limits(hub: Hub) -> None:
-    ann, _ = await hub.register("ann", "correct horse")
-    await hub.create_channel(ann, "general")
+    ann, _ = await hub.register("ann", "correct horse")  # joins #general
     for i in range(3):
         await hub.send(ann, "general", f"m{i}", f"c{i}")
     assert await code_of(hub.send(ann, "general", "too fast", "c9")) is ErrorCode.rate_limited
@@ -133,7 +132,7 @@ async def test_rate_limit_and_text_limits(hub: Hub) -> None:
 
 async def test_missed_replays_or_says_it_cannot(hub: Hub, clock: Clock) -> None:
     ann, _ = await hub.register("ann", "correct horse")
-    ch = await hub.create_channel(ann, "general")
+    ch = (await hub.member_channel(ann, "general")).channel  # joined on registering
     for i in range(8):
         clock.now += 1
         await hub.send(ann, "general", f"m{i}", f"c{i}")
@@ -144,8 +143,7 @@ async def test_missed_replays_or_says_it_cannot(hub: Hub, clock: Clock) -> None:
 
 
 async def test_read_cursor_and_presence_events(hub: Hub) -> None:
-    ann, _ = await hub.register("ann", "correct horse")
-    await hub.create_channel(ann, "general")
+    ann, _ = await hub.register("ann", "correct horse")  # joins #general
     await hub.send(ann, "general", "hello", "c1")
     for topic in (events.user_topic(ann.id), events.presence_topic(ann.id)):
         await hub.bus.subscribe(topic)
@@ -160,10 +158,8 @@ async def test_read_cursor_and_presence_events(hub: Hub) -> None:
 
 
 async def test_a_subscribers_first_send_needs_no_lookup(hub: Hub) -> None:
-    ann, _ = await hub.register("ann", "correct horse")
-    bob, _ = await hub.register("bob", "correct horse")
-    await hub.create_channel(ann, "general")
-    await hub.join(bob, "general")
+    await hub.register("ann", "correct horse")  # makes #general
+    bob, _ = await hub.register("bob", "correct horse")  # and joins it
     hub2 = Hub(hub.store, hub.bus, hub.limits)  # a node that just restarted: empty caches
     hub2.writer = hub.writer
     await hub2.channel_for(bob, "general")  # what subscribing does

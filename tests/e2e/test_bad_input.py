@@ -57,7 +57,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 r = http.post("/api/auth/register", json={"username": name, "password": PASSWORD})
                 assert r.status_code == 201, r.text
                 tokens[name] = r.json()["token"]
-            r = http.post("/api/channels", json={"name": "general"}, headers=auth(tokens["alice"]))
+            # Both are in #general (joined on registering); #lobby is alice's alone.
+            r = http.post("/api/channels", json={"name": "lobby"}, headers=auth(tokens["alice"]))
             assert r.status_code == 201, r.text
             for i in (1, 2):
                 r = http.post(
@@ -385,9 +386,7 @@ async def test_oversized_frame_closes_1009_and_server_keeps_serving(
     server = server_factory("--limit", "max_frame_bytes=4096")
     async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as api:
         r = await api.post("/api/auth/register", json={"username": "alice", "password": PASSWORD})
-        token = r.json()["token"]
-        r = await api.post("/api/channels", json={"name": "general"}, headers=auth(token))
-        assert r.status_code == 201
+        token = r.json()["token"]  # alice is in #general: joined on registering
         url = f"{server.ws_url}?token={token}"
         async with ws_connect(url) as other, ws_connect(url) as big:
             hello = await big.recv()
@@ -555,9 +554,9 @@ async def test_rest_names_and_passwords(api: httpx.AsyncClient, world: World) ->
         r = await api.post("/api/channels", json={"name": name}, headers=auth(world.bob))
         code = "invalid_input" if len(name) > 80 else "invalid_name"
         assert api_error(r, 400, code)["field"] == "name", name
-    r = await api.post("/api/channels", json={"name": "general"}, headers=auth(world.bob))
+    r = await api.post("/api/channels", json={"name": "lobby"}, headers=auth(world.bob))
     api_error(r, 409, "conflict")
-    r = await api.get("/api/channels/general", headers=auth(world.alice))
+    r = await api.get("/api/channels/lobby", headers=auth(world.alice))
     assert r.json()["member_count"] == 1  # bob did not get in through the conflict
 
 

@@ -21,11 +21,11 @@ def names(listing: list[dict[str, Any]]) -> list[str]:
 async def test_create_public_and_private_with_topic(http: httpx.AsyncClient) -> None:
     t = await users(http, "alice")
     r = await http.post(
-        "/api/channels", json={"name": "general", "topic": "all hands"}, headers=auth(t["alice"])
+        "/api/channels", json={"name": "lobby", "topic": "all hands"}, headers=auth(t["alice"])
     )
     assert r.status_code == 201, r.text
     assert r.json() == {
-        "name": "general",
+        "name": "lobby",
         "kind": "public",
         "topic": "all hands",
         "last_seq": 0,
@@ -59,7 +59,7 @@ async def test_list_shows_mine_and_public_never_others_private_or_dms(
     t = await users(http, "alice", "bob", "carol")
     a, b = auth(t["alice"]), auth(t["bob"])
     for body, h in (
-        ({"name": "general"}, a),
+        ({"name": "lobby"}, a),
         ({"name": "random"}, b),
         ({"name": "alice-secret", "private": True}, a),
         ({"name": "bob-secret", "private": True}, b),
@@ -69,21 +69,23 @@ async def test_list_shows_mine_and_public_never_others_private_or_dms(
     assert r.status_code == 200, r.text
     dm = r.json()["name"]
 
-    # alice reads some of #general, so her cursor shows in the listing. (carol
+    # alice reads some of #lobby, so her cursor shows in the listing. (carol
     # writes: your own messages are never unread.)
-    r = await http.post("/api/channels/general/join", headers=auth(t["carol"]))
+    r = await http.post("/api/channels/lobby/join", headers=auth(t["carol"]))
     assert r.status_code == 200, r.text
     async with online(server, t["carol"]) as ws:
         for i in range(3):
-            await send(ws, "general", f"m{i}")
-    r = await http.post("/api/channels/general/read", json={"seq": 2}, headers=a)
+            await send(ws, "lobby", f"m{i}")
+    r = await http.post("/api/channels/lobby/read", json={"seq": 2}, headers=a)
     assert r.json() == {"last_read": 2}
 
     listing = (await http.get("/api/channels", headers=a)).json()
     by_name = {c["name"]: c for c in listing}
-    assert set(by_name) == {"general", "alice-secret", dm, "random"}
+    # Everyone is in #general (joined on registering).
+    assert set(by_name) == {"general", "lobby", "alice-secret", dm, "random"}
     assert by_name["general"]["is_member"] is True
-    assert (by_name["general"]["last_read"], by_name["general"]["last_seq"]) == (2, 3)
+    assert by_name["lobby"]["is_member"] is True
+    assert (by_name["lobby"]["last_read"], by_name["lobby"]["last_seq"]) == (2, 3)
     assert by_name["alice-secret"]["is_member"] is True
     assert by_name[dm]["is_member"] is True and by_name[dm]["members"] == ["alice", "carol"]
     assert by_name["random"]["is_member"] is False and by_name["random"]["last_read"] == 0
@@ -91,63 +93,63 @@ async def test_list_shows_mine_and_public_never_others_private_or_dms(
     assert names(listing)[-1] == "random"
 
     listing = (await http.get("/api/channels", headers=b)).json()
-    assert set(names(listing)) == {"random", "bob-secret", "general"}
-    assert {c["name"]: c["is_member"] for c in listing}["general"] is False
+    assert set(names(listing)) == {"general", "random", "bob-secret", "lobby"}
+    assert {c["name"]: c["is_member"] for c in listing}["lobby"] is False
 
     listing = (await http.get("/api/channels", headers=auth(t["carol"]))).json()
-    assert set(names(listing)) == {dm, "general", "random"}
+    assert set(names(listing)) == {dm, "general", "lobby", "random"}
 
 
 async def test_join_and_leave_push_events(server: Server, http: httpx.AsyncClient) -> None:
     t = await users(http, "alice", "bob")
-    r = await http.post("/api/channels", json={"name": "general"}, headers=auth(t["alice"]))
+    r = await http.post("/api/channels", json={"name": "lobby"}, headers=auth(t["alice"]))
     assert r.status_code == 201
     async with (
         online(server, t["alice"]) as a,
         online(server, t["bob"]) as b1,
         online(server, t["bob"]) as b2,
     ):
-        await subscribe(a, "general")
+        await subscribe(a, "lobby")
 
-        r = await http.post("/api/channels/general/join", headers=auth(t["bob"]))
+        r = await http.post("/api/channels/lobby/join", headers=auth(t["bob"]))
         assert r.status_code == 200 and r.json()["member_count"] == 2
         joined = await a.expect("member_joined")
         assert joined == {
             "type": "member_joined",
-            "channel": "general",
+            "channel": "lobby",
             "user": "bob",
             "member_count": 2,
         }
         for ws in (b1, b2):
             ev = await ws.expect("channel_joined")
-            assert ev["channel"]["name"] == "general"
+            assert ev["channel"]["name"] == "lobby"
             assert ev["channel"]["member_count"] == 2
-        r = await http.get("/api/channels/general/members", headers=auth(t["alice"]))
+        r = await http.get("/api/channels/lobby/members", headers=auth(t["alice"]))
         assert r.json() == {"members": ["alice", "bob"]}
 
         # Joining twice changes nothing and pushes nothing.
-        r = await http.post("/api/channels/general/join", headers=auth(t["bob"]))
+        r = await http.post("/api/channels/lobby/join", headers=auth(t["bob"]))
         assert r.status_code == 200 and r.json()["member_count"] == 2
 
-        r = await http.post("/api/channels/general/leave", headers=auth(t["bob"]))
+        r = await http.post("/api/channels/lobby/leave", headers=auth(t["bob"]))
         assert r.status_code == 200 and r.json()["member_count"] == 1
         left = await a.expect("member_left")
         assert left == {
             "type": "member_left",
-            "channel": "general",
+            "channel": "lobby",
             "user": "bob",
             "member_count": 1,
         }
         for ws in (b1, b2):
             ev = await ws.expect("channel_left")
-            assert ev["channel"]["name"] == "general" and ev["channel"]["member_count"] == 1
+            assert ev["channel"]["name"] == "lobby" and ev["channel"]["member_count"] == 1
             assert not [f for f in ws.backlog if f.get("type") == "channel_joined"]
         # The second join was a no-op: alice saw exactly one member_joined.
         assert not [f for f in a.backlog if f.get("type") == "member_joined"]
 
-        r = await http.get("/api/channels/general/members", headers=auth(t["alice"]))
+        r = await http.get("/api/channels/lobby/members", headers=auth(t["alice"]))
         assert r.json() == {"members": ["alice"]}
-        r = await http.post("/api/channels/general/leave", headers=auth(t["bob"]))
+        r = await http.post("/api/channels/lobby/leave", headers=auth(t["bob"]))
         assert r.status_code == 403 and r.json()["error"]["code"] == "not_a_member"
 
 
@@ -217,9 +219,8 @@ async def test_leaving_private_channel_stops_its_events(
     t = await users(http, "alice", "bob")
     a, b = auth(t["alice"]), auth(t["bob"])
     await http.post("/api/channels", json={"name": "secret", "private": True}, headers=a)
-    await http.post("/api/channels", json={"name": "general"}, headers=a)
     await http.post("/api/channels/secret/invite", json={"username": "bob"}, headers=a)
-    await http.post("/api/channels/general/join", headers=b)
+    # Both are in #general (joined on registering): the fence below is sent there.
 
     async with (
         online(server, t["alice"]) as aw,
@@ -256,26 +257,26 @@ async def test_leaving_private_channel_stops_its_events(
 async def test_topic_change_pushes_channel_updated(server: Server, http: httpx.AsyncClient) -> None:
     t = await users(http, "alice", "bob", "carol")
     a, b = auth(t["alice"]), auth(t["bob"])
-    await http.post("/api/channels", json={"name": "general", "topic": "old"}, headers=a)
-    await http.post("/api/channels/general/join", headers=b)
+    await http.post("/api/channels", json={"name": "lobby", "topic": "old"}, headers=a)
+    await http.post("/api/channels/lobby/join", headers=b)
     async with online(server, t["alice"]) as aw, online(server, t["bob"]) as bw:
-        await subscribe(aw, "general")
-        await subscribe(bw, "general")
-        r = await http.put("/api/channels/general/topic", json={"topic": "new topic"}, headers=b)
+        await subscribe(aw, "lobby")
+        await subscribe(bw, "lobby")
+        r = await http.put("/api/channels/lobby/topic", json={"topic": "new topic"}, headers=b)
         assert r.status_code == 200 and r.json()["topic"] == "new topic"
         for ws in (aw, bw):
             ev = await ws.expect("channel_updated")
-            assert (ev["channel"]["name"], ev["channel"]["topic"]) == ("general", "new topic")
-    r = await http.get("/api/channels/general", headers=a)
+            assert (ev["channel"]["name"], ev["channel"]["topic"]) == ("lobby", "new topic")
+    r = await http.get("/api/channels/lobby", headers=a)
     assert r.json()["topic"] == "new topic"
     # Only members may change it.
     r = await http.put(
-        "/api/channels/general/topic", json={"topic": "hijack"}, headers=auth(t["carol"])
+        "/api/channels/lobby/topic", json={"topic": "hijack"}, headers=auth(t["carol"])
     )
     assert r.status_code == 403 and r.json()["error"]["code"] == "not_a_member"
-    r = await http.put("/api/channels/general/topic", json={"topic": "x" * 251}, headers=a)
+    r = await http.put("/api/channels/lobby/topic", json={"topic": "x" * 251}, headers=a)
     assert r.status_code == 400
-    assert (await http.get("/api/channels/general", headers=a)).json()["topic"] == "new topic"
+    assert (await http.get("/api/channels/lobby", headers=a)).json()["topic"] == "new topic"
 
 
 async def test_direct_messages(server: Server, http: httpx.AsyncClient) -> None:
@@ -317,8 +318,9 @@ async def test_direct_messages(server: Server, http: httpx.AsyncClient) -> None:
         assert r.status_code == 404
         r = await http.post(f"/api/channels/{name}/join", headers=headers)
         assert r.status_code == 404
-    assert names((await http.get("/api/channels", headers=d)).json()) == []
-    assert set(names((await http.get("/api/channels", headers=c)).json())) == {group}
+    # Besides #general (everyone's), dave is in nothing, carol only in the group.
+    assert names((await http.get("/api/channels", headers=d)).json()) == ["general"]
+    assert set(names((await http.get("/api/channels", headers=c)).json())) == {"general", group}
     async with online(server, t["dave"]) as dw:
         reply = await dw.request({"action": "subscribe", "channel": "dm:alice,bob"})
         assert (reply["type"], reply["code"]) == ("error", "not_found")
@@ -342,15 +344,15 @@ async def test_direct_messages(server: Server, http: httpx.AsyncClient) -> None:
 
 async def test_members_endpoint(http: httpx.AsyncClient) -> None:
     t = await users(http, "alice", "bob", "carol")
-    await http.post("/api/channels", json={"name": "general"}, headers=auth(t["alice"]))
+    await http.post("/api/channels", json={"name": "lobby"}, headers=auth(t["alice"]))
     for n in ("carol", "bob"):
-        await http.post("/api/channels/general/join", headers=auth(t[n]))
+        await http.post("/api/channels/lobby/join", headers=auth(t[n]))
     # Anyone may see a public channel's members; the list is sorted.
-    r = await http.get("/api/channels/general/members", headers=auth(t["bob"]))
+    r = await http.get("/api/channels/lobby/members", headers=auth(t["bob"]))
     assert r.json() == {"members": ["alice", "bob", "carol"]}
     r = await http.get("/api/channels/nope/members", headers=auth(t["bob"]))
     assert r.status_code == 404
-    r = await http.get("/api/channels/general/members")
+    r = await http.get("/api/channels/lobby/members")
     assert r.status_code == 401
 
 
@@ -382,7 +384,8 @@ async def test_the_channel_list_is_paged(http: httpx.AsyncClient) -> None:
     r = await http.get("/api/channels", headers=a)  # the default page holds it all
     assert r.status_code == 200 and next_page(r) is None
     everything = r.json()
-    assert names(everything) == ["alice-secret", "zz-mine", *(f"pub-{i}" for i in range(7))]
+    mine = ["alice-secret", "general", "zz-mine"]  # #general: joined on registering
+    assert names(everything) == [*mine, *(f"pub-{i}" for i in range(7))]
 
     url: str | None = "/api/channels?limit=3"
     pages = []
@@ -395,7 +398,7 @@ async def test_the_channel_list_is_paged(http: httpx.AsyncClient) -> None:
             assert r.headers["x-next-after"] == pages[-1][-1]
     # All of alice's own on the first page, then the public ones she is not in, 3 a page.
     assert pages == [
-        ["alice-secret", "zz-mine", "pub-0", "pub-1", "pub-2"],
+        [*mine, "pub-0", "pub-1", "pub-2"],
         ["pub-3", "pub-4", "pub-5"],
         ["pub-6"],
     ]

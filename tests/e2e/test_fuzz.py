@@ -92,6 +92,10 @@ FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
     ),
     "user_name": (st.none() | st.text(max_size=10), st.text(max_size=10)),
     "username": (st.none() | st.text(max_size=10), st.text(max_size=10)),
+    "emoji": (
+        st.sampled_from(["👍", ":+1:", "🎉", ":tada:"]),
+        st.sampled_from(["", "x", ":nope:", "👍👍", "e" * 101]) | st.text(max_size=8),
+    ),
 }
 for _model in ACTIONS.values():
     for _name in _model.model_fields:
@@ -165,6 +169,10 @@ ANSWER = {
     "history": "history",
     "watch_presence": "presence_state",
     "ping": "pong",
+    "edit": "changed",
+    "delete": "changed",
+    "react": "changed",
+    "unreact": "changed",
 }
 
 
@@ -178,7 +186,8 @@ class Live:
     http: httpx.Client
     tokens: dict[str, str]
     ws: WS
-    # (channel, seq) -> (client_id, text) of every message acknowledged to us
+    # (channel, seq) -> (client_id, text) of every message acknowledged to us,
+    # in its state after the changes acknowledged to us (edits, deletes)
     acked: dict[tuple[str, int], tuple[str | None, str]] = dataclasses.field(default_factory=dict)
     # (channel, text) of every sendMessage the server did not refuse (it has no ack)
     tutorial: collections.Counter[tuple[str, str]] = dataclasses.field(
@@ -243,9 +252,9 @@ class Live:
         outcome = f"{errors[0]['code']} {errors[0].get('field') or ''}" if errors else "ok"
         event(f"{action if isinstance(action, str) else '-'}: {outcome}")
         for f in replies:
-            if f.get("type") == "ack":
+            if f.get("type") in ("ack", "changed"):
                 m = f["message"]
-                self.acked[(f["channel"], f["seq"])] = (m["client_id"], m["text"])
+                self.acked[(f["channel"], m["seq"])] = (m["client_id"], m["text"])
         if obj is not None and not errors:  # a valid frame: it got its proper answer
             action = obj.get("action")
             if action == "sendMessage":
@@ -310,8 +319,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             r = http.post("/api/auth/register", json={"username": name, "password": PASSWORD})
             assert r.status_code == 201, r.text
             tokens[name] = r.json()["token"]
-        for owner, body in [
-            ("alice", {"name": "general"}),
+        for owner, body in [  # and #general, which both joined on registering
             ("bob", {"name": "lounge"}),
             ("bob", {"name": "vault", "private": True}),
         ]:

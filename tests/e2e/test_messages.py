@@ -11,8 +11,9 @@ import httpx
 from support import WAIT, WS, Server, auth, online, register, send, subscribe, users
 
 
-async def channel_with(http: httpx.AsyncClient, t: dict[str, str], name: str = "general") -> None:
-    """A public channel every user in `t` has joined."""
+async def channel_with(http: httpx.AsyncClient, t: dict[str, str], name: str = "lobby") -> None:
+    """A public channel every user in `t` has joined (and no one else: not
+    #general, which every account joins on registering)."""
     first, *rest = t.values()
     r = await http.post("/api/channels", json={"name": name}, headers=auth(first))
     assert r.status_code == 201, r.text
@@ -43,9 +44,9 @@ async def test_send_over_rest_and_websocket(server: Server, http: httpx.AsyncCli
     t = await users(http, "alice", "bob")
     await channel_with(http, t)
     async with online(server, t["bob"]) as bw, online(server, t["alice"]) as aw:
-        await subscribe(bw, "general")
+        await subscribe(bw, "lobby")
         r = await http.post(
-            "/api/channels/general/messages",
+            "/api/channels/lobby/messages",
             json={"text": "over rest", "client_id": "r1"},
             headers=auth(t["alice"]),
         )
@@ -53,9 +54,9 @@ async def test_send_over_rest_and_websocket(server: Server, http: httpx.AsyncCli
         body = r.json()
         assert (body["seq"], body["text"], body["duplicate"]) == (1, "over rest", False)
         assert body["author"] == {"username": "alice", "display_name": "alice"}
-        assert body["client_id"] == "r1" and body["channel"] == "general"
+        assert body["client_id"] == "r1" and body["channel"] == "lobby"
 
-        ack = await send(aw, "general", "over ws", "w1")
+        ack = await send(aw, "lobby", "over ws", "w1")
         assert (ack["seq"], ack["client_id"], ack["duplicate"]) == (2, "w1", False)
         assert ack["message"]["text"] == "over ws"
 
@@ -65,26 +66,26 @@ async def test_send_over_rest_and_websocket(server: Server, http: httpx.AsyncCli
         assert second["author"]["username"] == "alice"
         assert first["created_at"] <= second["created_at"]
 
-    page = (await http.get("/api/channels/general/messages", headers=auth(t["bob"]))).json()
+    page = (await http.get("/api/channels/lobby/messages", headers=auth(t["bob"]))).json()
     assert [(m["seq"], m["text"]) for m in page["messages"]] == [(2, "over ws"), (1, "over rest")]
 
     # Bad sends are refused with their code and store nothing.
     async with online(server, t["alice"]) as aw:
         for frame, code in (
-            ({"channel": "general", "text": "   ", "client_id": "e1"}, "message_too_long"),
-            ({"channel": "general", "text": "x" * 10_001, "client_id": "e2"}, "message_too_long"),
+            ({"channel": "lobby", "text": "   ", "client_id": "e1"}, "message_too_long"),
+            ({"channel": "lobby", "text": "x" * 10_001, "client_id": "e2"}, "message_too_long"),
             ({"channel": "nope", "text": "x", "client_id": "e3"}, "not_found"),
-            ({"channel": "general", "text": "x"}, "invalid_input"),
+            ({"channel": "lobby", "text": "x"}, "invalid_input"),
         ):
             reply = await aw.request({"action": "send", **frame})
             assert (reply["type"], reply["code"]) == ("error", code), reply
     r = await http.post(
-        "/api/channels/general/messages",
+        "/api/channels/lobby/messages",
         json={"text": "x", "client_id": "e4"},
         headers=auth(await register(http, "outsider")),
     )
     assert r.status_code == 403 and r.json()["error"]["code"] == "not_a_member"
-    page = (await http.get("/api/channels/general/messages", headers=auth(t["bob"]))).json()
+    page = (await http.get("/api/channels/lobby/messages", headers=auth(t["bob"]))).json()
     assert len(page["messages"]) == 2
 
 
@@ -102,14 +103,14 @@ async def test_seq_has_no_gaps_under_concurrent_senders(
     ):
         conns = {"alice": a, "bob": b, "carol": c}
         for ws in conns.values():
-            await subscribe(ws, "general")
+            await subscribe(ws, "lobby")
 
         async def blast(name: str, ws: WS) -> None:
             for i in range(per_sender):
                 await ws.send(
                     {
                         "action": "send",
-                        "channel": "general",
+                        "channel": "lobby",
                         "text": f"{name} {i}",
                         "client_id": f"{name}-{i}",
                     }
@@ -141,7 +142,7 @@ async def test_seq_has_no_gaps_under_concurrent_senders(
         mine = [int(m["text"].split()[1]) for m in msgs if m["author"]["username"] == name]
         assert mine == list(range(per_sender))
 
-    r = await http.get("/api/channels/general", headers=auth(t["alice"]))
+    r = await http.get("/api/channels/lobby", headers=auth(t["alice"]))
     assert r.json()["last_seq"] == total
 
 
@@ -156,23 +157,23 @@ async def test_retried_client_id_returns_the_original(
         online(server, t["bob"]) as bw,
         online(server, t["carol"]) as watcher,
     ):
-        await subscribe(watcher, "general")
-        first = await send(a1, "general", "original", "same-id")
+        await subscribe(watcher, "lobby")
+        first = await send(a1, "lobby", "original", "same-id")
         assert (first["seq"], first["duplicate"]) == (1, False)
 
         # The same connection retries (even with different text).
-        again = await send(a1, "general", "changed", "same-id")
+        again = await send(a1, "lobby", "changed", "same-id")
         assert (again["seq"], again["duplicate"]) == (1, True)
         assert again["message"]["text"] == "original"
         assert again["message"]["created_at"] == first["message"]["created_at"]
 
         # Another connection of the same user.
-        other = await send(a2, "general", "original", "same-id")
+        other = await send(a2, "lobby", "original", "same-id")
         assert (other["seq"], other["duplicate"]) == (1, True)
 
         # Over REST: 200 rather than 201, and the original message.
         r = await http.post(
-            "/api/channels/general/messages",
+            "/api/channels/lobby/messages",
             json={"text": "original", "client_id": "same-id"},
             headers=auth(t["alice"]),
         )
@@ -180,13 +181,13 @@ async def test_retried_client_id_returns_the_original(
         assert (r.json()["seq"], r.json()["duplicate"], r.json()["text"]) == (1, True, "original")
 
         # Another user's same client_id is another message.
-        bobs = await send(bw, "general", "bob's", "same-id")
+        bobs = await send(bw, "lobby", "bob's", "same-id")
         assert (bobs["seq"], bobs["duplicate"]) == (2, False)
 
         # Both of alice's connections retry at once: still one message.
         for ws in (a1, a2):
             await ws.send(
-                {"action": "send", "channel": "general", "text": "race", "client_id": "race-id"}
+                {"action": "send", "channel": "lobby", "text": "race", "client_id": "race-id"}
             )
         (_, acks1), (_, acks2) = await asyncio.gather(
             frames_until(a1, acks=1), frames_until(a2, acks=1)
@@ -195,7 +196,7 @@ async def test_retried_client_id_returns_the_original(
         assert {a["seq"] for a in race} == {3}
         assert sorted(a["duplicate"] for a in race) == [False, True]
 
-        await send(bw, "general", "fence", "fence")
+        await send(bw, "lobby", "fence", "fence")
         msgs, _ = await frames_until(watcher, messages=4)
         assert [(m["seq"], m["text"]) for m in msgs] == [
             (1, "original"),
@@ -205,7 +206,7 @@ async def test_retried_client_id_returns_the_original(
         ]
         assert not [f for f in watcher.backlog if f.get("type") == "message"]
 
-    page = (await http.get("/api/channels/general/messages", headers=auth(t["carol"]))).json()
+    page = (await http.get("/api/channels/lobby/messages", headers=auth(t["carol"]))).json()
     assert [m["seq"] for m in page["messages"]] == [4, 3, 2, 1]
 
 
@@ -216,13 +217,13 @@ async def test_history_paging(server: Server, http: httpx.AsyncClient) -> None:
     async with online(server, t["alice"]) as ws:
         for i in range(n):
             await ws.send(
-                {"action": "send", "channel": "general", "text": f"m{i + 1}", "client_id": f"{i}"}
+                {"action": "send", "channel": "lobby", "text": f"m{i + 1}", "client_id": f"{i}"}
             )
         _, acks = await frames_until(ws, acks=n)
         assert [a["seq"] for a in acks] == list(range(1, n + 1))
 
         async def page(**kw: Any) -> tuple[list[int], bool]:
-            reply = await ws.request({"action": "history", "channel": "general", **kw})
+            reply = await ws.request({"action": "history", "channel": "lobby", **kw})
             assert reply["type"] == "history", reply
             for m in reply["messages"]:
                 assert m["text"] == f"m{m['seq']}"
@@ -265,26 +266,22 @@ async def test_history_paging(server: Server, http: httpx.AsyncClient) -> None:
         seqs, more = await page(limit=200)
         assert (len(seqs), more) == (n, False)
         for bad in ({"limit": 0}, {"limit": 201}, {"before": -1}):
-            reply = await ws.request({"action": "history", "channel": "general", **bad})
+            reply = await ws.request({"action": "history", "channel": "lobby", **bad})
             assert (reply["type"], reply["code"]) == ("error", "invalid_input")
 
     # The same over REST.
     h = auth(t["alice"])
-    r = await http.get("/api/channels/general/messages", params={"limit": 5}, headers=h)
+    r = await http.get("/api/channels/lobby/messages", params={"limit": 5}, headers=h)
     assert [m["seq"] for m in r.json()["messages"]] == [120, 119, 118, 117, 116]
     assert r.json()["has_more"] is True
-    r = await http.get(
-        "/api/channels/general/messages", params={"before": 3, "limit": 5}, headers=h
-    )
+    r = await http.get("/api/channels/lobby/messages", params={"before": 3, "limit": 5}, headers=h)
     assert ([m["seq"] for m in r.json()["messages"]], r.json()["has_more"]) == ([2, 1], False)
-    r = await http.get(
-        "/api/channels/general/messages", params={"after": 100, "limit": 5}, headers=h
-    )
+    r = await http.get("/api/channels/lobby/messages", params={"after": 100, "limit": 5}, headers=h)
     assert ([m["seq"] for m in r.json()["messages"]], r.json()["has_more"]) == (
         [101, 102, 103, 104, 105],
         True,
     )
-    r = await http.get("/api/channels/general/messages", params={"limit": 201}, headers=h)
+    r = await http.get("/api/channels/lobby/messages", params={"limit": 201}, headers=h)
     assert r.status_code == 400
 
 
@@ -298,41 +295,39 @@ async def test_read_cursor(server: Server, http: httpx.AsyncClient) -> None:
         online(server, t["carol"]) as c,
     ):
         for i in range(5):
-            await send(c, "general", f"m{i}")  # carol's: your own are never unread
+            await send(c, "lobby", f"m{i}")  # carol's: your own are never unread
 
-        reply = await a1.request({"action": "read", "channel": "general", "seq": 3})
+        reply = await a1.request({"action": "read", "channel": "lobby", "seq": 3})
         assert reply["type"] == "ok"
-        assert await a2.expect("read") == {"type": "read", "channel": "general", "seq": 3}
-        assert await a1.expect("read") == {"type": "read", "channel": "general", "seq": 3}
+        assert await a2.expect("read") == {"type": "read", "channel": "lobby", "seq": 3}
+        assert await a1.expect("read") == {"type": "read", "channel": "lobby", "seq": 3}
 
         # Backwards is a no-op: the cursor stays where it was.
-        await a1.request({"action": "read", "channel": "general", "seq": 1})
+        await a1.request({"action": "read", "channel": "lobby", "seq": 1})
         assert (await a2.expect("read"))["seq"] == 3
-        r = await http.post("/api/channels/general/read", json={"seq": 2}, headers=h)
+        r = await http.post("/api/channels/lobby/read", json={"seq": 2}, headers=h)
         assert r.json() == {"last_read": 3}
         assert (await a2.expect("read"))["seq"] == 3
 
         # Past the end clamps to last_seq.
-        r = await http.post("/api/channels/general/read", json={"seq": 999}, headers=h)
+        r = await http.post("/api/channels/lobby/read", json={"seq": 999}, headers=h)
         assert r.json() == {"last_read": 5}
         assert (await a2.expect("read"))["seq"] == 5
 
-        r = await http.post("/api/channels/general/read", json={"seq": -1}, headers=h)
+        r = await http.post("/api/channels/lobby/read", json={"seq": -1}, headers=h)
         assert r.status_code == 400
         reply = await a1.request({"action": "read", "channel": "nope", "seq": 1})
         assert (reply["type"], reply["code"]) == ("error", "not_found")
 
-    r = await http.get("/api/channels/general", headers=h)
+    r = await http.get("/api/channels/lobby", headers=h)
     assert r.json()["last_read"] == 5
     listing = (await http.get("/api/channels", headers=h)).json()
-    assert {c["name"]: c["last_read"] for c in listing}["general"] == 5
+    assert {c["name"]: c["last_read"] for c in listing}["lobby"] == 5
     # Cursors are per user.
-    assert (await http.get("/api/channels/general", headers=auth(t["bob"]))).json()[
-        "last_read"
-    ] == 0
+    assert (await http.get("/api/channels/lobby", headers=auth(t["bob"]))).json()["last_read"] == 0
     # Only members have a cursor.
     outsider = auth(await register(http, "outsider"))
-    r = await http.post("/api/channels/general/read", json={"seq": 1}, headers=outsider)
+    r = await http.post("/api/channels/lobby/read", json={"seq": 1}, headers=outsider)
     assert r.status_code == 403
 
 
@@ -343,16 +338,16 @@ async def test_typing_reaches_others_and_is_throttled(
     await channel_with(http, t)
     await http.post("/api/channels", json={"name": "other"}, headers=auth(t["bob"]))
     async with online(server, t["alice"]) as aw, online(server, t["bob"]) as bw:
-        await subscribe(bw, "general")
+        await subscribe(bw, "lobby")
         for _ in range(5):
-            reply = await aw.request({"action": "typing", "channel": "general"})
+            reply = await aw.request({"action": "typing", "channel": "lobby"})
             assert reply["type"] == "ok"
         # A typing frame without an id gets no answer at all.
-        await aw.send({"action": "typing", "channel": "general"})
-        await send(aw, "general", "fence")
+        await aw.send({"action": "typing", "channel": "lobby"})
+        await send(aw, "lobby", "fence")
         await bw.expect("message", text="fence")
         typing = [f for f in bw.backlog if f.get("type") == "typing"]
-        assert typing == [{"type": "typing", "channel": "general", "user": "alice"}]
+        assert typing == [{"type": "typing", "channel": "lobby", "user": "alice"}]
 
         reply = await aw.request({"action": "typing", "channel": "other"})
         assert (reply["type"], reply["code"]) == ("error", "not_a_member")

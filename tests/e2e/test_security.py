@@ -117,8 +117,9 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """alice, bob and carol. bob owns public #lounge (alice is not in it), private
-    #vault (only bob) and a DM with carol; alice owns #general and #guestroom
-    (guests enter only existing public channels: the default)."""
+    #vault (only bob) and a DM with carol; alice owns #guestroom (guests enter
+    only existing public channels: the default). All three are in #general,
+    which alice's registration made."""
     server = start_server(
         tmp_path_factory.mktemp("security"),
         "--allow-guests",
@@ -133,7 +134,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 assert r.status_code == 201, r.text
                 tokens[name] = r.json()["token"]
             for owner, body in [
-                ("alice", {"name": "general"}),
                 ("alice", {"name": "guestroom"}),
                 ("bob", {"name": "lounge"}),
                 ("bob", {"name": "vault", "private": True, "topic": "the plans"}),
@@ -339,11 +339,7 @@ async def test_idle_timeout_closes_4003_and_pings_keep_alive(
 async def test_rate_limit_per_user(server_factory: Callable[..., Server]) -> None:
     server = server_factory("--limit", "messages_per_second=2,message_burst=3")
     async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as http:
-        alice, bob = await reg(http, "alice"), await reg(http, "bob")
-        r = await http.post("/api/channels", json={"name": "general"}, headers=auth(alice))
-        assert r.status_code == 201
-        r = await http.post("/api/channels/general/join", headers=auth(bob))
-        assert r.status_code == 200
+        alice, bob = await reg(http, "alice"), await reg(http, "bob")  # both join #general
         async with (
             ws_connect(f"{server.ws_url}?token={alice}") as a1,
             ws_connect(f"{server.ws_url}?token={alice}") as a2,

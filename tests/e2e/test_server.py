@@ -64,14 +64,14 @@ async def test_restart_keeps_data_and_secret(tmp_path: Path) -> None:
     try:
         async with httpx.AsyncClient(base_url=first.url) as http:
             token = await register(http, "ann")
-            await http.post("/api/channels", json={"name": "general"}, headers=auth(token))
+            await http.post("/api/channels", json={"name": "lobby"}, headers=auth(token))
     finally:
         first.stop()
     second = start_server(tmp_path / "d")
     try:
         async with httpx.AsyncClient(base_url=second.url) as http:
             r = await http.get("/api/channels", headers=auth(token))
-            assert [c["name"] for c in r.json()] == ["general"]
+            assert [c["name"] for c in r.json()] == ["general", "lobby"]
     finally:
         second.stop()
 

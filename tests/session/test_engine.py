@@ -176,8 +176,7 @@ async def test_leaving_user_state_uncounts_presence_once(hub: Hub) -> None:
 
 async def test_an_ack_is_awaited_unless_the_driver_pipelines(hub: Hub) -> None:
     _, token = await hub.register("carol", "correct horse")
-    user = await hub.authenticate(token)
-    await hub.create_channel(user, "general")
+    user = await hub.authenticate(token)  # in #general since registering
     engine = Engine(hub)
     for pipelined in (False, True):
         conn = Recorder(pipelined=pipelined)
@@ -192,7 +191,7 @@ async def test_an_ack_is_awaited_unless_the_driver_pipelines(hub: Hub) -> None:
 
 async def test_typing_goes_out_when_the_driver_lets_it_through(hub: Hub) -> None:
     user, _ = await hub.register("dan", "correct horse")
-    channel = await hub.create_channel(user, "general")
+    channel = (await hub.member_channel(user, "general")).channel  # joined on registering
     published: list[bytes] = []
     hub.bus.publish = lambda topic, data: _append(published, data)  # type: ignore[method-assign]
     engine, conn = Engine(hub), Recorder()

@@ -131,6 +131,16 @@ class Web:
         self.contexts.append(ctx)
         return ctx
 
+    async def touch_context(self, *, width: int = 390, height: int = 780) -> BrowserContext:
+        """A phone: a small touch screen (`pointer: coarse`), no mouse."""
+        ctx = await self.browser.new_context(
+            viewport={"width": width, "height": height}, has_touch=True, is_mobile=True
+        )
+        ctx.set_default_timeout(TIMEOUT_MS)
+        ctx.set_default_navigation_timeout(TIMEOUT_MS)
+        self.contexts.append(ctx)
+        return ctx
+
     async def page(
         self,
         user: User | None = None,
@@ -205,3 +215,11 @@ async def send(page: Page, text: str) -> None:
     composer = page.get_by_test_id("composer")
     await composer.fill(text)
     await composer.press("Enter")
+
+
+def member_event(page: Page, text: str) -> Locator:
+    """The "X joined #c" / "X left #c" line whose whole text is `text`."""
+    line = page.get_by_test_id("member-event-text").filter(
+        has_text=re.compile(f"^{re.escape(text)}$")
+    )
+    return page.get_by_test_id("member-event").filter(has=line)

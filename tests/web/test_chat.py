@@ -91,7 +91,7 @@ async def test_bad_password_is_reported(web: Web) -> None:
 
 async def test_private_channel_is_invisible_to_non_members(web: Web) -> None:
     alice, bob = await web.user("alice"), await web.user("bob")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     await web.join(bob, "general")
     pa = await web.page(alice, channel="general")
     await pa.get_by_test_id("create-channel").click()
@@ -127,7 +127,7 @@ async def test_private_channel_is_invisible_to_non_members(web: Web) -> None:
 
 async def test_direct_message_with_presence(web: Web) -> None:
     alice, bob = await web.user("alice"), await web.user("bob", "Bob Martin")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     await web.join(bob, "general")
     pa = await web.page(alice, channel="general")
     pb = await web.page(bob, channel="general")
@@ -135,7 +135,7 @@ async def test_direct_message_with_presence(web: Web) -> None:
     await pa.get_by_test_id("new-dm").click()
     await pa.get_by_test_id("dm-usernames").fill("@bob")
     await pa.get_by_test_id("dm-submit").click()
-    await expect(pa.get_by_test_id("channel-title")).to_have_text("bob")
+    await expect(pa.get_by_test_id("channel-title")).to_have_text("Bob Martin")  # display name
     dm = channel_item(pa, "dm:alice,bob")
     await expect(dm.get_by_test_id("presence-dot")).to_have_attribute("data-status", "online")
     await send(pa, "psst, bob")
@@ -158,7 +158,7 @@ async def test_direct_message_with_presence(web: Web) -> None:
     await pa.get_by_test_id("new-dm").click()
     await pa.get_by_test_id("dm-usernames").fill("bob, carol")
     await pa.get_by_test_id("dm-submit").click()
-    await expect(pa.get_by_test_id("channel-title")).to_have_text("bob, carol")
+    await expect(pa.get_by_test_id("channel-title")).to_have_text("Bob Martin, carol")
     await expect(channel_item(pb, "dm:alice,bob,carol")).to_be_visible()
 
     # Bob closes his tab: Alice sees him go offline.
@@ -169,7 +169,7 @@ async def test_direct_message_with_presence(web: Web) -> None:
 async def test_typing_indicator_expires(web: Web, server_factory: Callable[..., Server]) -> None:
     web.use(server_factory("--limit", "typing_ttl=1.5"))
     alice, bob, carol = await web.user("alice"), await web.user("bob"), await web.user("carol")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     await web.join(bob, "general")
     await web.join(carol, "general")
     pa = await web.page(alice, channel="general")
@@ -191,9 +191,8 @@ async def test_typing_indicator_expires(web: Web, server_factory: Callable[..., 
 
 async def test_unread_and_mentions_rise_live_and_clear_on_every_device(web: Web) -> None:
     alice, bob = await web.user("alice"), await web.user("bob")
-    for name in ("general", "random"):
-        await web.channel(alice, name)
-        await web.join(bob, name)
+    await web.channel(alice, "random")  # both are in #general already
+    await web.join(bob, "random")
     await web.post(alice, "general", "before bob looked")
     # Bob on two devices, both looking at #random.
     tab1 = await web.page(bob, channel="random")
@@ -233,7 +232,7 @@ async def test_unread_and_mentions_rise_live_and_clear_on_every_device(web: Web)
 
 async def test_ctrl_k_switches_channel(web: Web) -> None:
     alice = await web.user("alice")
-    for name in ("general", "random", "design"):
+    for name in ("random", "design"):  # and #general, joined on registering
         await web.channel(alice, name)
     page = await web.page(alice, channel="general")
     await page.keyboard.press("Control+k")
@@ -258,7 +257,7 @@ async def test_ctrl_k_switches_channel(web: Web) -> None:
 
 async def test_phone_width_collapses_the_sidebar(web: Web) -> None:
     alice = await web.user("alice")
-    await web.channel(alice, "general", topic="Everything")
+    await web.call("PUT", "/api/channels/general/topic", alice, {"topic": "Everything"})
     await web.channel(alice, "random")
     page = await web.page(alice, channel="general", width=390, height=780)
     sidebar = page.get_by_test_id("sidebar")

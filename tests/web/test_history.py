@@ -14,10 +14,12 @@ COUNT = 120
 
 async def test_scroll_back_loads_older_messages_once_each(web: Web) -> None:
     alice, bob = await web.user("alice"), await web.user("bob")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     await web.join(bob, "general")
     for i in range(COUNT):
         await web.post(alice, "general", f"history {i:03d}")
+    # Read up to date: a channel with unread messages opens at the first of them.
+    await web.call("POST", "/api/channels/general/read", bob, {"seq": COUNT})
 
     page = await web.page(bob, channel="general")
     items = page.get_by_test_id("message")

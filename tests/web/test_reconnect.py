@@ -48,7 +48,7 @@ async def test_server_restart_resumes_without_losses_or_duplicates(
     web: Web, server_factory: Callable[..., Server]
 ) -> None:
     alice, bob = await web.user("alice"), await web.user("bob")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     await web.channel(alice, "random")
     await web.join(bob, "general")
     await web.join(bob, "random")
@@ -98,7 +98,7 @@ async def test_resume_too_far_behind_reloads_history(
     limit = ("--limit", "resume_limit=3")
     web.use(server_factory(*limit))
     alice, bob = await web.user("alice"), await web.user("bob")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     await web.join(bob, "general")
     await web.post(bob, "general", "first")
     page = await web.page(alice, channel="general")
@@ -128,7 +128,7 @@ async def test_rejected_token_goes_back_to_login(
     web: Web, server_factory: Callable[..., Server]
 ) -> None:
     alice: User = await web.user("alice")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     page = await web.page(alice, channel="general")
     # A fresh data dir means a new signing secret: the saved token is now invalid,
     # and the socket is closed with 4001 when the page reconnects.
@@ -178,7 +178,7 @@ async def test_token_never_in_the_websocket_url(
     """Proxies log URLs: the token goes in the first frame (`auth`), on the first
     connection and on every reconnect, never in `/ws?token=...`."""
     alice, bob = await web.user("alice"), await web.user("bob")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     await web.join(bob, "general")
     ctx = await web.context()
     log = SocketLog(ctx)  # before the page loads: its very first socket counts too

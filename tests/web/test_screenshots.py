@@ -52,7 +52,10 @@ async def test_channel_view_screenshots(
     }
     users: dict[str, User] = {u: await web.user(u, d) for u, d in names.items()}
     alice = users["alice"]
-    await web.channel(alice, "general", topic="Company-wide announcements and work-based matters")
+    general = "/api/channels/general/topic"  # made by alice's registration
+    await web.call(
+        "PUT", general, alice, {"topic": "Company-wide announcements and work-based matters"}
+    )
     await web.channel(alice, "design", topic="Pixels and prototypes")
     await web.channel(alice, "engineering", topic="Build, ship, repeat")
     await web.channel(alice, "random", topic="Non-work banter")
@@ -92,7 +95,8 @@ async def test_channel_view_screenshots(
             "data-status", "online"
         )
         await carol_ws.request({"action": "typing", "channel": "general"})
-        await expect(page.get_by_test_id("typing-indicator")).to_have_text("carol is typing…")
+        typing = page.get_by_test_id("typing-indicator")
+        await expect(typing).to_have_text("Carol Diaz is typing…")
         await expect(
             channel_item(page, "engineering").get_by_test_id("mention-badge")
         ).to_be_visible()

@@ -80,7 +80,7 @@ class Wire:
 
 async def test_pending_until_the_ack_confirms_it(web: Web) -> None:
     alice, bob = await web.user("alice"), await web.user("bob")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     await web.join(bob, "general")
     wire = Wire()
     page = await web.page(alice, channel="general", ws_handler=wire)
@@ -107,7 +107,7 @@ async def test_pending_until_the_ack_confirms_it(web: Web) -> None:
 
 async def test_retry_after_an_error_reuses_the_client_id(web: Web) -> None:
     alice = await web.user("alice")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     wire = Wire()
     page = await web.page(alice, channel="general", ws_handler=wire)
 
@@ -131,7 +131,7 @@ async def test_retry_after_an_error_reuses_the_client_id(web: Web) -> None:
 
 async def test_retry_after_a_lost_ack_makes_no_duplicate(web: Web) -> None:
     alice = await web.user("alice")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     wire = Wire()
     # A short ack timeout so the test need not wait 10 s for the Retry button.
     page = await web.page(alice, channel="general", query="?ack_timeout=1500", ws_handler=wire)
@@ -157,7 +157,7 @@ async def test_retry_after_a_lost_ack_makes_no_duplicate(web: Web) -> None:
 
 async def test_html_is_shown_as_text_and_never_runs(web: Web) -> None:
     alice, bob = await web.user("alice"), await web.user("bob")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     await web.join(bob, "general")
     pa = await web.page(alice, channel="general")
     pb = await web.page(bob, channel="general")
@@ -185,7 +185,7 @@ async def test_html_is_shown_as_text_and_never_runs(web: Web) -> None:
 
 async def test_safe_formatting_subset(web: Web) -> None:
     alice, bob = await web.user("alice"), await web.user("bob")
-    await web.channel(alice, "general")
+    # alice is in #general: joined on registering (as is everyone).
     await web.join(bob, "general")
     pb = await web.page(bob, channel="general")
     text = (

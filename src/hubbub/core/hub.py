@@ -46,6 +46,9 @@ from hubbub.protocol.rules import CHANNEL_RE, MAX_DISPLAY_NAME, MAX_DM_MEMBERS, 
 log = logging.getLogger("hubbub.hub")
 
 MAX_SEQ = 2**63 - 1  # the largest integer SQLite and Postgres BIGINT store
+# The public channel every new account joins, as Slack's #general and
+# Mattermost's Town Square: created by the first account that needs it.
+DEFAULT_CHANNEL = "general"
 # Channels listed per page of `channel_page` (public ones you are not in).
 CHANNEL_PAGE = 100
 MAX_CHANNEL_PAGE = 1000
@@ -202,7 +205,31 @@ class Hub:
             user = await self.store.create_user(username, display, hashed)
         except NameTaken:
             raise ChatError(ErrorCode.conflict, f"username {username!r} is taken") from None
+        await self._join_default_channel(user)
         return user, self.token_for(user)
+
+    async def _join_default_channel(self, user: User) -> None:
+        """Put a new account in `DEFAULT_CHANNEL`, creating it if no channel has
+        that name (not counted against `channels_per_hour`: nobody asked for it).
+        A private channel of that name is left alone. Best effort: the account
+        exists either way, so a storage failure here is logged, not answered."""
+        try:
+            channel = await self.store.get_channel(DEFAULT_CHANNEL)
+            if channel is None:
+                try:
+                    channel = await self.store.create_channel(
+                        DEFAULT_CHANNEL, "public", "", [user.id]
+                    )
+                    await self._joined(channel, user)
+                    return
+                except NameTaken:  # created concurrently by another registration
+                    channel = await self.store.get_channel(DEFAULT_CHANNEL)
+            if channel is None or channel.kind != "public":
+                return
+            if await self.store.add_member(channel.id, user.id):
+                await self._joined(await self._refreshed(channel), user)
+        except StoreError as exc:
+            log.warning("%s not put in #%s: %s", user.username, DEFAULT_CHANNEL, exc)
 
     async def login(self, username: str, password: str, *, address: str = "") -> tuple[User, str]:
         """`address`: the client's; failed logins are throttled per address and

@@ -21,6 +21,16 @@ export class Api {
     return this.request("GET", path);
   }
 
+  /** A GET of a paged list: its items, and the next page's `after` (the
+   * `X-Next-After` header) or null on the last page. */
+  async page(path) {
+    let next = null;
+    const data = await this.request("GET", path, undefined, (res) => {
+      next = res.headers.get("X-Next-After");
+    });
+    return { data, next };
+  }
+
   post(path, body = {}) {
     return this.request("POST", path, body);
   }
@@ -29,7 +39,7 @@ export class Api {
     return this.request("PUT", path, body);
   }
 
-  async request(method, path, body) {
+  async request(method, path, body, onResponse = null) {
     const headers = { Accept: "application/json" };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -44,6 +54,7 @@ export class Api {
     } catch {
       throw new ApiError(0, "network", "Cannot reach the server. Check your connection.");
     }
+    if (onResponse) onResponse(res);
     let data = null;
     try {
       data = await res.json();

@@ -82,7 +82,7 @@ export async function openBrowse(app) {
   });
   filter.focus();
   try {
-    all = await app.api.get("/api/channels");
+    all = await app.chat.channelDirectory(); // every page of the list, not just the first
     all.sort((a, b) => a.name.localeCompare(b.name));
     update();
   } catch (err) {

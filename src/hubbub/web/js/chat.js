@@ -10,6 +10,10 @@ const params = new URLSearchParams(location.search);
 /** How long a send waits for its ack before offering Retry (ms). */
 export const ACK_TIMEOUT = Number(params.get("ack_timeout")) || 10000;
 export const PAGE = 50;
+/** The public channel every new account joins (hubbub.core.hub.DEFAULT_CHANNEL). */
+export const DEFAULT_CHANNEL = "general";
+/** Joined/left lines kept per channel (they are live only: not in history). */
+const MAX_EVENTS = 200;
 
 export function newClientId() {
   const bytes = new Uint8Array(12);
@@ -18,7 +22,9 @@ export function newClientId() {
 }
 
 export class Channel {
-  constructor(body) {
+  /** `names`: a username's display name (the username until it is known). */
+  constructor(body, names = null) {
+    this.names = names;
     this.name = body.name;
     this.kind = body.kind;
     this.topic = "";
@@ -33,6 +39,7 @@ export class Channel {
     this.msgs = new Map(); // seq -> message (confirmed)
     this.pending = new Map(); // client_id -> pending send
     this.typing = new Map(); // username -> expiry timer
+    this.events = []; // "joined" / "left" lines seen live: {kind, user, after (seq), at, id}
     this.loaded = false; // the newest page of history has been fetched
     this.hasMore = true; // older history may exist
     this.loading = null; // the history fetch in flight
@@ -104,9 +111,20 @@ export class Channel {
   }
 
   label(me) {
-    return this.isDM ? this.partners(me).join(", ") : this.name;
+    if (!this.isDM) return this.name;
+    return this.partners(me)
+      .map((u) => (this.names ? this.names(u) : u))
+      .join(", ");
+  }
+
+  /** Someone joined or left: a line in the list after the newest message delivered so far. */
+  addEvent(kind, user) {
+    this.events.push({ kind, user, after: this.seen, at: Date.now(), id: `${kind}:${user}:${++eventIds}` });
+    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
   }
 }
+
+let eventIds = 0;
 
 export class Chat {
   constructor({ api, token, onChange, onAuthFailed, onNotice }) {
@@ -119,6 +137,9 @@ export class Chat {
     this.limits = { typing_ttl: 6, max_message_chars: 10000 };
     this.channels = new Map();
     this.presence = new Map();
+    this.people = new Map(); // username -> {username, display_name}, as far as known
+    this.lookups = new Map(); // username -> the /api/users lookup in flight
+    this.names = (u) => this.displayName(u);
     this.connection = "connecting";
     this.retryAt = 0;
     this.ready = false; // the first hello has been handled
@@ -165,6 +186,7 @@ export class Chat {
   async _hello(hello) {
     const gen = ++this.generation;
     this.me = hello.user;
+    this.learn(hello.user);
     this.limits = { ...this.limits, ...hello.limits };
     for (const ch of this.channels.values()) ch.subscribed = false;
     try {
@@ -212,7 +234,7 @@ export class Chat {
       mine.add(body.name);
       let ch = this.channels.get(body.name);
       if (!ch) {
-        ch = new Channel(body);
+        ch = new Channel(body, this.names);
         this.channels.set(ch.name, ch);
       } else {
         ch.update(body);
@@ -226,6 +248,7 @@ export class Chat {
     for (const name of [...this.channels.keys()]) {
       if (!mine.has(name)) this._forget(name, false);
     }
+    this.lookUpPartners();
     this.onChange("channels");
     return list;
   }
@@ -283,7 +306,12 @@ export class Chat {
         // The event has no count; a +1 here could double-count a join we also
         // saw in a REST answer, so fetch the channel's own (absolute) count.
         const ch = this.channels.get(f.channel);
-        if (ch) this.refreshChannel(ch.name);
+        if (ch) {
+          this.refreshChannel(ch.name);
+          ch.addEvent(f.type === "member_joined" ? "joined" : "left", f.user);
+          this.onChange("messages", ch.name);
+          this.lookUp([f.user]).then(() => this.onChange("messages", ch.name)); // the line names them
+        }
         return;
       }
       case "skipped": {
@@ -308,6 +336,7 @@ export class Chat {
   _message(m) {
     const ch = this.channels.get(m.channel);
     if (!ch) return;
+    if (this.learn(m.author)) this._namesChanged();
     const mine = this.me && m.author && m.author.username === this.me.username;
     if (mine && m.client_id && ch.pending.has(m.client_id)) this._confirm(ch, m.client_id);
     ch.add(m);
@@ -339,6 +368,7 @@ export class Chat {
     const ch = this.channels.get(f.channel);
     if (!ch) return;
     if (ch.pending.has(f.client_id)) this._confirm(ch, f.client_id);
+    this.learn(f.message.author);
     ch.add(f.message);
     ch.lastSeq = Math.max(ch.lastSeq, f.seq);
     this._readUpTo(ch, f.seq); // stored as you: read, here and on the server
@@ -412,6 +442,7 @@ export class Chat {
   _typing(f) {
     const ch = this.channels.get(f.channel);
     if (!ch || (this.me && f.user === this.me.username)) return;
+    this.lookUp([f.user]);
     clearTimeout(ch.typing.get(f.user));
     const ttl = Math.max(1, Number(this.limits.typing_ttl) || 6) * 1000;
     ch.typing.set(
@@ -432,10 +463,13 @@ export class Chat {
     if (ch) {
       ch.update(body);
     } else {
-      ch = new Channel({ ...body, last_read: 0, mentions: 0 });
+      ch = new Channel({ ...body, last_read: 0, mentions: 0 }, this.names);
       ch.update(body);
       this.channels.set(ch.name, ch);
-      if (ch.isDM) this.watchPresence();
+      if (ch.isDM) {
+        this.watchPresence();
+        if (this.me) this.lookUp(ch.partners(this.me.username));
+      }
     }
     this._subscribe(ch);
     this.onChange("channels", ch.name);
@@ -488,6 +522,98 @@ export class Chat {
     this.socket.send({ action: "watch_presence", id, usernames: list });
   }
 
+  // --- people ---------------------------------------------------------------------
+
+  /** A person's display name, or their username until it is known. */
+  displayName(username) {
+    const p = this.people.get(username);
+    return (p && p.display_name) || username;
+  }
+
+  /** Remember a message author's (or a user's) display name; true if it is new. */
+  learn(user) {
+    if (!user || !user.username || !user.display_name) return false;
+    const known = this.people.get(user.username);
+    if (known && known.display_name === user.display_name && !known.missing) return false;
+    this.people.set(user.username, { username: user.username, display_name: user.display_name });
+    return true;
+  }
+
+  _namesChanged() {
+    this.onChange("channels"); // DM labels: sidebar, header, composer
+    this.onChange("typing");
+  }
+
+  /** Fetch the display names not known yet (each once); resolves when they are in. */
+  lookUp(usernames) {
+    const wanted = [...new Set(usernames)].filter((u) => u && !this.people.has(u));
+    const waits = wanted.map((u) => {
+      if (!this.lookups.has(u)) {
+        this.lookups.set(
+          u,
+          this.api
+            .get(`/api/users/${seg(u)}`)
+            .then((body) => this.learn(body))
+            .catch(() => {
+              // No such user (any more): show the username, and ask no more.
+              if (!this.people.has(u)) this.people.set(u, { username: u, display_name: u, missing: true });
+              return false;
+            })
+            .finally(() => this.lookups.delete(u)),
+        );
+      }
+      return this.lookups.get(u);
+    });
+    if (!waits.length) return Promise.resolve();
+    return Promise.all(waits).then((learned) => {
+      if (learned.some(Boolean)) this._namesChanged();
+    });
+  }
+
+  lookUpPartners() {
+    if (!this.me) return;
+    const users = [];
+    for (const ch of this.channels.values()) if (ch.isDM) users.push(...ch.partners(this.me.username));
+    this.lookUp(users);
+  }
+
+  /** Every channel you can see, yours and the public ones you are not in,
+   * following the paged list to its end (at most 10 pages of 1000). */
+  async channelDirectory() {
+    const out = [];
+    let after = null;
+    for (let i = 0; i < 10; i++) {
+      const query = after === null ? "?limit=1000" : `?limit=1000&after=${encodeURIComponent(after)}`;
+      const { data, next } = await this.api.page(`/api/channels${query}`);
+      out.push(...data);
+      if (!next) break;
+      after = next;
+    }
+    return out;
+  }
+
+  /** The usernames of the people you can reach. The API has no list of all
+   * users: everyone joins #general, so its members, with those of your other
+   * channels (at most 20 of them) and your DMs, are everyone you can find. */
+  async peopleDirectory() {
+    const found = new Set();
+    for (const p of this.people.values()) if (!p.missing) found.add(p.username);
+    const rooms = new Set([DEFAULT_CHANNEL]);
+    for (const ch of this.channels.values()) {
+      if (ch.isDM) ch.partners("").forEach((u) => found.add(u));
+      else if (rooms.size < 20) rooms.add(ch.name);
+    }
+    await Promise.all(
+      [...rooms].map((name) =>
+        this.api
+          .get(`/api/channels/${seg(name)}/members`)
+          .then((body) => body.members.forEach((u) => found.add(u)))
+          .catch(() => {}),
+      ),
+    );
+    return [...found].sort();
+  }
+
   // --- history ------------------------------------------------------------------
 
   /** The newest page of a channel's history (once, or again after a reload). */
@@ -499,7 +625,10 @@ export class Chat {
     ch.loading = this.api
       .get(`/api/channels/${seg(name)}/messages?limit=${PAGE}`)
       .then((page) => {
-        for (const m of page.messages) ch.add(m);
+        for (const m of page.messages) {
+          this.learn(m.author);
+          ch.add(m);
+        }
         const oldestInPage = page.messages.length ? page.messages[page.messages.length - 1].seq : null;
         ch.hasMore = page.has_more || (oldestInPage !== null && ch.oldestSeq() < oldestInPage);
         ch.loaded = true;
@@ -523,7 +652,10 @@ export class Chat {
     ch.loading = this.api
       .get(`/api/channels/${seg(name)}/messages?before=${before}&limit=${PAGE}`)
       .then((page) => {
-        for (const m of page.messages) if (ch.add(m)) added++;
+        for (const m of page.messages) {
+          this.learn(m.author);
+          if (ch.add(m)) added++;
+        }
         ch.hasMore = page.has_more;
       })
       .finally(() => {

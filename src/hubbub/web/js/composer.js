@@ -1,10 +1,18 @@
 // Where you write: Enter sends and Shift+Enter breaks the line, the box grows
 // with the text, each channel keeps its own unsent draft, and typing is
 // announced often enough to keep the others' indicator up while you type.
+//
+// Slash commands, here until the server has its own: `/join #name` joins (and
+// opens) a channel, `/me text` posts "_text_" (italic, as Slack shows /me).
+// Any other `/word` is refused with a hint and never posted as text; a
+// message that should start with "/" starts with "//" (one is dropped).
 
+import { seg } from "./api.js";
 import { h, icon } from "./dom.js";
 
 const TYPING_EVERY = 3000;
+const CHANNEL_RE = /^[a-z0-9][a-z0-9_-]{0,79}$/;
+const COMMANDS = "/join #channel, /me text";
 
 export class Composer {
   constructor(app) {
@@ -19,6 +27,7 @@ export class Composer {
     });
     this.input.addEventListener("keydown", (ev) => this.onKey(ev));
     this.input.addEventListener("input", () => this.onInput());
+    this.notice = h("div", { class: "composer-notice", testid: "composer-notice", role: "status", hidden: true });
     this.form = h(
       "form",
       {
@@ -28,6 +37,7 @@ export class Composer {
           this.submit();
         },
       },
+      this.notice,
       this.input,
       h(
         "div",
@@ -59,7 +69,15 @@ export class Composer {
 
   loadDraft(name) {
     this.input.value = (name && this.drafts.get(name)) || "";
+    this.say(null);
     this.autosize();
+  }
+
+  /** A line above the box about what you typed (null: none). */
+  say(text, kind = "hint") {
+    this.notice.textContent = text || "";
+    this.notice.dataset.kind = kind;
+    this.notice.hidden = !text;
   }
 
   onKey(ev) {
@@ -71,6 +89,7 @@ export class Composer {
 
   onInput() {
     this.autosize();
+    if (!this.notice.hidden) this.say(null);
     const now = Date.now();
     if (!this.input.value.trim()) {
       this.lastTypingSent = 0; // cleared: the next keystroke starts a new burst
@@ -92,19 +111,73 @@ export class Composer {
   }
 
   submit() {
-    const { chat, current } = this.app;
+    const { current } = this.app;
     const text = this.input.value;
     if (!current || !text.trim()) return;
+    if (text.startsWith("//")) {
+      this.post(text.slice(1));
+    } else if (/^\/[^\s/]/.test(text)) {
+      this.command(text);
+    } else {
+      this.post(text);
+    }
+  }
+
+  command(text) {
+    const [, word, rest] = text.match(/^\/(\S+)\s*([\s\S]*)$/);
+    const name = word.toLowerCase();
+    const arg = rest.trim();
+    if (name === "me") {
+      if (!arg) this.say("Usage: /me text (for example: /me waves)");
+      else this.post(`_${arg}_`);
+    } else if (name === "join") {
+      this.join(arg);
+    } else {
+      this.say(`/${word} is not a command. Commands: ${COMMANDS}. To send a message that starts with "/", start it with "//".`, "error");
+    }
+  }
+
+  async join(arg) {
+    const { api, chat } = this.app;
+    const name = arg.replace(/^#/, "").toLowerCase();
+    if (!CHANNEL_RE.test(name)) {
+      this.say("Usage: /join #channel", "error");
+      return;
+    }
+    this.clear();
+    if (chat.channels.has(name) && !chat.channels.get(name).isDM) {
+      this.app.openChannel(name, true);
+      return;
+    }
+    try {
+      const body = await api.post(`/api/channels/${seg(name)}/join`);
+      chat.addChannel(body);
+      this.app.openChannel(body.name, true);
+    } catch (err) {
+      this.input.value = `/join #${name}`; // give it back to fix
+      this.autosize();
+      this.say(err.code === "not_found" ? `There is no channel #${name} to join.` : err.message, "error");
+    }
+  }
+
+  clear() {
+    const { current } = this.app;
+    this.input.value = "";
+    if (current) this.drafts.delete(current);
+    this.lastTypingSent = 0;
+    this.say(null);
+    this.autosize();
+  }
+
+  post(text) {
+    const { chat, current } = this.app;
     const max = Number(chat.limits.max_message_chars) || 10000;
     if (text.length > max) {
       this.app.toasts.show(`Messages can be at most ${max} characters.`, "error");
       return;
     }
     chat.send(current, text);
-    this.input.value = "";
-    this.drafts.delete(current);
-    this.lastTypingSent = 0;
-    this.autosize();
+    this.clear();
     this.app.messages.stickToBottom();
     this.app.schedule();
   }

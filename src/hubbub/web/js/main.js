@@ -4,6 +4,7 @@
 import { Api, ApiError } from "./api.js";
 import { startApp } from "./app.js";
 import { h, setChildren } from "./dom.js";
+import { watchEmojiFont } from "./emoji.js";
 
 const TOKEN_KEY = "hubbub.token";
 const root = document.getElementById("root");
@@ -162,4 +163,5 @@ async function boot() {
   }
 }
 
+watchEmojiFont();
 boot();

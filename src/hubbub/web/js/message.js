@@ -1,7 +1,7 @@
 // What one message looks like (avatar and name at the start of a group, the
 // formatted text, and "Sending…" or "Not sent" with Retry and Discard for your
-// own sends), and what stands before a channel's first message. The list that
-// orders and groups them is messages.js.
+// own sends), what stands before a channel's first message, and the "X joined"
+// / "X left" lines. The list that orders and groups them is messages.js.
 
 import { h, icon } from "./dom.js";
 import { formatText, mentions } from "./format.js";
@@ -87,5 +87,23 @@ export function channelIntro(ch, me) {
       `This is the very beginning of the ${ch.kind === "private" ? "private " : ""}#${ch.name} channel.`,
       ch.topic ? ` Topic: ${ch.topic}` : "",
     ),
+  );
+}
+
+/** "Ann joined #general" / "Ann left #general": a line of its own in the list
+ * (seen live; the history has no such lines). `name` is the display name. */
+export function memberEventEl(ev, name, ch) {
+  const where = ch.isDM ? "the conversation" : `#${ch.name}`;
+  return h(
+    "div",
+    {
+      class: `system-line system-${ev.kind}`,
+      testid: "member-event",
+      role: "note",
+      dataset: { kind: ev.kind, user: ev.user },
+    },
+    icon(ev.kind === "joined" ? "plus" : "logout", "icon system-icon"),
+    h("span", { class: "system-text", testid: "member-event-text" }, `${name} ${ev.kind} ${where}`),
+    h("time", { class: "msg-time", datetime: iso(ev.at), title: fullLabel(ev.at) }, timeLabel(ev.at)),
   );
 }

@@ -1,15 +1,20 @@
 // The open channel's history as a scrolling list: day and "New" dividers,
-// messages grouped by author, your pending and failed sends at the end, older
-// pages fetched on the way up, and the read cursor moved once you see the
-// bottom. Message elements are cached and reused, so a re-render keeps the
-// scroll position and does not rebuild what has not changed.
+// messages grouped by author, "X joined" / "X left" lines, your pending and
+// failed sends at the end, older pages fetched on the way up, and the read
+// cursor moved once you see the bottom. A channel opened with unread messages
+// shows its "New" divider at the top (older pages are fetched until it is
+// loaded); one with none, its newest messages. Message elements are cached
+// and reused, so a re-render keeps the scroll position and does not rebuild
+// what has not changed.
 
 import { openBrowse } from "./browse.js";
 import { h, icon, setChildren } from "./dom.js";
-import { channelIntro, messageEl } from "./message.js";
+import { channelIntro, memberEventEl, messageEl } from "./message.js";
 import { dayKey, dayLabel } from "./time.js";
 
 const GROUP_GAP = 5 * 60 * 1000; // messages closer than this join the author's group
+// Pages of older history fetched, at most, to reach the first unread message.
+const MAX_ANCHOR_PAGES = 10;
 
 export class MessageList {
   constructor(app) {
@@ -17,6 +22,8 @@ export class MessageList {
     this.cache = new Map();
     this.newMark = null; // the seq after which messages are new (unread on opening)
     this.forceBottom = false;
+    this.anchor = false; // the next loaded render scrolls the "New" divider to the top
+    this.anchorPages = 0;
     this.list = h("div", {
       class: "messages",
       testid: "message-list",
@@ -42,13 +49,17 @@ export class MessageList {
   /** Build everything anew (the history was reloaded). */
   reset() {
     this.cache.clear();
+    this.anchor = false;
     this.stickToBottom();
   }
 
-  /** Another channel is open: start over, with "New" above its first unread message. */
+  /** Another channel is open: start over, with "New" above its first unread
+   * message, and that message at the top of the list once it is loaded. */
   switchTo(ch) {
     this.reset();
     this.newMark = ch && ch.unread > 0 ? ch.lastRead : null;
+    this.anchor = this.newMark !== null;
+    this.anchorPages = 0;
   }
 
   isAtBottom() {
@@ -106,9 +117,21 @@ export class MessageList {
       nodes.push(this.cached(`intro`, `${ch.topic}|${ch.kind}`, () => channelIntro(ch, me)));
     }
     const pending = [...ch.pending.values()].sort((a, b) => a.created_at - b.created_at);
+    // Joined/left lines go after the newest message delivered when they came.
+    const events = [...ch.events].sort((a, b) => a.after - b.after);
+    let next = 0;
+    const eventsBefore = (seq) => {
+      const start = next;
+      while (next < events.length && (seq === null || events[next].after < seq)) {
+        const ev = events[next++];
+        const name = chat.displayName(ev.user);
+        nodes.push(this.cached(`e:${ev.id}`, name, () => memberEventEl(ev, name, ch)));
+      }
+      return next > start;
+    };
     let prev = null;
     for (const m of [...ch.sorted(), ...pending]) {
-      let divided = false;
+      let divided = eventsBefore(m.seq || null);
       if (!prev || dayKey(prev.created_at) !== dayKey(m.created_at)) {
         const key = dayKey(m.created_at);
         nodes.push(
@@ -141,8 +164,11 @@ export class MessageList {
       );
       prev = m;
     }
+    eventsBefore(null);
     list.replaceChildren(...nodes);
-    if (stick) {
+    if (this.anchor && ch.loaded && this.scrollToNew(ch)) {
+      // The first unread message is at the top.
+    } else if (stick) {
       list.scrollTop = list.scrollHeight;
     } else if (prepend) {
       list.scrollTop = list.scrollHeight - fromBottom;
@@ -154,6 +180,30 @@ export class MessageList {
     this.maybeMarkRead();
     // Not enough history to scroll? Fetch older pages until there is.
     if (ch.loaded && ch.hasMore && !ch.loading && list.scrollHeight <= list.clientHeight + 50) this.loadOlder();
+  }
+
+  /** Scroll the "New" divider to the top, once the first unread message is
+   * loaded (fetching older pages until it is); true when it scrolled. */
+  scrollToNew(ch) {
+    const oldest = ch.oldestSeq();
+    const missing = ch.hasMore && oldest !== null && oldest > this.newMark + 1;
+    if (missing && this.anchorPages < MAX_ANCHOR_PAGES) {
+      if (!ch.loading) {
+        this.anchorPages++;
+        this.app.chat.loadOlder(ch.name).catch((err) => {
+          this.anchor = false;
+          this.app.toasts.show(`Could not load older messages: ${err.message}`, "error");
+        });
+      }
+      return false;
+    }
+    this.anchor = false;
+    const hit = this.cache.get("new");
+    const divider = hit && hit.el.isConnected ? hit.el : null;
+    if (!divider) return false;
+    const list = this.list;
+    list.scrollTop += divider.getBoundingClientRect().top - list.getBoundingClientRect().top - 8;
+    return true;
   }
 
   updateJump() {
@@ -178,10 +228,11 @@ export class MessageList {
     this.maybeMarkRead();
   }
 
-  /** Seeing the bottom of a channel means having read it. */
+  /** Seeing the bottom of a channel means having read it (not while the list
+   * is still on its way back to the first unread message). */
   maybeMarkRead() {
     const ch = this.app.currentChannel();
-    if (!ch || !ch.loaded || ch.unread === 0) return;
+    if (!ch || !ch.loaded || ch.unread === 0 || this.anchor) return;
     if (document.visibilityState !== "visible" || !this.isAtBottom()) return;
     this.app.chat.markRead(ch.name);
   }

@@ -11,7 +11,8 @@ export class TypingIndicator {
 
   render() {
     const ch = this.app.currentChannel();
-    const who = ch ? [...ch.typing.keys()] : [];
+    // Display names, as everywhere else (the username until it is known).
+    const who = ch ? [...ch.typing.keys()].map((u) => this.app.chat.displayName(u)) : [];
     let text = "";
     if (who.length === 1) text = `${who[0]} is typing…`;
     else if (who.length === 2) text = `${who[0]} and ${who[1]} are typing…`;
