@@ -32,7 +32,7 @@ from hubbub.config import Settings
 from hubbub.protocol import frames as f
 from hubbub.protocol.errors import CLOSE_DOCS, CloseCode, ErrorCode
 from hubbub.protocol.limits import Limits
-from hubbub.protocol.rules import CHANNEL_RE, MAX_GUEST_NAME, RECENT, TYPING_EVERY
+from hubbub.protocol.rules import CHANNEL_RE, MAX_GUEST_NAME, MAX_REACTIONS, RECENT, TYPING_EVERY
 from hubbub.session.actions import ROUTES
 from hubbub.session.state import ALLOWS, State
 from hubbub.session.tutorial import NO_ROOM
@@ -81,6 +81,8 @@ CLIENT_EXAMPLES: dict[type[f.ClientFrame], dict[str, Any]] = {
         "text": "hello, all",
     },
     f.DeleteMessage: {"action": "delete", "id": 9, "channel": "general", "seq": 42},
+    f.React: {"action": "react", "id": 10, "channel": "general", "seq": 42, "emoji": ":+1:"},
+    f.Unreact: {"action": "unreact", "id": 11, "channel": "general", "seq": 42, "emoji": "👍"},
     f.History: {"action": "history", "id": 4, "channel": "general", "before": 41, "limit": 50},
     f.Typing: {"action": "typing", "channel": "general"},
     f.Read: {"action": "read", "id": 5, "channel": "general", "seq": 42},
@@ -107,6 +109,14 @@ CLIENT_REPLIES: dict[type[f.ClientFrame], str] = {
     f.EditMessage: ("`changed` after the commit; the channel's subscribers get `message_updated`."),
     f.DeleteMessage: (
         "`changed` after the commit; the channel's subscribers get `message_updated`."
+    ),
+    f.React: (
+        "`changed` after the commit; the channel's subscribers get `message_updated` "
+        "(nothing, and `seq: null`, if you had reacted so already)."
+    ),
+    f.Unreact: (
+        "`changed` after the commit; the channel's subscribers get `message_updated` "
+        "(nothing, and `seq: null`, if you had not reacted so)."
     ),
     f.History: "`history`.",
     f.Typing: "`ok` if the frame has an `id`; the channel's subscribers get `typing`.",
@@ -141,7 +151,12 @@ SERVER_EXAMPLES: dict[type[f.ServerFrame], dict[str, Any]] = {
         "type": "message_updated",
         "channel": "general",
         "seq": 43,
-        "message": {**_MSG, "text": "hello, all", "edited_at": 1700000009000},
+        "message": {
+            **_MSG,
+            "text": "hello, all",
+            "edited_at": 1700000009000,
+            "reactions": [{"emoji": "👍", "count": 2, "users": ["bob", "carol"]}],
+        },
     },
     f.Changed: {
         "type": "changed",
@@ -203,7 +218,7 @@ SERVER_SENT: dict[type[f.ServerFrame], str] = {
         "To the channel's subscribers when a message is edited or deleted; also in the "
         "replay of `subscribe` with `since`, for messages changed since."
     ),
-    f.Changed: "Answers `edit` and `delete`.",
+    f.Changed: "Answers `edit`, `delete`, `react` and `unreact`.",
     f.Skipped: (
         "To the channel's subscribers, in the replay of `subscribe` with `since`, where "
         "the places of changes it folded into a later frame were; and, only on the "
@@ -399,6 +414,8 @@ CLIENT_ANSWERS: dict[type[f.ClientFrame], tuple[type[f.ServerFrame], ...]] = {
     f.Send: (f.Ack,),
     f.EditMessage: (f.Changed,),
     f.DeleteMessage: (f.Changed,),
+    f.React: (f.Changed,),
+    f.Unreact: (f.Changed,),
     f.History: (f.HistoryPage,),
     f.Typing: (f.Ok,),
     f.Read: (f.Ok,),
@@ -882,7 +899,13 @@ def _resume(limits: Limits) -> list[str]:
         "with `edited_at`, a deleted message as a tombstone (`deleted: true`, empty "
         "`text`). Unread and mention counts count messages, never changes.",
         "- A change holds no content of its own: the message is stored once, in its "
-        "state now. A delete removes the text from storage, not only from view.",
+        "state now. A delete removes the text (and the reactions) from storage, not "
+        "only from view.",
+        "- Reactions (`react`, `unreact`) are changes too. A reaction is one emoji, sent "
+        "as itself or as a `:shortcode:` (Slack's and GitHub's aliases) and stored as the "
+        f"emoji; a message has at most {MAX_REACTIONS} different ones. Changes that change "
+        "nothing (the same edit again, a second delete, a reaction made twice) take no "
+        "`seq` and send no event, so retrying one is safe.",
         "",
         "Why one numbering rather than a message seq plus a revision per message: one "
         "cursor resumes everything (messages and changes, in the order they happened), "

@@ -75,3 +75,28 @@ async def test_own_messages_from_any_client_are_read(
     assert (general["last_read"], general["last_seq"], general["mentions"]) == (7, 7, 0)
     general = (await listing(http, b))["general"]
     assert (general["last_read"], general["last_seq"]) == (6, 7)  # his own reply is read
+
+
+async def test_unread_counts_messages_not_edits_reactions_or_tombstones(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    t = await users(http, "carol", "dave")
+    c, d = t["carol"], t["dave"]  # both in #general (joined on registering)
+    async with online(server, d) as ws:
+        seqs = [await post(http, d, "general", f"news {i} @carol") for i in range(3)]
+        for fid, frame in enumerate(
+            [
+                {"action": "edit", "channel": "general", "seq": seqs[0], "text": "news 0!"},
+                {"action": "delete", "channel": "general", "seq": seqs[1]},
+                {"action": "react", "channel": "general", "seq": seqs[2], "emoji": "👍"},
+            ]
+        ):
+            answer = await ws.request({**frame, "id": fid})
+            assert answer["type"] == "changed" and answer["seq"] is not None, answer
+    general = (await listing(http, c))["general"]
+    assert general["last_seq"] == seqs[-1] + 3  # three changes took seqs too...
+    # ...but are not unread; and the edit took its message's mention away.
+    assert (general["unread"], general["mentions"]) == (2, 1)
+    view = (await http.get("/api/channels/general", headers=auth(c))).json()
+    assert (view["unread"], view["mentions"]) == (2, 1)
+    assert (await listing(http, d))["general"]["unread"] == 0  # his own

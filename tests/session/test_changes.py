@@ -20,6 +20,7 @@ from .test_conversation import (
     error,
     event,
     fence,
+    same_frames,
     sent,
     signed_in,
     subscribed,
@@ -141,26 +142,28 @@ async def test_a_client_that_was_away_catches_up_on_every_change(drv: Driver) ->
         apply(online, seen)
         apply(away, seen)  # the client that leaves now had seen the same
 
-        # While it is away: 4 edits m2, 5 is m5, 6 edits m5, 7 deletes m3, 8 edits m2 again.
+        # While it is away: 4 edits m2, 5 is m5, 6 edits m5, 7 deletes m3, 8 edits
+        # m2 again, 9 is a reaction to m1.
         steps: list[dict[str, Any]] = [
             {"action": "edit", "channel": general, "seq": 2, "text": "m2 v2"},
             {"action": "send", "channel": general, "text": "m5", "client_id": "k5"},
             {"action": "edit", "channel": general, "seq": 5, "text": "m5 v2"},
             {"action": "delete", "channel": general, "seq": 3},
             {"action": "edit", "channel": general, "seq": 2, "text": "m2 v3"},
+            {"action": "react", "channel": general, "seq": 1, "emoji": "🎉"},
         ]
         for fid, step in enumerate(steps, start=10):
             await a.send({**step, "id": fid})
             answer = await a.recv()
             assert answer["type"] in ("ack", "changed") and answer["seq"] == fid - 6, answer
         live = await take(stays, len(steps))
-        assert [f["seq"] for f in live] == [4, 5, 6, 7, 8]
+        assert [f["seq"] for f in live] == [4, 5, 6, 7, 8, 9]
         apply(online, live)
 
     async with signed_in(drv, bob) as back:
         await back.send({"action": "subscribe", "id": 20, "channel": general, "since": 3})
-        replay = await take(back, 6)
-        assert replay[-1] == subscribed(20, general, last_seq=8, replayed=3)
+        replay = await take(back, 7)
+        assert replay[-1] == subscribed(20, general, last_seq=9, replayed=4)
         m5 = online[5]
         assert replay[:-1] == [
             skipped(general, 4, 4),  # m2's first edit: folded into 8
@@ -168,11 +171,60 @@ async def test_a_client_that_was_away_catches_up_on_every_change(drv: Driver) ->
             skipped(general, 6, 6),  # m5's edit: already in it
             updated(7, online[3]),  # m3 deleted
             updated(8, online[2]),  # m2, edited twice
+            updated(9, online[1]),  # m1, reacted to
         ]
         assert m5["text"] == "m5 v2" and online[3]["deleted"] and online[2]["text"] == "m2 v3"
-        assert apply(away, replay) == 8
+        assert online[1]["reactions"] == [{"emoji": "🎉", "count": 1, "users": [alice.name]}]
+        assert apply(away, replay) == 9
         assert away == online  # the state of every message, as if it had never left
         await back.send({"action": "history", "id": 21, "channel": general})
         page = await back.recv()
         assert {x["seq"]: x for x in page["messages"]} == online
         await fence(back)
+
+
+async def test_reactions(drv: Driver) -> None:
+    alice, bob, carol = [await drv.account(n) for n in ("alice", "bob", "carol")]
+    general = await drv.channel("general", alice, bob)
+    async with signed_in(drv, alice) as a, signed_in(drv, bob) as b, signed_in(drv, carol) as c:
+        await a.send({"action": "subscribe", "id": 1, "channel": general})
+        assert await a.recv() == subscribed(1, general, last_seq=0)
+        m1 = await sent(b, bob, 2, general, 1, "lunch?", "k1")
+        assert await a.recv() == event(m1)
+
+        await b.send({"action": "react", "id": 3, "channel": general, "seq": 1, "emoji": ":+1:"})
+        liked = {**m1, "reactions": [{"emoji": "👍", "count": 1, "users": [bob.name]}]}
+        assert await b.recv() == changed(3, 2, liked)
+        assert await a.recv() == updated(2, liked)
+        # The same reaction as the emoji itself: it is the one already there.
+        await b.send({"action": "react", "id": 4, "channel": general, "seq": 1, "emoji": "👍"})
+        assert await b.recv() == changed(4, None, liked)
+        await fence(a)
+
+        await a.send({"action": "react", "id": 5, "channel": general, "seq": 1, "emoji": "👍"})
+        both = {**m1, "reactions": [{"emoji": "👍", "count": 2, "users": [bob.name, alice.name]}]}
+        assert same_frames(await take(a, 2), [changed(5, 3, both), updated(3, both)])
+        await b.send({"action": "unreact", "id": 6, "channel": general, "seq": 1, "emoji": "👍"})
+        hers = {**m1, "reactions": [{"emoji": "👍", "count": 1, "users": [alice.name]}]}
+        assert await b.recv() == changed(6, 4, hers)
+        assert await a.recv() == updated(4, hers)
+        await b.send({"action": "unreact", "id": 7, "channel": general, "seq": 1, "emoji": "👍"})
+        assert await b.recv() == changed(7, None, hers)
+
+        for fid, emoji in [(8, "not an emoji"), (9, ":no_such_shortcode:"), (10, "👍👍")]:
+            frame = {"action": "react", "id": fid, "channel": general, "seq": 1, "emoji": emoji}
+            await b.send(frame)
+            answer = await b.recv()
+            assert (answer["code"], answer["field"]) == ("invalid_input", "emoji"), answer
+        await c.send({"action": "react", "id": 11, "channel": general, "seq": 1, "emoji": "👍"})
+        assert await c.recv() == error(11, "not_a_member", f"join #{general} first")
+
+        await b.send({"action": "delete", "id": 12, "channel": general, "seq": 1})
+        tombstone = {**m1, "text": "", "deleted": True}
+        assert await b.recv() == changed(12, 5, tombstone)  # its reactions went with it
+        assert await a.recv() == updated(5, tombstone)
+        await a.send({"action": "react", "id": 13, "channel": general, "seq": 1, "emoji": "👍"})
+        assert await a.recv() == error(
+            13, "message_deleted", f"message 1 in {general!r} was deleted", field="seq"
+        )
+        await fence(a)

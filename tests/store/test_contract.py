@@ -16,8 +16,10 @@ from hubbub.core.models import (
     Delete,
     Edit,
     NewMessage,
+    React,
     StoredMessage,
 )
+from hubbub.protocol.rules import MAX_REACTIONS
 from hubbub.store import NameTaken, Store, open_store
 from services import drop_database, fresh_postgres_database
 
@@ -402,3 +404,76 @@ async def test_a_guests_message_cannot_be_changed(store: Store) -> None:
     [m] = await store.append_messages([msg(cid, None, "from a guest", None)])
     assert isinstance(m, StoredMessage)
     assert await store.change_message(cid, m.seq, ann, Delete(1)) == ChangeRefused("forbidden")
+
+
+async def test_reactions_are_part_of_the_message_and_of_the_log(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    [m] = await store.append_messages([msg(cid, ann, "ship it?", "r")])
+    assert isinstance(m, StoredMessage)
+    first = await store.change_message(cid, m.seq, bob, React("👍", True, 1))
+    assert isinstance(first, Changed) and first.seq == m.seq + 1
+    assert first.message.reactions == (("👍", ("bob",)),)
+    again = await store.change_message(cid, m.seq, bob, React("👍", True, 2))
+    assert isinstance(again, Changed) and again.seq is None  # twice: one reaction
+    await store.change_message(cid, m.seq, ann, React("🎉", True, 3))
+    both = await store.change_message(cid, m.seq, ann, React("👍", True, 4))
+    assert isinstance(both, Changed)
+    assert both.message.reactions == (("👍", ("bob", "ann")), ("🎉", ("ann",)))
+    back = await store.change_message(cid, m.seq, bob, React("👍", False, 5))
+    assert isinstance(back, Changed) and back.seq is not None
+    # Emoji are shown by their earliest reaction: ann's 👍 (4) came after her 🎉 (3).
+    assert back.message.reactions == (("🎉", ("ann",)), ("👍", ("ann",)))
+    never = await store.change_message(cid, m.seq, bob, React("🎉", False, 6))
+    assert isinstance(never, Changed) and never.seq is None
+    [now] = await store.messages(cid, limit=1)
+    assert now.reactions == back.message.reactions  # history reads them
+    log = await store.log_after(cid, after=m.seq, limit=10)
+    assert [e.seq for e in log] == [m.seq + 1, m.seq + 2, m.seq + 3, m.seq + 4]
+    assert all(e.message.reactions == back.message.reactions for e in log)
+
+
+async def test_a_deleted_message_keeps_no_reactions_and_takes_none(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    [m] = await store.append_messages([msg(cid, ann, "oops", "d")])
+    assert isinstance(m, StoredMessage)
+    await store.change_message(cid, m.seq, bob, React("😂", True, 1))
+    gone = await store.change_message(cid, m.seq, ann, Delete(2))
+    assert isinstance(gone, Changed) and gone.message.reactions == ()
+    assert await store.change_message(cid, m.seq, bob, React("😂", True, 3)) == ChangeRefused(
+        "deleted"
+    )
+    [now] = await store.messages(cid, limit=1)
+    assert now.deleted and now.reactions == ()
+
+
+async def test_a_message_takes_at_most_max_reactions_emoji(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    [m] = await store.append_messages([msg(cid, ann, "vote", "v")])
+    assert isinstance(m, StoredMessage)
+    faces = [chr(0x1F600 + i) for i in range(MAX_REACTIONS + 1)]
+    for i, face in enumerate(faces[:MAX_REACTIONS]):
+        done = await store.change_message(cid, m.seq, bob, React(face, True, i))
+        assert isinstance(done, Changed)
+    over = await store.change_message(cid, m.seq, bob, React(faces[-1], True, 99))
+    assert over == ChangeRefused("too_many_reactions")
+    # An emoji already there can still be added to.
+    plus = await store.change_message(cid, m.seq, ann, React(faces[0], True, 100))
+    assert isinstance(plus, Changed) and plus.seq is not None
+    [now] = await store.messages(cid, limit=1)
+    assert len(now.reactions) == MAX_REACTIONS
+
+
+async def test_unread_counts_messages_from_others_never_changes(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    sent = await store.append_messages(
+        [msg(cid, bob, "one", "1"), msg(cid, bob, "two", "2"), msg(cid, None, "guest", None)]
+    )
+    one, two, _ = (m for m in sent if isinstance(m, StoredMessage))
+    assert await store.count_unread(cid, 0, ann) == 3
+    assert await store.count_unread(cid, 0, bob) == 1  # only the guest's: not his own
+    await store.change_message(cid, one.seq, bob, Edit("one!", 1))
+    await store.change_message(cid, one.seq, ann, React("👍", True, 2))
+    assert await store.count_unread(cid, 0, ann) == 3  # changes are not messages
+    await store.change_message(cid, two.seq, bob, Delete(3))
+    assert await store.count_unread(cid, 0, ann) == 2  # a tombstone is not unread
+    assert await store.count_unread(cid, one.seq, ann) == 1

@@ -40,6 +40,10 @@ def message_body(m: StoredMessage) -> dict[str, Any]:
         body["edited_at"] = m.edited_at
     if m.deleted:
         body["deleted"] = True
+    if m.reactions:
+        body["reactions"] = [
+            {"emoji": e, "count": len(users), "users": list(users)} for e, users in m.reactions
+        ]
     return body
 
 

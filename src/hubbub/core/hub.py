@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from hubbub.core import auth, envelope, events, replay
+from hubbub.core import auth, envelope, events, reactions, replay
 from hubbub.core.models import (
     AppendRejected,
     Changed,
@@ -23,6 +23,7 @@ from hubbub.core.models import (
     Membership,
     MessageChange,
     NewMessage,
+    React,
     StoredMessage,
     User,
 )
@@ -41,7 +42,13 @@ from hubbub.core.replay import message_envelope
 from hubbub.core.writer import ChangeJob, GroupCommitWriter
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.limits import GUEST_ROOMS, GuestRooms, Limits
-from hubbub.protocol.rules import CHANNEL_RE, MAX_DISPLAY_NAME, MAX_DM_MEMBERS, MAX_TOPIC
+from hubbub.protocol.rules import (
+    CHANNEL_RE,
+    MAX_DISPLAY_NAME,
+    MAX_DM_MEMBERS,
+    MAX_REACTIONS,
+    MAX_TOPIC,
+)
 
 log = logging.getLogger("hubbub.hub")
 
@@ -77,6 +84,11 @@ CHANGE_REFUSED: dict[str, Callable[[int, str], ChatError]] = {
     ),
     "deleted": lambda seq, name: ChatError(
         ErrorCode.message_deleted, f"message {seq} in {name!r} was deleted", field="seq"
+    ),
+    "too_many_reactions": lambda seq, name: ChatError(
+        ErrorCode.too_many_reactions,
+        f"message {seq} has {MAX_REACTIONS} different reactions already",
+        field="emoji",
     ),
 }
 
@@ -304,14 +316,7 @@ class Hub:
         out = []
         if after is None:
             for m in mine:
-                body = events.channel_body(m.channel)
-                mentions = 0
-                if m.channel.last_seq > m.last_read:
-                    mentions = await self.store.count_mentions(
-                        m.channel.id, m.last_read, user.username
-                    )
-                body.update(is_member=True, last_read=m.last_read, mentions=mentions)
-                out.append(body)
+                out.append(await self.channel_view(user, m.channel, m))
         joined = {m.channel.id for m in mine}
         others = sorted(
             (
@@ -322,10 +327,30 @@ class Hub:
             key=lambda c: c.name,
         )
         for c in others[:limit]:
-            body = events.channel_body(c)
-            body.update(is_member=False, last_read=0, mentions=0)
-            out.append(body)
+            out.append(await self.channel_view(user, c, None))
         return out, others[limit - 1].name if len(others) > limit else None
+
+    async def channel_view(
+        self, user: User, channel: Channel, membership: Membership | None
+    ) -> dict[str, Any]:
+        """A channel as `user` sees it: with their read cursor, and how many
+        messages from others after it are unread and mention them. Messages,
+        not seqs: edits and reactions take seqs too, and are never unread."""
+        body = events.channel_body(channel)
+        unread = mentions = 0
+        if membership is not None and channel.last_seq > membership.last_read:
+            unread = await self.store.count_unread(channel.id, membership.last_read, user.id)
+            if unread:
+                mentions = await self.store.count_mentions(
+                    channel.id, membership.last_read, user.username
+                )
+        body.update(
+            is_member=membership is not None,
+            last_read=membership.last_read if membership else 0,
+            unread=unread,
+            mentions=mentions,
+        )
+        return body
 
     def check_channel_rate(self, creator: User | None) -> None:
         """Take one of `creator`'s `channels_per_hour` (guests share one)."""
@@ -589,6 +614,12 @@ class Hub:
         """Delete the user's own message (a tombstone); returns once committed."""
         return await self._change(user, name, seq, Delete(int(self.clock() * 1000)))
 
+    async def react(self, user: User, name: str, seq: int, emoji: str, *, add: bool) -> Changed:
+        """Add (or take back) the user's reaction to a message in a channel
+        they are in; returns once committed."""
+        change = React(reactions.normalize(emoji), add, int(self.clock() * 1000))
+        return await self._change(user, name, seq, change)
+
     async def _change(self, user: User, name: str, seq: int, change: MessageChange) -> Changed:
         self.check_rate(user.id)
         channel = (await self.member_channel(user, name)).channel
@@ -682,3 +713,5 @@ class Hub:
         except Exception as exc:
             status["bus"] = f"error: {exc}"
         return status
+
+    # --- the user directory --------------------------------------------------------

@@ -58,6 +58,8 @@ class StoredMessage:
     # Its state: changed since it was sent (see `change_message`).
     edited_at: int | None = None
     deleted: bool = False  # a tombstone: its text is gone from storage
+    # (emoji, usernames who reacted with it), by first reaction.
+    reactions: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,7 +83,17 @@ class Delete:
     at: int
 
 
-MessageChange = Edit | Delete
+@dataclasses.dataclass(frozen=True, slots=True)
+class React:
+    """Add (or, with `add` false, take back) the actor's reaction `emoji`
+    (Unicode, as core.reactions normalises it)."""
+
+    emoji: str
+    add: bool
+    at: int
+
+
+MessageChange = Edit | Delete | React
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -96,7 +108,7 @@ class Changed:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ChangeRefused:
-    reason: Literal["not_found", "forbidden", "deleted"]
+    reason: Literal["not_found", "forbidden", "deleted", "too_many_reactions"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -112,18 +112,21 @@ class Store(Protocol):
         """
 
     async def change_message(
-        self, channel_id: int, seq: int, author_id: int, change: MessageChange
+        self, channel_id: int, seq: int, actor_id: int, change: MessageChange
     ) -> Changed | ChangeRefused:
-        """Apply `change` to message `seq` of the channel if `author_id` wrote
-        it, in one transaction.
+        """Apply `change` by `actor_id` to message `seq` of the channel, in one
+        transaction, as `store.log.judge` decides: an edit or delete only by
+        its author, a reaction by anyone (the caller checks membership).
 
         The change takes the channel's next seq, from the counter messages take
         theirs from (one log per channel, so resuming from a seq replays changes
         too), and is recorded at that seq in the log; the message holds its
-        state now. A delete removes the text from storage: nothing keeps it.
-        Refused: `not_found`, `forbidden` (someone else's message), `deleted`
-        (an edit of a deleted message). An edit to the text it has, or a second
-        delete, changes nothing: `Changed` with `seq` None."""
+        state now. A delete removes the text and the reactions from storage:
+        nothing keeps them. Refused: `not_found`, `forbidden` (someone else's
+        message), `deleted` (an edit of, or a reaction to, a deleted message),
+        `too_many_reactions`. A change that changes nothing (the same text
+        again, a second delete, a reaction twice, taking back one never made)
+        takes no seq: `Changed` with `seq` None."""
 
     async def last_seq(self, channel_id: int) -> int:
         """The last seq of the channel's log (0 for an empty or unknown channel)."""
@@ -133,6 +136,10 @@ class Store(Protocol):
         entries: each message sent and each change made, with the message's
         state now. A seq with no entry has nothing to replay (a hole, on
         DynamoDB)."""
+
+    async def count_unread(self, channel_id: int, after: int, user_id: int) -> int:
+        """How many messages after `after` are by others than `user_id` and not
+        deleted (changes are never counted: only messages)."""
 
     async def count_mentions(self, channel_id: int, after: int, username: str) -> int:
         """How many messages after `after` mention `@username` (core.mentions)."""

@@ -45,7 +45,12 @@ class ErrorCode(enum.Enum):
     )
     method_not_allowed = _Err(405, "The HTTP method is not allowed on this path.")
     conflict = _Err(409, "The name is taken (username or channel).")
-    message_deleted = _Err(409, "The message was deleted: it can no longer be edited.")
+    message_deleted = _Err(
+        409, "The message was deleted: it can no longer be edited or reacted to."
+    )
+    too_many_reactions = _Err(
+        409, "The message already has `MAX_REACTIONS` (50) different emoji reactions."
+    )
     body_too_large = _Err(
         413, "The HTTP request body is larger than `max_body_bytes`; none of it was used."
     )

@@ -88,6 +88,26 @@ class DeleteMessage(ClientFrame):
     seq: Seq
 
 
+class React(ClientFrame):
+    """React to message `seq` in `channel` with `emoji`: one emoji, as itself
+    (`👍`) or by its `:shortcode:` (`:+1:`), stored as the emoji. Reacting
+    twice with the same emoji changes nothing."""
+
+    action: Literal["react"]
+    channel: ChannelName
+    seq: Seq
+    emoji: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Unreact(ClientFrame):
+    """Take back your reaction `emoji` to message `seq` (if you made it)."""
+
+    action: Literal["unreact"]
+    channel: ChannelName
+    seq: Seq
+    emoji: Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class History(ClientFrame):
     """Page through stored messages. With `after`: oldest first from `after + 1`.
     Otherwise newest first, older than `before` (default: the newest)."""
@@ -154,6 +174,8 @@ CLIENT_FRAMES: tuple[type[ClientFrame], ...] = (
     Send,
     EditMessage,
     DeleteMessage,
+    React,
+    Unreact,
     History,
     Typing,
     Read,
@@ -187,6 +209,13 @@ class Author(BaseModel):
     display_name: str
 
 
+class Reaction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    emoji: str
+    count: int
+    users: list[str] = Field(description="Who reacted, in the order they did.")
+
+
 class MessageOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel: str
@@ -200,6 +229,9 @@ class MessageOut(BaseModel):
     )
     deleted: bool = Field(
         False, description="A tombstone: `text` is empty and gone from storage; absent if not."
+    )
+    reactions: list[Reaction] = Field(
+        [], description="By the first use of each emoji; absent when there are none."
     )
 
 

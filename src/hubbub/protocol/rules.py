@@ -21,3 +21,8 @@ TYPING_EVERY = 2.0
 # guest's self-declared `user_name` is cut to this length.
 RECENT = 10
 MAX_GUEST_NAME = 80
+
+# Reactions: distinct emoji on one message (Slack allows 50), and the longest
+# emoji accepted (a ZWJ family with skin tones is ~35 bytes).
+MAX_REACTIONS = 50
+MAX_EMOJI_BYTES = 64

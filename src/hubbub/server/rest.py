@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from hubbub.core import events
 from hubbub.core.auth import MAX_PASSWORD, MIN_PASSWORD, USERNAME_RE
 from hubbub.core.hub import CHANNEL_PAGE, MAX_CHANNEL_PAGE, Hub, unavailable
-from hubbub.core.models import Channel, User
+from hubbub.core.models import User
 from hubbub.core.ports import StoreError
 from hubbub.protocol import frames
 from hubbub.protocol.errors import ChatError, ErrorCode
@@ -138,6 +138,9 @@ class ChannelIn(Body):
 class ChannelView(ChannelOut):
     is_member: bool
     last_read: int
+    unread: int = Field(
+        0, description="Messages from others after `last_read` (never edits or reactions)."
+    )
     mentions: int = Field(0, description="Unread messages that mention `@you`.")
 
 
@@ -379,10 +382,6 @@ async def create_channel(body: ChannelIn, hub: HubDep, user: UserDep) -> dict[st
     return events.channel_body(channel)
 
 
-def _view(channel: Channel, is_member: bool, last_read: int) -> dict[str, Any]:
-    return {**events.channel_body(channel), "is_member": is_member, "last_read": last_read}
-
-
 @api.get(
     "/channels/{name}",
     response_model=ChannelView,
@@ -391,7 +390,7 @@ def _view(channel: Channel, is_member: bool, last_read: int) -> dict[str, Any]:
 )
 async def get_channel(name: str, hub: HubDep, user: UserDep) -> dict[str, Any]:
     channel, m = await hub.channel_for(user, name)
-    return _view(channel, m is not None, m.last_read if m else 0)
+    return await hub.channel_view(user, channel, m)
 
 
 @api.get(

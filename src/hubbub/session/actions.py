@@ -99,6 +99,12 @@ async def on_delete(engine: Engine, conn: Conn, frame: f.DeleteMessage) -> None:
     conn.send(events.changed(frame.id, changed.seq, changed.message))
 
 
+async def on_react(engine: Engine, conn: Conn, frame: f.React | f.Unreact) -> None:
+    add = isinstance(frame, f.React)
+    changed = await engine.hub.react(_user(conn), frame.channel, frame.seq, frame.emoji, add=add)
+    conn.send(events.changed(frame.id, changed.seq, changed.message))
+
+
 async def on_history(engine: Engine, conn: Conn, frame: f.History) -> None:
     channel, rows, more = await engine.hub.history(
         _user(conn), frame.channel, before=frame.before, after=frame.after, limit=frame.limit
@@ -154,6 +160,8 @@ ROUTES: dict[type[f.ClientFrame], Handler] = {
     f.Send: on_send,
     f.EditMessage: on_edit,
     f.DeleteMessage: on_delete,
+    f.React: on_react,
+    f.Unreact: on_react,
     f.History: on_history,
     f.Typing: on_typing,
     f.Read: on_read,

@@ -4,9 +4,13 @@ seq order, each entry with its message's state now."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import TypeVar
 
-from hubbub.core.models import LogEntry, StoredMessage
+from hubbub.core.models import ChangeRefused, Edit, LogEntry, MessageChange, React, StoredMessage
+from hubbub.protocol.rules import MAX_REACTIONS
+
+K = TypeVar("K")
 
 
 def merge(
@@ -22,3 +26,49 @@ def merge(
     entries += [LogEntry(at, states[target]) for at, target in changes if target in states]
     entries.sort(key=lambda e: e.seq)
     return entries[:limit]
+
+
+def judge(
+    change: MessageChange,
+    actor: K,
+    author: K | None,
+    deleted: bool,
+    text: str,
+    reactions: Mapping[str, Collection[K]],
+) -> ChangeRefused | bool:
+    """Whether `actor` may make `change` to a message (by `author`, deleted or
+    not, with this text and these reactions: emoji -> who). True: it changes
+    the message; False: it changes nothing (a retry, a second delete); or the
+    refusal. Every backend decides by this, inside its transaction."""
+    if isinstance(change, React):
+        if deleted:
+            return ChangeRefused("deleted")
+        users = reactions.get(change.emoji, ())
+        if not change.add:
+            return actor in users
+        if actor in users:
+            return False
+        if not users and len(reactions) >= MAX_REACTIONS:
+            return ChangeRefused("too_many_reactions")
+        return True
+    if author is None or author != actor:
+        return ChangeRefused("forbidden")
+    if deleted:
+        return ChangeRefused("deleted") if isinstance(change, Edit) else False
+    return not (isinstance(change, Edit) and change.text == text)
+
+
+def kind(change: MessageChange) -> str:
+    """The change's kind, as the log records it."""
+    if isinstance(change, React):
+        return "react" if change.add else "unreact"
+    return "edit" if isinstance(change, Edit) else "delete"
+
+
+def grouped(rows: Sequence[tuple[str, str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(emoji, username) pairs, oldest first, as a message's reactions: per
+    emoji, by its first reaction, who reacted, in order."""
+    out: dict[str, list[str]] = {}
+    for e, user in rows:
+        out.setdefault(e, []).append(user)
+    return tuple((e, tuple(users)) for e, users in out.items())

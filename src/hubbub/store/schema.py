@@ -90,6 +90,18 @@ changes = Table(
     Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
     Column("seq", BigInteger, primary_key=True),
     Column("target_seq", BigInteger, nullable=False),
-    Column("kind", String(16), nullable=False),  # edit, delete
+    Column("kind", String(16), nullable=False),  # edit, delete, react, unreact
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Who reacted to which message with which emoji; a message's reactions are
+# part of its state (read with it), each change to them a place in the log.
+reactions = Table(
+    "reactions",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("message_seq", BigInteger, primary_key=True),
+    Column("emoji", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
     Column("created_at", BigInteger, nullable=False),
 )

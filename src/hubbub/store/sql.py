@@ -17,7 +17,9 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -30,11 +32,13 @@ from hubbub.core.models import (
     ChangeRefused,
     Channel,
     ChannelKind,
+    Delete,
     Edit,
     LogEntry,
     Membership,
     MessageChange,
     NewMessage,
+    React,
     StoredMessage,
     User,
 )
@@ -373,6 +377,7 @@ class SQLStore:
         if order is not None:
             q = q.order_by(order)
         rows = (await conn.execute(q)).all()
+        reactions = await self._reactions(conn, [(r.channel_id, r.seq) for r in rows])
         return [
             StoredMessage(
                 r.channel_id,
@@ -385,9 +390,41 @@ class SQLStore:
                 r.created_at,
                 edited_at=r.edited_at,
                 deleted=r.deleted_at is not None,
+                reactions=reactions.get((r.channel_id, r.seq), ()),
             )
             for r in rows
         ]
+
+    async def _reactions(
+        self, conn: AsyncConnection, keys: list[tuple[int, int]]
+    ) -> dict[tuple[int, int], tuple[tuple[str, tuple[str, ...]], ...]]:
+        """The reactions of these (channel, seq) messages, each grouped."""
+        if not keys:
+            return {}
+        r = t.reactions.c
+        found = await conn.execute(
+            select(r.channel_id, r.message_seq, r.emoji, t.users.c.username)
+            .join(t.users, t.users.c.id == r.user_id)
+            .where(tuple_(r.channel_id, r.message_seq).in_(keys))
+            .order_by(r.created_at, r.user_id)
+        )
+        pairs: dict[tuple[int, int], list[tuple[str, str]]] = {}
+        for cid, seq, e, username in found:
+            pairs.setdefault((cid, seq), []).append((e, username))
+        return {k: log.grouped(v) for k, v in pairs.items()}
+
+    async def count_unread(self, channel_id: int, after: int, user_id: int) -> int:
+        m = t.messages.c
+        async with self._read() as conn:
+            n = await conn.scalar(
+                select(func.count()).where(
+                    m.channel_id == channel_id,
+                    m.seq > after,
+                    or_(m.author_id.is_(None), m.author_id != user_id),
+                    m.deleted_at.is_(None),
+                )
+            )
+        return int(n or 0)
 
     async def count_mentions(self, channel_id: int, after: int, username: str) -> int:
         m = t.messages.c
@@ -427,9 +464,9 @@ class SQLStore:
             return await self._message_rows(conn, cond, order=order, limit=limit)
 
     async def change_message(
-        self, channel_id: int, seq: int, author_id: int, change: MessageChange
+        self, channel_id: int, seq: int, actor_id: int, change: MessageChange
     ) -> Changed | ChangeRefused:
-        m = t.messages.c
+        m, r = t.messages.c, t.reactions.c
         where = and_(m.channel_id == channel_id, m.seq == seq)
         async with self._write() as conn:
             row = (
@@ -437,37 +474,79 @@ class SQLStore:
             ).first()
             if row is None:
                 return ChangeRefused("not_found")
-            if row.author_id != author_id:
-                return ChangeRefused("forbidden")
-            if row.deleted_at is not None and isinstance(change, Edit):
-                return ChangeRefused("deleted")
-            if row.deleted_at is not None or (isinstance(change, Edit) and change.text == row.text):
-                [now] = await self._message_rows(conn, where, order=None, limit=1)
-                return Changed(now, None)
-            at = (
+            reactions: dict[str, set[int]] = {}
+            if isinstance(change, React):
+                for e, user_id in await conn.execute(
+                    select(r.emoji, r.user_id).where(
+                        and_(r.channel_id == channel_id, r.message_seq == seq)
+                    )
+                ):
+                    reactions.setdefault(e, set()).add(user_id)
+            verdict = log.judge(
+                change, actor_id, row.author_id, row.deleted_at is not None, row.text, reactions
+            )
+            if isinstance(verdict, ChangeRefused):
+                return verdict
+            if verdict:
+                at = (
+                    await conn.execute(
+                        update(t.channels)
+                        .where(t.channels.c.id == channel_id)
+                        .values(last_seq=t.channels.c.last_seq + 1)
+                        .returning(t.channels.c.last_seq)
+                    )
+                ).scalar_one()
+                await self._apply(conn, channel_id, seq, actor_id, change)
                 await conn.execute(
-                    update(t.channels)
-                    .where(t.channels.c.id == channel_id)
-                    .values(last_seq=t.channels.c.last_seq + 1)
-                    .returning(t.channels.c.last_seq)
+                    insert(t.changes).values(
+                        channel_id=channel_id,
+                        seq=at,
+                        target_seq=seq,
+                        kind=log.kind(change),
+                        created_at=change.at,
+                    )
                 )
-            ).scalar_one()
-            if isinstance(change, Edit):
-                values: dict[str, Any] = {"text": change.text, "edited_at": change.at}
-            else:
-                values = {"text": "", "deleted_at": change.at}
-            await conn.execute(update(t.messages).where(where).values(**values))
+            [now] = await self._message_rows(conn, where, order=None, limit=1)
+            return Changed(now, at if verdict else None)
+
+    async def _apply(
+        self, conn: AsyncConnection, channel_id: int, seq: int, actor_id: int, change: MessageChange
+    ) -> None:
+        m, r = t.messages.c, t.reactions.c
+        where = and_(m.channel_id == channel_id, m.seq == seq)
+        if isinstance(change, Edit):
             await conn.execute(
-                insert(t.changes).values(
+                update(t.messages).where(where).values(text=change.text, edited_at=change.at)
+            )
+        elif isinstance(change, Delete):
+            await conn.execute(
+                update(t.messages).where(where).values(text="", deleted_at=change.at)
+            )
+            # A tombstone keeps nothing of what people said or did to it.
+            await conn.execute(
+                t.reactions.delete().where(and_(r.channel_id == channel_id, r.message_seq == seq))
+            )
+        elif change.add:
+            await conn.execute(
+                insert(t.reactions).values(
                     channel_id=channel_id,
-                    seq=at,
-                    target_seq=seq,
-                    kind="edit" if isinstance(change, Edit) else "delete",
+                    message_seq=seq,
+                    emoji=change.emoji,
+                    user_id=actor_id,
                     created_at=change.at,
                 )
             )
-            [now] = await self._message_rows(conn, where, order=None, limit=1)
-            return Changed(now, at)
+        else:
+            await conn.execute(
+                t.reactions.delete().where(
+                    and_(
+                        r.channel_id == channel_id,
+                        r.message_seq == seq,
+                        r.emoji == change.emoji,
+                        r.user_id == actor_id,
+                    )
+                )
+            )
 
     async def last_seq(self, channel_id: int) -> int:
         c = t.channels.c
@@ -503,6 +582,17 @@ class SQLStore:
                 )
         states = {x.seq: x for x in rows}
         return log.merge(sent, [(r.seq, r.target_seq) for r in changed], states, limit)
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _register_lower(conn: Connection) -> None:
+    """`hubbub_lower()`, Python's `str.lower`, on this SQLite connection (a
+    pooled one may have it already: registering again replaces it)."""
+    driver: Any = conn.connection.dbapi_connection  # aiosqlite, adapted by SQLAlchemy
+    driver.create_function("hubbub_lower", 1, _lower, deterministic=True)
 
 
 @contextlib.asynccontextmanager

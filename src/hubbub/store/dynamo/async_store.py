@@ -78,6 +78,7 @@ class DynamoStore:
     change_message = _off_loop(SyncDynamoStore.change_message)
     log_after = _off_loop(SyncDynamoStore.log_after)
     last_seq = _off_loop(SyncDynamoStore.last_seq)
+    count_unread = _off_loop(SyncDynamoStore.count_unread)
     count_mentions = _off_loop(SyncDynamoStore.count_mentions)
     messages = _off_loop(SyncDynamoStore.messages)
 

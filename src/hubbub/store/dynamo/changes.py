@@ -2,9 +2,12 @@
 channel's log that resuming replays (`Store.log_after`).
 
 A change takes its seq from the channel's counter, as a message does, then
-one transaction updates the message (conditional on its author, and on it not
-being deleted) and records the change at that seq in `changes`, with the
-push-cursor check every write in the log carries (`order.fence`). A change
+one transaction updates the message (conditional on it being as read, by its
+`ver`, which every change bumps, and not deleted) and records the change at
+that seq in `changes`, with the push-cursor check every write in the log
+carries (`order.fence`). Who may change what is `store.log.judge`'s to say, as
+on SQL; reactions live on the message's item, one list of usernames per emoji
+(`rx#<emoji>`, and beside it `rxat#<emoji>`, when each reacted). A change
 that loses a race after taking its seq leaves that seq empty: the Lambda's
 pushers name it `skipped`, as they do for messages."""
 
@@ -12,30 +15,55 @@ from __future__ import annotations
 
 import itertools
 
-from hubbub.core.models import Changed, ChangeRefused, Edit, LogEntry, MessageChange
+from hubbub.core.models import (
+    Changed,
+    ChangeRefused,
+    Delete,
+    Edit,
+    LogEntry,
+    MessageChange,
+    React,
+)
 from hubbub.core.ports import StoreError
 from hubbub.store import log
 from hubbub.store.dynamo import order
 from hubbub.store.dynamo.client import Cancelled, DynamoTables
-from hubbub.store.dynamo.items import Item, N, S, get_int, get_str, message_of
+from hubbub.store.dynamo.items import (
+    REACTED,
+    REACTED_AT,
+    Item,
+    N,
+    S,
+    get_int,
+    get_opt_str,
+    get_str,
+    message_of,
+    reactions_of,
+)
 
 ATTEMPTS = 3  # a change whose seq was fenced off takes a new one, this many times
 
 
 def change_message(
-    tables: DynamoTables, channel_id: int, seq: int, author_id: int, change: MessageChange
+    tables: DynamoTables, channel_id: int, seq: int, actor_id: int, change: MessageChange
 ) -> Changed | ChangeRefused:
     key: Item = {"channel_id": N(channel_id), "seq": N(seq)}
+    actor = _username(tables, actor_id)
     for _ in range(ATTEMPTS):
         item = tables.get("messages", key)
         if item is None:
             return ChangeRefused("not_found")
-        if "author_id" not in item or get_int(item, "author_id") != author_id:
-            return ChangeRefused("forbidden")
-        deleted = "deleted_at" in item
-        if deleted and isinstance(change, Edit):
-            return ChangeRefused("deleted")
-        if deleted or (isinstance(change, Edit) and change.text == get_str(item, "text")):
+        verdict = log.judge(
+            change,
+            actor,
+            get_opt_str(item, "author") if "author_id" in item else None,
+            "deleted_at" in item,
+            get_str(item, "text"),
+            dict(reactions_of(item)),
+        )
+        if isinstance(verdict, ChangeRefused):
+            return verdict
+        if not verdict:
             return Changed(message_of(item), None)
         res = tables.client.update_item(
             TableName=tables.names["channels"],
@@ -46,42 +74,83 @@ def change_message(
             ReturnValues="UPDATED_NEW",
         )
         at = get_int(res["Attributes"], "last_seq")
-        if isinstance(change, Edit):
-            expr, values = "SET #t = :t, edited_at = :at", {":t": S(change.text)}
-        else:
-            expr, values = "SET #t = :t, deleted_at = :at", {":t": S("")}
-        update: Item = {
-            "TableName": tables.names["messages"],
-            "Key": key,
-            "UpdateExpression": expr,
-            "ConditionExpression": "author_id = :a AND attribute_not_exists(deleted_at)",
-            "ExpressionAttributeNames": {"#t": "text"},
-            "ExpressionAttributeValues": {**values, ":at": N(change.at), ":a": N(author_id)},
-        }
         record = {
             "channel_id": N(channel_id),
             "seq": N(at),
             "target_seq": N(seq),
-            "kind": S("edit" if isinstance(change, Edit) else "delete"),
+            "kind": S(log.kind(change)),
             "created_at": N(change.at),
         }
         try:
             tables.transact(
                 [
                     order.fence(tables, channel_id, at),
-                    {"Update": update},
+                    {"Update": _update(tables, key, item, actor, change)},
                     tables.put("changes", record, "attribute_not_exists(seq)"),
                 ]
             )
         except Cancelled as exc:
             if exc.failed(0) or exc.failed(1):
-                continue  # fenced off, or deleted meanwhile: look again
+                continue  # fenced off, or changed meanwhile: look again
             raise StoreError(f"change at seq {at} of channel {channel_id} was taken") from None
         now = tables.get("messages", key)
         if now is None:
             raise StoreError("a changed message vanished")
         return Changed(message_of(now), at)
-    raise StoreError("the change kept being fenced off (the channel's pushes are far behind)")
+    raise StoreError("the change kept losing races (or the channel's pushes are far behind)")
+
+
+def _username(tables: DynamoTables, user_id: int) -> str:
+    user = tables.get("users", {"pk": S(f"user#{user_id}")})
+    return "" if user is None else get_str(user, "username")
+
+
+def _update(tables: DynamoTables, key: Item, item: Item, actor: str, change: MessageChange) -> Item:
+    """The message's Update for `change`, conditional on the message being as
+    read (its `ver`, bumped by every change: changes to one message are
+    serialised) and not deleted."""
+    ver = get_int(item, "ver") if "ver" in item else 0
+    names: dict[str, str] = {}
+    values: Item = {":ver": N(ver), ":next": N(ver + 1)}
+    sets = ["ver = :next"]
+    removes: list[str] = []
+    if not isinstance(change, React):
+        names["#t"] = "text"
+    if isinstance(change, Edit):
+        sets += ["#t = :t", "edited_at = :at"]
+        values.update({":t": S(change.text), ":at": N(change.at)})
+    elif isinstance(change, Delete):
+        sets += ["#t = :t", "deleted_at = :at"]
+        values.update({":t": S(""), ":at": N(change.at)})
+        # A tombstone keeps nothing of what people said or did to it.
+        for n, (e, _) in enumerate(reactions_of(item)):
+            names[f"#u{n}"], names[f"#a{n}"] = REACTED + e, REACTED_AT + e
+            removes += [f"#u{n}", f"#a{n}"]
+    else:
+        names["#u"], names["#a"] = REACTED + change.emoji, REACTED_AT + change.emoji
+        users = dict(reactions_of(item)).get(change.emoji, ())
+        if change.add:
+            sets += ["#u = list_append(if_not_exists(#u, :none), :me)"]
+            sets += ["#a = list_append(if_not_exists(#a, :none), :at)"]
+            values.update(
+                {":none": {"L": []}, ":me": {"L": [S(actor)]}, ":at": {"L": [N(change.at)]}}
+            )
+        elif len(users) == 1:
+            removes += ["#u", "#a"]
+        else:
+            i = users.index(actor)
+            removes += [f"#u[{i}]", f"#a[{i}]"]
+    expr = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    return {
+        "TableName": tables.names["messages"],
+        "Key": key,
+        "UpdateExpression": expr,
+        "ConditionExpression": (
+            "attribute_not_exists(deleted_at) AND (attribute_not_exists(ver) OR ver = :ver)"
+        ),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
 
 
 def log_after(tables: DynamoTables, channel_id: int, after: int, limit: int) -> list[LogEntry]:

@@ -67,6 +67,24 @@ def user_of(item: Item) -> User:
     )
 
 
+# A message's reactions: per emoji, who (a list of usernames, in the order
+# they reacted) and when (a list beside it), so that emoji are shown by their
+# earliest reaction, as the SQL store orders them.
+REACTED = "rx#"
+REACTED_AT = "rxat#"
+
+
+def reactions_of(item: Item) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    found = []
+    for name, value in item.items():
+        if name.startswith(REACTED):
+            e = name[len(REACTED) :]
+            times = item.get(REACTED_AT + e, {}).get("L", [])
+            first = int(times[0]["N"]) if times else 0
+            found.append((first, e, tuple(v["S"] for v in value.get("L", []))))
+    return tuple((e, users) for _, e, users in sorted(found))
+
+
 def message_of(item: Item, *, duplicate: bool = False) -> StoredMessage:
     return StoredMessage(
         get_int(item, "channel_id"),
@@ -80,4 +98,5 @@ def message_of(item: Item, *, duplicate: bool = False) -> StoredMessage:
         duplicate=duplicate,
         edited_at=get_int(item, "edited_at") if "edited_at" in item else None,
         deleted="deleted_at" in item,
+        reactions=reactions_of(item),
     )

@@ -364,9 +364,9 @@ class SyncDynamoStore:
         return self.appender.append(list(batch))
 
     def change_message(
-        self, channel_id: int, seq: int, author_id: int, change: MessageChange
+        self, channel_id: int, seq: int, actor_id: int, change: MessageChange
     ) -> Changed | ChangeRefused:
-        return changes.change_message(self.tables, channel_id, seq, author_id, change)
+        return changes.change_message(self.tables, channel_id, seq, actor_id, change)
 
     def last_seq(self, channel_id: int) -> int:
         """The last seq stored in the log (the counter may be ahead of it, by
@@ -375,6 +375,26 @@ class SyncDynamoStore:
 
     def log_after(self, channel_id: int, after: int, limit: int) -> list[LogEntry]:
         return changes.log_after(self.tables, channel_id, after, limit)
+
+    def count_unread(self, channel_id: int, after: int, user_id: int) -> int:
+        kwargs: dict[str, Any] = {
+            "TableName": self.tables.names["messages"],
+            "ConsistentRead": True,
+            "Select": "COUNT",
+            "KeyConditionExpression": "channel_id = :c AND seq > :a",
+            "FilterExpression": (
+                "attribute_not_exists(deleted_at) AND "
+                "(attribute_not_exists(author_id) OR author_id <> :u)"
+            ),
+            "ExpressionAttributeValues": {":c": N(channel_id), ":a": N(after), ":u": N(user_id)},
+        }
+        count = 0
+        while True:
+            res = self.tables.client.query(**kwargs)
+            count += res["Count"]
+            if not res.get("LastEvaluatedKey"):
+                return count
+            kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
 
     def count_mentions(self, channel_id: int, after: int, username: str) -> int:
         pattern = mention_re(username)
