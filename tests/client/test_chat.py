@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -147,8 +148,8 @@ async def test_send_and_receive(server: Server, users: tuple[str, Rest, str, Res
         await wait_for(pilot, lambda: f"{bob}: hi alice" in pane(app), "bob's message live")
         lines = pane(app).splitlines()
         assert lines[-1].endswith(f"{bob}: hi alice")
-        # "HH:MM author: text"
-        assert lines[-1][:2].isdigit() and lines[-1][2] == ":" and lines[-1][5] == " "
+        # "#N HH:MM author: text": N, the seq, is what /edit, /delete and /react take.
+        assert re.fullmatch(rf"#3 \d\d:\d\d {bob}: hi alice", lines[-1]), lines[-1]
 
 
 async def test_markup_is_shown_literally(
@@ -321,6 +322,69 @@ async def test_slash_commands(server: Server, users: tuple[str, Rest, str, Rest]
             await wait_for(pilot, lambda: f"{bob}: psst" in pane(app), "DM message")
         await wait_for(pilot, lambda: f"{bob} offline" in status(app), "presence offline")
         assert f"○ @{bob}" in sidebar(app)
+
+
+async def test_edit_delete_and_react_to_messages(
+    server: Server, users: tuple[str, Rest, str, Rest]
+) -> None:
+    alice, a, bob, b = users
+    theirs = (await b.post("general", "bob's draft"))["seq"]
+    async with running(server, a.token) as (app, pilot):
+        await wait_for(pilot, lambda: f"#{theirs} " in pane(app), "history, with its #seq")
+        await submit(pilot, "my first try")
+        await wait_for(pilot, lambda: "sending" not in pane(app), "sent")
+        mine = max(app.channels["general"].messages)
+
+        # /edit with no number: your last message (Slack's Up arrow).
+        await submit(pilot, "/edit my second try")
+        await wait_for(pilot, lambda: "my second try (edited)" in pane(app), "edited")
+        assert "my first try" not in pane(app)  # the line replaced, not another added
+        assert (await a.history("general"))[-1] == "my second try"
+        # Up in the empty input line: your last message, ready to change.
+        field = app.query_one("#input", Input)
+        await pilot.press("up")
+        assert field.value == f"/edit {mine} my second try"
+        assert field.cursor_position == len(field.value)
+        field.value = ""
+        await submit(pilot, f"/edit #{mine}")  # the same, by number
+        await wait_for(pilot, lambda: field.value == f"/edit {mine} my second try", "prefilled")
+        field.value = ""
+
+        # Someone else's change shows live, in place.
+        body = {"text": "bob's final"}
+        await b.call("PATCH", f"/api/channels/general/messages/{theirs}", json=body)
+        await wait_for(pilot, lambda: f"{bob}: bob's final (edited)" in pane(app), "live edit")
+        assert "bob's draft" not in pane(app)
+        assert pane(app).count(f"{bob}: ") == 1
+
+        # Reactions: under the message, counted; /react again takes yours back.
+        await submit(pilot, f"/react {theirs} :+1:")
+        await wait_for(pilot, lambda: "👍 1" in pane(app), "your reaction")
+        await b.call("PUT", f"/api/channels/general/messages/{theirs}/reactions/%F0%9F%91%8D")
+        await b.call("PUT", f"/api/channels/general/messages/{theirs}/reactions/:tada:")
+        await wait_for(pilot, lambda: "👍 2  🎉 1" in pane(app), "bob's reactions, live")
+        await submit(pilot, f"/react {theirs} :thumbsup:")  # yours already, by another name
+        await wait_for(pilot, lambda: "👍 1  🎉 1" in pane(app), "yours taken back")
+        await submit(pilot, "/react 🎉")  # no number: the newest message (yours)
+        await wait_for(pilot, lambda: "🎉 1" in pane(app).split(f"#{mine} ")[1], "on yours")
+
+        # Deleting: yours, not theirs.
+        await submit(pilot, f"/delete {mine}")
+        await wait_for(pilot, lambda: f"{alice}: (message deleted)" in pane(app), "tombstone")
+        assert "my second try" not in pane(app)
+        assert (await a.history("general"))[-1] == ""
+        await submit(pilot, f"/delete {theirs}")
+        await wait_for(pilot, lambda: "(forbidden)" in pane(app), "not yours to delete")
+        await submit(pilot, f"/edit {theirs} mine now")
+        await wait_for(pilot, lambda: pane(app).count("(forbidden)") == 2, "nor to edit")
+        await submit(pilot, "/edit nothing of mine left")
+        await wait_for(pilot, lambda: "no message of yours" in pane(app), "no last message")
+        await submit(pilot, "/react 12345 :nope:")
+        await wait_for(pilot, lambda: "(invalid_input)" in pane(app), "not an emoji")
+        await submit(pilot, "/delete")
+        await wait_for(pilot, lambda: "usage: /delete N" in pane(app), "usage")
+        assert "Traceback" not in pane(app) and app.is_running
+        assert await b.history("general") == ["bob's final", ""]
 
 
 async def test_errors_are_one_line_not_tracebacks(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -140,12 +141,16 @@ async def test_names_are_one_url_segment(server: Server) -> None:
         await bob.register("bob", "correct horse")
     async with Client(server.url) as c:
         await c.register("ann", "correct horse")
-        for name in ("#general-chat", "a?b=c", "x/messages"):
+        for name in ("#general-chat", "a?b=c", "x/y"):
             with pytest.raises(HubbubError) as e:
                 await c.post(name, "hi")
             assert (e.value.code, e.value.status) == ("not_found", 404), e.value
             if "/" not in name:  # (the server decodes %2F before routing: no route)
                 assert repr(name) in e.value.message
+        # ... so `x/messages` routes as message `messages` of #x, which takes no POST.
+        with pytest.raises(HubbubError) as e:
+            await c.post("x/messages", "hi")
+        assert (e.value.code, e.value.status) == ("method_not_allowed", 405), e.value
         dm = (await c.open_dm(["bob"]))["name"]
         assert dm == "dm:ann,bob"
         sent = await c.post(dm, "psst", client_id="p-1")
@@ -154,3 +159,142 @@ async def test_names_are_one_url_segment(server: Server) -> None:
         page, _ = await c.history(dm)
         assert [m.text for m in page] == ["psst"]
         assert (await c.channel(dm))["is_member"] is True
+
+
+F = TypeVar("F", bound=frames.ServerFrame)
+
+
+async def next_of(client: Client, kind: type[F]) -> F:
+    async with asyncio.timeout(WAIT):
+        async for event in client.events():
+            if isinstance(event, kind):
+                return event
+    raise AssertionError("events ended")
+
+
+async def test_edit_delete_react_and_the_events_they_make(server: Server) -> None:
+    async with Client(server.url) as a, Client(server.url) as b:
+        await a.register("ann", "correct horse")
+        await b.register("bob", "correct horse", display_name="Bob Builder")
+        await a.create_channel("ops")
+        await b.join("ops")
+        await a.connect()
+        await b.connect()
+        await b.subscribe("ops")
+        m = await a.send("ops", "draft")
+        assert (await next_message(b)).seq == m.seq
+
+        edited = await a.edit("ops", m.seq, "final")
+        assert isinstance(edited, frames.Changed)
+        assert (edited.seq, edited.message.seq, edited.message.text) == (m.seq + 1, m.seq, "final")
+        assert edited.message.edited_at is not None
+        event = await next_of(b, frames.MessageUpdated)
+        assert (event.channel, event.seq, event.message.text) == ("ops", edited.seq, "final")
+        assert b.last_seq["ops"] == edited.seq  # the cursor moves on changes too
+        assert (await a.edit("ops", m.seq, "final")).seq is None  # a retry: nothing new
+
+        reacted = await b.react("ops", m.seq, ":+1:")
+        assert [(r.emoji, r.users) for r in reacted.message.reactions] == [("👍", ["bob"])]
+        assert (await next_of(b, frames.MessageUpdated)).seq == reacted.seq
+        taken = await b.unreact("ops", m.seq, "👍")
+        assert taken.message.reactions == [] and taken.seq == reacted.seq + 1
+        gone = await a.delete("ops", m.seq)
+        assert gone.message.deleted and gone.message.text == ""
+        assert (await a.delete("ops", m.seq)).seq is None
+        event = await next_of(b, frames.MessageUpdated)
+        event = event if event.seq == gone.seq else await next_of(b, frames.MessageUpdated)
+        assert event.message.deleted and b.last_seq["ops"] == gone.seq
+
+        other = await a.send("ops", "keep")
+        for call, code in [
+            (b.edit("ops", other.seq, "mine now"), "forbidden"),
+            (b.delete("ops", other.seq), "forbidden"),
+            (a.edit("ops", 999, "x"), "not_found"),
+            (a.edit("ops", m.seq, "back"), "message_deleted"),
+            (b.react("ops", m.seq, "👍"), "message_deleted"),
+            (b.react("ops", other.seq, "not an emoji"), "invalid_input"),
+            (a.react("nope", other.seq, "👍"), "not_found"),
+        ]:
+            with pytest.raises(HubbubError) as e:
+                await call
+            assert e.value.code == code, e.value
+        page, _ = await a.history("ops")
+        assert [(x.seq, x.text, x.deleted) for x in page] == [
+            (other.seq, "keep", False),
+            (m.seq, "", True),
+        ]
+
+        assert await a.users("BUILD") == [{"username": "bob", "display_name": "Bob Builder"}]
+        assert [u["username"] for u in await a.users()] == ["ann", "bob"]
+        assert [u["username"] for u in await a.users(limit=1, after="ann")] == ["bob"]
+
+
+async def test_changes_missed_while_away_are_replayed_once(server: Server) -> None:
+    proxy = await Proxy(server.port).start()
+    try:
+        async with Client(server.url) as a, Client(proxy.url, max_backoff=0.3) as b:
+            await a.register("ann", "correct horse")
+            await b.register("bob", "correct horse")
+            await a.create_channel("ops")
+            await b.join("ops")
+            await a.connect()
+            await b.connect()
+            await b.subscribe("ops")
+            m = await a.send("ops", "before")
+            assert (await next_message(b)).seq == m.seq
+            edited = await a.edit("ops", m.seq, "edited")
+            assert (await next_of(b, frames.MessageUpdated)).seq == edited.seq
+            proxy.cut()  # bob is away for a moment ...
+            again = await a.edit("ops", m.seq, "edited again")
+            later = await a.send("ops", "after")
+            # ... and gets what he missed: the change, then the message, once each.
+            event = await next_of(b, frames.MessageUpdated)
+            assert (event.seq, event.message.text) == (again.seq, "edited again")
+            assert (await next_message(b)).seq == later.seq
+            assert b.last_seq["ops"] == later.seq and b.reconnects >= 1
+            left = drain(b)
+            assert not [e for e in left if isinstance(e, frames.Message | frames.MessageUpdated)]
+    finally:
+        await proxy.close()
+
+
+def body(seq: int) -> dict[str, object]:
+    return {
+        "channel": "ops",
+        "seq": seq,
+        "author": {"username": "ann", "display_name": "Ann"},
+        "text": f"m{seq}",
+        "client_id": None,
+        "created_at": 0,
+    }
+
+
+async def test_the_cursor_counts_messages_changes_and_skips_alike() -> None:
+    """A hole before a `message_updated` is filled (a replay from the last
+    seq), never skipped; an event at or before the cursor is not delivered
+    again; `skipped` places count as seen."""
+    c = Client("http://127.0.0.1:9")
+    refills: list[tuple[str, int]] = []
+
+    async def refill(channel: str, since: int) -> None:
+        refills.append((channel, since))
+
+    c._refill = refill  # type: ignore[method-assign]
+    c._subscribed["ops"] = None
+    c.last_seq["ops"] = 3
+    c._dispatch({"type": "message_updated", "channel": "ops", "seq": 5, "message": body(1)})
+    await asyncio.sleep(0)
+    assert refills == [("ops", 3)] and c.last_seq["ops"] == 3 and not drain(c)
+
+    c._dispatch({"type": "message_updated", "channel": "ops", "seq": 4, "message": body(1)})
+    c._dispatch({"type": "message_updated", "channel": "ops", "seq": 4, "message": body(1)})
+    c._dispatch({"type": "skipped", "channel": "ops", "first": 5, "last": 6})
+    c._dispatch({"type": "message", **body(7)})
+    c._dispatch({"type": "message", **body(6)})  # behind the cursor: already seen
+    got = drain(c)
+    assert [(type(e).__name__, getattr(e, "seq", None)) for e in got] == [
+        ("MessageUpdated", 4),
+        ("Message", 7),
+    ]
+    assert c.last_seq["ops"] == 7 and refills == [("ops", 3)]
+    await c.close()

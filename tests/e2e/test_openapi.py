@@ -27,9 +27,12 @@ from hubbub.protocol import frames
 from hubbub.protocol.errors import ErrorCode
 from hubbub.protocol.limits import Limits
 from hubbub.protocol.rules import CHANNEL_RE, MAX_DISPLAY_NAME, MAX_DM_MEMBERS, MAX_TOPIC
+from hubbub.server.rest import MAX_USER_PAGE, USER_PAGE
 from support import WAIT, Server, auth, start_server
 
 PASSWORD = "correct horse"
+MESSAGE = "/api/channels/{name}/messages/{seq}"
+REACTION = MESSAGE + "/reactions/{emoji}"
 JSON = {"content-type": "application/json"}
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 ROOMY = ",".join(
@@ -142,6 +145,10 @@ async def api(world: World) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+# (method, url, documented path, who, body, status, code)
+Case = tuple[str, str, str, str | None, dict[str, Any] | None, int, str | None]
+
+
 def error_code(r: httpx.Response) -> str:
     code: str = r.json()["error"]["code"]
     return code
@@ -156,7 +163,7 @@ async def test_the_answers_the_server_gives_are_documented(
     """403 and 409 (and the rest) are in the document of the operation that
     answers with them, with the code that came."""
     dm = world.dm
-    cases: list[tuple[str, str, str, str | None, dict[str, Any] | None, int, str | None]] = [
+    cases: list[Case] = [
         # (method, url, documented path, who, body, status, code)
         ("POST", "/api/auth/register", "/api/auth/register", None,
          {"username": "alice", "password": PASSWORD}, 409, "conflict"),
@@ -198,13 +205,47 @@ async def test_the_answers_the_server_gives_are_documented(
         ("POST", "/api/channels/lounge/messages", "/api/channels/{name}/messages", "alice",
          {"text": "once", "client_id": "dup"}, 200, None),
     ]  # fmt: skip
-    for method, url, path, who, body, status, code in cases:
-        headers = world.auth(who) if who else {}
-        r = await api.request(method, url, json=body, headers=headers)
-        assert r.status_code == status, (method, url, r.text)
-        if code is not None:
-            assert error_code(r) == code, (method, url, r.text)
-        world.spec.documents(method, path, r)
+
+    async def answered(cases: list[Case]) -> None:
+        for method, url, path, who, body, status, code in cases:
+            headers = world.auth(who) if who else {}
+            r = await api.request(method, url, json=body, headers=headers)
+            assert r.status_code == status, (method, url, r.text)
+            if code is not None:
+                assert error_code(r) == code, (method, url, r.text)
+            world.spec.documents(method, path, r)
+
+    await answered(cases)
+
+    # Changes to a message of alice's (issue #14), and the user directory.
+    r = await api.post(
+        "/api/channels/lounge/messages",
+        json={"text": "change me", "client_id": "ch"},
+        headers=world.auth("alice"),
+    )
+    seq = r.json()["seq"]
+    msg = f"/api/channels/lounge/messages/{seq}"
+    react = f"{msg}/reactions"
+    changes: list[Case] = [
+        ("PATCH", msg, MESSAGE, "bob", {"text": "x"}, 403, "not_a_member"),
+        ("PATCH", f"{msg}9", MESSAGE, "alice", {"text": "x"}, 404, "not_found"),
+        ("PATCH", msg, MESSAGE, "alice", {"text": " "}, 400, "message_too_long"),
+        ("PATCH", msg, MESSAGE, None, {"text": "x"}, 401, "not_authenticated"),
+        ("DELETE", "/api/channels/lounge/messages/x", MESSAGE, "alice", None, 400, "invalid_input"),
+        ("PUT", f"{react}/yes", REACTION, "alice", None, 400, "invalid_input"),
+        ("PUT", f"{react}/:+1:", REACTION, "bob", None, 403, "not_a_member"),
+        ("PUT", f"{react}/:+1:", REACTION, "alice", None, 200, None),
+        ("DELETE", f"{react}/:+1:", REACTION, "alice", None, 200, None),
+        ("PATCH", msg, MESSAGE, "alice", {"text": "changed"}, 200, None),
+        ("DELETE", msg, MESSAGE, "alice", None, 200, None),
+        ("PATCH", msg, MESSAGE, "alice", {"text": "x"}, 409, "message_deleted"),
+        ("PUT", f"{react}/:+1:", REACTION, "alice", None, 409, "message_deleted"),
+        ("DELETE", f"{react}/:+1:", REACTION, "alice", None, 409, "message_deleted"),
+        ("GET", "/api/users?limit=0", "/api/users", "alice", None, 400, "invalid_input"),
+        ("GET", "/api/users?q=AL", "/api/users", "alice", None, 200, None),
+        ("GET", "/api/users", "/api/users", None, None, 401, "not_authenticated"),
+    ]  # fmt: skip
+    await answered(changes)
 
     # Bodies that are not JSON, or too big.
     a = world.auth("alice")
@@ -311,11 +352,20 @@ def test_every_error_is_the_standard_body_with_its_codes(world: World) -> None:
         ("post", "/api/channels/{name}/messages", "429"),
         ("post", "/api/auth/login", "429"),
         ("post", "/api/auth/register", "429"),
+        ("patch", MESSAGE, "403"),
+        ("patch", MESSAGE, "409"),
+        ("delete", MESSAGE, "403"),
+        ("put", REACTION, "409"),
+        ("put", REACTION, "429"),
     ]:
         assert status in spec.op(method, path)["responses"], (method, path, status)
     # ... and not where it cannot.
     assert "401" not in spec.op("post", "/api/auth/register")["responses"]
     assert "403" not in spec.op("get", "/api/channels/{name}")["responses"]
+    # A second delete changes nothing; anyone in the channel may react.
+    assert "409" not in spec.op("delete", MESSAGE)["responses"]
+    assert spec.op("put", REACTION)["responses"]["403"]["x-error-codes"] == ["not_a_member"]
+    assert spec.op("delete", REACTION)["responses"]["409"]["x-error-codes"] == ["message_deleted"]
 
 
 # --- constraints ---------------------------------------------------------------------------
@@ -364,6 +414,15 @@ def test_constraints_are_the_enforced_constants(world: World) -> None:
         MAX_CHANNEL_PAGE,
         CHANNEL_PAGE,
     )
+
+    # Changes to a message (issue #14): an edit's text is a send's.
+    assert spec.prop("EditIn", "text") == text
+    for method, path in [("patch", MESSAGE), ("delete", MESSAGE), ("put", REACTION)]:
+        assert spec.param(method, path, "seq")["minimum"] == bound(frames.EditMessage, "seq", "ge")
+    assert spec.schema("Emoji")["maxLength"] == bound(frames.React, "emoji", "max_length")
+    limit = spec.param("get", "/api/users", "limit")
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, MAX_USER_PAGE, USER_PAGE)
+    assert spec.param("get", "/api/users", "q")["maxLength"] == MAX_DISPLAY_NAME
 
 
 async def test_documented_constraints_behave_as_the_server(
@@ -436,6 +495,7 @@ async def test_the_message_length_is_the_servers_own_limit(tmp_path: Path) -> No
         async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as api:
             spec = Spec((await api.get("/openapi.json")).json())
             assert spec.prop("MessageIn", "text")["maxLength"] == 500
+            assert spec.prop("EditIn", "text")["maxLength"] == 500
             r = await api.post("/api/auth/register", json={"username": "ann", "password": PASSWORD})
             a = auth(r.json()["token"])
             assert (await api.post("/api/channels", json={"name": "c"}, headers=a)).is_success
@@ -444,6 +504,10 @@ async def test_the_message_length_is_the_servers_own_limit(tmp_path: Path) -> No
             assert r.status_code == 201, r.text
             r = await api.post(url, json={"text": "x" * 501, "client_id": "b"}, headers=a)
             assert (r.status_code, error_code(r)) == (400, "message_too_long")
+            r = await api.patch(f"{url}/1", json={"text": "y" * 501}, headers=a)
+            assert (r.status_code, error_code(r)) == (400, "message_too_long")
+            r = await api.patch(f"{url}/1", json={"text": "y" * 500}, headers=a)
+            assert r.status_code == 200, r.text
     finally:
         server.stop()
 
@@ -478,12 +542,15 @@ async def test_options_and_405_list_every_method_of_the_path(
     paths = world.spec.doc["paths"]
     for path, item in paths.items():
         url = path.replace("{name}", "lounge").replace("{username}", "alice")
+        url = url.replace("{seq}", "1").replace("{emoji}", "%F0%9F%91%8D")
         documented = {m.upper() for m in item if m in METHODS}
         r = await api.options(url)  # no token needed to ask
         assert r.status_code == 204, (url, r.text)
         allow = {m.strip() for m in r.headers["allow"].split(",")}
         assert allow == documented | {"OPTIONS"}, (url, allow)
-        r = await api.request("PATCH", url, headers=world.auth("alice"))
+        # A method the path does not have (PATCH, where no path had it before).
+        missing = next(m for m in ("PATCH", "POST") if m not in documented)
+        r = await api.request(missing, url, headers=world.auth("alice"))
         assert r.status_code == 405, (url, r.text)
         assert {m.strip() for m in r.headers["allow"].split(",")} == allow
         assert error_code(r) == "method_not_allowed"
@@ -491,6 +558,10 @@ async def test_options_and_405_list_every_method_of_the_path(
     for url in ("/api/channels", "/api/channels/lounge/messages"):
         r = await api.options(url)
         assert r.headers["allow"] == "GET, POST, OPTIONS"
+    r = await api.options("/api/channels/lounge/messages/1")
+    assert r.headers["allow"] == "PATCH, DELETE, OPTIONS"
+    r = await api.options("/api/channels/lounge/messages/1/reactions/%F0%9F%91%8D")
+    assert r.headers["allow"] == "PUT, DELETE, OPTIONS"
     r = await api.options("/docs")
     assert (r.status_code, r.headers["allow"]) == (204, "GET, OPTIONS")
     # A path that does not exist is still not found.

@@ -477,3 +477,42 @@ async def test_unread_counts_messages_from_others_never_changes(store: Store) ->
     await store.change_message(cid, two.seq, bob, Delete(3))
     assert await store.count_unread(cid, 0, ann) == 2  # a tombstone is not unread
     assert await store.count_unread(cid, one.seq, ann) == 1
+
+
+async def test_search_users_in_any_case_by_username_in_pages(store: Store) -> None:
+    for username, display in [
+        ("ann", "Ann Lee"),
+        ("joanna", "Jo"),
+        ("bob", "Bobby ANNE"),
+        ("carl", "Émile Zola"),
+        ("d_x", "100%"),
+        ("dax", "Dax"),
+        ("eve", "back\\slash"),
+    ]:
+        await store.create_user(username, display, "h")
+
+    async def names(query: str, after: str | None = None, limit: int = 10) -> list[str]:
+        return [u.username for u in await store.search_users(query, after, limit)]
+
+    assert await names("") == ["ann", "bob", "carl", "d_x", "dax", "eve", "joanna"]
+    found = await store.search_users("ann", None, 10)
+    assert [(u.username, u.display_name) for u in found] == [
+        ("ann", "Ann Lee"),
+        ("bob", "Bobby ANNE"),  # the display name, in any case
+        ("joanna", "Jo"),  # inside the username
+    ]
+    assert found[0] == await store.get_user_by_name("ann")
+    assert await names("ANN") == ["ann", "bob", "joanna"]
+    assert await names("émile") == await names("ÉMILE") == ["carl"]  # not only ASCII
+    # LIKE's wildcards (and its escape) are themselves.
+    assert await names("d_") == ["d_x"]
+    assert await names("0%") == ["d_x"]
+    assert await names("%") == ["d_x"]
+    assert await names("\\") == ["eve"]
+    assert await names("zzz") == []
+    # Pages: by username, after `after`, at most `limit`.
+    assert await names("a", limit=2) == ["ann", "bob"]
+    assert await names("a", after="bob", limit=2) == ["carl", "dax"]
+    assert await names("a", after="dax", limit=2) == ["eve", "joanna"]
+    assert await names("a", after="eve", limit=2) == ["joanna"]
+    assert await names("", after="joanna") == []

@@ -13,6 +13,9 @@ the app shows "reconnecting…" meanwhile and re-syncs channels, unread counts
 and presence watches once it is back. What you send shows at once, marked
 "sending…" until the server acknowledges it, or "not sent" with the reason
 (`/retry` sends it again under the same client id: never a duplicate).
+Each message starts with its number (`#12`, its seq), which `/edit`,
+`/delete` and `/react` take; edits, deletes and reactions (`message_updated`)
+redraw the message where it is.
 """
 
 from __future__ import annotations
@@ -50,13 +53,18 @@ Commands:
   /topic text              set the active channel's topic
   /who                     list the members of the active channel
   /me action               an action line: "/me waves" shows as "* you waves"
+  /edit [N] text           edit your message #N (the number before it), or your last one;
+                           /edit N alone puts its text here to change
+  /delete N                delete your message #N
+  /react [N] :emoji:       react to #N (or the newest) with :+1:, 👍...; again: take it back
   /retry                   send your messages marked "not sent" again
   /discard                 drop your messages marked "not sent"
   /more                    load older messages (also Page Up at the top)
   /help                    this help
   /quit                    leave hubbub chat (also Ctrl+Q)
   //text                   send a message that starts with "/"
-Keys: Ctrl+N / Ctrl+P or Alt+Down / Alt+Up switch channel; Page Up / Page Down scroll."""
+Keys: Ctrl+N / Ctrl+P or Alt+Down / Alt+Up switch channel; Page Up / Page Down scroll;
+Up in an empty input line: edit your last message."""
 
 
 @dataclasses.dataclass
@@ -134,16 +142,48 @@ def _stamp(ms: float) -> str:
     return time.strftime("%H:%M", time.localtime(ms / 1000))
 
 
-def format_line(m: frames.MessageOut) -> Text:
-    """`HH:MM author: text`, or `HH:MM * author action` for `/me`; as plain text
-    (no markup is interpreted)."""
+REACTIONS_INDENT = "      "  # the reactions' line, under the message's text
+
+
+def format_line(m: frames.MessageOut, me: str | None = None) -> Text:
+    """`#N HH:MM author: text`, or `#N HH:MM * author action` for `/me`; as
+    plain text (no markup is interpreted). `#N`, dim, is the message's seq:
+    what /edit, /delete and /react take. Then ` (edited)` if it was; a deleted
+    one is `(message deleted)`; its reactions, `👍 2  🎉 1`, on a line below
+    (yours in bold)."""
     who = m.author.username or f"{m.author.display_name} (guest)"
+    line = Text.assemble((f"#{m.seq} {_stamp(m.created_at)}", "dim"), " ")
     action = action_of(m)
-    if action is not None:
-        return Text.assemble(
-            (_stamp(m.created_at), "dim"), " * ", (who, "bold italic"), " ", (action, "italic")
-        )
-    return Text.assemble((_stamp(m.created_at), "dim"), " ", (who, "bold"), ": ", m.text)
+    if m.deleted:
+        line.append_text(Text.assemble((who, "bold"), ": ", ("(message deleted)", "dim italic")))
+    elif action is not None:
+        line.append_text(Text.assemble("* ", (who, "bold italic"), " ", (action, "italic")))
+    else:
+        line.append_text(Text.assemble((who, "bold"), ": ", m.text))
+    if m.edited_at is not None and not m.deleted:
+        line.append(" (edited)", "dim")
+    if m.reactions:
+        line.append("\n" + REACTIONS_INDENT)
+        for i, r in enumerate(m.reactions):
+            if i:
+                line.append("  ")
+            line.append(f"{r.emoji} {r.count}", "bold" if me in r.users else "")
+    return line
+
+
+def same_state(a: frames.MessageOut, b: frames.MessageOut) -> bool:
+    """Whether two copies of a message (an ack's, an event's) show the same."""
+
+    def shown(m: frames.MessageOut) -> tuple[object, ...]:
+        return (m.text, m.edited_at, m.deleted, m.reactions)
+
+    return shown(a) == shown(b)
+
+
+def seq_of(word: str) -> int | None:
+    """The message number in `12` or `#12`, else None."""
+    digits = word.removeprefix("#")
+    return int(digits) if digits.isascii() and digits.isdigit() else None
 
 
 SHOWN_FAILED = 300  # characters of a failed message shown (it may be far too long)
@@ -189,6 +229,8 @@ class ChatApp(App[None]):
         Binding("alt+up", "prev_channel", show=False, priority=True),
         Binding("pageup", "page_up", "Older", priority=True),
         Binding("pagedown", "page_down", show=False, priority=True),
+        # Not a priority: the sidebar's and the pane's own Up come first.
+        Binding("up", "edit_last", show=False),
     ]
 
     def __init__(
@@ -575,7 +617,10 @@ class ChatApp(App[None]):
                 Text(f"— the beginning of {self.label(state.name)} —", "dim italic"),
                 scroll_end=False,
             )
-        lines = [(seq, 0, i, format_line(m)) for i, (seq, m) in enumerate(state.messages.items())]
+        lines = [
+            (seq, 0, i, format_line(m, self.me))
+            for i, (seq, m) in enumerate(state.messages.items())
+        ]
         lines += [(after, 1, i, note) for i, (after, note) in enumerate(state.notes)]
         for *_, line in sorted(lines, key=lambda x: x[:3]):
             pane.write(line, scroll_end=False)
@@ -589,7 +634,10 @@ class ChatApp(App[None]):
         state = self.channels.get(m.channel)
         if state is None:
             return
-        known = m.seq in state.messages
+        held = state.messages.get(m.seq)
+        known = held is not None
+        # A replay after a reconnect brings messages in their state now.
+        changed = held is not None and not same_state(held, m)
         state.messages[m.seq] = m
         state.last_seq = max(state.last_seq, m.seq)
         mine = self.me is not None and m.author.username == self.me
@@ -608,12 +656,33 @@ class ChatApp(App[None]):
             if confirmed or (state.outbox and not known):
                 self._render_channel()  # the pending lines stay last
             elif m.seq > state.rendered_max:
-                self.log_pane.write(format_line(m))
+                self.log_pane.write(format_line(m, self.me))
                 state.rendered_max = m.seq
-            elif not known:
-                self._render_channel(scroll_end=False)
+            elif not known or changed:
+                self._rerender()
             self._schedule_read(m.channel)
         self._refresh_sidebar()
+
+    def _got_update(self, m: frames.MessageOut) -> None:
+        """A message changed (edited, deleted, reacted to): its line shows its
+        state now. One not held is left alone: history brings it as it is."""
+        state = self.channels.get(m.channel)
+        held = state.messages.get(m.seq) if state is not None else None
+        if state is None or held is None or same_state(held, m):
+            return
+        state.messages[m.seq] = m
+        if m.channel == self.active:
+            self._rerender()
+
+    def _rerender(self) -> None:
+        """Draw the active channel again where it is scrolled to (a line
+        cannot be replaced in place), following the end if it was there."""
+        pane = self.log_pane
+        at_end = pane.scroll_y >= pane.max_scroll_y
+        y = pane.scroll_y
+        self._render_channel(scroll_end=at_end)
+        if not at_end:
+            pane.scroll_to(y=y, animate=False)
 
     def _schedule_read(self, name: str) -> None:
         if name in self._read_scheduled:
@@ -651,6 +720,8 @@ class ChatApp(App[None]):
     def handle_server_event(self, event: frames.ServerFrame) -> None:
         if isinstance(event, frames.Message):
             self._got_message(event)
+        elif isinstance(event, frames.MessageUpdated):
+            self._got_update(event.message)
         elif isinstance(event, frames.TypingEvent):
             if event.user != self.me:
                 ttl = self.client.hello.limits.typing_ttl if self.client.hello else 6.0
@@ -948,6 +1019,87 @@ class ChatApp(App[None]):
             return
         self._send(me_text(self.me or "you", rest))
 
+    # --- changing messages: /edit, /delete, /react ----------------------------------
+
+    def _last_mine(self, state: ChannelState) -> frames.MessageOut | None:
+        mine = [
+            m for m in state.messages.values() if m.author.username == self.me and not m.deleted
+        ]
+        return max(mine, key=lambda m: m.seq, default=None)
+
+    def _changed(self, changed: frames.Changed) -> None:
+        self._got_update(changed.message)
+        if changed.seq is None:
+            self.system(f"(#{changed.message.seq} was already like that)")
+
+    def _prefill_edit(self, m: frames.MessageOut) -> None:
+        """Slack's Up arrow: the message's text in the input line, to change."""
+        self.input.value = f"/edit {m.seq} {m.text}"
+        self.input.cursor_position = len(self.input.value)
+
+    async def cmd_edit(self, rest: str) -> None:
+        name = self._need_active()
+        state = self.channels[name]
+        first, _, text = rest.partition(" ")
+        seq = seq_of(first)
+        if seq is None:  # "/edit new text": your last message
+            last = self._last_mine(state)
+            if last is None:
+                self.show_error(f"no message of yours in {self.label(name)} to edit")
+                return
+            seq, text = last.seq, rest
+        text = text.lstrip(" ")
+        if not text:
+            held = state.messages.get(seq)
+            if held is None or held.deleted:
+                self.show_error("usage: /edit N new text (N: the #N before the message)")
+                return
+            self._prefill_edit(held)
+            return
+        self._changed(await self.client.edit(name, seq, text))
+
+    async def cmd_delete(self, rest: str) -> None:
+        name = self._need_active()
+        seq = seq_of(rest.split()[0]) if rest else None
+        if seq is None:
+            self.show_error("usage: /delete N (N: the #N before the message)")
+            return
+        self._changed(await self.client.delete(name, seq))
+
+    async def cmd_react(self, rest: str) -> None:
+        """`/react [N] emoji`: a toggle, as clicking a reaction in Slack is."""
+        name = self._need_active()
+        state = self.channels[name]
+        words = rest.split()
+        seq = seq_of(words[0]) if len(words) == 2 else None
+        if len(words) == 1:
+            newest = [s for s, m in state.messages.items() if not m.deleted]
+            seq = max(newest, default=None)
+        if seq is None or not words:
+            self.show_error("usage: /react [N] :emoji: (N: the #N before the message)")
+            return
+        emoji = words[-1]
+        held = state.messages.get(seq)
+        mine = held is not None and any(
+            r.emoji == emoji and self.me in r.users for r in held.reactions
+        )
+        if mine:
+            changed = await self.client.unreact(name, seq, emoji)
+        else:
+            changed = await self.client.react(name, seq, emoji)
+            if changed.seq is None:  # yours already, by another name (`:+1:` for 👍)
+                changed = await self.client.unreact(name, seq, emoji)
+        self._got_update(changed.message)
+
+    def action_edit_last(self) -> None:
+        """Up in an empty input line: edit your last message (as in Slack)."""
+        state = self.channels.get(self.active) if self.active else None
+        if state is None or self.focused is not self.input or self.input.value:
+            return
+        last = self._last_mine(state)
+        if last is not None:
+            self._prefill_edit(last)
+
     async def cmd_retry(self, rest: str) -> None:
         name = self._need_active()
         failed = [o for o in self.channels[name].outbox.values() if o.failed]
@@ -990,6 +1142,9 @@ class ChatApp(App[None]):
         "topic": cmd_topic,
         "who": cmd_who,
         "me": cmd_me,
+        "edit": cmd_edit,
+        "delete": cmd_delete,
+        "react": cmd_react,
         "retry": cmd_retry,
         "discard": cmd_discard,
         "more": cmd_more,

@@ -17,7 +17,12 @@ def format_message(m: frames.MessageOut, as_json: bool) -> str:
         return json.dumps(m.model_dump(exclude={"type"}), ensure_ascii=False)
     stamp = time.strftime("%H:%M", time.localtime(m.created_at / 1000))
     who = m.author.username or f"{m.author.display_name} (guest)"
-    return f"[{m.channel} #{m.seq} {stamp}] {who}: {m.text}"
+    if m.deleted:
+        text = "(message deleted)"
+    else:
+        text = m.text + (" (edited)" if m.edited_at is not None else "")
+    reactions = "".join(f"  {r.emoji} {r.count}" for r in m.reactions)
+    return f"[{m.channel} #{m.seq} {stamp}] {who}: {text}{reactions}"
 
 
 async def send_lines(client: Client, channel: str, lines: Iterable[str]) -> list[frames.MessageOut]:

@@ -96,7 +96,8 @@ class Client:
         self.max_backoff = max_backoff
         self.http = httpx.AsyncClient(timeout=timeout)
         self.hello: frames.Hello | None = None
-        self.last_seq: dict[str, int] = {}  # per channel: the last message delivered
+        # Per channel: the last place in its log delivered (a message or a change).
+        self.last_seq: dict[str, int] = {}
         self._subscribed: dict[str, None] = {}
         self._watched: list[str] = []  # presence watches, renewed on reconnect
         self._pending: dict[str, _Send] = {}  # client_id -> unacknowledged send
@@ -220,6 +221,20 @@ class Client:
     async def open_dm(self, usernames: list[str]) -> dict[str, Any]:
         return await self.request("POST", "/api/dms", json={"usernames": usernames})  # type: ignore[no-any-return]
 
+    async def users(
+        self, query: str = "", *, after: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """A page of the user directory (`username`, `display_name`): users
+        whose username or display name contains `query`, in any case (all of
+        them for ""), by username. The next page: `after=` the last one's
+        username (an empty page: there are no more)."""
+        params: dict[str, Any] = {"q": query}
+        if after is not None:
+            params["after"] = after
+        if limit is not None:
+            params["limit"] = limit
+        return await self.request("GET", "/api/users", params=params)  # type: ignore[no-any-return]
+
     async def post(
         self, channel: str, text: str, *, client_id: str | None = None
     ) -> frames.MessageOut:
@@ -311,6 +326,33 @@ class Client:
             raise HubbubError("timeout", f"no ack for {client_id}") from None
         finally:
             self._pending.pop(client_id, None)
+
+    async def edit(self, channel: str, seq: int, text: str) -> frames.Changed:
+        """Replace the text of your own message `seq`. The answer holds the
+        message now and `seq`, the change's place in the channel's log (None
+        when nothing changed: the text was already that). Safe to retry."""
+        return await self._change({"action": "edit", "channel": channel, "seq": seq, "text": text})
+
+    async def delete(self, channel: str, seq: int) -> frames.Changed:
+        """Delete your own message `seq` (a tombstone stays: `deleted`, no
+        text). Deleting it again changes nothing (`seq` None)."""
+        return await self._change({"action": "delete", "channel": channel, "seq": seq})
+
+    async def react(self, channel: str, seq: int, emoji: str) -> frames.Changed:
+        """Add your reaction `emoji` (`👍`, or a shortcode: `:+1:`) to message
+        `seq`. Reacting twice changes nothing (`seq` None)."""
+        frame = {"action": "react", "channel": channel, "seq": seq, "emoji": emoji}
+        return await self._change(frame)
+
+    async def unreact(self, channel: str, seq: int, emoji: str) -> frames.Changed:
+        """Take back your reaction `emoji` (`seq` None if you had not made it)."""
+        frame = {"action": "unreact", "channel": channel, "seq": seq, "emoji": emoji}
+        return await self._change(frame)
+
+    async def _change(self, frame: dict[str, Any]) -> frames.Changed:
+        # Followers of the channel (this client too, if it is one) get the
+        # change as a `message_updated` event; the answer moves no cursor.
+        return frames.Changed.model_validate(await self._request(frame))
 
     async def typing(self, channel: str) -> None:
         await self._send_frame({"action": "typing", "channel": channel})
@@ -473,7 +515,9 @@ class Client:
             elif last is None or obj["last"] > last:
                 self.last_seq[channel] = obj["last"]
             return
-        if kind == "message":
+        if kind in ("message", "message_updated"):
+            # Both take a place in the channel's log: the cursor moves on
+            # either, and a hole before either is a hole.
             channel, seq = obj["channel"], obj["seq"]
             last = self.last_seq.get(channel)
             if last is not None and seq <= last:

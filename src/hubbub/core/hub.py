@@ -715,3 +715,13 @@ class Hub:
         return status
 
     # --- the user directory --------------------------------------------------------
+
+    async def search_users(
+        self, query: str = "", *, after: str | None = None, limit: int
+    ) -> tuple[list[User], str | None]:
+        """A page of the user directory: users whose username or display name
+        contains `query` in any case (everyone, for ""), by username, after
+        `after`; and the `after` of the next page (None: this is the last)."""
+        found = await self.store.search_users(query.strip(), after, limit + 1)
+        page = found[:limit]
+        return page, page[-1].username if len(found) > limit and page else None

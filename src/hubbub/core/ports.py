@@ -60,6 +60,14 @@ class Store(Protocol):
 
     async def update_password_hash(self, user_id: int, password_hash: str) -> None: ...
 
+    async def search_users(self, query: str, after: str | None, limit: int) -> list[User]:
+        """Users whose username or display name contains `query` (an empty one:
+        every user), compared in lower case: every letter, not only ASCII's, as
+        `str.lower` does (PostgreSQL as its database's locale does: the same in
+        any UTF-8 one). `%`, `_` and backslashes in it are themselves, never
+        wildcards. Those with a username after `after` (if given), by username,
+        at most `limit`."""
+
     # channels
     async def create_channel(
         self,

@@ -290,8 +290,9 @@ class MessageUpdated(ServerFrame):
 
 
 class Changed(ServerFrame):
-    """Answers `edit` and `delete`: the message's state now, and `seq`, the
-    change's place in the log (`null` when nothing changed)."""
+    """Answers `edit`, `delete`, `react` and `unreact`: the message's state
+    now, and `seq`, the change's place in the log (`null` when nothing
+    changed)."""
 
     type: Literal["changed"]
     id: FrameId | None

@@ -86,6 +86,24 @@ def errors(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
     return out
 
 
+# What a regular expression must escape to mean itself in ECMA-262 (JSON
+# Schema's dialect, with or without the `u` flag), Python and Rust alike:
+# ECMA-262's syntax characters. (Escaping anything else, as `re.escape` does
+# with `#`, `-` or `&`, is an error in ECMA-262's `u` mode.)
+_SYNTAX = frozenset("^$\\.*+?()[]{}|/")
+
+
+def alternation(words: Iterable[str]) -> str:
+    """A pattern (for `pattern`) that matches exactly `words`, whole: one
+    alternation of literals, read the same by ECMA-262, Python and Rust
+    (schemathesis generates from it in Python, validates in Rust; a browser
+    reads it in JavaScript). Flat, not folded into a trie: a third smaller,
+    but a tree of groups that Hypothesis takes five times longer to draw from
+    (it factors a flat one's shared prefixes itself)."""
+    escaped = ("".join("\\" + c if c in _SYNTAX else c for c in w) for w in words)
+    return f"^(?:{'|'.join(escaped)})$"
+
+
 class API(FastAPI):
     """FastAPI with a document freed of what hubbub never answers (422) and
     completed by `patches` (added by whoever installs the routes)."""

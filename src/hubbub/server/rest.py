@@ -14,27 +14,34 @@ import functools
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from emoji import EMOJI_DATA
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 from starlette.exceptions import HTTPException
 
 from hubbub.core import events
 from hubbub.core.auth import MAX_PASSWORD, MIN_PASSWORD, USERNAME_RE
 from hubbub.core.hub import CHANNEL_PAGE, MAX_CHANNEL_PAGE, Hub, unavailable
-from hubbub.core.models import User
+from hubbub.core.models import Changed, User
 from hubbub.core.ports import StoreError
 from hubbub.protocol import frames
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.frames import ChannelOut, MessageOut, UserOut
 from hubbub.protocol.limits import Limits
-from hubbub.protocol.rules import CHANNEL_RE, MAX_DISPLAY_NAME, MAX_DM_MEMBERS, MAX_TOPIC
+from hubbub.protocol.rules import (
+    CHANNEL_RE,
+    MAX_DISPLAY_NAME,
+    MAX_DM_MEMBERS,
+    MAX_EMOJI_BYTES,
+    MAX_TOPIC,
+)
 from hubbub.server import methods
-from hubbub.server.openapi import API, Schema, errors
+from hubbub.server.openapi import API, Schema, alternation, errors, operations
 
 
 def _bound(model: type[BaseModel], field: str, name: str) -> Any:
@@ -360,11 +367,54 @@ async def list_channels(
     a `Link: <...>; rel="next"` header gives the next page's URL (and
     `X-Next-After` its `after`)."""
     page, following = await hub.channel_page(user, after=after, limit=limit)
+    _link_next(request, response, following, limit)
+    return page
+
+
+def _link_next(request: Request, response: Response, following: str | None, limit: int) -> None:
+    """While there are more: the next page's `Link` (this URL, with `after`)
+    and `X-Next-After` (`NEXT_PAGE`)."""
     if following is not None:
         url = request.url.include_query_params(after=following, limit=limit)
         response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
         response.headers["X-Next-After"] = following
-    return page
+
+
+# The user directory's pages (`GET /api/users`).
+USER_PAGE = 100
+MAX_USER_PAGE = 1000
+
+
+@api.get(
+    "/users",
+    response_model=list[UserOut],
+    tags=["users"],
+    responses={200: {"headers": NEXT_PAGE}, **errors(*SIGNED_IN, E.invalid_input)},
+)
+async def list_users(
+    request: Request,
+    response: Response,
+    hub: HubDep,
+    _: UserDep,
+    q: Annotated[
+        str,
+        Query(
+            max_length=MAX_DISPLAY_NAME,
+            description="Only users whose username or display name contains this, in any "
+            "case (`ann` finds `ann`, `joanna` and `Ann Lee`). Empty: everyone.",
+        ),
+    ] = "",
+    after: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_USER_PAGE)] = USER_PAGE,
+) -> list[dict[str, str]]:
+    """The user directory (for finding someone to DM or invite): everyone, or
+    those matching `q`, by username, `limit` at a time. With `after`: the
+    users named after it. While there are more, a `Link: <...>; rel="next"`
+    header gives the next page's URL (and `X-Next-After` its `after`), as
+    `GET /api/channels` does."""
+    found, following = await hub.search_users(q, after=after, limit=limit)
+    _link_next(request, response, following, limit)
+    return [user_out(u) for u in found]
 
 
 @api.post(
@@ -508,6 +558,134 @@ async def send(
     return {**events.message_body(stored), "duplicate": stored.duplicate}
 
 
+# --- changes to a message: edit, delete, react (the WebSocket's `edit`,
+# `delete`, `react`, `unreact`; each one call into the hub) ------------------
+
+SEQ_MIN = _bound(frames.EditMessage, "seq", "ge")
+EMOJI_MAX = _bound(frames.React, "emoji", "max_length")
+
+
+class EditIn(Body):
+    text: str = Field(json_schema_extra=TEXT_RULE)
+
+
+class ChangedOut(BaseModel):
+    """A message after a change, as the WebSocket's `changed` answer has it."""
+
+    model_config = ConfigDict(extra="forbid")
+    seq: int | None = Field(
+        description="The change's place in the channel's log (the `seq` of the "
+        "`message_updated` everyone following the channel gets). `null` when it "
+        "changed nothing: the same text again, a second delete, a reaction made "
+        "twice, taking back one never made; so retrying is safe."
+    )
+    message: MessageOut = Field(description="The message in its state now.")
+
+
+@functools.cache
+def emoji_names() -> frozenset[str]:
+    """What a reaction's path segment may be: each emoji the `emoji` package
+    knows, as itself, and each of their `:shortcodes:` (Slack's and GitHub's
+    aliases, and the Unicode names: `:+1:`, `:thumbsup:`, `:thumbs_up:`).
+    `core.reactions.normalize` takes each (tests/e2e/test_message_changes_rest.py
+    checks every one), and the path takes nothing else, so the document can
+    list them exactly (`document_emoji`). (The WebSocket's `react` also takes
+    them padded with white space, and shortcodes' NFKC look-alikes.)"""
+    names: set[str] = set()
+    for char, data in EMOJI_DATA.items():
+        if len(char.encode()) <= MAX_EMOJI_BYTES:
+            names.add(char)
+            names.update(n for n in (data["en"], *data.get("alias", ())) if len(n) <= EMOJI_MAX)
+    return frozenset(names)
+
+
+def _known_emoji(value: str) -> str:
+    if value not in emoji_names():
+        raise ValueError("not an emoji: give one emoji, or its :shortcode:")
+    return value
+
+
+EMOJI_DOC = (
+    "One emoji, as itself (`👍`, percent-encoded in the URL) or by its `:shortcode:` "
+    "(`:+1:`, `:thumbsup:`, `:thumbs_up:`: Slack's and GitHub's aliases, or its Unicode "
+    "name). Stored and answered as the emoji, so `:+1:` and `👍` are one reaction."
+)
+SeqPath = Annotated[int, Path(ge=SEQ_MIN, description="The message's own seq (as in `history`).")]
+EmojiPath = Annotated[
+    str,
+    Path(min_length=1, max_length=EMOJI_MAX, description=EMOJI_DOC),
+    AfterValidator(_known_emoji),
+]
+MESSAGE = "/channels/{name}/messages/{seq}"
+REACTION = MESSAGE + "/reactions/{emoji}"
+# What every change can answer, besides its own codes: a path that is not a
+# seq or an emoji; no such channel, or message (`field: seq`); you not in the
+# channel; your rate (changes count against `messages_per_second`, as sends).
+CHANGE = (*SIGNED_IN, E.invalid_input, *MEMBER, E.rate_limited)
+
+
+def changed_out(changed: Changed) -> dict[str, Any]:
+    return {"seq": changed.seq, "message": events.message_body(changed.message)}
+
+
+@api.patch(
+    MESSAGE,
+    response_model=ChangedOut,
+    tags=["messages"],
+    responses=errors(*CHANGE, *JSON_BODY, E.message_too_long, E.forbidden, E.message_deleted),
+)
+async def edit_message(
+    name: str, seq: SeqPath, body: EditIn, hub: HubDep, user: UserDep
+) -> dict[str, Any]:
+    """Edit your own message: its text becomes `text`, and `edited_at` is set.
+    Only its author may (403 `forbidden`); a deleted message cannot be (409
+    `message_deleted`). Sending the text it has already changes nothing."""
+    return changed_out(await hub.edit(user, name, seq, body.text))
+
+
+@api.delete(
+    MESSAGE,
+    response_model=ChangedOut,
+    tags=["messages"],
+    responses=errors(*CHANGE, E.forbidden),
+)
+async def delete_message(name: str, seq: SeqPath, hub: HubDep, user: UserDep) -> dict[str, Any]:
+    """Delete your own message: its text and reactions are removed from
+    storage, and a tombstone (`deleted: true`, empty `text`) keeps its place.
+    Answers 200 with the tombstone rather than 204: the same body as every
+    change, whose `seq` (the change's place in the log) a client can resume
+    from. Deleting it again changes nothing (`seq: null`)."""
+    return changed_out(await hub.delete(user, name, seq))
+
+
+@api.put(
+    REACTION,
+    response_model=ChangedOut,
+    tags=["messages"],
+    responses=errors(*CHANGE, E.message_deleted, E.too_many_reactions),
+)
+async def react(
+    name: str, seq: SeqPath, emoji: EmojiPath, hub: HubDep, user: UserDep
+) -> dict[str, Any]:
+    """Add your reaction `emoji` to a message of a channel you are in.
+    Reacting again with the same emoji changes nothing (`seq: null`)."""
+    return changed_out(await hub.react(user, name, seq, emoji, add=True))
+
+
+@api.delete(
+    REACTION,
+    response_model=ChangedOut,
+    tags=["messages"],
+    responses=errors(*CHANGE, E.message_deleted),
+)
+async def unreact(
+    name: str, seq: SeqPath, emoji: EmojiPath, hub: HubDep, user: UserDep
+) -> dict[str, Any]:
+    """Take back your reaction `emoji` (changes nothing, `seq: null`, if you
+    had not made it)."""
+    return changed_out(await hub.react(user, name, seq, emoji, add=False))
+
+
 def error_response(err: ChatError) -> JSONResponse:
     headers = {}
     if err.retry_after is not None:
@@ -556,13 +734,34 @@ async def _internal_error(_: Request, exc: Exception) -> Response:
 
 def document_limits(schema: Schema, limits: Limits) -> None:
     """Fill in the document's values that are the server's `--limit`s."""
-    text = schema["components"]["schemas"][MessageIn.__name__]["properties"]["text"]
-    text["maxLength"] = limits.max_message_chars
+    for model in (MessageIn, EditIn):
+        text = schema["components"]["schemas"][model.__name__]["properties"]["text"]
+        text["maxLength"] = limits.max_message_chars
+
+
+def document_emoji(schema: Schema) -> None:
+    """The `{emoji}` of a reaction's path, listed whole (`emoji_names`) once,
+    as the schema `Emoji`, for the routes to refer to: every name it matches
+    is taken, nothing else is. (About 10,000 names, some 150 kB: a pattern
+    rather than an `enum`, which is larger still, and which tools such as
+    schemathesis try value by value, where they draw a few from a pattern.)"""
+    schema["components"]["schemas"]["Emoji"] = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": EMOJI_MAX,
+        "pattern": alternation(sorted(emoji_names())),
+        "description": EMOJI_DOC,
+    }
+    for _, _, op in operations(schema):
+        for param in op.get("parameters", []):
+            if param["in"] == "path" and param["name"] == "emoji":
+                param["schema"] = {"$ref": "#/components/schemas/Emoji"}
 
 
 def install(app: API, limits: Limits) -> None:
     app.include_router(api)
     app.openapi_patches.append(functools.partial(document_limits, limits=limits))
+    app.openapi_patches.append(document_emoji)
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -191,6 +191,31 @@ class SQLStore:
                 update(t.users).where(t.users.c.id == user_id).values(password_hash=password_hash)
             )
 
+    async def search_users(self, query: str, after: str | None, limit: int) -> list[User]:
+        if limit <= 0:
+            return []
+        u = t.users
+        where = [] if after is None else [u.c.username > after]
+        async with self._read() as conn:
+            if query:
+                lower: Any = func.lower
+                if self.is_sqlite:
+                    # SQLite's lower() lowers ASCII letters only: use Python's.
+                    await conn.run_sync(_register_lower)
+                    lower = func.hubbub_lower
+                # A parameter, its `%` and `_` escaped (autoescape): no wildcards.
+                folded = query.lower()
+                where.append(
+                    or_(
+                        lower(u.c.username).contains(folded, autoescape=True),
+                        lower(u.c.display_name).contains(folded, autoescape=True),
+                    )
+                )
+            rows = (
+                await conn.execute(select(u).where(*where).order_by(u.c.username).limit(limit))
+            ).all()
+        return [User(r.id, r.username, r.display_name, r.password_hash) for r in rows]
+
     # channels --------------------------------------------------------------
 
     async def create_channel(

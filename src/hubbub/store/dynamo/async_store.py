@@ -62,6 +62,7 @@ class DynamoStore:
     get_user = _off_loop(SyncDynamoStore.get_user)
     get_user_by_name = _off_loop(SyncDynamoStore.get_user_by_name)
     update_password_hash = _off_loop(SyncDynamoStore.update_password_hash)
+    search_users = _off_loop(SyncDynamoStore.search_users)
     # channels
     create_channel = _off_loop(SyncDynamoStore.create_channel)
     get_channel = _off_loop(SyncDynamoStore.get_channel)

@@ -112,6 +112,33 @@ class SyncDynamoStore:
         ref = self.tables.get("users", {"pk": S(f"username#{username}")})
         return None if ref is None else self.get_user(get_int(ref, "id"))
 
+    def search_users(self, query: str, after: str | None, limit: int) -> list[User]:
+        """A Scan of the users table, filtered here: DynamoDB's `contains` has
+        no case-insensitive form, and no index orders users by name. It reads
+        every account for each page: fine for a directory of thousands; a big
+        deployment would keep a lower-cased copy of the names in an index."""
+        folded = query.lower()
+        kwargs: dict[str, Any] = {
+            "TableName": self.tables.names["users"],
+            "ConsistentRead": True,
+            # user#id items only (not username#... or sent#... ones).
+            "FilterExpression": "begins_with(pk, :user)",
+            "ExpressionAttributeValues": {":user": S("user#")},
+        }
+        found: list[User] = []
+        while True:
+            res = self.tables.client.scan(**kwargs)
+            for item in res.get("Items", []):
+                user = user_of(item)
+                if (after is None or user.username > after) and (
+                    folded in user.username.lower() or folded in user.display_name.lower()
+                ):
+                    found.append(user)
+            if not res.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
+        return sorted(found, key=lambda u: u.username)[: max(limit, 0)]
+
     def update_password_hash(self, user_id: int, password_hash: str) -> None:
         try:
             self.tables.client.update_item(
