@@ -21,7 +21,7 @@ from playwright.async_api import (
     expect,
 )
 
-from support import Server
+from support import Server, online
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -112,6 +112,27 @@ class Web:
 
     async def channel_view(self, user: User, name: str) -> Any:
         return await self.call("GET", f"/api/channels/{name}", user)
+
+    # --- message changes (over a WebSocket of the user's own) ------------------------
+
+    async def change(self, user: User, action: str, channel: str, seq: int, **fields: Any) -> Any:
+        """`edit`, `delete`, `react` or `unreact` message `seq` as `user`; the `changed` answer."""
+        async with online(self.server, user.token) as ws:
+            reply = await ws.request({"action": action, "channel": channel, "seq": seq, **fields})
+        assert reply["type"] == "changed", reply
+        return reply
+
+    async def edit(self, user: User, channel: str, seq: int, text: str) -> Any:
+        return await self.change(user, "edit", channel, seq, text=text)
+
+    async def delete(self, user: User, channel: str, seq: int) -> Any:
+        return await self.change(user, "delete", channel, seq)
+
+    async def react(self, user: User, channel: str, seq: int, emoji: str) -> Any:
+        return await self.change(user, "react", channel, seq, emoji=emoji)
+
+    async def unreact(self, user: User, channel: str, seq: int, emoji: str) -> Any:
+        return await self.change(user, "unreact", channel, seq, emoji=emoji)
 
     # --- browser --------------------------------------------------------------------
 
@@ -223,3 +244,13 @@ def member_event(page: Page, text: str) -> Locator:
         has_text=re.compile(f"^{re.escape(text)}$")
     )
     return page.get_by_test_id("member-event").filter(has=line)
+
+
+def message_at(page: Page, seq: int) -> Locator:
+    """The message whose seq is `seq` (whatever its text now)."""
+    return page.locator(f'[data-testid="message"][data-seq="{seq}"]')
+
+
+def reaction(msg: Locator, emoji: str) -> Locator:
+    """The reaction chip for `emoji` under the message `msg`."""
+    return msg.locator(f'[data-testid="reaction"][data-emoji="{emoji}"]')

@@ -1,5 +1,6 @@
 """Screenshots of the channel view for the docs, in the light and dark themes
-(docs/screenshots/channel-light.png and channel-dark.png, 1280x800)."""
+(docs/screenshots/channel-light.png and channel-dark.png, 1280x800), and of
+messages that were reacted to, edited and deleted (reactions.png)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from playwright.async_api import expect
 
 from support import Server, ws_connect
 
-from .helpers import User, Web, channel_item, message
+from .helpers import User, Web, channel_item, message, message_at
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -110,3 +111,62 @@ async def test_channel_view_screenshots(
             await page.screenshot(path=shots_dir / f"channel-{scheme}.png")
     for scheme in ("light", "dark"):
         assert (shots_dir / f"channel-{scheme}.png").stat().st_size > 10_000
+
+
+async def test_reactions_screenshot(
+    web: Web, server_factory: Callable[..., Server], tmp_path: Path
+) -> None:
+    shots_dir = DOCS_SHOTS if os.environ.get("HUBBUB_UPDATE_SCREENSHOTS") else tmp_path
+    web.use(server_factory())
+    names = {"alice": "Alice Chen", "bob": "Bob Martin", "carol": "Carol Diaz", "dave": "Dave Kim"}
+    users: dict[str, User] = {u: await web.user(u, d) for u, d in names.items()}
+    alice, bob, carol, dave = (users[u] for u in names)
+    await web.channel(alice, "design", topic="Pixels and prototypes")
+    for u in (bob, carol, dave):
+        await web.join(u, "design")
+
+    async def post(user: User, text: str) -> int:
+        seq: int = (await web.post(user, "design", text))["seq"]
+        return seq
+
+    flow = await post(
+        bob, "First pass at the new onboarding flow: https://hubbub.example.com/design/onboarding"
+    )
+    bigger = await post(
+        carol, "Love the illustrations. Could the sign-up button be bigger on phones?"
+    )
+    bumped = await post(bob, "Good call: bumped it to 40px.")
+    oops = await post(dave, "wrong channel, sorry")
+    ship = await post(alice, "Looks great to me. Ship it! 🚀")
+    await web.edit(bob, "design", bumped, "Good call: bumped it to 44px, the touch target minimum.")
+    await web.delete(dave, "design", oops)
+    for user, seq, emoji in [
+        (alice, flow, ":tada:"),
+        (carol, flow, ":tada:"),
+        (dave, flow, ":tada:"),
+        (carol, flow, ":heart_eyes:"),
+        (bob, bigger, ":+1:"),
+        (alice, bigger, ":+1:"),
+        (carol, bumped, ":white_check_mark:"),
+        (bob, ship, ":rocket:"),
+        (carol, ship, ":rocket:"),
+        (dave, ship, ":rocket:"),
+        (bob, ship, ":heart:"),
+        (dave, ship, ":100:"),
+    ]:
+        await web.react(user, "design", seq, emoji)
+    await web.call("POST", "/api/channels/design/read", alice, {"seq": 1000})
+
+    page = await web.page(alice, channel="design", width=1280, height=800)
+    last = message_at(page, ship)
+    await expect(last.get_by_test_id("reaction")).to_have_count(3)
+    await expect(message_at(page, flow).get_by_test_id("reaction").first).to_have_attribute(
+        "title", "Carol Diaz, Dave Kim and you reacted with 🎉"
+    )
+    await expect(message_at(page, oops).get_by_test_id("message-tombstone")).to_be_visible()
+    await page.emulate_media(color_scheme="light")
+    await last.hover()  # its actions: react, edit, delete
+    await expect(last.get_by_test_id("action-edit")).to_be_visible()
+    shots_dir.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=shots_dir / "reactions.png")
+    assert (shots_dir / "reactions.png").stat().st_size > 10_000

@@ -14,6 +14,19 @@ export const PAGE = 50;
 export const DEFAULT_CHANNEL = "general";
 /** Joined/left lines kept per channel (they are live only: not in history). */
 const MAX_EVENTS = 200;
+/** Changes kept for messages not loaded (yet): applied if a history page brings them. */
+const MAX_STASH = 500;
+
+/** What a failed edit, delete or reaction says, by error code. */
+const CHANGE_ERRORS = {
+  forbidden: "You can only edit or delete your own messages.",
+  not_a_member: "You are not in that conversation any more.",
+  message_deleted: "That message was deleted.",
+  too_many_reactions: "That message already has as many different reactions as it can have.",
+  not_found: "That message is not there any more.",
+  rate_limited: "You are doing that too often: wait a moment and try again.",
+  unavailable: "The server could not save that: try again.",
+};
 
 export function newClientId() {
   const bytes = new Uint8Array(12);
@@ -35,6 +48,18 @@ export class Channel {
     this.serverRead = this.lastRead; // the cursor as the server last confirmed it
     this.mentions = Number(body.mentions ?? 0);
     this.countedUpTo = Number(body.last_seq ?? 0); // mentions are counted up to here
+    // Unread messages. Edits, deletes and reactions take seqs too, so a seq
+    // difference counts nothing: the count is the server's (`unread`, in a REST
+    // channel view at `baseSeq` after `baseRead`), less its messages deleted
+    // since (`baseGone`: message seq -> the delete's seq), plus the messages
+    // from others delivered live after `baseSeq` (`liveUnread`), each only
+    // while it is after `lastRead`.
+    this.unreadBase = 0;
+    this.baseSeq = 0;
+    this.baseRead = 0;
+    this.baseGone = new Map();
+    this.liveUnread = new Set();
+    this.stash = new Map(); // message seq -> {message, at}: changes to messages not loaded
     this.seen = Number(body.last_seq ?? 0); // resume point: `since` on (re)subscribe
     this.msgs = new Map(); // seq -> message (confirmed)
     this.pending = new Map(); // client_id -> pending send
@@ -47,6 +72,7 @@ export class Channel {
     this.refreshing = null;
     this._sorted = null;
     this.update(body);
+    this.rebase(body);
   }
 
   update(body) {
@@ -58,7 +84,44 @@ export class Channel {
   }
 
   get unread() {
-    return Math.max(0, this.lastSeq - this.lastRead);
+    let n = 0;
+    if (this.lastRead < this.baseSeq) n = this.unreadBase - this.baseGone.size;
+    for (const seq of this.liveUnread) if (seq > this.lastRead) n++;
+    return Math.max(0, n);
+  }
+
+  /** Take the server's counts from a REST channel view (`unread`, `mentions`,
+   * `last_read`, as of its `last_seq`); an older view than the last one is ignored. */
+  rebase(body) {
+    if (typeof body.unread !== "number") return;
+    const upTo = Number(body.last_seq ?? 0);
+    if (upTo < this.baseSeq) return;
+    this.unreadBase = body.unread;
+    this.baseSeq = upTo;
+    this.baseRead = Number(body.last_read ?? 0);
+    this.lastRead = Math.max(this.lastRead, this.baseRead);
+    this.serverRead = Math.max(this.serverRead, this.baseRead);
+    for (const [seq, at] of this.baseGone) {
+      if (at <= upTo || seq <= this.baseRead || seq > upTo) this.baseGone.delete(seq);
+    }
+    for (const seq of this.liveUnread) if (seq <= upTo) this.liveUnread.delete(seq);
+    // The server counted mentions up to `upTo`; live ones past it stay ours.
+    if (this.countedUpTo <= upTo) {
+      this.countedUpTo = upTo;
+      this.mentions = Number(body.mentions ?? 0);
+    }
+    this.clampMentions();
+  }
+
+  /** Every unread DM is for you; a mention is always an unread message. */
+  clampMentions() {
+    if (this.isDM) this.mentions = Math.max(this.mentions, this.unread);
+    this.mentions = Math.min(this.mentions, this.unread);
+  }
+
+  /** Read up to `lastRead`: forget the live unread messages before it. */
+  pruneRead() {
+    for (const seq of this.liveUnread) if (seq <= this.lastRead) this.liveUnread.delete(seq);
   }
 
   get isDM() {
@@ -81,23 +144,38 @@ export class Channel {
     return s.length ? s[s.length - 1].seq : 0;
   }
 
-  /** Add a confirmed message; false if this seq is already here (dedupe). */
+  /** Add a confirmed message; false if this seq is already here (dedupe). A
+   * change seen for it before it was loaded wins over a history page's copy. */
   add(m) {
     if (this.msgs.has(m.seq)) return false;
-    this.msgs.set(m.seq, {
-      seq: m.seq,
-      channel: m.channel,
-      author: m.author,
-      text: m.text,
-      client_id: m.client_id ?? null,
-      created_at: m.created_at,
-    });
+    const stashed = this.stash.get(m.seq);
+    if (stashed) this.stash.delete(m.seq);
+    this.msgs.set(m.seq, entry(stashed ? stashed.message : m, stashed ? stashed.at : 0, 0));
     this._sorted = null;
     return true;
   }
 
+  /** A message's state now (`at`: the seq of the change that made it); false
+   * if the message is not here, or what is here is newer. */
+  replace(m, at) {
+    const prev = this.msgs.get(m.seq);
+    if (!prev || at < prev.at) return false;
+    this.msgs.set(m.seq, entry(m, at, prev.rev + 1));
+    this._sorted = null;
+    return true;
+  }
+
+  /** A change to a message that is not loaded: kept in case a history page in
+   * flight (older than the change) brings it. */
+  remember(m, at) {
+    this.stash.delete(m.seq);
+    this.stash.set(m.seq, { message: m, at });
+    if (this.stash.size > MAX_STASH) this.stash.delete(this.stash.keys().next().value);
+  }
+
   clearMessages() {
     this.msgs.clear();
+    this.stash.clear();
     this._sorted = null;
     this.loaded = false;
     this.hasMore = true;
@@ -125,6 +203,25 @@ export class Channel {
 }
 
 let eventIds = 0;
+
+/** A confirmed message as the model keeps it; `at` is the seq of the last
+ * change applied (0: as sent or loaded), `rev` counts local updates (the list
+ * redraws a message when it changes). */
+function entry(m, at, rev) {
+  return {
+    seq: m.seq,
+    channel: m.channel,
+    author: m.author,
+    text: m.text,
+    client_id: m.client_id ?? null,
+    created_at: m.created_at,
+    edited_at: m.edited_at ?? null,
+    deleted: m.deleted === true,
+    reactions: Array.isArray(m.reactions) ? m.reactions : [],
+    at,
+    rev,
+  };
+}
 
 export class Chat {
   constructor({ api, token, onChange, onAuthFailed, onNotice }) {
@@ -171,6 +268,7 @@ export class Chat {
 
   stop() {
     this.socket.stop();
+    for (const req of this.requests.values()) if (req.kind === "change") clearTimeout(req.timer);
     for (const ch of this.channels.values()) {
       for (const p of ch.pending.values()) clearTimeout(p.timer);
       for (const t of ch.typing.values()) clearTimeout(t);
@@ -211,6 +309,9 @@ export class Chat {
 
   _down() {
     this.generation++;
+    for (const req of this.requests.values()) {
+      if (req.kind === "change") this._settle(req, changeError("disconnected", "The connection dropped before the server answered: check the message and try again."));
+    }
     this.requests.clear();
     this.watched = "";
     for (const ch of this.channels.values()) {
@@ -241,9 +342,10 @@ export class Chat {
         ch.lastRead = Math.max(ch.lastRead, body.last_read);
       }
       ch.serverRead = Math.max(ch.serverRead, body.last_read);
-      ch.countedUpTo = Math.max(ch.countedUpTo, body.last_seq);
-      ch.mentions = ch.lastRead >= ch.lastSeq ? 0 : body.mentions;
-      if (ch.isDM) ch.mentions = Math.max(ch.mentions, Math.max(0, body.last_seq - ch.lastRead));
+      ch.rebase(body);
+      // Read here further than the server had counted (a `read` on its way):
+      // its count holds messages read since, so ask it again in a moment.
+      if (ch.lastRead > ch.baseRead && ch.lastRead < ch.baseSeq && ch.unreadBase > 0) this.refreshChannel(ch.name);
     }
     for (const name of [...this.channels.keys()]) {
       if (!mine.has(name)) this._forget(name, false);
@@ -272,6 +374,10 @@ export class Chat {
     switch (f.type) {
       case "message":
         return this._message(f);
+      case "message_updated":
+        return this._updated(f);
+      case "changed":
+        return this._changed(f);
       case "ack":
         return this._ack(f);
       case "subscribed":
@@ -315,8 +421,9 @@ export class Chat {
         return;
       }
       case "skipped": {
-        // Seqs that will never hold a message (only on the Lambda deployment):
-        // delivered as far as resuming goes, and nothing to show.
+        // Places of the log that hold nothing for us (changes a replay folded
+        // into a later frame; on Lambda, a send that failed after taking its
+        // seq): delivered as far as resuming goes, and nothing to show.
         const ch = this.channels.get(f.channel);
         if (ch) {
           ch.seen = Math.max(ch.seen, f.last);
@@ -340,13 +447,19 @@ export class Chat {
     const mine = this.me && m.author && m.author.username === this.me.username;
     if (mine && m.client_id && ch.pending.has(m.client_id)) this._confirm(ch, m.client_id);
     ch.add(m);
+    this._lookUpReactors(ch, m);
     // Subscriptions deliver each channel in order without gaps: this is the
     // point to resume from.
     ch.seen = Math.max(ch.seen, m.seq);
     ch.lastSeq = Math.max(ch.lastSeq, m.seq);
+    // Unread: a message from someone else past the server's count (a replay
+    // may bring messages it counted already: those are at or before baseSeq).
+    // A replayed message can be a tombstone already: never unread.
+    const countable = !mine && m.deleted !== true;
+    if (countable && m.seq > ch.baseSeq && m.seq > ch.lastRead) ch.liveUnread.add(m.seq);
     if (m.seq > ch.countedUpTo) {
       ch.countedUpTo = m.seq;
-      if (!mine && m.seq > ch.lastRead && (ch.isDM || mentions(m.text, this.me?.username))) {
+      if (countable && m.seq > ch.lastRead && (ch.isDM || mentions(m.text, this.me?.username))) {
         ch.mentions++;
       }
     }
@@ -361,6 +474,61 @@ export class Chat {
     }
     this.onChange("messages", ch.name);
     this.onChange("channels", ch.name);
+  }
+
+  /** A message changed (edited, deleted, reacted to): `f.seq` is the change's
+   * place in the log, `f.message` the message's state now. */
+  _updated(f) {
+    const ch = this.channels.get(f.channel);
+    if (!ch) return;
+    const m = f.message;
+    if (this.learn(m.author)) this._namesChanged();
+    ch.seen = Math.max(ch.seen, f.seq);
+    ch.lastSeq = Math.max(ch.lastSeq, f.seq);
+    const me = this.me?.username;
+    const theirs = !(m.author && m.author.username && m.author.username === me);
+    const prev = ch.msgs.get(m.seq);
+    if (theirs && m.deleted === true) {
+      // A deleted message is not unread any more. One the server counted
+      // (in its view at baseSeq) and deleted after that view comes off it.
+      ch.liveUnread.delete(m.seq);
+      if (f.seq > ch.baseSeq && m.seq > ch.baseRead && m.seq <= ch.baseSeq) ch.baseGone.set(m.seq, f.seq);
+    }
+    if (f.seq > ch.countedUpTo) {
+      // An edit that newly mentions you in an unread message counts; one that
+      // takes the mention out (or a delete) takes it back. Only against the
+      // text we had, so nothing counts twice; the server's views agree.
+      ch.countedUpTo = f.seq;
+      if (theirs && prev && m.seq > ch.lastRead) {
+        const counts = (x) => x.deleted !== true && (ch.isDM || mentions(x.text, me));
+        const delta = Number(counts(m)) - Number(counts(prev));
+        if (delta > 0) ch.mentions++;
+        else if (delta < 0) ch.mentions = Math.max(0, ch.mentions - 1);
+      }
+    }
+    ch.clampMentions();
+    if (prev) ch.replace(m, f.seq);
+    else ch.remember(m, f.seq);
+    this._lookUpReactors(ch, m);
+    this.onChange("messages", ch.name);
+    this.onChange("channels", ch.name);
+  }
+
+  /** The answer to your edit, delete, react or unreact. */
+  _changed(f) {
+    const req = this.requests.get(f.id);
+    this.requests.delete(f.id);
+    const ch = this.channels.get(f.channel);
+    if (ch && f.message) {
+      this.learn(f.message.author);
+      // `seq: null`: it changed nothing. Otherwise the state it made, unless
+      // a later change is here already (its message_updated came first).
+      if (f.seq !== null && f.seq !== undefined && ch.replace(f.message, f.seq)) {
+        this._lookUpReactors(ch, f.message);
+        this.onChange("messages", ch.name);
+      }
+    }
+    if (req && req.kind === "change") this._settle(req, null, f.message);
   }
 
   _ack(f) {
@@ -390,9 +558,11 @@ export class Chat {
     if (f.recovered) {
       ch.seen = Math.max(ch.seen, f.last_seq);
     } else {
-      // Too far behind to replay: page the history again instead of showing a hole.
+      // Too far behind to replay: page the history again instead of showing a
+      // hole (and take the unread count from the server: nothing came live).
       ch.seen = f.last_seq;
       ch.clearMessages();
+      this.refreshChannel(ch.name);
       this.onChange("reload", ch.name);
     }
     this.onChange("channels", ch.name);
@@ -404,6 +574,16 @@ export class Chat {
     if (f.id != null) this.requests.delete(f.id);
     if (!req) {
       if (f.code !== "rate_limited") this.onNotice(f.message || f.code);
+      return;
+    }
+    if (req.kind === "change") {
+      if (f.code === "rate_limited" && f.retry_after != null && !req.retried) {
+        req.retried = true;
+        clearTimeout(req.timer);
+        req.timer = setTimeout(() => this._transmitChange(req), Math.max(100, f.retry_after * 1000));
+        return;
+      }
+      this._settle(req, changeError(f.code, changeMessage(f, req)));
       return;
     }
     const ch = this.channels.get(req.channel);
@@ -427,6 +607,9 @@ export class Chat {
     const ch = this.channels.get(f.channel);
     if (!ch) return;
     this._readUpTo(ch, f.seq);
+    // Read part of what the server counted (another device, behind this one):
+    // how many of its messages are left is the server's to say.
+    if (ch.lastRead > ch.baseRead && ch.lastRead < ch.baseSeq && ch.unreadBase > 0) this.refreshChannel(ch.name);
     this.onChange("channels", ch.name);
   }
 
@@ -435,6 +618,7 @@ export class Chat {
   _readUpTo(ch, seq) {
     if (seq > ch.lastRead) ch.lastRead = seq;
     ch.serverRead = Math.max(ch.serverRead, seq);
+    ch.pruneRead();
     if (ch.lastRead >= ch.lastSeq) ch.mentions = 0;
     else ch.mentions = Math.min(ch.mentions, ch.unread);
   }
@@ -470,6 +654,9 @@ export class Chat {
         this.watchPresence();
         if (this.me) this.lookUp(ch.partners(this.me.username));
       }
+      // Its unread count and read cursor are the server's (joining reads
+      // what was there before, as in Slack).
+      this.refreshChannel(ch.name);
     }
     this._subscribe(ch);
     this.onChange("channels", ch.name);
@@ -486,6 +673,7 @@ export class Chat {
         const now = this.channels.get(name);
         if (now) {
           now.update({ ...body, last_seq: undefined });
+          now.rebase(body);
           this.onChange("members", name);
           this.onChange("channels", name);
         }
@@ -628,7 +816,9 @@ export class Chat {
         for (const m of page.messages) {
           this.learn(m.author);
           ch.add(m);
+          this._lookUpReactors(ch, m);
         }
+        ch.stash.clear(); // changes to messages older than this page: history has them as they are now
         const oldestInPage = page.messages.length ? page.messages[page.messages.length - 1].seq : null;
         ch.hasMore = page.has_more || (oldestInPage !== null && ch.oldestSeq() < oldestInPage);
         ch.loaded = true;
@@ -655,7 +845,9 @@ export class Chat {
         for (const m of page.messages) {
           this.learn(m.author);
           if (ch.add(m)) added++;
+          this._lookUpReactors(ch, m);
         }
+        ch.stash.clear();
         ch.hasMore = page.has_more;
       })
       .finally(() => {
@@ -732,7 +924,9 @@ export class Chat {
     const upTo = seq ?? ch.lastSeq;
     if (upTo <= 0 || (upTo <= ch.lastRead && !force)) return;
     ch.lastRead = Math.max(ch.lastRead, upTo);
+    ch.pruneRead();
     if (ch.lastRead >= ch.lastSeq) ch.mentions = 0;
+    else ch.mentions = Math.min(ch.mentions, ch.unread);
     if (!this.socket.send({ action: "read", channel: name, seq: upTo })) {
       this.api.post(`/api/channels/${seg(name)}/read`, { seq: upTo }).catch(() => {});
     }
@@ -742,4 +936,103 @@ export class Chat {
   sendTyping(name) {
     this.socket.send({ action: "typing", channel: name });
   }
+
+  // --- edits, deletes and reactions ------------------------------------------------
+
+  /** Replace the text of your message `seq`; resolves with the message as it
+   * is now, or rejects with an Error whose `code` is the server's. */
+  edit(name, seq, text) {
+    return this._change("edit", name, seq, { text });
+  }
+
+  delete(name, seq) {
+    return this._change("delete", name, seq, {});
+  }
+
+  /** `emoji` as itself or as a `:shortcode:` (the server checks it). */
+  react(name, seq, emoji) {
+    return this._change("react", name, seq, { emoji });
+  }
+
+  unreact(name, seq, emoji) {
+    return this._change("unreact", name, seq, { emoji });
+  }
+
+  /** Did you react to message `seq` with `emoji` (as far as this tab knows)? */
+  reacted(name, seq, emoji) {
+    const m = this.channels.get(name)?.msgs.get(seq);
+    const me = this.me?.username;
+    return !!m && m.reactions.some((r) => r.emoji === emoji && r.users.includes(me));
+  }
+
+  /** react or unreact, whichever takes your reaction `emoji` the other way. */
+  toggleReaction(name, seq, emoji) {
+    return this.reacted(name, seq, emoji) ? this.unreact(name, seq, emoji) : this.react(name, seq, emoji);
+  }
+
+  _change(action, name, seq, fields) {
+    return new Promise((resolve, reject) => {
+      if (!this.channels.has(name)) {
+        reject(changeError("not_found", "You are not in that conversation any more."));
+        return;
+      }
+      if (!this.socket.isOpen) {
+        // Not queued: by the time the connection is back the message may have
+        // changed, and a reaction sent twice would toggle the wrong way.
+        reject(changeError("offline", "You are offline: try again once the connection is back."));
+        return;
+      }
+      this._transmitChange({ kind: "change", action, channel: name, seq, fields, resolve, reject, timer: null, retried: false });
+    });
+  }
+
+  _transmitChange(req) {
+    if (req.id !== undefined) this.requests.delete(req.id);
+    if (!this.socket.isOpen) {
+      this._settle(req, changeError("offline", "You are offline: try again once the connection is back."));
+      return;
+    }
+    req.id = ++this.nextId;
+    this.requests.set(req.id, req);
+    this.socket.send({ action: req.action, id: req.id, channel: req.channel, seq: req.seq, ...req.fields });
+    clearTimeout(req.timer);
+    req.timer = setTimeout(() => {
+      if (this.requests.get(req.id) !== req) return;
+      this.requests.delete(req.id);
+      this._settle(req, changeError("timeout", "No response from the server: check the message and try again."));
+    }, ACK_TIMEOUT);
+  }
+
+  _settle(req, err, message = null) {
+    clearTimeout(req.timer);
+    req.timer = null;
+    if (req.settled) return;
+    req.settled = true;
+    if (err) req.reject(err);
+    else req.resolve(message);
+  }
+
+  /** Reaction chips name who reacted: fetch the display names not known yet. */
+  _lookUpReactors(ch, m) {
+    if (!m || !Array.isArray(m.reactions) || !m.reactions.length) return;
+    const users = [];
+    for (const r of m.reactions) for (const u of r.users) if (!this.people.has(u)) users.push(u);
+    if (users.length) this.lookUp(users).then(() => this.onChange("messages", ch.name));
+  }
+}
+
+function changeError(code, message) {
+  const err = new Error(message);
+  err.code = code;
+  return err;
+}
+
+/** An error frame answering an edit, delete or reaction, in words. */
+function changeMessage(f, req) {
+  if (f.code === "invalid_input" && (f.field === "emoji" || req.fields.emoji !== undefined)) {
+    return `“${String(req.fields.emoji ?? "").slice(0, 40)}” is not an emoji.`;
+  }
+  if (f.code === "message_too_long") return f.message || "That message is too long.";
+  if (f.code === "forbidden" && req.action !== "edit" && req.action !== "delete") return f.message || "You can't do that.";
+  return CHANGE_ERRORS[f.code] || f.message || f.code;
 }

@@ -1,6 +1,7 @@
 // Where you write: Enter sends and Shift+Enter breaks the line, the box grows
 // with the text, each channel keeps its own unsent draft, and typing is
 // announced often enough to keep the others' indicator up while you type.
+// Up in the empty box edits your last message in the channel.
 //
 // Slash commands, here until the server has its own: `/join #name` joins (and
 // opens) a channel, `/me text` posts "_text_" (italic, as Slack shows /me).
@@ -84,6 +85,9 @@ export class Composer {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && !ev.altKey) {
       ev.preventDefault();
       this.submit();
+    } else if (ev.key === "ArrowUp" && !this.input.value && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey && !ev.isComposing) {
+      // Up in an empty box edits your last message here (as in Slack).
+      if (this.app.messages.editLast()) ev.preventDefault();
     }
   }
 

@@ -74,6 +74,9 @@ const ICONS = {
   down: "M12 5v14M6 13l6 6 6-6",
   compass: "M12 21a9 9 0 1 1 0-18 9 9 0 0 1 0 18zM15.5 8.5l-2 5-5 2 2-5z",
   logout: "M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10",
+  smile: "M12 21a9 9 0 1 1 0-18 9 9 0 0 1 0 18zM8.5 14.5a4.5 4.5 0 0 0 7 0M9 9.5v.5M15 9.5v.5",
+  pencil: "M4 20h4L19 9a2.8 2.8 0 0 0-4-4L4 16zM13.5 6.5l4 4",
+  trash: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6",
 };
 
 export function icon(name, cls = "icon") {

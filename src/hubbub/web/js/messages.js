@@ -5,11 +5,17 @@
 // shows its "New" divider at the top (older pages are fetched until it is
 // loaded); one with none, its newest messages. Message elements are cached
 // and reused, so a re-render keeps the scroll position and does not rebuild
-// what has not changed.
+// what has not changed (nor loses the keyboard focus inside the list).
+//
+// What you do to a message runs here too: reactions (the chips and the
+// picker), and editing and deleting your own (the inline editor, Up in an
+// empty composer to edit your last message, the delete confirmation).
 
 import { openBrowse } from "./browse.js";
 import { h, icon, setChildren } from "./dom.js";
+import { openEmojiPicker } from "./emoji-picker.js";
 import { channelIntro, memberEventEl, messageEl } from "./message.js";
+import { confirmDelete, Editor } from "./message-actions.js";
 import { dayKey, dayLabel } from "./time.js";
 
 const GROUP_GAP = 5 * 60 * 1000; // messages closer than this join the author's group
@@ -24,6 +30,7 @@ export class MessageList {
     this.forceBottom = false;
     this.anchor = false; // the next loaded render scrolls the "New" divider to the top
     this.anchorPages = 0;
+    this.editor = null; // the inline editor open on one of your messages
     this.list = h("div", {
       class: "messages",
       testid: "message-list",
@@ -56,6 +63,7 @@ export class MessageList {
   /** Another channel is open: start over, with "New" above its first unread
    * message, and that message at the top of the list once it is loaded. */
   switchTo(ch) {
+    this.editor = null;
     this.reset();
     this.newMark = ch && ch.unread > 0 ? ch.lastRead : null;
     this.anchor = this.newMark !== null;
@@ -98,6 +106,7 @@ export class MessageList {
       return;
     }
     const me = user.username;
+    if (this.editor && !this.editable(ch, this.editor.seq, this.editor.channel)) this.editor = null;
     const stick = this.forceBottom || this.isAtBottom();
     const fromBottom = list.scrollHeight - list.scrollTop;
     const prevTop = list.scrollTop;
@@ -150,7 +159,10 @@ export class MessageList {
       const groupStart = divided || !prev || prevAuthor !== authorName || m.created_at - prev.created_at > GROUP_GAP;
       const state = m.seq ? "sent" : m.state;
       const key = m.seq ? `s:${m.seq}` : `p:${m.client_id}`;
-      const sig = `${groupStart}|${state}|${m.error || ""}`;
+      const editor = m.seq && this.editor && this.editor.seq === m.seq ? this.editor : null;
+      // Who reacted is shown by name: a name learnt later redraws the message.
+      const reactors = m.reactions && m.reactions.length ? m.reactions.map((r) => r.users.map(chat.names).join(",")).join(";") : "";
+      const sig = `${groupStart}|${state}|${m.error || ""}|${m.rev || 0}|${editor ? "editing" : ""}|${reactors}`;
       nodes.push(
         this.cached(key, sig, () =>
           messageEl(m, {
@@ -159,13 +171,30 @@ export class MessageList {
             state,
             retry: () => chat.retry(ch.name, m.client_id),
             discard: () => chat.discard(ch.name, m.client_id),
+            actions: m.seq && !m.deleted ? this.actionsFor(ch.name, m) : null,
+            editor: editor ? editor.el : null,
+            names: chat.names,
           }),
         ),
       );
       prev = m;
     }
     eventsBefore(null);
+    // Putting the nodes back takes the focus off whatever in the list had it
+    // (the editor, a reaction chip, an action): give it back, to the same
+    // control of a message that was rebuilt.
+    const active = document.activeElement;
+    const focused = active && active !== list && list.contains(active) ? active : null;
+    const focusKey = focused ? focused.dataset.focusKey : null;
+    const selection = focused && typeof focused.selectionStart === "number" ? [focused.selectionStart, focused.selectionEnd] : null;
     list.replaceChildren(...nodes);
+    if (focused) {
+      const again = focused.isConnected ? focused : focusKey ? list.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`) : null;
+      if (again && document.activeElement !== again) {
+        again.focus({ preventScroll: true });
+        if (selection && typeof again.setSelectionRange === "function") again.setSelectionRange(...selection);
+      }
+    }
     if (this.anchor && ch.loaded && this.scrollToNew(ch)) {
       // The first unread message is at the top.
     } else if (stick) {
@@ -204,6 +233,146 @@ export class MessageList {
     const list = this.list;
     list.scrollTop += divider.getBoundingClientRect().top - list.getBoundingClientRect().top - 8;
     return true;
+  }
+
+  // --- what you do to a message ------------------------------------------------------
+
+  /** The actions of a sent message (`m` as it was when its element was built:
+   * each looks the message up again when used). */
+  actionsFor(name, m) {
+    const mine = !!m.author && m.author.username === this.app.user.username;
+    return {
+      pick: () => this.pickReaction(name, m.seq),
+      toggle: (emoji) => this.toggleReaction(name, m.seq, emoji),
+      edit: mine ? () => this.startEdit(name, m.seq) : null,
+      remove: mine ? () => this.askDelete(name, m.seq) : null,
+    };
+  }
+
+  /** Message `seq` of channel `name`, if it is yours and not deleted. */
+  editable(ch, seq, name = ch.name) {
+    if (!ch || ch.name !== name) return null;
+    const m = ch.msgs.get(seq);
+    return m && !m.deleted && m.author && m.author.username === this.app.user.username ? m : null;
+  }
+
+  toggleReaction(name, seq, emoji) {
+    this.app.chat.toggleReaction(name, seq, emoji).catch((err) => this.app.toasts.show(err.message, "error"));
+  }
+
+  pickReaction(name, seq) {
+    const { chat } = this.app;
+    const back = this.focusBack(`${seq}:react`);
+    openEmojiPicker({
+      // From the palette, an emoji you reacted with already is taken back.
+      onPick: (emoji, typed) => (typed ? chat.react(name, seq, emoji) : chat.toggleReaction(name, seq, emoji)),
+      onClose: back,
+    });
+  }
+
+  /** Where the focus goes when a dialog about a message closes: the control
+   * that opened it (or the same one of the rebuilt message), else the composer. */
+  focusBack(fallbackKey) {
+    const opener = document.activeElement;
+    const key = (opener && opener.dataset && opener.dataset.focusKey) || fallbackKey;
+    const fromList = opener && this.list.contains(opener);
+    return () => {
+      const el = fromList ? (opener.isConnected ? opener : this.list.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)) : null;
+      if (el) el.focus({ preventScroll: true });
+      else if (this.editor) this.editor.focus();
+      else this.app.composer.focus();
+    };
+  }
+
+  /** Open the inline editor on your message `seq`; false if it is not editable. */
+  startEdit(name, seq) {
+    const ch = this.app.currentChannel();
+    const m = this.editable(ch, seq, name);
+    if (!m) return false;
+    if (!this.editor || this.editor.seq !== seq || this.editor.channel !== name) {
+      this.editor = new Editor({ channel: name, seq, text: m.text, onSave: () => this.saveEdit(), onCancel: () => this.stopEdit() });
+    }
+    this.render(false);
+    this.editor.focus();
+    const hit = this.cache.get(`s:${seq}`);
+    if (hit && hit.el.isConnected) hit.el.scrollIntoView({ block: "nearest" });
+    return true;
+  }
+
+  /** Up in an empty composer: edit your newest message here (as in Slack). */
+  editLast() {
+    const ch = this.app.currentChannel();
+    if (!ch) return false;
+    const msgs = ch.sorted();
+    for (let i = msgs.length - 1; i >= 0; i--) {
+      if (this.editable(ch, msgs[i].seq)) return this.startEdit(ch.name, msgs[i].seq);
+    }
+    return false;
+  }
+
+  stopEdit() {
+    this.editor = null;
+    this.render(false);
+    this.app.composer.focus();
+  }
+
+  saveEdit() {
+    const ed = this.editor;
+    if (!ed || ed.saving) return;
+    const { chat, toasts } = this.app;
+    const ch = chat.channels.get(ed.channel);
+    const m = this.editable(ch, ed.seq, ed.channel);
+    if (!m) {
+      this.stopEdit();
+      return;
+    }
+    const text = ed.input.value;
+    if (!text.trim()) {
+      this.askDelete(ed.channel, ed.seq); // an edit that empties a message deletes it (as in Slack), once confirmed
+      return;
+    }
+    if (text === m.text) {
+      this.stopEdit();
+      return;
+    }
+    const max = Number(chat.limits.max_message_chars) || 10000;
+    if (text.length > max) {
+      toasts.show(`Messages can be at most ${max} characters.`, "error");
+      return;
+    }
+    ed.busy(true);
+    chat.edit(ed.channel, ed.seq, text).then(
+      () => {
+        if (this.editor === ed) this.stopEdit();
+      },
+      (err) => {
+        toasts.show(`Not saved: ${err.message}`, "error");
+        if (this.editor !== ed) return;
+        ed.busy(false);
+        ed.focus();
+      },
+    );
+  }
+
+  askDelete(name, seq) {
+    const { chat, toasts, user } = this.app;
+    const m = this.editable(chat.channels.get(name), seq, name);
+    if (!m) return;
+    confirmDelete({
+      message: m,
+      me: user.username,
+      onDelete: () =>
+        chat.delete(name, seq).then(
+          () => {
+            if (this.editor && this.editor.seq === seq && this.editor.channel === name) this.editor = null;
+          },
+          (err) => toasts.show(`Not deleted: ${err.message}`, "error"),
+        ),
+      onClose: () => {
+        if (this.editor) this.editor.focus();
+        else this.app.composer.focus();
+      },
+    });
   }
 
   updateJump() {
