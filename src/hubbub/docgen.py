@@ -826,9 +826,11 @@ def _overview(limits: Limits) -> list[str]:
         "- The handshake is refused with an HTTP status before any WebSocket frame: "
         "`404` when the path is not `/ws`, `403` when the `Origin` is not allowed.",
         "- `Origin`: a handshake without one (wscat, bots, scripts) is allowed; a browser "
-        "page served by hubbub itself (same origin: the `Origin`'s host and port equal the "
-        "`Host` header) is allowed; any other origin only if listed with "
-        "`--allowed-origin` / `HUBBUB_ALLOWED_ORIGIN` (`*` allows all).",
+        "page is allowed when its `Origin` is one of the server's public origins "
+        "(`--public-url` / `HUBBUB_PUBLIC_URL`, by default the address it listens on; the "
+        "`Host` header is never trusted for this, so DNS rebinding gets 403) or is listed "
+        "with `--allowed-origin` / `HUBBUB_ALLOWED_ORIGIN` (`*` allows all). Behind a "
+        "proxy, set `--public-url` to the address people open (docs/deploy.md).",
         "- Compression is not negotiated.",
         "",
         "### Authentication",
