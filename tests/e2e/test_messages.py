@@ -354,3 +354,18 @@ async def test_typing_reaches_others_and_is_throttled(
         pong = await aw.request({"action": "ping"})
         assert pong["type"] == "pong"
         assert not [f for f in aw.backlog if f.get("type") in ("ok", "error")]
+
+
+async def test_a_rest_send_without_client_id_is_stored_and_a_retry_is_another(
+    http: httpx.AsyncClient,
+) -> None:
+    t = await users(http, "nico")
+    url, head = "/api/channels/general/messages", auth(t["nico"])
+    first = await http.post(url, json={"text": "no id"}, headers=head)
+    again = await http.post(url, json={"text": "no id"}, headers=head)
+    assert (first.status_code, again.status_code) == (201, 201), (first.text, again.text)
+    a, b = first.json(), again.json()
+    assert a["seq"] != b["seq"] and not b["duplicate"]
+    assert a["client_id"].startswith("rest-") and a["client_id"] != b["client_id"]
+    bad = await http.post(url, json={"text": "x", "client_id": ""}, headers=head)
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "client_id"

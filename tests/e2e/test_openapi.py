@@ -76,7 +76,12 @@ class Spec:
         return schema
 
     def prop(self, name: str, field: str) -> dict[str, Any]:
+        """A property's schema; for an optional one (`anyOf` with null), its
+        non-null branch, which holds the constraints."""
         prop: dict[str, Any] = self.schema(name)["properties"][field]
+        for branch in prop.get("anyOf", []):
+            if branch.get("type") != "null":
+                return {**{k: v for k, v in prop.items() if k != "anyOf"}, **branch}
         return prop
 
     def param(self, method: str, path: str, name: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ the server's `Limits`), so the two cannot drift apart.
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
@@ -183,7 +184,16 @@ class MembersOut(BaseModel):
 
 class MessageIn(Body):
     text: str = Field(json_schema_extra=TEXT_RULE)
-    client_id: str = Field(min_length=CLIENT_ID_MIN, max_length=CLIENT_ID_MAX)
+    client_id: str | None = Field(
+        None,
+        min_length=CLIENT_ID_MIN,
+        max_length=CLIENT_ID_MAX,
+        description=(
+            "Makes a retry safe: the same `client_id` again returns the original "
+            "message. Without one the server makes one up, so a retry of a send "
+            "whose answer was lost is stored twice: send one if you retry."
+        ),
+    )
 
 
 class SentOut(MessageOut):
@@ -551,8 +561,11 @@ async def send(
     name: str, body: MessageIn, hub: HubDep, user: UserDep, response: Response
 ) -> dict[str, Any]:
     """Post a message. Retrying with the same `client_id` returns the original
-    message (status 200, `duplicate: true`) and stores nothing new."""
-    stored = await hub.send(user, name, body.text, body.client_id)
+    message (status 200, `duplicate: true`) and stores nothing new. Without a
+    `client_id` the server makes one up (as Slack's API needs none), and a
+    retry is a second message."""
+    client_id = body.client_id or f"rest-{uuid.uuid4().hex}"
+    stored = await hub.send(user, name, body.text, client_id)
     if stored.duplicate:
         response.status_code = 200
     return {**events.message_body(stored), "duplicate": stored.duplicate}
