@@ -568,7 +568,7 @@ async def test_rest_send_bad_messages_stores_nothing(api: httpx.AsyncClient, wor
         ({"text": "", "client_id": "r1"}, 400, "message_too_long", "text"),
         ({"text": "   ", "client_id": "r1"}, 400, "message_too_long", "text"),
         ({"text": "x" * (MAX_CHARS + 1), "client_id": "r1"}, 400, "message_too_long", "text"),
-        ({"text": "hi"}, 400, "invalid_input", "client_id"),
+        ({"text": "hi", "client_id": 5}, 400, "invalid_input", "client_id"),  # optional, not any
         ({"client_id": "r1"}, 400, "invalid_input", "text"),
         ({"text": 1, "client_id": "r1"}, 400, "invalid_input", "text"),
         ({"text": "hi", "client_id": ""}, 400, "invalid_input", "client_id"),
