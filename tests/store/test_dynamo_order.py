@@ -41,18 +41,19 @@ def counter(store: DynamoStore, channel_id: int) -> int:
 async def test_a_turn_is_one_holders_at_a_time(store: DynamoStore) -> None:
     cid, _ = await channel_with(store)
     mine = order.take_turn(store.tables, cid, "a")
-    assert mine is not None and mine.channel == "general"
-    assert order.take_turn(store.tables, cid, "b") is None
+    assert isinstance(mine, order.Turn) and mine.channel == "general"
+    assert order.take_turn(store.tables, cid, "b") == order.Busy(pushed=0)
     order.end_turn(store.tables, mine)
     theirs = order.take_turn(store.tables, cid, "b")
-    assert theirs is not None
+    assert isinstance(theirs, order.Turn)
     assert not order.advance(store.tables, mine, 5)  # no longer ours: refused
     assert order.advance(store.tables, theirs, 5)
     order.end_turn(store.tables, mine)  # giving up a turn we lost leaves theirs
-    assert order.take_turn(store.tables, cid, "c") is None
+    # While it is held, a try for the turn says how far the pushes have come.
+    assert order.take_turn(store.tables, cid, "c") == order.Busy(pushed=5)
     order.end_turn(store.tables, theirs)
     again = order.take_turn(store.tables, cid, "c")
-    assert again is not None and again.pushed == 5
+    assert isinstance(again, order.Turn) and again.pushed == 5
 
 
 async def test_a_turn_whose_holder_died_runs_out(
@@ -60,10 +61,10 @@ async def test_a_turn_whose_holder_died_runs_out(
 ) -> None:
     cid, _ = await channel_with(store)
     monkeypatch.setattr(order, "TURN_MS", 1)
-    assert order.take_turn(store.tables, cid, "dead") is not None
+    assert isinstance(order.take_turn(store.tables, cid, "dead"), order.Turn)
     # The lease is 1 ms: within a bounded number of tries, another gets it.
     for _ in range(1000):
-        if order.take_turn(store.tables, cid, "next") is not None:
+        if isinstance(order.take_turn(store.tables, cid, "next"), order.Turn):
             break
     else:
         pytest.fail("the lease never ran out")
@@ -80,7 +81,7 @@ async def test_a_commit_fenced_off_by_the_pushers_takes_new_seqs(store: DynamoSt
         # turn does after FENCE_AFTER).
         if not fenced:
             turn = order.take_turn(store.tables, cid, "pusher")
-            assert turn is not None
+            assert isinstance(turn, order.Turn)
             fenced.append(counter(store, cid))
             assert order.advance(store.tables, turn, fenced[0])
             order.end_turn(store.tables, turn)

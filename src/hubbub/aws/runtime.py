@@ -82,7 +82,7 @@ class Runtime:
             directory=TableDirectory(self.connections),
             presence=EachConnection(),
         )
-        self.bus.sequencer = Sequencer(self.store, self.hub.events_after)
+        self.bus.sequencer = Sequencer(self.store)
         self.gateway = LambdaGateway(self.hub, self.connections, self.bus)
         self._started = False
 

@@ -49,10 +49,18 @@ class Turn(NamedTuple):
     channel_id: int
     channel: str  # its name, for the frames that name holes
     pushed: int | None  # `pushed_seq` when the turn was taken (None: never set)
+    taken: int  # the seq counter (`last_seq`) when the turn was taken
 
 
-def take_turn(tables: DynamoTables, channel_id: int, owner: str) -> Turn | None:
-    """Take the channel's turn, or None while someone else holds it."""
+class Busy(NamedTuple):
+    """Someone else holds the turn; what they (or those before) have pushed."""
+
+    pushed: int
+
+
+def take_turn(tables: DynamoTables, channel_id: int, owner: str) -> Turn | Busy:
+    """Take the channel's turn, or say how far pushes have come while someone
+    else holds it (so a pusher whose seqs are pushed can stop waiting)."""
     now = now_ms()
     try:
         res = tables.client.update_item(
@@ -68,14 +76,19 @@ def take_turn(tables: DynamoTables, channel_id: int, owner: str) -> Turn | None:
                 ":now": N(now),
             },
             ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
         if error_code(exc) == "ConditionalCheckFailedException":
-            return None
+            old: Item = exc.response.get("Item", {})  # type: ignore[assignment]
+            if "pk" not in old:
+                raise  # no such channel
+            return Busy(get_int(old, "pushed_seq") if "pushed_seq" in old else 0)
         raise
     attrs = res["Attributes"]
     pushed = get_int(attrs, "pushed_seq") if "pushed_seq" in attrs else None
-    return Turn(owner, channel_id, get_str(attrs, "name"), pushed)
+    taken = get_int(attrs, "last_seq") if "last_seq" in attrs else 0
+    return Turn(owner, channel_id, get_str(attrs, "name"), pushed, taken)
 
 
 def advance(tables: DynamoTables, turn: Turn, seq: int) -> bool:
