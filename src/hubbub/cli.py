@@ -513,8 +513,27 @@ main.command(
 @profile_option
 @click.option("-c", "--channel", required=True, metavar="TARGET", help=TARGET_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
+@click.option(
+    "--thread",
+    "thread_root",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="SEQ",
+    help="Reply in the thread of message SEQ (as `tail` shows it: `#12`).",
+)
+@click.option(
+    "--broadcast", is_flag=True, help="With --thread: also show the reply in the channel."
+)
 @click.argument("text", required=False)
-def send(server: str | None, profile: str, channel: str, quiet: bool, text: str | None) -> None:
+def send(
+    server: str | None,
+    profile: str,
+    channel: str,
+    quiet: bool,
+    thread_root: int | None,
+    broadcast: bool,
+    text: str | None,
+) -> None:
     """Send TEXT to a channel or DM, or each line of standard input as one message;
     then say where it went (`sent to #general (seq 12)`, on stderr)."""
     from hubbub.client.lines import send_lines, sent_line
@@ -522,6 +541,8 @@ def send(server: str | None, profile: str, channel: str, quiet: bool, text: str 
 
     if text is not None and not text.strip():
         raise click.ClickException("nothing to send: TEXT is blank")
+    if broadcast and thread_root is None:
+        raise OneLineUsageError("--broadcast needs --thread SEQ (see `hubbub send --help`)")
 
     async def go(client: Client) -> None:
         target = parse_target(channel)
@@ -530,7 +551,8 @@ def send(server: str | None, profile: str, channel: str, quiet: bool, text: str 
             if target.channel is not None
             else (await open_target(client, target))["name"]
         )
-        sent = await send_lines(client, name, [text] if text is not None else sys.stdin)
+        lines = [text] if text is not None else sys.stdin
+        sent = await send_lines(client, name, lines, thread_root=thread_root, broadcast=broadcast)
         if not quiet:
             click.echo(sent_line(sent, target.label), err=True)
 

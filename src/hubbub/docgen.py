@@ -29,6 +29,7 @@ from pydantic.json_schema import models_json_schema
 
 from hubbub import __version__
 from hubbub.config import Settings
+from hubbub.core.mentions import BROADCAST
 from hubbub.protocol import frames as f
 from hubbub.protocol.errors import CLOSE_DOCS, CloseCode, ErrorCode
 from hubbub.protocol.limits import Limits
@@ -83,7 +84,19 @@ CLIENT_EXAMPLES: dict[type[f.ClientFrame], dict[str, Any]] = {
     f.DeleteMessage: {"action": "delete", "id": 9, "channel": "general", "seq": 42},
     f.React: {"action": "react", "id": 10, "channel": "general", "seq": 42, "emoji": ":+1:"},
     f.Unreact: {"action": "unreact", "id": 11, "channel": "general", "seq": 42, "emoji": "👍"},
+    f.PinMessage: {"action": "pin", "id": 12, "channel": "general", "seq": 42},
+    f.UnpinMessage: {"action": "unpin", "id": 13, "channel": "general", "seq": 42},
+    f.Pins: {"action": "pins", "id": 14, "channel": "general"},
     f.History: {"action": "history", "id": 4, "channel": "general", "before": 41, "limit": 50},
+    f.Thread: {"action": "thread", "id": 15, "channel": "general", "seq": 42, "after": 0},
+    f.Threads: {"action": "threads", "id": 16},
+    f.ReadThread: {
+        "action": "read_thread",
+        "id": 17,
+        "channel": "general",
+        "thread_root": 42,
+        "seq": 45,
+    },
     f.Typing: {"action": "typing", "channel": "general"},
     f.Read: {"action": "read", "id": 5, "channel": "general", "seq": 42},
     f.WatchPresence: {"action": "watch_presence", "id": 6, "usernames": ["alice", "bob"]},
@@ -118,6 +131,18 @@ CLIENT_REPLIES: dict[type[f.ClientFrame], str] = {
         "`changed` after the commit; the channel's subscribers get `message_updated` "
         "(nothing, and `seq: null`, if you had not reacted so)."
     ),
+    f.PinMessage: (
+        "`changed` after the commit; the channel's subscribers get `message_updated` "
+        "(nothing, and `seq: null`, if it was pinned already)."
+    ),
+    f.UnpinMessage: (
+        "`changed` after the commit; the channel's subscribers get `message_updated` "
+        "(nothing, and `seq: null`, if it was not pinned)."
+    ),
+    f.Pins: "`pins`.",
+    f.Thread: "`thread`.",
+    f.Threads: "`threads`.",
+    f.ReadThread: "`ok` if the frame has an `id`; all of your connections get `thread_read`.",
     f.History: "`history`.",
     f.Typing: "`ok` if the frame has an `id`; the channel's subscribers get `typing`.",
     f.Read: "`ok` if the frame has an `id`; all of your connections get `read`.",
@@ -128,6 +153,18 @@ CLIENT_REPLIES: dict[type[f.ClientFrame], str] = {
         'one of them) get `{"messages": [...]}`, its native subscribers get `message`.'
     ),
     f.GetRecentMessages: '`{"messages": [...]}` (no `id` echoed).',
+}
+
+# A thread: message 42 with one reply, 44 (its root's change took 45).
+_THREAD = {"reply_count": 1, "last_reply_at": 1700000010000, "reply_users": ["bob"]}
+_REPLY = {
+    **_MSG,
+    "seq": 44,
+    "author": {"username": "bob", "display_name": "Bob"},
+    "text": "on it",
+    "client_id": "c-9d8e7",
+    "created_at": 1700000010000,
+    "thread_root": 42,
 }
 
 SERVER_EXAMPLES: dict[type[f.ServerFrame], dict[str, Any]] = {
@@ -182,6 +219,12 @@ SERVER_EXAMPLES: dict[type[f.ServerFrame], dict[str, Any]] = {
         "messages": [{**_MSG, "seq": 40, "text": "earlier", "client_id": "c-1b2c3"}],
         "has_more": True,
     },
+    f.PinsPage: {
+        "type": "pins",
+        "id": 14,
+        "channel": "general",
+        "messages": [{**_MSG, "pinned_by": "bob", "pinned_at": 1700000009000}],
+    },
     f.TypingEvent: {"type": "typing", "channel": "general", "user": "bob"},
     f.PresenceEvent: {"type": "presence", "user": "bob", "status": "online"},
     f.MemberEvent: {
@@ -193,6 +236,22 @@ SERVER_EXAMPLES: dict[type[f.ServerFrame], dict[str, Any]] = {
     f.ChannelEvent: {"type": "channel_joined", "channel": _CHANNEL},
     f.ChannelUpdated: {"type": "channel_updated", "channel": {**_CHANNEL, "topic": "Launch day"}},
     f.ReadEvent: {"type": "read", "channel": "general", "seq": 42},
+    f.ThreadPage: {
+        "type": "thread",
+        "id": 15,
+        "channel": "general",
+        "root": {**_MSG, **_THREAD},
+        "messages": [_REPLY],
+        "has_more": False,
+    },
+    f.ThreadsList: {
+        "type": "threads",
+        "id": 16,
+        "threads": [
+            {"channel": "general", "root": {**_MSG, **_THREAD}, "last_read": 42, "unread": 1}
+        ],
+    },
+    f.ThreadReadEvent: {"type": "thread_read", "channel": "general", "thread_root": 42, "seq": 45},
     f.PresenceState: {
         "type": "presence_state",
         "id": 6,
@@ -218,7 +277,8 @@ SERVER_SENT: dict[type[f.ServerFrame], str] = {
         "To the channel's subscribers when a message is edited or deleted; also in the "
         "replay of `subscribe` with `since`, for messages changed since."
     ),
-    f.Changed: "Answers `edit`, `delete`, `react` and `unreact`.",
+    f.Changed: "Answers `edit`, `delete`, `react`, `unreact`, `pin` and `unpin`.",
+    f.PinsPage: "Answers `pins`.",
     f.Skipped: (
         "To the channel's subscribers, in the replay of `subscribe` with `since`, where "
         "the places of changes it folded into a later frame were; and, only on the "
@@ -240,6 +300,9 @@ SERVER_SENT: dict[type[f.ServerFrame], str] = {
     ),
     f.ChannelUpdated: "To the channel's subscribers, when its topic changes.",
     f.ReadEvent: "To all of the user's connections (the one that sent `read` too).",
+    f.ThreadPage: "Answers `thread`.",
+    f.ThreadsList: "Answers `threads`.",
+    f.ThreadReadEvent: "To all of the user's connections (the one that sent `read_thread` too).",
     f.PresenceState: "Answers `watch_presence`.",
     f.Pong: "Answers `ping`.",
     f.Ok: "Answers `read`, and `typing` with an `id`.",
@@ -416,6 +479,12 @@ CLIENT_ANSWERS: dict[type[f.ClientFrame], tuple[type[f.ServerFrame], ...]] = {
     f.DeleteMessage: (f.Changed,),
     f.React: (f.Changed,),
     f.Unreact: (f.Changed,),
+    f.PinMessage: (f.Changed,),
+    f.UnpinMessage: (f.Changed,),
+    f.Pins: (f.PinsPage,),
+    f.Thread: (f.ThreadPage,),
+    f.Threads: (f.ThreadsList,),
+    f.ReadThread: (f.Ok,),
     f.History: (f.HistoryPage,),
     f.Typing: (f.Ok,),
     f.Read: (f.Ok,),
@@ -900,9 +969,35 @@ def _resume(limits: Limits) -> list[str]:
         "- History (`history`, REST) returns messages in their state now: edited text "
         "with `edited_at`, a deleted message as a tombstone (`deleted: true`, empty "
         "`text`). Unread and mention counts count messages, never changes.",
+        "- A message mentions you (a channel's `mentions` count) when its text has "
+        "`@` and your username, not followed by more of a name (`@ann` and `@ann.` "
+        "mention ann; `@anna`, `@ann-b` and `@ann.b` do not), or "
+        + ", ".join(f"`@{w}`" for w in BROADCAST[:-1])
+        + f" or `@{BROADCAST[-1]}`, which mention every member but the author (as in "
+        "Slack): no account can be named so (registering one is `conflict`). Your own "
+        "messages never mention you, nor are they unread; a deleted message counts as "
+        "neither.",
         "- A change holds no content of its own: the message is stored once, in its "
         "state now. A delete removes the text (and the reactions) from storage, not "
-        "only from view.",
+        "only from view, and unpins it.",
+        "- Threads: a `send` with `thread_root` is a reply in that message's thread (a "
+        "reply to a reply goes to its root). A reply takes the next `seq`, as any "
+        "message does, and its root's change (`reply_count`, `last_reply_at`, "
+        "`reply_users`) takes the one after, so a client catching up gets both, and a "
+        "client that never left gets `message` for the reply, then `message_updated` for "
+        "the root. A reply stays in its thread (`thread`; REST "
+        "`GET /api/channels/{name}/messages/{seq}/thread`): channel history leaves it "
+        "out, and it is never unread in the channel, unless it was sent with "
+        '`broadcast: true` ("also send to channel"). A deleted root keeps its thread: '
+        "its replies stay readable, and it takes no new ones; a deleted reply stays a "
+        "tombstone in the thread and in `reply_count`. The root's author, everyone who "
+        "replied and everyone mentioned in a reply follow the thread: `threads` (REST "
+        "`GET /api/threads`) lists them, the latest reply first, with the replies by "
+        "others after your cursor in each (`read_thread` moves it).",
+        "- Pins (`pin`, `unpin`) are changes too: any member may pin a message, as in "
+        "Slack; the message shows `pinned_by` and `pinned_at`, and `pins` (REST: "
+        "`GET /api/channels/{name}/pins`) lists the channel's pinned messages, the most "
+        "recently pinned first.",
         "- Reactions (`react`, `unreact`) are changes too. A reaction is one emoji, sent "
         "as itself or as a `:shortcode:` (Slack's and GitHub's aliases) and stored as the "
         f"emoji; a message has at most {MAX_REACTIONS} different ones. Changes that change "

@@ -19,10 +19,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, RichLog, Static
 
-from hubbub.client.chat import ChatApp
+from hubbub.client.chat import ChatApp, mentions_me
 from hubbub.client.sdk import Client
+from hubbub.core import mentions
 from hubbub.protocol import frames
-from support import WAIT, Server, auth, register
+from support import WAIT, Proxy, Server, auth, register
 
 # --- helpers -------------------------------------------------------------------------
 
@@ -66,9 +67,10 @@ async def submit(pilot: Pilot[None], text: str) -> None:
 
 @contextlib.asynccontextmanager
 async def running(
-    server: Server, token: str, **kwargs: Any
+    server: Server, token: str, *, via: str | None = None, **kwargs: Any
 ) -> AsyncIterator[tuple[ChatApp, Pilot[None]]]:
-    client = Client(server.url, token, max_backoff=0.5)
+    """The app signed in with `token`, on `server` (or through the proxy at `via`)."""
+    client = Client(via or server.url, token, max_backoff=0.5)
     app = ChatApp(client, **kwargs)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -241,6 +243,103 @@ async def test_own_messages_from_another_client_are_not_unread(
         assert "#random (1)" in sidebar(app)
         assert (await b.channel("random"))["last_seq"] == 5
         assert (await a.channel("random"))["last_read"] == 4
+
+
+async def test_unread_counts_only_new_messages_from_others(
+    server: Server, users: tuple[str, Rest, str, Rest]
+) -> None:
+    alice, a, _, b = users
+    first = (await b.post("random", "one"))["seq"]  # unread before the app starts
+    proxy = await Proxy(server.port).start()
+    try:
+        async with running(server, a.token, via=proxy.url) as (app, pilot):
+            assert app.active == "general"
+            state = app.channels["random"]
+            await wait_for(pilot, lambda: "#random (1)" in sidebar(app), "the server's count")
+            # An edit and reactions take seqs in the channel's log, but are not
+            # unread: only bob's next message is (events come in order, so once
+            # it counts, the changes before it have been seen).
+            path = f"/api/channels/random/messages/{first}"
+            await b.call("PATCH", path, json={"text": "one!"})
+            await b.call("PUT", f"{path}/reactions/:tada:")
+            await a.call("PUT", f"{path}/reactions/:+1:")  # alice, from another client
+            await b.post("random", "two")
+            await wait_for(pilot, lambda: "#random (2)" in sidebar(app), "bob's message counts")
+            assert state.last_read < first and app.client.last_seq["random"] == first + 4
+            # Alice's own message from another client is not unread (and reads
+            # what came before it, on every device).
+            mine = (await a.post("random", "mine, from my phone"))["seq"]
+            await wait_for(pilot, lambda: state.last_read == mine, "her own message live")
+            assert sidebar(app)[1] == "#random" and state.unread == 0
+
+            # Mentions: `(unread, @mentions)`; @here is one for everyone but its author.
+            here = (await b.post("random", "@here standup"))["seq"]
+            await wait_for(pilot, lambda: "#random (1, @1)" in sidebar(app), "@here counts")
+            gone = (await b.post("random", "soon to go"))["seq"]
+            await wait_for(pilot, lambda: "#random (2, @1)" in sidebar(app), "another")
+            await b.call("DELETE", f"/api/channels/random/messages/{gone}")
+            await wait_for(pilot, lambda: "#random (1, @1)" in sidebar(app), "a delete uncounts")
+            await b.call("PATCH", f"/api/channels/random/messages/{here}", json={"text": "hi"})
+            await wait_for(pilot, lambda: "#random (1)" in sidebar(app), "edited out")
+            await b.post("random", f"@{alice}: you?")
+            await wait_for(pilot, lambda: "#random (2, @1)" in sidebar(app), "a mention of her")
+            assert state.unread == 2
+
+            # Away for a moment: what came meanwhile (a message, a reaction)
+            # counts once, as the server counts it, after reconnecting.
+            seen = app.client.reconnects
+            proxy.cut()
+            await b.post("random", "while you were away @everyone")
+            await b.call("PUT", f"{path}/reactions/:eyes:")
+            await wait_for(pilot, lambda: app.client.reconnects > seen, "reconnected")
+            await wait_for(pilot, lambda: "#random (3, @2)" in sidebar(app), "counted once")
+            view = await a.channel("random")
+            assert (view["unread"], view["mentions"]) == (3, 2)
+
+            # Reading the channel resets it, here and on the server.
+            await pilot.press("ctrl+n")
+            assert app.active == "random"
+            await wait_for(pilot, lambda: "while you were away" in pane(app), "random shown")
+            assert sidebar(app)[1] == "#random" and state.unread == state.mentions == 0
+            deadline = time.monotonic() + WAIT
+            while (await a.channel("random"))["unread"] != 0:
+                assert time.monotonic() < deadline, "mark_read never reached the server"
+                await pilot.pause(0.05)
+            await pilot.press("ctrl+p")
+            await b.post("random", "and again")
+            await wait_for(pilot, lambda: "#random (1)" in sidebar(app), "unread again")
+            assert "connection_lost" not in pane(app) and "unexpected" not in pane(app)
+    finally:
+        await proxy.close()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@here",
+        "@here.",
+        "hi @channel!",
+        "@everyone, lunch",
+        "@hereafter",
+        "@here.b",
+        "@channels",
+        "@everyone_else",
+        "mail here@channel.org",
+        "here, channel, everyone",
+        "@ann",
+        "@ann.",
+        "@anna",
+        "@ann-b",
+        "@ann.b",
+        "(@ann)",
+        "x@ann",
+        "@Ann",
+    ],
+)
+def test_the_mention_rule_is_the_servers(text: str) -> None:
+    for me in ("ann", "ann.b", None):
+        theirs = mentions.mentions(text, me) if me else mentions.mention_re("x" * 40).search(text)
+        assert mentions_me(text, me) == bool(theirs), (text, me)
 
 
 async def test_scroll_back(server: Server, users: tuple[str, Rest, str, Rest]) -> None:

@@ -166,6 +166,9 @@ BAD_INPUT = [
     # Usage errors are one line too (with the usual status 2).
     (["send", "hi"], {}, "Missing option '-c' / '--channel'", 2),
     (["send", "-c", "x", "hi", "--profile", "no/such"], {}, "bad profile name", 2),
+    (["send", "-c", "x", "--broadcast", "hi"], {}, "--broadcast needs --thread SEQ", 2),
+    (["send", "-c", "x", "--thread", "0", "hi"], {}, "'--thread'", 2),
+    (["send", "-c", "general-chat", "--thread", "999", "hi"], {}, "no such message", 1),
     (["frobnicate"], {}, "No such command 'frobnicate'", 2),
 ]
 
@@ -231,6 +234,26 @@ def test_send_and_tail_take_hash_channel_and_at_user(env: dict[str, str], server
     for target, want in [("#general-chat", "hello hash"), ("@bob", "psst")]:
         got = tail_first(env, target)
         assert got == want
+
+
+def test_send_replies_in_a_thread(env: dict[str, str], server: Server) -> None:
+    assert hubbub("register", "-u", "ann", env=env).returncode == 0
+    token = token_of(env)
+    with httpx.Client(base_url=server.url) as http:
+        r = http.post("/api/channels", json={"name": "ops"}, headers=auth(token))
+        assert r.status_code == 201
+    assert hubbub("send", "-c", "#ops", "disk full", env=env).returncode == 0
+    r = hubbub("send", "-c", "#ops", "--thread", "1", "on it", env=env)
+    assert r.returncode == 0 and r.stderr.strip() == "sent to #ops (seq 2)", r.stderr
+    r = hubbub("send", "-c", "#ops", "--thread", "2", "--broadcast", "fixed", env=env)
+    assert r.returncode == 0 and "seq 4" in r.stderr, r.stderr
+    with httpx.Client(base_url=server.url) as http:
+        page = http.get("/api/channels/ops/messages/1/thread?after=0", headers=auth(token)).json()
+    assert [(m["text"], m.get("broadcast", False)) for m in page["messages"]] == [
+        ("on it", False),
+        ("fixed", True),
+    ]
+    assert page["root"]["reply_count"] == 2
 
 
 def tail_first(env: dict[str, str], target: str) -> str:

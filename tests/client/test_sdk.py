@@ -298,3 +298,73 @@ async def test_the_cursor_counts_messages_changes_and_skips_alike() -> None:
     ]
     assert c.last_seq["ops"] == 7 and refills == [("ops", 3)]
     await c.close()
+
+
+async def test_pin_unpin_and_the_pinned_list(server: Server) -> None:
+    async with Client(server.url) as a, Client(server.url) as b:
+        await a.register("ann", "correct horse")
+        await b.register("bob", "correct horse")
+        await a.create_channel("ops")
+        await b.join("ops")
+        await a.connect()
+        await b.connect()
+        await b.subscribe("ops")
+        m = await a.send("ops", "runbook: https://example.com/runbook")
+        assert (await next_message(b)).seq == m.seq
+
+        pinned = await b.pin("ops", m.seq)
+        assert (pinned.seq, pinned.message.pinned_by) == (m.seq + 1, "bob")
+        event = await next_of(b, frames.MessageUpdated)
+        assert (event.seq, event.message.pinned_by) == (pinned.seq, "bob")
+        assert (await a.pin("ops", m.seq)).seq is None  # already pinned
+        assert [(x.seq, x.pinned_by) for x in await a.pins("ops")] == [(m.seq, "bob")]
+        unpinned = await a.unpin("ops", m.seq)
+        assert unpinned.message.pinned_by is None and unpinned.seq == pinned.seq + 1
+        assert await b.pins("ops") == []
+        with pytest.raises(HubbubError) as e:
+            await a.pin("ops", 999)
+        assert e.value.code == "not_found"
+
+
+async def test_threads_through_the_sdk_and_rest(server: Server) -> None:
+    async with Client(server.url) as a, Client(server.url) as b:
+        await a.register("ann", "correct horse")
+        await b.register("bob", "correct horse")
+        await a.create_channel("ops")
+        await b.join("ops")
+        await a.connect()
+        await b.connect()
+        await b.subscribe("ops")
+        root = await a.send("ops", "disk full on db1")
+        assert (await next_message(b)).seq == root.seq
+        reply = await b.send("ops", "on it", thread_root=root.seq)
+        assert (reply.thread_root, reply.broadcast) == (root.seq, False)
+        assert (await next_message(b)).seq == reply.seq  # the reply, to followers
+        event = await next_of(b, frames.MessageUpdated)
+        assert (event.seq, event.message.seq, event.message.reply_count) == (
+            reply.seq + 1,
+            root.seq,
+            1,
+        )
+        shared = await a.send("ops", "fixed", thread_root=reply.seq, broadcast=True)
+        assert (shared.thread_root, shared.broadcast) == (root.seq, True)
+
+        top, replies, more = await b.thread("ops", root.seq, after=0)
+        assert (top.reply_count, top.reply_users, more) == (2, ["bob", "ann"], False)
+        assert [m.seq for m in replies] == [reply.seq, shared.seq]
+        page, _ = await b.history("ops")
+        assert [m.seq for m in page] == [shared.seq, root.seq]  # the reply stays in its thread
+
+        # Replying read the thread up to your reply: ann has nothing unread,
+        # bob has her reply after his.
+        assert [t.unread for t in await a.threads()] == [0]
+        [followed] = await b.threads()
+        assert (followed.channel, followed.root.seq, followed.unread) == ("ops", root.seq, 1)
+        assert await b.read_thread("ops", root.seq, shared.seq) == shared.seq
+        assert [t.unread for t in await b.threads()] == [0]
+        with pytest.raises(HubbubError) as e:
+            await a.send("ops", "?", thread_root=999)
+        assert (e.value.code, e.value.field) == ("not_found", "thread_root")
+        with pytest.raises(HubbubError) as e:
+            await a.thread("ops", 999)
+        assert e.value.code == "not_found"

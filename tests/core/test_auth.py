@@ -46,6 +46,15 @@ def test_bad_usernames(name: str) -> None:
     assert e.value.code is ErrorCode.invalid_name
 
 
+@pytest.mark.parametrize("name", ["here", "channel", "everyone"])
+def test_the_names_that_mention_everyone_are_taken(name: str) -> None:
+    with pytest.raises(ChatError) as e:
+        auth.check_username(name)
+    assert e.value.code is ErrorCode.conflict  # as a taken name is
+    for longer in (f"{name}s", f"{name}.b", f"my{name}"):
+        assert auth.check_username(longer) == longer
+
+
 def test_password_length() -> None:
     auth.check_password("12345678")
     for pw in ("1234567", "x" * 257):

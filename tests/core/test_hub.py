@@ -12,6 +12,7 @@ import pytest
 from hubbub.bus.memory import MemoryBus
 from hubbub.core import envelope, events
 from hubbub.core.hub import Hub
+from hubbub.core.models import User
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.limits import Limits
 from hubbub.store import open_store
@@ -177,3 +178,29 @@ async def test_a_subscribers_first_send_needs_no_lookup(hub: Hub) -> None:
     assert lookups == 0
     await hub2.leave(bob, "general")  # leaving forgets: the next send is checked again
     assert await code_of(hub2.send(bob, "general", "again", "c2")) is ErrorCode.not_a_member
+
+
+async def test_here_is_a_mention_of_every_member_but_the_author(hub: Hub) -> None:
+    ann, _ = await hub.register("ann", "correct horse")  # joins #general
+    bob, _ = await hub.register("bob", "correct horse")
+    for name in ("here", "channel", "everyone"):
+        assert await code_of(hub.register(name, "correct horse")) is ErrorCode.conflict
+    await hub.send(ann, "general", "@here standup in 5", "c1")
+    await hub.send(ann, "general", "and @channel, @everyone: the release", "c2")
+    await hub.send(bob, "general", "@here on my way", "c3")  # reads ann's first: it is before
+    await hub.send(ann, "general", "@hereafter is no mention", "c4")
+
+    async def counts(user: User) -> tuple[int, int]:
+        m = await hub.member_channel(user, "general")
+        view = await hub.channel_view(user, m.channel, m)
+        return view["unread"], view["mentions"]
+
+    assert await counts(bob) == (1, 0)  # after his own message, only c4
+    assert await counts(ann) == (0, 0)  # her @here is no mention of her
+    bob2, _ = await hub.register("bob2", "correct horse")  # joined after: none unread
+    assert await counts(bob2) == (0, 0)
+    hub.clock.now += 10  # type: ignore[attr-defined]
+    await hub.send(ann, "general", "@here one more", "c5")
+    await hub.send(bob, "general", "hi @ann", "c6")
+    assert await counts(bob2) == (2, 1)
+    assert await counts(ann) == (1, 1)  # bob's reply; his @here came before hers

@@ -78,6 +78,8 @@ FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
     "before": (st.none() | seqs, bad_seqs),
     "after": (st.none() | seqs, bad_seqs),
     "seq": (seqs, bad_seqs),
+    "thread_root": (st.none() | seqs, bad_seqs),
+    "broadcast": (st.booleans(), st.sampled_from([None, 0, 1, "yes", []])),
     "limit": (st.integers(min_value=1, max_value=200), st.integers(-2, 202)),
     "text": texts,
     "client_id": (st.text(min_size=1, max_size=8), st.sampled_from(["", "c" * 64, "c" * 65])),

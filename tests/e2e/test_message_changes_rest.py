@@ -25,6 +25,8 @@ from support import Server, auth, online, subscribe, users
 
 MESSAGE = "/api/channels/{name}/messages/{seq}"
 REACTION = MESSAGE + "/reactions/{emoji}"
+PIN = MESSAGE + "/pin"
+PINS = "/api/channels/{name}/pins"
 
 
 def message_url(channel: str, seq: int | str) -> str:
@@ -68,6 +70,14 @@ class Api:
     ) -> Any:
         url = reaction_url(channel, seq, emoji)
         return await self.call("PUT" if add else "DELETE", url, REACTION, token)
+
+    async def pin(self, token: str | None, channel: str, seq: int | str, add: bool = True) -> Any:
+        url = f"{message_url(channel, seq)}/pin"
+        return await self.call("PUT" if add else "DELETE", url, PIN, token)
+
+    async def pins(self, token: str | None, channel: str, **params: Any) -> Any:
+        url = f"/api/channels/{channel}/pins"
+        return await self.call("GET", url, PINS, token, params=params)
 
     async def post(self, token: str, channel: str, text: str) -> int:
         r = await self.http.post(
@@ -159,6 +169,97 @@ async def test_edit_delete_react_and_history_shows_them(api: Api, world: dict[st
     assert then["edited_at"] == message["edited_at"]
     assert then["reactions"] == left
     assert await api.last_seq(bob, "lobby") == second + 6
+
+
+async def test_pins_and_the_pinned_list(api: Api, world: dict[str, str]) -> None:
+    alice, bob, carol = world["alice"], world["bob"], world["carol"]
+    first = await api.post(alice, "lobby", "the plan")
+    second = await api.post(alice, "lobby", "lunch")
+    r = await api.pin(bob, "lobby", first)  # anyone in the channel may pin
+    assert r.status_code == 200, r.text
+    assert r.json()["seq"] == second + 1
+    assert r.json()["message"]["pinned_by"] == "bob"
+    again = await api.pin(alice, "lobby", first)
+    assert again.status_code == 200 and again.json()["seq"] is None
+    await api.pin(alice, "lobby", second)
+    r = await api.pins(carol, "lobby")  # a public channel: readable, like history
+    assert r.status_code == 200, r.text
+    assert [(m["seq"], m["pinned_by"]) for m in r.json()["messages"]] == [
+        (second, "alice"),
+        (first, "bob"),
+    ]
+    assert [m["seq"] for m in (await api.pins(bob, "lobby", limit=1)).json()["messages"]] == [
+        second
+    ]
+    r = await api.pin(bob, "lobby", second, add=False)
+    assert r.status_code == 200 and r.json()["message"]["pinned_by"] is None
+    # History shows who pinned what, in its state now.
+    now, then = await api.history(bob, "lobby")
+    assert (now["pinned_by"], then["pinned_by"]) == (None, "bob")
+
+    # Bad input, each documented; nothing changes.
+    before = await api.last_seq(bob, "lobby")
+    assert code(await api.pin(carol, "lobby", first)) == (403, "not_a_member")
+    assert code(await api.pin(bob, "lobby", 999)) == (404, "not_found")
+    assert code(await api.pin(None, "lobby", first)) == (401, "not_authenticated")
+    assert code(await api.pins(carol, "secret")) == (404, "not_found")
+    assert code(await api.pins(bob, "lobby", limit=0)) == (400, "invalid_input")
+    await api.delete(alice, "lobby", second)
+    assert code(await api.pin(bob, "lobby", second)) == (409, "message_deleted")
+    assert await api.last_seq(bob, "lobby") == before + 1  # the delete only
+    assert [m["seq"] for m in (await api.pins(bob, "lobby")).json()["messages"]] == [first]
+
+
+async def test_threads_over_rest(api: Api, world: dict[str, str]) -> None:
+    alice, bob, carol = world["alice"], world["bob"], world["carol"]
+    root = await api.post(alice, "lobby", "release notes?")
+    path = "/api/channels/{name}/messages"
+
+    async def reply(token: str | None, body: dict[str, Any]) -> httpx.Response:
+        url = "/api/channels/lobby/messages"
+        return await api.call("POST", url, path, token, json=body)
+
+    r = await reply(bob, {"text": "drafting", "client_id": "t1", "thread_root": root})
+    assert r.status_code == 201, r.text
+    first = r.json()
+    assert (first["thread_root"], first["seq"]) == (root, root + 1)
+    again = await reply(bob, {"text": "drafting", "client_id": "t1", "thread_root": root})
+    assert again.status_code == 200 and again.json()["duplicate"]
+    r = await reply(alice, {"text": "thanks", "thread_root": first["seq"], "broadcast": True})
+    assert r.status_code == 201 and r.json()["broadcast"], r.text
+
+    thread_path = MESSAGE + "/thread"
+    r = await api.call("GET", f"{message_url('lobby', root)}/thread", thread_path, carol)
+    assert r.status_code == 200, r.text  # a public channel: readable, like history
+    page = r.json()
+    assert (page["root"]["reply_count"], page["root"]["reply_users"]) == (2, ["bob", "alice"])
+    assert [m["text"] for m in page["messages"]] == ["thanks", "drafting"]  # newest first
+    assert [m["seq"] for m in await api.history(bob, "lobby")] == [root + 3, root]
+
+    r = await api.call("GET", "/api/threads", "/api/threads", bob)
+    assert [(t["root"]["seq"], t["unread"]) for t in r.json()["threads"]] == [(root, 1)]
+    read_path = thread_path + "/read"
+    r = await api.call(
+        "POST", f"{message_url('lobby', root)}/thread/read", read_path, bob, json={"seq": root + 3}
+    )
+    assert r.json() == {"last_read": root + 3}
+
+    # Bad input, each documented; nothing is stored.
+    before = await api.last_seq(bob, "lobby")
+    assert code(await reply(bob, {"text": "?", "thread_root": 999})) == (404, "not_found")
+    assert code(await reply(bob, {"text": "?", "thread_root": "x"})) == (400, "invalid_input")
+    assert code(await reply(bob, {"text": "?", "thread_root": 0})) == (400, "invalid_input")
+    assert code(await reply(carol, {"text": "?", "thread_root": root})) == (403, "not_a_member")
+    missing = await api.call("GET", f"{message_url('lobby', 999)}/thread", thread_path, bob)
+    assert code(missing) == (404, "not_found")
+    secret = await api.call("GET", f"{message_url('secret', 1)}/thread", thread_path, bob)
+    assert code(secret) == (404, "not_found")
+    bad = await api.call("GET", "/api/threads", "/api/threads", bob, params={"limit": 0})
+    assert code(bad) == (400, "invalid_input")
+    assert await api.last_seq(bob, "lobby") == before
+    await api.delete(alice, "lobby", root)
+    gone = await reply(bob, {"text": "late", "thread_root": root})
+    assert code(gone) == (409, "message_deleted")
 
 
 async def test_retries_change_nothing_and_say_so(api: Api, world: dict[str, str]) -> None:

@@ -228,3 +228,70 @@ async def test_reactions(drv: Driver) -> None:
             13, "message_deleted", f"message 1 in {general!r} was deleted", field="seq"
         )
         await fence(a)
+
+
+async def test_pins(drv: Driver) -> None:
+    alice, bob, carol = [await drv.account(n) for n in ("alice", "bob", "carol")]
+    general = await drv.channel("general", alice, bob)
+    async with signed_in(drv, alice) as a, signed_in(drv, bob) as b, signed_in(drv, carol) as c:
+        await a.send({"action": "subscribe", "id": 1, "channel": general})
+        assert await a.recv() == subscribed(1, general, last_seq=0)
+        m1 = await sent(b, bob, 2, general, 1, "the plan", "k1")
+        assert await a.recv() == event(m1)
+        m2 = await sent(b, bob, 3, general, 2, "lunch", "k2")
+        assert await a.recv() == event(m2)
+
+        # Anyone in the channel may pin, not only the author (as in Slack).
+        await a.send({"action": "pin", "id": 4, "channel": general, "seq": 1})
+        pinned = {**m1, "pinned_by": alice.name, "pinned_at": MS}
+        assert same_frames(await take(a, 2), [changed(4, 3, pinned), updated(3, pinned)])
+        await a.send({"action": "pin", "id": 5, "channel": general, "seq": 1})
+        assert await a.recv() == changed(5, None, pinned)  # again: nothing new
+        await b.send({"action": "pin", "id": 6, "channel": general, "seq": 2})
+        pinned2 = {**m2, "pinned_by": bob.name, "pinned_at": MS}
+        assert await b.recv() == changed(6, 4, pinned2)
+        assert await a.recv() == updated(4, pinned2)
+
+        await b.send({"action": "pins", "id": 7, "channel": general})
+        page = await b.recv()
+        assert page["type"] == "pins" and page["id"] == 7 and page["channel"] == general
+        # The most recently pinned first (same clock: the later seq first).
+        assert page["messages"] == [pinned2, pinned]
+
+        await b.send({"action": "unpin", "id": 8, "channel": general, "seq": 2})
+        assert await b.recv() == changed(8, 5, m2)
+        assert await a.recv() == updated(5, m2)
+        await b.send({"action": "unpin", "id": 9, "channel": general, "seq": 2})
+        assert await b.recv() == changed(9, None, m2)
+
+        # Bad input: not in the channel; no such message; a deleted one.
+        await c.send({"action": "pin", "id": 10, "channel": general, "seq": 1})
+        assert await c.recv() == error(10, "not_a_member", f"join #{general} first")
+        await b.send({"action": "pin", "id": 11, "channel": general, "seq": 99})
+        answer = await b.recv()
+        assert (answer["code"], answer.get("field")) == ("not_found", "seq"), answer
+        await b.send({"action": "delete", "id": 12, "channel": general, "seq": 1})
+        tombstone = {**m1, "text": "", "deleted": True}  # and no longer pinned
+        assert await b.recv() == changed(12, 6, tombstone)
+        assert await a.recv() == updated(6, tombstone)
+        await b.send({"action": "pin", "id": 13, "channel": general, "seq": 1})
+        assert await b.recv() == error(
+            13, "message_deleted", f"message 1 in {general!r} was deleted", field="seq"
+        )
+        await b.send({"action": "pins", "id": 14, "channel": general})
+        assert (await b.recv())["messages"] == []
+        await fence(a)
+
+    # Bob, back with his cursor at 2: every pin and unpin folded into the
+    # message's state now, and the same state history shows.
+    async with signed_in(drv, bob) as back:
+        await back.send({"action": "subscribe", "id": 20, "channel": general, "since": 2})
+        replay = await take(back, 4)
+        assert replay == [
+            skipped(general, 3, 4),
+            updated(5, m2),
+            updated(6, tombstone),
+            subscribed(20, general, last_seq=6, replayed=2),
+        ]
+        await back.send({"action": "history", "id": 21, "channel": general})
+        assert (await back.recv())["messages"] == [m2, tombstone]

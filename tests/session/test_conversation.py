@@ -672,8 +672,9 @@ async def test_error_frames(drv: Driver) -> None:
     bobs = await drv.channel("bobs", bob)  # public, alice is not in it
     async with signed_in(drv, alice) as a:
         known = (
-            "auth, delete, edit, getRecentMessages, history, ping, react, read, send, "
-            "sendMessage, subscribe, typing, unreact, unsubscribe, watch_presence"
+            "auth, delete, edit, getRecentMessages, history, pin, ping, pins, react, read, "
+            "read_thread, send, sendMessage, subscribe, thread, threads, typing, unpin, "
+            "unreact, unsubscribe, watch_presence"
         )
         cases: list[tuple[dict[str, Any], dict[str, Any]]] = [
             (

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,8 +16,12 @@ from hubbub.core.models import (
     ChangeRefused,
     Delete,
     Edit,
+    FollowedThread,
     NewMessage,
+    NewReply,
+    Pin,
     React,
+    Replied,
     StoredMessage,
 )
 from hubbub.protocol.rules import MAX_REACTIONS
@@ -232,12 +237,47 @@ async def test_concurrent_writers_never_share_a_seq(make_store: Callable[[], Sto
 
 async def test_mentions_are_counted_after_the_cursor(store: Store) -> None:
     ann = await store.create_user("ann_b", "Ann", "h")
-    ch = await store.create_channel("a", "public", "", [ann.id])
+    bob = await store.create_user("bob", "Bob", "h")
+    ch = await store.create_channel("a", "public", "", [ann.id, bob.id])
     texts = ["hi @ann_b", "@annxb is someone else", "@ann_bob", "@ann_b again", "50% @ann_b."]
-    await store.append_messages([msg(ch.id, ann.id, x, f"c{i}") for i, x in enumerate(texts)])
+    await store.append_messages([msg(ch.id, bob.id, x, f"c{i}") for i, x in enumerate(texts)])
     assert await store.count_mentions(ch.id, 0, "ann_b") == 3  # `_` is no wildcard
     assert await store.count_mentions(ch.id, 1, "ann_b") == 2
     assert await store.count_mentions(ch.id, 5, "ann_b") == 0
+
+
+async def test_here_channel_and_everyone_mention_all_but_the_author(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    texts = [
+        "@here standup",  # 1
+        "ping @channel.",  # 2
+        "@everyone: release",  # 3
+        "@hereafter, @channels, @everyone_else, @here.b",  # 4: longer names, not mentions
+        "email here@channel.org",  # 5: `@channel` followed by more of a name
+        "no at sign: here, channel, everyone",  # 6
+    ]
+    sent = await store.append_messages([msg(cid, ann, x, f"a{i}") for i, x in enumerate(texts)])
+    assert [m.seq for m in sent if isinstance(m, StoredMessage)] == [1, 2, 3, 4, 5, 6]
+    # The author's own messages never mention them, `@here` or `@ann` alike.
+    [own] = await store.append_messages([msg(cid, ann, "note to self, @ann", "a9")])
+    assert isinstance(own, StoredMessage)
+    assert await store.count_mentions(cid, 0, "bob") == 3
+    assert await store.count_mentions(cid, 0, "ann") == 0
+    assert await store.count_mentions(cid, 1, "bob") == 2
+    # A guest's message (no author id) mentions every member.
+    [guest] = await store.append_messages([msg(cid, None, "hi @here", None)])
+    assert isinstance(guest, StoredMessage)
+    assert await store.count_mentions(cid, 0, "ann") == 1
+    assert await store.count_mentions(cid, 0, "bob") == 4
+    # A deleted message mentions no one; nor does one edited out of mentioning.
+    assert isinstance(await store.change_message(cid, 1, ann, Delete(5)), Changed)
+    assert isinstance(await store.change_message(cid, 2, ann, Edit("ping, all", 6)), Changed)
+    assert await store.count_mentions(cid, 0, "bob") == 2
+    assert await store.count_unread(cid, 0, bob) == 7  # 8 messages, 1 deleted
+    # An edit into a mention counts; seqs of changes are no messages.
+    assert isinstance(await store.change_message(cid, 6, ann, Edit("@everyone, no", 7)), Changed)
+    assert await store.count_mentions(cid, 0, "bob") == 3
+    assert await store.count_mentions(cid, own.seq, "bob") == 1  # the guest's
 
 
 async def test_a_new_member_starts_with_nothing_unread(store: Store) -> None:
@@ -446,6 +486,44 @@ async def test_a_deleted_message_keeps_no_reactions_and_takes_none(store: Store)
     assert now.deleted and now.reactions == ()
 
 
+async def test_pins_are_changes_and_the_channel_lists_them(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    out = await store.append_messages([msg(cid, ann, f"m{i}", f"p{i}") for i in range(3)])
+    m = [x for x in out if isinstance(x, StoredMessage)]
+    assert await store.pinned(cid, 10) == []
+    # Anyone may pin (membership is the caller's check); again changes nothing.
+    first = await store.change_message(cid, m[0].seq, bob, Pin(True, 10))
+    assert isinstance(first, Changed) and first.seq == 4
+    assert (first.message.pinned_by, first.message.pinned_at) == ("bob", 10)
+    again = await store.change_message(cid, m[0].seq, ann, Pin(True, 11))
+    assert isinstance(again, Changed) and again.seq is None
+    assert again.message.pinned_by == "bob"
+    await store.change_message(cid, m[2].seq, ann, Pin(True, 20))
+    await store.change_message(cid, m[1].seq, ann, Pin(True, 15))
+    listed = await store.pinned(cid, 10)
+    assert [(x.seq, x.pinned_by, x.pinned_at) for x in listed] == [
+        (3, "ann", 20),
+        (2, "ann", 15),
+        (1, "bob", 10),
+    ]
+    assert [x.seq for x in await store.pinned(cid, 2)] == [3, 2]
+    # Unpinned: out of the list; unpinning again changes nothing.
+    off = await store.change_message(cid, m[1].seq, bob, Pin(False, 30))
+    assert isinstance(off, Changed) and off.seq == 7 and off.message.pinned_at is None
+    twice = await store.change_message(cid, m[1].seq, bob, Pin(False, 31))
+    assert isinstance(twice, Changed) and twice.seq is None
+    # Deleted: unpinned with it, and can't be pinned again.
+    gone = await store.change_message(cid, m[2].seq, ann, Delete(40))
+    assert isinstance(gone, Changed) and gone.message.pinned_by is None
+    refused = await store.change_message(cid, m[2].seq, bob, Pin(True, 41))
+    assert refused == ChangeRefused("deleted")
+    assert [x.seq for x in await store.pinned(cid, 10)] == [1]
+    history = {x.seq: x for x in await store.messages(cid, limit=10)}
+    assert history[1].pinned_by == "bob" and history[2].pinned_by is None
+    log = await store.log_after(cid, after=3, limit=10)
+    assert [(e.seq, e.message.seq) for e in log] == [(4, 1), (5, 3), (6, 2), (7, 2), (8, 3)]
+
+
 async def test_a_message_takes_at_most_max_reactions_emoji(store: Store) -> None:
     cid, ann, bob = await two_authors(store)
     [m] = await store.append_messages([msg(cid, ann, "vote", "v")])
@@ -516,3 +594,122 @@ async def test_search_users_in_any_case_by_username_in_pages(store: Store) -> No
     assert await names("a", after="dax", limit=2) == ["eve", "joanna"]
     assert await names("a", after="eve", limit=2) == ["joanna"]
     assert await names("", after="joanna") == []
+
+
+# --- threads ----------------------------------------------------------------------------
+
+
+def reply(cid: int, parent: int, author: int, text: str, client_id: str, **kw: Any) -> NewReply:
+    return NewReply(cid, parent, author, text, client_id, 1000 + len(text), **kw)
+
+
+async def test_a_reply_takes_two_places_and_the_root_keeps_the_summary(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    [root] = await store.append_messages([msg(cid, ann, "plan?", "t0")])
+    assert isinstance(root, StoredMessage)
+    first = await store.append_reply(reply(cid, root.seq, bob, "yes", "t1"))
+    assert isinstance(first, Replied)
+    assert (first.reply.seq, first.reply.thread_root, first.root_seq) == (2, 1, 3)
+    assert not first.reply.broadcast and not first.reply.duplicate
+    assert (first.root.seq, first.root.reply_count, first.root.reply_users) == (1, 1, ("bob",))
+    assert first.root.last_reply_at == first.reply.created_at
+    # A reply to a reply is one to the root; ann replies too, bob again.
+    second = await store.append_reply(reply(cid, first.reply.seq, ann, "when?", "t2"))
+    third = await store.append_reply(reply(cid, root.seq, bob, "now!", "t3", broadcast=True))
+    assert isinstance(second, Replied) and isinstance(third, Replied)
+    assert (second.reply.seq, second.reply.thread_root) == (4, 1)
+    assert third.reply.broadcast and third.root_seq == 7
+    assert (third.root.reply_count, third.root.reply_users) == (3, ("bob", "ann"))
+    # A retry stores nothing and answers the first.
+    again = await store.append_reply(reply(cid, root.seq, bob, "yes", "t1"))
+    assert isinstance(again, Replied) and again.reply.duplicate and again.root_seq is None
+    assert again.reply.seq == 2 and again.root.reply_count == 3
+    assert await store.last_seq(cid) == 7
+
+    # The channel's history has the root and the broadcast reply only; the
+    # thread has every reply; the log has every place.
+    assert [m.seq for m in await store.messages(cid, limit=10)] == [6, 1]
+    assert [m.seq for m in await store.thread(cid, 1, after=0, limit=10)] == [2, 4, 6]
+    assert [m.seq for m in await store.thread(cid, 1, limit=2)] == [6, 4]
+    assert [m.seq for m in await store.thread(cid, 1, before=4, limit=10)] == [2]
+    assert [m.seq for m in await store.thread(cid, 1, after=2, before=6, limit=10)] == [4]
+    log = await store.log_after(cid, after=0, limit=10)
+    assert [(e.seq, e.message.seq) for e in log] == [
+        (1, 1), (2, 2), (3, 1), (4, 4), (5, 1), (6, 6), (7, 1)
+    ]  # fmt: skip
+    assert log[0].message.reply_count == 3  # each in its state now
+    # Unread: only what shows in the channel (the broadcast reply, bob's).
+    assert await store.count_unread(cid, 1, ann) == 1
+
+
+async def test_replies_refused_store_nothing(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    [root] = await store.append_messages([msg(cid, ann, "x", "r0")])
+    assert isinstance(root, StoredMessage)
+    assert await store.append_reply(reply(cid, 99, bob, "?", "r1")) == ChangeRefused("not_found")
+    other = await store.create_channel("other", "public", "", [ann, bob])
+    assert await store.append_reply(reply(other.id, root.seq, bob, "?", "r2")) == ChangeRefused(
+        "not_found"
+    )  # its seq is another channel's message
+    await store.change_message(cid, root.seq, ann, Delete(5))
+    assert await store.append_reply(reply(cid, root.seq, bob, "?", "r3")) == ChangeRefused(
+        "deleted"
+    )
+    assert await store.last_seq(cid) == 2  # the message and its delete
+    assert await store.thread(cid, root.seq, limit=10) == []
+
+
+async def test_replies_under_a_deleted_root_stay_reachable(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    [root] = await store.append_messages([msg(cid, ann, "x", "d0")])
+    assert isinstance(root, StoredMessage)
+    r = await store.append_reply(reply(cid, root.seq, bob, "reply", "d1"))
+    assert isinstance(r, Replied)
+    gone = await store.change_message(cid, root.seq, ann, Delete(9))
+    assert isinstance(gone, Changed) and gone.message.reply_count == 1
+    [kept] = await store.thread(cid, root.seq, after=0, limit=10)
+    assert (kept.seq, kept.text) == (r.reply.seq, "reply")
+
+
+async def test_followed_threads_and_their_unread_replies(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    cat = await store.create_user("cat", "Cat", "h")
+    dan = await store.create_user("dan", "Dan", "h")
+    await store.add_member(cid, cat.id)
+    await store.add_member(cid, dan.id)
+    [a, b] = await store.append_messages([msg(cid, ann, "a", "f0"), msg(cid, cat.id, "b", "f1")])
+    assert isinstance(a, StoredMessage) and isinstance(b, StoredMessage)
+    assert await store.followed_threads(ann, 10) == []
+    # bob replies to ann's (ann follows: her root; bob: his reply), and
+    # mentions dan, who follows from now on.
+    r1 = await store.append_reply(reply(cid, a.seq, bob, "hi @dan", "f2", followers=(dan.id,)))
+    assert isinstance(r1, Replied)
+    r2 = await store.append_reply(reply(cid, b.seq, ann, "and this", "f3"))
+    assert isinstance(r2, Replied)
+
+    def view(threads: list[FollowedThread]) -> list[tuple[int, int]]:
+        return [(t.root.seq, t.unread) for t in threads]
+
+    # Latest reply first; your own replies are never unread.
+    assert view(await store.followed_threads(ann, 10)) == [(b.seq, 0), (a.seq, 1)]
+    assert view(await store.followed_threads(bob, 10)) == [(a.seq, 0)]
+    assert view(await store.followed_threads(cat.id, 10)) == [(b.seq, 1)]
+    assert view(await store.followed_threads(dan.id, 10)) == [(a.seq, 1)]
+    assert view(await store.followed_threads(ann, 1)) == [(b.seq, 0)]
+    # Reading moves the cursor forward only; a thread you don't follow has none.
+    assert await store.read_thread(cid, a.seq, ann, r1.reply.seq) == r1.reply.seq
+    assert await store.read_thread(cid, a.seq, ann, 1) == r1.reply.seq
+    assert await store.read_thread(cid, b.seq, bob, 99) is None
+    assert view(await store.followed_threads(ann, 10)) == [(b.seq, 0), (a.seq, 0)]
+
+
+async def test_a_reply_kept_in_its_thread_is_neither_unread_nor_a_mention(store: Store) -> None:
+    cid, ann, bob = await two_authors(store)
+    [root] = await store.append_messages([msg(cid, ann, "plan", "u0")])
+    assert isinstance(root, StoredMessage)
+    await store.append_reply(reply(cid, root.seq, bob, "@ann in the thread", "u1"))
+    assert await store.count_unread(cid, root.seq, ann) == 0
+    assert await store.count_mentions(cid, root.seq, "ann") == 0
+    await store.append_reply(reply(cid, root.seq, bob, "@ann everyone", "u2", broadcast=True))
+    assert await store.count_unread(cid, root.seq, ann) == 1
+    assert await store.count_mentions(cid, root.seq, "ann") == 1

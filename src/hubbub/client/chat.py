@@ -1,9 +1,10 @@
 """`hubbub chat`: a full-screen terminal client on top of the SDK `Client`.
 
-Layout: the user's channels and DMs on the left (with unread counts), the
-active channel's messages on the right (scroll back with Page Up or `/more`),
-a status line (connection, who is typing, presence of DM partners) and an
-input line that takes messages and slash commands (`/help`).
+Layout: the user's channels and DMs on the left (with unread and mention
+counts, `#general (3, @1)`, as the server counts them), the active channel's
+messages on the right (scroll back with Page Up or `/more`), a status line
+(connection, who is typing, presence of DM partners) and an input line that
+takes messages and slash commands (`/help`).
 
 All text from the server is rendered as `rich.text.Text`, never as markup, so
 `[bold]` typed by someone shows literally. Server errors become one line in the
@@ -39,6 +40,7 @@ from textual.widgets.option_list import Option
 from hubbub.client.sdk import Client, HubbubError
 from hubbub.client.targets import Target, open_target, parse_target
 from hubbub.protocol import frames
+from hubbub.protocol.rules import mention_re
 
 PAGE_SIZE = 50
 # Errors that only mean "not connected right now": the SDK is reconnecting.
@@ -103,9 +105,33 @@ class ChannelState:
     # shown after the messages until the server has them.
     outbox: dict[str, Outgoing] = dataclasses.field(default_factory=dict)
 
+    # Unread messages. Edits, deletes and reactions take seqs too, so a seq
+    # difference counts nothing: the count is the server's (`unread` and
+    # `mentions` in its channel view, as of `base_seq` after cursor
+    # `base_read`), less its messages deleted since (`base_gone`: message seq
+    # -> the delete's seq), plus the messages from others that came live
+    # after `base_seq` (`live`: seq -> whether it mentions you), each only
+    # while it is after `last_read`.
+    base_unread: int = 0
+    base_mentions: int = 0
+    base_seq: int = 0
+    base_read: int = 0
+    base_gone: dict[int, int] = dataclasses.field(default_factory=dict)
+    live: dict[int, bool] = dataclasses.field(default_factory=dict)
+
     @property
     def unread(self) -> int:
-        return max(0, self.last_seq - self.last_read)
+        n = 0
+        if self.last_read < self.base_seq:
+            n = max(0, self.base_unread - len(self.base_gone))
+        return n + sum(1 for seq in self.live if seq > self.last_read)
+
+    @property
+    def mentions(self) -> int:
+        """Unread messages that mention you (never more than are unread)."""
+        n = self.base_mentions if self.last_read < self.base_seq else 0
+        n += sum(1 for seq, mentioned in self.live.items() if mentioned and seq > self.last_read)
+        return min(n, self.unread)
 
     @property
     def is_dm(self) -> bool:
@@ -117,6 +143,54 @@ class ChannelState:
         self.last_seq = max(self.last_seq, body.get("last_seq", 0))
         if body.get("members") is not None:
             self.members = list(body["members"])
+
+    def rebase(self, body: dict[str, Any]) -> None:
+        """Take the server's counts from a channel view (`GET /api/channels`,
+        `/api/channels/{name}`: `unread`, `mentions`, `last_read`, as of its
+        `last_seq`). A view without counts, or older than the last one, is ignored."""
+        if not isinstance(body.get("unread"), int) or not body.get("is_member", True):
+            return
+        up_to = int(body.get("last_seq", 0))
+        if up_to < self.base_seq:
+            return
+        self.base_unread = body["unread"]
+        self.base_mentions = int(body.get("mentions", 0))
+        self.base_seq = up_to
+        self.base_read = int(body.get("last_read", 0))
+        self.last_read = max(self.last_read, self.base_read)
+        self.base_gone = {
+            seq: at
+            for seq, at in self.base_gone.items()
+            if at > up_to and self.base_read < seq <= up_to
+        }
+        self.live = {seq: m for seq, m in self.live.items() if seq > up_to}
+
+    def counted(self, m: frames.MessageOut, me: str | None) -> None:
+        """A message from someone else delivered live (or replayed): unread if
+        after your cursor and after what the server counted."""
+        if not m.deleted and m.seq > self.base_seq and m.seq > self.last_read:
+            self.live[m.seq] = mentions_me(m.text, me)
+
+    def changed(self, m: frames.MessageOut, at: int | None, me: str | None) -> None:
+        """Someone else's message `m` changed at seq `at`: a deleted one is no
+        longer unread; an edit may mention you, or no longer."""
+        if m.seq in self.live:
+            if m.deleted:
+                del self.live[m.seq]
+            else:
+                self.live[m.seq] = mentions_me(m.text, me)
+        elif (
+            m.deleted
+            and at is not None
+            and at > self.base_seq
+            and self.base_read < m.seq <= self.base_seq
+        ):
+            self.base_gone[m.seq] = at
+
+
+def mentions_me(text: str, me: str | None) -> bool:
+    """Does `text` mention `me` (the protocol's rule, as the server counts)?"""
+    return mention_re(me).search(text) is not None
 
 
 def me_text(username: str, action: str) -> str:
@@ -418,15 +492,15 @@ class ChatApp(App[None]):
 
     async def _resync(self) -> None:
         """After a reconnect: channels joined or left meanwhile, the server's
-        read cursors, and presence watches (they belong to the connection)."""
+        read cursors and unread counts, and presence watches (they belong to
+        the connection)."""
         bodies = [b for b in await self.client.channels() if b.get("is_member")]
         names = {b["name"] for b in bodies}
         for name in [n for n in self.channels if n not in names]:
             self._drop_channel(name)
         for body in bodies:
             new = body["name"] not in self.channels
-            self._add_channel(body)
-            self.channels[body["name"]].last_read = body.get("last_read", 0)
+            self._add_channel(body)  # with the server's counts and cursor
             if new:
                 await self._subscribe(body["name"])
         await self._watch_presence(force=True)
@@ -444,7 +518,29 @@ class ChatApp(App[None]):
             state.last_read = body.get("last_read", 0)
             self.channels[name] = state
         state.update(body)
+        state.rebase(body)
         return state
+
+    async def _refresh_counts(self, name: str) -> None:
+        """Ask the server for `name`'s counts again (best effort)."""
+        with contextlib.suppress(HubbubError):
+            body = await self.client.channel(name)
+            state = self.channels.get(name)
+            if state is not None:
+                state.rebase(body)
+                self._refresh_sidebar()
+
+    def _cursor_moved(self, name: str) -> None:
+        """Your read cursor moved without this app reading everything (another
+        device, your own message from elsewhere): if it stopped inside what the
+        server counted, only the server knows how many of those are left."""
+        state = self.channels.get(name)
+        if (
+            state is not None
+            and state.base_unread > 0
+            and state.base_read < state.last_read < state.base_seq
+        ):
+            self._spawn(self._refresh_counts(name))
 
     def _drop_channel(self, name: str) -> None:
         self.channels.pop(name, None)
@@ -495,9 +591,25 @@ class ChatApp(App[None]):
             partners = self.dm_partners(name)
             online = any(self.presence.get(p) == "online" for p in partners)
             text.append("● " if online else "○ ", "green" if online else "dim")
-        text.append(self.label(name), "bold" if state.unread else "")
-        if state.unread and name != self.active:
-            text.append(f" ({state.unread})", "bold yellow")
+        unread = state.unread
+        text.append(self.label(name), "bold" if unread else "")
+        if unread and name != self.active:
+            # As the web app's badges: in a DM every unread message is for
+            # you, so its count is in the mention's colour; in a channel,
+            # `(3, @1)`: 3 unread, 1 of them mentions you.
+            mentions = state.mentions
+            if state.is_dm:
+                text.append(f" ({unread})", "bold red")
+            elif mentions:
+                text.append_text(
+                    Text.assemble(
+                        (f" ({unread}, ", "bold yellow"),
+                        (f"@{mentions}", "bold red"),
+                        (")", "bold yellow"),
+                    )
+                )
+            else:
+                text.append(f" ({unread})", "bold yellow")
         return text
 
     def _refresh_sidebar(self) -> None:
@@ -646,10 +758,13 @@ class ChatApp(App[None]):
         if confirmed:
             del state.outbox[m.client_id or ""]
             self._refresh_status()
-        if self.me is not None and m.author.username == self.me:
+        if mine:
             # Your own message is never unread, from whichever client: the
             # server moved your cursor to it when it stored it.
             state.last_read = max(state.last_read, m.seq)
+            self._cursor_moved(m.channel)
+        else:
+            state.counted(m, self.me)
         if m.author.username:
             self.typing.get(m.channel, {}).pop(m.author.username, None)
         if m.channel == self.active:
@@ -663,12 +778,21 @@ class ChatApp(App[None]):
             self._schedule_read(m.channel)
         self._refresh_sidebar()
 
-    def _got_update(self, m: frames.MessageOut) -> None:
-        """A message changed (edited, deleted, reacted to): its line shows its
-        state now. One not held is left alone: history brings it as it is."""
+    def _got_update(self, m: frames.MessageOut, at: int | None = None) -> None:
+        """A message changed (edited, deleted, reacted to) at seq `at`: its
+        line shows its state now. One not held is left alone: history brings
+        it as it is. A change is never unread; a delete takes its message off
+        the unread count."""
         state = self.channels.get(m.channel)
-        held = state.messages.get(m.seq) if state is not None else None
-        if state is None or held is None or same_state(held, m):
+        if state is None:
+            return
+        if self.me is None or m.author.username != self.me:
+            before = (state.unread, state.mentions)
+            state.changed(m, at, self.me)
+            if (state.unread, state.mentions) != before:
+                self._refresh_sidebar()
+        held = state.messages.get(m.seq)
+        if held is None or same_state(held, m):
             return
         state.messages[m.seq] = m
         if m.channel == self.active:
@@ -721,7 +845,7 @@ class ChatApp(App[None]):
         if isinstance(event, frames.Message):
             self._got_message(event)
         elif isinstance(event, frames.MessageUpdated):
-            self._got_update(event.message)
+            self._got_update(event.message, event.seq)
         elif isinstance(event, frames.TypingEvent):
             if event.user != self.me:
                 ttl = self.client.hello.limits.typing_ttl if self.client.hello else 6.0
@@ -735,6 +859,7 @@ class ChatApp(App[None]):
             state = self.channels.get(event.channel)
             if state is not None:
                 state.last_read = max(state.last_read, event.seq)
+                self._cursor_moved(event.channel)
                 self._refresh_sidebar()
         elif isinstance(event, frames.ChannelEvent):
             body = event.channel.model_dump()
@@ -769,6 +894,9 @@ class ChatApp(App[None]):
 
     async def _follow(self, name: str) -> None:
         await self._subscribe(name)
+        # A channel event carries no counts: take the server's (joining read
+        # what was there before), now that new messages come live.
+        await self._refresh_counts(name)
         if self.channels.get(name) is not None and self.channels[name].is_dm:
             await self._watch_presence()
         if self.active is None:
@@ -1028,7 +1156,7 @@ class ChatApp(App[None]):
         return max(mine, key=lambda m: m.seq, default=None)
 
     def _changed(self, changed: frames.Changed) -> None:
-        self._got_update(changed.message)
+        self._got_update(changed.message, changed.seq)
         if changed.seq is None:
             self.system(f"(#{changed.message.seq} was already like that)")
 
@@ -1089,7 +1217,7 @@ class ChatApp(App[None]):
             changed = await self.client.react(name, seq, emoji)
             if changed.seq is None:  # yours already, by another name (`:+1:` for 👍)
                 changed = await self.client.unreact(name, seq, emoji)
-        self._got_update(changed.message)
+        self._got_update(changed.message, changed.seq)
 
     def action_edit_last(self) -> None:
         """Up in an empty input line: edit your last message (as in Slack)."""

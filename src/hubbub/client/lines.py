@@ -22,17 +22,31 @@ def format_message(m: frames.MessageOut, as_json: bool) -> str:
     else:
         text = m.text + (" (edited)" if m.edited_at is not None else "")
     reactions = "".join(f"  {r.emoji} {r.count}" for r in m.reactions)
-    return f"[{m.channel} #{m.seq} {stamp}] {who}: {text}{reactions}"
+    place = f"#{m.seq}" if m.thread_root is None else f"#{m.seq} in thread #{m.thread_root}"
+    notes = ""
+    if m.reply_count:
+        notes += f"  [{m.reply_count} {'reply' if m.reply_count == 1 else 'replies'}]"
+    if m.pinned_by is not None:
+        notes += f"  [pinned by {m.pinned_by}]"
+    return f"[{m.channel} {place} {stamp}] {who}: {text}{reactions}{notes}"
 
 
-async def send_lines(client: Client, channel: str, lines: Iterable[str]) -> list[frames.MessageOut]:
-    """Post each line as one message (blank lines skipped); return them as stored."""
+async def send_lines(
+    client: Client,
+    channel: str,
+    lines: Iterable[str],
+    *,
+    thread_root: int | None = None,
+    broadcast: bool = False,
+) -> list[frames.MessageOut]:
+    """Post each line as one message (blank lines skipped; with `thread_root`,
+    as replies in that thread); return them as stored."""
     sent = []
     for line in lines:
         text = line.rstrip("\n")
         if not text.strip():
             continue
-        sent.append(await client.post(channel, text))
+        sent.append(await client.post(channel, text, thread_root=thread_root, broadcast=broadcast))
     return sent
 
 

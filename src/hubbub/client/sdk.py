@@ -47,13 +47,19 @@ class HubbubError(Exception):
     (`unreachable`, `connection_lost`, `auth_failed`, `timeout`)."""
 
     def __init__(
-        self, code: str, message: str, status: int | None = None, retry_after: float | None = None
+        self,
+        code: str,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        field: str | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        self.field = field  # the input it is about, when the server says
 
 
 class _Send:
@@ -162,7 +168,9 @@ class Client:
                 code = "http_error"
                 message = f"{method} {path}: HTTP {r.status_code} {r.reason_phrase}".rstrip()
                 err = {}
-            raise HubbubError(code, message, r.status_code, err.get("retry_after"))
+            raise HubbubError(
+                code, message, r.status_code, err.get("retry_after"), err.get("field")
+            )
         try:
             return r.json()
         except ValueError:
@@ -236,11 +244,20 @@ class Client:
         return await self.request("GET", "/api/users", params=params)  # type: ignore[no-any-return]
 
     async def post(
-        self, channel: str, text: str, *, client_id: str | None = None
+        self,
+        channel: str,
+        text: str,
+        *,
+        client_id: str | None = None,
+        thread_root: int | None = None,
+        broadcast: bool = False,
     ) -> frames.MessageOut:
         """Send one message over REST (no WebSocket needed); a retry with the
-        same `client_id` returns the original message instead of a second one."""
-        body = {"text": text, "client_id": client_id or uuid.uuid4().hex}
+        same `client_id` returns the original message instead of a second one.
+        `thread_root` and `broadcast` as for `send`."""
+        body: dict[str, Any] = {"text": text, "client_id": client_id or uuid.uuid4().hex}
+        if thread_root is not None:
+            body |= {"thread_root": thread_root, "broadcast": broadcast}
         reply = await self.request("POST", f"/api/channels/{seg(channel)}/messages", json=body)
         reply.pop("duplicate", None)
         return frames.MessageOut.model_validate(reply)
@@ -262,6 +279,46 @@ class Client:
             params["after"] = after
         page = await self.request("GET", f"/api/channels/{seg(channel)}/messages", params=params)
         return [frames.MessageOut.model_validate(m) for m in page["messages"]], page["has_more"]
+
+    async def thread(
+        self,
+        channel: str,
+        seq: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> tuple[frames.MessageOut, list[frames.MessageOut], bool]:
+        """The thread of message `seq`: its root now, a page of replies (as
+        `history` pages), and whether there are more."""
+        params: dict[str, Any] = {"limit": limit}
+        if before is not None:
+            params["before"] = before
+        if after is not None:
+            params["after"] = after
+        page = await self.request(
+            "GET", f"/api/channels/{seg(channel)}/messages/{seq}/thread", params=params
+        )
+        replies = [frames.MessageOut.model_validate(m) for m in page["messages"]]
+        return frames.MessageOut.model_validate(page["root"]), replies, page["has_more"]
+
+    async def threads(self, *, limit: int = 50) -> list[frames.FollowedThreadOut]:
+        """The threads you follow, the latest reply first, with their unread replies."""
+        page = await self.request("GET", "/api/threads", params={"limit": limit})
+        return [frames.FollowedThreadOut.model_validate(t) for t in page["threads"]]
+
+    async def read_thread(self, channel: str, root: int, seq: int) -> int:
+        """Mark the thread of `root` read up to `seq`; your cursor in it now."""
+        url = f"/api/channels/{seg(channel)}/messages/{root}/thread/read"
+        body = await self.request("POST", url, json={"seq": seq})
+        return int(body["last_read"])
+
+    async def pins(self, channel: str, *, limit: int = 100) -> list[frames.MessageOut]:
+        """The channel's pinned messages, the most recently pinned first."""
+        page = await self.request(
+            "GET", f"/api/channels/{seg(channel)}/pins", params={"limit": limit}
+        )
+        return [frames.MessageOut.model_validate(m) for m in page["messages"]]
 
     # --- real time -----------------------------------------------------------------------
 
@@ -309,13 +366,28 @@ class Client:
         await self._request({"action": "unsubscribe", "channel": channel})
 
     async def send(
-        self, channel: str, text: str, *, client_id: str | None = None
+        self,
+        channel: str,
+        text: str,
+        *,
+        client_id: str | None = None,
+        thread_root: int | None = None,
+        broadcast: bool = False,
     ) -> frames.MessageOut:
         """Send and wait for the ack (the commit). Survives reconnects: the
-        same `client_id` is re-sent until acknowledged, and stored once."""
+        same `client_id` is re-sent until acknowledged, and stored once.
+        With `thread_root`, a reply in that message's thread (`broadcast`:
+        also shown in the channel)."""
         client_id = client_id or uuid.uuid4().hex
         fut: asyncio.Future[frames.MessageOut] = asyncio.get_running_loop().create_future()
-        frame = {"action": "send", "channel": channel, "text": text, "client_id": client_id}
+        frame: dict[str, Any] = {
+            "action": "send",
+            "channel": channel,
+            "text": text,
+            "client_id": client_id,
+        }
+        if thread_root is not None:
+            frame |= {"thread_root": thread_root, "broadcast": broadcast}
         self._pending[client_id] = _Send(frame, fut)
         await self._transmit_send(client_id)
         try:
@@ -348,6 +420,14 @@ class Client:
         """Take back your reaction `emoji` (`seq` None if you had not made it)."""
         frame = {"action": "unreact", "channel": channel, "seq": seq, "emoji": emoji}
         return await self._change(frame)
+
+    async def pin(self, channel: str, seq: int) -> frames.Changed:
+        """Pin message `seq` to the channel (`seq` None if it was already)."""
+        return await self._change({"action": "pin", "channel": channel, "seq": seq})
+
+    async def unpin(self, channel: str, seq: int) -> frames.Changed:
+        """Unpin message `seq` (`seq` None if it wasn't pinned)."""
+        return await self._change({"action": "unpin", "channel": channel, "seq": seq})
 
     async def _change(self, frame: dict[str, Any]) -> frames.Changed:
         # Followers of the channel (this client too, if it is one) get the
@@ -501,7 +581,12 @@ class Client:
             if not fut.done():
                 if kind == "error":
                     fut.set_exception(
-                        HubbubError(obj["code"], obj["message"], retry_after=obj.get("retry_after"))
+                        HubbubError(
+                            obj["code"],
+                            obj["message"],
+                            retry_after=obj.get("retry_after"),
+                            field=obj.get("field"),
+                        )
                     )
                 else:
                     fut.set_result(obj)
@@ -557,7 +642,9 @@ class Client:
             )
             return
         pending.future.set_exception(
-            HubbubError(err["code"], err["message"], retry_after=retry_after)
+            HubbubError(
+                err["code"], err["message"], retry_after=retry_after, field=err.get("field")
+            )
         )
 
     def _fail_all(self, err: HubbubError) -> None:

@@ -9,10 +9,13 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from hubbub.core.mentions import BROADCAST
 from hubbub.protocol.errors import ChatError, ErrorCode
 
 ALGORITHM = "HS256"
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
+# `@here`, `@channel` and `@everyone` mention everyone in a channel: no one's name.
+RESERVED_USERNAMES = frozenset(BROADCAST)
 MIN_PASSWORD, MAX_PASSWORD = 8, 256
 
 _hasher = PasswordHasher()  # argon2id with RFC 9106's low-memory profile
@@ -25,6 +28,8 @@ def check_username(username: str) -> str:
             "username must be 2-32 characters: lowercase letters, digits, '_', '.', '-'",
             field="username",
         )
+    if username in RESERVED_USERNAMES:
+        raise ChatError(ErrorCode.conflict, f"username {username!r} is taken", field="username")
     return username
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubbub.core.models import Channel, StoredMessage, User
+from hubbub.core.models import Channel, FollowedThread, StoredMessage, User
 from hubbub.protocol.limits import Limits
 
 
@@ -44,6 +44,17 @@ def message_body(m: StoredMessage) -> dict[str, Any]:
         body["reactions"] = [
             {"emoji": e, "count": len(users), "users": list(users)} for e, users in m.reactions
         ]
+    if m.pinned_at is not None:
+        body["pinned_by"] = m.pinned_by
+        body["pinned_at"] = m.pinned_at
+    if m.thread_root is not None:
+        body["thread_root"] = m.thread_root
+        if m.broadcast:
+            body["broadcast"] = True
+    if m.reply_count:
+        body["reply_count"] = m.reply_count
+        body["last_reply_at"] = m.last_reply_at
+        body["reply_users"] = list(m.reply_users)
     return body
 
 
@@ -110,6 +121,41 @@ def history(
         "channel": channel.name,
         "messages": [message_body(m) for m in rows],
         "has_more": has_more,
+    }
+
+
+def pins(frame_id: str | int | None, channel: Channel, rows: list[StoredMessage]) -> dict[str, Any]:
+    return {
+        "type": "pins",
+        "id": frame_id,
+        "channel": channel.name,
+        "messages": [message_body(m) for m in rows],
+    }
+
+
+def thread_page(
+    frame_id: str | int | None,
+    channel: Channel,
+    root: StoredMessage,
+    rows: list[StoredMessage],
+    has_more: bool,
+) -> dict[str, Any]:
+    return {
+        "type": "thread",
+        "id": frame_id,
+        "channel": channel.name,
+        "root": message_body(root),
+        "messages": [message_body(m) for m in rows],
+        "has_more": has_more,
+    }
+
+
+def followed_thread(t: FollowedThread) -> dict[str, Any]:
+    return {
+        "channel": t.root.channel,
+        "root": message_body(t.root),
+        "last_read": t.last_read,
+        "unread": t.unread,
     }
 
 

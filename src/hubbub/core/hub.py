@@ -9,10 +9,12 @@ import contextlib
 import logging
 import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from hubbub.core import auth, envelope, events, reactions, replay
+from hubbub.core import auth, envelope, events, reactions, replay, writer
+from hubbub.core.mentions import mentioned_names
 from hubbub.core.models import (
     AppendRejected,
     Changed,
@@ -20,10 +22,14 @@ from hubbub.core.models import (
     Channel,
     Delete,
     Edit,
+    FollowedThread,
     Membership,
     MessageChange,
     NewMessage,
+    NewReply,
+    Pin,
     React,
+    Replied,
     StoredMessage,
     User,
 )
@@ -53,6 +59,7 @@ from hubbub.protocol.rules import (
 log = logging.getLogger("hubbub.hub")
 
 MAX_SEQ = 2**63 - 1  # the largest integer SQLite and Postgres BIGINT store
+MAX_THREAD_MENTIONS = 20  # names in one reply looked up as new followers
 # The public channel every new account joins, as Slack's #general and
 # Mattermost's Town Square: created by the first account that needs it.
 DEFAULT_CHANNEL = "general"
@@ -89,6 +96,18 @@ CHANGE_REFUSED: dict[str, Callable[[int, str], ChatError]] = {
         ErrorCode.too_many_reactions,
         f"message {seq} has {MAX_REACTIONS} different reactions already",
         field="emoji",
+    ),
+}
+
+
+REPLY_REFUSED: dict[str, Callable[[], ChatError]] = {
+    "not_found": lambda: ChatError(
+        ErrorCode.not_found, "no such message to reply to in this channel", field="thread_root"
+    ),
+    "deleted": lambda: ChatError(
+        ErrorCode.message_deleted,
+        "the thread's first message was deleted: it takes no new replies",
+        field="thread_root",
     ),
 }
 
@@ -134,7 +153,9 @@ class Hub:
         self.channel_limiter = RateLimiter(
             max(limits.channels_per_hour, 1e-9) / 3600, limits.channels_per_hour
         )
-        self.writer = GroupCommitWriter(store, self._publish_messages, self._publish_change)
+        self.writer = GroupCommitWriter(
+            store, self._publish_messages, self._publish_change, self._publish_reply
+        )
         self._users: dict[int, User] = {}
         # Send-path caches (see _sendable): channel name -> id, which never
         # changes, and (channel id, user id) pairs known to be members.
@@ -194,6 +215,19 @@ class Hub:
             await self.bus.publish(topic, envelope.pack([env]))
         except BusError as exc:
             log.warning("a change in %s not published: %s", changed.message.channel, exc)
+
+    async def _publish_reply(self, replied: Replied) -> None:
+        """The reply and its root's change, one after the other, as one publish."""
+        assert replied.root_seq is not None
+        envs = [
+            message_envelope(replied.reply),
+            replay.update_envelope(replied.root_seq, replied.root),
+        ]
+        topic = events.channel_topic(replied.reply.channel_id)
+        try:
+            await self.bus.publish(topic, envelope.pack(envs))
+        except BusError as exc:
+            log.warning("a reply in %s not published: %s", replied.reply.channel, exc)
 
     # --- accounts -----------------------------------------------------------
 
@@ -511,24 +545,71 @@ class Hub:
         if wait > 0:
             raise ChatError(ErrorCode.rate_limited, "slow down", retry_after=wait)
 
-    async def send(self, user: User, name: str, text: str, client_id: str | None) -> StoredMessage:
-        """Store a message; returns once it is committed (the ack)."""
-        fut = await self.queue_send(user, name, text, client_id)
+    async def send(
+        self,
+        user: User,
+        name: str,
+        text: str,
+        client_id: str | None,
+        *,
+        thread_root: int | None = None,
+        broadcast: bool = False,
+    ) -> StoredMessage:
+        """Store a message (see `queue_send`); returns once it is committed (the ack)."""
+        fut = await self.queue_send(
+            user, name, text, client_id, thread_root=thread_root, broadcast=broadcast
+        )
         await asyncio.wait([fut])
         return self.outcome(fut)
 
     async def queue_send(
-        self, user: User, name: str, text: str, client_id: str | None
-    ) -> asyncio.Future[StoredMessage | AppendRejected]:
+        self,
+        user: User,
+        name: str,
+        text: str,
+        client_id: str | None,
+        *,
+        thread_root: int | None = None,
+        broadcast: bool = False,
+    ) -> asyncio.Future[writer.Result]:
         """Check a send and queue it for the next group commit, without waiting
         for the commit: a connection can pipeline sends, and one commit then
-        carries many. Pass the future to `outcome` when it is done."""
+        carries many. Pass the future to `outcome` when it is done. With
+        `thread_root`, a reply in that message's thread (also shown in the
+        channel with `broadcast`)."""
         self.check_text(text)
         self.check_rate(user.id)
         channel_id = await self._sendable(user, name)
-        return self.writer.submit_nowait(
-            NewMessage(channel_id, user.id, None, text, client_id, int(self.clock() * 1000))
+        now = int(self.clock() * 1000)
+        if thread_root is None:
+            return self.writer.submit_nowait(
+                NewMessage(channel_id, user.id, None, text, client_id, now)
+            )
+        followers = await self._mentioned_members(channel_id, text)
+        reply = NewReply(
+            channel_id,
+            min(thread_root, MAX_SEQ),
+            user.id,
+            text,
+            client_id or f"reply-{uuid.uuid4().hex}",
+            now,
+            broadcast,
+            followers,
         )
+        return self.writer.submit_reply(reply)
+
+    async def _mentioned_members(self, channel_id: int, text: str) -> tuple[int, ...]:
+        """The channel's members a reply mentions by name: they follow its
+        thread from now on."""
+        names = mentioned_names(text)
+        if not names:
+            return ()
+        found = []
+        for name in names[:MAX_THREAD_MENTIONS]:
+            other = await self.store.get_user_by_name(name)
+            if other is not None and await self.store.membership(channel_id, other.id):
+                found.append(other.id)
+        return tuple(found)
 
     async def send_as_guest(self, channel: Channel, guest_name: str, text: str) -> StoredMessage:
         self.check_text(text)
@@ -538,8 +619,9 @@ class Hub:
         await asyncio.wait([fut])
         return self.outcome(fut)
 
-    def outcome(self, fut: asyncio.Future[StoredMessage | AppendRejected]) -> StoredMessage:
-        """The stored message of a finished send, or the ChatError it became."""
+    def outcome(self, fut: asyncio.Future[writer.Result]) -> StoredMessage:
+        """The stored message of a finished send (a reply's: the reply), or
+        the ChatError it became."""
         try:
             result = fut.result()
         except StoreError as exc:
@@ -547,6 +629,10 @@ class Hub:
         if isinstance(result, AppendRejected):
             self._members.clear()  # a member left on another node: forget what we knew
             raise ChatError(ErrorCode.not_a_member, "you are not a member of this channel")
+        if isinstance(result, ChangeRefused):
+            raise REPLY_REFUSED[result.reason]()
+        if isinstance(result, Replied):
+            return result.reply
         return result
 
     async def _sendable(self, user: User, name: str) -> int:
@@ -619,6 +705,86 @@ class Hub:
         they are in; returns once committed."""
         change = React(reactions.normalize(emoji), add, int(self.clock() * 1000))
         return await self._change(user, name, seq, change)
+
+    async def thread(
+        self,
+        user: User | None,
+        name: str,
+        root: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+    ) -> tuple[Channel, StoredMessage, list[StoredMessage], bool]:
+        """The thread of message `root` (a reply's seq finds its thread): the
+        root in its state now and a page of replies, as `history` pages a
+        channel, and whether there is more beyond it."""
+        channel, _ = await self.channel_for(user, name)
+        before = None if before is None else min(before, MAX_SEQ)
+        after = None if after is None else min(after, MAX_SEQ)
+        try:
+            found = await self._message(channel, root)
+            if found.thread_root is not None:
+                found = await self._message(channel, found.thread_root)
+            rows = await self.store.thread(
+                channel.id, found.seq, before=before, after=after, limit=limit + 1
+            )
+        except StoreError as exc:
+            raise unavailable(exc) from None
+        return channel, found, rows[:limit], len(rows) > limit
+
+    async def _message(self, channel: Channel, seq: int) -> StoredMessage:
+        """Message `seq` of the channel in its state now, wherever it shows."""
+        entries = await self.store.log_after(channel.id, min(seq, MAX_SEQ) - 1, 1)
+        if not entries or entries[0].seq != seq or entries[0].is_change:
+            raise ChatError(
+                ErrorCode.not_found, f"no message {seq} in {channel.name!r}", field="seq"
+            )
+        return entries[0].message
+
+    async def threads(self, user: User, limit: int = 50) -> list[FollowedThread]:
+        """The threads the user follows, in channels they are still in, the
+        latest reply first."""
+        try:
+            mine = {m.channel.id for m in await self.store.channels_for(user.id)}
+            found = await self.store.followed_threads(user.id, limit)
+        except StoreError as exc:
+            raise unavailable(exc) from None
+        return [t for t in found if t.root.channel_id in mine]
+
+    async def read_thread(self, user: User, name: str, root: int, seq: int) -> int:
+        """Move the user's cursor in a thread they follow (0: they don't)."""
+        channel = (await self.member_channel(user, name)).channel
+        cursor = await self.store.read_thread(
+            channel.id, min(root, MAX_SEQ), user.id, min(seq, channel.last_seq)
+        )
+        if cursor is not None:
+            await self.publish(
+                events.user_topic(user.id),
+                {
+                    "type": "thread_read",
+                    "channel": channel.name,
+                    "thread_root": root,
+                    "seq": cursor,
+                },
+            )
+        return cursor or 0
+
+    async def pin(self, user: User, name: str, seq: int, *, add: bool) -> Changed:
+        """Pin (or unpin) a message of a channel the user is in; returns once
+        committed."""
+        return await self._change(user, name, seq, Pin(add, int(self.clock() * 1000)))
+
+    async def pins(
+        self, user: User | None, name: str, limit: int = 100
+    ) -> tuple[Channel, list[StoredMessage]]:
+        """The channel's pinned messages, newest pin first (readable by whoever
+        may read its history)."""
+        channel, _ = await self.channel_for(user, name)
+        try:
+            return channel, await self.store.pinned(channel.id, limit)
+        except StoreError as exc:
+            raise unavailable(exc) from None
 
     async def _change(self, user: User, name: str, seq: int, change: MessageChange) -> Changed:
         self.check_rate(user.id)

@@ -60,6 +60,17 @@ class StoredMessage:
     deleted: bool = False  # a tombstone: its text is gone from storage
     # (emoji, usernames who reacted with it), by first reaction.
     reactions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    pinned_by: str | None = None  # who pinned it to its channel (username)
+    pinned_at: int | None = None
+    # A reply in the thread of message `thread_root` (None: not a reply), and
+    # also shown in the channel if `broadcast` ("also send to channel").
+    thread_root: int | None = None
+    broadcast: bool = False
+    # A thread's root: its replies (tombstones too), the last one's time, and
+    # who replied (usernames, by their first reply).
+    reply_count: int = 0
+    last_reply_at: int | None = None
+    reply_users: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -93,7 +104,53 @@ class React:
     at: int
 
 
-MessageChange = Edit | Delete | React
+@dataclasses.dataclass(frozen=True, slots=True)
+class Pin:
+    """Pin the message to its channel (or, with `add` false, unpin it)."""
+
+    add: bool
+    at: int
+
+
+MessageChange = Edit | Delete | React | Pin
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewReply:
+    """A reply to message `parent` of a channel (a reply to a reply is one
+    to its root). `followers`: users (ids) mentioned in it, who follow the
+    thread from now on, as its author and the root's author do."""
+
+    channel_id: int
+    parent: int
+    author_id: int
+    text: str
+    client_id: str
+    created_at: int
+    broadcast: bool = False
+    followers: tuple[int, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Replied:
+    """A reply stored: the reply (its seq its place in the log) and the root
+    in its state now, whose change takes the place after it (`root_seq`:
+    None for a retry, `reply.duplicate`, which stored nothing)."""
+
+    reply: StoredMessage
+    root: StoredMessage
+    root_seq: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FollowedThread:
+    """A thread a user follows (they started it, replied, or were mentioned
+    in it): its root now, and how many replies by others came after their
+    cursor in it."""
+
+    root: StoredMessage
+    last_read: int
+    unread: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -19,10 +19,13 @@ from hubbub.core.models import (
     ChangeRefused,
     Channel,
     ChannelKind,
+    FollowedThread,
     LogEntry,
     Membership,
     MessageChange,
     NewMessage,
+    NewReply,
+    Replied,
     StoredMessage,
     User,
 )
@@ -145,12 +148,48 @@ class Store(Protocol):
         state now. A seq with no entry has nothing to replay (a hole, on
         DynamoDB)."""
 
+    async def append_reply(self, reply: NewReply) -> Replied | ChangeRefused:
+        """Store a reply in the thread of `reply.parent` (of its root, if the
+        parent is itself a reply), in one transaction: the reply takes the
+        channel's next seq, and the root's change (its reply count, last
+        reply time) the one after, so a client resuming from a seq before
+        them gets both. Its author, the root's author and `reply.followers`
+        follow the thread (the author read up to the reply). A retry (the
+        author's `client_id` again) stores nothing and answers the first
+        reply, `duplicate`. Refused: `not_found` (no such parent), `deleted`
+        (the root was deleted)."""
+
+    async def thread(
+        self,
+        channel_id: int,
+        root: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int,
+    ) -> list[StoredMessage]:
+        """A page of the replies to `root`, as `messages` pages a channel."""
+
+    async def followed_threads(self, user_id: int, limit: int) -> list[FollowedThread]:
+        """The threads with replies the user follows, the latest reply first."""
+
+    async def read_thread(self, channel_id: int, root: int, user_id: int, seq: int) -> int | None:
+        """Move the user's cursor in a thread they follow forward to `seq`;
+        the cursor now (None: they don't follow it)."""
+
+    async def pinned(self, channel_id: int, limit: int) -> list[StoredMessage]:
+        """The channel's pinned messages, most recently pinned first, at most
+        `limit` (pins are changes: `change_message` with `Pin`)."""
+
     async def count_unread(self, channel_id: int, after: int, user_id: int) -> int:
-        """How many messages after `after` are by others than `user_id` and not
-        deleted (changes are never counted: only messages)."""
+        """How many messages after `after` are by others than `user_id`, not
+        deleted and shown in the channel (changes are never counted, nor
+        replies kept in their threads: only messages)."""
 
     async def count_mentions(self, channel_id: int, after: int, username: str) -> int:
-        """How many messages after `after` mention `@username` (core.mentions)."""
+        """How many messages after `after` mention `@username` or everyone
+        (`@here`...: core.mentions), by others than `username`, not deleted,
+        shown in the channel (not replies kept in their threads)."""
 
     async def messages(
         self,
@@ -160,8 +199,9 @@ class Store(Protocol):
         after: int | None = None,
         limit: int,
     ) -> list[StoredMessage]:
-        """With `after`: seq > after, oldest first. Otherwise seq < before (or
-        the newest), newest first."""
+        """The channel's messages (not replies kept in their threads). With
+        `after`: seq > after, oldest first. Otherwise seq < before (or the
+        newest), newest first."""
 
 
 # --- the bus --------------------------------------------------------------------

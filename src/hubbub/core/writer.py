@@ -2,10 +2,12 @@
 together in the next one. One writer per process keeps per-channel publish
 order equal to `seq` order, and the ack still waits for the commit.
 
-Changes to stored messages (edits, deletes) take their seqs from the same
-counter, so they go through the same queue: each is committed alone, between
-the batches around it, and published before the next batch is. Queue order is
-still commit order, and publish order still `seq` order."""
+Changes to stored messages (edits, deletes) and thread replies take their
+seqs from the same counter, so they go through the same queue: each is
+committed alone, between the batches around it, and published before the next
+batch is. Queue order is still commit order, and publish order still `seq`
+order. (Replies are committed alone because each takes two places, its own and
+its root's change; plain sends, the hot path, keep their batch.)"""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from hubbub.core.models import (
     AppendRejected,
@@ -20,15 +23,20 @@ from hubbub.core.models import (
     ChangeRefused,
     MessageChange,
     NewMessage,
+    NewReply,
+    Replied,
     StoredMessage,
 )
 from hubbub.core.ports import Store, StoreError
 
 log = logging.getLogger("hubbub.writer")
+R = TypeVar("R")
 
-Result = StoredMessage | AppendRejected
+# What a send becomes: a message (a reply: Replied), or why it was not stored.
+Result = StoredMessage | AppendRejected | Replied | ChangeRefused
 Committed = Callable[[list[StoredMessage]], Awaitable[None]]
 ChangeCommitted = Callable[[Changed], Awaitable[None]]
+ReplyCommitted = Callable[[Replied], Awaitable[None]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -41,6 +49,7 @@ class ChangeJob:
 
 Job = (
     tuple[NewMessage, "asyncio.Future[Result]"]
+    | tuple[NewReply, "asyncio.Future[Result]"]
     | tuple[ChangeJob, "asyncio.Future[Changed | ChangeRefused]"]
 )
 
@@ -51,11 +60,13 @@ class GroupCommitWriter:
         store: Store,
         on_committed: Committed,
         on_changed: ChangeCommitted | None = None,
+        on_replied: ReplyCommitted | None = None,
         max_batch: int = 256,
     ) -> None:
         self.store = store
         self.on_committed = on_committed
         self.on_changed = on_changed
+        self.on_replied = on_replied
         self.max_batch = max_batch
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._held: Job | None = None  # a change taken from the queue while batching
@@ -84,6 +95,13 @@ class GroupCommitWriter:
         self._queue.put_nowait((job, fut))
         return fut
 
+    def submit_reply(self, reply: NewReply) -> asyncio.Future[Result]:
+        """Queue a thread reply; the future resolves after it commits (and
+        was published), to Replied or the refusal."""
+        fut: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((reply, fut))
+        return fut
+
     async def _next(self) -> Job:
         held, self._held = self._held, None
         return held if held is not None else await self._queue.get()
@@ -94,31 +112,58 @@ class GroupCommitWriter:
             if isinstance(first[0], ChangeJob):
                 await self._change(first[0], first[1])
                 continue
-            batch: list[tuple[NewMessage, asyncio.Future[Result]]] = [first]
+            if isinstance(first[0], NewReply):
+                await self._reply(first[0], first[1])
+                continue
+            batch: list[tuple[NewMessage, asyncio.Future[Result]]] = [(first[0], first[1])]
             while len(batch) < self.max_batch and not self._queue.empty():
                 job = self._queue.get_nowait()
-                if isinstance(job[0], ChangeJob):
+                if not isinstance(job[0], NewMessage):
                     self._held = job  # committed after this batch, in queue order
                     break
-                batch.append(job)
+                batch.append((job[0], job[1]))
             await self._commit(batch)
 
     async def _change(self, job: ChangeJob, fut: asyncio.Future[Changed | ChangeRefused]) -> None:
+        def publish(result: Changed | ChangeRefused) -> Awaitable[None] | None:
+            if isinstance(result, Changed) and result.seq is not None and self.on_changed:
+                return self.on_changed(result)
+            return None
+
+        commit = self.store.change_message(job.channel_id, job.seq, job.author_id, job.change)
+        await self._alone("change", commit, fut, publish)
+
+    async def _reply(self, reply: NewReply, fut: asyncio.Future[Result]) -> None:
+        def publish(result: Replied | ChangeRefused) -> Awaitable[None] | None:
+            if isinstance(result, Replied) and result.root_seq is not None and self.on_replied:
+                return self.on_replied(result)
+            return None
+
+        await self._alone("reply", self.store.append_reply(reply), fut, publish)
+
+    async def _alone(
+        self,
+        what: str,
+        commit: Awaitable[R],
+        fut: asyncio.Future[Any],
+        publish: Callable[[R], Awaitable[None] | None],
+    ) -> None:
+        """Commit one job on its own, publish what it committed, then resolve
+        its future (so an answer never precedes the event)."""
         try:
-            result = await self.store.change_message(
-                job.channel_id, job.seq, job.author_id, job.change
-            )
+            result = await commit
         except Exception as exc:
             if not isinstance(exc, StoreError):
-                log.exception("change_message failed")
+                log.exception("committing a %s failed", what)
             if not fut.done():
                 fut.set_exception(exc)
             return
-        if isinstance(result, Changed) and result.seq is not None and self.on_changed:
+        published = publish(result)
+        if published is not None:
             try:
-                await self.on_changed(result)
+                await published
             except Exception:
-                log.exception("publishing a committed change failed")
+                log.exception("publishing a committed %s failed", what)
         if not fut.done():
             fut.set_result(result)
 

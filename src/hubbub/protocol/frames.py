@@ -65,6 +65,15 @@ class Send(ClientFrame):
     channel: ChannelName
     text: str
     client_id: Annotated[str, Field(min_length=1, max_length=64)]
+    thread_root: Seq | None = Field(
+        None,
+        description="Reply in the thread of this message (a reply's seq: its thread). "
+        "The reply takes the next seq, and the root's change (`message_updated`, its "
+        "`reply_count`...) the one after.",
+    )
+    broadcast: bool = Field(
+        False, description='A reply also shown in the channel ("also send to channel").'
+    )
 
 
 class EditMessage(ClientFrame):
@@ -108,6 +117,31 @@ class Unreact(ClientFrame):
     emoji: Annotated[str, Field(min_length=1, max_length=100)]
 
 
+class PinMessage(ClientFrame):
+    """Pin message `seq` to `channel` (any member may, as in Slack); pinning
+    it again changes nothing. A deleted message can't be pinned."""
+
+    action: Literal["pin"]
+    channel: ChannelName
+    seq: Seq
+
+
+class UnpinMessage(ClientFrame):
+    """Unpin message `seq` (changes nothing if it isn't pinned)."""
+
+    action: Literal["unpin"]
+    channel: ChannelName
+    seq: Seq
+
+
+class Pins(ClientFrame):
+    """The channel's pinned messages, most recently pinned first."""
+
+    action: Literal["pins"]
+    channel: ChannelName
+    limit: Annotated[int, Field(ge=1, le=200)] = 100
+
+
 class History(ClientFrame):
     """Page through stored messages. With `after`: oldest first from `after + 1`.
     Otherwise newest first, older than `before` (default: the newest)."""
@@ -131,6 +165,36 @@ class Read(ClientFrame):
 
     action: Literal["read"]
     channel: ChannelName
+    seq: Seq
+
+
+class Thread(ClientFrame):
+    """Page through the replies of message `seq`'s thread (a reply's seq: its
+    thread), as `history` pages a channel: oldest first with `after`, else
+    newest first before `before`."""
+
+    action: Literal["thread"]
+    channel: ChannelName
+    seq: Seq
+    before: Seq | None = None
+    after: Seq | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class Threads(ClientFrame):
+    """The threads you follow (you started, replied in or were mentioned in
+    them), the latest reply first, each with its unread replies."""
+
+    action: Literal["threads"]
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class ReadThread(ClientFrame):
+    """Mark the thread of message `thread_root` read up to `seq` (forward only)."""
+
+    action: Literal["read_thread"]
+    channel: ChannelName
+    thread_root: Seq
     seq: Seq
 
 
@@ -176,9 +240,15 @@ CLIENT_FRAMES: tuple[type[ClientFrame], ...] = (
     DeleteMessage,
     React,
     Unreact,
+    PinMessage,
+    UnpinMessage,
+    Pins,
     History,
+    Thread,
+    Threads,
     Typing,
     Read,
+    ReadThread,
     WatchPresence,
     Ping,
     SendMessage,
@@ -232,6 +302,23 @@ class MessageOut(BaseModel):
     )
     reactions: list[Reaction] = Field(
         [], description="By the first use of each emoji; absent when there are none."
+    )
+    pinned_by: str | None = Field(
+        None, description="Who pinned it to the channel (username); absent if not pinned."
+    )
+    pinned_at: int | None = Field(None, description="When it was pinned (ms); absent if not.")
+    thread_root: int | None = Field(
+        None, description="A reply: the seq of its thread's first message; absent if not."
+    )
+    broadcast: bool = Field(False, description="A reply also shown in the channel; absent if not.")
+    reply_count: int = Field(
+        0, description="A thread's first message: its replies; absent when none."
+    )
+    last_reply_at: int | None = Field(
+        None, description="When the latest reply was sent (ms); absent when none."
+    )
+    reply_users: list[str] = Field(
+        [], description="Who replied, by their first reply; absent when none."
     )
 
 
@@ -290,7 +377,7 @@ class MessageUpdated(ServerFrame):
 
 
 class Changed(ServerFrame):
-    """Answers `edit`, `delete`, `react` and `unreact`: the message's state
+    """Answers `edit`, `delete`, `react`, `unreact`, `pin` and `unpin`: the message's state
     now, and `seq`, the change's place in the log (`null` when nothing
     changed)."""
 
@@ -340,6 +427,48 @@ class HistoryPage(ServerFrame):
     channel: str
     messages: list[MessageOut]
     has_more: bool
+
+
+class PinsPage(ServerFrame):
+    type: Literal["pins"]
+    id: FrameId | None
+    channel: str
+    messages: list[MessageOut]
+
+
+class ThreadPage(ServerFrame):
+    """Answers `thread`: its first message (`root`, in its state now) and a
+    page of its replies."""
+
+    type: Literal["thread"]
+    id: FrameId | None
+    channel: str
+    root: MessageOut
+    messages: list[MessageOut]
+    has_more: bool
+
+
+class FollowedThreadOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: str
+    root: MessageOut
+    last_read: int = Field(description="Your cursor in the thread (a seq).")
+    unread: int = Field(description="Replies by others after `last_read`.")
+
+
+class ThreadsList(ServerFrame):
+    type: Literal["threads"]
+    id: FrameId | None
+    threads: list[FollowedThreadOut]
+
+
+class ThreadReadEvent(ServerFrame):
+    """To all of your own connections: your cursor in a thread moved."""
+
+    type: Literal["thread_read"]
+    channel: str
+    thread_root: int
+    seq: int
 
 
 class TypingEvent(ServerFrame):
@@ -445,6 +574,10 @@ SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Subscribed,
     Unsubscribed,
     HistoryPage,
+    PinsPage,
+    ThreadPage,
+    ThreadsList,
+    ThreadReadEvent,
     TypingEvent,
     PresenceEvent,
     MemberEvent,

@@ -13,6 +13,25 @@ MAX_TOPIC = 250
 MAX_DISPLAY_NAME = 80
 MAX_DM_MEMBERS = 9  # as in Slack's group DMs
 
+# What counts as mentioning a user: `@name` not followed by more of a name, or
+# one of these words, which mention every member of the channel but the author
+# (as in Slack; they are nobody's username). The server counts by it
+# (core.mentions), and the clients highlight by it: the terminal client
+# imports it, the web app has the same rule (web/js/format.js).
+MENTION_ALL = ("here", "channel", "everyone")
+# What may follow a mention without making it a longer name: `@ann.` (the end
+# of a sentence) mentions ann; `@anna`, `@ann-b` and `@ann.b` do not.
+_NOT_MORE = r"(?![a-z0-9_-]|\.[a-z0-9_-])"
+
+
+def mention_re(username: str | None) -> re.Pattern[str]:
+    """Matches a mention of `username` (`@username`, `@here`, `@channel` or
+    `@everyone`); with None, only the three that mention everyone."""
+    names = (username, *MENTION_ALL) if username else MENTION_ALL
+    alternatives = "|".join(re.escape(n) for n in names)
+    return re.compile(rf"@(?:{alternatives}){_NOT_MORE}")
+
+
 # Seconds between relayed `typing` events per connection and channel: a client
 # may send one per keystroke, its channel hears at most one per interval.
 TYPING_EVERY = 2.0

@@ -194,6 +194,18 @@ class MessageIn(Body):
             "whose answer was lost is stored twice: send one if you retry."
         ),
     )
+    # (The bound before the validator: after it, pydantic writes `ge`, not
+    # `minimum`, into the schema of an optional field.)
+    thread_root: Annotated[int, Field(ge=1), BeforeValidator(_integral)] | None = Field(
+        None,
+        description="Reply in the thread of this message (a reply's seq: its thread). "
+        "404 `not_found` (`field: thread_root`) if there is no such message here; 409 "
+        "`message_deleted` if the thread's first message was deleted.",
+    )
+    broadcast: bool = Field(
+        False,
+        description='A reply also shown in the channel ("also send to channel").',
+    )
 
 
 class SentOut(MessageOut):
@@ -554,7 +566,14 @@ async def history(
     tags=["messages"],
     responses={
         200: {"model": SentOut, "description": "A retry: the original message, stored before."},
-        **errors(*SIGNED_IN, *JSON_BODY, E.message_too_long, *MEMBER, E.rate_limited),
+        **errors(
+            *SIGNED_IN,
+            *JSON_BODY,
+            E.message_too_long,
+            *MEMBER,
+            E.rate_limited,
+            E.message_deleted,
+        ),
     },
 )
 async def send(
@@ -565,7 +584,9 @@ async def send(
     `client_id` the server makes one up (as Slack's API needs none), and a
     retry is a second message."""
     client_id = body.client_id or f"rest-{uuid.uuid4().hex}"
-    stored = await hub.send(user, name, body.text, client_id)
+    stored = await hub.send(
+        user, name, body.text, client_id, thread_root=body.thread_root, broadcast=body.broadcast
+    )
     if stored.duplicate:
         response.status_code = 200
     return {**events.message_body(stored), "duplicate": stored.duplicate}
@@ -697,6 +718,135 @@ async def unreact(
     """Take back your reaction `emoji` (changes nothing, `seq: null`, if you
     had not made it)."""
     return changed_out(await hub.react(user, name, seq, emoji, add=False))
+
+
+# --- threads (the WebSocket's `send` with `thread_root`, `thread`, `threads`,
+# `read_thread`) ----------------------------------------------------------------
+
+THREAD = MESSAGE + "/thread"
+
+
+class ThreadOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    root: MessageOut = Field(description="The thread's first message, in its state now.")
+    messages: list[MessageOut] = Field(description="A page of its replies.")
+    has_more: bool
+
+
+@api.get(
+    THREAD,
+    response_model=ThreadOut,
+    tags=["messages"],
+    responses=errors(*SIGNED_IN, E.invalid_input, *CHANNEL),
+)
+async def thread(
+    name: str,
+    seq: SeqPath,
+    hub: HubDep,
+    user: UserDep,
+    before: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=HISTORY_MIN, le=HISTORY_MAX)] = HISTORY_PAGE,
+) -> dict[str, Any]:
+    """The thread of message `seq` (a reply's seq finds its thread): its root
+    and a page of replies, paged as channel history is: newest first before
+    `before`, or oldest first after `after`. Readable by whoever may read the
+    channel's history."""
+    _, root, rows, more = await hub.thread(user, name, seq, before=before, after=after, limit=limit)
+    return {
+        "root": events.message_body(root),
+        "messages": [events.message_body(m) for m in rows],
+        "has_more": more,
+    }
+
+
+class ThreadsOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    threads: list[frames.FollowedThreadOut] = Field(description="The latest reply first.")
+
+
+THREADS_MAX = _bound(frames.Threads, "limit", "le")
+
+
+@api.get(
+    "/threads",
+    response_model=ThreadsOut,
+    tags=["messages"],
+    responses=errors(*SIGNED_IN, E.invalid_input),
+)
+async def threads(
+    hub: HubDep,
+    user: UserDep,
+    limit: Annotated[int, Query(ge=1, le=THREADS_MAX)] = frames.Threads.model_fields[
+        "limit"
+    ].default,
+) -> dict[str, Any]:
+    """The threads you follow: you started them, replied in them or were
+    mentioned in one of their replies. Each with its root now and how many
+    replies by others came after your cursor in it (`unread`)."""
+    return {"threads": [events.followed_thread(t) for t in await hub.threads(user, limit)]}
+
+
+@api.post(
+    THREAD + "/read",
+    response_model=ReadOut,
+    tags=["messages"],
+    responses=errors(*SIGNED_IN, *JSON_BODY, *MEMBER),
+)
+async def read_thread(
+    name: str, seq: SeqPath, body: ReadIn, hub: HubDep, user: UserDep
+) -> dict[str, int]:
+    """Mark the thread read up to `seq` (forward only); `last_read` is your
+    cursor in it now (0 if you don't follow it)."""
+    return {"last_read": await hub.read_thread(user, name, seq, body.seq)}
+
+
+PIN = MESSAGE + "/pin"
+
+
+@api.put(
+    PIN,
+    response_model=ChangedOut,
+    tags=["messages"],
+    responses=errors(*CHANGE, E.message_deleted),
+)
+async def pin(name: str, seq: SeqPath, hub: HubDep, user: UserDep) -> dict[str, Any]:
+    """Pin a message to its channel (any member may, as in Slack). Pinning it
+    again changes nothing (`seq: null`); a deleted message can't be (409
+    `message_deleted`)."""
+    return changed_out(await hub.pin(user, name, seq, add=True))
+
+
+@api.delete(PIN, response_model=ChangedOut, tags=["messages"], responses=errors(*CHANGE))
+async def unpin(name: str, seq: SeqPath, hub: HubDep, user: UserDep) -> dict[str, Any]:
+    """Unpin a message (changes nothing, `seq: null`, if it wasn't pinned)."""
+    return changed_out(await hub.pin(user, name, seq, add=False))
+
+
+class PinsOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    messages: list[MessageOut] = Field(description="The most recently pinned first.")
+
+
+PINS_MAX = _bound(frames.Pins, "limit", "le")
+
+
+@api.get(
+    "/channels/{name}/pins",
+    response_model=PinsOut,
+    tags=["messages"],
+    responses=errors(*SIGNED_IN, E.invalid_input, *CHANNEL),
+)
+async def pins(
+    name: str,
+    hub: HubDep,
+    user: UserDep,
+    limit: Annotated[int, Query(ge=1, le=PINS_MAX)] = frames.Pins.model_fields["limit"].default,
+) -> dict[str, Any]:
+    """The channel's pinned messages, in their state now (readable by whoever
+    may read its history)."""
+    _, rows = await hub.pins(user, name, limit)
+    return {"messages": [events.message_body(m) for m in rows]}
 
 
 def error_response(err: ChatError) -> JSONResponse:

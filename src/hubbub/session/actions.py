@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from hubbub.core import events
-from hubbub.core.models import AppendRejected, StoredMessage, User
+from hubbub.core.models import User
+from hubbub.core.writer import Result
 from hubbub.protocol import frames as f
 from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
 from hubbub.protocol.rules import TYPING_EVERY
@@ -65,10 +66,17 @@ async def on_unsubscribe(engine: Engine, conn: Conn, frame: f.Unsubscribe) -> No
 
 async def on_send(engine: Engine, conn: Conn, frame: f.Send) -> None:
     hub = engine.hub
-    pending = await hub.queue_send(_user(conn), frame.channel, frame.text, frame.client_id)
+    pending = await hub.queue_send(
+        _user(conn),
+        frame.channel,
+        frame.text,
+        frame.client_id,
+        thread_root=frame.thread_root,
+        broadcast=frame.broadcast,
+    )
     fid = frame.id
 
-    def acknowledge(fut: asyncio.Future[StoredMessage | AppendRejected]) -> None:
+    def acknowledge(fut: asyncio.Future[Result]) -> None:
         if fut.cancelled():  # the server is shutting down: no ack, the client retries
             return
         try:
@@ -103,6 +111,42 @@ async def on_react(engine: Engine, conn: Conn, frame: f.React | f.Unreact) -> No
     add = isinstance(frame, f.React)
     changed = await engine.hub.react(_user(conn), frame.channel, frame.seq, frame.emoji, add=add)
     conn.send(events.changed(frame.id, changed.seq, changed.message))
+
+
+async def on_pin(engine: Engine, conn: Conn, frame: f.PinMessage | f.UnpinMessage) -> None:
+    add = isinstance(frame, f.PinMessage)
+    changed = await engine.hub.pin(_user(conn), frame.channel, frame.seq, add=add)
+    conn.send(events.changed(frame.id, changed.seq, changed.message))
+
+
+async def on_pins(engine: Engine, conn: Conn, frame: f.Pins) -> None:
+    channel, rows = await engine.hub.pins(_user(conn), frame.channel, frame.limit)
+    conn.send(events.pins(frame.id, channel, rows))
+
+
+async def on_thread(engine: Engine, conn: Conn, frame: f.Thread) -> None:
+    channel, root, rows, more = await engine.hub.thread(
+        _user(conn),
+        frame.channel,
+        frame.seq,
+        before=frame.before,
+        after=frame.after,
+        limit=frame.limit,
+    )
+    conn.send(events.thread_page(frame.id, channel, root, rows, more))
+
+
+async def on_threads(engine: Engine, conn: Conn, frame: f.Threads) -> None:
+    found = await engine.hub.threads(_user(conn), frame.limit)
+    conn.send(
+        {"type": "threads", "id": frame.id, "threads": [events.followed_thread(t) for t in found]}
+    )
+
+
+async def on_read_thread(engine: Engine, conn: Conn, frame: f.ReadThread) -> None:
+    await engine.hub.read_thread(_user(conn), frame.channel, frame.thread_root, frame.seq)
+    if frame.id is not None:
+        conn.send({"type": "ok", "id": frame.id})
 
 
 async def on_history(engine: Engine, conn: Conn, frame: f.History) -> None:
@@ -162,7 +206,13 @@ ROUTES: dict[type[f.ClientFrame], Handler] = {
     f.DeleteMessage: on_delete,
     f.React: on_react,
     f.Unreact: on_react,
+    f.PinMessage: on_pin,
+    f.UnpinMessage: on_pin,
+    f.Pins: on_pins,
     f.History: on_history,
+    f.Thread: on_thread,
+    f.Threads: on_threads,
+    f.ReadThread: on_read_thread,
     f.Typing: on_typing,
     f.Read: on_read,
     f.WatchPresence: on_watch_presence,

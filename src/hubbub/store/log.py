@@ -7,7 +7,15 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import TypeVar
 
-from hubbub.core.models import ChangeRefused, Edit, LogEntry, MessageChange, React, StoredMessage
+from hubbub.core.models import (
+    ChangeRefused,
+    Edit,
+    LogEntry,
+    MessageChange,
+    Pin,
+    React,
+    StoredMessage,
+)
 from hubbub.protocol.rules import MAX_REACTIONS
 
 K = TypeVar("K")
@@ -35,11 +43,18 @@ def judge(
     deleted: bool,
     text: str,
     reactions: Mapping[str, Collection[K]],
+    pinned: bool = False,
 ) -> ChangeRefused | bool:
     """Whether `actor` may make `change` to a message (by `author`, deleted or
-    not, with this text and these reactions: emoji -> who). True: it changes
-    the message; False: it changes nothing (a retry, a second delete); or the
-    refusal. Every backend decides by this, inside its transaction."""
+    not, with this text, these reactions (emoji -> who), pinned or not). True:
+    it changes the message; False: it changes nothing (a retry, a second
+    delete); or the refusal. Every backend decides by this, inside its
+    transaction. Reactions and pins are anyone's (the caller checks that the
+    actor is in the channel), as in Slack; edits and deletes the author's."""
+    if isinstance(change, Pin):
+        if change.add and deleted:
+            return ChangeRefused("deleted")
+        return change.add != pinned
     if isinstance(change, React):
         if deleted:
             return ChangeRefused("deleted")
@@ -62,6 +77,8 @@ def kind(change: MessageChange) -> str:
     """The change's kind, as the log records it."""
     if isinstance(change, React):
         return "react" if change.add else "unreact"
+    if isinstance(change, Pin):
+        return "pin" if change.add else "unpin"
     return "edit" if isinstance(change, Edit) else "delete"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -74,9 +76,36 @@ messages = Table(
     # Its state now (the changes that led there are in `changes`).
     Column("edited_at", BigInteger, nullable=True),
     Column("deleted_at", BigInteger, nullable=True),  # then `text` is ''
+    Column("pinned_at", BigInteger, nullable=True),
+    # Threads: a reply names its root; the root holds its thread's summary
+    # (its participants are read from the replies).
+    Column("thread_root", BigInteger, nullable=True),
+    Column("broadcast", Boolean, nullable=False, server_default=false()),
+    Column("reply_count", Integer, nullable=False, server_default="0"),
+    Column("last_reply_at", BigInteger, nullable=True),
+    Column(
+        "pinned_by",
+        Integer,
+        ForeignKey("users.id", name="fk_messages_pinned_by"),
+        nullable=True,
+    ),
     # Idempotent sends: one message per (sender, client_id). NULLs (guests) are
     # distinct in both SQLite and PostgreSQL, so guests are never deduplicated.
     UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
+    Index("ix_messages_pinned", "channel_id", "pinned_at"),  # the pinned list
+    Index("ix_messages_thread", "channel_id", "thread_root", "seq"),  # a thread's replies
+)
+
+# Who follows which thread (its root's author, everyone who replied or was
+# mentioned in it), and how far they have read it: the "threads" list.
+thread_follows = Table(
+    "thread_follows",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("root_seq", BigInteger, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("last_read", BigInteger, nullable=False),
+    Index("ix_thread_follows_user", "user_id"),
 )
 
 # A channel's log is its messages and its changes, numbered by one counter

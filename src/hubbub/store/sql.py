@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from hubbub.core.mentions import mention_re
+from hubbub.core.mentions import mention_re, needles
 from hubbub.core.models import (
     AppendRejected,
     Changed,
@@ -34,11 +35,15 @@ from hubbub.core.models import (
     ChannelKind,
     Delete,
     Edit,
+    FollowedThread,
     LogEntry,
     Membership,
     MessageChange,
     NewMessage,
+    NewReply,
+    Pin,
     React,
+    Replied,
     StoredMessage,
     User,
 )
@@ -47,6 +52,9 @@ from hubbub.store import log
 from hubbub.store import schema as t
 from hubbub.store.append_sqlite import SQLiteAppender
 from hubbub.store.sqlite_pragmas import PRAGMAS
+
+# A message shown in its channel: not a reply, or one also sent to the channel.
+IN_CHANNEL = or_(t.messages.c.thread_root.is_(None), t.messages.c.broadcast)
 
 if TYPE_CHECKING:
     from hubbub.store.append_pg import PostgresAppender
@@ -381,6 +389,7 @@ class SQLStore:
         self, conn: AsyncConnection, cond: Any, *, order: Any, limit: int
     ) -> list[StoredMessage]:
         m = t.messages
+        pinner = t.users.alias("pinner")
         q = (
             select(
                 m.c.channel_id,
@@ -393,16 +402,26 @@ class SQLStore:
                 m.c.created_at,
                 m.c.edited_at,
                 m.c.deleted_at,
+                m.c.pinned_at,
+                pinner.c.username.label("pinned_by"),
+                m.c.thread_root,
+                m.c.broadcast,
+                m.c.reply_count,
+                m.c.last_reply_at,
             )
             .join(t.channels, t.channels.c.id == m.c.channel_id)
             .outerjoin(t.users, t.users.c.id == m.c.author_id)
+            .outerjoin(pinner, pinner.c.id == m.c.pinned_by)
             .where(cond)
             .limit(limit)
         )
         if order is not None:
-            q = q.order_by(order)
+            q = q.order_by(*order) if isinstance(order, tuple) else q.order_by(order)
         rows = (await conn.execute(q)).all()
         reactions = await self._reactions(conn, [(r.channel_id, r.seq) for r in rows])
+        repliers = await self._repliers(
+            conn, [(r.channel_id, r.seq) for r in rows if r.reply_count]
+        )
         return [
             StoredMessage(
                 r.channel_id,
@@ -416,6 +435,13 @@ class SQLStore:
                 edited_at=r.edited_at,
                 deleted=r.deleted_at is not None,
                 reactions=reactions.get((r.channel_id, r.seq), ()),
+                pinned_by=r.pinned_by,
+                pinned_at=r.pinned_at,
+                thread_root=r.thread_root,
+                broadcast=bool(r.broadcast),
+                reply_count=r.reply_count,
+                last_reply_at=r.last_reply_at,
+                reply_users=repliers.get((r.channel_id, r.seq), ()),
             )
             for r in rows
         ]
@@ -438,6 +464,25 @@ class SQLStore:
             pairs.setdefault((cid, seq), []).append((e, username))
         return {k: log.grouped(v) for k, v in pairs.items()}
 
+    async def _repliers(
+        self, conn: AsyncConnection, roots: list[tuple[int, int]]
+    ) -> dict[tuple[int, int], tuple[str, ...]]:
+        """Who replied in these (channel, seq) threads, by their first reply."""
+        if not roots:
+            return {}
+        m = t.messages.c
+        found = await conn.execute(
+            select(m.channel_id, m.thread_root, t.users.c.username)
+            .join(t.users, t.users.c.id == m.author_id)
+            .where(tuple_(m.channel_id, m.thread_root).in_(roots))
+            .group_by(m.channel_id, m.thread_root, t.users.c.username)
+            .order_by(func.min(m.seq))
+        )
+        out: dict[tuple[int, int], list[str]] = {}
+        for cid, root, username in found:
+            out.setdefault((cid, root), []).append(username)
+        return {k: tuple(v) for k, v in out.items()}
+
     async def count_unread(self, channel_id: int, after: int, user_id: int) -> int:
         m = t.messages.c
         async with self._read() as conn:
@@ -447,12 +492,16 @@ class SQLStore:
                     m.seq > after,
                     or_(m.author_id.is_(None), m.author_id != user_id),
                     m.deleted_at.is_(None),
+                    IN_CHANNEL,  # a reply kept in its thread is unread there
                 )
             )
         return int(n or 0)
 
     async def count_mentions(self, channel_id: int, after: int, username: str) -> int:
-        m = t.messages.c
+        m, u = t.messages.c, t.users.c
+        # The user's own messages never mention them (`@here` included), as
+        # their own messages are never unread (count_unread).
+        theirs = select(u.id).where(u.username == username)
         async with self._read() as conn:
             # LIKE narrows it down in the database; the word-boundary rule
             # (`@ann` but not `@anna`) is applied here.
@@ -460,7 +509,10 @@ class SQLStore:
                 select(m.text).where(
                     m.channel_id == channel_id,
                     m.seq > after,
-                    m.text.contains(f"@{username}", autoescape=True),
+                    or_(m.author_id.is_(None), m.author_id.not_in(theirs)),
+                    m.deleted_at.is_(None),
+                    IN_CHANNEL,  # a reply kept in its thread is no mention in the channel
+                    or_(*(m.text.contains(n, autoescape=True) for n in needles(username))),
                 )
             )
             pattern = mention_re(username)
@@ -475,7 +527,7 @@ class SQLStore:
         limit: int,
     ) -> list[StoredMessage]:
         m = t.messages.c
-        cond = m.channel_id == channel_id
+        cond = and_(m.channel_id == channel_id, IN_CHANNEL)
         if after is not None:
             cond = and_(cond, m.seq > after)
             order = m.seq.asc()
@@ -495,7 +547,9 @@ class SQLStore:
         where = and_(m.channel_id == channel_id, m.seq == seq)
         async with self._write() as conn:
             row = (
-                await conn.execute(select(m.author_id, m.text, m.deleted_at).where(where))
+                await conn.execute(
+                    select(m.author_id, m.text, m.deleted_at, m.pinned_at).where(where)
+                )
             ).first()
             if row is None:
                 return ChangeRefused("not_found")
@@ -508,7 +562,13 @@ class SQLStore:
                 ):
                     reactions.setdefault(e, set()).add(user_id)
             verdict = log.judge(
-                change, actor_id, row.author_id, row.deleted_at is not None, row.text, reactions
+                change,
+                actor_id,
+                row.author_id,
+                row.deleted_at is not None,
+                row.text,
+                reactions,
+                row.pinned_at is not None,
             )
             if isinstance(verdict, ChangeRefused):
                 return verdict
@@ -545,11 +605,18 @@ class SQLStore:
             )
         elif isinstance(change, Delete):
             await conn.execute(
-                update(t.messages).where(where).values(text="", deleted_at=change.at)
+                update(t.messages)
+                .where(where)
+                .values(text="", deleted_at=change.at, pinned_at=None, pinned_by=None)
             )
             # A tombstone keeps nothing of what people said or did to it.
             await conn.execute(
                 t.reactions.delete().where(and_(r.channel_id == channel_id, r.message_seq == seq))
+            )
+        elif isinstance(change, Pin):
+            pin = (change.at, actor_id) if change.add else (None, None)
+            await conn.execute(
+                update(t.messages).where(where).values(pinned_at=pin[0], pinned_by=pin[1])
             )
         elif change.add:
             await conn.execute(
@@ -571,6 +638,224 @@ class SQLStore:
                         r.user_id == actor_id,
                     )
                 )
+            )
+
+    # threads -----------------------------------------------------------------
+
+    async def append_reply(self, r: NewReply) -> Replied | ChangeRefused:
+        m = t.messages.c
+        async with self._write() as conn:
+            retry = await self._message_rows(
+                conn,
+                and_(m.author_id == r.author_id, m.client_id == r.client_id),
+                order=None,
+                limit=1,
+            )
+            if retry:
+                return await self._replied_again(conn, retry[0])
+            parent = (
+                await conn.execute(
+                    select(m.thread_root).where(
+                        and_(m.channel_id == r.channel_id, m.seq == r.parent)
+                    )
+                )
+            ).first()
+            if parent is None:
+                return ChangeRefused("not_found")
+            root_seq = parent.thread_root or r.parent  # a reply to a reply: to its root
+            at_root = and_(m.channel_id == r.channel_id, m.seq == root_seq)
+            root = (await conn.execute(select(m.author_id, m.deleted_at).where(at_root))).one()
+            if root.deleted_at is not None:
+                return ChangeRefused("deleted")
+            # Two places: the reply, then the root's change (its summary). The
+            # channel's row stays locked to the commit: replies to one
+            # channel are serialised here, follows included.
+            at = (
+                await conn.execute(
+                    update(t.channels)
+                    .where(t.channels.c.id == r.channel_id)
+                    .values(last_seq=t.channels.c.last_seq + 2)
+                    .returning(t.channels.c.last_seq)
+                )
+            ).scalar_one()
+            seq = at - 1
+            await conn.execute(
+                insert(t.messages).values(
+                    channel_id=r.channel_id,
+                    seq=seq,
+                    author_id=r.author_id,
+                    text=r.text,
+                    client_id=r.client_id,
+                    created_at=r.created_at,
+                    thread_root=root_seq,
+                    broadcast=r.broadcast,
+                )
+            )
+            await conn.execute(
+                update(t.messages)
+                .where(at_root)
+                .values(reply_count=m.reply_count + 1, last_reply_at=r.created_at)
+            )
+            await conn.execute(
+                insert(t.changes).values(
+                    channel_id=r.channel_id,
+                    seq=at,
+                    target_seq=root_seq,
+                    kind="reply",
+                    created_at=r.created_at,
+                )
+            )
+            others = {root.author_id, *r.followers} - {None, r.author_id}
+            await self._follow(
+                conn, r.channel_id, root_seq, {r.author_id: seq} | dict.fromkeys(others, 0)
+            )
+            if r.broadcast:  # your own message is never unread
+                ms = t.memberships.c
+                await conn.execute(
+                    update(t.memberships)
+                    .where(
+                        and_(
+                            ms.channel_id == r.channel_id,
+                            ms.user_id == r.author_id,
+                            ms.last_read < seq,
+                        )
+                    )
+                    .values(last_read=seq)
+                )
+            [reply] = await self._message_rows(
+                conn, and_(m.channel_id == r.channel_id, m.seq == seq), order=None, limit=1
+            )
+            [now] = await self._message_rows(conn, at_root, order=None, limit=1)
+            return Replied(reply, now, at)
+
+    async def _replied_again(self, conn: AsyncConnection, first: StoredMessage) -> Replied:
+        """A retried reply: the one stored before, and its root now."""
+        m = t.messages.c
+        root = first
+        if first.thread_root is not None:
+            [root] = await self._message_rows(
+                conn,
+                and_(m.channel_id == first.channel_id, m.seq == first.thread_root),
+                order=None,
+                limit=1,
+            )
+        return Replied(dataclasses.replace(first, duplicate=True), root, None)
+
+    async def _follow(
+        self, conn: AsyncConnection, channel_id: int, root: int, cursors: dict[int, int]
+    ) -> None:
+        """Follow the thread for each user, with a read cursor at least theirs."""
+        f = t.thread_follows.c
+        mine = and_(f.channel_id == channel_id, f.root_seq == root)
+        had = {
+            uid: last
+            for uid, last in await conn.execute(
+                select(f.user_id, f.last_read).where(and_(mine, f.user_id.in_(list(cursors))))
+            )
+        }
+        new = [
+            {"channel_id": channel_id, "root_seq": root, "user_id": u, "last_read": c}
+            for u, c in cursors.items()
+            if u not in had
+        ]
+        if new:
+            await conn.execute(insert(t.thread_follows), new)
+        for uid, last in had.items():
+            if cursors[uid] > last:
+                await conn.execute(
+                    update(t.thread_follows)
+                    .where(and_(mine, f.user_id == uid))
+                    .values(last_read=cursors[uid])
+                )
+
+    async def thread(
+        self,
+        channel_id: int,
+        root: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int,
+    ) -> list[StoredMessage]:
+        m = t.messages.c
+        cond = and_(m.channel_id == channel_id, m.thread_root == root)
+        if after is not None:
+            cond, order = and_(cond, m.seq > after), m.seq.asc()
+        else:
+            order = m.seq.desc()
+        if before is not None:
+            cond = and_(cond, m.seq < before)
+        async with self._read() as conn:
+            return await self._message_rows(conn, cond, order=order, limit=limit)
+
+    async def followed_threads(self, user_id: int, limit: int) -> list[FollowedThread]:
+        f, m = t.thread_follows.c, t.messages.c
+        async with self._read() as conn:
+            follows = (
+                await conn.execute(
+                    select(f.channel_id, f.root_seq, f.last_read)
+                    .join(t.messages, and_(m.channel_id == f.channel_id, m.seq == f.root_seq))
+                    .where(and_(f.user_id == user_id, m.reply_count > 0))
+                    .order_by(m.last_reply_at.desc(), f.channel_id, f.root_seq)
+                    .limit(limit)
+                )
+            ).all()
+            if not follows:
+                return []
+            roots = await self._message_rows(
+                conn,
+                tuple_(m.channel_id, m.seq).in_([(x.channel_id, x.root_seq) for x in follows]),
+                order=None,
+                limit=len(follows),
+            )
+            by_key = {(x.channel_id, x.seq): x for x in roots}
+            unread = {
+                (cid, root): n
+                for cid, root, n in await conn.execute(
+                    select(m.channel_id, m.thread_root, func.count())
+                    .join(
+                        t.thread_follows,
+                        and_(
+                            f.channel_id == m.channel_id,
+                            f.root_seq == m.thread_root,
+                            f.user_id == user_id,
+                        ),
+                    )
+                    .where(
+                        and_(
+                            tuple_(m.channel_id, m.thread_root).in_(list(by_key)),
+                            m.seq > f.last_read,
+                            m.author_id != user_id,
+                            m.deleted_at.is_(None),
+                        )
+                    )
+                    .group_by(m.channel_id, m.thread_root)
+                )
+            }
+        return [
+            FollowedThread(by_key[k], x.last_read, unread.get(k, 0))
+            for x in follows
+            if (k := (x.channel_id, x.root_seq)) in by_key
+        ]
+
+    async def read_thread(self, channel_id: int, root: int, user_id: int, seq: int) -> int | None:
+        f = t.thread_follows.c
+        mine = and_(f.channel_id == channel_id, f.root_seq == root, f.user_id == user_id)
+        async with self._write() as conn:
+            await conn.execute(
+                update(t.thread_follows).where(and_(mine, f.last_read < seq)).values(last_read=seq)
+            )
+            row = (await conn.execute(select(f.last_read).where(mine))).first()
+        return None if row is None else int(row[0])
+
+    async def pinned(self, channel_id: int, limit: int) -> list[StoredMessage]:
+        m = t.messages.c
+        async with self._read() as conn:
+            return await self._message_rows(
+                conn,
+                and_(m.channel_id == channel_id, m.pinned_at.is_not(None)),
+                order=(m.pinned_at.desc(), m.seq.desc()),
+                limit=limit,
             )
 
     async def last_seq(self, channel_id: int) -> int:

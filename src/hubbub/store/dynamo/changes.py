@@ -22,7 +22,8 @@ from hubbub.core.models import (
     Edit,
     LogEntry,
     MessageChange,
-    React,
+    Pin,
+    StoredMessage,
 )
 from hubbub.core.ports import StoreError
 from hubbub.store import log
@@ -60,6 +61,7 @@ def change_message(
             "deleted_at" in item,
             get_str(item, "text"),
             dict(reactions_of(item)),
+            "pinned_at" in item,
         )
         if isinstance(verdict, ChangeRefused):
             return verdict
@@ -81,14 +83,21 @@ def change_message(
             "kind": S(log.kind(change)),
             "created_at": N(change.at),
         }
-        try:
-            tables.transact(
-                [
-                    order.fence(tables, channel_id, at),
-                    {"Update": _update(tables, key, item, actor, change)},
-                    tables.put("changes", record, "attribute_not_exists(seq)"),
-                ]
+        actions = [
+            order.fence(tables, channel_id, at),
+            {"Update": _update(tables, key, item, actor, change)},
+            tables.put("changes", record, "attribute_not_exists(seq)"),
+        ]
+        if isinstance(change, Pin) or (isinstance(change, Delete) and "pinned_at" in item):
+            actions.append(
+                {
+                    "Update": _pin_list(
+                        tables, channel_id, seq, isinstance(change, Pin) and change.add
+                    )
+                }
             )
+        try:
+            tables.transact(actions)
         except Cancelled as exc:
             if exc.failed(0) or exc.failed(1):
                 continue  # fenced off, or changed meanwhile: look again
@@ -105,6 +114,27 @@ def _username(tables: DynamoTables, user_id: int) -> str:
     return "" if user is None else get_str(user, "username")
 
 
+def _pin_list(tables: DynamoTables, channel_id: int, seq: int, add: bool) -> Item:
+    """The Update of the channel's pinned list (`pinned`): a number set of
+    seqs on an item of its own, beside the channel's (a transaction may touch
+    an item once, and the channel's item carries the fence)."""
+    return {
+        "TableName": tables.names["channels"],
+        "Key": {"pk": S(f"pins#{channel_id}")},
+        "UpdateExpression": ("ADD" if add else "DELETE") + " seqs :s",
+        "ExpressionAttributeValues": {":s": {"NS": [str(seq)]}},
+    }
+
+
+def pinned(tables: DynamoTables, channel_id: int, limit: int) -> list[StoredMessage]:
+    item = tables.get("channels", {"pk": S(f"pins#{channel_id}")})
+    seqs = sorted(int(s) for s in (item or {}).get("seqs", {}).get("NS", []))
+    keys = [{"channel_id": N(channel_id), "seq": N(s)} for s in seqs]
+    found = [message_of(i) for i in tables.batch_get("messages", keys) if "pinned_at" in i]
+    found.sort(key=lambda m: (m.pinned_at or 0, m.seq), reverse=True)
+    return found[:limit]
+
+
 def _update(tables: DynamoTables, key: Item, item: Item, actor: str, change: MessageChange) -> Item:
     """The message's Update for `change`, conditional on the message being as
     read (its `ver`, bumped by every change: changes to one message are
@@ -114,7 +144,7 @@ def _update(tables: DynamoTables, key: Item, item: Item, actor: str, change: Mes
     values: Item = {":ver": N(ver), ":next": N(ver + 1)}
     sets = ["ver = :next"]
     removes: list[str] = []
-    if not isinstance(change, React):
+    if isinstance(change, Edit | Delete):
         names["#t"] = "text"
     if isinstance(change, Edit):
         sets += ["#t = :t", "edited_at = :at"]
@@ -122,10 +152,17 @@ def _update(tables: DynamoTables, key: Item, item: Item, actor: str, change: Mes
     elif isinstance(change, Delete):
         sets += ["#t = :t", "deleted_at = :at"]
         values.update({":t": S(""), ":at": N(change.at)})
+        removes += ["pinned_at", "pinned_by"]
         # A tombstone keeps nothing of what people said or did to it.
         for n, (e, _) in enumerate(reactions_of(item)):
             names[f"#u{n}"], names[f"#a{n}"] = REACTED + e, REACTED_AT + e
             removes += [f"#u{n}", f"#a{n}"]
+    elif isinstance(change, Pin):
+        if change.add:
+            sets += ["pinned_at = :at", "pinned_by = :me"]
+            values.update({":at": N(change.at), ":me": S(actor)})
+        else:
+            removes += ["pinned_at", "pinned_by"]
     else:
         names["#u"], names["#a"] = REACTED + change.emoji, REACTED_AT + change.emoji
         users = dict(reactions_of(item)).get(change.emoji, ())

@@ -99,4 +99,11 @@ def message_of(item: Item, *, duplicate: bool = False) -> StoredMessage:
         edited_at=get_int(item, "edited_at") if "edited_at" in item else None,
         deleted="deleted_at" in item,
         reactions=reactions_of(item),
+        pinned_by=get_opt_str(item, "pinned_by"),
+        pinned_at=get_int(item, "pinned_at") if "pinned_at" in item else None,
+        thread_root=get_int(item, "thread_root") if "thread_root" in item else None,
+        broadcast=bool(item.get("broadcast", {}).get("BOOL", False)),
+        reply_count=get_int(item, "reply_count") if "reply_count" in item else 0,
+        last_reply_at=get_int(item, "last_reply_at") if "last_reply_at" in item else None,
+        reply_users=tuple(u["S"] for u in item.get("reply_users", {}).get("L", [])),
     )

@@ -8,22 +8,25 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hubbub.core.mentions import mention_re
+from hubbub.core.mentions import mention_re, needles
 from hubbub.core.models import (
     AppendRejected,
     Changed,
     ChangeRefused,
     Channel,
     ChannelKind,
+    FollowedThread,
     LogEntry,
     Membership,
     MessageChange,
     NewMessage,
+    NewReply,
+    Replied,
     StoredMessage,
     User,
 )
 from hubbub.core.ports import NameTaken, StoreError
-from hubbub.store.dynamo import changes
+from hubbub.store.dynamo import changes, threads
 from hubbub.store.dynamo.append import DynamoAppender
 from hubbub.store.dynamo.client import MAX_TRANSACTION, Cancelled, DynamoTables, error_code
 from hubbub.store.dynamo.items import (
@@ -38,6 +41,9 @@ from hubbub.store.dynamo.items import (
     now_ms,
     user_of,
 )
+
+# A message shown in its channel: not a reply, or one also sent there (`:yes`).
+IN_CHANNEL = "attribute_not_exists(thread_root) OR broadcast = :yes"
 
 
 class SyncDynamoStore:
@@ -403,6 +409,31 @@ class SyncDynamoStore:
     def log_after(self, channel_id: int, after: int, limit: int) -> list[LogEntry]:
         return changes.log_after(self.tables, channel_id, after, limit)
 
+    def pinned(self, channel_id: int, limit: int) -> list[StoredMessage]:
+        return changes.pinned(self.tables, channel_id, limit)
+
+    def append_reply(self, reply: NewReply) -> Replied | ChangeRefused:
+        return threads.append_reply(self.tables, reply)
+
+    def thread(
+        self,
+        channel_id: int,
+        root: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int,
+    ) -> list[StoredMessage]:
+        return threads.thread(
+            self.tables, channel_id, root, before=before, after=after, limit=limit
+        )
+
+    def followed_threads(self, user_id: int, limit: int) -> list[FollowedThread]:
+        return threads.followed_threads(self.tables, user_id, limit)
+
+    def read_thread(self, channel_id: int, root: int, user_id: int, seq: int) -> int | None:
+        return threads.read_thread(self.tables, channel_id, root, user_id, seq)
+
     def count_unread(self, channel_id: int, after: int, user_id: int) -> int:
         kwargs: dict[str, Any] = {
             "TableName": self.tables.names["messages"],
@@ -411,9 +442,14 @@ class SyncDynamoStore:
             "KeyConditionExpression": "channel_id = :c AND seq > :a",
             "FilterExpression": (
                 "attribute_not_exists(deleted_at) AND "
-                "(attribute_not_exists(author_id) OR author_id <> :u)"
+                f"(attribute_not_exists(author_id) OR author_id <> :u) AND ({IN_CHANNEL})"
             ),
-            "ExpressionAttributeValues": {":c": N(channel_id), ":a": N(after), ":u": N(user_id)},
+            "ExpressionAttributeValues": {
+                ":c": N(channel_id),
+                ":a": N(after),
+                ":u": N(user_id),
+                ":yes": {"BOOL": True},
+            },
         }
         count = 0
         while True:
@@ -425,17 +461,26 @@ class SyncDynamoStore:
 
     def count_mentions(self, channel_id: int, after: int, username: str) -> int:
         pattern = mention_re(username)
+        words = {f":m{i}": S(n) for i, n in enumerate(needles(username))}
+        values: Item = {":c": N(channel_id), ":a": N(after), ":yes": {"BOOL": True}, **words}
+        wanted = [
+            "attribute_not_exists(deleted_at)",
+            f"({IN_CHANNEL})",  # a reply kept in its thread is no mention in the channel
+            "(" + " OR ".join(f"contains(#t, {k})" for k in words) + ")",
+        ]
+        # The user's own messages never mention them (`@here` included), as
+        # their own messages are never unread (count_unread).
+        ref = self.tables.get("users", {"pk": S(f"username#{username}")})
+        if ref is not None:
+            wanted.append("(attribute_not_exists(author_id) OR author_id <> :u)")
+            values[":u"] = N(get_int(ref, "id"))
         items = self.tables.query(
             "messages",
             KeyConditionExpression="channel_id = :c AND seq > :a",
-            FilterExpression="contains(#t, :at)",
+            FilterExpression=" AND ".join(wanted),
             ProjectionExpression="#t",
             ExpressionAttributeNames={"#t": "text"},
-            ExpressionAttributeValues={
-                ":c": N(channel_id),
-                ":a": N(after),
-                ":at": S(f"@{username}"),
-            },
+            ExpressionAttributeValues=values,
         )
         return sum(1 for i in items if pattern.search(get_str(i, "text")))
 
@@ -464,9 +509,11 @@ class SyncDynamoStore:
         if limit <= 0:
             return []
         out: list[StoredMessage] = []
+        values[":yes"] = {"BOOL": True}
         for item in self.tables.query(
             "messages",
             KeyConditionExpression=cond,
+            FilterExpression=IN_CHANNEL,
             ExpressionAttributeValues=values,
             ScanIndexForward=after is not None,
             Limit=limit,

@@ -39,6 +39,12 @@ export class Api {
     return this.request("PUT", path, body);
   }
 
+  /** The first `limit` users whose username or display name contains `q`
+   * (any case), by username: `GET /api/users?q=`. */
+  searchUsers(q, limit = 20) {
+    return this.get(`/api/users?q=${encodeURIComponent(q)}&limit=${limit}`);
+  }
+
   async request(method, path, body, onResponse = null) {
     const headers = { Accept: "application/json" };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;

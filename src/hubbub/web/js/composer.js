@@ -1,7 +1,9 @@
 // Where you write: Enter sends and Shift+Enter breaks the line, the box grows
 // with the text, each channel keeps its own unsent draft, and typing is
 // announced often enough to keep the others' indicator up while you type.
-// Up in the empty box edits your last message in the channel.
+// Up in the empty box edits your last message in the channel. "@" and a few
+// letters offer the people to mention (mention-autocomplete.js): while that
+// list shows, Enter and Tab pick from it instead.
 //
 // Slash commands, here until the server has its own: `/join #name` joins (and
 // opens) a channel, `/me text` posts "_text_" (italic, as Slack shows /me).
@@ -10,6 +12,7 @@
 
 import { seg } from "./api.js";
 import { h, icon } from "./dom.js";
+import { MentionAutocomplete } from "./mention-autocomplete.js";
 
 const TYPING_EVERY = 3000;
 const CHANNEL_RE = /^[a-z0-9][a-z0-9_-]{0,79}$/;
@@ -28,6 +31,15 @@ export class Composer {
     });
     this.input.addEventListener("keydown", (ev) => this.onKey(ev));
     this.input.addEventListener("input", () => this.onInput());
+    this.mention = new MentionAutocomplete({
+      input: this.input,
+      api: app.api,
+      me: () => app.user.username,
+      inChannel: () => {
+        const ch = app.currentChannel();
+        return Boolean(ch && !ch.isDM);
+      },
+    });
     this.notice = h("div", { class: "composer-notice", testid: "composer-notice", role: "status", hidden: true });
     this.form = h(
       "form",
@@ -38,6 +50,7 @@ export class Composer {
           this.submit();
         },
       },
+      this.mention.el,
       this.notice,
       this.input,
       h(
@@ -69,6 +82,7 @@ export class Composer {
   }
 
   loadDraft(name) {
+    this.mention.close();
     this.input.value = (name && this.drafts.get(name)) || "";
     this.say(null);
     this.autosize();
@@ -82,6 +96,7 @@ export class Composer {
   }
 
   onKey(ev) {
+    if (this.mention.onKey(ev)) return; // the mention list's keys first
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && !ev.altKey) {
       ev.preventDefault();
       this.submit();
@@ -167,6 +182,7 @@ export class Composer {
   clear() {
     const { current } = this.app;
     this.input.value = "";
+    this.mention.close();
     if (current) this.drafts.delete(current);
     this.lastTypingSent = 0;
     this.say(null);
