@@ -486,6 +486,49 @@ async def test_edit_delete_and_react_to_messages(
         assert await b.history("general") == ["bob's final", ""]
 
 
+async def test_threads_and_pins(server: Server, users: tuple[str, Rest, str, Rest]) -> None:
+    alice, a, bob, b = users
+    root = (await b.post("general", "release today?"))["seq"]
+    async with running(server, a.token) as (app, pilot):
+        await wait_for(pilot, lambda: f"#{root} " in pane(app), "history")
+        await submit(pilot, f"/reply {root} after lunch")
+        await wait_for(pilot, lambda: "1 reply" in pane(app), "the root's summary, live")
+        assert "after lunch" not in pane(app).split("replied in the thread")[0]
+        # bob's reply stays in its thread: the channel shows the summary only,
+        # and nothing unread.
+        await b.call(
+            "POST",
+            "/api/channels/general/messages",
+            json={"text": "fine by me", "thread_root": root},
+        )
+        await wait_for(pilot, lambda: "2 replies" in pane(app), "bob's reply, in the summary")
+        assert "fine by me" not in pane(app)
+        await submit(pilot, f"/thread {root}")
+        await wait_for(pilot, lambda: "fine by me" in pane(app), "the thread shown")
+        assert pane(app).index("after lunch") < pane(app).index("fine by me")
+        # Also sent to the channel: a line of its own there.
+        await submit(pilot, f"/reply --channel {root} shipping now")
+        await wait_for(
+            pilot,
+            lambda: f"{alice}: shipping now (in the thread of #{root})" in pane(app),
+            "shared",
+        )
+
+        await submit(pilot, f"/pin {root}")
+        await wait_for(pilot, lambda: f"📌 pinned by {alice}" in pane(app), "pinned")
+        await submit(pilot, "/pins")
+        await wait_for(pilot, lambda: "pinned in #general (1):" in pane(app), "the pinned list")
+        await submit(pilot, f"/unpin {root}")
+        held = app.channels["general"].messages
+        await wait_for(pilot, lambda: held[root].pinned_by is None, "unpinned")
+        assert (await b.call("GET", "/api/channels/general/pins"))["messages"] == []
+        await submit(pilot, "/reply 99999 hello?")
+        await wait_for(pilot, lambda: "(not_found)" in pane(app), "no such thread")
+        await submit(pilot, "/thread")
+        await wait_for(pilot, lambda: "usage: /thread N" in pane(app), "usage")
+        assert "Traceback" not in pane(app) and app.is_running
+
+
 async def test_errors_are_one_line_not_tracebacks(
     server: Server, users: tuple[str, Rest, str, Rest]
 ) -> None:

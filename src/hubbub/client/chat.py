@@ -59,6 +59,11 @@ Commands:
                            /edit N alone puts its text here to change
   /delete N                delete your message #N
   /react [N] :emoji:       react to #N (or the newest) with :+1:, 👍...; again: take it back
+  /thread N                show the thread of #N (its first message and every reply)
+  /reply N text            reply in the thread of #N (/reply --channel N text: also
+                           send it to the channel)
+  /pin [N] /unpin [N]      pin #N (or the newest) to the channel, or unpin it
+  /pins                    list the channel's pinned messages
   /retry                   send your messages marked "not sent" again
   /discard                 drop your messages marked "not sent"
   /more                    load older messages (also Page Up at the top)
@@ -167,7 +172,10 @@ class ChannelState:
 
     def counted(self, m: frames.MessageOut, me: str | None) -> None:
         """A message from someone else delivered live (or replayed): unread if
-        after your cursor and after what the server counted."""
+        after your cursor and after what the server counted (a reply kept in
+        its thread never is, as the server counts)."""
+        if in_thread_only(m):
+            return
         if not m.deleted and m.seq > self.base_seq and m.seq > self.last_read:
             self.live[m.seq] = mentions_me(m.text, me)
 
@@ -186,6 +194,11 @@ class ChannelState:
             and self.base_read < m.seq <= self.base_seq
         ):
             self.base_gone[m.seq] = at
+
+
+def in_thread_only(m: frames.MessageOut) -> bool:
+    """A reply shown in its thread only, not in the channel (not `broadcast`)."""
+    return m.thread_root is not None and not m.broadcast
 
 
 def mentions_me(text: str, me: str | None) -> bool:
@@ -236,6 +249,15 @@ def format_line(m: frames.MessageOut, me: str | None = None) -> Text:
         line.append_text(Text.assemble((who, "bold"), ": ", m.text))
     if m.edited_at is not None and not m.deleted:
         line.append(" (edited)", "dim")
+    if m.thread_root is not None:
+        line.append(f" (in the thread of #{m.thread_root})", "dim")
+    if m.pinned_by is not None:
+        line.append(f" 📌 pinned by {m.pinned_by}", "dim")
+    if m.reply_count:
+        replies = "1 reply" if m.reply_count == 1 else f"{m.reply_count} replies"
+        last = f", last {_stamp(m.last_reply_at)}" if m.last_reply_at else ""
+        who = ", ".join(m.reply_users[:3]) + (" …" if len(m.reply_users) > 3 else "")
+        line.append(f"\n{REACTIONS_INDENT}↳ {replies}{last} ({who}): /thread {m.seq}", "cyan")
     if m.reactions:
         line.append("\n" + REACTIONS_INDENT)
         for i, r in enumerate(m.reactions):
@@ -249,7 +271,7 @@ def same_state(a: frames.MessageOut, b: frames.MessageOut) -> bool:
     """Whether two copies of a message (an ack's, an event's) show the same."""
 
     def shown(m: frames.MessageOut) -> tuple[object, ...]:
-        return (m.text, m.edited_at, m.deleted, m.reactions)
+        return (m.text, m.edited_at, m.deleted, m.reactions, m.pinned_by, m.reply_count)
 
     return shown(a) == shown(b)
 
@@ -746,6 +768,9 @@ class ChatApp(App[None]):
         state = self.channels.get(m.channel)
         if state is None:
             return
+        if in_thread_only(m):
+            self._got_reply(state, m)
+            return
         held = state.messages.get(m.seq)
         known = held is not None
         # A replay after a reconnect brings messages in their state now.
@@ -777,6 +802,15 @@ class ChatApp(App[None]):
                 self._rerender()
             self._schedule_read(m.channel)
         self._refresh_sidebar()
+
+    def _got_reply(self, state: ChannelState, m: frames.MessageOut) -> None:
+        """A reply kept in its thread: not a line of the channel (its root's
+        summary line says it came); your own leaves the outbox."""
+        state.last_seq = max(state.last_seq, m.seq)
+        if m.client_id is not None and state.outbox.pop(m.client_id, None) is not None:
+            self._refresh_status()
+            if m.channel == self.active:
+                self._render_channel()
 
     def _got_update(self, m: frames.MessageOut, at: int | None = None) -> None:
         """A message changed (edited, deleted, reacted to) at seq `at`: its
@@ -1219,6 +1253,67 @@ class ChatApp(App[None]):
                 changed = await self.client.unreact(name, seq, emoji)
         self._got_update(changed.message, changed.seq)
 
+    # --- threads and pins ---------------------------------------------------------
+
+    async def cmd_thread(self, rest: str) -> None:
+        name = self._need_active()
+        seq = seq_of(rest.split()[0]) if rest else None
+        if seq is None:
+            self.show_error("usage: /thread N (N: the #N before the message)")
+            return
+        root, replies, more = await self.client.thread(name, seq, limit=self.page_size)
+        self._note(Text(f"— the thread of #{root.seq} —", "dim italic"))
+        self._note(format_line(root, self.me))
+        if more:
+            self._note(Text(f"  (older replies: {root.reply_count - len(replies)} more)", "dim"))
+        for m in reversed(replies):  # newest first in the page
+            self._note(Text.assemble("  ", format_line(m, self.me)))
+        self._note(Text(f"— /reply {root.seq} text to answer —", "dim italic"))
+        if replies:
+            await self.client.read_thread(name, root.seq, max(m.seq for m in replies))
+
+    async def cmd_reply(self, rest: str) -> None:
+        name = self._need_active()
+        words = rest.split(" ")
+        broadcast = words[:1] == ["--channel"]
+        if broadcast:
+            words = words[1:]
+        seq = seq_of(words[0]) if words else None
+        text = " ".join(words[1:]).strip()
+        if seq is None or not text:
+            self.show_error("usage: /reply [--channel] N text (N: the #N before the message)")
+            return
+        reply = await self.client.send(name, text, thread_root=seq, broadcast=broadcast)
+        self.system(f"replied in the thread of #{reply.thread_root} (#{reply.seq})")
+
+    async def cmd_pin(self, rest: str, add: bool = True) -> None:
+        name = self._need_active()
+        state = self.channels[name]
+        if rest:
+            seq = seq_of(rest.split()[0])
+        else:
+            seq = max((s for s, m in state.messages.items() if not m.deleted), default=None)
+        if seq is None:
+            self.show_error(
+                f"usage: /{'pin' if add else 'unpin'} [N] (N: the #N before the message)"
+            )
+            return
+        changed = await (self.client.pin if add else self.client.unpin)(name, seq)
+        self._changed(changed)
+
+    async def cmd_unpin(self, rest: str) -> None:
+        await self.cmd_pin(rest, add=False)
+
+    async def cmd_pins(self, rest: str) -> None:
+        name = self._need_active()
+        pinned = await self.client.pins(name)
+        if not pinned:
+            self.system(f"nothing is pinned in {self.label(name)}")
+            return
+        self.system(f"pinned in {self.label(name)} ({len(pinned)}):")
+        for m in pinned:
+            self._note(Text.assemble("  ", format_line(m, self.me)))
+
     def action_edit_last(self) -> None:
         """Up in an empty input line: edit your last message (as in Slack)."""
         state = self.channels.get(self.active) if self.active else None
@@ -1273,6 +1368,11 @@ class ChatApp(App[None]):
         "edit": cmd_edit,
         "delete": cmd_delete,
         "react": cmd_react,
+        "thread": cmd_thread,
+        "reply": cmd_reply,
+        "pin": cmd_pin,
+        "unpin": cmd_unpin,
+        "pins": cmd_pins,
         "retry": cmd_retry,
         "discard": cmd_discard,
         "more": cmd_more,
