@@ -104,6 +104,35 @@ class DynamoTables:
                 return
             kwargs["ExclusiveStartKey"] = last
 
+    def count(self, table: str, **kwargs: Any) -> int:
+        """How many items a Query (`kwargs` as boto3 takes them) matches,
+        counted page by page by DynamoDB (`Select: COUNT`)."""
+        kwargs = {
+            "TableName": self.names[table],
+            "ConsistentRead": True,
+            "Select": "COUNT",
+            **kwargs,
+        }
+        total = 0
+        while True:
+            res = self.client.query(**kwargs)
+            total += res["Count"]
+            last = res.get("LastEvaluatedKey")
+            if not last:
+                return total
+            kwargs["ExclusiveStartKey"] = last
+
+    def scan(self, table: str, **kwargs: Any) -> Iterator[Item]:
+        """Every item of a Scan, page by page (for the few reads no key serves)."""
+        kwargs = {"TableName": self.names[table], "ConsistentRead": True, **kwargs}
+        while True:
+            res = self.client.scan(**kwargs)
+            yield from res.get("Items", [])
+            last = res.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
     def transact(self, actions: list[Item]) -> None:
         """TransactWriteItems; raise Cancelled when a condition failed. Conflicts
         with a concurrent transaction on the same items are retried."""

@@ -4,7 +4,6 @@ the event loop. Names and parameters are the Store protocol's."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -124,25 +123,18 @@ class SyncDynamoStore:
         every account for each page: fine for a directory of thousands; a big
         deployment would keep a lower-cased copy of the names in an index."""
         folded = query.lower()
-        kwargs: dict[str, Any] = {
-            "TableName": self.tables.names["users"],
-            "ConsistentRead": True,
-            # user#id items only (not username#... or sent#... ones).
-            "FilterExpression": "begins_with(pk, :user)",
-            "ExpressionAttributeValues": {":user": S("user#")},
-        }
         found: list[User] = []
-        while True:
-            res = self.tables.client.scan(**kwargs)
-            for item in res.get("Items", []):
-                user = user_of(item)
-                if (after is None or user.username > after) and (
-                    folded in user.username.lower() or folded in user.display_name.lower()
-                ):
-                    found.append(user)
-            if not res.get("LastEvaluatedKey"):
-                break
-            kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
+        for item in self.tables.scan(
+            "users",
+            # user#id items only (not username#... or sent#... ones).
+            FilterExpression="begins_with(pk, :user)",
+            ExpressionAttributeValues={":user": S("user#")},
+        ):
+            user = user_of(item)
+            if (after is None or user.username > after) and (
+                folded in user.username.lower() or folded in user.display_name.lower()
+            ):
+                found.append(user)
         return sorted(found, key=lambda u: u.username)[: max(limit, 0)]
 
     def update_password_hash(self, user_id: int, password_hash: str) -> None:
@@ -279,21 +271,13 @@ class SyncDynamoStore:
         return [Membership(c, reads[c.id]) for c in chans]
 
     def public_channels(self) -> list[Channel]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.tables.names["channels"],
-            "ConsistentRead": True,
-            "FilterExpression": "#k = :public",
-            "ExpressionAttributeNames": {"#k": "kind"},
-            "ExpressionAttributeValues": {":public": S("public")},
-        }
-        out: list[Channel] = []
-        while True:
-            res = self.tables.client.scan(**kwargs)
-            out.extend(self._channel_of(i) for i in res.get("Items", []))
-            if not res.get("LastEvaluatedKey"):
-                break
-            kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
-        return sorted(out, key=lambda c: c.name)
+        items = self.tables.scan(
+            "channels",
+            FilterExpression="#k = :public",
+            ExpressionAttributeNames={"#k": "kind"},
+            ExpressionAttributeValues={":public": S("public")},
+        )
+        return sorted(map(self._channel_of, items), key=lambda c: c.name)
 
     def membership(self, channel_id: int, user_id: int) -> Membership | None:
         item = self.tables.get("members", member_key(channel_id, user_id))
@@ -435,29 +419,20 @@ class SyncDynamoStore:
         return threads.read_thread(self.tables, channel_id, root, user_id, seq)
 
     def count_unread(self, channel_id: int, after: int, user_id: int) -> int:
-        kwargs: dict[str, Any] = {
-            "TableName": self.tables.names["messages"],
-            "ConsistentRead": True,
-            "Select": "COUNT",
-            "KeyConditionExpression": "channel_id = :c AND seq > :a",
-            "FilterExpression": (
+        return self.tables.count(
+            "messages",
+            KeyConditionExpression="channel_id = :c AND seq > :a",
+            FilterExpression=(
                 "attribute_not_exists(deleted_at) AND "
                 f"(attribute_not_exists(author_id) OR author_id <> :u) AND ({IN_CHANNEL})"
             ),
-            "ExpressionAttributeValues": {
+            ExpressionAttributeValues={
                 ":c": N(channel_id),
                 ":a": N(after),
                 ":u": N(user_id),
                 ":yes": {"BOOL": True},
             },
-        }
-        count = 0
-        while True:
-            res = self.tables.client.query(**kwargs)
-            count += res["Count"]
-            if not res.get("LastEvaluatedKey"):
-                return count
-            kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
+        )
 
     def count_mentions(self, channel_id: int, after: int, username: str) -> int:
         pattern = mention_re(username)

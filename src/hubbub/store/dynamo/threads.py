@@ -288,25 +288,16 @@ def followed_threads(tables: DynamoTables, user_id: int, limit: int) -> list[Fol
 
 
 def _unread(tables: DynamoTables, channel_id: int, root: int, after: int, user_id: int) -> int:
-    kwargs: Item = {
-        "TableName": tables.names["members"],
-        "ConsistentRead": True,
-        "Select": "COUNT",
-        "KeyConditionExpression": "pk = :p AND sk > :a",
-        "FilterExpression": "author_id <> :u",
-        "ExpressionAttributeValues": {
+    return tables.count(
+        "members",
+        KeyConditionExpression="pk = :p AND sk > :a",
+        FilterExpression="author_id <> :u",
+        ExpressionAttributeValues={
             ":p": thread_pk(channel_id, root),
             ":a": S(str(after).zfill(SEQ_WIDTH)),
             ":u": N(user_id),
         },
-    }
-    count = 0
-    while True:
-        res = tables.client.query(**kwargs)
-        count += res["Count"]
-        if not res.get("LastEvaluatedKey"):
-            return count
-        kwargs["ExclusiveStartKey"] = res["LastEvaluatedKey"]
+    )
 
 
 def read_thread(
