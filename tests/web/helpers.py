@@ -134,6 +134,37 @@ class Web:
     async def unreact(self, user: User, channel: str, seq: int, emoji: str) -> Any:
         return await self.change(user, "unreact", channel, seq, emoji=emoji)
 
+    # --- threads and pins (REST) -------------------------------------------------------
+
+    async def reply(
+        self, user: User, channel: str, root: int, text: str, *, broadcast: bool = False
+    ) -> Any:
+        """A reply in the thread of message `root` (`broadcast`: also in the channel)."""
+        cid = f"t-{os.urandom(6).hex()}"
+        body = {"text": text, "client_id": cid, "thread_root": root, "broadcast": broadcast}
+        return await self.call("POST", f"/api/channels/{channel}/messages", user, body)
+
+    async def thread(self, user: User, channel: str, root: int) -> Any:
+        """The thread of `root`: its root and newest page of replies (newest first)."""
+        return await self.call("GET", f"/api/channels/{channel}/messages/{root}/thread", user)
+
+    async def threads(self, user: User) -> list[dict[str, Any]]:
+        """The threads `user` follows, the latest reply first."""
+        threads: list[dict[str, Any]] = (await self.call("GET", "/api/threads", user))["threads"]
+        return threads
+
+    async def pin(self, user: User, channel: str, seq: int) -> Any:
+        return await self.call("PUT", f"/api/channels/{channel}/messages/{seq}/pin", user)
+
+    async def unpin(self, user: User, channel: str, seq: int) -> Any:
+        return await self.call("DELETE", f"/api/channels/{channel}/messages/{seq}/pin", user)
+
+    async def pins(self, user: User, channel: str) -> list[dict[str, Any]]:
+        pinned: list[dict[str, Any]] = (
+            await self.call("GET", f"/api/channels/{channel}/pins", user)
+        )["messages"]
+        return pinned
+
     # --- browser --------------------------------------------------------------------
 
     async def context(
@@ -254,3 +285,42 @@ def message_at(page: Page, seq: int) -> Locator:
 def reaction(msg: Locator, emoji: str) -> Locator:
     """The reaction chip for `emoji` under the message `msg`."""
     return msg.locator(f'[data-testid="reaction"][data-emoji="{emoji}"]')
+
+
+# --- threads and pins -------------------------------------------------------------------
+
+
+def channel_messages(page: Page) -> Locator:
+    """The open channel's message list (not the thread panel)."""
+    return page.get_by_test_id("message-list")
+
+
+def thread_panel(page: Page) -> Locator:
+    return page.get_by_test_id("thread-panel")
+
+
+def message_in(scope: Locator, text: str) -> Locator:
+    """The message whose whole text is `text`, inside `scope` (a list, the panel)."""
+    # `has` is relative to each message: built from the page, not from `scope`.
+    text_re = re.compile(f"^{re.escape(text)}$")
+    body = scope.page.get_by_test_id("message-text").filter(has_text=text_re)
+    return scope.get_by_test_id("message").filter(has=body)
+
+
+async def open_thread(page: Page, msg: Locator) -> Locator:
+    """Open `msg`'s thread from its "Reply in thread" action; the panel."""
+    await msg.hover()
+    await msg.get_by_test_id("action-reply").click()
+    panel = thread_panel(page)
+    await expect(panel).to_be_visible()
+    return panel
+
+
+async def send_reply(page: Page, text: str, *, broadcast: bool = False) -> None:
+    """Type `text` in the thread panel's composer (ticking "Also send to") and press Enter."""
+    panel = thread_panel(page)
+    if broadcast:
+        await panel.get_by_test_id("thread-broadcast").check()
+    composer = panel.get_by_test_id("thread-composer")
+    await composer.fill(text)
+    await composer.press("Enter")

@@ -1,6 +1,7 @@
 """Screenshots of the channel view for the docs, in the light and dark themes
-(docs/screenshots/channel-light.png and channel-dark.png, 1280x800), and of
-messages that were reacted to, edited and deleted (reactions.png)."""
+(docs/screenshots/channel-light.png and channel-dark.png, 1280x800), of
+messages that were reacted to, edited and deleted (reactions.png), and of a
+thread open in the side panel, with a pinned message (thread-panel.png)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from playwright.async_api import expect
 
 from support import Server, ws_connect
 
-from .helpers import User, Web, channel_item, message, message_at
+from .helpers import User, Web, channel_item, message, message_at, message_in, thread_panel
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -170,3 +171,58 @@ async def test_reactions_screenshot(
     shots_dir.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=shots_dir / "reactions.png")
     assert (shots_dir / "reactions.png").stat().st_size > 10_000
+
+
+async def test_thread_panel_screenshot(
+    web: Web, server_factory: Callable[..., Server], tmp_path: Path
+) -> None:
+    shots_dir = DOCS_SHOTS if os.environ.get("HUBBUB_UPDATE_SCREENSHOTS") else tmp_path
+    web.use(server_factory())
+    names = {"alice": "Alice Chen", "bob": "Bob Martin", "carol": "Carol Diaz", "dave": "Dave Kim"}
+    users: dict[str, User] = {u: await web.user(u, d) for u, d in names.items()}
+    alice, bob, carol, dave = (users[u] for u in names)
+    await web.channel(alice, "engineering", topic="Build, ship, repeat")
+    for u in (bob, carol, dave):
+        await web.join(u, "engineering")
+
+    async def post(user: User, text: str) -> int:
+        seq: int = (await web.post(user, "engineering", text))["seq"]
+        return seq
+
+    async def reply(user: User, root: int, text: str, broadcast: bool = False) -> int:
+        seq: int = (await web.reply(user, "engineering", root, text, broadcast=broadcast))["seq"]
+        return seq
+
+    await post(dave, "CI is green again after the flaky test fix.")
+    plan = await post(
+        alice,
+        "Postgres upgrade plan for Thursday: drain node 2, upgrade, let clients resume "
+        "from their last `seq`, then node 1. Objections?",
+    )
+    await reply(bob, plan, "Looks good. Can we keep the old primary around for an hour?")
+    await reply(alice, plan, "Yes: it stays read-only until we are sure.")
+    await reply(carol, plan, "I'll watch the reconnect graphs while it runs.")
+    tested = await reply(
+        dave, plan, "Dry run on staging went fine: every client resumed, no gaps.", True
+    )
+    await reply(bob, plan, "Great, ship it 🚀")
+    await post(carol, "Reminder: retro at 4pm.")
+    for user, emoji in [(alice, ":tada:"), (bob, ":tada:"), (carol, ":+1:")]:
+        await web.react(user, "engineering", tested, emoji)
+    await web.pin(bob, "engineering", plan)
+    await web.call("POST", "/api/channels/engineering/read", alice, {"seq": 1000})
+
+    page = await web.page(alice, channel="engineering", width=1280, height=800)
+    root = message_at(page, plan)
+    summary = root.get_by_test_id("thread-summary")
+    await expect(summary.get_by_test_id("thread-reply-count")).to_have_text("5 replies")
+    await expect(root.get_by_test_id("message-pinned")).to_have_text("📌Pinned by Bob Martin")
+    await summary.click()
+    panel = thread_panel(page)
+    await expect(message_in(panel, "Great, ship it 🚀")).to_be_visible()
+    await expect(message_at(page, tested).last.get_by_test_id("reaction")).to_have_count(2)
+    await page.emulate_media(color_scheme="light")
+    await page.mouse.move(640, 790)  # no hover highlight on a message
+    shots_dir.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=shots_dir / "thread-panel.png")
+    assert (shots_dir / "thread-panel.png").stat().st_size > 10_000

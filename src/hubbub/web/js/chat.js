@@ -1,6 +1,14 @@
 // The chat model: channels, messages, pending sends, unread and mention counts,
-// typing and presence, kept in sync over the WebSocket (and REST for lists and
-// history). The UI reads this state and re-renders on `onChange(what, name)`.
+// typing and presence, the open thread and the threads you follow, kept in sync
+// over the WebSocket (and REST for lists and history). The UI reads this state
+// and re-renders on `onChange(what, name)`.
+//
+// Threads: a reply (`thread_root` set) lives in its thread, not in the
+// channel's list, unless it was sent with `broadcast` ("also send to the
+// channel"); it is never unread in the channel then, as on the server. The
+// open thread (`chat.thread`, one at a time) keeps its root and replies in
+// step with the channel's events; `followed` is the server's list of the
+// threads you follow with their unread replies (`GET /api/threads`).
 
 import { seg } from "./api.js";
 import { mentions } from "./format.js";
@@ -34,9 +42,94 @@ export function newClientId() {
   return "w-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export class Channel {
+/** Confirmed messages by seq, as the model keeps them: a channel's list, or
+ * the replies of the open thread. */
+class MessageSet {
+  constructor() {
+    this.msgs = new Map(); // seq -> message (confirmed)
+    this.stash = new Map(); // message seq -> {message, at}: changes to messages not loaded
+    this._sorted = null;
+  }
+
+  /** Confirmed messages, oldest first. */
+  sorted() {
+    if (!this._sorted) this._sorted = [...this.msgs.values()].sort((a, b) => a.seq - b.seq);
+    return this._sorted;
+  }
+
+  oldestSeq() {
+    const s = this.sorted();
+    return s.length ? s[0].seq : null;
+  }
+
+  newestSeq() {
+    const s = this.sorted();
+    return s.length ? s[s.length - 1].seq : 0;
+  }
+
+  /** Add a confirmed message; false if this seq is already here (dedupe). A
+   * change seen for it before it was loaded wins over a history page's copy. */
+  add(m) {
+    if (this.msgs.has(m.seq)) return false;
+    const stashed = this.stash.get(m.seq);
+    if (stashed) this.stash.delete(m.seq);
+    this.msgs.set(m.seq, entry(stashed ? stashed.message : m, stashed ? stashed.at : 0, 0));
+    this._sorted = null;
+    return true;
+  }
+
+  /** A message's state now (`at`: the seq of the change that made it); false
+   * if the message is not here, or what is here is newer. */
+  replace(m, at) {
+    const prev = this.msgs.get(m.seq);
+    if (!prev || at < prev.at) return false;
+    this.msgs.set(m.seq, entry(m, at, prev.rev + 1));
+    this._sorted = null;
+    return true;
+  }
+
+  /** A change to a message that is not loaded: kept in case a history page in
+   * flight (older than the change) brings it. */
+  remember(m, at) {
+    this.stash.delete(m.seq);
+    this.stash.set(m.seq, { message: m, at });
+    if (this.stash.size > MAX_STASH) this.stash.delete(this.stash.keys().next().value);
+  }
+}
+
+/** The open thread: its root (`rootMsg`, once known) and the pages of its
+ * replies loaded so far, oldest first. */
+export class Thread extends MessageSet {
+  constructor(channel, root) {
+    super();
+    this.channel = channel;
+    this.root = root;
+    this.rootMsg = null;
+    this.loaded = false; // the newest page of replies has been fetched
+    this.hasMore = false; // older replies may exist
+    this.loading = null;
+    this.error = null;
+    this.readUpTo = 0; // the last seq sent in a `read_thread`
+  }
+
+  /** The root's state now (`at` as in replace); a copy older than the one here is ignored. */
+  setRoot(m, at) {
+    const prev = this.rootMsg;
+    if (prev && at < prev.at) return false;
+    this.rootMsg = entry(m, at, prev ? prev.rev + 1 : 0);
+    return true;
+  }
+
+  /** Message `seq` of the thread: its root or a loaded reply. */
+  get(seq) {
+    return seq === this.root ? this.rootMsg : this.msgs.get(seq) || null;
+  }
+}
+
+export class Channel extends MessageSet {
   /** `names`: a username's display name (the username until it is known). */
   constructor(body, names = null) {
+    super();
     this.names = names;
     this.name = body.name;
     this.kind = body.kind;
@@ -59,10 +152,9 @@ export class Channel {
     this.baseRead = 0;
     this.baseGone = new Map();
     this.liveUnread = new Set();
-    this.stash = new Map(); // message seq -> {message, at}: changes to messages not loaded
     this.seen = Number(body.last_seq ?? 0); // resume point: `since` on (re)subscribe
-    this.msgs = new Map(); // seq -> message (confirmed)
-    this.pending = new Map(); // client_id -> pending send
+    this.roots = new Map(); // seq -> the root of a broadcast reply whose root is not loaded (null: asked)
+    this.pending = new Map(); // client_id -> pending send (a reply's has `thread_root`)
     this.typing = new Map(); // username -> expiry timer
     this.events = []; // "joined" / "left" lines seen live: {kind, user, after (seq), at, id}
     this.loaded = false; // the newest page of history has been fetched
@@ -70,7 +162,6 @@ export class Channel {
     this.loading = null; // the history fetch in flight
     this.subscribed = false;
     this.refreshing = null;
-    this._sorted = null;
     this.update(body);
     this.rebase(body);
   }
@@ -128,54 +219,10 @@ export class Channel {
     return this.kind === "dm";
   }
 
-  /** Confirmed messages, oldest first. */
-  sorted() {
-    if (!this._sorted) this._sorted = [...this.msgs.values()].sort((a, b) => a.seq - b.seq);
-    return this._sorted;
-  }
-
-  oldestSeq() {
-    const s = this.sorted();
-    return s.length ? s[0].seq : null;
-  }
-
-  newestSeq() {
-    const s = this.sorted();
-    return s.length ? s[s.length - 1].seq : 0;
-  }
-
-  /** Add a confirmed message; false if this seq is already here (dedupe). A
-   * change seen for it before it was loaded wins over a history page's copy. */
-  add(m) {
-    if (this.msgs.has(m.seq)) return false;
-    const stashed = this.stash.get(m.seq);
-    if (stashed) this.stash.delete(m.seq);
-    this.msgs.set(m.seq, entry(stashed ? stashed.message : m, stashed ? stashed.at : 0, 0));
-    this._sorted = null;
-    return true;
-  }
-
-  /** A message's state now (`at`: the seq of the change that made it); false
-   * if the message is not here, or what is here is newer. */
-  replace(m, at) {
-    const prev = this.msgs.get(m.seq);
-    if (!prev || at < prev.at) return false;
-    this.msgs.set(m.seq, entry(m, at, prev.rev + 1));
-    this._sorted = null;
-    return true;
-  }
-
-  /** A change to a message that is not loaded: kept in case a history page in
-   * flight (older than the change) brings it. */
-  remember(m, at) {
-    this.stash.delete(m.seq);
-    this.stash.set(m.seq, { message: m, at });
-    if (this.stash.size > MAX_STASH) this.stash.delete(this.stash.keys().next().value);
-  }
-
   clearMessages() {
     this.msgs.clear();
     this.stash.clear();
+    this.roots.clear();
     this._sorted = null;
     this.loaded = false;
     this.hasMore = true;
@@ -218,16 +265,29 @@ function entry(m, at, rev) {
     edited_at: m.edited_at ?? null,
     deleted: m.deleted === true,
     reactions: Array.isArray(m.reactions) ? m.reactions : [],
+    pinned_by: m.pinned_by ?? null,
+    pinned_at: m.pinned_at ?? null,
+    thread_root: m.thread_root ?? null,
+    broadcast: m.broadcast === true,
+    reply_count: Number(m.reply_count ?? 0),
+    last_reply_at: m.last_reply_at ?? null,
+    reply_users: Array.isArray(m.reply_users) ? m.reply_users : [],
     at,
     rev,
   };
+}
+
+/** Is `m` shown in its channel's list: not a reply, or one also sent to the channel? */
+export function inChannel(m) {
+  return m.thread_root === null || m.thread_root === undefined || m.broadcast === true;
 }
 
 export class Chat {
   constructor({ api, token, onChange, onAuthFailed, onNotice }) {
     this.api = api;
     this.token = token;
-    this.onChange = onChange;
+    this.appChange = onChange;
+    this.listeners = new Set(); // more `(what, name)` callbacks (listen())
     this.onAuthFailed = onAuthFailed;
     this.onNotice = onNotice || (() => {});
     this.me = null;
@@ -244,6 +304,11 @@ export class Chat {
     this.nextId = 0;
     this.requests = new Map(); // frame id -> what it was
     this.watched = "";
+    this.thread = null; // the open thread (a Thread), if any
+    this.followed = []; // the threads you follow: {channel, root (a message), lastRead, unread}
+    this.followedLoaded = false;
+    this.threadsTimer = null;
+    this.threadsAsked = 0;
     this.socket = new Socket({
       url: () => {
         const proto = location.protocol === "https:" ? "wss:" : "ws:";
@@ -266,7 +331,21 @@ export class Chat {
     this.socket.connect();
   }
 
+  /** Tell the app about a change, and whoever else listens. */
+  onChange(what, name) {
+    this.appChange(what, name);
+    for (const fn of this.listeners) fn(what, name);
+  }
+
+  /** Also call `fn(what, name)` on every change (for the parts app.js does not
+   * route: the thread panel, the threads view); returns what stops it. */
+  listen(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
   stop() {
+    clearTimeout(this.threadsTimer);
     this.socket.stop();
     for (const req of this.requests.values()) if (req.kind === "change") clearTimeout(req.timer);
     for (const ch of this.channels.values()) {
@@ -305,6 +384,7 @@ export class Chat {
     }
     this.ready = true;
     this.onChange("ready");
+    this.refreshThreads();
   }
 
   _down() {
@@ -386,6 +466,8 @@ export class Chat {
         return this._error(f);
       case "read":
         return this._read(f);
+      case "thread_read":
+        return this._threadRead(f);
       case "typing":
         return this._typing(f);
       case "presence":
@@ -446,7 +528,9 @@ export class Chat {
     if (this.learn(m.author)) this._namesChanged();
     const mine = this.me && m.author && m.author.username === this.me.username;
     if (mine && m.client_id && ch.pending.has(m.client_id)) this._confirm(ch, m.client_id);
-    ch.add(m);
+    const shown = inChannel(m);
+    if (shown) ch.add(m);
+    if (m.thread_root != null) this._reply(ch, m, mine);
     this._lookUpReactors(ch, m);
     // Subscriptions deliver each channel in order without gaps: this is the
     // point to resume from.
@@ -454,8 +538,9 @@ export class Chat {
     ch.lastSeq = Math.max(ch.lastSeq, m.seq);
     // Unread: a message from someone else past the server's count (a replay
     // may bring messages it counted already: those are at or before baseSeq).
-    // A replayed message can be a tombstone already: never unread.
-    const countable = !mine && m.deleted !== true;
+    // A replayed message can be a tombstone already: never unread. A reply
+    // kept in its thread is never unread in the channel.
+    const countable = !mine && m.deleted !== true && shown;
     if (countable && m.seq > ch.baseSeq && m.seq > ch.lastRead) ch.liveUnread.add(m.seq);
     if (m.seq > ch.countedUpTo) {
       ch.countedUpTo = m.seq;
@@ -465,8 +550,9 @@ export class Chat {
     }
     // Your own message is never unread, whichever client sent it (this tab,
     // another device, a script): the server moved your cursor to it when it
-    // stored it, so every device moves its own here, with no `read` frame.
-    if (mine) this._readUpTo(ch, m.seq);
+    // stored it, so every device moves its own here, with no `read` frame
+    // (not for a reply kept in its thread: the server leaves the cursor).
+    if (mine && shown) this._readUpTo(ch, m.seq);
     if (m.author && m.author.username && ch.typing.has(m.author.username)) {
       clearTimeout(ch.typing.get(m.author.username));
       ch.typing.delete(m.author.username);
@@ -488,7 +574,8 @@ export class Chat {
     const me = this.me?.username;
     const theirs = !(m.author && m.author.username && m.author.username === me);
     const prev = ch.msgs.get(m.seq);
-    if (theirs && m.deleted === true) {
+    const shown = inChannel(m);
+    if (theirs && m.deleted === true && shown) {
       // A deleted message is not unread any more. One the server counted
       // (in its view at baseSeq) and deleted after that view comes off it.
       ch.liveUnread.delete(m.seq);
@@ -508,7 +595,14 @@ export class Chat {
     }
     ch.clampMentions();
     if (prev) ch.replace(m, f.seq);
-    else ch.remember(m, f.seq);
+    else if (shown) ch.remember(m, f.seq);
+    if (ch.roots.get(m.seq)) ch.roots.set(m.seq, entry(m, f.seq, 0));
+    this._threadChanged(ch, m, f.seq);
+    // A thread you started got a reply, or one you replied in from elsewhere:
+    // the list of the threads you follow has it now.
+    if (m.thread_root == null && m.reply_count > 0 && !this.follows(ch.name, m.seq)) {
+      if (!theirs || (m.reply_users || []).includes(me)) this.refreshThreads();
+    }
     this._lookUpReactors(ch, m);
     this.onChange("messages", ch.name);
     this.onChange("channels", ch.name);
@@ -523,9 +617,13 @@ export class Chat {
       this.learn(f.message.author);
       // `seq: null`: it changed nothing. Otherwise the state it made, unless
       // a later change is here already (its message_updated came first).
-      if (f.seq !== null && f.seq !== undefined && ch.replace(f.message, f.seq)) {
-        this._lookUpReactors(ch, f.message);
-        this.onChange("messages", ch.name);
+      if (f.seq !== null && f.seq !== undefined) {
+        const here = ch.replace(f.message, f.seq);
+        const there = this._threadChanged(ch, f.message, f.seq);
+        if (here || there) {
+          this._lookUpReactors(ch, f.message);
+          this.onChange("messages", ch.name);
+        }
       }
     }
     if (req && req.kind === "change") this._settle(req, null, f.message);
@@ -537,9 +635,12 @@ export class Chat {
     if (!ch) return;
     if (ch.pending.has(f.client_id)) this._confirm(ch, f.client_id);
     this.learn(f.message.author);
-    ch.add(f.message);
     ch.lastSeq = Math.max(ch.lastSeq, f.seq);
-    this._readUpTo(ch, f.seq); // stored as you: read, here and on the server
+    if (inChannel(f.message)) {
+      ch.add(f.message);
+      this._readUpTo(ch, f.seq); // stored as you: read, here and on the server
+    }
+    if (f.message.thread_root != null) this._reply(ch, f.message, true);
     this.onChange("messages", ch.name);
     this.onChange("channels", ch.name);
   }
@@ -564,6 +665,14 @@ export class Chat {
       ch.clearMessages();
       this.refreshChannel(ch.name);
       this.onChange("reload", ch.name);
+      const t = this.thread;
+      if (t && t.channel === ch.name) {
+        t.msgs.clear();
+        t._sorted = null;
+        t.loaded = false;
+        this._loadThread(t);
+      }
+      this.refreshThreads();
     }
     this.onChange("channels", ch.name);
     this.onChange("messages", ch.name);
@@ -692,6 +801,8 @@ export class Chat {
     for (const t of ch.typing.values()) clearTimeout(t);
     clearTimeout(ch.refreshing);
     this.channels.delete(name);
+    if (this.thread && this.thread.channel === name) this.closeThread();
+    this.followed = this.followed.filter((t) => t.channel !== name);
     if (notify) this.onChange("left", name);
     this.onChange("channels", name);
   }
@@ -860,7 +971,9 @@ export class Chat {
 
   // --- sending ------------------------------------------------------------------
 
-  send(name, text) {
+  /** Send `text` to channel `name`; with `thread_root`, as a reply in that
+   * thread (`broadcast`: also shown in the channel). */
+  send(name, text, { thread_root = null, broadcast = false } = {}) {
     const ch = this.channels.get(name);
     if (!ch) return null;
     const p = {
@@ -871,6 +984,8 @@ export class Chat {
       created_at: Date.now(),
       author: this.me,
       timer: null,
+      thread_root,
+      broadcast: thread_root !== null && broadcast === true,
     };
     ch.pending.set(p.client_id, p);
     this._transmit(ch, p);
@@ -900,7 +1015,12 @@ export class Chat {
     p.error = null;
     if (this.socket.isOpen) {
       const id = this._request({ kind: "send", channel: ch.name, client_id: p.client_id });
-      this.socket.send({ action: "send", id, channel: ch.name, text: p.text, client_id: p.client_id });
+      const frame = { action: "send", id, channel: ch.name, text: p.text, client_id: p.client_id };
+      if (p.thread_root !== null && p.thread_root !== undefined) {
+        frame.thread_root = p.thread_root;
+        if (p.broadcast) frame.broadcast = true;
+      }
+      this.socket.send(frame);
       p.timer = setTimeout(() => this._fail(ch, p, "No response from the server."), ACK_TIMEOUT);
     } // else: queued, sent when the connection is back
     this.onChange("messages", ch.name);
@@ -960,7 +1080,7 @@ export class Chat {
 
   /** Did you react to message `seq` with `emoji` (as far as this tab knows)? */
   reacted(name, seq, emoji) {
-    const m = this.channels.get(name)?.msgs.get(seq);
+    const m = this.findMessage(name, seq);
     const me = this.me?.username;
     return !!m && m.reactions.some((r) => r.emoji === emoji && r.users.includes(me));
   }
@@ -968,6 +1088,24 @@ export class Chat {
   /** react or unreact, whichever takes your reaction `emoji` the other way. */
   toggleReaction(name, seq, emoji) {
     return this.reacted(name, seq, emoji) ? this.unreact(name, seq, emoji) : this.react(name, seq, emoji);
+  }
+
+  /** Pin message `seq` to its channel (any member may, as in Slack). */
+  pin(name, seq) {
+    return this._change("pin", name, seq, {});
+  }
+
+  unpin(name, seq) {
+    return this._change("unpin", name, seq, {});
+  }
+
+  /** Message `seq` of channel `name` wherever this tab has it: the channel's
+   * list or the open thread (null if neither has it). */
+  findMessage(name, seq) {
+    const here = this.channels.get(name)?.msgs.get(seq);
+    if (here) return here;
+    const t = this.thread;
+    return (t && t.channel === name && t.get(seq)) || null;
   }
 
   _change(action, name, seq, fields) {
@@ -1012,12 +1150,196 @@ export class Chat {
     else req.resolve(message);
   }
 
-  /** Reaction chips name who reacted: fetch the display names not known yet. */
+  /** Reaction chips name who reacted, a thread's summary who replied, a pin
+   * who pinned it: fetch the display names not known yet. */
   _lookUpReactors(ch, m) {
-    if (!m || !Array.isArray(m.reactions) || !m.reactions.length) return;
+    if (!m) return;
     const users = [];
-    for (const r of m.reactions) for (const u of r.users) if (!this.people.has(u)) users.push(u);
+    for (const r of m.reactions || []) for (const u of r.users) if (!this.people.has(u)) users.push(u);
+    for (const u of (m.reply_users || []).slice(0, 3)) if (!this.people.has(u)) users.push(u);
+    if (m.pinned_by && !this.people.has(m.pinned_by)) users.push(m.pinned_by);
     if (users.length) this.lookUp(users).then(() => this.onChange("messages", ch.name));
+  }
+
+  // --- threads ----------------------------------------------------------------------
+
+  /** Open the thread of message `seq` of channel `name` (its root's seq; a
+   * reply's finds its root): the root at once if it is loaded, then the newest
+   * page of replies. Resolves when that page is in. */
+  openThread(name, seq) {
+    const ch = this.channels.get(name);
+    if (!ch) return Promise.resolve();
+    const known = ch.msgs.get(seq);
+    const root = known && known.thread_root !== null ? known.thread_root : seq;
+    const open = this.thread;
+    if (open && open.channel === name && open.root === root) {
+      return open.loading || (open.loaded ? Promise.resolve() : this._loadThread(open));
+    }
+    const t = new Thread(name, root);
+    const rm = ch.msgs.get(root);
+    if (rm) t.setRoot(rm, rm.at);
+    this.thread = t;
+    this.onChange("thread", name);
+    return this._loadThread(t);
+  }
+
+  closeThread() {
+    if (!this.thread) return;
+    const name = this.thread.channel;
+    this.thread = null;
+    this.onChange("thread", name);
+  }
+
+  /** The page of replies before the oldest loaded. */
+  loadOlderReplies() {
+    const t = this.thread;
+    if (!t || !t.loaded || !t.hasMore || t.loading) return Promise.resolve();
+    return this._loadThread(t, t.oldestSeq());
+  }
+
+  _loadThread(t, before = null) {
+    if (t.loading) return t.loading;
+    const query = before === null ? `limit=${PAGE}` : `before=${before}&limit=${PAGE}`;
+    const ch = () => this.channels.get(t.channel);
+    t.loading = this.api
+      .get(`/api/channels/${seg(t.channel)}/messages/${t.root}/thread?${query}`)
+      .then(
+        (page) => {
+          if (this.thread !== t) return;
+          t.root = page.root.seq;
+          this.learn(page.root.author);
+          if (!t.rootMsg || t.rootMsg.at === 0) t.setRoot(page.root, 0);
+          for (const m of page.messages) {
+            this.learn(m.author);
+            t.add(m);
+          }
+          t.stash.clear();
+          const oldestInPage = page.messages.length ? page.messages[page.messages.length - 1].seq : null;
+          t.hasMore = page.has_more || (before === null && oldestInPage !== null && t.oldestSeq() < oldestInPage);
+          t.loaded = true;
+          t.error = null;
+          const c = ch();
+          if (c) for (const m of [page.root, ...page.messages]) this._lookUpReactors(c, m);
+        },
+        (err) => {
+          if (this.thread === t) t.error = err.message || String(err);
+        },
+      )
+      .finally(() => {
+        t.loading = null;
+        if (this.thread === t) this.onChange("thread", t.channel);
+      });
+    return t.loading;
+  }
+
+  /** Send a reply in the open thread (`broadcast`: also to the channel). */
+  sendReply(text, broadcast = false) {
+    const t = this.thread;
+    if (!t) return null;
+    return this.send(t.channel, text, { thread_root: t.root, broadcast });
+  }
+
+  /** A new reply in channel `ch` (an event, or the ack of yours). */
+  _reply(ch, m, mine) {
+    const t = this.thread;
+    if (t && t.channel === ch.name && m.thread_root === t.root && t.add(m)) this.onChange("thread", ch.name);
+    // Your reply makes you follow the thread; one in a thread you follow (or
+    // that mentions you) is unread there.
+    if (mine || this.follows(ch.name, m.thread_root) || mentions(m.text, this.me?.username)) this.refreshThreads();
+  }
+
+  /** A message changed: the open thread's root or one of its replies? True if it took it. */
+  _threadChanged(ch, m, at) {
+    const t = this.thread;
+    if (!t || t.channel !== ch.name) return false;
+    let took = false;
+    if (m.seq === t.root) {
+      took = t.setRoot(m, at);
+    } else if (m.thread_root === t.root) {
+      took = t.replace(m, at);
+      if (!took && !t.msgs.has(m.seq)) t.remember(m, at);
+    }
+    if (took) this.onChange("thread", ch.name);
+    return took;
+  }
+
+  /** The root of a broadcast reply's thread, if this tab has it; asked of the
+   * server (once) if not, with a change of "messages" when it is in. */
+  rootOf(name, seq) {
+    const ch = this.channels.get(name);
+    if (!ch) return null;
+    const found = this.findMessage(name, seq) || ch.roots.get(seq);
+    if (found || ch.roots.has(seq)) return found || null;
+    ch.roots.set(seq, null);
+    this.api
+      .get(`/api/channels/${seg(name)}/messages/${seq}/thread?limit=1`)
+      .then((page) => {
+        this.learn(page.root.author);
+        if (this.channels.get(name) === ch && ch.roots.has(seq) && !ch.roots.get(seq)) {
+          ch.roots.set(seq, entry(page.root, 0, 0));
+          this.onChange("messages", name);
+        }
+      })
+      .catch(() => {});
+    return null;
+  }
+
+  /** Do you follow the thread of message `root` in `name` (as far as the last list says)? */
+  follows(name, root) {
+    return this.followed.some((t) => t.channel === name && t.root.seq === root);
+  }
+
+  /** How many of the threads you follow have replies you have not read. */
+  unreadThreads() {
+    return this.followed.filter((t) => t.unread > 0).length;
+  }
+
+  /** Ask the server for the threads you follow again (bursts coalesce). */
+  refreshThreads() {
+    if (this.threadsTimer) return;
+    this.threadsTimer = setTimeout(async () => {
+      this.threadsTimer = null;
+      const asked = ++this.threadsAsked;
+      try {
+        const body = await this.api.get(`/api/threads?limit=${PAGE}`);
+        if (asked !== this.threadsAsked) return; // a newer answer is on its way
+        this.followed = body.threads.map((x) => {
+          this.learn(x.root.author);
+          return { channel: x.channel, root: entry(x.root, 0, 0), lastRead: x.last_read, unread: x.unread };
+        });
+        this.followedLoaded = true;
+        this.onChange("threads");
+        this.onChange("channels");
+      } catch {
+        /* keep the last list; the next reply or connect asks again */
+      }
+    }, 150);
+  }
+
+  /** The open thread is read up to its newest reply, here and on every device. */
+  markThreadRead() {
+    const t = this.thread;
+    if (!t || !t.loaded) return;
+    const upTo = t.newestSeq();
+    if (!upTo || upTo <= t.readUpTo) return;
+    t.readUpTo = upTo;
+    const f = this.followed.find((x) => x.channel === t.channel && x.root.seq === t.root);
+    if (f && f.unread > 0) {
+      f.unread = 0; // the server's `thread_read` (and a fresh list) follow
+      this.onChange("threads");
+      this.onChange("channels");
+    }
+    const frame = { action: "read_thread", channel: t.channel, thread_root: t.root, seq: upTo };
+    if (!this.socket.send(frame)) {
+      this.api.post(`/api/channels/${seg(t.channel)}/messages/${t.root}/thread/read`, { seq: upTo }).catch(() => {});
+    }
+  }
+
+  /** Your cursor in a thread moved (on this device or another). */
+  _threadRead(f) {
+    const t = this.thread;
+    if (t && t.channel === f.channel && t.root === f.thread_root) t.readUpTo = Math.max(t.readUpTo, f.seq);
+    this.refreshThreads();
   }
 }
 

@@ -1,9 +1,11 @@
-// The open channel's details, from its header: who is in it and, for a
-// channel (not a DM), setting the topic, adding people and leaving.
+// The open channel's details, from its header: who is in it, what is pinned
+// there and, for a channel (not a DM), setting the topic, adding people and
+// leaving.
 
 import { seg } from "./api.js";
 import { h, setChildren } from "./dom.js";
 import { avatar } from "./people.js";
+import { pinnedList, showPinned } from "./pins.js";
 
 export async function openDetails(app) {
   const ch = app.currentChannel();
@@ -63,6 +65,13 @@ export async function openDetails(app) {
       ),
     );
   }
+  parts.push(
+    h("h3", { class: "subhead" }, "Pinned"),
+    pinnedList(app, ch, (m) => {
+      dlg.close();
+      showPinned(app, m);
+    }),
+  );
   parts.push(h("h3", { class: "subhead" }, "Members"), members);
   if (!ch.isDM) {
     parts.push(

@@ -1,11 +1,14 @@
 // The bar above the messages: which channel or conversation is open, its topic
 // (or the partner's presence) and member count, both of which open its details,
-// and the menu button that shows the sidebar on narrow screens. It also keeps
-// the tab's title, with your mention total, in step with the open channel.
+// its pinned messages, and the menu button that shows the sidebar on narrow
+// screens. It also keeps the tab's title, with your mention total, in step
+// with the open channel.
 
 import { openDetails } from "./details.js";
 import { h, icon, setChildren } from "./dom.js";
+import { moreIcon } from "./message.js";
 import { presenceDot } from "./people.js";
+import { openPins } from "./pins.js";
 
 export class Header {
   constructor(app) {
@@ -17,6 +20,18 @@ export class Header {
       type: "button",
       onClick: () => openDetails(app),
     });
+    this.pins = h(
+      "button",
+      {
+        class: "member-count pins-button",
+        testid: "pins-button",
+        type: "button",
+        title: "Pinned messages",
+        "aria-label": "Pinned messages",
+        onClick: () => openPins(app),
+      },
+      moreIcon("pin"),
+    );
     this.memberCount = h("button", {
       class: "member-count",
       testid: "member-count",
@@ -39,6 +54,7 @@ export class Header {
         icon("menu"),
       ),
       h("div", { class: "channel-heading" }, this.title, this.topic),
+      this.pins,
       this.memberCount,
     );
   }
@@ -51,6 +67,7 @@ export class Header {
       setChildren(this.topic);
       this.topic.hidden = true;
       this.memberCount.hidden = true;
+      this.pins.hidden = true;
       document.title = "hubbub";
       return;
     }
@@ -82,6 +99,7 @@ export class Header {
     }
     this.topic.hidden = false;
     this.memberCount.hidden = false;
+    this.pins.hidden = false;
     setChildren(
       this.memberCount,
       icon("user"),

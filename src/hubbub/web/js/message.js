@@ -3,12 +3,78 @@
 // shown on hover or focus, and "Sending…" or "Not sent" with Retry and Discard
 // for your own sends; a deleted one is a muted tombstone line), what stands
 // before a channel's first message, and the "X joined" / "X left" lines. The
-// list that orders and groups them, and runs the actions, is messages.js.
+// list that orders and groups them, and runs the actions, is messages.js (and
+// thread-panel.js for a thread's).
+//
+// Threads and pins: a thread's first message shows "N replies" under it (who
+// replied, when last) and opens the thread; a reply also sent to the channel
+// says "replied to a thread: <its root>"; a pinned message says who pinned it.
 
 import { h, icon } from "./dom.js";
 import { formatText, mentions } from "./format.js";
 import { avatar } from "./people.js";
-import { fullLabel, timeLabel } from "./time.js";
+import { dayKey, dayLabel, fullLabel, timeLabel } from "./time.js";
+
+/** Messages closer than this join the author's group (ms). */
+export const GROUP_GAP = 5 * 60 * 1000;
+
+/** Does `m` start a new group after `prev` (the one before it, or null)? */
+export function startsGroup(prev, m) {
+  const key = (x) => (x.author ? x.author.username || `guest:${x.author.display_name}` : "");
+  return !prev || key(prev) !== key(m) || m.created_at - prev.created_at > GROUP_GAP;
+}
+
+/** Icons dom.js does not have: its icon(), drawn with another path (no user data). */
+const MORE_ICONS = {
+  thread: "M4 5h16v11h-9l-5 4v-4H4zM8 9h8M8 12h5",
+  pin: "M9 3h6M10 3v6l-3 4h10l-3-4V3M12 13v8",
+};
+
+export function moreIcon(name, cls = "icon") {
+  const svg = icon("x", cls);
+  svg.firstChild.setAttribute("d", MORE_ICONS[name]);
+  return svg;
+}
+
+/** A message's text on one line, cut to `max` characters (shown as text, unformatted). */
+export function excerpt(m, max = 90) {
+  if (!m) return "";
+  if (m.deleted) return "This message was deleted.";
+  const one = String(m.text || "").replace(/\s+/g, " ").trim();
+  return one.length > max ? `${one.slice(0, max - 1).trimEnd()}…` : one;
+}
+
+/** "today at 3:04 PM", "Yesterday at …", "Monday, June 2 at …". */
+export function whenLabel(ms) {
+  const day = dayKey(ms) === dayKey(Date.now()) ? "today" : dayLabel(ms);
+  return `${day} at ${timeLabel(ms)}`;
+}
+
+/** What a message shows by name (who reacted, replied, pinned): a name learnt
+ * later redraws it. */
+export function peopleSig(m, names) {
+  const reactors = m.reactions && m.reactions.length ? m.reactions.map((r) => r.users.map(names).join(",")).join(";") : "";
+  const repliers = m.reply_users && m.reply_users.length ? m.reply_users.slice(0, 3).map(names).join(",") : "";
+  return `${reactors}|${repliers}|${m.pinned_by ? names(m.pinned_by) : ""}`;
+}
+
+/** Put `nodes` in `list` in place of what it held, giving the focus back to
+ * what in it had it (or to the same control of a message that was rebuilt,
+ * by its data-focus-key), with the text selection of an input kept. */
+export function showNodes(list, nodes) {
+  const active = document.activeElement;
+  const focused = active && active !== list && list.contains(active) ? active : null;
+  const focusKey = focused ? focused.dataset.focusKey : null;
+  const selection = focused && typeof focused.selectionStart === "number" ? [focused.selectionStart, focused.selectionEnd] : null;
+  list.replaceChildren(...nodes);
+  if (focused) {
+    const again = focused.isConnected ? focused : focusKey ? list.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`) : null;
+    if (again && document.activeElement !== again) {
+      again.focus({ preventScroll: true });
+      if (selection && typeof again.setSelectionRange === "function") again.setSelectionRange(...selection);
+    }
+  }
+}
 
 function iso(ms) {
   return new Date(ms).toISOString();
@@ -16,17 +82,25 @@ function iso(ms) {
 
 /**
  * A confirmed or pending message; `state` is "sent", "pending" or "failed".
- * `actions` (sent messages only): {pick, toggle(emoji), edit, remove}, with
- * edit and remove only for your own; `editor`: the inline editor to show in
- * place of the text; `names(username)`: a display name.
+ * `actions` (sent messages only): {pick, toggle(emoji), edit, remove, pin,
+ * pinned, reply}, with edit and remove only for your own and reply null where
+ * there is no "Reply in thread"; `editor`: the inline editor to show in place
+ * of the text; `names(username)`: a display name. `onThread()` opens the
+ * message's thread (its summary, or the "replied to a thread" line);
+ * `replyTo`: for a reply shown in the channel, its root's excerpt ("" while
+ * not known); `inThread`: the message is in the thread panel (no summary).
  */
-export function messageEl(m, { me, groupStart, state, retry, discard, actions = null, editor = null, names = (u) => u }) {
+export function messageEl(
+  m,
+  { me, groupStart, state, retry, discard, actions = null, editor = null, names = (u) => u, onThread = null, replyTo = null, inThread = false },
+) {
   const author = m.author || { username: null, display_name: "unknown" };
   const mine = author.username === me;
   const deleted = m.deleted === true;
   const mentioned = !mine && !deleted && mentions(m.text, me);
+  const pinned = !deleted && !!m.pinned_by;
   const el = h("div", {
-    class: `msg${groupStart ? " group-start" : ""}${mentioned ? " mentioned" : ""} state-${state}${deleted ? " deleted" : ""}${editor ? " editing" : ""}`,
+    class: `msg${groupStart ? " group-start" : ""}${mentioned ? " mentioned" : ""} state-${state}${deleted ? " deleted" : ""}${editor ? " editing" : ""}${pinned ? " pinned" : ""}`,
     testid: "message",
     // Sent messages take focus (a tap on a phone, a click), which shows their actions.
     tabindex: state === "sent" && !deleted ? "-1" : null,
@@ -37,6 +111,8 @@ export function messageEl(m, { me, groupStart, state, retry, discard, actions = 
       author: author.username || "",
       deleted: deleted ? "true" : null,
       edited: m.edited_at && !deleted ? "true" : null,
+      pinned: pinned ? "true" : null,
+      threadRoot: m.thread_root ?? null,
       focusKey: state === "sent" ? `${m.seq}:msg` : null,
     },
   });
@@ -47,6 +123,17 @@ export function messageEl(m, { me, groupStart, state, retry, discard, actions = 
     gutter.append(h("time", { class: "msg-time-hover", datetime: iso(m.created_at), title: fullLabel(m.created_at) }, timeLabel(m.created_at)));
   }
   const main = h("div", { class: "msg-main" });
+  if (pinned) {
+    const who = m.pinned_by === me ? "you" : names(m.pinned_by);
+    main.append(
+      h(
+        "div",
+        { class: "msg-pinned", testid: "message-pinned", title: m.pinned_at ? `Pinned ${fullLabel(m.pinned_at)}` : null },
+        h("span", { class: "msg-pinned-mark", "aria-hidden": "true" }, "📌"),
+        `Pinned by ${who}`,
+      ),
+    );
+  }
   if (groupStart) {
     main.append(
       h(
@@ -61,6 +148,21 @@ export function messageEl(m, { me, groupStart, state, retry, discard, actions = 
         h("time", { class: "msg-time", datetime: iso(m.created_at), title: fullLabel(m.created_at) }, timeLabel(m.created_at)),
       ),
     );
+  }
+  if (m.thread_root !== null && m.thread_root !== undefined && !deleted) {
+    if (inThread) {
+      if (m.broadcast) main.append(h("div", { class: "thread-context", testid: "thread-broadcast-note" }, "Also sent to the channel"));
+    } else if (replyTo !== null && onThread) {
+      main.append(
+        h(
+          "button",
+          { class: "thread-context", type: "button", testid: "thread-context", title: "Open the thread", onClick: onThread },
+          "replied to a thread",
+          replyTo ? ": " : "",
+          replyTo ? h("span", { class: "thread-context-text", testid: "thread-context-text" }, replyTo) : null,
+        ),
+      );
+    }
   }
   if (deleted) {
     main.append(h("div", { class: "msg-tombstone", testid: "message-tombstone" }, "This message was deleted."));
@@ -92,12 +194,43 @@ export function messageEl(m, { me, groupStart, state, retry, discard, actions = 
     );
   }
   if (!deleted && m.reactions && m.reactions.length) main.append(reactionsEl(m, me, names, editor ? null : actions));
+  if (!inThread && onThread && m.reply_count > 0 && (m.thread_root === null || m.thread_root === undefined)) {
+    main.append(threadSummaryEl(m, names, onThread));
+  }
   el.append(gutter, main);
   if (actions && !deleted && !editor) el.append(actionsEl(m, mine, actions));
   return el;
 }
 
-/** The bar over a message's corner: react, and edit and delete your own. */
+/** "[avatars] 3 replies  Last reply today at 3:04 PM": opens the thread. */
+function threadSummaryEl(m, names, onThread) {
+  const n = m.reply_count;
+  const users = (m.reply_users || []).slice(0, 3);
+  const count = `${n} ${n === 1 ? "reply" : "replies"}`;
+  return h(
+    "button",
+    {
+      class: "thread-summary",
+      type: "button",
+      testid: "thread-summary",
+      "aria-label": `${count}, from ${users.map(names).join(", ")}: open the thread`,
+      onClick: onThread,
+    },
+    h(
+      "span",
+      { class: "thread-avatars", testid: "thread-participants", title: users.map(names).join(", "), dataset: { users: users.join(",") } },
+      users.map((u) => avatar(u, names(u), "avatar avatar-xs")),
+    ),
+    h("span", { class: "thread-count", testid: "thread-reply-count" }, count),
+    m.last_reply_at
+      ? h("span", { class: "thread-last", testid: "thread-last-reply", title: fullLabel(m.last_reply_at) }, `Last reply ${whenLabel(m.last_reply_at)}`)
+      : null,
+    h("span", { class: "thread-view" }, "View thread"),
+  );
+}
+
+/** The bar over a message's corner: react, reply in thread, pin, and edit and
+ * delete your own. */
 function actionsEl(m, mine, actions) {
   const button = (name, iconName, label, onClick) =>
     h(
@@ -111,12 +244,14 @@ function actionsEl(m, mine, actions) {
         dataset: { focusKey: `${m.seq}:${name}` },
         onClick,
       },
-      icon(iconName),
+      MORE_ICONS[iconName] ? moreIcon(iconName) : icon(iconName),
     );
   return h(
     "div",
     { class: "msg-actions", role: "toolbar", "aria-label": "Message actions", testid: "message-actions" },
     button("react", "smile", "Add reaction", actions.pick),
+    actions.reply ? button("reply", "thread", "Reply in thread", actions.reply) : null,
+    actions.pin ? button("pin", "pin", actions.pinned ? "Unpin" : "Pin to channel", actions.pin) : null,
     mine && actions.edit ? button("edit", "pencil", "Edit message", actions.edit) : null,
     mine && actions.remove ? button("delete", "trash", "Delete message", actions.remove) : null,
   );

@@ -7,19 +7,23 @@
 // and reused, so a re-render keeps the scroll position and does not rebuild
 // what has not changed (nor loses the keyboard focus inside the list).
 //
-// What you do to a message runs here too: reactions (the chips and the
-// picker), and editing and deleting your own (the inline editor, Up in an
-// empty composer to edit your last message, the delete confirmation).
+// What you do to a message runs here too (message-actions.js): reactions,
+// pins, editing and deleting your own (Up in an empty composer edits your last
+// message), and "Reply in thread", which opens the thread panel
+// (thread-panel.js, owned by this list). Replies kept in their thread are not
+// in this list; the root of a thread shows its summary, and a reply also sent
+// to the channel shows "replied to a thread".
 
 import { openBrowse } from "./browse.js";
+import { inChannel } from "./chat.js";
 import { h, icon, setChildren } from "./dom.js";
-import { openEmojiPicker } from "./emoji-picker.js";
-import { channelIntro, memberEventEl, messageEl } from "./message.js";
-import { confirmDelete, Editor } from "./message-actions.js";
+import { channelIntro, excerpt, memberEventEl, messageEl, peopleSig, showNodes, startsGroup } from "./message.js";
+import { MessageActions } from "./message-actions.js";
+import { ThreadPanel } from "./thread-panel.js";
 import { dayKey, dayLabel } from "./time.js";
 
-const GROUP_GAP = 5 * 60 * 1000; // messages closer than this join the author's group
-// Pages of older history fetched, at most, to reach the first unread message.
+// Pages of older history fetched, at most, to reach the first unread message
+// (or a pinned message to show).
 const MAX_ANCHOR_PAGES = 10;
 
 export class MessageList {
@@ -30,7 +34,17 @@ export class MessageList {
     this.forceBottom = false;
     this.anchor = false; // the next loaded render scrolls the "New" divider to the top
     this.anchorPages = 0;
-    this.editor = null; // the inline editor open on one of your messages
+    this.actions = new MessageActions({
+      app,
+      find: (name, seq) => {
+        const ch = this.app.currentChannel();
+        return (ch && ch.name === name && ch.msgs.get(seq)) || null;
+      },
+      render: () => this.render(false),
+      container: () => this.list,
+      elementOf: (seq) => this.cache.get(`s:${seq}`)?.el || null,
+      focusHome: () => this.app.composer.focus(),
+    });
     this.list = h("div", {
       class: "messages",
       testid: "message-list",
@@ -46,6 +60,17 @@ export class MessageList {
       "New messages",
     );
     this.el = h("div", { class: "messages-wrap" }, this.list, this.jump);
+    this.thread = new ThreadPanel(app);
+  }
+
+  /** The inline editor open on one of your messages here, if any. */
+  get editor() {
+    return this.actions.editor;
+  }
+
+  /** Open the thread of message `seq` of channel `name` in the side panel. */
+  openThread(name, seq) {
+    this.thread.open(name, seq);
   }
 
   /** The next render lands at the bottom (the channel just opened, or you sent). */
@@ -63,7 +88,10 @@ export class MessageList {
   /** Another channel is open: start over, with "New" above its first unread
    * message, and that message at the top of the list once it is loaded. */
   switchTo(ch) {
-    this.editor = null;
+    this.actions.editor = null;
+    // The thread panel shows a thread of the open channel (as in Slack).
+    const t = this.app.chat.thread;
+    if (t && (!ch || t.channel !== ch.name)) this.app.chat.closeThread();
     this.reset();
     this.newMark = ch && ch.unread > 0 ? ch.lastRead : null;
     this.anchor = this.newMark !== null;
@@ -106,7 +134,7 @@ export class MessageList {
       return;
     }
     const me = user.username;
-    if (this.editor && !this.editable(ch, this.editor.seq, this.editor.channel)) this.editor = null;
+    this.actions.dropStale();
     const stick = this.forceBottom || this.isAtBottom();
     const fromBottom = list.scrollHeight - list.scrollTop;
     const prevTop = list.scrollTop;
@@ -125,7 +153,8 @@ export class MessageList {
     } else {
       nodes.push(this.cached(`intro`, `${ch.topic}|${ch.kind}`, () => channelIntro(ch, me)));
     }
-    const pending = [...ch.pending.values()].sort((a, b) => a.created_at - b.created_at);
+    // A reply waiting for its ack shows in its thread (and here only if it is also sent to the channel).
+    const pending = [...ch.pending.values()].filter(inChannel).sort((a, b) => a.created_at - b.created_at);
     // Joined/left lines go after the newest message delivered when they came.
     const events = [...ch.events].sort((a, b) => a.after - b.after);
     let next = 0;
@@ -150,19 +179,19 @@ export class MessageList {
         );
         divided = true;
       }
-      const authorName = m.author ? m.author.username || `guest:${m.author.display_name}` : "";
       if (this.newMark !== null && m.seq && m.seq > this.newMark && (!prev || !prev.seq || prev.seq <= this.newMark) && m.author?.username !== me) {
         nodes.push(this.cached("new", "new", () => h("div", { class: "new-divider", testid: "new-divider" }, h("span", null, "New"))));
         divided = true;
       }
-      const prevAuthor = prev && prev.author ? prev.author.username || `guest:${prev.author.display_name}` : null;
-      const groupStart = divided || !prev || prevAuthor !== authorName || m.created_at - prev.created_at > GROUP_GAP;
+      const groupStart = divided || startsGroup(prev, m);
       const state = m.seq ? "sent" : m.state;
       const key = m.seq ? `s:${m.seq}` : `p:${m.client_id}`;
-      const editor = m.seq && this.editor && this.editor.seq === m.seq ? this.editor : null;
-      // Who reacted is shown by name: a name learnt later redraws the message.
-      const reactors = m.reactions && m.reactions.length ? m.reactions.map((r) => r.users.map(chat.names).join(",")).join(";") : "";
-      const sig = `${groupStart}|${state}|${m.error || ""}|${m.rev || 0}|${editor ? "editing" : ""}|${reactors}`;
+      const editor = m.seq ? this.actions.editing(ch.name, m.seq) : null;
+      const reply = m.seq && m.thread_root !== null && m.thread_root !== undefined;
+      // A reply shown here names its thread's first message (asked for if not loaded).
+      const replyTo = reply ? excerpt(chat.rootOf(ch.name, m.thread_root), 80) : null;
+      const sig = `${groupStart}|${state}|${m.error || ""}|${m.rev || 0}|${editor ? "editing" : ""}|${peopleSig(m, chat.names)}|${replyTo ?? ""}`;
+      const thread = m.seq ? (reply ? m.thread_root : m.seq) : null;
       nodes.push(
         this.cached(key, sig, () =>
           messageEl(m, {
@@ -171,9 +200,11 @@ export class MessageList {
             state,
             retry: () => chat.retry(ch.name, m.client_id),
             discard: () => chat.discard(ch.name, m.client_id),
-            actions: m.seq && !m.deleted ? this.actionsFor(ch.name, m) : null,
+            actions: m.seq && !m.deleted ? this.actions.actionsFor(ch.name, m, { reply: () => this.openThread(ch.name, thread) }) : null,
             editor: editor ? editor.el : null,
             names: chat.names,
+            onThread: thread ? () => this.openThread(ch.name, thread) : null,
+            replyTo,
           }),
         ),
       );
@@ -181,20 +212,9 @@ export class MessageList {
     }
     eventsBefore(null);
     // Putting the nodes back takes the focus off whatever in the list had it
-    // (the editor, a reaction chip, an action): give it back, to the same
-    // control of a message that was rebuilt.
-    const active = document.activeElement;
-    const focused = active && active !== list && list.contains(active) ? active : null;
-    const focusKey = focused ? focused.dataset.focusKey : null;
-    const selection = focused && typeof focused.selectionStart === "number" ? [focused.selectionStart, focused.selectionEnd] : null;
-    list.replaceChildren(...nodes);
-    if (focused) {
-      const again = focused.isConnected ? focused : focusKey ? list.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`) : null;
-      if (again && document.activeElement !== again) {
-        again.focus({ preventScroll: true });
-        if (selection && typeof again.setSelectionRange === "function") again.setSelectionRange(...selection);
-      }
-    }
+    // (the editor, a reaction chip, an action): showNodes gives it back, to
+    // the same control of a message that was rebuilt.
+    showNodes(list, nodes);
     if (this.anchor && ch.loaded && this.scrollToNew(ch)) {
       // The first unread message is at the top.
     } else if (stick) {
@@ -235,144 +255,55 @@ export class MessageList {
     return true;
   }
 
-  // --- what you do to a message ------------------------------------------------------
-
-  /** The actions of a sent message (`m` as it was when its element was built:
-   * each looks the message up again when used). */
-  actionsFor(name, m) {
-    const mine = !!m.author && m.author.username === this.app.user.username;
-    return {
-      pick: () => this.pickReaction(name, m.seq),
-      toggle: (emoji) => this.toggleReaction(name, m.seq, emoji),
-      edit: mine ? () => this.startEdit(name, m.seq) : null,
-      remove: mine ? () => this.askDelete(name, m.seq) : null,
-    };
-  }
-
-  /** Message `seq` of channel `name`, if it is yours and not deleted. */
-  editable(ch, seq, name = ch.name) {
-    if (!ch || ch.name !== name) return null;
-    const m = ch.msgs.get(seq);
-    return m && !m.deleted && m.author && m.author.username === this.app.user.username ? m : null;
-  }
-
-  toggleReaction(name, seq, emoji) {
-    this.app.chat.toggleReaction(name, seq, emoji).catch((err) => this.app.toasts.show(err.message, "error"));
-  }
-
-  pickReaction(name, seq) {
-    const { chat } = this.app;
-    const back = this.focusBack(`${seq}:react`);
-    openEmojiPicker({
-      // From the palette, an emoji you reacted with already is taken back.
-      onPick: (emoji, typed) => (typed ? chat.react(name, seq, emoji) : chat.toggleReaction(name, seq, emoji)),
-      onClose: back,
-    });
-  }
-
-  /** Where the focus goes when a dialog about a message closes: the control
-   * that opened it (or the same one of the rebuilt message), else the composer. */
-  focusBack(fallbackKey) {
-    const opener = document.activeElement;
-    const key = (opener && opener.dataset && opener.dataset.focusKey) || fallbackKey;
-    const fromList = opener && this.list.contains(opener);
-    return () => {
-      const el = fromList ? (opener.isConnected ? opener : this.list.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)) : null;
-      if (el) el.focus({ preventScroll: true });
-      else if (this.editor) this.editor.focus();
-      else this.app.composer.focus();
-    };
-  }
+  // --- what you do to a message (message-actions.js) ----------------------------------
 
   /** Open the inline editor on your message `seq`; false if it is not editable. */
   startEdit(name, seq) {
-    const ch = this.app.currentChannel();
-    const m = this.editable(ch, seq, name);
-    if (!m) return false;
-    if (!this.editor || this.editor.seq !== seq || this.editor.channel !== name) {
-      this.editor = new Editor({ channel: name, seq, text: m.text, onSave: () => this.saveEdit(), onCancel: () => this.stopEdit() });
-    }
-    this.render(false);
-    this.editor.focus();
-    const hit = this.cache.get(`s:${seq}`);
-    if (hit && hit.el.isConnected) hit.el.scrollIntoView({ block: "nearest" });
-    return true;
+    return this.actions.startEdit(name, seq);
   }
 
   /** Up in an empty composer: edit your newest message here (as in Slack). */
   editLast() {
     const ch = this.app.currentChannel();
-    if (!ch) return false;
-    const msgs = ch.sorted();
-    for (let i = msgs.length - 1; i >= 0; i--) {
-      if (this.editable(ch, msgs[i].seq)) return this.startEdit(ch.name, msgs[i].seq);
-    }
-    return false;
+    return ch ? this.actions.editLast(ch.name, ch.sorted()) : false;
   }
 
   stopEdit() {
-    this.editor = null;
-    this.render(false);
-    this.app.composer.focus();
+    this.actions.stopEdit();
   }
 
-  saveEdit() {
-    const ed = this.editor;
-    if (!ed || ed.saving) return;
+  /** Show message `seq` of the open channel (a pinned one, picked from the
+   * list): older pages are fetched (a few at most) until it is loaded, then it
+   * is scrolled to and highlighted. A reply kept in its thread opens there. */
+  async showMessage(m) {
     const { chat, toasts } = this.app;
-    const ch = chat.channels.get(ed.channel);
-    const m = this.editable(ch, ed.seq, ed.channel);
-    if (!m) {
-      this.stopEdit();
+    const ch = this.app.currentChannel();
+    if (!ch || ch.name !== m.channel) return;
+    if (!inChannel(m)) {
+      this.openThread(ch.name, m.thread_root);
       return;
     }
-    const text = ed.input.value;
-    if (!text.trim()) {
-      this.askDelete(ed.channel, ed.seq); // an edit that empties a message deletes it (as in Slack), once confirmed
+    try {
+      await chat.loadLatest(ch.name);
+      for (let pages = 0; !ch.msgs.has(m.seq) && ch.hasMore && pages < MAX_ANCHOR_PAGES; pages++) {
+        if ((await chat.loadOlder(ch.name)) === 0 && !ch.hasMore) break;
+      }
+    } catch (err) {
+      toasts.show(`Could not load older messages: ${err.message}`, "error");
       return;
     }
-    if (text === m.text) {
-      this.stopEdit();
+    if (this.app.currentChannel() !== ch) return;
+    this.render(false); // the pages just loaded, before scrolling to one of them
+    const el = this.cache.get(`s:${m.seq}`)?.el;
+    if (!ch.msgs.has(m.seq) || !el || !el.isConnected) {
+      toasts.show("That message is too far back to show.", "error");
       return;
     }
-    const max = Number(chat.limits.max_message_chars) || 10000;
-    if (text.length > max) {
-      toasts.show(`Messages can be at most ${max} characters.`, "error");
-      return;
-    }
-    ed.busy(true);
-    chat.edit(ed.channel, ed.seq, text).then(
-      () => {
-        if (this.editor === ed) this.stopEdit();
-      },
-      (err) => {
-        toasts.show(`Not saved: ${err.message}`, "error");
-        if (this.editor !== ed) return;
-        ed.busy(false);
-        ed.focus();
-      },
-    );
-  }
-
-  askDelete(name, seq) {
-    const { chat, toasts, user } = this.app;
-    const m = this.editable(chat.channels.get(name), seq, name);
-    if (!m) return;
-    confirmDelete({
-      message: m,
-      me: user.username,
-      onDelete: () =>
-        chat.delete(name, seq).then(
-          () => {
-            if (this.editor && this.editor.seq === seq && this.editor.channel === name) this.editor = null;
-          },
-          (err) => toasts.show(`Not deleted: ${err.message}`, "error"),
-        ),
-      onClose: () => {
-        if (this.editor) this.editor.focus();
-        else this.app.composer.focus();
-      },
-    });
+    el.scrollIntoView({ block: "center" });
+    el.classList.remove("flash");
+    void el.offsetWidth; // restart the highlight
+    el.classList.add("flash");
+    el.focus({ preventScroll: true });
   }
 
   updateJump() {

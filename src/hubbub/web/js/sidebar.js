@@ -1,4 +1,5 @@
-// The left column: every channel and conversation you are in, with their
+// The left column: "Threads" (the threads you follow, with how many have
+// unread replies), every channel and conversation you are in, with their
 // unread and mention badges (and a DM partner's presence), the ways to find,
 // create or start more, and who you are signed in as.
 
@@ -6,8 +7,10 @@ import { openBrowse } from "./browse.js";
 import { openCreate } from "./create-channel.js";
 import { openDM } from "./dm-dialog.js";
 import { h, icon, setChildren } from "./dom.js";
+import { moreIcon } from "./message.js";
 import { avatar, presenceDot } from "./people.js";
 import { openSwitcher } from "./switcher.js";
+import { openThreadsView } from "./threads-view.js";
 
 export class Sidebar {
   constructor(app) {
@@ -16,6 +19,14 @@ export class Sidebar {
     this.channelList = h("ul", { class: "nav-list", testid: "channel-list" });
     this.dmList = h("ul", { class: "nav-list", testid: "dm-list" });
     this.meStatus = h("span", { class: "presence me-presence", testid: "me-status", dataset: { status: "offline" } });
+    this.threadsBadge = h("span", { class: "badge badge-unread", testid: "threads-badge", title: "Threads with unread replies", hidden: true });
+    this.threads = h(
+      "button",
+      { class: "nav-action nav-threads", testid: "threads-nav", type: "button", onClick: () => openThreadsView(app) },
+      moreIcon("thread"),
+      h("span", { class: "nav-label" }, "Threads"),
+      this.threadsBadge,
+    );
     this.el = h(
       "aside",
       { class: "sidebar", testid: "sidebar", "aria-label": "Channels" },
@@ -40,6 +51,7 @@ export class Sidebar {
       h(
         "nav",
         { class: "nav" },
+        this.threads,
         h(
           "button",
           { class: "nav-action", testid: "browse-channels", type: "button", onClick: () => openBrowse(app) },
@@ -114,6 +126,11 @@ export class Sidebar {
     const online = chat.connection === "open";
     this.meStatus.dataset.status = online ? "online" : "offline";
     this.meStatus.title = online ? "Connected" : "Not connected";
+    const unreadThreads = chat.unreadThreads();
+    this.threadsBadge.textContent = String(unreadThreads);
+    this.threadsBadge.hidden = unreadThreads === 0;
+    this.threads.classList.toggle("unread", unreadThreads > 0);
+    this.threads.dataset.unread = String(unreadThreads);
     const me = user.username;
     const chans = [...chat.channels.values()];
     const rooms = chans.filter((c) => !c.isDM).sort((a, b) => a.name.localeCompare(b.name));
