@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from aws_support import AwsLocal
+from hubbub.protocol import frames
 from support import Server
 
 from . import conftest
-from .drivers import Driver
+from .drivers import Driver, ServerDriver
 from .test_changes import apply, skipped, updated
 from .test_conversation import (
     MS,
@@ -37,6 +38,13 @@ def deployment(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server | AwsLocal]:
     yield from conftest.run_deployment(request, tmp_path_factory)
+
+
+def as_sent(m: dict[str, Any]) -> dict[str, Any]:
+    """A REST message as the WebSocket sends it: without the optional fields
+    at their defaults (REST writes them all out)."""
+    fields = frames.MessageOut.model_fields
+    return {k: v for k, v in m.items() if fields[k].is_required() or v != fields[k].default}
 
 
 def summary(m: dict[str, Any], count: int, *users: str) -> dict[str, Any]:
@@ -194,46 +202,59 @@ async def test_a_client_that_was_away_catches_up_on_a_thread(drv: Driver) -> Non
     async with signed_in(drv, alice) as a, signed_in(drv, bob) as stays:
         await stays.send({"action": "subscribe", "id": 1, "channel": general})
         assert await stays.recv() == subscribed(1, general, last_seq=0)
-        m1 = await sent(a, alice, 2, general, 1, "root", "k1")
+        await sent(a, alice, 2, general, 1, "root", "k1")
         assert apply(online, await take(stays, 1)) == 1
         away = {k: dict(v) for k, v in online.items()}
-        # While bob's other client is away: two replies, an edit of the first,
-        # a reaction to the root.
+        # While bob's other client is away: three replies, an edit of the
+        # first, a reaction to the root, and the third reply deleted.
         for fid, frame in enumerate(
             [
                 {"action": "send", "text": "r1", "client_id": "k2", "thread_root": 1},
                 {"action": "send", "text": "r2", "client_id": "k3", "thread_root": 1},
                 {"action": "edit", "seq": 2, "text": "r1 v2"},
                 {"action": "react", "seq": 1, "emoji": "👀"},
+                {"action": "send", "text": "oops", "client_id": "k4", "thread_root": 1},
+                {"action": "delete", "seq": 8},
             ],
             start=3,
         ):
             await a.send({**frame, "id": fid, "channel": general})
             assert (await a.recv())["type"] in ("ack", "changed")
-        live = await take(stays, 6)
-        assert [f["seq"] for f in live] == [2, 3, 4, 5, 6, 7]
-        assert apply(online, live) == 7
+        live = await take(stays, 9)
+        assert [f["seq"] for f in live] == [2, 3, 4, 5, 6, 7, 8, 9, 10]
+        assert apply(online, live) == 10
 
     async with signed_in(drv, bob) as back:
         await back.send({"action": "subscribe", "id": 20, "channel": general, "since": 1})
-        replay = await take(back, 6)
+        replay = await take(back, 7)
         assert replay == [
             event(online[2]),  # the reply, whole and edited
-            skipped(general, 3, 3),  # the root's first change: folded into 7
+            skipped(general, 3, 3),  # the root's first change: folded into 9
             event(online[4]),
-            skipped(general, 5, 6),  # the root's second change; the reply's edit
-            updated(7, online[1]),  # the root: two replies and a reaction
-            subscribed(20, general, last_seq=7, replayed=3),
+            skipped(general, 5, 7),  # the root's second change; the edit; the reaction
+            event(online[8]),  # the third reply, a tombstone already (its delete is 10)
+            updated(9, online[1]),  # the root: three replies and a reaction
+            subscribed(20, general, last_seq=10, replayed=4),  # resume from 10
         ]
-        assert apply(away, replay) == 7
-        assert away == online
-        assert online[1]["reply_count"] == 2 and online[2]["text"] == "r1 v2"
+        assert apply(away, replay) == 9
+        assert away == online  # every message's state, as if it had never left
+        assert online[1]["reply_count"] == 3 and online[2]["text"] == "r1 v2"
+        assert online[8]["deleted"] and online[8]["text"] == ""
         assert online[1]["reactions"][0]["users"] == [alice.name]
         await back.send({"action": "thread", "id": 21, "channel": general, "seq": 1, "after": 0})
         page = await back.recv()
         assert page["root"] == online[1]
-        assert page["messages"] == [online[2], online[4]]
-    assert m1["seq"] == 1
+        assert page["messages"] == [online[2], online[4], online[8]]
+    if isinstance(drv, ServerDriver):  # REST tells the same state
+        headers = {"Authorization": f"Bearer {bob.token}"}
+        r = await drv.http.get(
+            f"/api/channels/{general}/messages/1/thread?after=0", headers=headers
+        )
+        body = r.json()
+        assert as_sent(body["root"]) == online[1]
+        assert [as_sent(m) for m in body["messages"]] == page["messages"]
+        r = await drv.http.get(f"/api/channels/{general}/messages", headers=headers)
+        assert [as_sent(m) for m in r.json()["messages"]] == [online[1]]
 
 
 async def test_followed_threads_and_their_unread_replies(drv: Driver) -> None:
