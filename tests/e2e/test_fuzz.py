@@ -195,6 +195,9 @@ class Live:
     tutorial: collections.Counter[tuple[str, str]] = dataclasses.field(
         default_factory=collections.Counter
     )
+    # (channel, seq) -> text of those (alice's, signed in: no client_id) that
+    # she then changed (an edit, a delete), as the last change left it
+    changed_tutorial: dict[tuple[str, int], str] = dataclasses.field(default_factory=dict)
     sentinels: Iterator[int] = dataclasses.field(default_factory=itertools.count)
     connect: Callable[[], Awaitable[WS]] | None = None  # a new connection, signed in
 
@@ -256,7 +259,11 @@ class Live:
         for f in replies:
             if f.get("type") in ("ack", "changed"):
                 m = f["message"]
-                self.acked[(f["channel"], m["seq"])] = (m["client_id"], m["text"])
+                key = (f["channel"], m["seq"])
+                if m["client_id"] is not None:
+                    self.acked[key] = (m["client_id"], m["text"])
+                elif f.get("type") == "changed":  # one sent by sendMessage
+                    self.changed_tutorial[key] = m["text"]
         if obj is not None and not errors:  # a valid frame: it got its proper answer
             action = obj.get("action")
             if action == "sendMessage":
@@ -290,19 +297,48 @@ class Live:
                 page = r.json()
                 for m in page["messages"]:
                     out[(name, m["seq"])] = (m["client_id"], m["text"])
+                    if m["reply_count"]:
+                        out.update(self.replies(name, m["seq"], token))
                 if not page["has_more"]:
                     break
                 after = page["messages"][-1]["seq"]
         return out
 
+    def replies(
+        self, name: str, root: int, token: str
+    ) -> dict[tuple[str, int], tuple[str | None, str]]:
+        """Every reply in the thread of `root` (channel history leaves them out)."""
+        out = {}
+        after = 0
+        while True:
+            r = self.http.get(
+                f"/api/channels/{name}/messages/{root}/thread",
+                params={"after": after, "limit": 200},
+                headers=auth(token),
+            )
+            assert r.status_code == 200, r.text
+            page = r.json()
+            for m in page["messages"]:
+                out[(name, m["seq"])] = (m["client_id"], m["text"])
+            if not page["has_more"]:
+                return out
+            after = page["messages"][-1]["seq"]
+
     def check_store(self) -> None:
         stored = self.stored()
         native = {k: v for k, v in stored.items() if v[0] is not None}
         assert native == self.acked, "stored messages differ from the acknowledged ones"
-        tutorial = collections.Counter(
-            (ch, text) for (ch, _), (cid, text) in stored.items() if cid is None
+        plain = {k: text for k, (cid, text) in stored.items() if cid is None}
+        # Those changed since are as the last change left them; the others,
+        # each one of the sendMessages, as sent.
+        assert {k: plain.get(k) for k in self.changed_tutorial} == self.changed_tutorial
+        as_sent = collections.Counter(
+            (ch, text)
+            for (ch, seq), text in plain.items()
+            if (ch, seq) not in self.changed_tutorial
         )
-        assert tutorial == self.tutorial
+        assert as_sent <= self.tutorial
+        assert len(plain) == self.tutorial.total()
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from hubbub.core.envelope import Envelope
-from hubbub.core.replay import compact, fill, skipped
+from hubbub.core.replay import compact, fill
 from hubbub.store.dynamo import DynamoStore, order
 from hubbub.store.dynamo.order import Busy, Turn
 
@@ -132,10 +132,7 @@ class Sequencer:
                     end += 1
             # Read back from the store, ours too: a later change folded into
             # one of ours must not be lost by pushing our own older copy.
-            run = fill(turn.channel, done, compact(done, [e for e in entries if e.seq <= end]))
-            top = run[-1].seq if run else done
-            if top < end:  # places folded into earlier ones, or outwaited
-                run.append(skipped(turn.channel, top + 1, end))
+            run = fill(turn.channel, done, compact(done, [e for e in entries if e.seq <= end]), end)
         if not await self.store.run_blocking(order.advance, self.store.tables, turn, run[-1].seq):
             return False
         await push(run)

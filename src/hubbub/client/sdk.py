@@ -105,6 +105,7 @@ class Client:
         # Per channel: the last place in its log delivered (a message or a change).
         self.last_seq: dict[str, int] = {}
         self._subscribed: dict[str, None] = {}
+        self._refilling: set[str] = set()  # channels with a replay under way (`_refill`)
         self._watched: list[str] = []  # presence watches, renewed on reconnect
         self._pending: dict[str, _Send] = {}  # client_id -> unacknowledged send
         self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -467,7 +468,8 @@ class Client:
 
     async def _send_frame(self, frame: dict[str, Any]) -> None:
         await self.wait_connected()
-        assert self._ws is not None
+        if self._ws is None:  # lost again between connecting and now
+            raise HubbubError("connection_lost", "connection lost; retry")
         try:
             await self._ws.send(json.dumps(frame))
         except ConnectionClosed:
@@ -626,8 +628,17 @@ class Client:
         task.add_done_callback(self._tasks.discard)
 
     async def _refill(self, channel: str, since: int) -> None:
-        with contextlib.suppress(HubbubError):
-            await self.subscribe(channel, since)
+        """Replay the channel from `since`, once at a time: every frame after
+        a hole asks for this, and a second replay started from the same
+        cursor would move it back under the first one's frames."""
+        if channel in self._refilling:
+            return
+        self._refilling.add(channel)
+        try:
+            with contextlib.suppress(HubbubError):
+                await self.subscribe(channel, since)
+        finally:
+            self._refilling.discard(channel)
 
     def _send_failed(self, client_id: str, err: dict[str, Any]) -> None:
         pending = self._pending.get(client_id)

@@ -48,9 +48,12 @@ def skipped(channel: str, first: int, last: int) -> Envelope:
     return wrap(events.skipped(channel, first, last), seq=last)
 
 
-def fill(channel: str, since: int, envs: Sequence[Envelope]) -> list[Envelope]:
+def fill(
+    channel: str, since: int, envs: Sequence[Envelope], until: int | None = None
+) -> list[Envelope]:
     """`envs` (events with ascending seqs after `since`) with the places
-    between them named `skipped`."""
+    between them named `skipped`, and those after the last up to `until`
+    (places folded into earlier frames), so the frames end where the log does."""
     out: list[Envelope] = []
     expect = since + 1
     for e in envs:
@@ -58,6 +61,8 @@ def fill(channel: str, since: int, envs: Sequence[Envelope]) -> list[Envelope]:
             out.append(skipped(channel, expect, e.seq - 1))
         out.append(e)
         expect = e.seq + 1
+    if until is not None and until >= expect:
+        out.append(skipped(channel, expect, until))
     return out
 
 
@@ -65,4 +70,4 @@ def catch_up(since: int, entries: Sequence[LogEntry]) -> list[Envelope]:
     """`compact`, then `fill`: what a client catching up from `since` gets."""
     if not entries:
         return []
-    return fill(entries[0].message.channel, since, compact(since, entries))
+    return fill(entries[0].message.channel, since, compact(since, entries), entries[-1].seq)

@@ -133,6 +133,17 @@ class SQLStore:
             yield conn
 
     @contextlib.asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """Reads that must see one moment: PostgreSQL's READ COMMITTED gives
+        each statement its own, REPEATABLE READ one for the transaction.
+        (SQLite's read transaction, BEGIN at its first statement, already is
+        one in WAL mode.)"""
+        async with _translated(), self.engine.connect() as conn:
+            if not self.is_sqlite:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            yield conn
+
+    @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
         async with _translated(), self.writer.begin() as conn:
             yield conn
@@ -548,7 +559,12 @@ class SQLStore:
         async with self._write() as conn:
             row = (
                 await conn.execute(
-                    select(m.author_id, m.text, m.deleted_at, m.pinned_at).where(where)
+                    # FOR UPDATE (PostgreSQL): decided on the row as it is when
+                    # we hold it, so a react racing a delete waits for the
+                    # delete and is refused, not applied to the tombstone.
+                    select(m.author_id, m.text, m.deleted_at, m.pinned_at)
+                    .where(where)
+                    .with_for_update()
                 )
             ).first()
             if row is None:
@@ -664,7 +680,11 @@ class SQLStore:
                 return ChangeRefused("not_found")
             root_seq = parent.thread_root or r.parent  # a reply to a reply: to its root
             at_root = and_(m.channel_id == r.channel_id, m.seq == root_seq)
-            root = (await conn.execute(select(m.author_id, m.deleted_at).where(at_root))).one()
+            root = (
+                await conn.execute(
+                    select(m.author_id, m.deleted_at).where(at_root).with_for_update()
+                )
+            ).one()
             if root.deleted_at is not None:
                 return ChangeRefused("deleted")
             # Two places: the reply, then the root's change (its summary). The
@@ -866,7 +886,10 @@ class SQLStore:
 
     async def log_after(self, channel_id: int, after: int, limit: int) -> list[LogEntry]:
         c, m = t.changes.c, t.messages.c
-        async with self._read() as conn:
+        # One snapshot: read in three statements, the log could otherwise
+        # hold a change committed after a message the first one missed, and
+        # the replay would name that message's place `skipped`.
+        async with self._snapshot() as conn:
             sent = await self._message_rows(
                 conn,
                 and_(m.channel_id == channel_id, m.seq > after),
