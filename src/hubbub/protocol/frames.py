@@ -390,7 +390,7 @@ class Changed(ServerFrame):
 
 class Skipped(ServerFrame):
     """Places `first` to `last` of `channel`'s log hold nothing for the client:
-    changes a replay folded into a later frame, or (only on the Lambda
+    changes a replay folded into another frame, or (only on the Lambda
     deployment) seqs a failed send had taken. Sent in the channel's order,
     where those places are: count them as seen, so that the next event is
     `last + 1` and not a hole."""
