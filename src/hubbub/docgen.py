@@ -281,7 +281,8 @@ SERVER_SENT: dict[type[f.ServerFrame], str] = {
     f.PinsPage: "Answers `pins`.",
     f.Skipped: (
         "To the channel's subscribers, in the replay of `subscribe` with `since`, where "
-        "the places of changes it folded into another frame were (up to the last place of the log, so a replay ends where the log does); and, only on the "
+        "the places of changes it folded into another frame were (up to the log's last "
+        "place: a replay ends where the log does); and, only on the "
         "Lambda deployment, live too, where a send that failed after taking its seq "
         "would have been."
     ),
