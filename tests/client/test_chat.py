@@ -487,7 +487,7 @@ async def test_edit_delete_and_react_to_messages(
 
 
 async def test_threads_and_pins(server: Server, users: tuple[str, Rest, str, Rest]) -> None:
-    alice, a, bob, b = users
+    alice, a, _bob, b = users
     root = (await b.post("general", "release today?"))["seq"]
     async with running(server, a.token) as (app, pilot):
         await wait_for(pilot, lambda: f"#{root} " in pane(app), "history")

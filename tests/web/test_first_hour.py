@@ -133,6 +133,24 @@ async def test_new_dm_dialog_is_a_people_picker(web: Web) -> None:
     await expect(channel_item(page, "dm:alice,bob,carol")).to_be_visible()
 
 
+async def test_the_dm_picker_finds_people_in_none_of_your_channels(web: Web) -> None:
+    alice = await web.user("alice", "Alice Chen")
+    eve = await web.user("eve", "Eve Lindqvist")
+    await web.call("POST", "/api/channels/general/leave", eve)  # no channel in common now
+    page = await web.page(alice, channel="general")
+    await page.get_by_test_id("new-dm").click()
+    dialog = page.get_by_test_id("dm-dialog")
+    options = dialog.get_by_test_id("dm-option")
+    await expect(dialog.locator(".pick-empty")).to_have_text("Everyone is picked")
+    # By a piece of the display name, from the user directory (GET /api/users?q=).
+    await page.get_by_test_id("dm-usernames").press_sequentially("lindq")
+    await expect(options).to_have_count(1)
+    await expect(options.first).to_contain_text("Eve Lindqvist")
+    await page.keyboard.press("Enter")
+    await page.get_by_test_id("dm-submit").click()
+    await expect(page.get_by_test_id("channel-title")).to_have_text("Eve Lindqvist")
+
+
 async def test_display_names_in_the_typing_line_and_dm_labels(web: Web) -> None:
     alice = await web.user("alice", "Alice Chen")
     bob = await web.user("bob", "Bob Martin")

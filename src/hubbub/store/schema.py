@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData()
@@ -92,8 +93,23 @@ messages = Table(
     # Idempotent sends: one message per (sender, client_id). NULLs (guests) are
     # distinct in both SQLite and PostgreSQL, so guests are never deduplicated.
     UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
-    Index("ix_messages_pinned", "channel_id", "pinned_at"),  # the pinned list
-    Index("ix_messages_thread", "channel_id", "thread_root", "seq"),  # a thread's replies
+    # Partial: a plain message (most of them) is in neither, so a send pays
+    # for no index it does not need.
+    Index(
+        "ix_messages_pinned",
+        "channel_id",
+        "pinned_at",
+        sqlite_where=text("pinned_at IS NOT NULL"),
+        postgresql_where=text("pinned_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_messages_thread",
+        "channel_id",
+        "thread_root",
+        "seq",
+        sqlite_where=text("thread_root IS NOT NULL"),
+        postgresql_where=text("thread_root IS NOT NULL"),
+    ),
 )
 
 # Who follows which thread (its root's author, everyone who replied or was

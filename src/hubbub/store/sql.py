@@ -16,11 +16,11 @@ from sqlalchemy import (
     Connection,
     and_,
     event,
+    false,
     func,
     insert,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -52,6 +52,19 @@ from hubbub.store import log
 from hubbub.store import schema as t
 from hubbub.store.append_sqlite import SQLiteAppender
 from hubbub.store.sqlite_pragmas import PRAGMAS
+
+
+def pairs_in(channel: Any, seq: Any, keys: Sequence[tuple[int, int]]) -> Any:
+    """`(channel, seq) IN keys`, written per channel (`channel = c AND seq IN
+    (...)`, OR-ed): SQLite searches an index for that, but scans the whole
+    table for a row-value IN."""
+    if not keys:
+        return false()
+    by_channel: dict[int, list[int]] = {}
+    for c, s in keys:
+        by_channel.setdefault(c, []).append(s)
+    return or_(*(and_(channel == c, seq.in_(seqs)) for c, seqs in by_channel.items()))
+
 
 # A message shown in its channel: not a reply, or one also sent to the channel.
 IN_CHANNEL = or_(t.messages.c.thread_root.is_(None), t.messages.c.broadcast)
@@ -467,7 +480,7 @@ class SQLStore:
         found = await conn.execute(
             select(r.channel_id, r.message_seq, r.emoji, t.users.c.username)
             .join(t.users, t.users.c.id == r.user_id)
-            .where(tuple_(r.channel_id, r.message_seq).in_(keys))
+            .where(pairs_in(r.channel_id, r.message_seq, keys))
             .order_by(r.created_at, r.user_id)
         )
         pairs: dict[tuple[int, int], list[tuple[str, str]]] = {}
@@ -485,7 +498,7 @@ class SQLStore:
         found = await conn.execute(
             select(m.channel_id, m.thread_root, t.users.c.username)
             .join(t.users, t.users.c.id == m.author_id)
-            .where(tuple_(m.channel_id, m.thread_root).in_(roots))
+            .where(pairs_in(m.channel_id, m.thread_root, roots))
             .group_by(m.channel_id, m.thread_root, t.users.c.username)
             .order_by(func.min(m.seq))
         )
@@ -824,7 +837,7 @@ class SQLStore:
                 return []
             roots = await self._message_rows(
                 conn,
-                tuple_(m.channel_id, m.seq).in_([(x.channel_id, x.root_seq) for x in follows]),
+                pairs_in(m.channel_id, m.seq, [(x.channel_id, x.root_seq) for x in follows]),
                 order=None,
                 limit=len(follows),
             )
@@ -843,7 +856,7 @@ class SQLStore:
                     )
                     .where(
                         and_(
-                            tuple_(m.channel_id, m.thread_root).in_(list(by_key)),
+                            pairs_in(m.channel_id, m.thread_root, list(by_key)),
                             m.seq > f.last_read,
                             m.author_id != user_id,
                             m.deleted_at.is_(None),

@@ -1,15 +1,16 @@
 // "New message": start a direct message with one person or a group
 // conversation with several. People are picked from a list you search by name
 // or username (arrow keys and Enter, or a click), shown as chips (Backspace
-// takes the last one back). Usernames typed or pasted ("alice, bob") count as
-// picked when you start the conversation.
+// takes the last one back): first the people of your channels, then whoever
+// the user directory (`GET /api/users?q=`) finds as you type. Usernames typed
+// or pasted ("alice, bob") count as picked when you start the conversation.
 
 import { h, icon, setChildren } from "./dom.js";
 import { avatar } from "./people.js";
 
 const MAX_OTHERS = 8; // a DM holds at most 9 people, you included
 const MAX_SHOWN = 20;
-const USERNAME_RE = /^[a-z0-9][a-z0-9_.-]{1,31}$/;
+const SEARCH_AFTER = 150; // ms of no typing before the directory is asked
 
 export function openDM(app) {
   const { chat } = app;
@@ -136,21 +137,30 @@ export function openDM(app) {
     if (sel && sel.scrollIntoView) sel.scrollIntoView({ block: "nearest" });
   };
 
+  // The directory, for people in none of your channels: asked once typing
+  // pauses; an answer to an older query than the last one is dropped.
+  let timer = null;
+  let asked = 0;
   input.addEventListener("input", () => {
     active = 0;
     error.textContent = "";
     render();
-    // Nobody listed matches: look the username up (someone in no channel of yours).
     const q = input.value.trim().toLowerCase().replace(/^@/, "");
-    if (!options.length && everyone.length && USERNAME_RE.test(q) && !everyone.includes(q)) {
-      chat.lookUp([q]).then(() => {
-        const p = chat.people.get(q);
-        if (p && !p.missing && !everyone.includes(q)) {
-          everyone = [...everyone, q].sort();
-          render();
-        }
-      });
-    }
+    clearTimeout(timer);
+    if (!q || /[\s,]/.test(q)) return;
+    const mine = ++asked;
+    timer = setTimeout(() => {
+      app.api
+        .searchUsers(q, MAX_SHOWN)
+        .then((found) => {
+          if (mine !== asked || !dlg.isConnected) return;
+          const fresh = found.filter((u) => chat.learn(u) || !everyone.includes(u.username));
+          const names = found.map((u) => u.username).filter((u) => !everyone.includes(u));
+          if (names.length) everyone = [...everyone, ...names].sort();
+          if (fresh.length || names.length) render();
+        })
+        .catch(() => {}); // the list keeps what it has
+    }, SEARCH_AFTER);
   });
   input.addEventListener("keydown", (ev) => {
     if (ev.key === "ArrowDown") {

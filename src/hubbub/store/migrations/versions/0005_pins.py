@@ -25,7 +25,14 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
-    op.create_index("ix_messages_pinned", "messages", ["channel_id", "pinned_at"])
+    # Partial: plain messages, most of them, are not in it (no cost on a send).
+    op.create_index(
+        "ix_messages_pinned",
+        "messages",
+        ["channel_id", "pinned_at"],
+        sqlite_where=sa.text("pinned_at IS NOT NULL"),
+        postgresql_where=sa.text("pinned_at IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:

@@ -23,7 +23,14 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("reply_count", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("last_reply_at", sa.BigInteger(), nullable=True))
-    op.create_index("ix_messages_thread", "messages", ["channel_id", "thread_root", "seq"])
+    # Partial: plain messages, most of them, are not in it (no cost on a send).
+    op.create_index(
+        "ix_messages_thread",
+        "messages",
+        ["channel_id", "thread_root", "seq"],
+        sqlite_where=sa.text("thread_root IS NOT NULL"),
+        postgresql_where=sa.text("thread_root IS NOT NULL"),
+    )
     op.create_table(
         "thread_follows",
         sa.Column("channel_id", sa.Integer(), sa.ForeignKey("channels.id"), primary_key=True),
