@@ -6,6 +6,20 @@ import dataclasses
 from typing import Literal
 
 ChannelKind = Literal["public", "private", "dm"]
+# A workspace's roles, most powerful first. A guest sees only the channels
+# they were invited to (and DMs); see core.roles for who may do what.
+Role = Literal["owner", "admin", "member", "guest"]
+ROLES: tuple[Role, ...] = ("owner", "admin", "member", "guest")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Status:
+    """A custom status shown beside a name: an emoji, a text, an end (ms
+    since the epoch; None: until cleared)."""
+
+    emoji: str = ""
+    text: str = ""
+    until: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -14,6 +28,11 @@ class User:
     username: str
     display_name: str
     password_hash: str = dataclasses.field(repr=False, default="")
+    role: Role = "member"
+    # A deactivated account keeps its name and messages; it cannot log in,
+    # and its sessions ended when it was deactivated.
+    active: bool = True
+    status: Status = Status()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -26,12 +45,65 @@ class Channel:
     member_count: int = 0
     # Only DMs list their members in the channel's public description.
     members: tuple[str, ...] | None = None
+    purpose: str = ""
+    # Read-only, hidden from the default lists, still readable and searchable.
+    archived: bool = False
+    default: bool = False  # new accounts join it
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Membership:
     channel: Channel
     last_read: int
+    # A channel admin (its creator, or made one) may remove its members.
+    admin: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Session:
+    """A login: every token names its session, which can be ended (log out,
+    revoked from another device, a new password, the account deactivated).
+    `id` is random and secret-free (the token is what proves a session)."""
+
+    id: str
+    user_id: int
+    created_at: int  # ms since the epoch
+    last_used_at: int
+    device: str = ""  # the client's User-Agent, cut short
+    address: str = ""  # the client's address when last used
+    ended_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Invite:
+    """An invite link: whoever has its code may register (with `role`,
+    joining `channels`) until it expires, is used `max_uses` times or is
+    revoked. Only the code's SHA-256 (`code_hash`) is stored; `id` names it
+    in lists (it is not the code)."""
+
+    id: str
+    code_hash: str
+    created_by: int
+    created_at: int
+    expires_at: int
+    max_uses: int
+    uses: int = 0
+    role: Role = "member"
+    channels: tuple[str, ...] = ()
+    revoked: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One administrative action: who did what to what, when. `detail` is a
+    short JSON object of what changed (never a secret)."""
+
+    id: int
+    at: int
+    actor: str  # username ("" for the operator's `hubbub admin` on the database)
+    action: str  # e.g. "user.deactivate", "channel.rename"
+    target: str  # e.g. "@ann", "#general"
+    detail: str = "{}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,9 +147,14 @@ class StoredMessage:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class AppendRejected:
-    """A message in a batch that could not be stored (the sender is not a member)."""
+    """A message in a batch that could not be stored (the sender is not a
+    member, or the channel is archived)."""
 
     reason: str
+
+
+NOT_A_MEMBER = AppendRejected("not a member")
+ARCHIVED = AppendRejected("archived")
 
 
 # --- changes to stored messages (the channel's log, see Store.change_message) ----------
@@ -92,6 +169,8 @@ class Edit:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Delete:
     at: int
+    # By a workspace admin, of someone else's message (moderation).
+    moderated: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

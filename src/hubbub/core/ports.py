@@ -15,17 +15,22 @@ from typing import NamedTuple, Protocol
 
 from hubbub.core.models import (
     AppendRejected,
+    AuditEntry,
     Changed,
     ChangeRefused,
     Channel,
     ChannelKind,
     FollowedThread,
+    Invite,
     LogEntry,
     Membership,
     MessageChange,
     NewMessage,
     NewReply,
     Replied,
+    Role,
+    Session,
+    Status,
     StoredMessage,
     User,
 )
@@ -54,7 +59,9 @@ class Store(Protocol):
         Nodes racing on first start all end up with the same value."""
 
     # users
-    async def create_user(self, username: str, display_name: str, password_hash: str) -> User:
+    async def create_user(
+        self, username: str, display_name: str, password_hash: str, role: Role = "member"
+    ) -> User:
         """Raise NameTaken if the username exists."""
 
     async def get_user(self, user_id: int) -> User | None: ...
@@ -65,11 +72,69 @@ class Store(Protocol):
 
     async def search_users(self, query: str, after: str | None, limit: int) -> list[User]:
         """Users whose username or display name contains `query` (an empty one:
-        every user), compared in lower case: every letter, not only ASCII's, as
+        every user, deactivated ones too), compared in lower case: every
+        letter, not only ASCII's, as
         `str.lower` does (PostgreSQL as its database's locale does: the same in
         any UTF-8 one). `%`, `_` and backslashes in it are themselves, never
         wildcards. Those with a username after `after` (if given), by username,
         at most `limit`."""
+
+    async def set_role(self, user_id: int, role: Role) -> None: ...
+
+    async def set_active(self, user_id: int, active: bool) -> None:
+        """Deactivate (or reactivate) an account. Deactivating also ends all
+        its sessions, in the same transaction where the backend has them."""
+
+    async def update_profile(
+        self, user_id: int, *, display_name: str | None = None, status: Status | None = None
+    ) -> User | None:
+        """Change what is given; the user now (None: no such user)."""
+
+    async def users_with_role(self, role: Role) -> list[User]:
+        """The active users with `role`, by username."""
+
+    # sessions (every token names one; see models.Session)
+    async def create_session(self, session: Session) -> None: ...
+
+    async def get_session(self, session_id: str) -> Session | None:
+        """The session, ended ones too (`ended_at` set)."""
+
+    async def touch_session(self, session_id: str, at: int, address: str) -> None:
+        """Record a use: `last_used_at` (forward only) and the address."""
+
+    async def sessions_for(self, user_id: int) -> list[Session]:
+        """The user's sessions not ended, the most recently used first."""
+
+    async def end_sessions(
+        self, user_id: int, at: int, *, only: str | None = None, keep: str | None = None
+    ) -> list[str]:
+        """End the user's sessions not ended yet: only session `only` (if
+        given), every one but `keep` (if given), or all. The ids ended now."""
+
+    # invites
+    async def create_invite(self, invite: Invite) -> None: ...
+
+    async def use_invite(self, code_hash: str, now: int) -> Invite | None:
+        """Count one use of the invite, atomically, if it is usable: not
+        revoked, `expires_at` > now and `uses` < `max_uses`. The invite after
+        the use, or None (unknown or not usable: nothing counted)."""
+
+    async def unuse_invite(self, code_hash: str) -> None:
+        """Take back a use (the registration it was for failed)."""
+
+    async def invites(self) -> list[Invite]:
+        """Every invite, the newest first."""
+
+    async def revoke_invite(self, invite_id: str) -> bool:
+        """False if there is no such invite."""
+
+    # the audit log
+    async def add_audit(
+        self, at: int, actor: str, action: str, target: str, detail: str = "{}"
+    ) -> None: ...
+
+    async def audit_log(self, before: int | None, limit: int) -> list[AuditEntry]:
+        """Entries with an id below `before` (or the newest), newest first."""
 
     # channels
     async def create_channel(
@@ -78,12 +143,46 @@ class Store(Protocol):
         kind: ChannelKind,
         topic: str,
         member_ids: Sequence[int],
+        *,
+        admin_ids: Sequence[int] = (),
+        purpose: str = "",
+        default: bool = False,
     ) -> Channel:
-        """Create a channel with its first members. Raise NameTaken if it exists."""
+        """Create a channel with its first members (`admin_ids`, among them,
+        are its admins). Raise NameTaken if the name is a channel's, or was
+        one's (see `rename_channel`)."""
 
-    async def get_channel(self, name: str) -> Channel | None: ...
+    async def get_channel(self, name: str) -> Channel | None:
+        """The channel with this name, or that had it before a rename."""
 
-    async def set_topic(self, channel_id: int, topic: str) -> None: ...
+    async def get_channel_by_id(self, channel_id: int) -> Channel | None: ...
+
+    async def all_channels(self, after_id: int, limit: int) -> list[Channel]:
+        """Every channel (private ones and DMs too), by id, ids above `after_id`."""
+
+    async def rename_channel(self, channel_id: int, name: str) -> Channel:
+        """Give the channel a new name. The old one stays its alias for good
+        (`get_channel` finds the channel by it, and no other channel may take
+        it), so links and clients holding it keep working. Renaming back to
+        an alias of its own is allowed. Raise NameTaken if another channel
+        has or had the name."""
+
+    async def update_channel(
+        self,
+        channel_id: int,
+        *,
+        topic: str | None = None,
+        purpose: str | None = None,
+        archived: bool | None = None,
+        default: bool | None = None,
+    ) -> None:
+        """Change what is given."""
+
+    async def default_channels(self) -> list[Channel]:
+        """Channels new accounts join (`default`), by name."""
+
+    async def set_member_admin(self, channel_id: int, user_id: int, admin: bool) -> bool:
+        """Make a member a channel admin or not; False if not a member."""
 
     async def channels_for(self, user_id: int) -> list[Membership]:
         """Every channel the user is a member of, with their read cursor."""
@@ -92,7 +191,7 @@ class Store(Protocol):
 
     async def membership(self, channel_id: int, user_id: int) -> Membership | None: ...
 
-    async def add_member(self, channel_id: int, user_id: int) -> bool:
+    async def add_member(self, channel_id: int, user_id: int, *, admin: bool = False) -> bool:
         """Add with the read cursor at the channel's last seq; False if already a member."""
 
     async def remove_member(self, channel_id: int, user_id: int) -> bool:

@@ -28,7 +28,8 @@ from hubbub.store import batch as b
 # message by client_id, costs that grow with the tables.
 LOOKUP = """
 SELECT 'm', p.channel_id, p.user_id, u.username, u.display_name,
-       NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::bigint
+       CASE WHEN c.archived_at IS NULL THEN NULL ELSE 'archived' END,
+       NULL::bigint, NULL::text, NULL::text, NULL::bigint
 FROM unnest($1::int[], $2::int[]) AS p(channel_id, user_id)
 CROSS JOIN LATERAL (
   SELECT 1 FROM memberships
@@ -37,6 +38,9 @@ CROSS JOIN LATERAL (
 CROSS JOIN LATERAL (
   SELECT username, display_name FROM users WHERE id = p.user_id LIMIT 1
 ) AS u
+CROSS JOIN LATERAL (
+  SELECT archived_at FROM channels WHERE id = p.channel_id LIMIT 1
+) AS c
 UNION ALL
 SELECT 's', m.channel_id, k.author_id, u.username, u.display_name,
        c.name, m.seq, m.text, k.client_id, m.created_at
@@ -102,6 +106,7 @@ async def append(conn: Any, batch: Sequence[NewMessage]) -> list[b.Result]:
     again."""
     look = b.lookups(batch)
     members: dict[b.Pair, b.Names] = {}
+    archived: set[b.Pair] = set()
     sent: dict[b.Key, StoredMessage] = {}
     if look.pairs or look.keys:
         pairs, keys = list(zip(*look.pairs, strict=True)), list(zip(*look.keys, strict=True))
@@ -112,11 +117,13 @@ async def append(conn: Any, batch: Sequence[NewMessage]) -> list[b.Result]:
         ):
             if kind == "m":
                 members[(cid, uid)] = (name, display)
+                if cname is not None:  # the channel is archived
+                    archived.add((cid, uid))
             else:
                 sent[(uid, client_id)] = StoredMessage(
                     cid, cname, seq, name, display, text, client_id, at, duplicate=True
                 )
-    p = b.plan(batch, members, sent)
+    p = b.plan(batch, members, sent, archived)
     if not p.fresh:
         results, _ = b.finish(p, members, {})
         return results

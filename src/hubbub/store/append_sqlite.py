@@ -24,11 +24,12 @@ from hubbub.store import batch as b
 from hubbub.store.sqlite_pragmas import PRAGMAS
 
 MEMBERS = """
-SELECT m.channel_id, m.user_id, u.username, u.display_name
+SELECT m.channel_id, m.user_id, u.username, u.display_name, c.archived_at IS NOT NULL
 FROM json_each(?1) AS p
 CROSS JOIN memberships AS m
   ON m.channel_id = json_extract(p.value, '$[0]') AND m.user_id = json_extract(p.value, '$[1]')
 JOIN users AS u ON u.id = m.user_id
+JOIN channels AS c ON c.id = m.channel_id
 """
 
 SENT = """
@@ -78,10 +79,12 @@ def append(conn: sqlite3.Connection, batch: Sequence[NewMessage]) -> list[b.Resu
     look = b.lookups(batch)
     conn.execute("BEGIN IMMEDIATE")  # the write lock first: no upgrade deadlock
     try:
-        members: dict[b.Pair, b.Names] = {
-            (cid, uid): (name, display)
-            for cid, uid, name, display in conn.execute(MEMBERS, (_json(look.pairs),))
-        }
+        members: dict[b.Pair, b.Names] = {}
+        archived: set[b.Pair] = set()
+        for cid, uid, name, display, read_only in conn.execute(MEMBERS, (_json(look.pairs),)):
+            members[(cid, uid)] = (name, display)
+            if read_only:
+                archived.add((cid, uid))
         sent: dict[b.Key, StoredMessage] = {}
         if look.keys:
             for cid, cname, seq, name, display, text, aid, client_id, at in conn.execute(
@@ -90,7 +93,7 @@ def append(conn: sqlite3.Connection, batch: Sequence[NewMessage]) -> list[b.Resu
                 sent[(aid, client_id)] = StoredMessage(
                     cid, cname, seq, name, display, text, client_id, at, duplicate=True
                 )
-        p = b.plan(batch, members, sent)
+        p = b.plan(batch, members, sent, archived)
         bumped: dict[int, tuple[int, str]] = {}
         if p.per_channel:
             counts = _json(list(p.per_channel.items()))

@@ -12,18 +12,16 @@ update per (channel, author) pair per batch, whichever client sent it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from hubbub.core.models import AppendRejected, NewMessage, StoredMessage
+from hubbub.core.models import ARCHIVED, NOT_A_MEMBER, AppendRejected, NewMessage, StoredMessage
 
 Result = StoredMessage | AppendRejected
 Pair = tuple[int, int]  # (channel_id, user_id)
 Key = tuple[int, str]  # (author_id, client_id)
 Names = tuple[str, str]  # (username, display name)
 Cursor = tuple[int, int, int]  # (channel_id, user_id, seq): last_read = max(last_read, seq)
-
-NOT_A_MEMBER = AppendRejected("not a member")
 
 
 @dataclasses.dataclass(slots=True)
@@ -57,10 +55,13 @@ def plan(
     batch: Sequence[NewMessage],
     members: Mapping[Pair, Names],
     sent: Mapping[Key, StoredMessage],
+    archived: Collection[Pair] = (),
 ) -> Plan:
     """Decide each message's fate, in order. `members` holds the checked pairs
-    that are memberships (with the author's names); `sent` the earlier sends
-    found by (author, client_id), marked duplicate."""
+    that are memberships (with the author's names), `archived` those of them
+    in archived channels (read-only: refused); `sent` the earlier sends found
+    by (author, client_id), marked duplicate (a retry of a message stored
+    before the channel was archived still gets its ack)."""
     fresh: list[NewMessage] = []
     out: list[Result | int] = []
     per_channel: dict[int, int] = {}
@@ -76,6 +77,9 @@ def plan(
                 continue
             if (x.channel_id, x.author_id) not in members:
                 out.append(NOT_A_MEMBER)
+                continue
+            if (x.channel_id, x.author_id) in archived:
+                out.append(ARCHIVED)
                 continue
             if x.client_id is not None:
                 pending[key] = len(fresh)

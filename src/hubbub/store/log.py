@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from hubbub.core.models import (
     ChangeRefused,
+    Delete,
     Edit,
     LogEntry,
     MessageChange,
@@ -50,7 +51,8 @@ def judge(
     it changes the message; False: it changes nothing (a retry, a second
     delete); or the refusal. Every backend decides by this, inside its
     transaction. Reactions and pins are anyone's (the caller checks that the
-    actor is in the channel), as in Slack; edits and deletes the author's."""
+    actor is in the channel), as in Slack; edits and deletes the author's
+    (a delete also an admin's: `moderated`, the caller checked the role)."""
     if isinstance(change, Pin):
         if change.add and deleted:
             return ChangeRefused("deleted")
@@ -66,7 +68,8 @@ def judge(
         if not users and len(reactions) >= MAX_REACTIONS:
             return ChangeRefused("too_many_reactions")
         return True
-    if author is None or author != actor:
+    moderated = isinstance(change, Delete) and change.moderated
+    if not moderated and (author is None or author != actor):
         return ChangeRefused("forbidden")
     if deleted:
         return ChangeRefused("deleted") if isinstance(change, Edit) else False

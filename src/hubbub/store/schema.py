@@ -40,6 +40,16 @@ users = Table(
     Column("display_name", String(80), nullable=False),
     Column("password_hash", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # owner, admin, member or guest (models.ROLES); checked by the core, not
+    # here, so a new role needs no migration.
+    Column("role", String(16), nullable=False, server_default="member"),
+    # Set while the account is deactivated: it keeps its row (its name and
+    # messages stay), and when it happened is worth knowing.
+    Column("deactivated_at", BigInteger, nullable=True),
+    # The custom status, flat: it is read with every user and is one value.
+    Column("status_emoji", String(64), nullable=False, server_default=""),
+    Column("status_text", String(100), nullable=False, server_default=""),
+    Column("status_until", BigInteger, nullable=True),  # None: until cleared
 )
 
 channels = Table(
@@ -52,6 +62,25 @@ channels = Table(
     # The last seq handed out; bumped in the same transaction as the insert.
     Column("last_seq", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
+    Column("purpose", String(250), nullable=False, server_default=""),
+    Column("archived_at", BigInteger, nullable=True),  # set while archived
+    # New accounts join it. Few channels are: the flag is read by a scan of
+    # a small table at registration, not worth an index.
+    Column("is_default", Boolean, nullable=False, server_default=false()),
+)
+
+# The names a channel had before a rename, kept for good: `get_channel` finds
+# the channel by them (links and clients holding one keep working) and no
+# other channel may take one. Only former names are here; the current one is
+# `channels.name`. The two tables cannot share a unique index, so creating
+# and renaming check both in one transaction (see sql_workspace.lock_names).
+channel_aliases = Table(
+    "channel_aliases",
+    metadata,
+    Column("name", String(320), primary_key=True),
+    Column("channel_id", Integer, ForeignKey("channels.id"), nullable=False),
+    Column("renamed_at", BigInteger, nullable=False),
+    Index("ix_channel_aliases_channel", "channel_id"),
 )
 
 memberships = Table(
@@ -61,7 +90,58 @@ memberships = Table(
     Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
     Column("last_read", BigInteger, nullable=False, server_default="0"),
     Column("joined_at", BigInteger, nullable=False),
+    # A channel admin (its creator, or made one) may remove its members.
+    Column("is_admin", Boolean, nullable=False, server_default=false()),
     Index("ix_memberships_user", "user_id"),
+)
+
+# Logins: every token names its session, so one can be ended (log out, from
+# another device, a new password, the account deactivated) before the token
+# expires. An ended session keeps its row (`ended_at`): "where was I logged
+# in" stays answerable, and a token naming it is refused.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # random; not the token
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger, nullable=False),
+    Column("device", String(200), nullable=False, server_default=""),
+    Column("address", String(64), nullable=False, server_default=""),
+    Column("ended_at", BigInteger, nullable=True),
+    Index("ix_sessions_user", "user_id"),
+)
+
+# Invite links. Only the code's SHA-256 is stored (a leaked database leaks no
+# usable link); it is what a registration looks the invite up by.
+invites = Table(
+    "invites",
+    metadata,
+    Column("id", String(64), primary_key=True),  # names it in lists
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("created_by", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("max_uses", Integer, nullable=False),
+    # Counted by one conditional UPDATE (uses < max_uses), never read then
+    # written: concurrent registrations cannot overshoot.
+    Column("uses", Integer, nullable=False, server_default="0"),
+    Column("role", String(16), nullable=False, server_default="member"),
+    Column("channels", Text, nullable=False, server_default="[]"),  # JSON list of names
+    Column("revoked", Boolean, nullable=False, server_default=false()),
+)
+
+# Administrative actions, append-only. `actor` and `target` are names, not
+# ids: the log must still read right after a rename or a deletion.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(32), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(400), nullable=False),
+    Column("detail", Text, nullable=False, server_default="{}"),
 )
 
 messages = Table(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +43,7 @@ from hubbub.core.models import (
     Pin,
     React,
     Replied,
+    Role,
     StoredMessage,
     User,
 )
@@ -51,6 +51,17 @@ from hubbub.core.ports import NameTaken, StoreError
 from hubbub.store import log
 from hubbub.store import schema as t
 from hubbub.store.append_sqlite import SQLiteAppender
+from hubbub.store.sql_workspace import (
+    WorkspaceOps,
+    by_name,
+    lock_names,
+    member_names,
+    name_owner,
+    now_ms,
+    read_channel,
+    read_channels,
+    user_from,
+)
 from hubbub.store.sqlite_pragmas import PRAGMAS
 
 
@@ -73,10 +84,6 @@ if TYPE_CHECKING:
     from hubbub.store.append_pg import PostgresAppender
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def driver_url(url: str) -> str:
@@ -106,7 +113,10 @@ def run_migrations(conn: Connection) -> tuple[str | None, str | None]:
     return before, MigrationContext.configure(conn).get_current_revision()
 
 
-class SQLStore:
+class SQLStore(WorkspaceOps):
+    """The Store on SQLite or PostgreSQL; its workspace operations (sessions,
+    invites, the audit log, channel administration) are in sql_workspace."""
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -186,7 +196,9 @@ class SQLStore:
 
     # users ---------------------------------------------------------------
 
-    async def create_user(self, username: str, display_name: str, password_hash: str) -> User:
+    async def create_user(
+        self, username: str, display_name: str, password_hash: str, role: Role = "member"
+    ) -> User:
         try:
             async with self._write() as conn:
                 res = await conn.execute(
@@ -195,21 +207,19 @@ class SQLStore:
                         username=username,
                         display_name=display_name,
                         password_hash=password_hash,
-                        created_at=_now_ms(),
+                        created_at=now_ms(),
+                        role=role,
                     )
-                    .returning(t.users.c.id)
+                    .returning(*t.users.c)
                 )
-                uid = res.scalar_one()
+                return user_from(res.one())
         except IntegrityError as exc:
             raise NameTaken(username) from exc
-        return User(uid, username, display_name, password_hash)
 
     async def _user_where(self, cond: Any) -> User | None:
         async with self._read() as conn:
             row = (await conn.execute(select(t.users).where(cond))).first()
-        if row is None:
-            return None
-        return User(row.id, row.username, row.display_name, row.password_hash)
+        return None if row is None else user_from(row)
 
     async def get_user(self, user_id: int) -> User | None:
         return await self._user_where(t.users.c.id == user_id)
@@ -246,19 +256,41 @@ class SQLStore:
             rows = (
                 await conn.execute(select(u).where(*where).order_by(u.c.username).limit(limit))
             ).all()
-        return [User(r.id, r.username, r.display_name, r.password_hash) for r in rows]
+        return [user_from(r) for r in rows]
 
     # channels --------------------------------------------------------------
 
     async def create_channel(
-        self, name: str, kind: ChannelKind, topic: str, member_ids: Sequence[int]
+        self,
+        name: str,
+        kind: ChannelKind,
+        topic: str,
+        member_ids: Sequence[int],
+        *,
+        admin_ids: Sequence[int] = (),
+        purpose: str = "",
+        default: bool = False,
     ) -> Channel:
-        now = _now_ms()
+        now = now_ms()
+        admins = set(admin_ids)
         try:
             async with self._write() as conn:
+                # A former name is taken too; the unique index covers only
+                # the current ones (see sql_workspace.lock_names).
+                await lock_names(conn, (name,))
+                if await name_owner(conn, name) is not None:
+                    raise NameTaken(name)
                 res = await conn.execute(
                     insert(t.channels)
-                    .values(name=name, kind=kind, topic=topic, last_seq=0, created_at=now)
+                    .values(
+                        name=name,
+                        kind=kind,
+                        topic=topic,
+                        last_seq=0,
+                        created_at=now,
+                        purpose=purpose,
+                        is_default=default,
+                    )
                     .returning(t.channels.c.id)
                 )
                 cid = res.scalar_one()
@@ -266,81 +298,69 @@ class SQLStore:
                     await conn.execute(
                         insert(t.memberships),
                         [
-                            {"channel_id": cid, "user_id": uid, "last_read": 0, "joined_at": now}
+                            {
+                                "channel_id": cid,
+                                "user_id": uid,
+                                "last_read": 0,
+                                "joined_at": now,
+                                "is_admin": uid in admins,
+                            }
                             for uid in member_ids
                         ],
                     )
-                return await self._channel(conn, cid)
+                found = await read_channel(conn, cid)
         except IntegrityError as exc:
             raise NameTaken(name) from exc
-
-    async def _channel(self, conn: AsyncConnection, channel_id: int) -> Channel:
-        ch = await self._channels(conn, t.channels.c.id == channel_id)
-        return ch[0]
-
-    async def _channels(self, conn: AsyncConnection, cond: Any) -> list[Channel]:
-        count = (
-            select(func.count())
-            .where(t.memberships.c.channel_id == t.channels.c.id)
-            .scalar_subquery()
-        )
-        rows = (await conn.execute(select(t.channels, count.label("n")).where(cond))).all()
-        out = []
-        for r in rows:
-            members: tuple[str, ...] | None = None
-            if r.kind == "dm":
-                members = tuple(await self._member_names(conn, r.id))
-            out.append(Channel(r.id, r.name, r.kind, r.topic, r.last_seq, r.n, members))
-        return out
+        assert found is not None  # made in this transaction
+        return found
 
     async def get_channel(self, name: str) -> Channel | None:
         async with self._read() as conn:
-            found = await self._channels(conn, t.channels.c.name == name)
+            found = await read_channels(conn, by_name(name))
+        # The current name first (both can match only if the data broke).
+        found.sort(key=lambda c: c.name != name)
         return found[0] if found else None
 
-    async def set_topic(self, channel_id: int, topic: str) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                update(t.channels).where(t.channels.c.id == channel_id).values(topic=topic)
-            )
-
     async def channels_for(self, user_id: int) -> list[Membership]:
+        m = t.memberships.c
         async with self._read() as conn:
             rows = (
                 await conn.execute(
-                    select(t.memberships.c.channel_id, t.memberships.c.last_read).where(
-                        t.memberships.c.user_id == user_id
-                    )
+                    select(m.channel_id, m.last_read, m.is_admin).where(m.user_id == user_id)
                 )
             ).all()
-            reads = {r.channel_id: r.last_read for r in rows}
-            if not reads:
+            mine = {r.channel_id: r for r in rows}
+            if not mine:
                 return []
-            chans = await self._channels(conn, t.channels.c.id.in_(list(reads)))
-        return [Membership(c, reads[c.id]) for c in sorted(chans, key=lambda c: c.name)]
+            chans = await read_channels(conn, t.channels.c.id.in_(list(mine)))
+        return [
+            Membership(c, mine[c.id].last_read, bool(mine[c.id].is_admin))
+            for c in sorted(chans, key=lambda c: c.name)
+        ]
 
     async def public_channels(self) -> list[Channel]:
         async with self._read() as conn:
-            chans = await self._channels(conn, t.channels.c.kind == "public")
+            chans = await read_channels(conn, t.channels.c.kind == "public")
         return sorted(chans, key=lambda c: c.name)
 
     async def membership(self, channel_id: int, user_id: int) -> Membership | None:
+        m = t.memberships.c
         async with self._read() as conn:
             row = (
                 await conn.execute(
-                    select(t.memberships.c.last_read).where(
-                        and_(
-                            t.memberships.c.channel_id == channel_id,
-                            t.memberships.c.user_id == user_id,
-                        )
+                    select(m.last_read, m.is_admin).where(
+                        and_(m.channel_id == channel_id, m.user_id == user_id)
                     )
                 )
             ).first()
             if row is None:
                 return None
-            return Membership(await self._channel(conn, channel_id), row.last_read)
+            channel = await read_channel(conn, channel_id)
+        if channel is None:
+            return None
+        return Membership(channel, row.last_read, bool(row.is_admin))
 
-    async def add_member(self, channel_id: int, user_id: int) -> bool:
+    async def add_member(self, channel_id: int, user_id: int, *, admin: bool = False) -> bool:
         # A newcomer's read cursor starts at the newest message (as in Slack):
         # joining does not make the whole history unread.
         latest = (
@@ -353,7 +373,8 @@ class SQLStore:
                         channel_id=channel_id,
                         user_id=user_id,
                         last_read=latest,
-                        joined_at=_now_ms(),
+                        joined_at=now_ms(),
+                        is_admin=admin,
                     )
                 )
         except IntegrityError:
@@ -372,18 +393,9 @@ class SQLStore:
             )
         return bool(res.rowcount)
 
-    async def _member_names(self, conn: AsyncConnection, channel_id: int) -> list[str]:
-        rows = await conn.execute(
-            select(t.users.c.username)
-            .join(t.memberships, t.memberships.c.user_id == t.users.c.id)
-            .where(t.memberships.c.channel_id == channel_id)
-            .order_by(t.users.c.username)
-        )
-        return [r[0] for r in rows]
-
     async def member_names(self, channel_id: int) -> list[str]:
         async with self._read() as conn:
-            return await self._member_names(conn, channel_id)
+            return await member_names(conn, channel_id)
 
     async def set_last_read(self, channel_id: int, user_id: int, seq: int) -> int:
         m = t.memberships.c

@@ -20,10 +20,16 @@ How the SQL store's guarantees are kept without SQL transactions:
 - Names (users, channels) are claimed with conditional puts in the same
   transaction as the row they name.
 
+- A channel's name is claimed for good: a rename claims the new one and keeps
+  the old `name#` item as its alias. Messages keep the name they were written
+  under; reads give them the channel's current one (`names`).
+
 Modules: `tables` (the tables and the URL), `items` (attribute values and the
-store's items), `client` (blocking table access), `sync_store` and `append`
-(the Store's operations, blocking), `order` (the push cursor and turn),
-`async_store` (`DynamoStore`, the Store).
+store's items), `client` (blocking table access), `sync_store`, `append`,
+`changes`, `threads` and `workspace` (the Store's operations, blocking;
+`workspace`: roles, sessions, invites, the audit log, channel administration),
+`names` (channels' current names for the messages read), `order` (the push
+cursor and turn), `async_store` (`DynamoStore`, the Store).
 """
 
 from hubbub.store.dynamo.async_store import DynamoStore

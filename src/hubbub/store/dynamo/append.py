@@ -24,6 +24,7 @@ from hubbub.store import batch as batch_plan
 from hubbub.store.dynamo import order
 from hubbub.store.dynamo.client import MAX_TRANSACTION, Cancelled, DynamoTables
 from hubbub.store.dynamo.items import Item, N, S, get_int, get_str, member_key, message_of, sent_key
+from hubbub.store.dynamo.names import channel_names
 
 # A batch whose seqs were fenced off is given new ones; this many times at most.
 FENCED_RETRIES = 3
@@ -41,6 +42,7 @@ class DynamoAppender:
         authored = [x for x in batch if x.author_id is not None]
         authors: dict[int, tuple[str, str]] = {}
         members: set[tuple[int, int]] = set()
+        archived: set[tuple[int, int]] = set()
         sent: dict[tuple[int, str], StoredMessage] = {}
         if authored:
             users = self.tables.batch_get(
@@ -56,10 +58,27 @@ class DynamoAppender:
             members = {(get_int(m, "channel_id"), int(get_str(m, "pk")[5:])) for m in found}
             keys = {(x.author_id or 0, x.client_id) for x in authored if x.client_id is not None}
             sent = self._sent(keys, authors)
+            read_only = self._archived({cid for cid, _ in members})
+            archived = {pair for pair in members if pair[0] in read_only}
 
         names = {pair: authors[pair[1]] for pair in members if pair[1] in authors}
-        p = batch_plan.plan(batch, names, sent)
+        p = batch_plan.plan(batch, names, sent, archived)
         return batch_plan.resolve(p, self._store_fresh(p.fresh, authors))
+
+    def _archived(self, channel_ids: set[int]) -> set[int]:
+        """Which of the channels are archived (read-only: their sends are
+        refused). Archiving is rare and not in this transaction: a send racing
+        it may land just before, as it would on SQL."""
+        if not channel_ids:
+            return set()
+        items = self.tables.batch_get(
+            "channels",
+            [{"pk": S(f"channel#{cid}")} for cid in channel_ids],
+            projection={"#pk": "pk", "#a": "archived"},
+        )
+        return {
+            int(get_str(i, "pk")[8:]) for i in items if i.get("archived", {}).get("BOOL", False)
+        }
 
     def _sent(
         self, keys: set[tuple[int, str]], authors: dict[int, tuple[str, str]]
@@ -74,9 +93,11 @@ class DynamoAppender:
             "messages",
             [{"channel_id": r["channel_id"], "seq": r["seq"]} for r in refs],
         )
+        current = channel_names(self.tables, (get_int(r, "channel_id") for r in rows))
         out = {}
         for row in rows:
-            m = message_of(row, duplicate=True)
+            name = current.get(get_int(row, "channel_id"), get_str(row, "channel"))
+            m = message_of(row, name, duplicate=True)
             author_id = get_int(row, "author_id")
             if m.client_id is not None and author_id in authors:
                 out[(author_id, m.client_id)] = m
@@ -109,7 +130,7 @@ class DynamoAppender:
             per_channel[x.channel_id] = per_channel.get(x.channel_id, 0) + 1
         # The atomic counter: each channel's range of seqs in one UpdateItem.
         next_seq: dict[int, int] = {}
-        names: dict[int, str] = {}
+        names: dict[int, str] = {}  # the channels' names now, from the counter's item
         for cid, count in per_channel.items():
             res = self.tables.client.update_item(
                 TableName=self.tables.names["channels"],

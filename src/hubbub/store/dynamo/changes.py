@@ -41,6 +41,7 @@ from hubbub.store.dynamo.items import (
     message_of,
     reactions_of,
 )
+from hubbub.store.dynamo.names import channel_name
 
 ATTEMPTS = 3  # a change whose seq was fenced off takes a new one, this many times
 
@@ -66,16 +67,17 @@ def change_message(
         if isinstance(verdict, ChangeRefused):
             return verdict
         if not verdict:
-            return Changed(message_of(item), None)
+            return Changed(message_of(item, channel_name(tables, channel_id)), None)
         res = tables.client.update_item(
             TableName=tables.names["channels"],
             Key={"pk": S(f"channel#{channel_id}")},
             UpdateExpression="ADD last_seq :one",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":one": N(1)},
-            ReturnValues="UPDATED_NEW",
+            ReturnValues="ALL_NEW",  # the channel's name now, with the seq
         )
         at = get_int(res["Attributes"], "last_seq")
+        name = get_str(res["Attributes"], "name")
         record = {
             "channel_id": N(channel_id),
             "seq": N(at),
@@ -105,7 +107,7 @@ def change_message(
         now = tables.get("messages", key)
         if now is None:
             raise StoreError("a changed message vanished")
-        return Changed(message_of(now), at)
+        return Changed(message_of(now, name), at)
     raise StoreError("the change kept losing races (or the channel's pushes are far behind)")
 
 
@@ -130,7 +132,11 @@ def pinned(tables: DynamoTables, channel_id: int, limit: int) -> list[StoredMess
     item = tables.get("channels", {"pk": S(f"pins#{channel_id}")})
     seqs = sorted(int(s) for s in (item or {}).get("seqs", {}).get("NS", []))
     keys = [{"channel_id": N(channel_id), "seq": N(s)} for s in seqs]
-    found = [message_of(i) for i in tables.batch_get("messages", keys) if "pinned_at" in i]
+    items = [i for i in tables.batch_get("messages", keys) if "pinned_at" in i]
+    if not items:
+        return []
+    name = channel_name(tables, channel_id)
+    found = [message_of(i, name) for i in items]
     found.sort(key=lambda m: (m.pinned_at or 0, m.seq), reverse=True)
     return found[:limit]
 
@@ -194,9 +200,8 @@ def log_after(tables: DynamoTables, channel_id: int, after: int, limit: int) -> 
     if limit <= 0:
         return []
     after_seq = {":c": N(channel_id), ":a": N(after)}
-    sent = [
-        message_of(i)
-        for i in itertools.islice(
+    sent_items = list(
+        itertools.islice(
             tables.query(
                 "messages",
                 KeyConditionExpression="channel_id = :c AND seq > :a",
@@ -205,7 +210,7 @@ def log_after(tables: DynamoTables, channel_id: int, after: int, limit: int) -> 
             ),
             limit,
         )
-    ]
+    )
     changes = [
         (get_int(i, "seq"), get_int(i, "target_seq"))
         for i in itertools.islice(
@@ -222,7 +227,9 @@ def log_after(tables: DynamoTables, channel_id: int, after: int, limit: int) -> 
     items = tables.batch_get(
         "messages", [{"channel_id": N(channel_id), "seq": N(t)} for t in targets]
     )
-    states = {m.seq: m for m in map(message_of, items)}
+    name = channel_name(tables, channel_id) if sent_items or items else ""
+    sent = [message_of(i, name) for i in sent_items]
+    states = {m.seq: m for m in (message_of(i, name) for i in items)}
     return log.merge(sent, changes, states, limit)
 
 

@@ -76,12 +76,19 @@ class DynamoTables:
         res = self.client.get_item(TableName=self.names[table], Key=key, ConsistentRead=True)
         return res.get("Item")
 
-    def batch_get(self, table: str, keys: list[Item]) -> list[Item]:
+    def batch_get(
+        self, table: str, keys: list[Item], *, projection: dict[str, str] | None = None
+    ) -> list[Item]:
+        """The items of `keys` that exist, in no particular order; with
+        `projection` (placeholder -> attribute), only those attributes."""
         out: list[Item] = []
         name = self.names[table]
         unique = list({repr(sorted(k.items())): k for k in keys}.values())
         for chunk in chunks(unique, BATCH_GET):
             request: Any = {name: {"Keys": list(chunk), "ConsistentRead": True}}
+            if projection:
+                request[name]["ProjectionExpression"] = ", ".join(projection)
+                request[name]["ExpressionAttributeNames"] = projection
             for attempt in range(10):
                 res = self.client.batch_get_item(RequestItems=request)
                 out.extend(res.get("Responses", {}).get(name, []))

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from hubbub.core.models import StoredMessage, User
+from hubbub.core.models import ROLES, Role, Status, StoredMessage, User
 
 T = TypeVar("T")
 Item = dict[str, Any]
@@ -37,6 +37,14 @@ def get_opt_str(item: Item, key: str) -> str | None:
     return str(item[key]["S"]) if key in item else None
 
 
+def get_opt_int(item: Item, key: str) -> int | None:
+    return int(item[key]["N"]) if key in item else None
+
+
+def get_bool(item: Item, key: str, default: bool = False) -> bool:
+    return bool(item[key]["BOOL"]) if key in item else default
+
+
 def chunks(seq: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """`seq` in slices of at most `size` (the API's per-request limits)."""
     for i in range(0, len(seq), size):
@@ -58,12 +66,28 @@ def sent_key(author_id: int, client_id: str) -> str:
     return f"sent#{author_id}#{client_id}"
 
 
+def role_of(item: Item) -> Role:
+    """The user item's role (items written before roles existed: a member)."""
+    role = item.get("role", {}).get("S", "member")
+    return next((r for r in ROLES if r == role), "member")
+
+
 def user_of(item: Item) -> User:
+    """A `user#<id>` item as a User. Attributes added with the workspace
+    (`role`, `active`, `status_*`) may be missing from older items: their
+    defaults then."""
     return User(
         get_int(item, "id"),
         get_str(item, "username"),
         get_str(item, "display_name"),
         get_str(item, "password_hash"),
+        role=role_of(item),
+        active=get_bool(item, "active", True),
+        status=Status(
+            item.get("status_emoji", {}).get("S", ""),
+            item.get("status_text", {}).get("S", ""),
+            get_opt_int(item, "status_until"),
+        ),
     )
 
 
@@ -85,10 +109,13 @@ def reactions_of(item: Item) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((e, users) for _, e, users in sorted(found))
 
 
-def message_of(item: Item, *, duplicate: bool = False) -> StoredMessage:
+def message_of(item: Item, channel: str, *, duplicate: bool = False) -> StoredMessage:
+    """A message item as a StoredMessage in channel `channel`: the channel's
+    name NOW (`names.channel_name`), not the `channel` attribute stored with
+    it, which is the name it had when the message was written."""
     return StoredMessage(
         get_int(item, "channel_id"),
-        get_str(item, "channel"),
+        channel,
         get_int(item, "seq"),
         get_opt_str(item, "author"),
         get_str(item, "author_name"),

@@ -21,6 +21,7 @@ from hubbub.core.models import (
     NewMessage,
     NewReply,
     Replied,
+    Role,
     StoredMessage,
     User,
 )
@@ -33,6 +34,7 @@ from hubbub.store.dynamo.items import (
     N,
     S,
     chunks,
+    get_bool,
     get_int,
     get_str,
     member_key,
@@ -40,20 +42,26 @@ from hubbub.store.dynamo.items import (
     now_ms,
     user_of,
 )
+from hubbub.store.dynamo.names import channel_name
+from hubbub.store.dynamo.workspace import DynamoWorkspace, default_key, role_key
 
 # A message shown in its channel: not a reply, or one also sent there (`:yes`).
 IN_CHANNEL = "attribute_not_exists(thread_root) OR broadcast = :yes"
 
 
-class SyncDynamoStore:
+class SyncDynamoStore(DynamoWorkspace):
+    """The Store's operations; running a workspace (roles, sessions, invites,
+    the audit log, channel administration) are `DynamoWorkspace`'s."""
+
     def __init__(self, tables: DynamoTables) -> None:
-        self.tables = tables
+        super().__init__(tables)
         self.appender = DynamoAppender(tables)
 
     # --- lifecycle ------------------------------------------------------------------
 
     def open(self) -> None:
         self.tables.open()
+        self.upgrade()
 
     def close(self) -> None:
         self.tables.close()
@@ -78,7 +86,9 @@ class SyncDynamoStore:
 
     # --- users --------------------------------------------------------------------------
 
-    def create_user(self, username: str, display_name: str, password_hash: str) -> User:
+    def create_user(
+        self, username: str, display_name: str, password_hash: str, role: Role = "member"
+    ) -> User:
         if self.tables.get("users", {"pk": S(f"username#{username}")}) is not None:
             raise NameTaken(username)  # spare an id when the answer is known
         uid = self.tables.next_id("user")
@@ -99,15 +109,18 @@ class SyncDynamoStore:
                             "display_name": S(display_name),
                             "password_hash": S(password_hash),
                             "created_at": N(now_ms()),
+                            "role": S(role),
+                            "active": {"BOOL": True},
                         },
                     ),
+                    self.tables.put("members", {**role_key(role, username), "user_id": N(uid)}),
                 ]
             )
         except Cancelled as exc:
             if exc.failed(0):
                 raise NameTaken(username) from None
             raise StoreError(f"creating user cancelled: {exc}") from None
-        return User(uid, username, display_name, password_hash)
+        return User(uid, username, display_name, password_hash, role=role)
 
     def get_user(self, user_id: int) -> User | None:
         item = self.tables.get("users", {"pk": S(f"user#{user_id}")})
@@ -153,7 +166,15 @@ class SyncDynamoStore:
     # --- channels -------------------------------------------------------------------------
 
     def create_channel(
-        self, name: str, kind: ChannelKind, topic: str, member_ids: Sequence[int]
+        self,
+        name: str,
+        kind: ChannelKind,
+        topic: str,
+        member_ids: Sequence[int],
+        *,
+        admin_ids: Sequence[int] = (),
+        purpose: str = "",
+        default: bool = False,
     ) -> Channel:
         if self.tables.get("channels", {"pk": S(f"name#{name}")}) is not None:
             raise NameTaken(name)
@@ -179,10 +200,20 @@ class SyncDynamoStore:
                     "last_seq": N(0),
                     "member_count": N(len(member_ids)),
                     "created_at": N(now),
+                    "purpose": S(purpose),
+                    "archived": {"BOOL": False},
+                    "is_default": {"BOOL": default},
                 },
             ),
         ]
-        members = [a for u in member_ids for a in self._member_items(cid, u, users[u], 0, now)]
+        if default:
+            actions.append(self.tables.put("members", {**default_key(cid), "channel_id": N(cid)}))
+        admins = set(admin_ids)
+        members = [
+            a
+            for u in member_ids
+            for a in self._member_items(cid, u, users[u], 0, now, admin=u in admins)
+        ]
         first = MAX_TRANSACTION - len(actions)
         try:
             self.tables.transact(actions + members[:first])
@@ -193,10 +224,12 @@ class SyncDynamoStore:
         for chunk in chunks(members[first:], MAX_TRANSACTION):  # only for huge member lists
             self.tables.transact(list(chunk))
         names = tuple(sorted(users[u] for u in member_ids)) if kind == "dm" else None
-        return Channel(cid, name, kind, topic, 0, len(member_ids), names)
+        return Channel(
+            cid, name, kind, topic, 0, len(member_ids), names, purpose=purpose, default=default
+        )
 
     def _member_items(
-        self, cid: int, uid: int, username: str, last_read: int, now: int
+        self, cid: int, uid: int, username: str, last_read: int, now: int, *, admin: bool
     ) -> list[Item]:
         """A membership is two items: the user's (with the read cursor), and the
         channel's mirror (listing members without a scan)."""
@@ -209,6 +242,7 @@ class SyncDynamoStore:
                     "channel_id": N(cid),
                     "last_read": N(last_read),
                     "joined_at": N(now),
+                    "admin": {"BOOL": admin},
                 },
                 "attribute_not_exists(pk)",
             ),
@@ -223,43 +257,13 @@ class SyncDynamoStore:
             ),
         ]
 
-    def _channel_of(self, item: Item) -> Channel:
-        cid, kind = get_int(item, "id"), get_str(item, "kind")
-        members = tuple(self.member_names(cid)) if kind == "dm" else None
-        return Channel(
-            cid,
-            get_str(item, "name"),
-            kind,  # type: ignore[arg-type]
-            get_str(item, "topic"),
-            get_int(item, "last_seq"),
-            get_int(item, "member_count"),
-            members,
-        )
-
-    def _channel(self, channel_id: int) -> Channel | None:
-        item = self.tables.get("channels", {"pk": S(f"channel#{channel_id}")})
-        return None if item is None else self._channel_of(item)
-
     def get_channel(self, name: str) -> Channel | None:
         ref = self.tables.get("channels", {"pk": S(f"name#{name}")})
         return None if ref is None else self._channel(get_int(ref, "id"))
 
-    def set_topic(self, channel_id: int, topic: str) -> None:
-        try:
-            self.tables.client.update_item(
-                TableName=self.tables.names["channels"],
-                Key={"pk": S(f"channel#{channel_id}")},
-                UpdateExpression="SET topic = :t",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":t": S(topic)},
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-
     def channels_for(self, user_id: int) -> list[Membership]:
         reads = {
-            get_int(i, "channel_id"): get_int(i, "last_read")
+            get_int(i, "channel_id"): (get_int(i, "last_read"), get_bool(i, "admin"))
             for i in self.tables.query(
                 "members",
                 KeyConditionExpression="pk = :p",
@@ -268,7 +272,7 @@ class SyncDynamoStore:
         }
         items = self.tables.batch_get("channels", [{"pk": S(f"channel#{c}")} for c in reads])
         chans = sorted((self._channel_of(i) for i in items), key=lambda c: c.name)
-        return [Membership(c, reads[c.id]) for c in chans]
+        return [Membership(c, *reads[c.id]) for c in chans]
 
     def public_channels(self) -> list[Channel]:
         items = self.tables.scan(
@@ -284,9 +288,11 @@ class SyncDynamoStore:
         if item is None:
             return None
         channel = self._channel(channel_id)
-        return None if channel is None else Membership(channel, get_int(item, "last_read"))
+        if channel is None:
+            return None
+        return Membership(channel, get_int(item, "last_read"), get_bool(item, "admin"))
 
-    def add_member(self, channel_id: int, user_id: int) -> bool:
+    def add_member(self, channel_id: int, user_id: int, *, admin: bool = False) -> bool:
         user = self.get_user(user_id)
         for _ in range(20):
             channel = self.tables.get("channels", {"pk": S(f"channel#{channel_id}")})
@@ -295,7 +301,9 @@ class SyncDynamoStore:
             # The newcomer's cursor is the channel's last seq (nothing unread),
             # made exact by adding only if no message came in since we read it.
             last = get_int(channel, "last_seq")
-            actions = self._member_items(channel_id, user_id, user.username, last, now_ms())
+            actions = self._member_items(
+                channel_id, user_id, user.username, last, now_ms(), admin=admin
+            )
             actions.append(
                 {
                     "Update": {
@@ -350,14 +358,6 @@ class SyncDynamoStore:
                 return False
             raise StoreError(f"removing a member cancelled: {exc}") from None
         return True
-
-    def member_names(self, channel_id: int) -> list[str]:
-        items = self.tables.query(
-            "members",
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": S(f"channel#{channel_id}")},
-        )
-        return sorted(get_str(i, "username") for i in items)
 
     def set_last_read(self, channel_id: int, user_id: int, seq: int) -> int:
         try:
@@ -483,7 +483,7 @@ class SyncDynamoStore:
             cond = "channel_id = :c"
         if limit <= 0:
             return []
-        out: list[StoredMessage] = []
+        found: list[Item] = []
         values[":yes"] = {"BOOL": True}
         for item in self.tables.query(
             "messages",
@@ -493,7 +493,10 @@ class SyncDynamoStore:
             ScanIndexForward=after is not None,
             Limit=limit,
         ):
-            out.append(message_of(item))
-            if len(out) >= limit:
+            found.append(item)
+            if len(found) >= limit:
                 break
-        return out
+        if not found:
+            return []
+        name = channel_name(self.tables, channel_id)
+        return [message_of(item, name) for item in found]

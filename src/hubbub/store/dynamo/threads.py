@@ -27,7 +27,17 @@ from hubbub.core.models import ChangeRefused, FollowedThread, NewReply, Replied,
 from hubbub.core.ports import StoreError
 from hubbub.store.dynamo import order
 from hubbub.store.dynamo.client import Cancelled, DynamoTables
-from hubbub.store.dynamo.items import Item, N, S, get_int, member_key, message_of, sent_key
+from hubbub.store.dynamo.items import (
+    Item,
+    N,
+    S,
+    get_int,
+    get_str,
+    member_key,
+    message_of,
+    sent_key,
+)
+from hubbub.store.dynamo.names import channel_name, channel_names
 
 ATTEMPTS = 5  # a reply that lost a race for its root or its seqs tries again
 MAX_FOLLOWERS = 50  # mentioned users who start following with one reply
@@ -71,12 +81,13 @@ def append_reply(tables: DynamoTables, r: NewReply) -> Replied | ChangeRefused:
             UpdateExpression="ADD last_seq :two",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":two": N(2)},
-            ReturnValues="UPDATED_NEW",
+            ReturnValues="ALL_NEW",  # the channel's name now, with the seqs
         )
         at = get_int(res["Attributes"], "last_seq")
+        name = get_str(res["Attributes"], "name")
         seq = at - 1
         try:
-            tables.transact(_actions(tables, r, author, root, root_seq, seq))
+            tables.transact(_actions(tables, r, author, root, root_seq, seq, name))
         except Cancelled as exc:
             if exc.failed(0) or exc.failed(3):
                 continue  # fenced off, or the root changed meanwhile: look again
@@ -91,12 +102,18 @@ def append_reply(tables: DynamoTables, r: NewReply) -> Replied | ChangeRefused:
         now = tables.get("messages", _key(r.channel_id, root_seq))
         if reply is None or now is None:
             raise StoreError("a stored reply vanished")
-        return Replied(message_of(reply), message_of(now), at)
+        return Replied(message_of(reply, name), message_of(now, name), at)
     raise StoreError("the reply kept losing races (or the channel's pushes are far behind)")
 
 
 def _actions(
-    tables: DynamoTables, r: NewReply, author: Item, root: Item, root_seq: int, seq: int
+    tables: DynamoTables,
+    r: NewReply,
+    author: Item,
+    root: Item,
+    root_seq: int,
+    seq: int,
+    channel: str,
 ) -> list[Item]:
     """The reply's transaction. The order matters to `append_reply`: 0 the
     fence, 2 the client_id, 3 the root."""
@@ -104,7 +121,7 @@ def _actions(
     item: Item = {
         "channel_id": N(r.channel_id),
         "seq": N(seq),
-        "channel": root["channel"],
+        "channel": S(channel),
         "author_id": N(r.author_id),
         "author": S(username),
         "author_name": author["display_name"],
@@ -211,11 +228,12 @@ def _replied_again(tables: DynamoTables, channel_id: int, seq: int) -> Replied:
     item = tables.get("messages", _key(channel_id, seq))
     if item is None:
         raise StoreError("a stored reply vanished")
-    first = dataclasses.replace(message_of(item), duplicate=True)
+    name = channel_name(tables, channel_id)
+    first = dataclasses.replace(message_of(item, name), duplicate=True)
     root = first
     if first.thread_root is not None:
         found = tables.get("messages", _key(channel_id, first.thread_root))
-        root = message_of(found) if found is not None else first
+        root = message_of(found, name) if found is not None else first
     return Replied(first, root, None)
 
 
@@ -256,10 +274,9 @@ def thread(
         seqs.append(int(it["sk"]["S"]))
         if len(seqs) >= limit:
             break
-    found = {
-        m.seq: m
-        for m in map(message_of, tables.batch_get("messages", [_key(channel_id, s) for s in seqs]))
-    }
+    items = tables.batch_get("messages", [_key(channel_id, s) for s in seqs])
+    name = channel_name(tables, channel_id) if items else ""
+    found = {m.seq: m for m in (message_of(i, name) for i in items)}
     return [found[s] for s in seqs if s in found]
 
 
@@ -272,14 +289,23 @@ def followed_threads(tables: DynamoTables, user_id: int, limit: int) -> list[Fol
     ):
         cid, root = (int(x) for x in it["sk"]["S"].split("#"))
         follows[(cid, root)] = get_int(it, "last_read")
-    roots = [
-        m
-        for m in map(message_of, tables.batch_get("messages", [_key(c, s) for c, s in follows]))
-        if m.reply_count
+    items = [
+        i
+        for i in tables.batch_get("messages", [_key(c, s) for c, s in follows])
+        if "reply_count" in i and get_int(i, "reply_count")
     ]
-    roots.sort(key=lambda m: (-(m.last_reply_at or 0), m.channel_id, m.seq))
+    items.sort(
+        key=lambda i: (
+            -(get_int(i, "last_reply_at") if "last_reply_at" in i else 0),
+            get_int(i, "channel_id"),
+            get_int(i, "seq"),
+        )
+    )
+    items = items[: max(limit, 0)]
+    current = channel_names(tables, (get_int(i, "channel_id") for i in items))
     out = []
-    for m in roots[:limit]:
+    for i in items:
+        m = message_of(i, current.get(get_int(i, "channel_id"), get_str(i, "channel")))
         last_read = follows[(m.channel_id, m.seq)]
         out.append(
             FollowedThread(m, last_read, _unread(tables, m.channel_id, m.seq, last_read, user_id))
