@@ -190,8 +190,12 @@ def core_times(core: str) -> tuple[float, float]:
 # --- a seeded data directory -------------------------------------------------------------
 
 
-async def _seed(db: Path, users: int, channel: str | None) -> tuple[str, list[tuple[int, str]]]:
+Seeded = tuple[str, list[tuple[int, str, str]]]  # the JWT secret; (user id, name, session id)
+
+
+async def _seed(db: Path, users: int, channel: str | None) -> Seeded:
     from hubbub.core import auth
+    from hubbub.core.models import Session
     from hubbub.store.sql import SQLStore
 
     store = SQLStore(f"sqlite:///{db}")
@@ -202,12 +206,16 @@ async def _seed(db: Path, users: int, channel: str | None) -> tuple[str, list[tu
         hashed = auth.hash_password(PASSWORD)
         secret = await store.get_or_set_meta("jwt_secret", secrets.token_urlsafe(48))
         made = []
+        now = int(time.time() * 1000)
         for i in range(users):
             name = f"b{i:05d}"
             user = await store.create_user(name, name, hashed)
-            made.append((user.id, user.username))
+            # Every token names a session: one each, as a login would make.
+            session = Session(auth.new_session_id(), user.id, now, now)
+            await store.create_session(session)
+            made.append((user.id, user.username, session.id))
         if channel is not None:
-            await store.create_channel(channel, "public", "", [uid for uid, _ in made])
+            await store.create_channel(channel, "public", "", [uid for uid, _, _ in made])
     finally:
         await store.close()
     return secret, made
@@ -220,10 +228,10 @@ def seed(data_dir: Path, users: int, channel: str | None = "general") -> list[st
 
     secret, made = asyncio.run(_seed(data_dir / "hubbub.db", users, channel))
     ttl = 24 * 3600.0
-    return [auth.issue_token(secret, uid, name, ttl) for uid, name in made]
+    return [auth.issue_token(secret, uid, name, sid, ttl) for uid, name, sid in made]
 
 
-async def _seed_rooms(url: str, rooms: int, size: int) -> tuple[str, list[tuple[int, str]]]:
+async def _seed_rooms(url: str, rooms: int, size: int) -> Seeded:
     """Bulk version of `_seed` for many users in many small rooms: hubbub's own
     store opens (and migrates) the database, then three multi-row INSERTs
     through its engine and schema (one transaction) instead of a transaction per
@@ -273,7 +281,7 @@ async def _seed_rooms(url: str, rooms: int, size: int) -> tuple[str, list[tuple[
             cids = dict(
                 (await conn.execute(select(t.channels.c.name, t.channels.c.id))).tuples().all()
             )
-            made = [(uids[f"b{i:05d}"], f"b{i:05d}") for i in range(users)]
+            made = [(uids[f"b{i:05d}"], f"b{i:05d}", auth.new_session_id()) for i in range(users)]
             await conn.execute(
                 insert(t.memberships),
                 [
@@ -283,7 +291,14 @@ async def _seed_rooms(url: str, rooms: int, size: int) -> tuple[str, list[tuple[
                         "last_read": 0,
                         "joined_at": now,
                     }
-                    for i, (uid, _) in enumerate(made)
+                    for i, (uid, _, _) in enumerate(made)
+                ],
+            )
+            await conn.execute(
+                insert(t.sessions),
+                [
+                    {"id": sid, "user_id": uid, "created_at": now, "last_used_at": now}
+                    for uid, _, sid in made
                 ],
             )
     finally:
@@ -302,7 +317,7 @@ def seed_rooms(url: str, rooms: int, size: int) -> list[str]:
 
     secret, made = asyncio.run(_seed_rooms(url, rooms, size))
     ttl = 24 * 3600.0
-    return [auth.issue_token(secret, uid, name, ttl) for uid, name in made]
+    return [auth.issue_token(secret, uid, name, sid, ttl) for uid, name, sid in made]
 
 
 async def _room_counts(url: str) -> dict[str, tuple[int, int, int]]:
@@ -521,6 +536,8 @@ def start_hubbub(
         str(data_dir),
         "--log-level",
         "warning",
+        "--registration",
+        "open",
         "--limit",
         ",".join(f"{k}={v}" for k, v in limits.items()),
     ]

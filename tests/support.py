@@ -92,7 +92,9 @@ def start_server(
         "warning",
         *extra,
     ]
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    # Most tests register several accounts: sign-up is open unless a test
+    # says otherwise (`--registration`, or this variable in `env`).
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "HUBBUB_REGISTRATION": "open", **(env or {})}
     proc = subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env
     )

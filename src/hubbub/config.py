@@ -7,7 +7,7 @@ import ipaddress
 import urllib.parse
 from pathlib import Path
 
-from hubbub.protocol.limits import GuestRooms, Limits
+from hubbub.protocol.limits import GuestRooms, Limits, Registration
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +20,12 @@ class Settings:
     allow_guests: bool = False
     # Guests post only in existing public channels, or also create rooms.
     guest_rooms: GuestRooms = "existing"
+    # Sign-up by invite once the owner has registered: a server reachable
+    # from a network does not let strangers in unless told to (as Zulip and
+    # Mattermost do). `open` for a public server, `closed` for one whose
+    # accounts come from `hubbub admin`.
+    registration: Registration = "invite"
+    members_may_invite: bool = False  # or only admins create invite links
     allowed_origins: tuple[str, ...] = ()
     # The URLs browsers reach this server at (--public-url), e.g. behind a
     # proxy; none given: where it listens (see `public_origins`).

@@ -234,7 +234,22 @@ SERVER_EXAMPLES: dict[type[f.ServerFrame], dict[str, Any]] = {
         "member_count": 4,
     },
     f.ChannelEvent: {"type": "channel_joined", "channel": _CHANNEL},
-    f.ChannelUpdated: {"type": "channel_updated", "channel": {**_CHANNEL, "topic": "Launch day"}},
+    f.ChannelUpdated: {
+        "type": "channel_updated",
+        "channel": {**_CHANNEL, "name": "launch", "topic": "Launch day"},
+        "renamed_from": "general",
+    },
+    f.UserUpdated: {
+        "type": "user_updated",
+        "user": {
+            "username": "bob",
+            "display_name": "Bob",
+            "role": "admin",
+            "custom_status": {"emoji": "🌴", "text": "On holiday", "until": 1700600000000},
+        },
+    },
+    f.SessionEnded: {"type": "session_ended", "sessions": ["oZ3mQ1rJ8kT2vW6xY9aB4cD7"]},
+    f.AccountDeactivated: {"type": "account_deactivated"},
     f.ReadEvent: {"type": "read", "channel": "general", "seq": 42},
     f.ThreadPage: {
         "type": "thread",
@@ -299,7 +314,18 @@ SERVER_SENT: dict[type[f.ServerFrame], str] = {
         "To all of the user's connections. After `channel_left` the server unsubscribes "
         "them from the channel by itself (no `unsubscribed`)."
     ),
-    f.ChannelUpdated: "To the channel's subscribers, when its topic changes.",
+    f.ChannelUpdated: (
+        "To the channel's subscribers, when its topic, purpose, name, archived or default "
+        "state changes (`renamed_from`: after a rename)."
+    ),
+    f.UserUpdated: (
+        "To connections watching the user (`watch_presence`) and to the user's own, when "
+        "their display name, custom status, role or active state changes."
+    ),
+    f.SessionEnded: (
+        "To all of the user's connections; those of the ended sessions then close with 4010."
+    ),
+    f.AccountDeactivated: "To all of the user's connections, which then close with 4011.",
     f.ReadEvent: "To all of the user's connections (the one that sent `read` too).",
     f.ThreadPage: "Answers `thread`.",
     f.ThreadsList: "Answers `threads`.",
@@ -950,6 +976,44 @@ def _overview(limits: Limits) -> list[str]:
         "fails, the answer is `unavailable` and nothing was stored.",
         "- A retried `send` with the same `client_id` (same sender) is not stored twice: "
         "the `ack` has `duplicate: true` and the original message and `seq`.",
+        "",
+        "### Sessions and accounts",
+        "",
+        "- Every token belongs to a session (one per login or registration). A session "
+        "can be ended: `POST /api/auth/logout`, `DELETE /api/sessions/{id}` (from another "
+        "device), `DELETE /api/sessions` (everywhere), a new password "
+        "(`PUT /api/me/password` ends every other session), or an admin deactivating the "
+        "account. From then on its token is refused everywhere within a second: REST "
+        "answers 401 `session_ended` (or `account_deactivated`), a new connection is "
+        "closed with 4001. Its open connections get `session_ended` (or "
+        "`account_deactivated`) and are closed with 4010 (or 4011) at once, on every node: "
+        "the end travels on the user's own topic, so no frame costs a database query. "
+        "Clients must not reconnect with the same token after 4010 or 4011.",
+        "- On the Lambda deployment a connection's session is checked at each of its "
+        "frames instead (no process holds the connection between frames): a connection "
+        "of an ended session gets the error and is closed at its next frame, and events "
+        "published by `hubbub serve` on the same tables do not reach Lambda connections "
+        "(docs/deploy-aws.md).",
+        "",
+        "### How clients address channels",
+        "",
+        "- Frames and REST paths name channels by name (`general`, `dm:ann,bob`). A "
+        "channel can be renamed (`PATCH /api/channels/{name}` with `name`, by its admins "
+        "or workspace admins); its old name stays its own for good: every frame and path "
+        "that names the channel by the old name still reaches it, and no other channel "
+        "can take that name. So a rename breaks nothing in flight: a `send` or "
+        "`subscribe` naming the old name works, a subscription stays, and resuming with "
+        "`since` continues the same log.",
+        "- Events name the channel by its current name. After a rename its subscribers "
+        "get `channel_updated` with `renamed_from`: a client keyed by name moves its state "
+        "(cursor, history, selection) from `renamed_from` to `channel.name` (the SDK and "
+        "the terminal client do). A client that missed the event and sees an unknown name "
+        "in a `message` should reload its channel list (`GET /api/channels`, which lists "
+        "current names).",
+        "- An archived channel is read-only: `send`, `edit`, `delete`, `react`, `pin`, "
+        "replies, `join` and `invite` get `channel_archived`; history, threads and pins "
+        "stay readable; it is hidden from `GET /api/channels` for non-members unless "
+        "`?archived=true`.",
         "",
     ]
 

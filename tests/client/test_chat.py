@@ -108,10 +108,12 @@ class Rest:
 async def users(
     http: httpx.AsyncClient, uname: Callable[[str], str]
 ) -> tuple[str, Rest, str, Rest]:
-    """alice and bob, both in #general (created by bob) and #random."""
+    """alice and bob, both in #general (created by bob) and #random. bob
+    registers first: he is the server's owner, alice a plain member (whose
+    power over others' messages the tests check)."""
     alice, bob = uname("alice"), uname("bob")
-    a = Rest(http, await register(http, alice))
     b = Rest(http, await register(http, bob))
+    a = Rest(http, await register(http, alice))
     for name in ("general", "random"):
         await create(b, name)
         await a.call("POST", f"/api/channels/{name}/join")

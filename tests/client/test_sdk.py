@@ -224,7 +224,15 @@ async def test_edit_delete_react_and_the_events_they_make(server: Server) -> Non
             (m.seq, "", True),
         ]
 
-        assert await a.users("BUILD") == [{"username": "bob", "display_name": "Bob Builder"}]
+        assert await a.users("BUILD") == [
+            {
+                "username": "bob",
+                "display_name": "Bob Builder",
+                "role": "member",
+                "custom_status": None,
+                "deactivated": False,
+            }
+        ]
         assert [u["username"] for u in await a.users()] == ["ann", "bob"]
         assert [u["username"] for u in await a.users(limit=1, after="ann")] == ["bob"]
 

@@ -19,21 +19,24 @@ def test_password_hash_is_argon2id_and_verifies() -> None:
 
 
 def test_token_roundtrip_and_failures() -> None:
-    token = auth.issue_token(SECRET, 7, "ann", ttl=60)
-    assert auth.read_token(SECRET, token) == 7
+    token = auth.issue_token(SECRET, 7, "ann", "s1", ttl=60)
+    assert auth.read_token(SECRET, token) == auth.Claims(7, "s1")
     with pytest.raises(ChatError) as e:
         auth.read_token("another secret of thirty-two bytes!", token)
     assert e.value.code is ErrorCode.token_invalid
     with pytest.raises(ChatError) as e:
-        auth.read_token(SECRET, auth.issue_token(SECRET, 7, "ann", ttl=-10))
+        auth.read_token(SECRET, auth.issue_token(SECRET, 7, "ann", "s1", ttl=-10))
     assert e.value.code is ErrorCode.token_expired
 
 
 def test_algorithm_is_pinned_and_exp_required() -> None:
-    none_alg = jwt.encode({"sub": "7", "exp": 2**40}, None, algorithm="none")
-    no_exp = jwt.encode({"sub": "7"}, SECRET, algorithm="HS256")
-    other_alg = jwt.encode({"sub": "7", "exp": 2**40}, SECRET, algorithm="HS512")
-    for token in (none_alg, no_exp, other_alg, "garbage"):
+    none_alg = jwt.encode({"sub": "7", "sid": "s", "exp": 2**40}, None, algorithm="none")
+    no_exp = jwt.encode({"sub": "7", "sid": "s"}, SECRET, algorithm="HS256")
+    other_alg = jwt.encode({"sub": "7", "sid": "s", "exp": 2**40}, SECRET, algorithm="HS512")
+    # A token from before sessions: valid once, it names no session to check.
+    no_sid = jwt.encode({"sub": "7", "exp": 2**40}, SECRET, algorithm="HS256")
+    empty_sid = jwt.encode({"sub": "7", "sid": "", "exp": 2**40}, SECRET, algorithm="HS256")
+    for token in (none_alg, no_exp, other_alg, no_sid, empty_sid, "garbage"):
         with pytest.raises(ChatError) as e:
             auth.read_token(SECRET, token)
         assert e.value.code is ErrorCode.token_invalid

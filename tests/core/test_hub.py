@@ -60,7 +60,7 @@ async def code_of(awaitable: object) -> ErrorCode:
 
 async def test_register_login_and_throttle(hub: Hub, clock: Clock) -> None:
     user, token = await hub.register("ann", "correct horse", "Ann")
-    assert (await hub.authenticate(token)) == user
+    assert (await hub.authenticate(token)).user == user
     assert await code_of(hub.register("ann", "another pw")) is ErrorCode.conflict
     stranger, owner = "203.0.113.7", "198.51.100.1"
     for _ in range(3):
@@ -70,7 +70,7 @@ async def test_register_login_and_throttle(hub: Hub, clock: Clock) -> None:
     assert await code_of(right) is ErrorCode.login_throttled
     # Only for that address: the owner, elsewhere, logs in.
     _, token2 = await hub.login("ann", "correct horse", address=owner)
-    assert (await hub.authenticate(token2)).username == "ann"
+    assert (await hub.authenticate(token2)).user.username == "ann"
     clock.now += hub.limits.login_window + 1
     await hub.login("ann", "correct horse", address=stranger)
     assert await code_of(hub.login("nobody", "whatever1")) is ErrorCode.bad_credentials

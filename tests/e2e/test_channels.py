@@ -31,6 +31,9 @@ async def test_create_public_and_private_with_topic(http: httpx.AsyncClient) -> 
         "last_seq": 0,
         "member_count": 1,
         "members": None,
+        "purpose": "",
+        "archived": False,
+        "default": False,
     }
     r = await http.post(
         "/api/channels",

@@ -489,7 +489,13 @@ async def test_the_user_directory_searches_and_pages(http: httpx.AsyncClient) ->
     everyone = await search()
     assert everyone.status_code == 200
     assert [u["username"] for u in everyone.json()] == sorted(people)
-    assert everyone.json()[0] == {"username": "ann", "display_name": "Ann Lee"}
+    assert everyone.json()[0] == {
+        "username": "ann",
+        "display_name": "Ann Lee",
+        "role": "owner",  # the first account of the server
+        "custom_status": None,
+        "deactivated": False,
+    }
     assert "link" not in everyone.headers
 
     # Substring of the username or the display name, in any case.

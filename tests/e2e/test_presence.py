@@ -132,7 +132,14 @@ async def test_watch_presence_replaces_the_watched_set(
 async def test_user_status_over_rest(server: Server, http: httpx.AsyncClient) -> None:
     t = {n: await register(http, n) for n in ("alice", "bob")}
     r = await http.get("/api/users/bob", headers=auth(t["alice"]))
-    assert r.json() == {"username": "bob", "display_name": "bob", "status": "offline"}
+    assert r.json() == {
+        "username": "bob",
+        "display_name": "bob",
+        "role": "member",
+        "custom_status": None,
+        "deactivated": False,
+        "status": "offline",
+    }
     async with online(server, t["bob"]):
         assert await status(http, t["alice"], "bob") == "online"
     r = await http.get("/api/users/nobody", headers=auth(t["alice"]))

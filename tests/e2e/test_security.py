@@ -171,12 +171,13 @@ def bad_tokens(world: World) -> dict[str, str]:
     header, payload, signature = alice.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     bob_claims = {**claims, "sub": str(user_id(world.server, "bob")), "name": "bob"}
+    sid = claims["sid"]  # alice's session: only the signature is wrong below
     return {
         "garbage": "not-a-token",
         "empty": "",
         "truncated": alice[:-3],
         "forged-payload": f"{header}.{b64(bob_claims)}.{signature}",  # alice's signature
-        "other-secret": issue_token("another server's secret" * 2, uid, "alice", 3600),
+        "other-secret": issue_token("another server's secret" * 2, uid, "alice", sid, 3600),
         "alg-none": f"{b64({'alg': 'none', 'typ': 'JWT'})}.{payload}.",
         "alg-none-upper": f"{b64({'alg': 'None', 'typ': 'JWT'})}.{payload}.",
         "alg-hs512": jwt.encode(claims, world.secret, algorithm="HS512"),
@@ -185,8 +186,12 @@ def bad_tokens(world: World) -> dict[str, str]:
         "sub-not-int": jwt.encode(
             {"sub": "alice", "exp": now + 3600}, world.secret, algorithm="HS256"
         ),
-        "unknown-user": issue_token(world.secret, 999_999, "ghost", 3600),
-        "expired": issue_token(world.secret, uid, "alice", -10),
+        "unknown-user": issue_token(world.secret, 999_999, "ghost", sid, 3600),
+        "no-session": issue_token(world.secret, uid, "alice", "never-started", 3600),
+        "no-sid": jwt.encode(
+            {"sub": str(uid), "exp": now + 3600}, world.secret, algorithm="HS256"
+        ),
+        "expired": issue_token(world.secret, uid, "alice", sid, -10),
     }
 
 
@@ -203,8 +208,19 @@ BAD_TOKEN_NAMES = [
     "no-sub",
     "sub-not-int",
     "unknown-user",
+    "no-session",
+    "no-sid",
     "expired",
 ]
+
+
+# A well-signed token naming a session the server never started (for that
+# user) is refused as an ended session would be; other bad tokens are invalid.
+BAD_TOKEN_CODES = {
+    "expired": "token_expired",
+    "no-session": "session_ended",
+    "unknown-user": "session_ended",
+}
 
 
 @pytest.mark.parametrize("how", ["query", "auth-frame"])
@@ -245,7 +261,7 @@ async def test_bad_tokens_over_rest(world: World, api: httpx.AsyncClient) -> Non
         if which == "empty":
             continue  # `Bearer ` is not a valid header value (no token is tested elsewhere)
         r = await api.get("/api/me", headers=auth(token))
-        api_error(r, 401, "token_expired" if which == "expired" else "token_invalid")
+        api_error(r, 401, BAD_TOKEN_CODES.get(which, "token_invalid"))
         assert r.headers["www-authenticate"] == "Bearer"
         r = await api.post(
             "/api/channels/general/messages",

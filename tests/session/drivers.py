@@ -10,11 +10,13 @@ import asyncio
 import dataclasses
 import itertools
 import secrets
+import time
 from typing import Any
 
 import httpx
 
 from aws_support import AwsLocal
+from hubbub.core.models import Session
 from support import Server, register
 
 # The same limits on both, so `hello` is the same frame on both. No rate limit
@@ -36,6 +38,7 @@ def unique(base: str) -> str:
 class Account:
     name: str
     token: str
+    role: str = "member"  # the first account of a server is its owner
 
 
 class Driver:
@@ -70,7 +73,9 @@ class ServerDriver(Driver):
 
     async def account(self, base: str) -> Account:
         name = unique(base)
-        return Account(name, await register(self.http, name, PASSWORD))
+        token = await register(self.http, name, PASSWORD)
+        me = await self.http.get("/api/me", headers=_bearer(token))
+        return Account(name, token, me.json()["role"])
 
     async def channel(self, base: str, *members: Account) -> str:
         name = unique(base)
@@ -127,7 +132,10 @@ class AwsDriver(Driver):
         user = await self.store.create_user(name, name, hashed)
         self.ids[name] = user.id
         secret = await self.store.get_or_set_meta("jwt_secret", secrets.token_urlsafe(48))
-        return Account(name, auth.issue_token(secret, user.id, name, TOKEN_TTL))
+        now = int(time.time() * 1000)
+        session = Session(auth.new_session_id(), user.id, now, now)
+        await self.store.create_session(session)
+        return Account(name, auth.issue_token(secret, user.id, name, session.id, TOKEN_TTL))
 
     async def channel(self, base: str, *members: Account) -> str:
         name = unique(base)

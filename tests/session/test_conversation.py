@@ -139,7 +139,7 @@ DIFFERENCES = {
 def hello(a: Account) -> dict[str, Any]:
     return {
         "type": "hello",
-        "user": {"username": a.name, "display_name": a.name},
+        "user": {"username": a.name, "display_name": a.name, "role": a.role},
         "server_version": hubbub.__version__,
         "limits": HELLO_LIMITS,
     }

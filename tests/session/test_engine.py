@@ -176,7 +176,7 @@ async def test_leaving_user_state_uncounts_presence_once(hub: Hub) -> None:
 
 async def test_an_ack_is_awaited_unless_the_driver_pipelines(hub: Hub) -> None:
     _, token = await hub.register("carol", "correct horse")
-    user = await hub.authenticate(token)  # in #general since registering
+    user = (await hub.authenticate(token)).user  # in #general since registering
     engine = Engine(hub)
     for pipelined in (False, True):
         conn = Recorder(pipelined=pipelined)

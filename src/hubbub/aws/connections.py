@@ -35,6 +35,7 @@ class ConnectionInfo:
     user_id: int | None
     room: str | None  # the tutorial room (`?room_name=`), if any
     state: str  # the session state's name (`hubbub.session.state.State`)
+    session_id: str | None = None  # the user's session (core.accounts)
 
 
 def _older(item: Item) -> str:
@@ -75,7 +76,14 @@ class ConnectionTable:
                 return
             time.sleep(0.05)  # throttled: back off, bounded by the loop
 
-    def _register(self, conn_id: str, user_id: int | None, room: str | None, state: str) -> None:
+    def _register(
+        self,
+        conn_id: str,
+        user_id: int | None,
+        room: str | None,
+        state: str,
+        session_id: str | None,
+    ) -> None:
         expires = N(self._expiry())
         info: Item = {
             "pk": S(f"conn#{conn_id}"),
@@ -92,6 +100,8 @@ class ConnectionTable:
             )
         if room is not None:
             info["room"] = S(room)
+        if session_id is not None:
+            info["session_id"] = S(session_id)
         self._put_items(items)
 
     def _get(self, conn_id: str) -> ConnectionInfo | None:
@@ -103,6 +113,7 @@ class ConnectionTable:
             get_int(item, "user_id") if "user_id" in item else None,
             get_str(item, "room") if "room" in item else None,
             get_str(item, "state") if "state" in item else _older(item),
+            get_str(item, "session_id") if "session_id" in item else None,
         )
 
     def _throttle(self, conn_id: str, key: str, every: float) -> bool:
@@ -210,9 +221,15 @@ class ConnectionTable:
     # --- async --------------------------------------------------------------------------
 
     async def register(
-        self, conn_id: str, user_id: int | None, room: str | None, *, state: str
+        self,
+        conn_id: str,
+        user_id: int | None,
+        room: str | None,
+        *,
+        state: str,
+        session_id: str | None = None,
     ) -> None:
-        await self.store.run_blocking(self._register, conn_id, user_id, room, state)
+        await self.store.run_blocking(self._register, conn_id, user_id, room, state, session_id)
 
     async def throttle(self, conn_id: str, key: str, every: float) -> bool:
         return await self.store.run_blocking(self._throttle, conn_id, key, every)

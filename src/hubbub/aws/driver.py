@@ -22,12 +22,13 @@ from typing import Any
 from hubbub.aws.connections import ConnectionInfo, ConnectionTable
 from hubbub.aws.push import PushBus
 from hubbub.aws.sequencer import Sequencer
+from hubbub.core.auth import Claims
 from hubbub.core.envelope import Envelope
 from hubbub.core.hub import Hub, unavailable
 from hubbub.core.models import Channel, User
 from hubbub.core.ports import StoreError
 from hubbub.protocol.codec import encode
-from hubbub.protocol.errors import ChatError, CloseCode
+from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
 from hubbub.session.driver import FrameId, Resumed
 from hubbub.session.engine import Engine
 from hubbub.session.state import SENDING, Event, SessionState, State
@@ -38,6 +39,11 @@ log = logging.getLogger("hubbub.aws")
 # How a refused `$connect` answers: API Gateway turns the status into the
 # handshake's HTTP response.
 CONNECT_STATUS = {CloseCode.auth_failed: 401, CloseCode.room_unavailable: 404}
+# A frame of a connection whose session ended meanwhile closes it, saying why.
+ENDED = {
+    ErrorCode.session_ended: CloseCode.session_ended,
+    ErrorCode.account_deactivated: CloseCode.account_deactivated,
+}
 
 
 @dataclasses.dataclass
@@ -75,6 +81,7 @@ class LambdaConnection:
         self.turns: list[Turn] = []  # channels' turns held until the outbox is posted
         self.session = SessionState()
         self.user: User | None = None
+        self.session_id: str | None = None
         self.room: Channel | None = None
         self.outbox: list[bytes] = []
         self.dropped: list[str] = []
@@ -85,8 +92,15 @@ class LambdaConnection:
         if info is None:
             return
         self.session = SessionState(State(info.state))
+        self.session_id = info.session_id
         if info.user_id is not None:
-            self.user = await self.hub.user_by_id(info.user_id)
+            if info.session_id is None:  # registered before sessions existed
+                self.user = await self.hub.user_by_id(info.user_id)
+            else:
+                # No process holds this connection between frames to close it
+                # when its session ends: each frame checks (cached a second).
+                claims = Claims(info.user_id, info.session_id)
+                self.user = (await self.hub.accounts.identify(claims)).user
         if info.room is not None:
             self.room = await self.hub.store.get_channel(info.room)
 
@@ -113,6 +127,7 @@ class LambdaConnection:
             user.id if user else None,
             room.name if room else None,
             state=self.session.state.value,
+            session_id=self.session_id,
         )
 
     async def follow(self, topic: str, *, tutorial: bool = False) -> None:
@@ -209,8 +224,14 @@ class LambdaGateway:
         conn = self._connection(connection_id)
         try:
             await conn.load(await self.connections.get(connection_id))
-        except (StoreError, ChatError) as exc:
-            conn.send_error(exc if isinstance(exc, ChatError) else unavailable(exc))
+        except ChatError as err:
+            code = ENDED.get(err.code)
+            if code is not None:  # its session ended, or the account was deactivated
+                self.engine.refuse(conn, code, err, None)
+            else:
+                conn.send_error(err)
+        except StoreError as exc:
+            conn.send_error(unavailable(exc))
         else:
             await self.engine.handle(conn, data)
         await self.flush(conn)

@@ -53,6 +53,11 @@ Commands:
   /create #channel [--private]   create a channel (and join it)
   /dm @user [@user...]     open a direct message with one or more people
   /topic text              set the active channel's topic
+  /purpose text            set what the active channel is for
+  /rename #new-name        rename the active channel (its admins, workspace admins)
+  /archive /unarchive      make the active channel read-only, or writable again
+  /kick @user              remove someone from the active channel
+  /status [:emoji:] [text] set your custom status (/status alone clears it)
   /who                     list the members of the active channel
   /me action               an action line: "/me waves" shows as "* you waves"
   /edit [N] text           edit your message #N (the number before it), or your last one;
@@ -564,6 +569,22 @@ class ChatApp(App[None]):
         ):
             self._spawn(self._refresh_counts(name))
 
+    def _renamed(self, old: str, new: str) -> None:
+        """A channel of ours has a new name: the same state under it (the SDK
+        moved its subscription already)."""
+        state = self.channels.pop(old, None)
+        if state is None or new in self.channels:
+            return
+        state.name = new
+        self.channels[new] = state
+        if old in self.typing:
+            self.typing[new] = self.typing.pop(old)
+        if self.active == old:
+            self.active = new
+            self.system(f"this channel is now {self.label(new)}")
+            self._show_topic()
+        self._refresh_sidebar()
+
     def _drop_channel(self, name: str) -> None:
         self.channels.pop(name, None)
         self.typing.pop(name, None)
@@ -910,6 +931,8 @@ class ChatApp(App[None]):
                 # too, so it does not re-subscribe after a reconnect.
                 self._spawn(self._forget(name))
         elif isinstance(event, frames.ChannelUpdated):
+            if event.renamed_from:
+                self._renamed(event.renamed_from, event.channel.name)
             state = self.channels.get(event.channel.name)
             if state is not None:
                 old = state.topic
@@ -1170,6 +1193,47 @@ class ChatApp(App[None]):
             state.update(body)
             self._show_topic()
 
+    async def cmd_purpose(self, rest: str) -> None:
+        name = self._need_active()
+        body = await self.client.update_channel(name, purpose=rest)
+        self.system(f"purpose: {body['purpose']}" if body["purpose"] else "purpose cleared")
+
+    async def cmd_rename(self, rest: str) -> None:
+        new = rest.strip().removeprefix("#")
+        if not new or " " in new:
+            self.show_error("usage: /rename #new-name")
+            return
+        name = self._need_active()
+        body = await self.client.update_channel(name, name=new)
+        self._renamed(name, body["name"])
+
+    async def cmd_archive(self, rest: str) -> None:
+        name = self._need_active()
+        await self.client.update_channel(name, archived=True)
+        self.system(f"{self.label(name)} is archived: read-only (/unarchive to undo)")
+
+    async def cmd_unarchive(self, rest: str) -> None:
+        name = self._need_active()
+        await self.client.update_channel(name, archived=False)
+        self.system(f"{self.label(name)} takes messages again")
+
+    async def cmd_kick(self, rest: str) -> None:
+        users = [w.lstrip("@") for w in rest.split() if w.lstrip("@")]
+        if len(users) != 1:
+            self.show_error("usage: /kick @user")
+            return
+        name = self._need_active()
+        await self.client.remove_member(name, users[0])
+        self.system(f"removed {users[0]} from {self.label(name)}")
+
+    async def cmd_status(self, rest: str) -> None:
+        words = rest.split(maxsplit=1)
+        emoji = ""
+        if words and words[0].startswith(":") and words[0].endswith(":") and len(words[0]) > 2:
+            emoji, rest = words[0], words[1] if len(words) > 1 else ""
+        await self.client.update_profile(status=(emoji, rest.strip(), None))
+        self.system(f"status: {emoji} {rest}".rstrip() if emoji or rest else "status cleared")
+
     async def cmd_who(self, rest: str) -> None:
         name = self._named(rest.split()[0] if rest else "")
         members = await self.client.members(name)
@@ -1363,6 +1427,13 @@ class ChatApp(App[None]):
         "dm": cmd_dm,
         "msg": cmd_dm,
         "topic": cmd_topic,
+        "purpose": cmd_purpose,
+        "rename": cmd_rename,
+        "archive": cmd_archive,
+        "unarchive": cmd_unarchive,
+        "kick": cmd_kick,
+        "remove": cmd_kick,
+        "status": cmd_status,
         "who": cmd_who,
         "me": cmd_me,
         "edit": cmd_edit,

@@ -38,13 +38,19 @@ from hubbub.protocol.errors import CloseCode
 
 log = logging.getLogger("hubbub.client")
 
-# Closes after which reconnecting cannot help.
-FATAL_CLOSES = {CloseCode.auth_failed, CloseCode.auth_timeout}
+# Closes after which reconnecting cannot help, and the error each becomes.
+FATAL_CLOSES: dict[int, str] = {
+    CloseCode.auth_failed: "auth_failed",
+    CloseCode.auth_timeout: "auth_failed",
+    CloseCode.session_ended: "session_ended",
+    CloseCode.account_deactivated: "account_deactivated",
+}
 
 
 class HubbubError(Exception):
     """An error from the server (with its documented `code`) or from the network
-    (`unreachable`, `connection_lost`, `auth_failed`, `timeout`)."""
+    (`unreachable`, `connection_lost`, `auth_failed`, `timeout`; and the
+    connection's end: `session_ended`, `account_deactivated`)."""
 
     def __init__(
         self,
@@ -172,6 +178,8 @@ class Client:
             raise HubbubError(
                 code, message, r.status_code, err.get("retry_after"), err.get("field")
             )
+        if r.status_code == 204:
+            return None
         try:
             return r.json()
         except ValueError:
@@ -182,10 +190,120 @@ class Client:
                 r.status_code,
             ) from None
 
-    async def register(self, username: str, password: str, display_name: str | None = None) -> str:
-        body = {"username": username, "password": password, "display_name": display_name}
+    async def register(
+        self,
+        username: str,
+        password: str,
+        display_name: str | None = None,
+        *,
+        invite: str | None = None,
+    ) -> str:
+        body = {
+            "username": username,
+            "password": password,
+            "display_name": display_name,
+            "invite": invite,
+        }
         self.token = (await self.request("POST", "/api/auth/register", json=body))["token"]
         return self.token
+
+    async def workspace(self) -> dict[str, Any]:
+        """Who may register here (no token needed)."""
+        return await self.request("GET", "/api/workspace")  # type: ignore[no-any-return]
+
+    # --- sessions and one's own account ---------------------------------------------
+
+    async def logout(self) -> None:
+        """End this client's session (its token is refused from now on)."""
+        await self.request("POST", "/api/auth/logout")
+        self.token = None
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/api/sessions")  # type: ignore[no-any-return]
+
+    async def end_session(self, session_id: str) -> None:
+        await self.request("DELETE", f"/api/sessions/{seg(session_id)}")
+
+    async def end_sessions(self, *, keep_current: bool = False) -> None:
+        """Log out everywhere (but here, with `keep_current`)."""
+        await self.request(
+            "DELETE", "/api/sessions", params={"keep_current": str(keep_current).lower()}
+        )
+
+    async def change_password(self, current: str, new: str) -> None:
+        """Ends every other session of the account."""
+        body = {"current_password": current, "new_password": new}
+        await self.request("PUT", "/api/me/password", json=body)
+
+    async def update_profile(
+        self,
+        *,
+        display_name: str | None = None,
+        status: tuple[str, str, int | None] | None = None,
+    ) -> dict[str, Any]:
+        """`status`: (emoji, text, until in ms or None); ("", "", None) clears it."""
+        body: dict[str, Any] = {}
+        if display_name is not None:
+            body["display_name"] = display_name
+        if status is not None:
+            emoji, text, until = status
+            body["custom_status"] = {"emoji": emoji, "text": text, "until": until}
+        return await self.request("PATCH", "/api/me", json=body)  # type: ignore[no-any-return]
+
+    # --- administration ----------------------------------------------------------------
+
+    async def create_invite(
+        self,
+        *,
+        max_uses: int = 1,
+        expires_in: int = 7 * 86400,
+        role: str = "member",
+        channels: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """A new invite; its `code` is shown this once."""
+        body = {
+            "max_uses": max_uses,
+            "expires_in": expires_in,
+            "role": role,
+            "channels": channels or [],
+        }
+        return await self.request("POST", "/api/invites", json=body)  # type: ignore[no-any-return]
+
+    async def invites(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/api/invites")  # type: ignore[no-any-return]
+
+    async def revoke_invite(self, invite_id: str) -> None:
+        await self.request("DELETE", f"/api/invites/{seg(invite_id)}")
+
+    async def set_role(self, username: str, role: str) -> dict[str, Any]:
+        return await self.request(  # type: ignore[no-any-return]
+            "PUT", f"/api/users/{seg(username)}/role", json={"role": role}
+        )
+
+    async def set_active(self, username: str, active: bool) -> dict[str, Any]:
+        """Deactivate (False) or reactivate an account."""
+        return await self.request(  # type: ignore[no-any-return]
+            "PUT", f"/api/users/{seg(username)}/active", json={"active": active}
+        )
+
+    async def audit_log(
+        self, *, before: int | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if before is not None:
+            params["before"] = before
+        return await self.request("GET", "/api/audit", params=params)  # type: ignore[no-any-return]
+
+    async def update_channel(self, channel: str, **changes: Any) -> dict[str, Any]:
+        """Any of `name` (a rename), `topic`, `purpose`, `archived`, `default`."""
+        return await self.request(  # type: ignore[no-any-return]
+            "PATCH", f"/api/channels/{seg(channel)}", json=changes
+        )
+
+    async def remove_member(self, channel: str, username: str) -> dict[str, Any]:
+        return await self.request(  # type: ignore[no-any-return]
+            "DELETE", f"/api/channels/{seg(channel)}/members/{seg(username)}"
+        )
 
     async def login(self, username: str, password: str) -> str:
         body = {"username": username, "password": password}
@@ -516,9 +634,9 @@ class Client:
                     async for raw in ws:
                         self._dispatch(json.loads(raw))
             except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd else None
-                if code in FATAL_CLOSES:
-                    err = HubbubError("auth_failed", exc.rcvd.reason if exc.rcvd else "")
+                fatal = FATAL_CLOSES.get(exc.rcvd.code) if exc.rcvd else None
+                if fatal is not None:
+                    err = HubbubError(fatal, exc.rcvd.reason if exc.rcvd else "")
                     self._fail_all(err)
                     raise err from None
             except (OSError, TimeoutError, InvalidStatus) as exc:
@@ -618,9 +736,20 @@ class Client:
         elif kind == "channel_left":
             # The server stopped the subscription; do not resume it later.
             self._subscribed.pop(obj["channel"]["name"], None)
+        elif kind == "channel_updated" and obj.get("renamed_from"):
+            self._renamed(obj["renamed_from"], obj["channel"]["name"])
         event = parse_event(obj)
         if event is not None:
             self._events.put_nowait(event)
+
+    def _renamed(self, old: str, new: str) -> None:
+        """A channel we follow has a new name: keep following it, from where
+        we are, under that name (the old one would work too, but events come
+        with the new one)."""
+        if old in self._subscribed:
+            self._subscribed = {(new if c == old else c): None for c in self._subscribed}
+        if old in self.last_seq:
+            self.last_seq[new] = max(self.last_seq.pop(old), self.last_seq.get(new, 0))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -1,9 +1,13 @@
-"""Passwords (argon2id) and tokens (JWT, HS256 pinned, `exp` required)."""
+"""Passwords (argon2id) and tokens (JWT, HS256 pinned, `exp` and `sid`
+required: every token names the session it belongs to, which can be ended)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import time
+from typing import NamedTuple
 
 import jwt
 from argon2 import PasswordHasher
@@ -63,20 +67,49 @@ def needs_rehash(password_hash: str) -> bool:
 DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 
-def issue_token(secret: str, user_id: int, username: str, ttl: float) -> str:
+class Claims(NamedTuple):
+    user_id: int
+    session_id: str
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def issue_token(secret: str, user_id: int, username: str, session_id: str, ttl: float) -> str:
     now = int(time.time())
-    claims = {"sub": str(user_id), "name": username, "iat": now, "exp": now + int(ttl)}
+    claims = {
+        "sub": str(user_id),
+        "sid": session_id,
+        "name": username,
+        "iat": now,
+        "exp": now + int(ttl),
+    }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def read_token(secret: str, token: str) -> int:
-    """Return the user id in a valid token, or raise ChatError."""
+def read_token(secret: str, token: str) -> Claims:
+    """The claims of a token whose signature and expiry are good (no I/O:
+    whether its session still stands is the store's), or raise ChatError. A
+    token without a session (from before sessions existed) is invalid."""
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "sid"]}
         )
-        return int(claims["sub"])
+        sid = claims["sid"]
+        if not isinstance(sid, str) or not sid:
+            raise ValueError("sid")
+        return Claims(int(claims["sub"]), sid)
     except jwt.ExpiredSignatureError:
         raise ChatError(ErrorCode.token_expired, "token expired: log in again") from None
     except (jwt.InvalidTokenError, ValueError, TypeError):
         raise ChatError(ErrorCode.token_invalid, "invalid token") from None
+
+
+def new_invite_code() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def code_hash(code: str) -> str:
+    """What is stored of an invite code: a leaked database holds no usable invite."""
+    return hashlib.sha256(code.encode()).hexdigest()

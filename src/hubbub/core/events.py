@@ -26,6 +26,19 @@ def presence_topic(user_id: int) -> str:
     return f"p:{user_id}"
 
 
+# The `ref` of a `session_ended` event on a user's topic: the sessions whose
+# connections close (ids never contain a comma); "*" for all of them.
+ALL_SESSIONS = "*"
+
+
+def sessions_ref(session_ids: list[str]) -> str:
+    return ",".join(session_ids)
+
+
+def ends_session(ref: str, session_id: str | None) -> bool:
+    return ref == ALL_SESSIONS or (session_id is not None and session_id in ref.split(","))
+
+
 def message_body(m: StoredMessage) -> dict[str, Any]:
     body = {
         "channel": m.channel,
@@ -96,13 +109,16 @@ def channel_body(c: Channel) -> dict[str, Any]:
         "last_seq": c.last_seq,
         "member_count": c.member_count,
         "members": list(c.members) if c.members is not None else None,
+        "purpose": c.purpose,
+        "archived": c.archived,
+        "default": c.default,
     }
 
 
 def hello(user: User, limits: Limits, server_version: str) -> dict[str, Any]:
     return {
         "type": "hello",
-        "user": {"username": user.username, "display_name": user.display_name},
+        "user": {"username": user.username, "display_name": user.display_name, "role": user.role},
         "server_version": server_version,
         "limits": limits.public(),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
@@ -13,9 +14,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from hubbub.core import auth, envelope, events, reactions, replay, writer
+from hubbub.core import auth, envelope, events, reactions, replay, roles, writer
+from hubbub.core.accounts import Accounts, Identity
+from hubbub.core.accounts import user_body as accounts_user_body
+from hubbub.core.admin import Admin
+from hubbub.core.checks import archived, check_channel_name, not_found
 from hubbub.core.mentions import mentioned_names
 from hubbub.core.models import (
+    ARCHIVED,
     AppendRejected,
     Changed,
     ChangeRefused,
@@ -47,9 +53,8 @@ from hubbub.core.ratelimit import LocalCounters, LoginThrottle, RateLimiter, Reg
 from hubbub.core.replay import message_envelope
 from hubbub.core.writer import ChangeJob, GroupCommitWriter
 from hubbub.protocol.errors import ChatError, ErrorCode
-from hubbub.protocol.limits import GUEST_ROOMS, GuestRooms, Limits
+from hubbub.protocol.limits import GUEST_ROOMS, REGISTRATIONS, GuestRooms, Limits, Registration
 from hubbub.protocol.rules import (
-    CHANNEL_RE,
     MAX_DISPLAY_NAME,
     MAX_DM_MEMBERS,
     MAX_REACTIONS,
@@ -59,6 +64,9 @@ from hubbub.protocol.rules import (
 log = logging.getLogger("hubbub.hub")
 
 MAX_SEQ = 2**63 - 1  # the largest integer SQLite and Postgres BIGINT store
+# How long `user_by_id` trusts what it read (a Lambda loads its connection's
+# user for every frame): a role change reaches every container within it.
+USER_CACHE = 1.0
 MAX_THREAD_MENTIONS = 20  # names in one reply looked up as new followers
 # The public channel every new account joins, as Slack's #general and
 # Mattermost's Town Square: created by the first account that needs it.
@@ -66,20 +74,6 @@ DEFAULT_CHANNEL = "general"
 # Channels listed per page of `channel_page` (public ones you are not in).
 CHANNEL_PAGE = 100
 MAX_CHANNEL_PAGE = 1000
-
-
-def check_channel_name(name: str) -> str:
-    if not CHANNEL_RE.fullmatch(name):
-        raise ChatError(
-            ErrorCode.invalid_name,
-            "channel name must be 1-80 characters: lowercase letters, digits, '_', '-'",
-            field="name",
-        )
-    return name
-
-
-def _not_found(name: str) -> ChatError:
-    return ChatError(ErrorCode.not_found, f"no channel {name!r}")
 
 
 CHANGE_REFUSED: dict[str, Callable[[int, str], ChatError]] = {
@@ -131,6 +125,8 @@ class Hub:
         presence: Presence | None = None,
         clock: Callable[[], float] = time.time,
         counters: Counters | None = None,
+        registration: Registration = "open",
+        members_may_invite: bool = False,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -139,6 +135,10 @@ class Hub:
         if guest_rooms not in GUEST_ROOMS:
             raise ValueError(f"guest_rooms must be one of {', '.join(GUEST_ROOMS)}")
         self.guest_rooms: GuestRooms = guest_rooms
+        if registration not in REGISTRATIONS:
+            raise ValueError(f"registration must be one of {', '.join(REGISTRATIONS)}")
+        self.registration: Registration = registration
+        self.members_may_invite = members_may_invite
         self.clock = clock
         self.secret = ""
         self.presence = presence or Presence()  # this node's connections
@@ -156,7 +156,9 @@ class Hub:
         self.writer = GroupCommitWriter(
             store, self._publish_messages, self._publish_change, self._publish_reply
         )
-        self._users: dict[int, User] = {}
+        self._users: dict[int, tuple[float, User]] = {}
+        self.accounts = Accounts(self)  # sessions, invites, one's own account
+        self.admin = Admin(self)  # roles, deactivation, channels, the audit log
         # Send-path caches (see _sendable): channel name -> id, which never
         # changes, and (channel id, user id) pairs known to be members.
         self._refs: dict[str, int] = {}
@@ -231,13 +233,20 @@ class Hub:
 
     # --- accounts -----------------------------------------------------------
 
-    def token_for(self, user: User) -> str:
-        return auth.issue_token(self.secret, user.id, user.username, self.limits.token_ttl)
-
     async def register(
-        self, username: str, password: str, display_name: str | None = None, *, address: str = ""
+        self,
+        username: str,
+        password: str,
+        display_name: str | None = None,
+        *,
+        address: str = "",
+        device: str = "",
+        invite: str | None = None,
     ) -> tuple[User, str]:
-        """`address`: the client's, for the registration throttle."""
+        """Create an account and its first session; the token. `address`: the
+        client's, for the registration throttle. Who may register is
+        `registration`'s (an `invite` code lets anyone in where it is not
+        `closed`); the first account of a server always may, and is its owner."""
         auth.check_username(username)
         auth.check_password(password)
         wait = await self.registration_throttle.attempt(address)
@@ -245,40 +254,75 @@ class Hub:
             raise ChatError(
                 ErrorCode.registration_throttled, "too many registrations", retry_after=wait
             )
+        first = not await self.store.users_with_role("owner")
+        if not first and self.registration == "closed":
+            raise ChatError(ErrorCode.registration_closed, "this server takes no sign-ups")
+        if not first and self.registration == "invite" and not invite:
+            raise ChatError(
+                ErrorCode.registration_closed, "sign-up is by invite: ask an admin for a link"
+            )
+        used = None
+        if invite:
+            used = await self.store.use_invite(auth.code_hash(invite), int(self.clock() * 1000))
+            if used is None:
+                raise ChatError(
+                    ErrorCode.invite_invalid, "this invite is expired, used up or unknown"
+                )
         display = (display_name or username).strip()[:MAX_DISPLAY_NAME] or username
         hashed = await asyncio.to_thread(auth.hash_password, password)
         try:
-            user = await self.store.create_user(username, display, hashed)
+            user = await self.store.create_user(
+                username, display, hashed, used.role if used else "member"
+            )
         except NameTaken:
+            if used is not None:
+                await self.store.unuse_invite(used.code_hash)
             raise ChatError(ErrorCode.conflict, f"username {username!r} is taken") from None
-        await self._join_default_channel(user)
-        return user, self.token_for(user)
+        if first and await self.store.get_or_set_meta("owner", str(user.id)) == str(user.id):
+            # The first account: of concurrent first registrations, one wins.
+            await self.store.set_role(user.id, "owner")
+            user = dataclasses.replace(user, role="owner")
+        await self._join_new(user, used.channels if used else ())
+        token, _ = await self.accounts.start_session(user, address=address, device=device)
+        return user, token
 
-    async def _join_default_channel(self, user: User) -> None:
-        """Put a new account in `DEFAULT_CHANNEL`, creating it if no channel has
-        that name (not counted against `channels_per_hour`: nobody asked for it).
-        A private channel of that name is left alone. Best effort: the account
-        exists either way, so a storage failure here is logged, not answered."""
+    async def _join_new(self, user: User, invited: Sequence[str]) -> None:
+        """Put a new account in the channels its invite names and, unless it
+        is a guest's, in the default ones. Best effort: the account exists
+        either way, so a storage failure here is logged, not answered."""
         try:
-            channel = await self.store.get_channel(DEFAULT_CHANNEL)
-            if channel is None:
-                try:
-                    channel = await self.store.create_channel(
-                        DEFAULT_CHANNEL, "public", "", [user.id]
-                    )
-                    await self._joined(channel, user)
-                    return
-                except NameTaken:  # created concurrently by another registration
-                    channel = await self.store.get_channel(DEFAULT_CHANNEL)
-            if channel is None or channel.kind != "public":
-                return
-            if await self.store.add_member(channel.id, user.id):
-                await self._joined(await self._refreshed(channel), user)
+            names = list(invited)
+            if user.role != "guest":
+                names += [c.name for c in await self._default_channels(user)]
+            for name in dict.fromkeys(names):
+                channel = await self.store.get_channel(name)
+                if channel is None or channel.archived or channel.kind == "dm":
+                    continue
+                if await self.store.add_member(channel.id, user.id):
+                    await self._joined(await self._refreshed(channel), user)
         except StoreError as exc:
-            log.warning("%s not put in #%s: %s", user.username, DEFAULT_CHANNEL, exc)
+            log.warning("%s not put in the default channels: %s", user.username, exc)
 
-    async def login(self, username: str, password: str, *, address: str = "") -> tuple[User, str]:
-        """`address`: the client's; failed logins are throttled per address and
+    async def _default_channels(self, user: User) -> list[Channel]:
+        """The channels new accounts join: those marked default; if none is,
+        `DEFAULT_CHANNEL`, created by the first account that needs it (not
+        counted against `channels_per_hour`: nobody asked for it) and marked
+        default. A private channel of that name is left alone."""
+        found = await self.store.default_channels()
+        if found:
+            return [c for c in found if c.kind == "public"]
+        channel = await self.store.get_channel(DEFAULT_CHANNEL)
+        if channel is None:
+            try:
+                channel = await self.store.create_channel(
+                    DEFAULT_CHANNEL, "public", "", [], default=True
+                )
+            except NameTaken:  # created concurrently by another registration
+                channel = await self.store.get_channel(DEFAULT_CHANNEL)
+        return [channel] if channel is not None and channel.kind == "public" else []
+
+    async def check_password(self, username: str, password: str, *, address: str = "") -> User:
+        """The account if `password` is its own, throttled per address and
         account (see LoginThrottle), so others' failures do not lock you out."""
         wait = await self.login_throttle.attempt(address, username)
         if wait > 0:
@@ -289,27 +333,64 @@ class Hub:
         if user is None or not ok:
             raise ChatError(ErrorCode.bad_credentials, "wrong username or password")
         await self.login_throttle.succeeded(address, username)
+        return user
+
+    async def login(
+        self, username: str, password: str, *, address: str = "", device: str = ""
+    ) -> tuple[User, str]:
+        """Start a session; the token. `address`: the client's (throttling, and
+        the session list), `device`: its User-Agent."""
+        user = await self.check_password(username, password, address=address)
+        if not user.active:
+            raise ChatError(ErrorCode.account_deactivated, "this account was deactivated")
         if auth.needs_rehash(user.password_hash):
             await self.store.update_password_hash(
                 user.id, await asyncio.to_thread(auth.hash_password, password)
             )
-        return user, self.token_for(user)
+        token, _ = await self.accounts.start_session(user, address=address, device=device)
+        return user, token
 
-    def token_user_id(self, token: str) -> int:
+    def read_token(self, token: str) -> auth.Claims:
         """Check a token's signature and expiry (no I/O)."""
         return auth.read_token(self.secret, token)
 
-    async def authenticate(self, token: str) -> User:
-        return await self.user_by_id(self.token_user_id(token))
+    async def authenticate(self, token: str, *, address: str = "") -> Identity:
+        """The account and session of a token, if both stand."""
+        return await self.accounts.identify(self.read_token(token), address=address)
 
     async def user_by_id(self, user_id: int) -> User:
-        user = self._users.get(user_id)
-        if user is None:
-            user = await self.store.get_user(user_id)
-            if user is None:  # a token for a deleted user, or from another database
-                raise ChatError(ErrorCode.token_invalid, "invalid token")
-            self._users[user_id] = user
+        mono = time.monotonic()
+        cached = self._users.get(user_id)
+        if cached is not None and cached[0] > mono:
+            return cached[1]
+        user = await self.store.get_user(user_id)
+        if user is None:  # a token for a deleted user, or from another database
+            raise ChatError(ErrorCode.token_invalid, "invalid token")
+        if len(self._users) > 100_000:
+            self._users.clear()
+        self._users[user_id] = (mono + USER_CACHE, user)
         return user
+
+    async def fresh(self, user: User) -> User:
+        """The user as stored now (for a permission check: `user` may have been
+        read before their role changed); refused if deactivated."""
+        now = await self.store.get_user(user.id)
+        if now is None:
+            raise ChatError(ErrorCode.token_invalid, "invalid token")
+        if not now.active:
+            raise ChatError(ErrorCode.account_deactivated, "this account was deactivated")
+        return now
+
+    async def user_changed(self, user: User) -> None:
+        """Tell who watches the user (and their own connections) what they are
+        now: name, role, status, active."""
+        self._users.pop(user.id, None)
+        body = {"type": "user_updated", "user": self.user_body(user)}
+        await self.publish(events.presence_topic(user.id), body)
+        await self.publish(events.user_topic(user.id), body)
+
+    def user_body(self, user: User) -> dict[str, Any]:
+        return accounts_user_body(user, int(self.clock() * 1000))
 
     async def user_by_name(self, username: str) -> User:
         user = await self.store.get_user_by_name(username)
@@ -321,13 +402,17 @@ class Hub:
 
     async def channel_for(self, user: User | None, name: str) -> tuple[Channel, Membership | None]:
         """The channel if `user` may see it, with their membership. Private
-        channels and DMs are not found for non-members."""
+        channels and DMs are not found for non-members, nor, for guests,
+        public channels they are not in. `name` may be a former name of the
+        channel (see Store.rename_channel)."""
         channel = await self.store.get_channel(name)
         if channel is None:
-            raise _not_found(name)
+            raise not_found(name)
         membership = await self.store.membership(channel.id, user.id) if user else None
-        if channel.kind != "public" and membership is None:
-            raise _not_found(name)
+        if membership is None and (
+            channel.kind != "public" or (user is not None and user.role == "guest")
+        ):
+            raise not_found(name)
         if membership is not None and user is not None:
             self._remember_member(channel, user)  # a subscriber's first send needs no query
         return channel, membership
@@ -339,24 +424,33 @@ class Hub:
         return membership
 
     async def channel_page(
-        self, user: User, *, after: str | None = None, limit: int = CHANNEL_PAGE
+        self,
+        user: User,
+        *,
+        after: str | None = None,
+        limit: int = CHANNEL_PAGE,
+        archived: bool = False,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the channels the user can see, and the `after` of the next
         page (None: this is the last). The first page (`after` None) holds all
-        of theirs (with read cursors), then the first `limit` public channels
-        they are not in, by name; later pages hold public channels they are
-        not in with names after `after`."""
+        of theirs (with read cursors, archived ones too), then the first
+        `limit` public channels they are not in, by name; later pages hold
+        public channels they are not in with names after `after`. Archived
+        channels they are not in only with `archived`."""
         mine = await self.store.channels_for(user.id)
         out = []
         if after is None:
             for m in mine:
                 out.append(await self.channel_view(user, m.channel, m))
         joined = {m.channel.id for m in mine}
+        public = [] if user.role == "guest" else await self.store.public_channels()
         others = sorted(
             (
                 c
-                for c in await self.store.public_channels()
-                if c.id not in joined and (after is None or c.name > after)
+                for c in public
+                if c.id not in joined
+                and (archived or not c.archived)
+                and (after is None or c.name > after)
             ),
             key=lambda c: c.name,
         )
@@ -397,14 +491,28 @@ class Hub:
             )
 
     async def create_channel(
-        self, user: User, name: str, *, private: bool = False, topic: str = ""
+        self,
+        user: User,
+        name: str,
+        *,
+        private: bool = False,
+        topic: str = "",
+        purpose: str = "",
     ) -> Channel:
+        """A new channel, its creator its first member and admin."""
+        roles.require_not_guest(user, "create channels")
         check_channel_name(name)
         topic = self._check_topic(topic)
+        purpose = self.admin.check_purpose(purpose)
         self.check_channel_rate(user)  # an attempt on a taken name counts too
         try:
             channel = await self.store.create_channel(
-                name, "private" if private else "public", topic, [user.id]
+                name,
+                "private" if private else "public",
+                topic,
+                [user.id],
+                admin_ids=[user.id],
+                purpose=purpose,
             )
         except NameTaken:
             raise ChatError(ErrorCode.conflict, f"channel {name!r} exists") from None
@@ -419,7 +527,7 @@ class Hub:
         channel = await self.store.get_channel(name)
         if channel is None:
             if creator is None and self.guest_rooms != "create":
-                raise _not_found(name)
+                raise not_found(name)
             self.check_channel_rate(creator)
             try:
                 channel = await self.store.create_channel(
@@ -440,6 +548,8 @@ class Hub:
     async def join(self, user: User, name: str) -> Channel:
         channel, membership = await self.channel_for(user, name)
         # channel_for found it, so a non-member's channel is public.
+        if membership is None and channel.archived:
+            raise archived(channel)
         if membership is None and await self.store.add_member(channel.id, user.id):
             channel = await self._refreshed(channel)
             await self._joined(channel, user)
@@ -451,17 +561,23 @@ class Hub:
             raise ChatError(ErrorCode.not_a_member, f"you are not in #{name}")
         if channel.kind == "dm":
             raise ChatError(ErrorCode.forbidden, "a DM cannot be left")
-        self._members.discard((channel.id, user.id))
+        self.forget_member(channel, user)
         if await self.store.remove_member(channel.id, user.id):
             channel = await self._refreshed(channel)
-            await self._membership_changed(channel, user, joined=False)
+            await self.membership_changed(channel, user, joined=False)
         return channel
 
     async def invite(self, user: User, name: str, username: str) -> Channel:
         channel = (await self.member_channel(user, name)).channel
         if channel.kind == "dm":
             raise ChatError(ErrorCode.forbidden, "start a new DM to add people")
+        if channel.archived:
+            raise archived(channel)
         target = await self.user_by_name(username)
+        if not target.active:
+            raise ChatError(
+                ErrorCode.account_deactivated, f"{username} was deactivated", field="username"
+            )
         if await self.store.add_member(channel.id, target.id):
             channel = await self._refreshed(channel)
             await self._joined(channel, target)
@@ -469,12 +585,18 @@ class Hub:
 
     async def set_topic(self, user: User, name: str, topic: str) -> Channel:
         channel = (await self.member_channel(user, name)).channel
-        await self.store.set_topic(channel.id, self._check_topic(topic))
-        channel = await self._refreshed(channel)
-        await self.publish(
-            events.channel_topic(channel.id),
-            {"type": "channel_updated", "channel": events.channel_body(channel)},
-        )
+        if channel.archived:
+            raise archived(channel)
+        await self.store.update_channel(channel.id, topic=self._check_topic(topic))
+        return await self.channel_updated(channel)
+
+    async def channel_updated(self, channel: Channel, *, renamed_from: str = "") -> Channel:
+        """Tell the channel's followers what it is now; the channel now."""
+        channel = await self.store.get_channel_by_id(channel.id) or channel
+        frame: dict[str, Any] = {"type": "channel_updated", "channel": events.channel_body(channel)}
+        if renamed_from:
+            frame["renamed_from"] = renamed_from
+        await self.publish(events.channel_topic(channel.id), frame)
         return channel
 
     async def open_dm(self, user: User, usernames: Sequence[str]) -> Channel:
@@ -504,12 +626,17 @@ class Hub:
         return channel
 
     async def _refreshed(self, channel: Channel) -> Channel:
-        return await self.store.get_channel(channel.name) or channel
+        return await self.store.get_channel_by_id(channel.id) or channel
 
     async def _joined(self, channel: Channel, user: User) -> None:
-        await self._membership_changed(channel, user, joined=True)
+        await self.membership_changed(channel, user, joined=True)
 
-    async def _membership_changed(self, channel: Channel, user: User, *, joined: bool) -> None:
+    def forget_member(self, channel: Channel, user: User) -> None:
+        """This node's send-path cache forgets the membership (others' learn
+        it from the store's refusal)."""
+        self._members.discard((channel.id, user.id))
+
+    async def membership_changed(self, channel: Channel, user: User, *, joined: bool) -> None:
         """Tell the channel's followers, and the user's own connections."""
         change = "joined" if joined else "left"
         await self.publish(
@@ -628,6 +755,8 @@ class Hub:
             raise unavailable(exc) from None
         if isinstance(result, AppendRejected):
             self._members.clear()  # a member left on another node: forget what we knew
+            if result.reason == ARCHIVED.reason:
+                raise ChatError(ErrorCode.channel_archived, "the channel is archived: read-only")
             raise ChatError(ErrorCode.not_a_member, "you are not a member of this channel")
         if isinstance(result, ChangeRefused):
             raise REPLY_REFUSED[result.reason]()
@@ -643,9 +772,13 @@ class Hub:
         if ref is not None and (ref, user.id) in self._members:
             return ref
         channel = (await self.member_channel(user, name)).channel
+        if channel.archived:
+            raise archived(channel)
         return channel.id
 
     def _remember_member(self, channel: Channel, user: User) -> None:
+        if channel.archived:
+            return  # a send must ask: the store refuses it anyway
         self._refs[channel.name] = channel.id
         if len(self._members) > 100_000:
             self._members.clear()
@@ -697,8 +830,26 @@ class Hub:
         return await self._change(user, name, seq, Edit(text, int(self.clock() * 1000)))
 
     async def delete(self, user: User, name: str, seq: int) -> Changed:
-        """Delete the user's own message (a tombstone); returns once committed."""
-        return await self._change(user, name, seq, Delete(int(self.clock() * 1000)))
+        """Delete the user's own message (a tombstone), or, for a workspace
+        admin, anyone's (recorded in the audit log); returns once committed."""
+        at = int(self.clock() * 1000)
+        try:
+            return await self._change(user, name, seq, Delete(at))
+        except ChatError as err:
+            if err.code is not ErrorCode.forbidden:
+                raise
+            moderator = await self.fresh(user)
+            if not roles.is_admin(moderator):
+                raise
+        changed = await self._change(moderator, name, seq, Delete(at, moderated=True))
+        if changed.seq is not None:
+            await self.admin.audit(
+                moderator,
+                "message.delete",
+                f"#{changed.message.channel} {seq}",
+                author=changed.message.author,
+            )
+        return changed
 
     async def react(self, user: User, name: str, seq: int, emoji: str, *, add: bool) -> Changed:
         """Add (or take back) the user's reaction to a message in a channel
@@ -789,6 +940,8 @@ class Hub:
     async def _change(self, user: User, name: str, seq: int, change: MessageChange) -> Changed:
         self.check_rate(user.id)
         channel = (await self.member_channel(user, name)).channel
+        if channel.archived:
+            raise archived(channel)
         fut = self.writer.submit_change(ChangeJob(channel.id, min(seq, MAX_SEQ), user.id, change))
         await asyncio.wait([fut])
         try:

@@ -36,6 +36,27 @@ class ErrorCode(enum.Enum):
     token_invalid = _Err(401, "The token is malformed, forged or signed with another secret.")
     token_expired = _Err(401, "The token's `exp` has passed: log in again.")
     bad_credentials = _Err(401, "Wrong username or password.")
+    session_ended = _Err(
+        401,
+        "The token's session was ended (logged out, revoked from another device, "
+        "or the password was changed): log in again.",
+    )
+    account_deactivated = _Err(
+        401,
+        "The account was deactivated by an admin: its tokens are refused, and it can no "
+        "longer log in or connect.",
+    )
+    registration_closed = _Err(
+        403,
+        "This server takes no sign-ups (`--registration closed`), or only with an invite "
+        "(`invite`): ask an admin for an invite link.",
+    )
+    invite_invalid = _Err(
+        403, "The invite is unknown, expired, used up or revoked; nothing was created."
+    )
+    channel_archived = _Err(
+        403, "The channel is archived: it is read-only until an admin unarchives it."
+    )
     forbidden = _Err(403, "You are signed in but may not do this (e.g. guests sending natively).")
     not_a_member = _Err(403, "The action needs membership of a channel you can see but are not in.")
     not_found = _Err(
@@ -44,7 +65,12 @@ class ErrorCode(enum.Enum):
         "reported as not found, never as forbidden, so their names do not leak.",
     )
     method_not_allowed = _Err(405, "The HTTP method is not allowed on this path.")
-    conflict = _Err(409, "The name is taken (username or channel).")
+    conflict = _Err(
+        409, "The name is taken (username, or channel: a channel's former names stay its own)."
+    )
+    last_owner = _Err(
+        409, "The workspace would be left without an active owner: promote another owner first."
+    )
     message_deleted = _Err(
         409, "The message was deleted: it can no longer be edited or reacted to."
     )
@@ -100,6 +126,8 @@ class CloseCode(enum.IntEnum):
     auth_timeout = 4002
     heartbeat_timeout = 4003
     room_unavailable = 4004
+    session_ended = 4010
+    account_deactivated = 4011
     slow_consumer = 4008
     too_many_connections = 4029
 
@@ -119,6 +147,15 @@ CLOSE_DOCS: dict[CloseCode, str] = {
         "one reason, `no such room`, whatever the cause (invalid, private, a DM, or "
         "unused where guests may not create rooms); a user whose room closes because "
         "they left it, or who is over `channels_per_hour`, is told so."
+    ),
+    CloseCode.session_ended: (
+        "The connection's session was ended: logged out (here or everywhere), revoked "
+        "from another device, or the password was changed. Log in again; do not retry "
+        "with the same token."
+    ),
+    CloseCode.account_deactivated: (
+        "An admin deactivated the account: every connection of it, on every node, "
+        "closes with this code. Do not reconnect."
     ),
     CloseCode.slow_consumer: (
         "The connection stopped reading and its outbound buffer passed `max_buffer_bytes`; "

@@ -267,10 +267,27 @@ class ServerFrame(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class StatusOut(BaseModel):
+    """A custom status, shown beside the name until `until` (ms; null: until
+    cleared)."""
+
+    model_config = ConfigDict(extra="forbid")
+    emoji: str
+    text: str
+    until: int | None = None
+
+
 class UserOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str
     display_name: str
+    role: Literal["owner", "admin", "member", "guest"] = Field(
+        "member", description="The user's role in the workspace."
+    )
+    custom_status: StatusOut | None = Field(
+        None, description="A custom status that has not expired; absent if none."
+    )
+    deactivated: bool = Field(False, description="Deactivated by an admin; absent if not.")
 
 
 class Author(BaseModel):
@@ -500,6 +517,9 @@ class ChannelOut(BaseModel):
     last_seq: int
     member_count: int
     members: list[str] | None = Field(None, description="Only for DMs: who is in it.")
+    purpose: str = Field("", description="What the channel is for (beside the topic).")
+    archived: bool = Field(False, description="Read-only and hidden from the default lists.")
+    default: bool = Field(False, description="New accounts join it.")
 
 
 class ChannelEvent(ServerFrame):
@@ -510,8 +530,38 @@ class ChannelEvent(ServerFrame):
 
 
 class ChannelUpdated(ServerFrame):
+    """To the channel's subscribers: its topic, purpose, name, archived or
+    default state changed. After a rename, `renamed_from` is the name it had:
+    clients keyed by name move their state to `channel.name` (the old name
+    still addresses the channel, so nothing in flight breaks)."""
+
     type: Literal["channel_updated"]
     channel: ChannelOut
+    renamed_from: str | None = None
+
+
+class UserUpdated(ServerFrame):
+    """To who watches the user's presence, and to their own connections:
+    their name, role, status or active state changed."""
+
+    type: Literal["user_updated"]
+    user: UserOut
+
+
+class SessionEnded(ServerFrame):
+    """To the user's own connections: these sessions were ended (logged out,
+    revoked, a new password). Connections of them close with 4010 right
+    after; the others stay open."""
+
+    type: Literal["session_ended"]
+    sessions: list[str]
+
+
+class AccountDeactivated(ServerFrame):
+    """To the user's own connections: an admin deactivated the account; every
+    connection closes with 4011."""
+
+    type: Literal["account_deactivated"]
 
 
 class ReadEvent(ServerFrame):
@@ -583,6 +633,9 @@ SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     MemberEvent,
     ChannelEvent,
     ChannelUpdated,
+    UserUpdated,
+    SessionEnded,
+    AccountDeactivated,
     ReadEvent,
     PresenceState,
     Pong,

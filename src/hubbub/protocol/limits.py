@@ -9,6 +9,11 @@ from typing import Literal
 # exist, or also in rooms they create by naming them.
 GuestRooms = Literal["existing", "create"]
 GUEST_ROOMS: tuple[GuestRooms, ...] = ("existing", "create")
+# Who may create an account (`--registration`): anyone, only someone with an
+# invite, or no one (accounts come from `hubbub admin create-user`). Whatever
+# the mode, the first account of a new server may register: it is the owner.
+Registration = Literal["open", "invite", "closed"]
+REGISTRATIONS: tuple[Registration, ...] = ("open", "invite", "closed")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -11,6 +11,8 @@ import re
 CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 MAX_TOPIC = 250
 MAX_DISPLAY_NAME = 80
+MAX_PURPOSE = 250
+MAX_STATUS_TEXT = 100  # Slack's limit for a custom status
 MAX_DM_MEMBERS = 9  # as in Slack's group DMs
 
 # What counts as mentioning a user: `@name` not followed by more of a name, or

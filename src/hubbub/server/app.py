@@ -66,6 +66,8 @@ def create_app(settings: Settings) -> FastAPI:
             settings.limits,
             allow_guests=settings.allow_guests,
             guest_rooms=settings.guest_rooms,
+            registration=settings.registration,
+            members_may_invite=settings.members_may_invite,
             directory=open_directory(settings.bus_url, settings.limits.presence_ttl),
             counters=open_counters(settings.bus_url),
         )

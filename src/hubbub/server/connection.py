@@ -71,6 +71,7 @@ class Connection(asyncio.Protocol):
         "room",
         "server_state",
         "session",
+        "session_id",
         "throttled",
         "transport",
         "user",
@@ -101,6 +102,7 @@ class Connection(asyncio.Protocol):
         self.peer = "?"
         self.write: Callable[[bytes], None] = self._write_before_upgrade
         self.user: User | None = None
+        self.session_id: str | None = None
         self.room: Channel | None = None  # tutorial connection: its room
         self.throttled: dict[str, float] = {}  # key -> when last let through
         # Client frames, and the gateway's own steps (authentication) that must

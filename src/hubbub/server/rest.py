@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 from emoji import EMOJI_DATA
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.dependencies.models import Dependant
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 from starlette.exceptions import HTTPException
 
 from hubbub.core import events
 from hubbub.core.auth import MAX_PASSWORD, MIN_PASSWORD, USERNAME_RE
-from hubbub.core.hub import CHANNEL_PAGE, MAX_CHANNEL_PAGE, Hub, unavailable
-from hubbub.core.models import Changed, User
+from hubbub.core.hub import CHANNEL_PAGE, MAX_CHANNEL_PAGE, unavailable
+from hubbub.core.models import Changed
 from hubbub.core.ports import StoreError
 from hubbub.protocol import frames
 from hubbub.protocol.errors import ChatError, ErrorCode
@@ -43,6 +39,26 @@ from hubbub.protocol.rules import (
 )
 from hubbub.server import methods
 from hubbub.server.openapi import API, Schema, alternation, errors, operations
+from hubbub.server.rest_account import account
+from hubbub.server.rest_admin import admin
+from hubbub.server.restkit import (
+    CHANNEL,
+    JSON_BODY,
+    MEMBER,
+    SIGNED_IN,
+    STORE,
+    AuthFirstRoute,
+    Body,
+    E,
+    HubDep,
+    JsonInt,
+    UserDep,
+    client_address,
+    client_device,
+    hub_of,
+    integral,
+    user_out,
+)
 
 
 def _bound(model: type[BaseModel], field: str, name: str) -> Any:
@@ -59,22 +75,6 @@ CLIENT_ID_MAX = _bound(frames.Send, "client_id", "max_length")
 HISTORY_MIN = _bound(frames.History, "limit", "ge")
 HISTORY_MAX = _bound(frames.History, "limit", "le")
 HISTORY_PAGE: int = frames.History.model_fields["limit"].default
-
-
-class Body(BaseModel):
-    """A JSON request body: fields of exactly the documented types (no "1"
-    for 1, no 1 for true), unknown fields ignored."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-
-def _integral(value: object) -> object:
-    # JSON has one kind of number: 5.0 is an integer, as JSON Schema says.
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-# An integer in a JSON body (strictly: not "5", not true; but 5.0).
-JsonInt = Annotated[int, BeforeValidator(_integral)]
 
 
 # Checked by the core, with their own error codes (`invalid_name`,
@@ -120,6 +120,12 @@ class Registration(Body):
     password: str = Field(max_length=1024, json_schema_extra=PASSWORD_RULE)
     display_name: str | None = Field(
         None, max_length=MAX_DISPLAY_NAME, description="Defaults to the username."
+    )
+    invite: str | None = Field(
+        None,
+        max_length=200,
+        description="The code of an invite link (`/invite/{code}`): needed where "
+        "registration is `invite`; its role and channels apply.",
     )
 
 
@@ -196,7 +202,7 @@ class MessageIn(Body):
     )
     # (The bound before the validator: after it, pydantic writes `ge`, not
     # `minimum`, into the schema of an optional field.)
-    thread_root: Annotated[int, Field(ge=1), BeforeValidator(_integral)] | None = Field(
+    thread_root: Annotated[int, Field(ge=1), BeforeValidator(integral)] | None = Field(
         None,
         description="Reply in the thread of this message (a reply's seq: its thread). "
         "404 `not_found` (`field: thread_root`) if there is no such message here; 409 "
@@ -225,75 +231,6 @@ class HealthOut(BaseModel):
     bus: str = Field(description="`ok`, or `error: ...`")
 
 
-# What whole kinds of routes can answer, besides their own codes.
-E = ErrorCode
-# Any route: storage down.
-STORE = (E.unavailable,)
-# A route that needs a token (checked first: see `AuthFirstRoute`).
-SIGNED_IN = (E.not_authenticated, E.token_invalid, E.token_expired, *STORE)
-# A route that reads a JSON body (its size limit: see `bodylimit`).
-JSON_BODY = (E.invalid_json, E.invalid_input, E.body_too_large)
-# A route with a channel in its path: not found, or not visible to you.
-CHANNEL = (E.not_found,)
-# ... that needs you in it.
-MEMBER = (E.not_found, E.not_a_member)
-
-bearer = HTTPBearer(auto_error=False)
-
-
-def hub_of(request: Request) -> Hub:
-    hub: Hub = request.state.hub
-    return hub
-
-
-HubDep = Annotated[Hub, Depends(hub_of)]
-
-
-async def _authenticate(hub: Hub, creds: HTTPAuthorizationCredentials | None) -> User:
-    if creds is None:
-        raise ChatError(ErrorCode.not_authenticated, "send Authorization: Bearer <token>")
-    return await hub.authenticate(creds.credentials)
-
-
-async def current_user(
-    request: Request,
-    hub: HubDep,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> User:
-    """The signed-in user: `AuthFirstRoute` already checked the token."""
-    user: User | None = getattr(request.state, "user", None)
-    return user if user is not None else await _authenticate(hub, creds)
-
-
-UserDep = Annotated[User, Depends(current_user)]
-
-
-def _needs(dependant: Dependant, call: Callable[..., Any]) -> bool:
-    return any(d.call is call or _needs(d, call) for d in dependant.dependencies)
-
-
-class AuthFirstRoute(APIRoute):
-    """A route whose endpoint takes `current_user` checks the token before
-    FastAPI reads and parses the body (it reads the body before it solves any
-    dependency): without a valid token, 401 whatever the body, and unread."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        if not _needs(self.dependant, current_user):
-            return handler
-
-        async def authenticated(request: Request) -> Response:
-            creds = await bearer(request)
-            request.state.user = await _authenticate(hub_of(request), creds)
-            return await handler(request)
-
-        return authenticated
-
-
-def user_out(user: User) -> dict[str, str]:
-    return {"username": user.username, "display_name": user.display_name}
-
-
 api = APIRouter(prefix="/api", route_class=AuthFirstRoute)
 
 
@@ -307,38 +244,54 @@ api = APIRouter(prefix="/api", route_class=AuthFirstRoute)
         E.invalid_name,
         E.weak_password,
         E.conflict,
+        E.registration_closed,
+        E.invite_invalid,
         E.registration_throttled,
         *STORE,
     ),
 )
 async def register(request: Request, body: Registration, hub: HubDep) -> dict[str, Any]:
-    """Create an account. Throttled per client address: `request.client.host`,
-    i.e. the TCP peer, or X-Forwarded-For's when uvicorn trusts the peer
-    (`FORWARDED_ALLOW_IPS`; docs/deploy.md)."""
-    address = request.client.host if request.client else ""
+    """Create an account (and its first session). Who may is the server's
+    `--registration` (see `GET /api/workspace`): `open`, anyone; `invite`,
+    with an `invite` code; `closed`, nobody. The first account of a new
+    server always may, and is its owner. Throttled per client address:
+    `request.client.host`, i.e. the TCP peer, or X-Forwarded-For's when
+    uvicorn trusts the peer (`FORWARDED_ALLOW_IPS`; docs/deploy.md)."""
     user, token = await hub.register(
-        body.username, body.password, body.display_name, address=address
+        body.username,
+        body.password,
+        body.display_name,
+        address=client_address(request),
+        device=client_device(request),
+        invite=body.invite,
     )
-    return {"user": user_out(user), "token": token}
+    return {"user": user_out(hub, user), "token": token}
 
 
 @api.post(
     "/auth/login",
     response_model=AuthOut,
     tags=["auth"],
-    responses=errors(*JSON_BODY, E.bad_credentials, E.login_throttled, *STORE),
+    responses=errors(
+        *JSON_BODY, E.bad_credentials, E.account_deactivated, E.login_throttled, *STORE
+    ),
 )
 async def login(request: Request, body: Login, hub: HubDep) -> dict[str, Any]:
-    """Log in. Failed logins are throttled per client address and account, so
-    failures from elsewhere never lock the owner out (`login_failures`)."""
-    address = request.client.host if request.client else ""
-    user, token = await hub.login(body.username, body.password, address=address)
-    return {"user": user_out(user), "token": token}
+    """Log in: a new session (see `GET /api/sessions`), with its token.
+    Failed logins are throttled per client address and account, so failures
+    from elsewhere never lock the owner out (`login_failures`)."""
+    user, token = await hub.login(
+        body.username,
+        body.password,
+        address=client_address(request),
+        device=client_device(request),
+    )
+    return {"user": user_out(hub, user), "token": token}
 
 
 @api.get("/me", response_model=UserOut, tags=["users"], responses=errors(*SIGNED_IN))
-async def me(user: UserDep) -> dict[str, str]:
-    return user_out(user)
+async def me(user: UserDep, hub: HubDep) -> dict[str, Any]:
+    return user_out(hub, user)
 
 
 class UserView(UserOut):
@@ -351,10 +304,10 @@ class UserView(UserOut):
     tags=["users"],
     responses=errors(*SIGNED_IN, E.not_found),
 )
-async def get_user(username: str, hub: HubDep, _: UserDep) -> dict[str, str]:
+async def get_user(username: str, hub: HubDep, _: UserDep) -> dict[str, Any]:
     user = await hub.user_by_name(username)
     online = user.id in await hub.online_among([user.id])
-    return {**user_out(user), "status": "online" if online else "offline"}
+    return {**user_out(hub, user), "status": "online" if online else "offline"}
 
 
 NEXT_PAGE = {
@@ -382,13 +335,17 @@ async def list_channels(
     user: UserDep,
     after: Annotated[str | None, Query(max_length=80)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_CHANNEL_PAGE)] = CHANNEL_PAGE,
+    archived: Annotated[
+        bool, Query(description="Also archived public channels you are not in.")
+    ] = False,
 ) -> list[dict[str, Any]]:
-    """Without `after`: all your channels and DMs (with read cursors), then the
-    first `limit` public channels you are not in, by name. With `after`: the
-    next public channels you are not in, named after it. While there are more,
-    a `Link: <...>; rel="next"` header gives the next page's URL (and
-    `X-Next-After` its `after`)."""
-    page, following = await hub.channel_page(user, after=after, limit=limit)
+    """Without `after`: all your channels and DMs (with read cursors, archived
+    ones too), then the first `limit` public channels you are not in, by name
+    (archived ones only with `archived`). With `after`: the next public
+    channels you are not in, named after it. While there are more, a `Link:
+    <...>; rel="next"` header gives the next page's URL (and `X-Next-After` its
+    `after`). Guests see only their own channels."""
+    page, following = await hub.channel_page(user, after=after, limit=limit, archived=archived)
     _link_next(request, response, following, limit)
     return page
 
@@ -436,7 +393,7 @@ async def list_users(
     `GET /api/channels` does."""
     found, following = await hub.search_users(q, after=after, limit=limit)
     _link_next(request, response, following, limit)
-    return [user_out(u) for u in found]
+    return [user_out(hub, u) for u in found]
 
 
 @api.post(
@@ -923,6 +880,8 @@ def document_emoji(schema: Schema) -> None:
 
 def install(app: API, limits: Limits) -> None:
     app.include_router(api)
+    app.include_router(account)
+    app.include_router(admin)
     app.openapi_patches.append(functools.partial(document_limits, limits=limits))
     app.openapi_patches.append(document_emoji)
     app.add_exception_handler(ChatError, _chat_error)

@@ -28,6 +28,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+REGISTRATION_LINES = {
+    "open": "open to anyone (--registration open)",
+    "invite": "the first account is the owner's; then by invite (--registration invite)",
+    "closed": "the first account is the owner's; then none (--registration closed)",
+}
+
+
 def guests_line(settings: Settings) -> str:
     """The banner's word on anonymous S1-tutorial connections (`?room_name=`)."""
     if not settings.allow_guests:
@@ -73,6 +80,7 @@ async def serve(settings: Settings) -> None:
         print(f"  database: {redact(settings.store_url)}", flush=True)
         print(f"  bus:      {settings.bus_url}", flush=True)
         print(f"  guests:   {guests_line(settings)}", flush=True)
+        print(f"  sign-up:  {REGISTRATION_LINES[settings.registration]}", flush=True)
 
     await serve_announced(server, sock, announce)
     if not server.started:

@@ -37,11 +37,11 @@ def _user(conn: Conn) -> User:
 
 async def on_auth(engine: Engine, conn: Conn, frame: f.Auth) -> None:
     try:
-        user_id = engine.hub.token_user_id(frame.token)
+        claims = engine.hub.read_token(frame.token)
     except ChatError as err:
         engine.refuse(conn, CloseCode.auth_failed, err, frame.id)
         return
-    await engine.login(conn, user_id, None)
+    await engine.login(conn, claims, None)
 
 
 async def on_subscribe(engine: Engine, conn: Conn, frame: f.Subscribe) -> None:

@@ -32,6 +32,7 @@ class Resumed(TypedDict):
 class Conn(Protocol):
     session: SessionState
     user: User | None  # set once the state is USER
+    session_id: str | None  # the user's session (see core.accounts), set before `admit`
     room: Channel | None  # the S1 tutorial room it opened on, if any
 
     @property

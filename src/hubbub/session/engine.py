@@ -16,7 +16,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from hubbub import __version__
-from hubbub.core import events
+from hubbub.core import accounts, events
+from hubbub.core.auth import Claims
 from hubbub.core.envelope import Envelope
 from hubbub.core.hub import Hub, unavailable
 from hubbub.core.models import Channel, User
@@ -32,6 +33,12 @@ log = logging.getLogger("hubbub.session")
 
 Step = Callable[[], Awaitable[None]]
 
+# Events on a user's topic that close connections, and what they say.
+ENDS: dict[str, tuple[CloseCode, Callable[[], ChatError]]] = {
+    "session_ended": (CloseCode.session_ended, accounts.session_ended),
+    "account_deactivated": (CloseCode.account_deactivated, accounts.deactivated),
+}
+
 
 class Engine:
     def __init__(self, hub: Hub) -> None:
@@ -46,14 +53,14 @@ class Engine:
         token, room = params.get("token"), params.get("room_name")
         if token is not None:
             try:
-                user_id = self.hub.token_user_id(token)
+                claims = self.hub.read_token(token)
             except ChatError as err:
                 conn.close(CloseCode.auth_failed, err.message)
                 return None
             conn.session.fire(Event.PRESENTED)
 
             async def login() -> None:
-                await self.login(conn, user_id, room)
+                await self.login(conn, claims, room)
 
             return login
         if room is not None:
@@ -68,13 +75,17 @@ class Engine:
             return guest
         return None  # AWAITING_AUTH until an `auth` frame or the auth timeout
 
-    async def login(self, conn: Conn, user_id: int, room: str | None) -> None:
+    async def login(self, conn: Conn, claims: Claims, room: str | None) -> None:
+        """Open the connection as the token's user, if its session stands (one
+        read of the store, at most: see Accounts.identify)."""
         hub = self.hub
         try:
-            user = await hub.user_by_id(user_id)
+            identity = await hub.accounts.identify(claims)
         except ChatError as err:
             conn.close(CloseCode.auth_failed, err.message)
             return
+        user = identity.user
+        conn.session_id = identity.session.id
         if conn.session.state not in (State.AWAITING_AUTH, State.AUTHENTICATING):
             return  # it went away while we read the user
         if not hub.may_connect(user):
@@ -162,7 +173,13 @@ class Engine:
         """An event on the user's own topic that changes what `conn` follows,
         before it is delivered: after `channel_left`, nothing more of that
         channel reaches the connection, and a tutorial room it was opened on
-        closes."""
+        closes; a connection of an ended session, or of a deactivated
+        account, closes."""
+        if env.kind in ENDS:
+            if events.ends_session(env.ref, conn.session_id):
+                code, err = ENDS[env.kind]
+                self.refuse(conn, code, err(), None)
+            return
         if env.kind != "channel_left" or not env.ref:
             return
         conn.unfollow(env.ref)

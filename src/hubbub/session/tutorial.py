@@ -84,7 +84,7 @@ async def send_message(hub: Hub, conn: Conn, frame: f.SendMessage) -> None:
         raise _missing("room_name")
     user = conn.user
     if frame.token is not None:  # the original tutorial sends a token in each frame
-        user = await hub.authenticate(frame.token)
+        user = (await hub.authenticate(frame.token)).user
     if user is None:
         guest = frame.user_name if frame.user_name is not None else frame.username
         if guest is None:
