@@ -16,6 +16,7 @@ ALLOWED = {
     "hubbub.core": {"hubbub.protocol"},
     "hubbub.session": {"hubbub.core", "hubbub.protocol"},
     "hubbub.client": {"hubbub.protocol"},
+    "hubbub.transfer": {"hubbub.core", "hubbub.protocol", "hubbub.store"},
 }
 
 

@@ -152,6 +152,22 @@ def main() -> None:
 )
 @guests_option
 @click.option(
+    "--registration",
+    envvar="HUBBUB_REGISTRATION",
+    type=click.Choice(["open", "invite", "closed"]),
+    default="invite",
+    show_default=True,
+    help="Who may create an account: anyone, only with an invite link, or nobody "
+    "(accounts from `hubbub admin create-user`). The first account is always the owner's.",
+)
+@click.option(
+    "--member-invites/--no-member-invites",
+    envvar="HUBBUB_MEMBER_INVITES",
+    default=False,
+    show_default=True,
+    help="Let members (not only admins) create invite links.",
+)
+@click.option(
     "--allowed-origin",
     "allowed_origins",
     envvar="HUBBUB_ALLOWED_ORIGIN",
@@ -194,6 +210,8 @@ def serve(
     bus_url: str,
     allow_guests: bool,
     guest_rooms: Literal["existing", "create"],
+    registration: Literal["open", "invite", "closed"],
+    member_invites: bool,
     allowed_origins: tuple[str, ...],
     public_urls: tuple[str, ...],
     limits: tuple[str, ...],
@@ -225,6 +243,8 @@ def serve(
                 bus_url=bus_url,
                 allow_guests=allow_guests,
                 guest_rooms=guest_rooms,
+                registration=registration,
+                members_may_invite=member_invites,
                 allowed_origins=origins,
                 public_urls=urls,
                 limits=parsed,
@@ -275,6 +295,95 @@ def migrate_message(revisions: tuple[str | None, str | None] | None) -> str:
     if before == after:
         return f"database schema already at revision {after}: nothing to do"
     return f"upgraded the database schema from revision {before} to {after}"
+
+
+def _transfer_failed(url: str, exc: Exception) -> click.ClickException:
+    """A database failure during `export` / `import`, in one line."""
+    if isinstance(exc, ImportError):  # a backend's extra (asyncpg, boto3)
+        return click.ClickException(f"{url.partition(':')[0]} needs {exc.name}: {exc}")
+    return click.ClickException(str(exc))
+
+
+@main.command("export")
+@database_options
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write here (written whole, then renamed into place) [default: standard output].",
+)
+def export_command(data_dir: Path, database_url: str | None, output: Path) -> None:
+    """Write the workspace as JSON lines: users (without password hashes),
+    channels, memberships and messages with their state. `hubbub import`
+    reads it back. See docs/import-export.md."""
+    from hubbub import __version__
+    from hubbub.store import StoreError
+    from hubbub.transfer.run import export_database
+
+    url = _store_url(data_dir, database_url)
+    sqlite = url.partition(":///")[2].partition("?")[0] if url.startswith("sqlite") else ""
+    if sqlite and not Path(sqlite).is_file():
+        raise click.ClickException(f"no database at {sqlite} (see --data-dir, --database-url)")
+    generator = f"hubbub {__version__}"
+    try:
+        if str(output) == "-":
+            counts = asyncio.run(export_database(url, sys.stdout.buffer.write, generator=generator))
+            sys.stdout.flush()
+        else:
+            partial = output.with_name(f".{output.name}.partial")
+            try:
+                with partial.open("wb") as f:
+                    counts = asyncio.run(export_database(url, f.write, generator=generator))
+                partial.replace(output)
+            finally:
+                partial.unlink(missing_ok=True)
+    except (StoreError, ValueError, ImportError) as exc:
+        raise _transfer_failed(url, exc) from None
+    except BrokenPipeError:  # `hubbub export | head`
+        sys.stderr.close()
+        sys.exit(0)
+    where = "standard output" if str(output) == "-" else str(output)
+    click.echo(
+        f"exported {counts['user']} users, {counts['channel']} channels, "
+        f"{counts['membership']} memberships, {counts['message']} messages to {where}",
+        err=True,
+    )
+
+
+@main.command("import")
+@database_options
+@click.argument("path", metavar="FILE")
+@click.option(
+    "--dry-run", is_flag=True, help="Read and check FILE, say what it holds; store nothing."
+)
+def import_command(data_dir: Path, database_url: str | None, path: str, dry_run: bool) -> None:
+    """Import FILE: a Slack export ZIP, or JSON lines from `hubbub export`
+    (`-`: standard input). It is checked whole before anything is stored
+    (refused whole if unreadable), then imported idempotently: running it
+    again stores nothing twice. Prints what was imported and what was
+    skipped, and why. See docs/import-export.md."""
+    from hubbub.store import StoreError
+    from hubbub.transfer.report import Refused
+    from hubbub.transfer.run import import_plan, read_input
+
+    url = _store_url(data_dir, database_url)
+    try:
+        plan = read_input(path)
+    except Refused as exc:
+        raise click.ClickException(f"refused: {exc}") from None
+    if dry_run:
+        click.echo("\n".join(plan.report.lines(stored=False)))
+        return
+    try:
+        report = asyncio.run(import_plan(url, plan))
+    except (StoreError, ValueError, ImportError) as exc:
+        raise click.ClickException(
+            f"{_transfer_failed(url, exc).message}; run the same import again to finish it "
+            "(it stores only what is missing)"
+        ) from None
+    click.echo("\n".join(report.lines(stored=True)))
 
 
 @main.command("aws-local")
