@@ -386,6 +386,171 @@ def import_command(data_dir: Path, database_url: str | None, path: str, dry_run:
     click.echo("\n".join(report.lines(stored=True)))
 
 
+@main.group()
+def admin() -> None:
+    """Run the workspace from the database, without a web browser: create
+    accounts, set roles, deactivate, reset passwords. Each action is in the
+    audit log (by the operator). With --bus-url (the servers' Redis), open
+    connections of a deactivated account close at once; without it, its
+    tokens are refused within a second and its connections close when their
+    server next checks (docs/deploy.md)."""
+
+
+def _admin_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--bus-url",
+        envvar="HUBBUB_BUS_URL",
+        default="memory://",
+        show_default=True,
+        help="The servers' bus (redis://...), to reach their open connections.",
+    )(f)
+    return database_options(f)
+
+
+def _run_admin(
+    data_dir: Path, database_url: str | None, bus_url: str, action: Callable[[Any], Any]
+) -> Any:
+    """Run `action(hub)` on a hub over the database (and bus), in one line on failure."""
+    from hubbub.bus import open_bus
+    from hubbub.core.hub import Hub
+    from hubbub.protocol.errors import ChatError
+    from hubbub.protocol.limits import Limits
+    from hubbub.store import StoreError, open_store
+
+    url = _store_url(data_dir, database_url)
+
+    async def go() -> Any:
+        hub = Hub(open_store(url), open_bus(bus_url), Limits())
+        await hub.start()
+        try:
+            return await action(hub)
+        finally:
+            await hub.stop()
+            await hub.bus.close()
+
+    try:
+        return asyncio.run(go())
+    except ChatError as err:
+        raise click.ClickException(f"{err.message} ({err.code.name})") from None
+    except (StoreError, ValueError, ImportError) as exc:
+        raise _transfer_failed(url, exc) from None
+
+
+_ROLES = click.Choice(["owner", "admin", "member", "guest"])
+
+
+def _new_password(ctx: click.Context, param: click.Parameter, value: bool) -> str:
+    """The new password: a line of standard input with --password-stdin (for
+    scripts), else asked twice (never an argument: it would be in `ps`)."""
+    if value:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("New password", hide_input=True, confirmation_prompt=True))
+
+
+_password_option = click.option(
+    "--password-stdin",
+    "password",
+    is_flag=True,
+    callback=_new_password,
+    help="Read the password from the first line of standard input.",
+)
+
+
+@admin.command("create-user")
+@_admin_options
+@click.argument("username")
+@click.option("--role", type=_ROLES, default="member", show_default=True)
+@click.option("--display-name", default="", help="[default: the username]")
+@_password_option
+def admin_create_user(
+    data_dir: Path,
+    database_url: str | None,
+    bus_url: str,
+    username: str,
+    role: str,
+    display_name: str,
+    password: str,
+) -> None:
+    """Create an account (whatever --registration says)."""
+    user = _run_admin(
+        data_dir,
+        database_url,
+        bus_url,
+        lambda hub: hub.admin.create_user(username, password, display_name, role),
+    )
+    click.echo(f"created {user.username} ({user.role})")
+
+
+@admin.command("set-role")
+@_admin_options
+@click.argument("username")
+@click.argument("role", type=_ROLES)
+def admin_set_role(
+    data_dir: Path, database_url: str | None, bus_url: str, username: str, role: str
+) -> None:
+    """Give USERNAME a role (the last active owner stays one)."""
+    user = _run_admin(
+        data_dir, database_url, bus_url, lambda hub: hub.admin.set_role(None, username, role)
+    )
+    click.echo(f"{user.username} is now {user.role}")
+
+
+@admin.command("deactivate")
+@_admin_options
+@click.argument("username")
+def admin_deactivate(data_dir: Path, database_url: str | None, bus_url: str, username: str) -> None:
+    """Deactivate an account: its sessions end, its messages stay."""
+    _run_admin(
+        data_dir, database_url, bus_url, lambda hub: hub.admin.set_active(None, username, False)
+    )
+    click.echo(f"deactivated {username}")
+
+
+@admin.command("reactivate")
+@_admin_options
+@click.argument("username")
+def admin_reactivate(data_dir: Path, database_url: str | None, bus_url: str, username: str) -> None:
+    """Let a deactivated account log in again."""
+    _run_admin(
+        data_dir, database_url, bus_url, lambda hub: hub.admin.set_active(None, username, True)
+    )
+    click.echo(f"reactivated {username}")
+
+
+@admin.command("reset-password")
+@_admin_options
+@click.argument("username")
+@_password_option
+def admin_reset_password(
+    data_dir: Path, database_url: str | None, bus_url: str, username: str, password: str
+) -> None:
+    """Set a new password for USERNAME; every session of it ends."""
+    _run_admin(
+        data_dir, database_url, bus_url, lambda hub: hub.admin.reset_password(username, password)
+    )
+    click.echo(f"new password set for {username}; its sessions ended")
+
+
+@admin.command("users")
+@_admin_options
+def admin_users(data_dir: Path, database_url: str | None, bus_url: str) -> None:
+    """List the accounts: username, role, and whether deactivated."""
+
+    async def every(hub: Any) -> list[Any]:
+        out: list[Any] = []
+        after = None
+        while True:
+            page = await hub.store.search_users("", after, 500)
+            out += page
+            if len(page) < 500:
+                return out
+            after = page[-1].username
+
+    for u in _run_admin(data_dir, database_url, bus_url, every):
+        state = "" if u.active else "  (deactivated)"
+        click.echo(f"{u.username:32} {u.role:7} {u.display_name}{state}")
+
+
 @main.command("aws-local")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=3001, show_default=True, type=int, help="0 picks a free port.")

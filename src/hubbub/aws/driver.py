@@ -28,9 +28,9 @@ from hubbub.core.hub import Hub, unavailable
 from hubbub.core.models import Channel, User
 from hubbub.core.ports import StoreError
 from hubbub.protocol.codec import encode
-from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
+from hubbub.protocol.errors import ChatError, CloseCode
 from hubbub.session.driver import FrameId, Resumed
-from hubbub.session.engine import Engine
+from hubbub.session.engine import ENDED_BY, Engine
 from hubbub.session.state import SENDING, Event, SessionState, State
 from hubbub.store.dynamo.order import Turn
 
@@ -39,11 +39,6 @@ log = logging.getLogger("hubbub.aws")
 # How a refused `$connect` answers: API Gateway turns the status into the
 # handshake's HTTP response.
 CONNECT_STATUS = {CloseCode.auth_failed: 401, CloseCode.room_unavailable: 404}
-# A frame of a connection whose session ended meanwhile closes it, saying why.
-ENDED = {
-    ErrorCode.session_ended: CloseCode.session_ended,
-    ErrorCode.account_deactivated: CloseCode.account_deactivated,
-}
 
 
 @dataclasses.dataclass
@@ -225,8 +220,10 @@ class LambdaGateway:
         try:
             await conn.load(await self.connections.get(connection_id))
         except ChatError as err:
-            code = ENDED.get(err.code)
-            if code is not None:  # its session ended, or the account was deactivated
+            # A frame of a connection whose session ended meanwhile (or whose
+            # account was deactivated) closes it, saying why.
+            code = ENDED_BY.get(err.code)
+            if code is not None:
                 self.engine.refuse(conn, code, err, None)
             else:
                 conn.send_error(err)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # How long a node trusts what it read of a session (and its user): the most
 # a revocation, deactivation or role change takes to reach every node's REST.
-SESSION_CACHE = 1.0
+SESSION_CACHE = 0.5
 _MAX_CACHED = 50_000
 # A session's `last_used_at` is written at most this often (ms): a REST
 # client polling every second must not cost a write per request.
@@ -100,14 +100,24 @@ class Accounts:
 
     async def _read(self, claims: auth.Claims) -> Identity:
         session = await self.hub.store.get_session(claims.session_id)
-        if session is None or session.ended_at is not None or session.user_id != claims.user_id:
+        if session is None or session.user_id != claims.user_id:
             raise session_ended()
         user = await self.hub.store.get_user(claims.user_id)
         if user is None:  # a token from another database
             raise ChatError(ErrorCode.token_invalid, "invalid token")
+        # Deactivating ends the sessions too: say the reason that lasts.
         if not user.active:
             raise deactivated()
+        if session.ended_at is not None:
+            raise session_ended()
         return Identity(user, session)
+
+    async def recheck(self, claims: auth.Claims) -> None:
+        """Raise unless the session stands, as the store says now (no cache):
+        for a connection that just began to follow its user's topic, whose
+        `session_ended` may have been published just before it listened."""
+        identity = await self._read(claims)
+        self._cache[claims.session_id] = (time.monotonic() + SESSION_CACHE, identity)
 
     def forget(self, session_ids: list[str] | None = None) -> None:
         """Drop cached answers (this node's; the others' expire by themselves)."""
@@ -115,6 +125,12 @@ class Accounts:
             self._cache.clear()
         for sid in session_ids or ():
             self._cache.pop(sid, None)
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop the cached answers of a user's sessions: what this node shows
+        of them (`/api/me`, their role) is what they just changed."""
+        for sid in [sid for sid, (_, i) in self._cache.items() if i.user.id == user_id]:
+            del self._cache[sid]
 
     async def sessions(self, user: User) -> list[Session]:
         """The user's sessions that stand, the most recently used first."""

@@ -7,16 +7,17 @@ now, not as it was when a connection opened.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hubbub.core import events, roles
+from hubbub.core import auth, events, roles
 from hubbub.core.checks import archived, check_channel_name
 from hubbub.core.models import ROLES, AuditEntry, Channel, Role, User
 from hubbub.core.ports import NameTaken
 from hubbub.protocol.errors import ChatError, ErrorCode
-from hubbub.protocol.rules import MAX_PURPOSE
+from hubbub.protocol.rules import MAX_DISPLAY_NAME, MAX_PURPOSE
 
 if TYPE_CHECKING:
     from hubbub.core.hub import Hub
@@ -117,11 +118,30 @@ class Admin:
         await self.hub.user_changed(updated)
         return updated
 
-    async def reset_password(self, username: str, password_hash: str) -> None:
+    async def create_user(
+        self, username: str, password: str, display_name: str = "", role: Role = "member"
+    ) -> User:
+        """The operator's (`hubbub admin create-user`): an account, whatever
+        `registration` says, in the default channels (a guest's: none)."""
+        auth.check_username(username)
+        auth.check_password(password)
+        hashed = await asyncio.to_thread(auth.hash_password, password)
+        display = display_name.strip()[:MAX_DISPLAY_NAME] or username
+        try:
+            user = await self.hub.store.create_user(username, display, hashed, role)
+        except NameTaken:
+            raise ChatError(ErrorCode.conflict, f"username {username!r} is taken") from None
+        await self.hub.join_new(user, ())
+        await self.audit(None, "user.create", f"@{username}", role=role)
+        return user
+
+    async def reset_password(self, username: str, password: str) -> None:
         """The operator's (`hubbub admin reset-password`): a new password, and
         every session of the account ended."""
+        auth.check_password(password)
         target = await self.hub.user_by_name(username)
-        await self.hub.store.update_password_hash(target.id, password_hash)
+        hashed = await asyncio.to_thread(auth.hash_password, password)
+        await self.hub.store.update_password_hash(target.id, hashed)
         await self.hub.accounts.end_sessions(target)
         await self.audit(None, "user.password", f"@{target.username}")
 

@@ -255,6 +255,12 @@ class Hub:
                 ErrorCode.registration_throttled, "too many registrations", retry_after=wait
             )
         first = not await self.store.users_with_role("owner")
+        if first:
+            # The first account is the owner's, whatever the mode: of
+            # concurrent first registrations one claims it, the others are
+            # registrations like any (refused where sign-up is not open).
+            # Claimed before the account exists, so a loser creates none.
+            first = await self.store.get_or_set_meta("owner", username) == username
         if not first and self.registration == "closed":
             raise ChatError(ErrorCode.registration_closed, "this server takes no sign-ups")
         if not first and self.registration == "invite" and not invite:
@@ -278,22 +284,21 @@ class Hub:
             if used is not None:
                 await self.store.unuse_invite(used.code_hash)
             raise ChatError(ErrorCode.conflict, f"username {username!r} is taken") from None
-        if first and await self.store.get_or_set_meta("owner", str(user.id)) == str(user.id):
-            # The first account: of concurrent first registrations, one wins.
+        if first:
             await self.store.set_role(user.id, "owner")
             user = dataclasses.replace(user, role="owner")
-        await self._join_new(user, used.channels if used else ())
+        await self.join_new(user, used.channels if used else ())
         token, _ = await self.accounts.start_session(user, address=address, device=device)
         return user, token
 
-    async def _join_new(self, user: User, invited: Sequence[str]) -> None:
+    async def join_new(self, user: User, invited: Sequence[str]) -> None:
         """Put a new account in the channels its invite names and, unless it
         is a guest's, in the default ones. Best effort: the account exists
         either way, so a storage failure here is logged, not answered."""
         try:
             names = list(invited)
             if user.role != "guest":
-                names += [c.name for c in await self._default_channels(user)]
+                names += [c.name for c in await self._default_channels()]
             for name in dict.fromkeys(names):
                 channel = await self.store.get_channel(name)
                 if channel is None or channel.archived or channel.kind == "dm":
@@ -303,23 +308,24 @@ class Hub:
         except StoreError as exc:
             log.warning("%s not put in the default channels: %s", user.username, exc)
 
-    async def _default_channels(self, user: User) -> list[Channel]:
-        """The channels new accounts join: those marked default; if none is,
-        `DEFAULT_CHANNEL`, created by the first account that needs it (not
-        counted against `channels_per_hour`: nobody asked for it) and marked
-        default. A private channel of that name is left alone."""
+    async def _default_channels(self) -> list[Channel]:
+        """The channels new accounts join: those marked default; if none is
+        and no channel is named `DEFAULT_CHANNEL`, that one, created by the
+        first account that needs it (not counted against `channels_per_hour`:
+        nobody asked for it) and marked default. One of that name that is no
+        default (an admin unmarked it, or it is private) is left alone."""
         found = await self.store.default_channels()
         if found:
-            return [c for c in found if c.kind == "public"]
-        channel = await self.store.get_channel(DEFAULT_CHANNEL)
-        if channel is None:
-            try:
-                channel = await self.store.create_channel(
-                    DEFAULT_CHANNEL, "public", "", [], default=True
-                )
-            except NameTaken:  # created concurrently by another registration
-                channel = await self.store.get_channel(DEFAULT_CHANNEL)
-        return [channel] if channel is not None and channel.kind == "public" else []
+            return [c for c in found if c.kind == "public" and not c.archived]
+        if await self.store.get_channel(DEFAULT_CHANNEL) is not None:
+            return []  # an admin made it no default (or it is private)
+        try:
+            channel = await self.store.create_channel(
+                DEFAULT_CHANNEL, "public", "", [], default=True
+            )
+        except NameTaken:  # created concurrently by another registration
+            return await self.store.default_channels()
+        return [channel]
 
     async def check_password(self, username: str, password: str, *, address: str = "") -> User:
         """The account if `password` is its own, throttled per address and
@@ -385,6 +391,7 @@ class Hub:
         """Tell who watches the user (and their own connections) what they are
         now: name, role, status, active."""
         self._users.pop(user.id, None)
+        self.accounts.forget_user(user.id)
         body = {"type": "user_updated", "user": self.user_body(user)}
         await self.publish(events.presence_topic(user.id), body)
         await self.publish(events.user_topic(user.id), body)
@@ -528,6 +535,8 @@ class Hub:
         if channel is None:
             if creator is None and self.guest_rooms != "create":
                 raise not_found(name)
+            if creator is not None and creator.role == "guest":
+                raise not_found(name)  # guests create no channels, rooms included
             self.check_channel_rate(creator)
             try:
                 channel = await self.store.create_channel(
@@ -576,7 +585,7 @@ class Hub:
         target = await self.user_by_name(username)
         if not target.active:
             raise ChatError(
-                ErrorCode.account_deactivated, f"{username} was deactivated", field="username"
+                ErrorCode.invalid_input, f"{username} was deactivated", field="username"
             )
         if await self.store.add_member(channel.id, target.id):
             channel = await self._refreshed(channel)
@@ -712,6 +721,12 @@ class Hub:
             return self.writer.submit_nowait(
                 NewMessage(channel_id, user.id, None, text, client_id, now)
             )
+        # Not the cache: a reply's transaction checks neither membership nor
+        # archiving, so this read is what refuses a member who left (on any
+        # node) or an archived channel. Replies are few beside messages.
+        channel = (await self.member_channel(user, name)).channel
+        if channel.archived:
+            raise archived(channel)
         followers = await self._mentioned_members(channel_id, text)
         reply = NewReply(
             channel_id,
@@ -836,12 +851,14 @@ class Hub:
         try:
             return await self._change(user, name, seq, Delete(at))
         except ChatError as err:
-            if err.code is not ErrorCode.forbidden:
+            # Someone else's message, or (for an admin moderating) a public
+            # channel they are not in.
+            if err.code not in (ErrorCode.forbidden, ErrorCode.not_a_member):
                 raise
             moderator = await self.fresh(user)
             if not roles.is_admin(moderator):
                 raise
-        changed = await self._change(moderator, name, seq, Delete(at, moderated=True))
+        changed = await self._change(moderator, name, seq, Delete(at, moderated=True), member=False)
         if changed.seq is not None:
             await self.admin.audit(
                 moderator,
@@ -937,9 +954,16 @@ class Hub:
         except StoreError as exc:
             raise unavailable(exc) from None
 
-    async def _change(self, user: User, name: str, seq: int, change: MessageChange) -> Changed:
+    async def _change(
+        self, user: User, name: str, seq: int, change: MessageChange, *, member: bool = True
+    ) -> Changed:
+        """`member`: the user must be in the channel (not so for a moderator
+        in a public one)."""
         self.check_rate(user.id)
-        channel = (await self.member_channel(user, name)).channel
+        if member:
+            channel = (await self.member_channel(user, name)).channel
+        else:
+            channel, _ = await self.channel_for(user, name)
         if channel.archived:
             raise archived(channel)
         fut = self.writer.submit_change(ChangeJob(channel.id, min(seq, MAX_SEQ), user.id, change))

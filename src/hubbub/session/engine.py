@@ -38,6 +38,11 @@ ENDS: dict[str, tuple[CloseCode, Callable[[], ChatError]]] = {
     "session_ended": (CloseCode.session_ended, accounts.session_ended),
     "account_deactivated": (CloseCode.account_deactivated, accounts.deactivated),
 }
+# The close code of each error that says a session ended.
+ENDED_BY = {
+    ErrorCode.session_ended: CloseCode.session_ended,
+    ErrorCode.account_deactivated: CloseCode.account_deactivated,
+}
 
 
 class Engine:
@@ -94,8 +99,8 @@ class Engine:
         if room is not None:
             await self._open_room(conn, room, user)
             return
-        await self._admitted(conn, user, None)
-        conn.send(events.hello(user, hub.limits, __version__))
+        if await self._admitted(conn, user, None):
+            conn.send(events.hello(user, hub.limits, __version__))
 
     async def _open_room(self, conn: Conn, name: str, user: User | None) -> None:
         try:
@@ -105,15 +110,31 @@ class Engine:
             return
         if conn.session.state is not State.AUTHENTICATING:
             return  # it went away meanwhile
-        await self._admitted(conn, user, channel)
-        await conn.follow(events.channel_topic(channel.id), tutorial=True)
+        if await self._admitted(conn, user, channel):
+            await conn.follow(events.channel_topic(channel.id), tutorial=True)
 
-    async def _admitted(self, conn: Conn, user: User | None, room: Channel | None) -> None:
+    async def _admitted(self, conn: Conn, user: User | None, room: Channel | None) -> bool:
+        """Open the connection; False if it closed meanwhile."""
         await conn.admit(user, room)
-        if user is not None:
-            # Counted before the first await: a close from here on uncounts it.
-            await self.hub.connected(user)
-            await conn.follow(events.user_topic(user.id))
+        if user is None:
+            return True
+        # Counted before the first await: a close from here on uncounts it.
+        await self.hub.connected(user)
+        await conn.follow(events.user_topic(user.id))
+        if conn.session_id is None:
+            return True
+        # Its session may have ended after it was checked (on another node,
+        # through a cache) and before the user's topic reached this
+        # connection: ask the store, now that a later end would reach it.
+        try:
+            await self.hub.accounts.recheck(Claims(user.id, conn.session_id))
+        except ChatError as err:
+            if err.code in ENDED_BY:
+                self.refuse(conn, ENDED_BY[err.code], err, None)
+            else:
+                conn.close(CloseCode.auth_failed, err.message)
+            return False
+        return True
 
     def refuse(self, conn: Conn, code: CloseCode, err: ChatError, fid: FrameId) -> None:
         """Close for good, saying why: where the driver has no close code to
