@@ -101,3 +101,68 @@ async def test_redis_counters_are_atomic_and_expire() -> None:
     finally:
         await counters.close()
         redis.kill()
+
+
+async def test_a_users_sends_are_limited_for_the_whole_cluster(tmp_path: Path) -> None:
+    """One user sending through two nodes at once gets the limit once, not
+    once per node: the nodes share each user's counts in Redis."""
+    import asyncio
+    import time
+
+    from hubbub.core.ratelimit import ClusterSendLimit
+    from support import register, ws_connect
+
+    rate, burst = 5, 5
+    redis = PrivateRedis()
+    redis.start()
+    pg = await fresh_postgres_database()
+    limits = f"messages_per_second={rate},message_burst={burst}"
+    args = ("--database-url", pg, "--bus-url", redis.url, "--limit", limits)
+    a, b = (start_server(tmp_path / n, *args) for n in ("a", "b"))
+    try:
+        async with httpx.AsyncClient(base_url=a.url, timeout=WAIT) as http:
+            token = await register(http, "eve")
+        seconds, every = 1.5, 0.02
+
+        async def blast(node: Server) -> int:
+            """Send every `every` s for `seconds` s; how many were stored."""
+            async with ws_connect(f"{node.ws_url}?token={token}") as ws:
+                await ws.expect("hello")
+                sent, start = 0, time.monotonic()
+                while time.monotonic() - start < seconds:
+                    await ws.send(
+                        {
+                            "action": "send",
+                            "id": sent,
+                            "channel": "general",
+                            "text": "x",
+                            "client_id": f"{node.port}-{sent}",
+                        }
+                    )
+                    sent += 1
+                    await asyncio.sleep(every)
+                stored = refused = 0
+                while stored + refused < sent:
+                    frame = await ws.recv()
+                    if frame["type"] == "ack":
+                        stored += 1
+                    elif frame["type"] == "error":
+                        assert frame["code"] == "rate_limited", frame
+                        refused += 1
+                return stored
+
+        on_a, on_b = await asyncio.gather(blast(a), blast(b))
+        # Each node alone would let `burst + rate * seconds` through: both
+        # did at least their burst, and together no more than the cluster's
+        # window allows, plus what they let through in one sync before they
+        # heard (`rate * SYNC` each).
+        per_node = burst + rate * seconds
+        cluster = int(rate * ClusterSendLimit.WINDOW) + burst
+        slack = 2 * (rate * ClusterSendLimit.SYNC + 1)
+        assert on_a >= burst and on_b >= burst, (on_a, on_b)
+        assert on_a + on_b <= cluster + slack < 2 * per_node, (on_a, on_b)
+    finally:
+        for node in (a, b):
+            node.stop()
+        redis.kill()
+        await drop_database(pg)

@@ -49,7 +49,13 @@ from hubbub.core.ports import (
     StoreError,
 )
 from hubbub.core.presence import LocalDirectory, Presence
-from hubbub.core.ratelimit import LocalCounters, LoginThrottle, RateLimiter, RegistrationThrottle
+from hubbub.core.ratelimit import (
+    ClusterSendLimit,
+    LocalCounters,
+    LoginThrottle,
+    RateLimiter,
+    RegistrationThrottle,
+)
 from hubbub.core.replay import message_envelope
 from hubbub.core.writer import ChangeJob, GroupCommitWriter
 from hubbub.protocol.errors import ChatError, ErrorCode
@@ -149,6 +155,15 @@ class Hub:
         self.login_throttle = LoginThrottle(self.counters, limits, clock)
         self.registration_throttle = RegistrationThrottle(self.counters, limits, clock)
         self.send_limiter = RateLimiter(limits.messages_per_second, limits.message_burst)
+        # With shared counters (Redis), the limit holds for the cluster too.
+        self.cluster_limit = (
+            None
+            if isinstance(self.counters, LocalCounters)
+            else ClusterSendLimit(
+                self.counters, limits.messages_per_second, limits.message_burst, clock
+            )
+        )
+        self._limit_task: asyncio.Task[None] | None = None
         # Per node, as the send limiter; guests creating rooms share one key.
         self.channel_limiter = RateLimiter(
             max(limits.channels_per_hour, 1e-9) / 3600, limits.channels_per_hour
@@ -168,13 +183,16 @@ class Hub:
         await self.store.open()
         self.secret = await self.store.get_or_set_meta("jwt_secret", secrets.token_urlsafe(48))
         self.writer.start()
+        if self.cluster_limit is not None:
+            self._limit_task = asyncio.create_task(self.cluster_limit.run())
         if self.directory.expires:
             self._presence_task = asyncio.create_task(self._presence_heartbeat())
 
     async def stop(self) -> None:
-        if self._presence_task is not None:
-            self._presence_task.cancel()
-            await asyncio.gather(self._presence_task, return_exceptions=True)
+        for task in (self._presence_task, self._limit_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.writer.stop()
         await self.directory.close()
         await self.counters.close()
@@ -677,9 +695,17 @@ class Hub:
         return text
 
     def check_rate(self, key: object) -> None:
-        wait = self.send_limiter.take(key, self.clock())
+        """Take one of `key`'s sends (a user id, or a guest's key): this node's
+        bucket, and for a user the cluster's count (no I/O here)."""
+        cluster = self.cluster_limit if isinstance(key, int) else None
+        user_id = key if isinstance(key, int) else 0
+        wait = cluster.refused(user_id) if cluster is not None else 0.0
+        if wait <= 0:
+            wait = self.send_limiter.take(key, self.clock())
         if wait > 0:
             raise ChatError(ErrorCode.rate_limited, "slow down", retry_after=wait)
+        if cluster is not None:
+            cluster.sent(user_id)
 
     async def send(
         self,

@@ -4,6 +4,7 @@ throttles on top of `Counters` (in memory here for one process; in Redis,
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
 import logging
@@ -195,3 +196,67 @@ class RegistrationThrottle(_Throttle):
         key = f"register:addr:{address_key(address)}"
         (tally,) = await self._add([key], 3600.0)
         return tally.retry_after if tally.hits > self.limits.registrations_per_hour else 0.0
+
+
+class ClusterSendLimit:
+    """Each user's sends counted for the whole cluster, beside each node's own
+    token bucket (`RateLimiter`, exact but per node: a user connected to N
+    nodes would get N times the rate).
+
+    A send asks only this node's memory (no round trip on the hot path):
+    whether the cluster said the user is over. Every `SYNC` seconds the node
+    adds what it let through per user to the shared counts (Redis, one round
+    trip for all users) and learns the totals; a user past `rate * WINDOW +
+    burst` in a window (from their first send in it) is refused on every node
+    until it ends. So the cluster lets through at most that, plus what the
+    nodes let through in one `SYNC` before they heard.
+    """
+
+    SYNC = 0.25
+    WINDOW = 2.0
+
+    def __init__(
+        self, counters: Counters, rate: float, burst: int, clock: Callable[[], float]
+    ) -> None:
+        self.counters = counters
+        self.limit = int(rate * self.WINDOW) + burst
+        self.clock = clock
+        self._sent: dict[int, int] = {}  # user id -> sends since the last sync
+        self._until: dict[int, float] = {}  # user id -> refused until (clock time)
+
+    def refused(self, user_id: int) -> float:
+        """Seconds until the user may send again (0: now)."""
+        until = self._until.get(user_id)
+        if until is None:
+            return 0.0
+        wait = until - self.clock()
+        if wait <= 0:
+            del self._until[user_id]
+            return 0.0
+        return wait
+
+    def sent(self, user_id: int) -> None:
+        self._sent[user_id] = self._sent.get(user_id, 0) + 1
+
+    async def sync(self) -> None:
+        sent, self._sent = self._sent, {}
+        by_amount: dict[int, list[int]] = {}
+        for uid, n in sent.items():
+            by_amount.setdefault(n, []).append(uid)
+        now = self.clock()
+        for amount, uids in by_amount.items():
+            try:
+                tallies = await self.counters.add(
+                    [f"send:{uid}" for uid in uids], self.WINDOW, amount
+                )
+            except BusError as exc:  # the node's own bucket still holds
+                log.warning("cluster send counts not shared: %s", exc)
+                return
+            for uid, tally in zip(uids, tallies, strict=True):
+                if tally.hits > self.limit:
+                    self._until[uid] = now + tally.retry_after
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.SYNC)
+            await self.sync()
