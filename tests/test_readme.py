@@ -104,7 +104,10 @@ async def run_wscat(block: str, url_of: Callable[[str], str]) -> list[list[dict[
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-async def test_the_rest_and_websocket_tour_runs_twice(server: Server) -> None:
+async def test_the_rest_and_websocket_tour_runs_twice(
+    server_factory: Callable[..., Server],
+) -> None:
+    server = server_factory("--registration", "open")  # as the README says to start it
     for run in (1, 2):
         alice, bob = rest_tour(server)
 
