@@ -830,3 +830,57 @@ def test_chat_command_in_a_terminal(
                     os.kill(pid, 9)
                     os.waitpid(pid, 0)
             os.close(fd)
+
+
+async def test_running_a_channel_from_the_terminal(
+    server: Server, users: tuple[str, Rest, str, Rest]
+) -> None:
+    """/purpose, /rename, /archive, /unarchive, /kick and /status, each seen by
+    the server and by the other user; a rename by someone else moves the app's
+    channel to its new name, history and all."""
+    alice, a, bob, b = users
+    await a.call("POST", "/api/channels", json={"name": "lab"})  # alice's: she is its admin
+    await b.call("POST", "/api/channels/lab/join")
+    await b.post("lab", "first words")
+    async with running(server, a.token, channel="lab") as (app, pilot):
+        await wait_for(pilot, lambda: "first words" in pane(app), "lab's history")
+        await submit(pilot, "/purpose Where experiments happen")
+        await wait_for(pilot, lambda: "purpose: Where experiments happen" in pane(app), "/purpose")
+        assert (await b.channel("lab"))["purpose"] == "Where experiments happen"
+
+        await submit(pilot, "/rename #workshop")
+        await wait_for(pilot, lambda: app.active == "workshop", "/rename")
+        assert "#workshop" in sidebar(app) and "#lab" not in sidebar(app)
+        assert (await b.channel("lab"))["name"] == "workshop"  # the old name still works
+        await b.post("workshop", "after the rename")
+        await wait_for(pilot, lambda: "after the rename" in pane(app), "live after the rename")
+        assert "first words" in pane(app)
+
+        # A rename by someone else (bob is a workspace admin) moves us too.
+        await b.call("PATCH", "/api/channels/workshop", json={"name": "studio"})
+        await wait_for(pilot, lambda: app.active == "studio", "a rename by bob")
+        await b.post("studio", "in the studio")
+        await wait_for(pilot, lambda: "in the studio" in pane(app), "live after bob's rename")
+
+        await submit(pilot, "/archive")
+        await wait_for(pilot, lambda: "is archived" in pane(app), "/archive")
+        await submit(pilot, "not any more")
+        await wait_for(pilot, lambda: "channel_archived" in pane(app), "a send refused")
+        assert (await b.channel("studio"))["archived"] is True
+        await submit(pilot, "/unarchive")
+        await wait_for(pilot, lambda: "takes messages again" in pane(app), "/unarchive")
+
+        await submit(pilot, f"/kick @{bob}")
+        await wait_for(pilot, lambda: f"removed {bob}" in pane(app), "/kick")
+        members = (await a.call("GET", "/api/channels/studio/members"))["members"]
+        assert bob not in members and alice in members
+
+        await submit(pilot, "/status :coffee: back in five")
+        await wait_for(pilot, lambda: "status: :coffee: back in five" in pane(app), "/status")
+        me = await b.call("GET", f"/api/users/{alice}")
+        assert (
+            me["custom_status"]["emoji"] == "☕" and me["custom_status"]["text"] == "back in five"
+        )
+        await submit(pilot, "/status")
+        await wait_for(pilot, lambda: "status cleared" in pane(app), "/status alone")
+        assert (await b.call("GET", f"/api/users/{alice}"))["custom_status"] is None

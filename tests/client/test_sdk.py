@@ -376,3 +376,71 @@ async def test_threads_through_the_sdk_and_rest(server: Server) -> None:
         with pytest.raises(HubbubError) as e:
             await a.thread("ops", 999)
         assert e.value.code == "not_found"
+
+
+async def test_sessions_profile_administration_and_a_rename(server: Server) -> None:
+    """The SDK's account and admin calls against a real server, and a client
+    that follows a channel through its rename and stops for good when its
+    session ends."""
+    async with Client(server.url) as owner, Client(server.url) as ann, Client(server.url) as tab:
+        await owner.register("boss", "correct horse")  # the first account: the owner
+        assert (await owner.me())["role"] == "owner"
+        await ann.register("ann", "correct horse")
+        await tab.login("ann", "correct horse")  # a second session of ann's
+        sessions = await ann.sessions()
+        assert len(sessions) == 2 and [s["current"] for s in sessions].count(True) == 1
+
+        # A rename while ann follows the channel: she keeps it under its new name.
+        await owner.create_channel("lab")
+        await ann.join("lab")
+        await ann.connect()
+        await ann.subscribe("lab")
+        first = await owner.post("lab", "before")
+        assert (await next_message(ann)).seq == first.seq
+        renamed = await owner.update_channel("lab", name="studio", purpose="making things")
+        assert (renamed["name"], renamed["purpose"]) == ("studio", "making things")
+        update = await next_of(ann, frames.ChannelUpdated)
+        assert (update.renamed_from, update.channel.name) == ("lab", "studio")
+        assert ann.subscriptions == ("studio",) and ann.last_seq["studio"] >= first.seq
+        after = await owner.post("lab", "after")  # the old name still reaches it
+        got = await next_message(ann)
+        assert (got.channel, got.text, got.seq) == ("studio", "after", after.seq)
+
+        # Profile and status; an admin's view of them; the audit log.
+        me = await ann.update_profile(display_name="Ann Lee", status=("🌴", "away", None))
+        assert me["display_name"] == "Ann Lee" and me["custom_status"]["text"] == "away"
+        await owner.set_role("ann", "admin")
+        with pytest.raises(HubbubError) as e:
+            await ann.set_role("boss", "member")  # admins cannot touch owners
+        assert e.value.code == "forbidden"
+        invite = await owner.create_invite(max_uses=2, channels=["studio"])
+        assert invite["code"] and invite["state"] == "active"
+        assert [i["id"] for i in await owner.invites()] == [invite["id"]]
+        await owner.revoke_invite(invite["id"])
+        assert (await owner.invites())[0]["state"] == "revoked"
+        actions = [e["action"] for e in await owner.audit_log()]
+        assert actions[:4] == ["invite.revoke", "invite.create", "user.role", "channel.rename"]
+
+        # A new password ends ann's other session: its connection stops, fatally.
+        await tab.connect()
+        await ann.change_password("correct horse", "a better horse")
+        with pytest.raises(HubbubError) as e:
+            await next_of(tab, frames.Message)
+        assert e.value.code == "session_ended"
+        with pytest.raises(HubbubError) as e:
+            await tab.me()
+        assert e.value.code == "session_ended"
+        assert len(await ann.sessions()) == 1
+
+        # Deactivated: ann's own connection ends too, and she cannot log in.
+        await owner.set_active("ann", False)
+        with pytest.raises(HubbubError) as e:
+            await next_of(ann, frames.Message)
+        assert e.value.code == "account_deactivated"
+        async with Client(server.url) as again:
+            with pytest.raises(HubbubError) as e:
+                await again.login("ann", "a better horse")
+            assert e.value.code == "account_deactivated"
+
+        await owner.logout()
+        assert owner.token is None
