@@ -989,6 +989,12 @@ def _overview(limits: Limits) -> list[str]:
         "`account_deactivated`) and are closed with 4010 (or 4011) at once, on every node: "
         "the end travels on the user's own topic, so no frame costs a database query. "
         "Clients must not reconnect with the same token after 4010 or 4011.",
+        "- Accounts and the workspace are run over REST (`/docs`, tags `auth`, `users`, "
+        "`admin`): sessions, password, profile and custom status, invites, roles, "
+        "deactivation, channel settings, the audit log. The WebSocket carries what they "
+        "change: `user_updated`, `channel_updated`, `session_ended`, "
+        "`account_deactivated`. Guests (role `guest`) see only the channels they are in: "
+        "others are `not_found`, as private channels are.",
         "- On the Lambda deployment a connection's session is checked at each of its "
         "frames instead (no process holds the connection between frames): a connection "
         "of an ended session gets the error and is closed at its next frame, and events "
