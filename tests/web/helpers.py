@@ -249,6 +249,35 @@ class Web:
         for ctx in self.contexts:
             await ctx.close()
 
+    # --- accounts and administration (REST) -------------------------------------------
+
+    async def login(self, username: str, password: str = PASSWORD) -> User:
+        """Log in again: a new session of `username`'s (another device), its token."""
+        r = await self.http.post(
+            "/api/auth/login", json={"username": username, "password": password}
+        )
+        assert r.status_code == 200, r.text
+        data = r.json()
+        return User(username, data["token"], data["user"]["display_name"])
+
+    async def invite(
+        self,
+        user: User,
+        *,
+        channels: tuple[str, ...] = (),
+        role: str = "member",
+        max_uses: int = 1,
+    ) -> Any:
+        """A new invite link (`code`, `path`, ...) made by `user` (an admin)."""
+        body = {"channels": list(channels), "role": role, "max_uses": max_uses}
+        r = await self.http.post("/api/invites", json=body, headers=user.headers)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def me_status(self, user: User) -> int:
+        """The status of `GET /api/me` with `user`'s token (401 once it is refused)."""
+        return (await self.http.get("/api/me", headers=user.headers)).status_code
+
 
 # --- locators shared by the tests ------------------------------------------------------
 
@@ -324,3 +353,55 @@ async def send_reply(page: Page, text: str, *, broadcast: bool = False) -> None:
     composer = panel.get_by_test_id("thread-composer")
     await composer.fill(text)
     await composer.press("Enter")
+
+
+# --- accounts and administration ----------------------------------------------------------
+
+
+async def menu(page: Page, item: str) -> None:
+    """Pick `item` ("account", "admin", "signout") from your menu (the sidebar's foot)."""
+    await page.get_by_test_id("user-menu").click()
+    await page.get_by_test_id(f"menu-{item}").click()
+
+
+async def open_account(page: Page) -> Locator:
+    await menu(page, "account")
+    dialog = page.get_by_test_id("account-dialog")
+    await expect(dialog).to_be_visible()
+    return dialog
+
+
+async def open_admin(page: Page, tab: str = "members") -> Locator:
+    """The administration dialog, on `tab` ("members", "invites", "audit")."""
+    await menu(page, "admin")
+    dialog = page.get_by_test_id("admin-dialog")
+    await expect(dialog).to_be_visible()
+    if tab != "members":
+        await dialog.get_by_test_id(f"admin-tab-{tab}").click()
+    await expect(dialog.get_by_test_id("admin-panel")).to_have_attribute("data-tab", tab)
+    return dialog
+
+
+def admin_member(scope: Page | Locator, username: str) -> Locator:
+    """`username`'s row in the administration's member list."""
+    return scope.locator(f'[data-testid="admin-member"][data-username="{username}"]')
+
+
+async def expect_signed_out(page: Page, reason: str | re.Pattern[str]) -> None:
+    """The tab is back on the sign-in screen, saying `reason` (a part of it),
+    and has forgotten its token."""
+    await expect(page.get_by_test_id("auth-form")).to_be_visible()
+    await expect(page.get_by_test_id("auth-error")).to_contain_text(reason)
+    assert await page.evaluate("sessionStorage.getItem('hubbub.token')") is None
+
+
+async def fill_sign_up(
+    page: Page, username: str, display_name: str | None = None, password: str = PASSWORD
+) -> None:
+    """Fill in and send the sign-up form (already showing)."""
+    await expect(page.get_by_test_id("auth-form")).to_have_attribute("data-mode", "register")
+    await page.get_by_test_id("auth-username").fill(username)
+    if display_name:
+        await page.get_by_test_id("auth-display-name").fill(display_name)
+    await page.get_by_test_id("auth-password").fill(password)
+    await page.get_by_test_id("auth-submit").click()

@@ -499,6 +499,7 @@ class Hub:
                 )
         body.update(
             is_member=membership is not None,
+            is_admin=membership is not None and membership.admin,
             last_read=membership.last_read if membership else 0,
             unread=unread,
             mentions=mentions,

@@ -151,6 +151,9 @@ class ChannelIn(Body):
 
 class ChannelView(ChannelOut):
     is_member: bool
+    is_admin: bool = Field(
+        False, description="You are one of the channel's admins (its creator, or made one)."
+    )
     last_read: int
     unread: int = Field(
         0, description="Messages from others after `last_read` (never edits or reactions)."

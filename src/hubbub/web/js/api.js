@@ -9,7 +9,10 @@ export class ApiError extends Error {
   }
 }
 
-const AUTH_CODES = new Set(["token_invalid", "token_expired", "not_authenticated"]);
+// A 401 with one of these: the token is no good any more (sign in again). The
+// last two: the session was ended (signed out elsewhere, revoked, a new
+// password), or an admin deactivated the account.
+const AUTH_CODES = new Set(["token_invalid", "token_expired", "not_authenticated", "session_ended", "account_deactivated"]);
 
 export class Api {
   constructor({ token = null, onUnauthorized = null } = {}) {
@@ -37,6 +40,15 @@ export class Api {
 
   put(path, body = {}) {
     return this.request("PUT", path, body);
+  }
+
+  patch(path, body = {}) {
+    return this.request("PATCH", path, body);
+  }
+
+  /** DELETE (most answer 204: null). */
+  del(path) {
+    return this.request("DELETE", path);
   }
 
   /** The first `limit` users whose username or display name contains `q`
@@ -71,7 +83,7 @@ export class Api {
       const err = (data && data.error) || {};
       const code = err.code || `http_${res.status}`;
       if (res.status === 401 && this.token && AUTH_CODES.has(code) && this.onUnauthorized) {
-        this.onUnauthorized(err.message || "Your session has ended.");
+        this.onUnauthorized(err.message || "Your session has ended.", code);
       }
       throw new ApiError(res.status, code, err.message || res.statusText || "Request failed", err.field || null);
     }

@@ -13,6 +13,7 @@ import { h, setChildren } from "./dom.js";
 import { Header } from "./header.js";
 import { MessageList } from "./messages.js";
 import { Sidebar } from "./sidebar.js";
+import { ACCOUNT_DEACTIVATED, SESSION_ENDED } from "./socket.js";
 import { openSwitcher } from "./switcher.js";
 import { Toasts } from "./toasts.js";
 import { TypingIndicator } from "./typing.js";
@@ -27,11 +28,20 @@ export function startApp(root, { token, user, onSignedOut }) {
 
 /** What the sign-in screen says when the server stops accepting the token
  * (close 4001, or a 401): why, in the server's words where they say it. */
-function sessionEnded(reason) {
+function sessionEnded(reason, code = null) {
+  if (code === "account_deactivated") return ended(ACCOUNT_DEACTIVATED);
+  if (code === "session_ended") return ended(SESSION_ENDED);
   const why = String(reason || "");
   if (/expired/i.test(why)) return "Your session expired. Please sign in again.";
   if (why) return `The server no longer accepts your sign-in (${why.replace(/[:.].*$/, "")}). Please sign in again.`;
   return "Your session has ended. Please sign in again.";
+}
+
+/** What it says when the server ended this tab's session (close 4010) or
+ * deactivated the account (4011). */
+function ended(code) {
+  if (code === ACCOUNT_DEACTIVATED) return "Your account was deactivated by an admin. Ask an admin if you think this is a mistake.";
+  return "You were signed out: this session was ended (signed out from another device, or the password was changed). Please sign in again.";
 }
 
 class App {
@@ -39,15 +49,17 @@ class App {
     this.user = user;
     this.onSignedOut = onSignedOut;
     this.signedOut = false;
-    this.api = new Api({ token, onUnauthorized: (why) => this.signOut(sessionEnded(why)) });
+    this.api = new Api({ token, onUnauthorized: (why, code) => this.signOut(sessionEnded(why, code)) });
     this.chat = new Chat({
       api: this.api,
       token,
       onChange: (what, name) => this.changed(what, name),
       onAuthFailed: (reason) => this.signOut(sessionEnded(reason)),
+      onEnded: (code) => this.signOut(ended(code)),
       onNotice: (text) => this.toasts.show(text, "error"),
     });
     this.chat.me = user;
+    this.chat.learn(user);
     this.current = null;
     this.dirty = new Set();
     this.frame = 0;
@@ -69,7 +81,7 @@ class App {
         this.banner.el,
         this.header.el,
         this.messages.el,
-        h("div", { class: "composer-wrap" }, this.composer.form, this.typing.el),
+        h("div", { class: "composer-wrap" }, this.composer.form, this.composer.archivedNotice, this.typing.el),
       ),
       this.toasts.el,
     );
@@ -106,6 +118,25 @@ class App {
     this.onSignedOut(reason);
   }
 
+  /** Sign out on purpose: this tab at once, and its session on the server
+   * (its token is refused from now on, everywhere). */
+  logout() {
+    const api = this.api;
+    this.signOut(null);
+    api.post("/api/auth/logout").catch(() => {});
+  }
+
+  /** An owner or admin of the workspace (as far as the server last said)? */
+  isAdmin() {
+    return this.user.role === "owner" || this.user.role === "admin";
+  }
+
+  /** May you rename, archive or take people out of `ch`: a workspace admin,
+   * or its own admin where the server says so. */
+  mayManage(ch) {
+    return !!ch && !ch.isDM && (this.isAdmin() || ch.isAdmin === true);
+  }
+
   /** The open channel, or a falsy value when none is. */
   currentChannel() {
     return this.current && this.chat.channels.get(this.current);
@@ -132,6 +163,21 @@ class App {
       case "channels":
       case "presence":
         this.dirty.add("sidebar").add("header");
+        break;
+      case "people":
+        // A name or custom status changed: wherever names are shown.
+        this.dirty.add("sidebar").add("header").add("messages");
+        break;
+      case "me":
+        this.user = { ...this.user, ...this.chat.me };
+        if (this.user.deactivated) {
+          this.signOut(ended(ACCOUNT_DEACTIVATED));
+          return;
+        }
+        this.dirty.add("sidebar").add("header").add("messages");
+        break;
+      case "renamed":
+        this.renamed(name);
         break;
       case "members":
         if (name === this.current) this.dirty.add("header");
@@ -236,6 +282,20 @@ class App {
     }
     this.renderAll();
     if (name) this.composer.focus();
+  }
+
+  /** Channel `name` was renamed (its old name is `formerName`): the open one
+   * stays open, with its history, draft and place in the URL. */
+  renamed(name) {
+    const ch = this.chat.channels.get(name);
+    if (!ch || !ch.formerName) return;
+    this.composer.renamed(ch.formerName, name);
+    if (this.current === ch.formerName) {
+      this.current = name;
+      const hash = `#/c/${encodeURIComponent(name)}`;
+      if (location.hash !== hash) history.replaceState(null, "", hash);
+    }
+    this.dirty.add("sidebar").add("header").add("messages");
   }
 
   labelOf(name) {

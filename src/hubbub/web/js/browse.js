@@ -34,6 +34,7 @@ export async function openBrowse(app) {
                   icon(c.kind === "private" ? "lock" : "hash", "icon nav-icon"),
                   h("span", null, c.name),
                   c.is_member ? h("span", { class: "joined" }, "✓ Joined") : null,
+                  c.archived ? h("span", { class: "archived-tag", testid: "browse-archived" }, "archived") : null,
                 ),
                 h(
                   "div",

@@ -134,6 +134,11 @@ export class Channel extends MessageSet {
     this.name = body.name;
     this.kind = body.kind;
     this.topic = "";
+    this.purpose = "";
+    this.archived = false;
+    this.isDefault = false; // new accounts join it
+    this.isAdmin = undefined; // you are its admin (undefined: the server does not say)
+    this.formerName = null; // the name it had before its last rename
     this.memberCount = 0;
     this.members = null;
     this.lastSeq = 0; // newest seq the server has told us about
@@ -169,6 +174,10 @@ export class Channel extends MessageSet {
   update(body) {
     if (body.kind) this.kind = body.kind;
     if (typeof body.topic === "string") this.topic = body.topic;
+    if (typeof body.purpose === "string") this.purpose = body.purpose;
+    if (typeof body.archived === "boolean") this.archived = body.archived;
+    if (typeof body.default === "boolean") this.isDefault = body.default;
+    if (typeof body.is_admin === "boolean") this.isAdmin = body.is_admin;
     if (typeof body.member_count === "number") this.memberCount = body.member_count;
     if (Array.isArray(body.members)) this.members = body.members;
     if (typeof body.last_seq === "number") this.lastSeq = Math.max(this.lastSeq, body.last_seq);
@@ -283,7 +292,7 @@ export function inChannel(m) {
 }
 
 export class Chat {
-  constructor({ api, token, onChange, onAuthFailed, onNotice }) {
+  constructor({ api, token, onChange, onAuthFailed, onEnded, onNotice }) {
     this.api = api;
     this.token = token;
     this.appChange = onChange;
@@ -324,6 +333,7 @@ export class Chat {
       },
       onDown: () => this._down(),
       onAuthFailed: (reason) => this.onAuthFailed(reason),
+      onEnded: (code, reason) => (onEnded ? onEnded(code, reason) : this.onAuthFailed(reason)),
     });
   }
 
@@ -362,8 +372,9 @@ export class Chat {
 
   async _hello(hello) {
     const gen = ++this.generation;
-    this.me = hello.user;
-    this.learn(hello.user);
+    this.me = { ...(this.me || {}), ...hello.user };
+    // (Its name only: `hello` carries no custom status, which would read as none.)
+    this.learn({ username: hello.user.username, display_name: hello.user.display_name });
     this.limits = { ...this.limits, ...hello.limits };
     for (const ch of this.channels.values()) ch.subscribed = false;
     try {
@@ -409,6 +420,7 @@ export class Chat {
   /** Refresh the channel list from the server (the truth for read cursors). */
   async syncChannels() {
     const list = await this.api.get("/api/channels");
+    await this._renamedMeanwhile(list);
     const mine = new Set();
     for (const body of list) {
       if (!body.is_member) continue;
@@ -433,6 +445,25 @@ export class Chat {
     this.lookUpPartners();
     this.onChange("channels");
     return list;
+  }
+
+  /** Channels of ours missing from the server's list: left, or renamed
+   * while this tab was not connected (no `channel_updated` came). A former
+   * name still addresses its channel: ask it, and move a renamed one's state
+   * to its new name, as a live rename does. */
+  async _renamedMeanwhile(list) {
+    const listed = new Map(list.filter((b) => b.is_member).map((b) => [b.name, b]));
+    const missing = [...this.channels.keys()].filter((n) => !listed.has(n) && !n.startsWith("dm:"));
+    await Promise.all(
+      missing.slice(0, 20).map(async (old) => {
+        try {
+          const body = await this.api.get(`/api/channels/${seg(old)}`);
+          if (body.is_member && body.name !== old && listed.has(body.name)) this.renamed(old, body.name);
+        } catch {
+          /* gone, or not yours any more: forgotten below */
+        }
+      }),
+    );
   }
 
   _request(info) {
@@ -482,13 +513,22 @@ export class Chat {
       case "channel_left":
         return this._forget(f.channel.name, true);
       case "channel_updated": {
+        if (f.renamed_from) this.renamed(f.renamed_from, f.channel.name);
         const ch = this.channels.get(f.channel.name);
         if (ch) {
           ch.update(f.channel);
           this.onChange("channels", ch.name);
+          this.onChange("members", ch.name); // the details (purpose, archived) it shows
         }
         return;
       }
+      case "user_updated":
+        return this.userUpdated(f.user);
+      case "session_ended":
+        // Sessions of yours ended (this one's connection closes with 4010 right after).
+        return this.onChange("sessions");
+      case "account_deactivated":
+        return; // the close (4011) that follows says it
       case "member_joined":
       case "member_left": {
         // The event has no count; a +1 here could double-count a join we also
@@ -761,7 +801,7 @@ export class Chat {
       this.channels.set(ch.name, ch);
       if (ch.isDM) {
         this.watchPresence();
-        if (this.me) this.lookUp(ch.partners(this.me.username));
+        if (this.me) this.lookUpFull(ch.partners(this.me.username));
       }
       // Its unread count and read cursor are the server's (joining reads
       // what was there before, as in Slack).
@@ -792,6 +832,37 @@ export class Chat {
         ch.refreshing = null;
       }
     }, 150);
+  }
+
+  /** Channel `from` is called `to` now (its `channel_updated`, or your own
+   * rename's answer): everything kept under its name moves, and "renamed"
+   * tells the app (which keeps it open). Nothing to do if it moved already. */
+  renamed(from, to) {
+    const ch = this.channels.get(from);
+    if (!ch || from === to || this.channels.has(to)) return false;
+    this.channels.delete(from);
+    ch.name = to;
+    ch.formerName = from;
+    this.channels.set(to, ch);
+    for (const m of ch.msgs.values()) m.channel = to;
+    for (const m of ch.roots.values()) if (m) m.channel = to;
+    for (const req of this.requests.values()) if (req.channel === from) req.channel = to;
+    const t = this.thread;
+    if (t && t.channel === from) {
+      t.channel = to;
+      if (t.rootMsg) t.rootMsg.channel = to;
+      for (const m of t.msgs.values()) m.channel = to;
+    }
+    for (const f of this.followed) {
+      if (f.channel === from) {
+        f.channel = to;
+        f.root.channel = to;
+      }
+    }
+    this.onChange("renamed", to);
+    this.onChange("channels", to);
+    if (t && t.channel === to) this.onChange("thread", to);
+    return true;
   }
 
   _forget(name, notify) {
@@ -829,13 +900,53 @@ export class Chat {
     return (p && p.display_name) || username;
   }
 
-  /** Remember a message author's (or a user's) display name; true if it is new. */
+  /** Remember a message author's display name, or a user's (from /api/users,
+   * `user_updated`: with their role and custom status too); true if it is new. */
   learn(user) {
     if (!user || !user.username || !user.display_name) return false;
     const known = this.people.get(user.username);
-    if (known && known.display_name === user.display_name && !known.missing) return false;
-    this.people.set(user.username, { username: user.username, display_name: user.display_name });
+    const full = "role" in user; // a UserOut, not a message's author
+    const status = full ? user.custom_status || null : known ? known.custom_status || null : null;
+    const same =
+      known &&
+      !known.missing &&
+      known.display_name === user.display_name &&
+      statusKey(known.custom_status) === statusKey(status) &&
+      (!full || (known.role === user.role && known.deactivated === (user.deactivated === true)));
+    if (same) return false;
+    this.people.set(user.username, {
+      username: user.username,
+      display_name: user.display_name,
+      custom_status: status,
+      role: full ? user.role : known ? known.role : undefined,
+      deactivated: full ? user.deactivated === true : known ? known.deactivated : undefined,
+    });
     return true;
+  }
+
+  /** A person's custom status ({emoji, text, until}) while it stands, or null. */
+  statusOf(username) {
+    const p = this.people.get(username);
+    const s = p && p.custom_status;
+    if (!s || (!s.emoji && !s.text)) return null;
+    if (s.until && s.until <= Date.now()) return null;
+    return s;
+  }
+
+  /** Someone's name, role, status or active state changed (you, or someone
+   * whose presence you watch). */
+  userUpdated(user) {
+    if (!user || !user.username) return;
+    const changed = this.learn(user);
+    if (this.me && user.username === this.me.username) {
+      // (A frame leaves out a status that is not set, and `deactivated` when false.)
+      this.me = { ...this.me, ...user, custom_status: user.custom_status || null, deactivated: user.deactivated === true };
+      this.onChange("me");
+    }
+    if (changed) {
+      this._namesChanged();
+      this.onChange("people");
+    }
   }
 
   _namesChanged() {
@@ -869,11 +980,35 @@ export class Chat {
     });
   }
 
+  /** Fetch the whole of these people (custom status and role too, not just
+   * the name a message carries), each once; resolves when they are in. */
+  lookUpFull(usernames) {
+    this.fullAsked = this.fullAsked || new Set();
+    const wanted = [...new Set(usernames)].filter((u) => u && !this.fullAsked.has(u) && (this.people.get(u)?.role === undefined));
+    for (const u of wanted) this.fullAsked.add(u);
+    const waits = wanted.map((u) =>
+      this.api
+        .get(`/api/users/${seg(u)}`)
+        .then((body) => this.learn(body))
+        .catch(() => {
+          if (!this.people.has(u)) this.people.set(u, { username: u, display_name: u, missing: true });
+          return false;
+        }),
+    );
+    if (!waits.length) return Promise.resolve();
+    return Promise.all(waits).then((learned) => {
+      if (learned.some(Boolean)) {
+        this._namesChanged();
+        this.onChange("people");
+      }
+    });
+  }
+
   lookUpPartners() {
     if (!this.me) return;
     const users = [];
     for (const ch of this.channels.values()) if (ch.isDM) users.push(...ch.partners(this.me.username));
-    this.lookUp(users);
+    this.lookUpFull(users); // with their custom status, shown beside their name
   }
 
   /** Every channel you can see, yours and the public ones you are not in,
@@ -1341,6 +1476,10 @@ export class Chat {
     if (t && t.channel === f.channel && t.root === f.thread_root) t.readUpTo = Math.max(t.readUpTo, f.seq);
     this.refreshThreads();
   }
+}
+
+function statusKey(s) {
+  return s ? `${s.emoji}|${s.text}|${s.until ?? ""}` : "";
 }
 
 function changeError(code, message) {

@@ -9,6 +9,9 @@
 // opens) a channel, `/me text` posts "_text_" (italic, as Slack shows /me).
 // Any other `/word` is refused with a hint and never posted as text; a
 // message that should start with "/" starts with "//" (one is dropped).
+//
+// An archived channel is read-only: in place of the box, a line saying so,
+// with Unarchive for those who may.
 
 import { seg } from "./api.js";
 import { h, icon } from "./dom.js";
@@ -41,6 +44,8 @@ export class Composer {
       },
     });
     this.notice = h("div", { class: "composer-notice", testid: "composer-notice", role: "status", hidden: true });
+    this.archivedNotice = h("div", { class: "archived-notice", testid: "archived-notice", role: "status", hidden: true });
+    this.archivedFor = null; // what the notice was drawn for
     this.form = h(
       "form",
       {
@@ -68,8 +73,59 @@ export class Composer {
 
   render() {
     const ch = this.app.currentChannel();
-    this.form.hidden = !ch;
+    const archived = !!ch && ch.archived;
+    this.form.hidden = !ch || archived;
     if (ch) this.input.placeholder = ch.isDM ? `Message ${ch.label(this.app.user.username)}` : `Message #${ch.name}`;
+    this.renderArchived(archived ? ch : null);
+  }
+
+  renderArchived(ch) {
+    const may = ch ? this.app.mayManage(ch) : false;
+    const key = ch ? `${ch.name}|${may}` : null;
+    this.archivedNotice.hidden = !ch;
+    if (key === this.archivedFor) return;
+    this.archivedFor = key;
+    if (!ch) {
+      this.archivedNotice.replaceChildren();
+      return;
+    }
+    const unarchive = may
+      ? h(
+          "button",
+          {
+            class: "button secondary",
+            type: "button",
+            testid: "unarchive-button",
+            onClick: async (ev) => {
+              const btn = ev.currentTarget;
+              btn.disabled = true;
+              try {
+                const body = await this.app.api.patch(`/api/channels/${seg(ch.name)}`, { archived: false });
+                ch.update(body);
+                this.app.changed("channels", ch.name);
+                this.app.toasts.show(`#${ch.name} is no longer archived.`);
+                this.focus();
+              } catch (err) {
+                btn.disabled = false;
+                this.app.toasts.show(err.message, "error");
+              }
+            },
+          },
+          "Unarchive",
+        )
+      : null;
+    this.archivedNotice.replaceChildren(
+      h("span", { class: "archived-text" }, h("strong", null, "This channel is archived."), " You can read its history, but no one can post in it."),
+      unarchive,
+    );
+  }
+
+  /** Channel `from` is called `to` now: its draft goes with it. */
+  renamed(from, to) {
+    if (this.drafts.has(from)) {
+      this.drafts.set(to, this.drafts.get(from));
+      this.drafts.delete(from);
+    }
   }
 
   /** On wide screens only: on a phone, focusing would pop the keyboard up over the messages. */

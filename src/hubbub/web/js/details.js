@@ -1,11 +1,14 @@
-// The open channel's details, from its header: who is in it, what is pinned
-// there and, for a channel (not a DM), setting the topic, adding people and
-// leaving.
+// The open channel's details, from its header: who is in it (with their
+// custom status), what is pinned there and, for a channel (not a DM),
+// setting the topic, adding people, its settings (channel-settings.js),
+// taking people out (its admins) and leaving.
 
 import { seg } from "./api.js";
+import { channelSettings } from "./channel-settings.js";
 import { h, setChildren } from "./dom.js";
 import { avatar } from "./people.js";
 import { pinnedList, showPinned } from "./pins.js";
+import { statusOfMark } from "./status.js";
 
 export async function openDetails(app) {
   const ch = app.currentChannel();
@@ -13,7 +16,10 @@ export async function openDetails(app) {
   const me = app.user.username;
   const members = h("ul", { class: "member-list", testid: "member-list" }, h("li", { class: "pick-empty" }, "Loading…"));
   const parts = [];
-  if (!ch.isDM) {
+  if (ch.archived) {
+    parts.push(h("p", { class: "archived-note", testid: "details-archived" }, "This channel is archived: read-only."));
+  }
+  if (!ch.isDM && !ch.archived) {
     const topic = h("input", { class: "input", testid: "topic-input", value: ch.topic, maxlength: "250", "aria-label": "Topic" });
     const topicErr = h("p", { class: "form-error", role: "alert" });
     parts.push(
@@ -65,6 +71,9 @@ export async function openDetails(app) {
       ),
     );
   }
+  if (!ch.isDM) {
+    parts.push(...channelSettings(app, ch, { onRenamed: () => openDetails(app) }));
+  }
   parts.push(
     h("h3", { class: "subhead" }, "Pinned"),
     pinnedList(app, ch, (m) => {
@@ -99,16 +108,69 @@ export async function openDetails(app) {
     );
   }
   const dlg = app.dialog({ title: ch.isDM ? ch.label(me) : `#${ch.name}`, testid: "details-dialog", body: parts });
+  let names = [];
+  const draw = () => {
+    const may = app.mayManage(ch);
+    setChildren(
+      members,
+      names.map((n) => {
+        const display = app.chat.displayName(n);
+        return h(
+          "li",
+          { class: "member-item", testid: "member-item", dataset: { username: n } },
+          avatar(n, display, "avatar avatar-sm"),
+          h("span", { class: "member-name" }, h("span", { testid: "member-name" }, display), display !== n ? h("span", { class: "muted" }, ` @${n}`) : null, statusOfMark(app.chat, n)),
+          n === me ? h("span", { class: "muted" }, " (you)") : null,
+          may && n !== me
+            ? h(
+                "button",
+                {
+                  class: "button secondary small member-remove",
+                  type: "button",
+                  testid: "member-remove",
+                  title: `Remove @${n} from #${ch.name}`,
+                  onClick: async (ev) => {
+                    ev.currentTarget.disabled = true;
+                    try {
+                      const body = await app.api.del(`/api/channels/${seg(ch.name)}/members/${seg(n)}`);
+                      ch.update(body);
+                      app.changed("channels", ch.name);
+                      app.toasts.show(`Removed @${n} from #${ch.name}.`);
+                      loadMembers();
+                    } catch (err) {
+                      app.toasts.show(err.message, "error");
+                      loadMembers();
+                    }
+                  },
+                },
+                "Remove",
+              )
+            : null,
+        );
+      }),
+    );
+  };
   const loadMembers = async () => {
     try {
-      const { members: names } = await app.api.get(`/api/channels/${seg(ch.name)}/members`);
-      setChildren(
-        members,
-        names.map((n) => h("li", { class: "member-item", testid: "member-item" }, avatar(n, n, "avatar avatar-sm"), h("span", null, n), n === me ? h("span", { class: "muted" }, " (you)") : null)),
-      );
+      ({ members: names } = await app.api.get(`/api/channels/${seg(ch.name)}/members`));
+      draw();
+      // Their display names and custom statuses (the first 100; each asked once).
+      const unknown = names.slice(0, 100).filter((n) => !app.chat.people.has(n) || app.chat.people.get(n).role === undefined);
+      if (unknown.length) app.chat.lookUpFull(unknown).then(() => dlg.open && draw());
     } catch (err) {
       setChildren(members, h("li", { class: "pick-empty" }, err.message));
     }
   };
   loadMembers();
+  // Someone joined or left (or was taken out) while it is open: the list follows.
+  let again = 0;
+  const stop = app.chat.listen((what, name) => {
+    if (what !== "members" || name !== ch.name) return;
+    clearTimeout(again);
+    again = setTimeout(loadMembers, 100);
+  });
+  dlg.addEventListener("close", () => {
+    stop();
+    clearTimeout(again);
+  });
 }

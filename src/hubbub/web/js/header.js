@@ -8,6 +8,7 @@ import { openDetails } from "./details.js";
 import { h, icon, setChildren } from "./dom.js";
 import { moreIcon } from "./message.js";
 import { presenceDot } from "./people.js";
+import { statusOfMark } from "./status.js";
 import { openPins } from "./pins.js";
 
 export class Header {
@@ -78,6 +79,7 @@ export class Header {
         this.title,
         partners.length === 1 ? presenceDot(chat.presence.get(partners[0])) : null,
         h("span", null, ch.label(me)),
+        partners.length === 1 ? statusOfMark(chat, partners[0]) : null,
       );
       const status =
         partners.length === 1
@@ -88,7 +90,12 @@ export class Header {
       setChildren(this.topic, status);
       this.topic.classList.remove("placeholder");
     } else {
-      setChildren(this.title, icon(ch.kind === "private" ? "lock" : "hash", "icon title-icon"), h("span", null, ch.name));
+      setChildren(
+        this.title,
+        icon(ch.kind === "private" ? "lock" : "hash", "icon title-icon"),
+        h("span", null, ch.name),
+        ch.archived ? h("span", { class: "archived-tag", testid: "archived-tag" }, "archived") : null,
+      );
       if (ch.topic) {
         setChildren(this.topic, ch.topic);
         this.topic.classList.remove("placeholder");

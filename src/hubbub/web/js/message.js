@@ -88,11 +88,12 @@ function iso(ms) {
  * of the text; `names(username)`: a display name. `onThread()` opens the
  * message's thread (its summary, or the "replied to a thread" line);
  * `replyTo`: for a reply shown in the channel, its root's excerpt ("" while
- * not known); `inThread`: the message is in the thread panel (no summary).
+ * not known); `inThread`: the message is in the thread panel (no summary);
+ * `status`: the author's custom status mark, beside their name (or null).
  */
 export function messageEl(
   m,
-  { me, groupStart, state, retry, discard, actions = null, editor = null, names = (u) => u, onThread = null, replyTo = null, inThread = false },
+  { me, groupStart, state, retry, discard, actions = null, editor = null, names = (u) => u, onThread = null, replyTo = null, inThread = false, status = null },
 ) {
   const author = m.author || { username: null, display_name: "unknown" };
   const mine = author.username === me;
@@ -140,6 +141,7 @@ export function messageEl(
         "div",
         { class: "msg-meta" },
         h("span", { class: "msg-author", testid: "message-author" }, author.display_name),
+        status,
         author.username && author.username !== author.display_name
           ? h("span", { class: "msg-handle" }, `@${author.username}`)
           : author.username

@@ -17,6 +17,7 @@
 import { openBrowse } from "./browse.js";
 import { inChannel } from "./chat.js";
 import { h, icon, setChildren } from "./dom.js";
+import { statusOfMark, statusSig } from "./status.js";
 import { channelIntro, excerpt, memberEventEl, messageEl, peopleSig, showNodes, startsGroup } from "./message.js";
 import { MessageActions } from "./message-actions.js";
 import { ThreadPanel } from "./thread-panel.js";
@@ -190,7 +191,8 @@ export class MessageList {
       const reply = m.seq && m.thread_root !== null && m.thread_root !== undefined;
       // A reply shown here names its thread's first message (asked for if not loaded).
       const replyTo = reply ? excerpt(chat.rootOf(ch.name, m.thread_root), 80) : null;
-      const sig = `${groupStart}|${state}|${m.error || ""}|${m.rev || 0}|${editor ? "editing" : ""}|${peopleSig(m, chat.names)}|${replyTo ?? ""}`;
+      const who = groupStart && m.author ? m.author.username : null;
+      const sig = `${groupStart}|${state}|${m.error || ""}|${m.rev || 0}|${editor ? "editing" : ""}|${peopleSig(m, chat.names)}|${replyTo ?? ""}|${statusSig(chat, who)}`;
       const thread = m.seq ? (reply ? m.thread_root : m.seq) : null;
       nodes.push(
         this.cached(key, sig, () =>
@@ -205,6 +207,7 @@ export class MessageList {
             names: chat.names,
             onThread: thread ? () => this.openThread(ch.name, thread) : null,
             replyTo,
+            status: statusOfMark(chat, who),
           }),
         ),
       );

@@ -1,7 +1,9 @@
 // The left column: "Threads" (the threads you follow, with how many have
 // unread replies), every channel and conversation you are in, with their
 // unread and mention badges (and a DM partner's presence), the ways to find,
-// create or start more, and who you are signed in as.
+// create or start more, and who you are signed in as (with your custom
+// status), which opens your menu: your account, the workspace's
+// administration for its owners and admins, signing out.
 
 import { openBrowse } from "./browse.js";
 import { openCreate } from "./create-channel.js";
@@ -9,8 +11,10 @@ import { openDM } from "./dm-dialog.js";
 import { h, icon, setChildren } from "./dom.js";
 import { moreIcon } from "./message.js";
 import { avatar, presenceDot } from "./people.js";
+import { statusOfMark, statusSig } from "./status.js";
 import { openSwitcher } from "./switcher.js";
 import { openThreadsView } from "./threads-view.js";
+import { openUserMenu } from "./user-menu.js";
 
 export class Sidebar {
   constructor(app) {
@@ -26,6 +30,45 @@ export class Sidebar {
       moreIcon("thread"),
       h("span", { class: "nav-label" }, "Threads"),
       this.threadsBadge,
+    );
+    this.meAvatar = h("span", { class: "me-avatar" }, avatar(user.username, user.display_name, "avatar avatar-sm"));
+    this.meName = h("span", { class: "me-name-text", testid: "me-name" }, user.display_name);
+    this.meMark = h("span", { class: "me-status" });
+    this.meSig = null;
+    this.meButton = h(
+      "button",
+      {
+        class: "me-button",
+        testid: "user-menu",
+        type: "button",
+        title: "Your account",
+        "aria-haspopup": "menu",
+        onClick: () => openUserMenu(app, this.footer),
+      },
+      this.meAvatar,
+      h(
+        "span",
+        { class: "me-text" },
+        h("span", { class: "me-name" }, this.meName, this.meMark),
+        h("span", { class: "me-handle" }, this.meStatus, h("span", { testid: "me-username" }, `@${user.username}`)),
+      ),
+    );
+    this.footer = h(
+      "footer",
+      { class: "me", testid: "me" },
+      this.meButton,
+      h(
+        "button",
+        {
+          class: "icon-btn",
+          testid: "logout",
+          type: "button",
+          title: "Sign out",
+          "aria-label": "Sign out",
+          onClick: () => app.logout(),
+        },
+        icon("logout"),
+      ),
     );
     this.el = h(
       "aside",
@@ -95,35 +138,20 @@ export class Sidebar {
         ),
         this.dmList,
       ),
-      h(
-        "footer",
-        { class: "me", testid: "me" },
-        avatar(user.username, user.display_name, "avatar avatar-sm"),
-        h(
-          "div",
-          { class: "me-text" },
-          h("div", { class: "me-name", testid: "me-name" }, user.display_name),
-          h("div", { class: "me-handle" }, this.meStatus, h("span", { testid: "me-username" }, `@${user.username}`)),
-        ),
-        h(
-          "button",
-          {
-            class: "icon-btn",
-            testid: "logout",
-            type: "button",
-            title: "Sign out",
-            "aria-label": "Sign out",
-            onClick: () => app.signOut(null),
-          },
-          icon("logout"),
-        ),
-      ),
+      this.footer,
     );
   }
 
   render() {
     const { chat, user } = this.app;
     const online = chat.connection === "open";
+    const sig = `${user.display_name}|${statusSig(chat, user.username)}`;
+    if (sig !== this.meSig) {
+      this.meSig = sig;
+      this.meName.textContent = user.display_name;
+      this.meAvatar.replaceChildren(avatar(user.username, user.display_name, "avatar avatar-sm"));
+      this.meMark.replaceChildren(...[statusOfMark(chat, user.username)].filter(Boolean));
+    }
     this.meStatus.dataset.status = online ? "online" : "offline";
     this.meStatus.title = online ? "Connected" : "Not connected";
     const unreadThreads = chat.unreadThreads();
@@ -151,22 +179,25 @@ export class Sidebar {
     const active = ch.name === this.app.current;
     const unread = ch.unread;
     let lead;
+    let mark = null;
     if (ch.isDM) {
       const partners = ch.partners(me);
       lead =
         partners.length === 1
           ? presenceDot(partners[0] === me ? (chat.connection === "open" ? "online" : "offline") : chat.presence.get(partners[0]))
           : h("span", { class: "group-count" }, String(partners.length));
+      if (partners.length === 1) mark = statusOfMark(chat, partners[0]);
     } else {
       lead = icon(ch.kind === "private" ? "lock" : "hash", "icon nav-icon");
     }
     const a = h(
       "a",
       {
-        class: `nav-item${active ? " active" : ""}${unread > 0 ? " unread" : ""}`,
+        class: `nav-item${active ? " active" : ""}${unread > 0 ? " unread" : ""}${ch.archived ? " archived" : ""}`,
         href: `#/c/${encodeURIComponent(ch.name)}`,
         testid: "channel-item",
-        dataset: { channel: ch.name, kind: ch.kind, unread, serverRead: ch.serverRead },
+        dataset: { channel: ch.name, kind: ch.kind, unread, serverRead: ch.serverRead, archived: ch.archived ? "true" : null },
+        title: ch.archived ? "Archived" : null,
         "aria-current": active ? "page" : null,
         onClick: (ev) => {
           ev.preventDefault();
@@ -175,6 +206,7 @@ export class Sidebar {
       },
       lead,
       h("span", { class: "nav-label", testid: "channel-name" }, ch.label(me)),
+      mark,
       ch.mentions > 0
         ? h("span", { class: "badge badge-mention", testid: "mention-badge", title: "Mentions" }, ch.isDM ? String(ch.mentions) : `@${ch.mentions}`)
         : null,

@@ -9,6 +9,9 @@
 // and are retried for ever, with backoff. Two are not, and retrying them would
 // only hide the reason behind "Reconnecting..." for ever:
 // - 4001: the token is no longer accepted. Stop, and hand over (log in again).
+// - 4010 / 4011: the session was ended (signed out here or everywhere, revoked
+//   from another device, a new password), or an admin deactivated the
+//   account. The same: stop, and hand over, saying which (`onEnded`).
 // - A refused handshake: the server (or a proxy before it) answers HTTP but
 //   will not upgrade /ws, which hubbub does when the page's Origin is not one
 //   of its --public-url / --allowed-origin origins (a 403). A browser is not
@@ -22,8 +25,10 @@
 //   server is down) is transient: retry.
 
 const AUTH_FAILED = 4001;
+export const SESSION_ENDED = 4010;
+export const ACCOUNT_DEACTIVATED = 4011;
 const TOO_MANY_CONNECTIONS = 4029;
-const AUTH_CODES = new Set(["token_invalid", "token_expired", "not_authenticated"]);
+const AUTH_CODES = new Set(["token_invalid", "token_expired", "not_authenticated", "session_ended", "account_deactivated"]);
 export const REFUSALS_FOR_GOOD = 3;
 
 export class Socket {
@@ -40,6 +45,8 @@ export class Socket {
    * @param {() => void} opts.onDown         the connection was lost (before any reconnect)
    * @param {(reason: string) => void} opts.onAuthFailed  closed with 4001 (or the probe's
    *     401): log in again; `reason` is the server's ("token expired: log in again")
+   * @param {(code: number, reason: string) => void} [opts.onEnded]  closed with 4010
+   *     (session ended) or 4011 (account deactivated): never retried
    */
   constructor(opts) {
     this.opts = opts;
@@ -177,6 +184,10 @@ export class Socket {
       this._authFailed(reason);
       return;
     }
+    if (code === SESSION_ENDED || code === ACCOUNT_DEACTIVATED) {
+      this._ended(code, reason);
+      return;
+    }
     if (!this.upgraded) {
       this._probe(code);
       return;
@@ -189,6 +200,14 @@ export class Socket {
     clearTimeout(this.retryTimer);
     this._setState("closed");
     this.opts.onAuthFailed(reason || "Your session has ended.");
+  }
+
+  _ended(code, reason) {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this._setState("closed");
+    if (this.opts.onEnded) this.opts.onEnded(code, reason || "");
+    else this.opts.onAuthFailed(reason || "Your session has ended.");
   }
 
   /** The handshake failed without a 101: refused, or lost on the way? Ask over HTTP. */

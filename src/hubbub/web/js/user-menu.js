@@ -1,0 +1,63 @@
+// Your menu, from who you are signed in as (the sidebar's foot): your
+// account (profile, status, password, sessions), the workspace's
+// administration for its owners and admins, and signing out. It closes on a
+// pick, Esc, or a click anywhere else.
+
+import { openAccount } from "./account.js";
+import { openAdmin } from "./admin.js";
+import { h } from "./dom.js";
+
+let open = null; // the menu showing, if any: {el, close}
+
+export function openUserMenu(app, anchor) {
+  if (open) {
+    const was = open.el.isConnected;
+    open.close();
+    if (was) return; // a second click closes it
+  }
+  const item = (testid, label, run, cls = "") =>
+    h(
+      "button",
+      {
+        class: `menu-item${cls}`,
+        type: "button",
+        role: "menuitem",
+        testid,
+        onClick: () => {
+          close();
+          run();
+        },
+      },
+      label,
+    );
+  const el = h(
+    "div",
+    { class: "user-menu", role: "menu", testid: "user-menu-list", "aria-label": "Your account" },
+    item("menu-account", "Profile and account", () => openAccount(app)),
+    app.isAdmin() ? item("menu-admin", "Administration", () => openAdmin(app)) : null,
+    h("div", { class: "menu-sep", role: "separator" }),
+    item("menu-signout", "Sign out", () => app.logout(), " danger"),
+  );
+  const onDown = (ev) => {
+    if (!el.contains(ev.target) && !anchor.contains(ev.target)) close();
+  };
+  const onKey = (ev) => {
+    if (ev.key === "Escape") {
+      ev.stopPropagation();
+      close();
+      anchor.querySelector("button")?.focus();
+    }
+  };
+  function close() {
+    if (!open || open.el !== el) return;
+    open = null;
+    el.remove();
+    document.removeEventListener("pointerdown", onDown, true);
+    document.removeEventListener("keydown", onKey, true);
+  }
+  anchor.append(el);
+  open = { el, close };
+  document.addEventListener("pointerdown", onDown, true);
+  document.addEventListener("keydown", onKey, true);
+  el.querySelector("button")?.focus();
+}
