@@ -5,6 +5,7 @@ others is read back from the store in its state now."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -12,11 +13,12 @@ import orjson
 import pytest
 
 from aws_support import store_url
+from hubbub.aws import sequencer
 from hubbub.aws.sequencer import Sequencer
 from hubbub.core.envelope import Envelope
 from hubbub.core.models import Changed, Edit, NewMessage, StoredMessage
 from hubbub.core.replay import message_envelope
-from hubbub.store.dynamo import DynamoStore, order
+from hubbub.store.dynamo import DynamoStore, N, S, order
 
 
 @pytest.fixture
@@ -94,3 +96,53 @@ async def test_what_a_turn_pushes_for_others_is_in_its_state_now(store: DynamoSt
         ("skipped", 3),
     ]
     assert run[1]["text"] == "two, edited" and run[1]["edited_at"] == 5
+
+
+async def test_the_first_turn_of_a_channel_pushes_the_seqs_before_its_own(
+    store: DynamoStore,
+) -> None:
+    # The race of test_local's fifty senders: the pusher of seq 2 takes the
+    # channel's first turn (the cursor was never set) before the pusher of
+    # seq 1 does; seq 1's pusher, finding the turn taken and the cursor past
+    # its seq, stops. Seq 1 was then never pushed to anyone.
+    cid, ms = await sent(store, ["one", "two"])
+    seq = Sequencer(store)
+    first_pusher = Pushes()
+    second: list[bool] = []
+
+    async def push_while_holding(run: list[Envelope]) -> None:
+        await first_pusher(run)
+        # Seq 1's pusher comes while seq 2's still holds the turn.
+        second.append(await seq.ordered(cid, [message_envelope(ms[0])], Pushes()))
+
+    assert await seq.ordered(cid, [message_envelope(ms[1])], push_while_holding)
+    assert second == [True]  # it stopped: the cursor had passed its seq...
+    [run] = first_pusher.frames()
+    assert [(f["seq"], f["text"]) for f in run] == [(1, "one"), (2, "two")]  # ...with seq 1 in it
+
+
+async def test_the_first_turn_of_a_channel_waits_for_a_seq_taken_before_its_own(
+    store: DynamoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sequencer, "FENCE_AFTER", 0.3)
+    user = await store.create_user("ann", "Ann", "x")
+    channel = await store.create_channel("general", "public", "", [user.id])
+    # An invocation took seq 1 from the counter and is still committing it.
+    store.tables.client.update_item(
+        TableName=store.tables.names["channels"],
+        Key={"pk": S(f"channel#{channel.id}")},
+        UpdateExpression="ADD last_seq :n",
+        ExpressionAttributeValues={":n": N(1)},
+    )
+    [m] = await store.append_messages([NewMessage(channel.id, user.id, None, "two", "c1", 0)])
+    assert isinstance(m, StoredMessage) and m.seq == 2
+    push = Pushes()
+    started = time.monotonic()
+    assert await Sequencer(store).ordered(channel.id, [message_envelope(m)], push)
+    # Waited for seq 1, then named it rather than leaving a hole nobody names.
+    assert time.monotonic() - started >= 0.3
+    [run] = push.frames()
+    assert [(f["type"], f["seq"] if "seq" in f else f["first"]) for f in run] == [
+        ("skipped", 1),
+        ("message", 2),
+    ]

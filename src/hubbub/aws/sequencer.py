@@ -109,7 +109,10 @@ class Sequencer:
         what others have stored since; False (nothing pushed) while the seqs
         before ours may still be coming and we have not outwaited them."""
         first, last = envs[0].seq, envs[-1].seq
-        done = first - 1 if turn.pushed is None else turn.pushed
+        # A cursor never set is 0: the seqs before ours are not pushed yet,
+        # even when ours are the first the channel's turn sees (their pushers
+        # may be a moment behind us, and they stop once the cursor passes them).
+        done = turn.cursor
         if done >= last:
             return True  # pushed on our behalf by a turn before ours
         if done == first - 1 and turn.taken <= last:

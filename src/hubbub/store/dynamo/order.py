@@ -10,7 +10,9 @@ nobody names. Two attributes of the channel's item close both:
   been pushed (or is being pushed, in the turn that moved it). A commit is
   conditional on `pushed_seq < seq` (see `append`), so once the cursor has
   passed a seq, nothing can be stored there later: a writer that arrives late
-  takes new seqs instead.
+  takes new seqs instead. A channel without it has pushed nothing yet: its
+  cursor is 0 (as the fence and `Busy` read it), not "just before the seqs of
+  whoever takes the first turn", which may be the second sender's.
 - `turn` / `turn_until`: who pushes the channel's events now, and until when.
   Pushes are made one turn at a time, so a connection receives a channel's
   events in `seq` order. The turn is a lease: an invocation that died while
@@ -50,6 +52,11 @@ class Turn(NamedTuple):
     channel: str  # its name, for the frames that name holes
     pushed: int | None  # `pushed_seq` when the turn was taken (None: never set)
     taken: int  # the seq counter (`last_seq`) when the turn was taken
+
+    @property
+    def cursor(self) -> int:
+        """Every seq up to this one is pushed; 0 while `pushed_seq` was never set."""
+        return 0 if self.pushed is None else self.pushed
 
 
 class Busy(NamedTuple):
