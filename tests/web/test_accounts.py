@@ -234,3 +234,59 @@ async def session_id(web: Web, user: User) -> str:
     """The id of the session of `user`'s token."""
     sessions = await web.call("GET", "/api/sessions", user)
     return str(next(s["id"] for s in sessions if s["current"]))
+
+
+async def test_members_invite_people_where_the_workspace_lets_them(
+    web: Web, server_factory: Callable[..., Server]
+) -> None:
+    # Without --member-invites a member's menu has no "Invite people".
+    await web.user("alice")
+    bob = await web.user("bob")
+    pb = await web.page(bob, channel="general")
+    await pb.get_by_test_id("user-menu").click()
+    await expect(pb.get_by_test_id("menu-account")).to_be_visible()
+    await expect(pb.get_by_test_id("menu-invite")).to_have_count(0)
+
+    web.use(server_factory("--registration", "invite", "--member-invites"))
+    owner = await web.user("olive")  # a new workspace's first account
+    await web.channel(owner, "lobby")
+    await web.post(owner, "lobby", "welcome to the lobby")
+    code = (await web.invite(owner))["path"].rsplit("/", 1)[1]
+    r = await web.http.post(
+        "/api/auth/register", json={"username": "max", "password": PASSWORD, "invite": code}
+    )
+    assert r.status_code == 201, r.text
+    max_ = User("max", r.json()["token"], "max")
+    assert r.json()["user"]["role"] == "member"
+    await web.join(max_, "lobby")
+
+    # Max, a member: "Invite people" makes a guest's link into #lobby.
+    pm = await web.page(max_, channel="general")
+    await menu(pm, "invite")
+    dialog = pm.get_by_test_id("invite-dialog")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.get_by_test_id("invite-role").locator("option")).to_have_text(
+        ["Member", "Guest"]
+    )
+    await dialog.get_by_test_id("invite-role").select_option("guest")
+    await dialog.get_by_test_id("invite-create").click()
+    await expect(dialog.get_by_test_id("invite-error")).to_contain_text("pick at least one")
+    await dialog.locator('[data-testid="invite-channel"][data-channel="lobby"]').check()
+    await dialog.get_by_test_id("invite-create").click()
+    link = dialog.get_by_test_id("invite-link")
+    await expect(link).to_have_value(re.compile(re.escape(web.server.url) + r"/#/invite/\S+"))
+    url = await link.input_value()
+    await dialog.get_by_test_id("invite-copy").click()
+    await expect(dialog.get_by_test_id("invite-copied")).not_to_be_empty()
+
+    # It signs someone up: a guest, in #lobby only.
+    ctx = await web.context()
+    pn = await ctx.new_page()
+    await pn.goto(url)
+    await fill_sign_up(pn, "nina", "Nina Park")
+    await web.ready(pn)
+    await expect(channel_item(pn, "lobby")).to_have_count(1)
+    await expect(channel_item(pn, "general")).to_have_count(0)
+    nina = await web.login("nina")
+    me = await web.call("GET", "/api/me", nina)
+    assert me["role"] == "guest"

@@ -322,3 +322,99 @@ async def test_rename_archive_and_settings_in_the_details(web: Web) -> None:
     await expect(pb.get_by_test_id("composer")).to_be_visible()
     await send(pb, "back in business")
     await expect(message(pa, "back in business")).to_have_count(1)
+
+
+# --- a channel's own admins, and leaving a private channel ---------------------------------
+
+
+async def test_a_channels_creator_manages_it_and_other_members_do_not(web: Web) -> None:
+    await web.user("alice")  # the owner
+    bob, carol = await web.user("bob"), await web.user("carol")  # plain members
+    await web.channel(bob, "bobs-room")  # bob made it: he is its admin
+    await web.join(carol, "bobs-room")
+    assert (await web.channel_view(bob, "bobs-room"))["is_admin"]
+    assert not (await web.channel_view(carol, "bobs-room"))["is_admin"]
+
+    # Carol, a plain member of it: no settings, no Remove, no note instead.
+    pc = await web.page(carol, channel="bobs-room")
+    await pc.get_by_test_id("member-count").click()
+    details = pc.get_by_test_id("details-dialog")
+    await expect(details.get_by_test_id("member-item")).to_have_count(2)
+    await expect(details.get_by_test_id("purpose-input")).to_be_visible()  # any member
+    await expect(details.get_by_test_id("rename-form")).to_have_count(0)
+    await expect(details.get_by_test_id("archive-channel")).to_have_count(0)
+    await expect(details.get_by_test_id("member-remove")).to_have_count(0)
+    await expect(details).not_to_contain_text("may rename or archive")
+
+    # Bob, its creator: Rename (and Remove and Archive), but not "new members
+    # join" (workspace admins only).
+    pb = await web.page(bob, channel="bobs-room")
+    await pb.get_by_test_id("member-count").click()
+    details = pb.get_by_test_id("details-dialog")
+    await expect(
+        details.locator('[data-testid="member-item"][data-username="carol"]').get_by_test_id(
+            "member-remove"
+        )
+    ).to_be_visible()
+    await expect(details.get_by_test_id("archive-channel")).to_be_visible()
+    await expect(details.get_by_test_id("channel-default")).to_have_count(0)
+    await details.get_by_test_id("rename-input").fill("bobs-den")
+    await details.get_by_test_id("rename-save").click()
+    await expect(pb.get_by_test_id("channel-title")).to_have_text("bobs-den")
+    await expect(toast(pb, "#bobs-room is now #bobs-den.")).to_be_visible()
+    await expect(pc.get_by_test_id("channel-title")).to_have_text("bobs-den")
+
+    # Archived by him: his notice offers Unarchive, carol's does not.
+    await pb.get_by_test_id("details-dialog").get_by_test_id("archive-channel").click()
+    await expect(pb.get_by_test_id("archived-notice")).to_be_visible()
+    await expect(pc.get_by_test_id("archived-notice")).to_be_visible()
+    await expect(pc.get_by_test_id("unarchive-button")).to_have_count(0)
+    await pb.keyboard.press("Escape")
+    await pb.get_by_test_id("unarchive-button").click()
+    await expect(pb.get_by_test_id("composer")).to_be_visible()
+    await expect(pc.get_by_test_id("composer")).to_be_visible()
+
+
+async def test_leaving_a_private_channel_asks_first(web: Web) -> None:
+    alice, bob = await web.user("alice"), await web.user("bob")
+    await web.channel(alice, "secret", private=True)
+    await web.call("POST", "/api/channels/secret/invite", alice, {"username": "bob"})
+    await web.channel(alice, "lobby")
+    await web.join(bob, "lobby")
+    pb = await web.page(bob, channel="secret")
+
+    # Cancel: still in it.
+    await pb.get_by_test_id("member-count").click()
+    details = pb.get_by_test_id("details-dialog")
+    await details.get_by_test_id("leave-channel").click()
+    confirm = pb.get_by_test_id("leave-confirm")
+    await expect(confirm).to_be_visible()
+    await expect(confirm).to_contain_text("You will need an invite to come back.")
+    await confirm.get_by_test_id("confirm-cancel").click()
+    await expect(confirm).to_have_count(0)
+    await expect(details).to_be_visible()  # the details stay open beneath
+    await expect(channel_item(pb, "secret")).to_have_count(1)
+    assert (await web.channel_view(alice, "secret"))["member_count"] == 2
+
+    # Esc closes only the question, too.
+    await details.get_by_test_id("leave-channel").click()
+    await expect(confirm).to_be_visible()
+    await pb.keyboard.press("Escape")
+    await expect(confirm).to_have_count(0)
+    await expect(details).to_be_visible()
+    assert (await web.channel_view(alice, "secret"))["member_count"] == 2
+
+    # Confirmed: out of it.
+    await details.get_by_test_id("leave-channel").click()
+    await confirm.get_by_test_id("confirm-ok").click()
+    await expect(channel_item(pb, "secret")).to_have_count(0)
+    assert (await web.channel_view(alice, "secret"))["member_count"] == 1
+
+    # A public channel is left at once, as before.
+    await channel_item(pb, "lobby").click()
+    await expect(pb.get_by_test_id("channel-title")).to_have_text("lobby")
+    await pb.get_by_test_id("member-count").click()
+    await pb.get_by_test_id("details-dialog").get_by_test_id("leave-channel").click()
+    await expect(channel_item(pb, "lobby")).to_have_count(0)
+    await expect(pb.get_by_test_id("leave-confirm")).to_have_count(0)
+    assert web.dialogs == []  # never window.confirm

@@ -1,7 +1,8 @@
 """Screenshots of the channel view for the docs, in the light and dark themes
 (docs/screenshots/channel-light.png and channel-dark.png, 1280x800), of
-messages that were reacted to, edited and deleted (reactions.png), and of a
-thread open in the side panel, with a pinned message (thread-panel.png)."""
+messages that were reacted to, edited and deleted (reactions.png), of a
+thread open in the side panel, with a pinned message (thread-panel.png), and
+of the Administration dialog's members and their roles (admin.png)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ from playwright.async_api import expect
 
 from support import Server, ws_connect
 
-from .helpers import User, Web, channel_item, message, message_at, message_in, thread_panel
+from .helpers import (
+    User,
+    Web,
+    admin_member,
+    channel_item,
+    message,
+    message_at,
+    message_in,
+    open_admin,
+    thread_panel,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -226,3 +237,44 @@ async def test_thread_panel_screenshot(
     shots_dir.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=shots_dir / "thread-panel.png")
     assert (shots_dir / "thread-panel.png").stat().st_size > 10_000
+
+
+async def test_admin_members_screenshot(
+    web: Web, server_factory: Callable[..., Server], tmp_path: Path
+) -> None:
+    shots_dir = DOCS_SHOTS if os.environ.get("HUBBUB_UPDATE_SCREENSHOTS") else tmp_path
+    web.use(server_factory())
+    names = {
+        "alice": "Alice Chen",
+        "bob": "Bob Martin",
+        "carol": "Carol Diaz",
+        "dave": "Dave Kim",
+        "erin": "Erin Novak",
+        "frank": "Frank Osei",
+    }
+    users: dict[str, User] = {u: await web.user(u, d) for u, d in names.items()}
+    alice = users["alice"]  # the first account: the owner
+    await web.call("PUT", "/api/users/bob/role", alice, {"role": "admin"})
+    await web.call("PUT", "/api/users/erin/role", alice, {"role": "guest"})
+    await web.call("PUT", "/api/users/frank/active", alice, {"active": False})
+    await web.call(
+        "PATCH", "/api/me", users["carol"], {"custom_status": {"emoji": "🌴", "text": "On holiday"}}
+    )
+    for u in ("bob", "carol", "dave"):
+        await web.join(users[u], "general")
+    await web.post(users["bob"], "general", "Welcome aboard, everyone!")
+    await web.call("POST", "/api/channels/general/read", alice, {"seq": 1000})
+
+    page = await web.page(alice, channel="general", width=1280, height=800)
+    await page.emulate_media(color_scheme="light")
+    dialog = await open_admin(page)
+    await expect(dialog.get_by_test_id("admin-member")).to_have_count(len(names))
+    await expect(admin_member(dialog, "bob")).to_have_attribute("data-role", "admin")
+    await expect(admin_member(dialog, "erin")).to_have_attribute("data-role", "guest")
+    await expect(admin_member(dialog, "frank").get_by_test_id("deactivated-flag")).to_be_visible()
+    await expect(admin_member(dialog, "carol").get_by_test_id("status-emoji")).to_be_visible()
+    await dialog.get_by_test_id("admin-search").blur()  # no focus ring in the shot
+    await page.mouse.move(5, 795)
+    shots_dir.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=shots_dir / "admin.png")
+    assert (shots_dir / "admin.png").stat().st_size > 10_000

@@ -4,6 +4,7 @@
 // (one per sign-in: this device marked, any other revoked), and signing out.
 
 import { seg } from "./api.js";
+import { avatar } from "./avatar.js";
 import { h, setChildren } from "./dom.js";
 import { whenLabel } from "./message.js";
 import { CLEAR_AFTER, clearAt } from "./status.js";
@@ -75,6 +76,16 @@ export function openAccount(app) {
       ),
     ),
   );
+  // Your generated avatar, as others see it (following the name as you type it).
+  const face = h("span", { class: "account-avatar", testid: "account-avatar" });
+  const who = h("span", { class: "account-who-name", testid: "account-who-name" });
+  const drawFace = () => {
+    const display = name.value.trim() || app.user.display_name || me.username;
+    setChildren(face, avatar(me.username, display, "avatar avatar-lg"));
+    setChildren(who, h("strong", null, display), h("span", { class: "muted" }, ` @${me.username}`));
+  };
+  name.addEventListener("input", drawFace);
+  drawFace();
   const profileErr = h("p", { class: "form-error", testid: "profile-error", role: "alert" });
   const save = h("button", { class: "button", type: "submit", testid: "profile-save" }, "Save");
   const saveProfile = async (body, what) => {
@@ -238,6 +249,7 @@ export function openAccount(app) {
     testid: "account-dialog",
     body: [
       h("h3", { class: "subhead" }, "Profile"),
+      h("div", { class: "account-who" }, face, who),
       profile,
       h("h3", { class: "subhead" }, "Password"),
       password,

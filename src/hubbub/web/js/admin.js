@@ -6,11 +6,13 @@
 // - Invites: a new invite link (role, how many uses, how long, which channels
 //   it joins), shown once with Copy; the invites made so far, with Revoke.
 // - Audit log: who did what and when, the newest first, a page at a time.
+// Its invite form also serves members where the workspace lets them invite
+// ("Invite people" in your menu: openInvite).
 
 import { ApiError, seg } from "./api.js";
 import { h, setChildren } from "./dom.js";
 import { whenLabel } from "./message.js";
-import { avatar } from "./people.js";
+import { avatar } from "./avatar.js";
 import { statusMark } from "./status.js";
 
 const params = new URLSearchParams(location.search);
@@ -225,6 +227,34 @@ function article(word) {
 // --- invites ------------------------------------------------------------------------
 
 function invitesTab(app) {
+  const list = h("ul", { class: "admin-list", testid: "invite-list" }, h("li", { class: "pick-empty" }, "Loading…"));
+  const load = async () => {
+    try {
+      const invites = await app.api.get("/api/invites");
+      setChildren(list, invites.length ? invites.map((i) => inviteRow(app, i, load)) : h("li", { class: "pick-empty" }, "No invites yet."));
+    } catch (e) {
+      setChildren(list, h("li", { class: "pick-empty" }, e.message));
+    }
+  };
+  load();
+  return [...inviteForm(app, { onCreated: load }), h("h3", { class: "subhead" }, "Invites"), list];
+}
+
+/** "Invite people" (your menu) for a member where the workspace lets members
+ * invite (`members_may_invite`): the same form as the administration's, for a
+ * member or a guest, and its link shown once. */
+export function openInvite(app) {
+  return app.dialog({
+    title: "Invite people",
+    testid: "invite-dialog",
+    body: [h("p", { class: "hint" }, "A link that signs someone up to this workspace. Send it to who you invite."), ...inviteForm(app)],
+  });
+}
+
+/** The form making an invite link (role, how many uses, how long, which of
+ * your channels it joins), and where its link shows once made: [form, result].
+ * Owners may invite any role; admins and members, members and guests. */
+function inviteForm(app, { onCreated = () => {} } = {}) {
   const owner = app.user.role === "owner";
   const role = h(
     "select",
@@ -260,15 +290,6 @@ function invitesTab(app) {
   const err = h("p", { class: "form-error", testid: "invite-error", role: "alert" });
   const result = h("div", { class: "invite-result", testid: "invite-result", hidden: true });
   const create = h("button", { class: "button", type: "submit", testid: "invite-create" }, "Create invite link");
-  const list = h("ul", { class: "admin-list", testid: "invite-list" }, h("li", { class: "pick-empty" }, "Loading…"));
-  const load = async () => {
-    try {
-      const invites = await app.api.get("/api/invites");
-      setChildren(list, invites.length ? invites.map((i) => inviteRow(app, i, load)) : h("li", { class: "pick-empty" }, "No invites yet."));
-    } catch (e) {
-      setChildren(list, h("li", { class: "pick-empty" }, e.message));
-    }
-  };
   const form = h(
     "form",
     {
@@ -295,7 +316,7 @@ function invitesTab(app) {
             channels,
           });
           showLink(result, location.origin + inv.path);
-          load();
+          onCreated(inv);
         } catch (e) {
           err.textContent = refusal(e);
         } finally {
@@ -316,8 +337,7 @@ function invitesTab(app) {
     err,
     h("div", { class: "dialog-actions" }, create),
   );
-  load();
-  return [form, result, h("h3", { class: "subhead" }, "Invites"), list];
+  return [form, result];
 }
 
 /** The new invite's link, shown once (only its hash is kept), with Copy. */

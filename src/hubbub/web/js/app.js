@@ -47,6 +47,7 @@ function ended(code) {
 class App {
   constructor(root, token, user, onSignedOut) {
     this.user = user;
+    this.workspace = null; // GET /api/workspace's answer, once it came
     this.onSignedOut = onSignedOut;
     this.signedOut = false;
     this.api = new Api({ token, onUnauthorized: (why, code) => this.signOut(sessionEnded(why, code)) });
@@ -99,6 +100,19 @@ class App {
     this.banner.start();
     this.renderAll();
     this.chat.start();
+    this.loadWorkspace();
+  }
+
+  /** What the workspace allows (`GET /api/workspace`: whether members may
+   * invite...), read again each time it is asked; `this.workspace` keeps the
+   * last answer (null until one came). */
+  async loadWorkspace() {
+    try {
+      this.workspace = await this.api.get("/api/workspace");
+    } catch {
+      // unknown: what depends on it stays as it was
+    }
+    return this.workspace;
   }
 
   destroy() {
@@ -129,6 +143,13 @@ class App {
   /** An owner or admin of the workspace (as far as the server last said)? */
   isAdmin() {
     return this.user.role === "owner" || this.user.role === "admin";
+  }
+
+  /** May you make invite links: a workspace admin, or a member where the
+   * workspace lets members invite (as far as it last said). */
+  mayInvite() {
+    if (this.isAdmin()) return true;
+    return this.user.role === "member" && !!(this.workspace && this.workspace.members_may_invite);
   }
 
   /** May you rename, archive or take people out of `ch`: a workspace admin,

@@ -56,13 +56,10 @@ export function channelSettings(app, ch, { onRenamed }) {
     parts.push(h("div", { class: "field" }, h("span", null, "Purpose"), h("p", { class: "muted", testid: "purpose-text" }, ch.purpose)));
   }
 
-  // Its admins' and workspace admins' part. Where the server does not say
-  // whether you are the channel's admin, it is offered and the server decides.
-  const manage = app.mayManage(ch) || (ch.isAdmin === undefined && app.user.role !== "guest");
-  if (!manage) return parts;
+  // Its admins' (the server says `is_admin`) and workspace admins' part only.
+  if (!app.mayManage(ch)) return parts;
 
   parts.push(h("h3", { class: "subhead" }, "Settings"));
-  if (!app.mayManage(ch)) parts.push(h("p", { class: "hint" }, `Only #${ch.name}'s admins and workspace admins may rename or archive it.`));
 
   // --- rename --------------------------------------------------------------------
   const name = h("input", {

@@ -38,7 +38,8 @@ export function openCreate(app) {
         submit.disabled = true;
         try {
           const body = await app.api.post("/api/channels", { name: n, topic: topic.value.trim(), private: priv.checked });
-          app.chat.addChannel(body);
+          // You made it: you are its admin (the answer may not say so).
+          app.chat.addChannel(typeof body.is_admin === "boolean" ? body : { ...body, is_admin: true });
           dlg.close();
           app.openChannel(body.name, true);
         } catch (err) {

@@ -1,12 +1,14 @@
 // The open channel's details, from its header: who is in it (with their
 // custom status), what is pinned there and, for a channel (not a DM),
 // setting the topic, adding people, its settings (channel-settings.js),
-// taking people out (its admins) and leaving.
+// taking people out (its admins) and leaving (asked first for a private
+// channel: coming back takes an invite).
 
 import { seg } from "./api.js";
 import { channelSettings } from "./channel-settings.js";
+import { confirmDialog } from "./dialog.js";
 import { h, setChildren } from "./dom.js";
-import { avatar } from "./people.js";
+import { avatar } from "./avatar.js";
 import { pinnedList, showPinned } from "./pins.js";
 import { statusOfMark } from "./status.js";
 
@@ -94,6 +96,17 @@ export async function openDetails(app) {
             type: "button",
             testid: "leave-channel",
             onClick: async () => {
+              // A private channel takes an invite to come back: asked first.
+              if (ch.kind === "private") {
+                const sure = await confirmDialog({
+                  title: `Leave #${ch.name}?`,
+                  message: `#${ch.name} is private. You will need an invite to come back.`,
+                  confirm: "Leave",
+                  danger: true,
+                  testid: "leave-confirm",
+                });
+                if (!sure || !dlg.open) return;
+              }
               try {
                 await app.api.post(`/api/channels/${seg(ch.name)}/leave`);
                 dlg.close();
@@ -162,6 +175,18 @@ export async function openDetails(app) {
     }
   };
   loadMembers();
+  // Whether you are its admin, where the app has not been told yet (a channel
+  // joined or made in this tab): asked, and the details redrawn if you are.
+  if (!ch.isDM && ch.isAdmin === undefined) {
+    app.api
+      .get(`/api/channels/${seg(ch.name)}`)
+      .then((view) => {
+        const was = app.mayManage(ch);
+        ch.update({ is_admin: view.is_admin === true });
+        if (app.mayManage(ch) !== was && dlg.open) openDetails(app);
+      })
+      .catch(() => {});
+  }
   // Someone joined or left (or was taken out) while it is open: the list follows.
   let again = 0;
   const stop = app.chat.listen((what, name) => {

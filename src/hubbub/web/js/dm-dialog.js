@@ -6,7 +6,7 @@
 // or pasted ("alice, bob") count as picked when you start the conversation.
 
 import { h, icon, setChildren } from "./dom.js";
-import { avatar } from "./people.js";
+import { avatar } from "./avatar.js";
 
 const MAX_OTHERS = 8; // a DM holds at most 9 people, you included
 const MAX_SHOWN = 20;

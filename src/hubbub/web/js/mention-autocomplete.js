@@ -7,7 +7,7 @@
 // onKey() first.
 
 import { h, setChildren } from "./dom.js";
-import { avatar } from "./people.js";
+import { avatar } from "./avatar.js";
 
 const DEBOUNCE_MS = 150;
 const MAX_SHOWN = 8;

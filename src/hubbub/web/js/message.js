@@ -12,7 +12,7 @@
 
 import { h, icon } from "./dom.js";
 import { formatText, mentions } from "./format.js";
-import { avatar } from "./people.js";
+import { avatar } from "./avatar.js";
 import { dayKey, dayLabel, fullLabel, timeLabel } from "./time.js";
 
 /** Messages closer than this join the author's group (ms). */

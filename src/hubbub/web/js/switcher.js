@@ -5,7 +5,7 @@
 
 import { seg } from "./api.js";
 import { h, icon, setChildren } from "./dom.js";
-import { avatar } from "./people.js";
+import { avatar } from "./avatar.js";
 
 const MAX_SHOWN = 50;
 // With nothing typed, a few of the channels and people you could reach too.

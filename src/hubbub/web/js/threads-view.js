@@ -7,7 +7,7 @@
 import { openDialog } from "./dialog.js";
 import { h, setChildren } from "./dom.js";
 import { excerpt, whenLabel } from "./message.js";
-import { avatar } from "./people.js";
+import { avatar } from "./avatar.js";
 
 export function openThreadsView(app) {
   const { chat, user } = app;

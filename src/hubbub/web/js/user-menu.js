@@ -1,10 +1,11 @@
 // Your menu, from who you are signed in as (the sidebar's foot): your
-// account (profile, status, password, sessions), the workspace's
+// account (profile, status, password, sessions), inviting people (admins,
+// and members where the workspace lets them), the workspace's
 // administration for its owners and admins, and signing out. It closes on a
 // pick, Esc, or a click anywhere else.
 
 import { openAccount } from "./account.js";
-import { openAdmin } from "./admin.js";
+import { openAdmin, openInvite } from "./admin.js";
 import { h } from "./dom.js";
 
 let open = null; // the menu showing, if any: {el, close}
@@ -30,10 +31,12 @@ export function openUserMenu(app, anchor) {
       },
       label,
     );
+  const inviteItem = item("menu-invite", "Invite people", () => openInvite(app));
   const el = h(
     "div",
     { class: "user-menu", role: "menu", testid: "user-menu-list", "aria-label": "Your account" },
     item("menu-account", "Profile and account", () => openAccount(app)),
+    app.mayInvite() ? inviteItem : null,
     app.isAdmin() ? item("menu-admin", "Administration", () => openAdmin(app)) : null,
     h("div", { class: "menu-sep", role: "separator" }),
     item("menu-signout", "Sign out", () => app.logout(), " danger"),
@@ -60,4 +63,13 @@ export function openUserMenu(app, anchor) {
   document.addEventListener("pointerdown", onDown, true);
   document.addEventListener("keydown", onKey, true);
   el.querySelector("button")?.focus();
+  // Whether members may invite is asked again (an admin may have changed it,
+  // or the first answer has not come yet): the item follows.
+  if (!app.isAdmin() && app.user.role === "member") {
+    app.loadWorkspace().then(() => {
+      if (!el.isConnected) return;
+      if (app.mayInvite() && !inviteItem.isConnected) el.querySelector("[data-testid=menu-account]").after(inviteItem);
+      else if (!app.mayInvite()) inviteItem.remove();
+    });
+  }
 }
