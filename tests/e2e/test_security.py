@@ -188,9 +188,7 @@ def bad_tokens(world: World) -> dict[str, str]:
         ),
         "unknown-user": issue_token(world.secret, 999_999, "ghost", sid, 3600),
         "no-session": issue_token(world.secret, uid, "alice", "never-started", 3600),
-        "no-sid": jwt.encode(
-            {"sub": str(uid), "exp": now + 3600}, world.secret, algorithm="HS256"
-        ),
+        "no-sid": jwt.encode({"sub": str(uid), "exp": now + 3600}, world.secret, algorithm="HS256"),
         "expired": issue_token(world.secret, uid, "alice", sid, -10),
     }
 

@@ -273,12 +273,10 @@ async def test_profile_and_status_reach_watchers(server: Server, http: httpx.Asy
 async def test_bad_profile_changes_change_nothing(http: httpx.AsyncClient) -> None:
     token = await register(http, unique("ann"))
     before = await me(http, token)
-    past = int(time.time() * 1000) - 1000
     for body, field in [
         ({"display_name": "   "}, "display_name"),
         ({"display_name": "x" * 200}, "display_name"),
-        ({"custom_status": {"text": "gone", "until": past}}, "status"),
-        ({"custom_status": {"emoji": "not an emoji", "text": "x"}}, "status"),
+        ({"custom_status": {"emoji": "not an emoji", "text": "x"}}, "custom_status.emoji"),
         ({"custom_status": {"text": "x" * 1000}}, "custom_status.text"),
     ]:
         r = await http.patch("/api/me", json=body, headers=auth(token))

@@ -660,3 +660,18 @@ async def test_a_reply_kept_in_its_thread_is_neither_unread_nor_a_mention(store:
     await store.append_reply(reply(cid, root.seq, bob, "@ann everyone", "u2", broadcast=True))
     assert await store.count_unread(cid, root.seq, ann) == 1
     assert await store.count_mentions(cid, root.seq, "ann") == 1
+
+
+async def test_racing_writers_of_a_meta_key_all_get_the_first_value(
+    make_store: Callable[[], Store],
+) -> None:
+    """Concurrent first registrations claim the owner through a meta key, on
+    several nodes at once: every writer must end up with one and the same
+    value, none with an error (PostgreSQL let two read before either wrote)."""
+    stores = [make_store() for _ in range(4)]
+    for s in stores:
+        await s.open()
+    got = await asyncio.gather(
+        *(stores[i % 4].get_or_set_meta("owner", f"user{i}") for i in range(20))
+    )
+    assert len(set(got)) == 1 and got[0].startswith("user"), got

@@ -232,12 +232,6 @@ class Accounts:
                 f"at most {MAX_INVITE_CHANNELS} channels",
                 field="channels",
             )
-        if role == "guest" and not channels:
-            raise ChatError(
-                ErrorCode.invalid_input,
-                "a guest sees only the channels they are invited to: name at least one",
-                field="channels",
-            )
         for name in channels:  # the inviter must be able to see each one
             await self.hub.member_channel(fresh, name)
         code = auth.new_invite_code()
@@ -285,8 +279,7 @@ def check_status(status: Status, now: int) -> Status:
             raise ChatError(
                 ErrorCode.invalid_input, "status emoji is not an emoji", field="status"
             ) from None
-    if status.until is not None and status.until <= now:
-        raise ChatError(ErrorCode.invalid_input, "status `until` is in the past", field="status")
+    del now  # an `until` already past is taken: the status shows as none
     return status
 
 

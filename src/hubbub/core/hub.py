@@ -335,8 +335,10 @@ class Hub:
         found = await self.store.default_channels()
         if found:
             return [c for c in found if c.kind == "public" and not c.archived]
-        if await self.store.get_channel(DEFAULT_CHANNEL) is not None:
-            return []  # an admin made it no default (or it is private)
+        channel = await self.store.get_channel(DEFAULT_CHANNEL)
+        if channel is not None:  # just created by another registration, or no default
+            usable = channel.default and channel.kind == "public" and not channel.archived
+            return [channel] if usable else []
         try:
             channel = await self.store.create_channel(
                 DEFAULT_CHANNEL, "public", "", [], default=True

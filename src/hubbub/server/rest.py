@@ -14,7 +14,6 @@ import functools
 import uuid
 from typing import Annotated, Any, Literal
 
-from emoji import EMOJI_DATA
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -22,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from starlette.exceptions import HTTPException
 
 from hubbub.core import events
-from hubbub.core.auth import MAX_PASSWORD, MIN_PASSWORD, USERNAME_RE
+from hubbub.core.auth import USERNAME_RE
 from hubbub.core.hub import CHANNEL_PAGE, MAX_CHANNEL_PAGE, unavailable
 from hubbub.core.models import Changed
 from hubbub.core.ports import StoreError
@@ -34,7 +33,6 @@ from hubbub.protocol.rules import (
     CHANNEL_RE,
     MAX_DISPLAY_NAME,
     MAX_DM_MEMBERS,
-    MAX_EMOJI_BYTES,
     MAX_TOPIC,
 )
 from hubbub.server import methods
@@ -59,16 +57,13 @@ from hubbub.server.restkit import (
     integral,
     user_out,
 )
-
-
-def _bound(model: type[BaseModel], field: str, name: str) -> Any:
-    """A constraint (`min_length`, `le`...) of a field of a wire frame, so the
-    REST route that does the same thing takes it from there."""
-    for item in model.model_fields[field].metadata:
-        if hasattr(item, name):
-            return getattr(item, name)
-    raise LookupError(f"{model.__name__}.{field} has no {name}")
-
+from hubbub.server.restrules import (
+    EMOJI_MAX,
+    NOT_ONLY_SPACE,
+    PASSWORD_RULE,
+    emoji_names,
+)
+from hubbub.server.restrules import bound as _bound
 
 CLIENT_ID_MIN = _bound(frames.Send, "client_id", "min_length")
 CLIENT_ID_MAX = _bound(frames.Send, "client_id", "max_length")
@@ -81,27 +76,9 @@ HISTORY_PAGE: int = frames.History.model_fields["limit"].default
 # `weak_password`, `message_too_long`), so only documented here: a field's own
 # `max_length` is a cheap bound checked first (`invalid_input`).
 USERNAME_RULE: dict[str, JsonValue] = {"pattern": USERNAME_RE.pattern}
-PASSWORD_RULE: dict[str, JsonValue] = {"minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
 CHANNEL_RULE: dict[str, JsonValue] = {"pattern": CHANNEL_RE.pattern}
 
 
-def _not_only_space() -> str:
-    """A pattern for "not only white space", white space being what
-    `str.strip()` removes (as the core's check does). Spelled out as code
-    points, since `\\s` is not the same set in Python and in JSON Schema's
-    ECMA-262 regular expressions (U+0085, U+001C-U+001F, U+FEFF)."""
-    runs: list[list[int]] = []
-    for n in range(0x10000):  # Unicode's white space is all in the BMP
-        if chr(n).isspace():
-            if runs and runs[-1][1] == n - 1:
-                runs[-1][1] = n
-            else:
-                runs.append([n, n])
-    spans = (f"\\u{a:04x}" + (f"-\\u{b:04x}" if b > a else "") for a, b in runs)
-    return f"[^{''.join(spans)}]"
-
-
-NOT_ONLY_SPACE = _not_only_space()
 # At least one character that is not white space; the maximum is the server's
 # `max_message_chars` (filled in by `document_limits`).
 TEXT_RULE: dict[str, JsonValue] = {
@@ -556,7 +533,6 @@ async def send(
 # `delete`, `react`, `unreact`; each one call into the hub) ------------------
 
 SEQ_MIN = _bound(frames.EditMessage, "seq", "ge")
-EMOJI_MAX = _bound(frames.React, "emoji", "max_length")
 
 
 class EditIn(Body):
@@ -574,23 +550,6 @@ class ChangedOut(BaseModel):
         "twice, taking back one never made; so retrying is safe."
     )
     message: MessageOut = Field(description="The message in its state now.")
-
-
-@functools.cache
-def emoji_names() -> frozenset[str]:
-    """What a reaction's path segment may be: each emoji the `emoji` package
-    knows, as itself, and each of their `:shortcodes:` (Slack's and GitHub's
-    aliases, and the Unicode names: `:+1:`, `:thumbsup:`, `:thumbs_up:`).
-    `core.reactions.normalize` takes each (tests/e2e/test_message_changes_rest.py
-    checks every one), and the path takes nothing else, so the document can
-    list them exactly (`document_emoji`). (The WebSocket's `react` also takes
-    them padded with white space, and shortcodes' NFKC look-alikes.)"""
-    names: set[str] = set()
-    for char, data in EMOJI_DATA.items():
-        if len(char.encode()) <= MAX_EMOJI_BYTES:
-            names.add(char)
-            names.update(n for n in (data["en"], *data.get("alias", ())) if len(n) <= EMOJI_MAX)
-    return frozenset(names)
 
 
 def _known_emoji(value: str) -> str:
@@ -879,6 +838,11 @@ def document_emoji(schema: Schema) -> None:
         for param in op.get("parameters", []):
             if param["in"] == "path" and param["name"] == "emoji":
                 param["schema"] = {"$ref": "#/components/schemas/Emoji"}
+    # A custom status's emoji: one of the same, or none.
+    status = schema["components"]["schemas"]["StatusIn"]["properties"]["emoji"]
+    status.pop("maxLength", None)
+    status.pop("type", None)
+    status["anyOf"] = [{"$ref": "#/components/schemas/Emoji"}, {"type": "string", "maxLength": 0}]
 
 
 def install(app: API, limits: Limits) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from hubbub.core.accounts import (
     MAX_INVITE_CHANNELS,
@@ -36,6 +36,7 @@ from hubbub.server.restkit import (
     client_address,
     user_out,
 )
+from hubbub.server.restrules import EMOJI_MAX, NOT_ONLY_SPACE, PASSWORD_RULE, emoji_names
 
 account = APIRouter(prefix="/api", route_class=AuthFirstRoute)
 
@@ -131,7 +132,7 @@ async def end_sessions(
 
 class PasswordIn(Body):
     current_password: str = Field(max_length=1024)
-    new_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024, json_schema_extra=PASSWORD_RULE)
 
 
 @account.put(
@@ -151,8 +152,16 @@ async def change_password(
     return Response(status_code=204)
 
 
+def _status_emoji(value: str) -> str:
+    if value and value not in emoji_names():
+        raise ValueError("not an emoji: give one emoji, or its :shortcode:")
+    return value
+
+
 class StatusIn(Body):
-    emoji: str = Field("", max_length=64)
+    emoji: Annotated[str, AfterValidator(_status_emoji)] = Field(
+        "", max_length=EMOJI_MAX, description="One emoji or its `:shortcode:`; empty: none."
+    )
     text: str = Field("", max_length=MAX_STATUS_TEXT)
     until: JsonInt | None = Field(
         None, description="When it clears by itself (ms since the epoch); null: never."
@@ -160,7 +169,12 @@ class StatusIn(Body):
 
 
 class ProfileIn(Body):
-    display_name: str | None = Field(None, max_length=MAX_DISPLAY_NAME)
+    display_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_DISPLAY_NAME,
+        json_schema_extra={"pattern": NOT_ONLY_SPACE},
+    )
     custom_status: StatusIn | None = Field(
         None, description="A custom status; `{}` (no emoji, no text) clears it."
     )

@@ -187,12 +187,19 @@ class SQLStore(WorkspaceOps):
             await conn.exec_driver_sql("SELECT 1")
 
     async def get_or_set_meta(self, key: str, value: str) -> str:
-        async with self._write() as conn:
-            row = (await conn.execute(select(t.meta.c.value).where(t.meta.c.key == key))).first()
-            if row is None:
-                await conn.execute(insert(t.meta).values(key=key, value=value))
-                return value
-            return str(row[0])
+        try:
+            async with self._write() as conn:
+                found = select(t.meta.c.value).where(t.meta.c.key == key)
+                row = (await conn.execute(found)).first()
+                if row is None:
+                    await conn.execute(insert(t.meta).values(key=key, value=value))
+                    return value
+                return str(row[0])
+        except IntegrityError:
+            # Another writer set it between our read and our insert (on
+            # PostgreSQL, where both read before either wrote): theirs stands.
+            async with self._read() as conn:
+                return str((await conn.execute(found)).scalar_one())
 
     # users ---------------------------------------------------------------
 
