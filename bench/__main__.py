@@ -1,4 +1,4 @@
-"""`python -m bench {calibrate,fanout,idle,rooms,slow,compare} [--quick] [--repeat N]
+"""`python -m bench {calibrate,fanout,idle,rooms,slow,compare,upload,search} [--quick] [--repeat N]
 [--json FILE]`.
 
 See docs/benchmarks.md for the method and the results.
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import compare, fanout, idle, rooms, slow
+from bench import compare, fanout, idle, rooms, search, slow, upload
 from bench.common import have_taskset, log, machine
 
 # --window and --start-rate of the scenarios that run the fan-out generator.
@@ -113,6 +113,24 @@ def main(argv: list[str] | None = None) -> int:
         "--max-steps", type=int, default=None, help="rate steps at most (default 18; 2 quick)"
     )
 
+    p = sub.add_parser(
+        "upload",
+        help="a 100 MiB file uploaded and downloaded: MiB/s, and the server's RSS meanwhile",
+        description=upload.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common(p)
+    upload.add_arguments(p)
+
+    p = sub.add_parser(
+        "search",
+        help="full-text search on 1,000,000 messages, SQLite and PostgreSQL, against LIKE",
+        description=search.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common(p)
+    search.add_arguments(p)
+
     args = parser.parse_args(argv)
     if not have_taskset():
         log("WARNING: no taskset or fewer than 2 cores: server and generator are not pinned")
@@ -148,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         result = compare.run(args)
     elif args.scenario == "slow":
         result = slow.run(args)
+    elif args.scenario == "upload":
+        result = upload.run(args)
+    elif args.scenario == "search":
+        result = search.run(args)
     else:
         result = idle.run(args)
     log(f"done in {time.monotonic() - t:.0f} s")
@@ -164,6 +186,10 @@ def check(scenario: str, result: dict[str, Any]) -> list[str]:
     """What makes a run wrong rather than slow (a smoke run fails on these)."""
     if scenario == "compare":
         return compare.check(result)
+    if scenario == "upload":
+        return upload.check(result)
+    if scenario == "search":
+        return search.check(result)
     problems = []
     if scenario == "calibrate":
         summaries = list(result.values())

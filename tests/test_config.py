@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
+from hubbub.blobs.file import FileBlobs
 from hubbub.cli import main
 from hubbub.config import Settings, listening_origins, origin_of, parse_limits
 
@@ -134,3 +137,25 @@ def test_a_bad_public_url_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["serve", "--public-url", "chat.example.com"])
     assert result.exit_code == 2
     assert "--public-url" in result.output and "chat.example.com" in result.output
+
+
+def test_default_blobs_are_files_in_data_dir(tmp_path: Path) -> None:
+    assert Settings().blobs_url == "file://data/files"
+    assert Settings(blob_url="s3://b/p").blobs_url == "s3://b/p"
+    odd = tmp_path / "50% of?"  # quoted in the URL, found again by the file backend
+    assert FileBlobs(Settings(data_dir=odd).blobs_url).root == odd / "files"
+
+
+def test_blob_url_option_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUBBUB_BLOB_URL", raising=False)
+    assert serve_settings(monkeypatch).blob_url is None
+    assert serve_settings(monkeypatch, "--blob-url", "file:///srv/f").blob_url == "file:///srv/f"
+    s = serve_settings(monkeypatch, HUBBUB_BLOB_URL="s3://bucket/files?region=eu-west-1")
+    assert s.blobs_url == "s3://bucket/files?region=eu-west-1"
+
+
+@pytest.mark.parametrize("url", ["ftp://x/files", "s3://bucket?typo=1"])
+def test_a_bad_blob_url_is_a_usage_error(url: str) -> None:
+    result = CliRunner().invoke(main, ["serve", "--blob-url", url])
+    assert result.exit_code == 2
+    assert "--blob-url" in result.output

@@ -126,6 +126,20 @@ def _store_url(data_dir: Path, database_url: str | None) -> str:
     return url
 
 
+def _check_blob_url(url: str) -> None:
+    """Fail in one line on a blob URL that cannot work (bad, or s3:// without boto3)."""
+    from hubbub.blobs import open_blobs
+
+    try:
+        open_blobs(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--blob-url") from None
+    except ImportError:
+        raise click.BadParameter(
+            "s3:// needs boto3: pip install 'hubbub[aws]'", param_hint="--blob-url"
+        ) from None
+
+
 @click.group(cls=Main)
 @click.version_option(__version__)
 def main() -> None:
@@ -149,6 +163,13 @@ def main() -> None:
     default="memory://",
     show_default=True,
     help="memory:// (one process) or redis://...",
+)
+@click.option(
+    "--blob-url",
+    envvar="HUBBUB_BLOB_URL",
+    metavar="URL",
+    help="Where uploaded files are kept: file:///dir or "
+    "s3://bucket/prefix?region=...&endpoint=... [default: file://DATA_DIR/files].",
 )
 @guests_option
 @click.option(
@@ -208,6 +229,7 @@ def serve(
     data_dir: Path,
     database_url: str | None,
     bus_url: str,
+    blob_url: str | None,
     allow_guests: bool,
     guest_rooms: Literal["existing", "create"],
     registration: Literal["open", "invite", "closed"],
@@ -233,6 +255,8 @@ def serve(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--public-url") from None
     _store_url(data_dir, database_url)
+    if blob_url is not None:
+        _check_blob_url(blob_url)
     try:
         run(
             Settings(
@@ -241,6 +265,7 @@ def serve(
                 data_dir=data_dir,
                 database_url=database_url,
                 bus_url=bus_url,
+                blob_url=blob_url,
                 allow_guests=allow_guests,
                 guest_rooms=guest_rooms,
                 registration=registration,
@@ -566,6 +591,13 @@ def admin_users(data_dir: Path, database_url: str | None, bus_url: str) -> None:
 @click.option("--limit", "limits", multiple=True, metavar="NAME=VALUE", help="As for serve.")
 @click.option("--workers", default=8, show_default=True, help="Concurrent Lambda invocations.")
 @click.option("--log-level", default="warning", show_default=True)
+@click.option(
+    "--blob-url",
+    envvar="HUBBUB_BLOB_URL",
+    metavar="URL",
+    help="Files in this S3 bucket (s3://bucket/prefix?endpoint=...&create=1), uploaded "
+    "through presigned forms [default: no files].",
+)
 def aws_local(
     host: str,
     port: int,
@@ -577,9 +609,15 @@ def aws_local(
     limits: tuple[str, ...],
     workers: int,
     log_level: str,
+    blob_url: str | None,
 ) -> None:
     """Run the Lambda handlers behind a local API Gateway (WebSocket API,
     Management API, GET /ping) on DynamoDB served by moto. See docs/deploy-aws.md."""
+    if blob_url is not None:
+        if not blob_url.startswith("s3://"):
+            # As on Lambda (aws/runtime.py): a container's disk is not shared.
+            raise click.BadParameter("must be an s3:// URL on Lambda", param_hint="--blob-url")
+        _check_blob_url(blob_url)
     try:
         parse_limits(limits)
         from hubbub.aws.local import LocalSettings, run
@@ -603,6 +641,7 @@ def aws_local(
                 limits=limits,
                 workers=workers,
                 log_level=log_level,
+                blob_url=blob_url,
             )
         )
     except OSError as exc:
@@ -798,6 +837,14 @@ main.command(
 @click.option(
     "--broadcast", is_flag=True, help="With --thread: also show the reply in the channel."
 )
+@click.option(
+    "-f",
+    "--file",
+    "paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+    help="Attach this file (repeat for several): one message with TEXT, if given, and the files.",
+)
 @click.argument("text", required=False)
 def send(
     server: str | None,
@@ -806,14 +853,16 @@ def send(
     quiet: bool,
     thread_root: int | None,
     broadcast: bool,
+    paths: tuple[Path, ...],
     text: str | None,
 ) -> None:
     """Send TEXT to a channel or DM, or each line of standard input as one message;
-    then say where it went (`sent to #general (seq 12)`, on stderr)."""
-    from hubbub.client.lines import send_lines, sent_line
+    then say where it went (`sent to #general (seq 12)`, on stderr). With
+    --file, one message with the files (and TEXT, if given)."""
+    from hubbub.client.lines import send_files, send_lines, sent_line
     from hubbub.client.targets import open_target, parse_target
 
-    if text is not None and not text.strip():
+    if text is not None and not text.strip() and not paths:
         raise click.ClickException("nothing to send: TEXT is blank")
     if broadcast and thread_root is None:
         raise OneLineUsageError("--broadcast needs --thread SEQ (see `hubbub send --help`)")
@@ -825,10 +874,43 @@ def send(
             if target.channel is not None
             else (await open_target(client, target))["name"]
         )
-        lines = [text] if text is not None else sys.stdin
-        sent = await send_lines(client, name, lines, thread_root=thread_root, broadcast=broadcast)
+        if paths:
+            one = await send_files(
+                client, name, paths, text or "", thread_root=thread_root, broadcast=broadcast
+            )
+            sent = [one]
+        else:
+            lines = [text] if text is not None else sys.stdin
+            sent = await send_lines(
+                client, name, lines, thread_root=thread_root, broadcast=broadcast
+            )
         if not quiet:
             click.echo(sent_line(sent, target.label), err=True)
+
+    _run_client(go, server, profile)
+
+
+@main.command()
+@server_option
+@profile_option
+@click.option("--thumbnail", is_flag=True, help="The image's thumbnail instead of the file.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to save it: a file, or a directory to save it in under its own name "
+    "(the default: the current directory).",
+)
+@click.argument("file_id")
+def download(
+    server: str | None, profile: str, thumbnail: bool, output: Path | None, file_id: str
+) -> None:
+    """Save the file FILE_ID (as `tail` and the chat show it: `id ...`)."""
+
+    async def go(client: Client) -> None:
+        dest = await client.download(file_id, output or Path("."), thumbnail=thumbnail)
+        click.echo(f"saved {dest} ({dest.stat().st_size} bytes)", err=True)
 
     _run_client(go, server, profile)
 
@@ -847,6 +929,48 @@ def tail(server: str | None, profile: str, channel: str, since: int | None, as_j
     async def go(client: Client) -> None:
         body = await open_target(client, channel)
         await run_tail(client, body["name"], since, as_json)
+
+    _run_client(go, server, profile)
+
+
+@main.command()
+@server_option
+@profile_option
+@click.option(
+    "--order",
+    type=click.Choice(["newest", "relevance"]),
+    default="newest",
+    show_default=True,
+    help="Newest first, or best match first.",
+)
+@click.option("-n", "--limit", type=click.IntRange(1, 100), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(0, 10_000), default=0, help="Matches to skip.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.argument("query")
+def search(
+    server: str | None,
+    profile: str,
+    order: Literal["newest", "relevance"],
+    limit: int,
+    offset: int,
+    as_json: bool,
+    query: str,
+) -> None:
+    """Search every message you may read: words, "phrases", in:#channel,
+    from:@user, before:/after:/on:YYYY-MM-DD, during:YYYY-MM, has:file,
+    has:link, is:thread (quote QUERY for the shell). Dates are in this
+    machine's time zone."""
+    from hubbub.client.results import format_result
+
+    async def go(client: Client) -> None:
+        found, following = await client.search(query, order=order, offset=offset, limit=limit)
+        bold = not as_json and sys.stdout.isatty()
+        for r in found:
+            click.echo(format_result(r, as_json=as_json, bold=bold))
+        if not found:
+            click.echo("no messages found", err=True)
+        elif following is not None:
+            click.echo(f"more: --offset {following}", err=True)
 
     _run_client(go, server, profile)
 

@@ -16,6 +16,7 @@ class Settings:
     port: int = 8000
     data_dir: Path = Path("data")
     database_url: str | None = None  # default: SQLite in data_dir
+    blob_url: str | None = None  # where uploaded files go; default: data_dir/files
     bus_url: str = "memory://"
     allow_guests: bool = False
     # Guests post only in existing public channels, or also create rooms.
@@ -37,6 +38,11 @@ class Settings:
     @property
     def store_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'hubbub.db'}"
+
+    @property
+    def blobs_url(self) -> str:
+        # Quoted: a directory may have a `%` or `?` in its name.
+        return self.blob_url or "file://" + urllib.parse.quote(str(self.data_dir / "files"))
 
     @property
     def public_origins(self) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from pydantic.json_schema import models_json_schema
 
 from hubbub import __version__
 from hubbub.config import Settings
+from hubbub.core import search as search_language
 from hubbub.core.mentions import BROADCAST
 from hubbub.protocol import frames as f
 from hubbub.protocol.errors import CLOSE_DOCS, CloseCode, ErrorCode
@@ -63,6 +64,17 @@ _CHANNEL: dict[str, Any] = {
     "members": None,
 }
 
+_FILE_ID = "Jq3vX9sKd0bW4mT7yZp2Lg"
+_FILE = {
+    "id": _FILE_ID,
+    "name": "screenshot.png",
+    "size": 48213,
+    "content_type": "image/png",
+    "width": 1280,
+    "height": 720,
+    "thumbnail": True,
+}
+
 CLIENT_EXAMPLES: dict[type[f.ClientFrame], dict[str, Any]] = {
     f.Auth: {"action": "auth", "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."},
     f.Subscribe: {"action": "subscribe", "id": 1, "channel": "general", "since": 41},
@@ -88,6 +100,23 @@ CLIENT_EXAMPLES: dict[type[f.ClientFrame], dict[str, Any]] = {
     f.UnpinMessage: {"action": "unpin", "id": 13, "channel": "general", "seq": 42},
     f.Pins: {"action": "pins", "id": 14, "channel": "general"},
     f.History: {"action": "history", "id": 4, "channel": "general", "before": 41, "limit": 50},
+    f.Search: {
+        "action": "search",
+        "id": 18,
+        "query": '"release notes" in:#general from:@alice after:2023-11-01',
+        "order": "newest",
+        "limit": 20,
+        "tz": 60,
+    },
+    f.FileUrl: {"action": "file_url", "id": 19, "file_id": _FILE_ID},
+    f.Upload: {
+        "action": "upload",
+        "id": 20,
+        "channel": "general",
+        "name": "screenshot.png",
+        "size": 48213,
+    },
+    f.FileUploaded: {"action": "file_uploaded", "id": 21, "file_id": _FILE_ID},
     f.Thread: {"action": "thread", "id": 15, "channel": "general", "seq": 42, "after": 0},
     f.Threads: {"action": "threads", "id": 16},
     f.ReadThread: {
@@ -144,6 +173,19 @@ CLIENT_REPLIES: dict[type[f.ClientFrame], str] = {
     f.Threads: "`threads`.",
     f.ReadThread: "`ok` if the frame has an `id`; all of your connections get `thread_read`.",
     f.History: "`history`.",
+    f.Search: (
+        "`search_results` (see [Search](#search)); a malformed query: `invalid_query`; on "
+        "the DynamoDB store: `unsupported`."
+    ),
+    f.FileUrl: "`file_url` (see [Files](#files)); a file you may not see: `not_found`.",
+    f.Upload: (
+        "`upload_ticket` where the blob store has presigned uploads (S3: the Lambda "
+        "deployment); elsewhere `unsupported` (upload with `POST /api/files`)."
+    ),
+    f.FileUploaded: (
+        "`file` once the upload is checked; `file_too_large` or `quota_exceeded` "
+        "(the upload is deleted), `not_found` for an unknown ticket or nothing uploaded."
+    ),
     f.Typing: "`ok` if the frame has an `id`; the channel's subscribers get `typing`.",
     f.Read: "`ok` if the frame has an `id`; all of your connections get `read`.",
     f.WatchPresence: "`presence_state`, then `presence` events for the watched users.",
@@ -219,6 +261,37 @@ SERVER_EXAMPLES: dict[type[f.ServerFrame], dict[str, Any]] = {
         "messages": [{**_MSG, "seq": 40, "text": "earlier", "client_id": "c-1b2c3"}],
         "has_more": True,
     },
+    f.SearchResults: {
+        "type": "search_results",
+        "id": 18,
+        "query": '"release notes" in:#general from:@alice after:2023-11-01',
+        "results": [
+            {
+                "message": {**_MSG, "text": "the release notes are up"},
+                "snippet": "the release notes are up",
+                "highlights": [[4, 11], [12, 17]],
+            }
+        ],
+        "more": True,
+        "next_offset": 20,
+    },
+    f.FileLink: {
+        "type": "file_url",
+        "id": 19,
+        "file_id": _FILE_ID,
+        "url": f"/api/files/{_FILE_ID}?t=eyJhbGciOiJIUzI1NiJ9...",
+        "expires_at": 1700003600000,
+    },
+    f.UploadTicket: {
+        "type": "upload_ticket",
+        "id": 20,
+        "file_id": _FILE_ID,
+        "url": "https://hubbub-files.s3.amazonaws.com/",
+        "fields": {"key": f"files/{_FILE_ID}", "policy": "eyJl...", "x-amz-signature": "9f2..."},
+        "max_bytes": 536870912,
+        "expires_at": 1700000900000,
+    },
+    f.FileReady: {"type": "file", "id": 21, "file": _FILE},
     f.PinsPage: {
         "type": "pins",
         "id": 14,
@@ -304,6 +377,10 @@ SERVER_SENT: dict[type[f.ServerFrame], str] = {
     f.Subscribed: "Answers `subscribe`.",
     f.Unsubscribed: "Answers `unsubscribe`.",
     f.HistoryPage: "Answers `history`.",
+    f.SearchResults: "Answers `search`.",
+    f.FileLink: "Answers `file_url`.",
+    f.UploadTicket: "Answers `upload`.",
+    f.FileReady: "Answers `file_uploaded`.",
     f.TypingEvent: "To the channel's subscribers.",
     f.PresenceEvent: (
         "To connections watching the user (`watch_presence`), when the user's first "
@@ -398,6 +475,16 @@ LIMIT_DOCS: dict[str, str] = {
         "`Content-Length` or the bytes received pass it (the rest is never read or kept). "
         "A route that needs a token checks it first: without a valid one, 401 whatever the body."
     ),
+    "max_file_bytes": (
+        "Largest uploaded file in bytes; past it: 413 `file_too_large`, as soon as the bytes "
+        "received pass it (the upload is streamed to the blob store and what was written is "
+        "deleted). Also the size limit of a presigned upload on the Lambda deployment."
+    ),
+    "file_quota_bytes": (
+        "Bytes of files one user may keep (every file they uploaded that still exists); an "
+        "upload past it: 413 `quota_exceeded`. Deleting the messages frees their files."
+    ),
+    "max_files_per_message": "Files one message may carry (`files` of `send`).",
     "token_ttl": "Seconds a token from register or login stays valid (its `exp`).",
     "login_failures": (
         "Failed logins from one client address for one account within `login_window`; "
@@ -513,6 +600,10 @@ CLIENT_ANSWERS: dict[type[f.ClientFrame], tuple[type[f.ServerFrame], ...]] = {
     f.Threads: (f.ThreadsList,),
     f.ReadThread: (f.Ok,),
     f.History: (f.HistoryPage,),
+    f.Search: (f.SearchResults,),
+    f.FileUrl: (f.FileLink,),
+    f.Upload: (f.UploadTicket,),
+    f.FileUploaded: (f.FileReady,),
     f.Typing: (f.Ok,),
     f.Read: (f.Ok,),
     f.WatchPresence: (f.PresenceState,),
@@ -1127,6 +1218,127 @@ def _resume(limits: Limits) -> list[str]:
     ]
 
 
+def _search() -> list[str]:
+    limit = f.Search.model_fields["limit"]
+    return [
+        "## Search",
+        "",
+        "`search` (and `GET /api/search?q=&order=&offset=&limit=&tz=`, which answers "
+        "the same body without `type` and `id`) finds messages by the words of their "
+        "text, in every channel you may read: those you are a member of (your DMs "
+        "included) and every public channel (archived ones too); guests only their own "
+        "channels. Never a private channel or DM you are not in: leaving or being "
+        "removed from one takes its messages out of your results at once. The index "
+        "follows every send, edit and delete: an edited message is found by its words "
+        "now, a deleted one never.",
+        "",
+        "The query language (Slack's):",
+        "",
+        "- `word`: a whole word of the text, in any case and with or without Latin "
+        "accents (`cafe` finds `Café`). Several words: all of them, anywhere in the "
+        "text. Words are split as the index splits text: letters and digits, so "
+        "`don't` or `v1.2` is a phrase of its parts.",
+        f"- `deplo*`: words beginning so (at least {search_language.MIN_PREFIX} letters "
+        "before the `*`).",
+        '- `"quoted phrase"`: its words next to each other, in order.',
+        '- `-word`, `-"a phrase"`: leave out messages that have it (with a word or '
+        "phrase to search for).",
+        "- `in:#channel` (or `in:channel`, `in:dm:ann,bob`, `in:@ann` for your DM with "
+        "ann): only there. A channel you cannot read answers as one that does not exist "
+        "(`invalid_query`), so a query cannot tell which private channels there are.",
+        "- `from:@user` (or `from:user`): only their messages. Several `in:` or several "
+        "`from:`: any of them.",
+        "- `after:YYYY-MM-DD` (from the next day on, as in Slack), `before:YYYY-MM-DD` "
+        "(up to the day before), `on:YYYY-MM-DD`, `during:YYYY-MM` or `during:YYYY`: "
+        "days in your time zone, given as `tz`, your offset from UTC in minutes.",
+        "- `has:file`, `has:link` (`http://` or `https://` in the text), `is:thread` (a "
+        "reply, or a message with replies).",
+        "- A word with a colon that is none of these keys (`http://x`, `foo:bar`) is "
+        "words. Filters alone (no word) list what they match.",
+        "",
+        "A malformed query is `invalid_query` (REST: 400) with a message that says what "
+        f"is wrong: a known key with a bad value (`has:cats`, `before:2024-13-01`, "
+        "`in:` empty), a channel you cannot read, a user who does not exist, an unclosed "
+        "quote, nothing to search for, or more than "
+        f"{search_language.MAX_TERMS} terms.",
+        "",
+        "Results come newest first (`order: newest`), or best match first (`relevance`: "
+        "the full-text index's rank, where the words weigh most in the text). Each has "
+        "the message as "
+        "history has it, a `snippet` of its text around the first match (the whole text "
+        "if short; `…` where cut) and `highlights`, the `[start, end)` offsets (Unicode "
+        "code points) of the matched words in the snippet. Page with `offset` "
+        f"(`limit` at most {_bound(limit, 'le')} a page): while `more` is true, "
+        "`next_offset` is the next page's.",
+        "",
+        "To open a result where it was said, ask `history` with `around` set to its "
+        "`seq` (REST: `GET /api/channels/{name}/messages?around=SEQ`): up to half the "
+        "page before it, then it and the messages after it, oldest first; `has_more` "
+        "says whether there are newer ones. A reply kept in its thread is not in the "
+        "channel's history: open its thread (`thread_root`) instead.",
+        "",
+        "The DynamoDB store (the Lambda deployment, or `hubbub serve` on a "
+        "`dynamodb://` URL) has no full-text index: `search` answers `unsupported` "
+        "(REST: 501) there, never an empty page.",
+        "",
+    ]
+
+
+def _files() -> list[str]:
+    limits = Limits()
+    return [
+        "## Files",
+        "",
+        "A file is uploaded first, then attached to a message: `POST /api/files` "
+        "(`multipart/form-data`, `?channel=NAME` or a `channel` field before the files, "
+        "one or more `file` parts) streams each file to the blob store (`--blob-url`: a "
+        "directory by default, or S3) and answers 201 with a list of files, in the order "
+        "sent; then `send` (or `POST /api/channels/{name}/messages`) with `files: [id, "
+        "...]` attaches them (at most `max_files_per_message`, "
+        f"{limits.max_files_per_message}; `text` may then be empty). Only the uploader "
+        "may attach a file, only to a message in the channel it was uploaded to, and "
+        "only to one message (`file_in_use`); a retried send with the same `client_id` "
+        "attaches the same files again, never twice. A file not attached within 24 hours "
+        "is deleted.",
+        "",
+        "A file's type is detected from its content, never from its name or the "
+        "upload's `Content-Type`; images (PNG, JPEG, GIF, WebP, up to 25 MB) get their "
+        "dimensions and a thumbnail (at most 360 px a side). Every message that carries "
+        "files has them in `files` (`FileOut`), in every frame and REST body.",
+        "",
+        f"Past `max_file_bytes` ({limits.max_file_bytes // 2**20} MiB by default), an "
+        "upload is refused with 413 `file_too_large` as soon as the bytes pass it; past "
+        f"the uploader's `file_quota_bytes` ({limits.file_quota_bytes // 2**30} GiB), "
+        "413 `quota_exceeded`. Nothing of a refused or interrupted upload is kept.",
+        "",
+        "Downloads: `GET /api/files/{id}` and `/api/files/{id}/thumbnail`, for members "
+        "of the file's channel while its message exists (its uploader too, before it is "
+        "sent); to anyone else, and after the message is deleted, 404 `not_found`, as "
+        "for a file that never existed. A browser cannot send a bearer token with `<img "
+        "src>`, so `GET /api/files/{id}/link` (or the `file_url` frame) gives a URL "
+        "signed for that file and user, good for an hour. Every download carries "
+        "`Content-Disposition` (with the file's name), `X-Content-Type-Options: nosniff` "
+        "and `Content-Security-Policy: sandbox`; only images, plain text, PDF, audio and "
+        "video are `inline`, and everything a browser could run (HTML, SVG, XML, "
+        "scripts, unknown types) is an `attachment`, so an uploaded page can never "
+        "script hubbub's origin. Range requests are answered (206, or 416).",
+        "",
+        "Deleting a message deletes its files: from then on they are 404, and their "
+        "blobs are removed.",
+        "",
+        "On the Lambda deployment (API Gateway's WebSocket cannot carry files, and there "
+        "is no REST API), `upload` asks for an `upload_ticket`: a presigned S3 form to "
+        "POST the file to (refused by S3 past `max_bytes`), then `file_uploaded` has it "
+        "checked (size, type, thumbnail) and answers `file`; `file_url` answers a "
+        "presigned S3 URL. Elsewhere `upload` answers `unsupported`.",
+        "",
+    ]
+
+
+def _bound(field: Any, name: str) -> Any:
+    return next(getattr(m, name) for m in field.metadata if hasattr(m, name))
+
+
 def _tutorial(recent: int, max_guest_name: int, room_pattern: str) -> list[str]:
     return [
         "## S1 tutorial protocol",
@@ -1213,6 +1425,8 @@ def render() -> str:
         out.append("")
 
     out += _resume(limits)
+    out += _search()
+    out += _files()
     out += _tutorial(RECENT, MAX_GUEST_NAME, CHANNEL_RE.pattern)
 
     out += [

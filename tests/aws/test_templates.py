@@ -12,6 +12,7 @@ import yaml
 
 import hubbub.aws
 from hubbub.aws import handlers
+from hubbub.core.files import TICKET_TTL, ticket_key
 from hubbub.store.dynamo import TABLES
 
 HERE = Path(hubbub.aws.__file__).parent
@@ -113,12 +114,51 @@ def test_sam_iam_is_least_privilege() -> None:
         if actions == ["execute-api:ManageConnections"]:
             arn = s["Resource"]["Fn::Sub"]
             assert "${WebSocketApi}/${StageName}/" in arn and arn.endswith("/@connections/*")
+        elif actions[0].startswith("s3:"):
+            _check_s3_statement(actions, s["Resource"])
         else:
             assert all(a.startswith("dynamodb:") and "*" not in a for a in actions)
             assert not {"dynamodb:DeleteTable", "dynamodb:CreateTable"} & set(actions)
             arns = {r["Fn::GetAtt"] for r in s["Resource"]}
             assert arns == {f"{t}.Arn" for t in tables}
-    assert len(statements) == 2
+    assert len(statements) == 4
+
+
+def _check_s3_statement(actions: list[str], resource: Any) -> None:
+    """The files' objects (read, write, delete), and listing the bucket (a
+    missing object is then a 404): nothing else of S3."""
+    if actions == ["s3:ListBucket"]:
+        assert resource == {"Fn::GetAtt": "FilesBucket.Arn"}
+    else:
+        assert set(actions) == {
+            "s3:GetObject",
+            "s3:PutObject",
+            "s3:DeleteObject",
+            "s3:AbortMultipartUpload",
+        }
+        assert resource == {"Fn::Sub": "${FilesBucket.Arn}/files/*"}
+
+
+def _check_files(environment: dict[str, Any], resources: dict[str, Any]) -> None:
+    """Files in the stack's bucket, under `files/`; private; abandoned
+    tickets' notes expired (their keys' prefix is the code's)."""
+    assert environment["HUBBUB_BLOB_URL"] == {"Fn::Sub": "s3://${FilesBucket}/files"}
+    props = resources["FilesBucket"]["Properties"]
+    assert resources["FilesBucket"]["Type"] == "AWS::S3::Bucket"
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    tickets = rules["abandoned-upload-tickets"]
+    assert tickets["Prefix"] == "files/" + ticket_key("")
+    assert tickets["ExpirationInDays"] * 86400 > TICKET_TTL
+    parts = rules["unfinished-multipart-uploads"]
+    assert parts["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_sam_and_serverless_keep_files_in_their_bucket() -> None:
+    sam = load(SAM)
+    _check_files(sam["Globals"]["Function"]["Environment"]["Variables"], sam["Resources"])
+    sls = load(SERVERLESS)
+    _check_files(sls["provider"]["environment"], sls["resources"]["Resources"])
 
 
 def test_serverless_yml_matches_the_code() -> None:
@@ -142,4 +182,7 @@ def test_serverless_yml_matches_the_code() -> None:
     }
     statements = doc["provider"]["iam"]["role"]["statements"]
     assert [s["Action"] for s in statements][1] == "execute-api:ManageConnections"
-    assert len(statements) == 2
+    for s in statements[2:]:
+        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        _check_s3_statement(actions, s["Resource"])
+    assert len(statements) == 4

@@ -453,3 +453,44 @@ def test_aws_local_without_its_extra_prints_the_exact_command() -> None:
     line = one_line_failure(r)
     assert "needs boto3" in line
     assert "run ./scripts/aws-local --allow-guests --guest-rooms create" in line
+
+
+def test_send_file_and_download_it(env: dict[str, str], server: Server, tmp_path: Path) -> None:
+    assert hubbub("register", "-u", "ann", env=env).returncode == 0
+    token = token_of(env)
+    with httpx.Client(base_url=server.url) as http:
+        r = http.post("/api/channels", json={"name": "files"}, headers=auth(token))
+        assert r.status_code == 201
+    report = tmp_path / "build report.txt"
+    report.write_bytes(b"all green\n" * 1000)
+    log = tmp_path / "log.bin"
+    log.write_bytes(bytes(range(256)) * 40)
+
+    r = hubbub("send", "-c", "#files", "-f", str(report), "-f", str(log), "two files", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == "sent to #files (seq 1)"
+    with httpx.Client(base_url=server.url) as http:
+        (m,) = http.get("/api/channels/files/messages", headers=auth(token)).json()["messages"]
+    assert m["text"] == "two files"
+    assert [(f["name"], f["size"]) for f in m["files"]] == [
+        ("build report.txt", 10_000),
+        ("log.bin", 10_240),
+    ]
+    assert m["files"][0]["content_type"] == "text/plain"
+
+    # A file alone, no text.
+    r = hubbub("send", "-c", "#files", "--file", str(log), env=env)
+    assert r.returncode == 0 and "seq 2" in r.stderr, r.stderr
+
+    # `tail` shows each file with its id; `download` saves it under its own name.
+    out = tmp_path / "out"
+    out.mkdir()
+    r = hubbub("download", m["files"][0]["id"], "-o", str(out), env=env)
+    assert r.returncode == 0, r.stderr
+    assert (out / "build report.txt").read_bytes() == report.read_bytes()
+    r = hubbub("download", m["files"][1]["id"], "-o", str(out / "renamed.bin"), env=env)
+    assert r.returncode == 0, r.stderr
+    assert (out / "renamed.bin").read_bytes() == log.read_bytes()
+
+    r = hubbub("download", "A" * 22, env=env, cwd=out)
+    assert one_line_failure(r) == "Error: no such file", r.stderr

@@ -80,6 +80,19 @@ CONFIG = f"""
 [[operations]]
 include-name = "GET /api/users/{{username}}"
 parameters = {{ username = "{FUZZER}" }}
+
+# A search query is a language JSON Schema cannot describe: a `q` the document
+# allows may still be malformed (`has:cats`, `"unclosed`), which is 400
+# `invalid_query`, documented (tests/e2e/test_search.py checks each case).
+[[operations]]
+include-name = "GET /api/search"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "429"]
+
+# Inviting a deactivated account is 400 `invalid_input` (field `username`):
+# which accounts are deactivated is state, not something a schema can say.
+[[operations]]
+include-name = "POST /api/channels/{{name}}/invite"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "429"]
 """
 
 

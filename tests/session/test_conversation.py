@@ -69,6 +69,8 @@ HELLO_LIMITS = {
     "heartbeat_interval": 30.0,
     "idle_timeout": 75.0,
     "typing_ttl": 6.0,
+    "max_file_bytes": 512 * 1024 * 1024,
+    "max_files_per_message": 10,
 }
 # docs/protocol.md, typing_ttl: "the server relays at most one `typing` per connection and
 # channel every 2 s"
@@ -672,9 +674,9 @@ async def test_error_frames(drv: Driver) -> None:
     bobs = await drv.channel("bobs", bob)  # public, alice is not in it
     async with signed_in(drv, alice) as a:
         known = (
-            "auth, delete, edit, getRecentMessages, history, pin, ping, pins, react, read, "
-            "read_thread, send, sendMessage, subscribe, thread, threads, typing, unpin, "
-            "unreact, unsubscribe, watch_presence"
+            "auth, delete, edit, file_uploaded, file_url, getRecentMessages, history, pin, "
+            "ping, pins, react, read, read_thread, search, send, sendMessage, subscribe, "
+            "thread, threads, typing, unpin, unreact, unsubscribe, upload, watch_presence"
         )
         cases: list[tuple[dict[str, Any], dict[str, Any]]] = [
             (

@@ -113,6 +113,26 @@ class Web:
     async def channel_view(self, user: User, name: str) -> Any:
         return await self.call("GET", f"/api/channels/{name}", user)
 
+    # --- files (REST, as the web app uploads) --------------------------------------------
+
+    async def upload(self, user: User, channel: str, name: str, data: bytes) -> Any:
+        """Upload one file to `channel` (`POST /api/files`); its FileOut."""
+        r = await self.http.post(
+            "/api/files",
+            headers=user.headers,
+            data={"channel": channel},
+            files={"file": (name, data)},
+        )
+        assert r.status_code == 201, r.text
+        files = r.json()  # a list, in the order sent
+        assert isinstance(files, list) and len(files) == 1, files
+        return files[0]
+
+    async def post_files(self, user: User, channel: str, text: str, ids: list[str]) -> Any:
+        """A message with the files `ids` (uploaded by `user` to `channel`)."""
+        body = {"text": text, "client_id": f"t-{os.urandom(6).hex()}", "files": ids}
+        return await self.call("POST", f"/api/channels/{channel}/messages", user, body)
+
     # --- message changes (over a WebSocket of the user's own) ------------------------
 
     async def change(self, user: User, action: str, channel: str, seq: int, **fields: Any) -> Any:

@@ -1,16 +1,20 @@
 """Screenshots of the channel view for the docs, in the light and dark themes
 (docs/screenshots/channel-light.png and channel-dark.png, 1280x800), of
 messages that were reacted to, edited and deleted (reactions.png), of a
-thread open in the side panel, with a pinned message (thread-panel.png), and
-of the Administration dialog's members and their roles (admin.png)."""
+thread open in the side panel, with a pinned message (thread-panel.png),
+of the Administration dialog's members and their roles (admin.png), and of
+files (an image inline, a document's card) with search results beside them
+(files-search.png)."""
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw
 from playwright.async_api import expect
 
 from support import Server, ws_connect
@@ -278,3 +282,68 @@ async def test_admin_members_screenshot(
     shots_dir.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=shots_dir / "admin.png")
     assert (shots_dir / "admin.png").stat().st_size > 10_000
+
+
+def _mockup_png() -> bytes:
+    """A small made-up design mockup (a gradient, a header bar, cards) for the files shot."""
+    img = Image.new("RGB", (960, 600))
+    draw = ImageDraw.Draw(img)
+    for y in range(600):
+        t = y / 600
+        draw.line([(0, y), (960, y)], fill=(int(63 + 40 * t), int(14 + 90 * t), int(64 + 99 * t)))
+    draw.rectangle([0, 0, 960, 70], fill=(255, 255, 255))
+    draw.rectangle([30, 22, 200, 48], fill=(29, 155, 209))
+    for i in range(3):
+        x = 60 + i * 300
+        draw.rounded_rectangle([x, 130, x + 260, 470], radius=18, fill=(255, 255, 255))
+        draw.rectangle([x + 24, 160, x + 236, 300], fill=(232, 245, 250))
+        draw.rectangle([x + 24, 330, x + 200, 350], fill=(209, 210, 211))
+        draw.rectangle([x + 24, 370, x + 160, 388], fill=(225, 225, 225))
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_files_and_search_screenshot(
+    web: Web, server_factory: Callable[..., Server], tmp_path: Path
+) -> None:
+    shots_dir = DOCS_SHOTS if os.environ.get("HUBBUB_UPDATE_SCREENSHOTS") else tmp_path
+    web.use(server_factory())
+    names = {"alice": "Alice Chen", "bob": "Bob Martin", "carol": "Carol Diaz"}
+    users: dict[str, User] = {u: await web.user(u, d) for u, d in names.items()}
+    alice, bob, carol = (users[u] for u in names)
+    await web.channel(alice, "design", topic="Pixels and prototypes")
+    for u in (bob, carol):
+        await web.join(u, "design")
+    await web.post(carol, "design", "Kickoff for the new onboarding flow: mockups by Friday?")
+    await web.post(bob, "design", "First pass at the onboarding mockup is up in Figma.")
+    shot = await web.upload(bob, "design", "onboarding-mockup.png", _mockup_png())
+    await web.post_files(
+        bob, "design", "Exported the onboarding mockup, three cards:", [shot["id"]]
+    )
+    report = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n" + b"0" * 180_000
+    doc = await web.upload(carol, "design", "usability-study.pdf", report)
+    await web.post_files(
+        carol, "design", "And the usability study notes that back the mockup choices.", [doc["id"]]
+    )
+    await web.post(alice, "design", "Love it. Shipping the onboarding mockup to engineering.")
+    await web.call("POST", "/api/channels/design/read", alice, {"seq": 1000})
+
+    page = await web.page(alice, channel="design", width=1280, height=800)
+    await page.emulate_media(color_scheme="light")
+    img = page.get_by_test_id("attachment-img")
+    await page.wait_for_function(
+        "el => el.complete && el.naturalWidth > 0", arg=await img.element_handle()
+    )
+    await expect(page.get_by_test_id("file-name")).to_have_text("usability-study.pdf")
+    box = page.get_by_test_id("search-input")
+    await box.fill("mockup")
+    await box.press("Enter")
+    results = page.get_by_test_id("search-result")
+    await expect(results).to_have_count(4)
+    await expect(results.first.locator("mark")).to_have_text(["mockup"])
+    await box.blur()
+    await page.mouse.move(640, 790)
+    shots_dir.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=shots_dir / "files-search.png")
+    assert (shots_dir / "files-search.png").stat().st_size > 10_000

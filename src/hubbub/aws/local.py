@@ -239,6 +239,7 @@ class LocalSettings:
     limits: tuple[str, ...] = ()
     workers: int = 8
     log_level: str = "warning"
+    blob_url: str | None = None  # an s3:// URL: files (HUBBUB_BLOB_URL); None: no files
 
 
 @contextlib.contextmanager
@@ -277,6 +278,10 @@ def run(settings: LocalSettings) -> None:
         os.environ["HUBBUB_GUEST_ROOMS"] = settings.guest_rooms
         if settings.limits:
             os.environ["HUBBUB_LIMIT"] = ",".join(settings.limits)
+        if settings.blob_url:
+            os.environ["HUBBUB_BLOB_URL"] = settings.blob_url
+        else:  # only what was asked for: no files unless --blob-url
+            os.environ.pop("HUBBUB_BLOB_URL", None)
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
         async def create_tables() -> None:  # on AWS, the template's job
@@ -305,6 +310,8 @@ def run(settings: LocalSettings) -> None:
             print(f"  GET http://{base}/ping", flush=True)
             print(f"  Management API: http://{base}/@connections/{{id}}", flush=True)
             print(f"  dynamodb: {endpoint} (tables {settings.prefix}*)", flush=True)
+            if settings.blob_url:
+                print(f"  files: {settings.blob_url}", flush=True)
 
         try:
             asyncio.run(serve_announced(server, sock, announce))

@@ -5,7 +5,9 @@ Configuration is the environment, as for `hubbub serve`:
 `HUBBUB_DATABASE_URL` (a `dynamodb://` URL), `HUBBUB_ALLOW_GUESTS=1`,
 `HUBBUB_GUEST_ROOMS=existing|create` (default `existing`),
 `HUBBUB_LIMIT=name=value,...`, `HUBBUB_JWT_SECRET` (else the secret is
-generated once and kept in the store, as on a server), and
+generated once and kept in the store, as on a server),
+`HUBBUB_BLOB_URL` (an `s3://bucket/prefix` URL: files, uploaded through
+presigned forms; without it file actions answer `unsupported`), and
 `HUBBUB_APIGW_ENDPOINT` to override the Management API URL.
 
 A Lambda process handles one invocation at a time; `hubbub aws-local` runs
@@ -28,6 +30,7 @@ from hubbub.aws.driver import LambdaGateway, Response
 from hubbub.aws.presence import TableDirectory
 from hubbub.aws.push import PushBus, Pusher
 from hubbub.aws.sequencer import Sequencer
+from hubbub.blobs import open_blobs
 from hubbub.config import parse_limits
 from hubbub.core.hub import Hub
 from hubbub.core.presence import EachConnection
@@ -46,6 +49,7 @@ class LambdaSettings:
     guest_rooms: GuestRooms = "existing"
     limits: Limits = dataclasses.field(default_factory=Limits)
     jwt_secret: str | None = None
+    blob_url: str | None = None
 
     @classmethod
     def from_env(cls) -> LambdaSettings:
@@ -53,6 +57,10 @@ class LambdaSettings:
         url = env.get("HUBBUB_DATABASE_URL") or DEFAULT_URL
         if not url.startswith("dynamodb://"):
             raise ValueError("HUBBUB_DATABASE_URL must be a dynamodb:// URL on Lambda")
+        blob_url = env.get("HUBBUB_BLOB_URL") or None
+        if blob_url is not None and not blob_url.startswith("s3://"):
+            # A Lambda's disk is its own and short-lived: files live in S3.
+            raise ValueError("HUBBUB_BLOB_URL must be an s3:// URL on Lambda")
         rooms = env.get("HUBBUB_GUEST_ROOMS") or "existing"
         if rooms not in GUEST_ROOMS:
             raise ValueError(f"HUBBUB_GUEST_ROOMS must be one of {', '.join(GUEST_ROOMS)}")
@@ -62,6 +70,7 @@ class LambdaSettings:
             guest_rooms=rooms,  # checked above
             limits=parse_limits([env["HUBBUB_LIMIT"]] if env.get("HUBBUB_LIMIT") else []),
             jwt_secret=env.get("HUBBUB_JWT_SECRET") or None,
+            blob_url=blob_url,
         )
 
 
@@ -81,6 +90,7 @@ class Runtime:
             guest_rooms=settings.guest_rooms,
             directory=TableDirectory(self.connections),
             presence=EachConnection(),
+            blobs=open_blobs(settings.blob_url) if settings.blob_url else None,
         )
         self.bus.sequencer = Sequencer(self.store)
         self.gateway = LambdaGateway(self.hub, self.connections, self.bus)

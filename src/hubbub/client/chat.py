@@ -24,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import shlex
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -37,6 +39,8 @@ from textual.css.query import NoMatches
 from textual.widgets import Input, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
+from hubbub.client.attachments import describe, human_size
+from hubbub.client.results import result_text
 from hubbub.client.sdk import Client, HubbubError
 from hubbub.client.targets import Target, open_target, parse_target
 from hubbub.protocol import frames
@@ -69,6 +73,13 @@ Commands:
                            send it to the channel)
   /pin [N] /unpin [N]      pin #N (or the newest) to the channel, or unpin it
   /pins                    list the channel's pinned messages
+  /search QUERY            search every message you may read: words, "phrases",
+                           in:#channel, from:@user, after:/before:/on:YYYY-MM-DD,
+                           has:file, has:link, is:thread; /search alone: more results
+  /open N                  open search result N in its channel, marked (▶)
+  /latest                  back to the newest messages after /open (also Page Down)
+  /upload PATH [text]      send a file (quote a PATH with spaces: "my file.png")
+  /download ID [PATH]      save the file ID (shown under its message) here or at PATH
   /retry                   send your messages marked "not sent" again
   /discard                 drop your messages marked "not sent"
   /more                    load older messages (also Page Up at the top)
@@ -107,6 +118,11 @@ class ChannelState:
     messages: dict[int, frames.MessageOut] = dataclasses.field(default_factory=dict)
     loaded: bool = False  # the newest page of history has been fetched
     has_more: bool = True  # older history exists beyond the oldest message held
+    # After /open: the messages held are a window of older history that does
+    # not reach the newest (new ones wait for /latest, never out of place),
+    # and the message it was opened at, marked.
+    detached: bool = False
+    marked: int | None = None
     rendered_max: int = 0  # highest seq written to the pane while active
     # The app's own lines (help, /who, errors) shown in this channel, each
     # kept after the seq that was the newest when it was written.
@@ -263,6 +279,8 @@ def format_line(m: frames.MessageOut, me: str | None = None) -> Text:
         last = f", last {_stamp(m.last_reply_at)}" if m.last_reply_at else ""
         who = ", ".join(m.reply_users[:3]) + (" …" if len(m.reply_users) > 3 else "")
         line.append(f"\n{REACTIONS_INDENT}↳ {replies}{last} ({who}): /thread {m.seq}", "cyan")
+    for f in m.files:
+        line.append(f"\n{REACTIONS_INDENT}📎 {describe(f)}  /download {f.id}", "cyan")
     if m.reactions:
         line.append("\n" + REACTIONS_INDENT)
         for i, r in enumerate(m.reactions):
@@ -270,6 +288,13 @@ def format_line(m: frames.MessageOut, me: str | None = None) -> Text:
                 line.append("  ")
             line.append(f"{r.emoji} {r.count}", "bold" if me in r.users else "")
     return line
+
+
+def local_file(word: str) -> tuple[Path, int | None]:
+    """A path typed in a command (`~` expanded), and the size of the file
+    there (None: no such file)."""
+    path = Path(word).expanduser()
+    return path, path.stat().st_size if path.is_file() else None
 
 
 def same_state(a: frames.MessageOut, b: frames.MessageOut) -> bool:
@@ -357,6 +382,11 @@ class ChatApp(App[None]):
         self._was_connected = False
         self._seen_reconnects = 0
         self._loading_older = False
+        # The last /search: its query, results (what /open N takes) and next page.
+        self.search_query = ""
+        self.results: list[frames.SearchResult] = []
+        self.next_result: int | None = None
+        self._scroll_to_marked = False  # the next render shows the marked message
 
     # --- layout --------------------------------------------------------------------
 
@@ -716,7 +746,12 @@ class ChatApp(App[None]):
             pane.scroll_page_up(animate=False)
 
     def action_page_down(self) -> None:
-        self.log_pane.scroll_page_down(animate=False)
+        pane = self.log_pane
+        state = self.channels.get(self.active) if self.active else None
+        if state is not None and state.detached and pane.scroll_y >= pane.max_scroll_y:
+            self._spawn(self.load_newer())
+        else:
+            pane.scroll_page_down(animate=False)
 
     # --- messages ---------------------------------------------------------------------
 
@@ -761,6 +796,38 @@ class ChatApp(App[None]):
             self._render_channel(scroll_end=False)
             self.log_pane.scroll_to(y=max(0, len(self.log_pane.lines) - before), animate=False)
 
+    async def load_newer(self) -> None:
+        """Page Down at the end of a window opened by /open: the next page of
+        newer messages; once it reaches the newest, live ones show again."""
+        name = self.active
+        state = self.channels.get(name) if name else None
+        if name is None or state is None or not state.detached or self._loading_older:
+            return
+        self._loading_older = True
+        try:
+            newest = max(state.messages, default=0)
+            page, more = await self.client.history(name, after=newest, limit=self.page_size)
+        finally:
+            self._loading_older = False
+        if self.channels.get(name) is not state or not state.detached:
+            return
+        for m in page:
+            state.messages[m.seq] = m
+        state.detached = more
+        if self.active == name:
+            self._rerender()
+            if not more:
+                self._mark_read(name)
+
+    def _back_to_newest(self, state: ChannelState) -> None:
+        """Forget what is held (a window, or a stale page): the next load
+        fetches the newest page, and live messages show again."""
+        state.messages.clear()
+        state.loaded = False
+        state.has_more = True
+        state.detached = False
+        state.marked = None
+
     def _render_channel(self, scroll_end: bool = True) -> None:
         pane = self.log_pane
         pane.clear()
@@ -773,17 +840,37 @@ class ChatApp(App[None]):
                 scroll_end=False,
             )
         lines = [
-            (seq, 0, i, format_line(m, self.me))
+            (seq, 0, i, self._message_line(state, m))
             for i, (seq, m) in enumerate(state.messages.items())
         ]
         lines += [(after, 1, i, note) for i, (after, note) in enumerate(state.notes)]
-        for *_, line in sorted(lines, key=lambda x: x[:3]):
+        marked_at = None
+        for seq, kind, _, line in sorted(lines, key=lambda x: x[:3]):
+            if kind == 0 and seq == state.marked:
+                marked_at = len(pane.lines)
             pane.write(line, scroll_end=False)
+        if state.detached:
+            pane.write(
+                Text("— newer messages: /latest (or Page Down) —", "dim italic"),
+                scroll_end=False,
+            )
         for out in state.outbox.values():
             pane.write(format_outgoing(out, self.me or "you"), scroll_end=False)
         state.rendered_max = max(state.messages, default=0)
-        if scroll_end:
+        to_marked, self._scroll_to_marked = self._scroll_to_marked, False
+        if to_marked and marked_at is not None:
+            pane.scroll_to(y=max(0, marked_at - 3), animate=False)
+        elif scroll_end:
             pane.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    def _message_line(self, state: ChannelState, m: frames.MessageOut) -> Text:
+        line = format_line(m, self.me)
+        if m.seq != state.marked:
+            return line
+        # The message /open opened the channel at: marked, as the web app highlights it.
+        marked = Text.assemble(("▶ ", "bold yellow"), line)
+        marked.stylize("on grey23")
+        return marked
 
     def _got_message(self, m: frames.MessageOut) -> None:
         state = self.channels.get(m.channel)
@@ -791,6 +878,14 @@ class ChatApp(App[None]):
             return
         if in_thread_only(m):
             self._got_reply(state, m)
+            return
+        if state.detached and m.seq > max(state.messages, default=0):
+            # The pane shows an older window (after /open): the message waits
+            # for /latest, counted as unread meanwhile.
+            state.last_seq = max(state.last_seq, m.seq)
+            if self.me is None or m.author.username != self.me:
+                state.counted(m, self.me)
+            self._refresh_sidebar()
             return
         held = state.messages.get(m.seq)
         known = held is not None
@@ -971,9 +1066,7 @@ class ChatApp(App[None]):
         state.last_seq = max(state.last_seq, event.last_seq)
         if not event.recovered:
             # Too far behind for a replay: drop what we hold and page it again.
-            state.messages.clear()
-            state.loaded = False
-            state.has_more = True
+            self._back_to_newest(state)
             if event.channel == self.active:
                 self.system("(reconnected too far behind: reloading)")
                 self.open_channel(event.channel)
@@ -1101,6 +1194,9 @@ class ChatApp(App[None]):
             self.show_error("no channel open: /join #name first")
             return
         self._typing_sent.pop(name, None)
+        if state.detached:  # what you send shows under the newest messages
+            self._back_to_newest(state)
+            self._spawn(self._load_latest(name))
         out = Outgoing(client_id=uuid.uuid4().hex, text=text)
         state.outbox[out.client_id] = out
         if self.active == name:
@@ -1336,6 +1432,38 @@ class ChatApp(App[None]):
         if replies:
             await self.client.read_thread(name, root.seq, max(m.seq for m in replies))
 
+    async def cmd_upload(self, rest: str) -> None:
+        name = self._need_active()
+        try:
+            words = shlex.split(rest)
+        except ValueError as exc:
+            self.show_error(f"/upload: {exc}")
+            return
+        if not words:
+            self.show_error("usage: /upload PATH [text]")
+            return
+        path, size = local_file(words[0])
+        if size is None:
+            self.show_error(f"/upload: no such file: {path}")
+            return
+        self.system(f"uploading {path.name} ({human_size(size)})…")
+        uploaded = await self.client.upload(name, path)
+        m = await self.client.send(name, " ".join(words[1:]), files=[uploaded.id])
+        self._got_message(m)
+
+    async def cmd_download(self, rest: str) -> None:
+        try:
+            words = shlex.split(rest)
+        except ValueError as exc:
+            self.show_error(f"/download: {exc}")
+            return
+        if not words:
+            self.show_error("usage: /download ID [PATH] (the id after /download under a file)")
+            return
+        dest, _ = local_file(words[1] if len(words) > 1 else ".")
+        saved = await self.client.download(words[0], dest)
+        self.system(f"saved {saved} ({human_size(local_file(str(saved))[1] or 0)})")
+
     async def cmd_reply(self, rest: str) -> None:
         name = self._need_active()
         words = rest.split(" ")
@@ -1377,6 +1505,85 @@ class ChatApp(App[None]):
         self.system(f"pinned in {self.label(name)} ({len(pinned)}):")
         for m in pinned:
             self._note(Text.assemble("  ", format_line(m, self.me)))
+
+    async def cmd_search(self, rest: str) -> None:
+        if rest:
+            self.search_query, offset = rest, 0
+        elif self.next_result is not None:
+            offset = self.next_result
+        else:
+            self.show_error("usage: /search QUERY (see /help); /search alone: more results")
+            return
+        found, self.next_result = await self.client.search(
+            self.search_query, offset=offset, limit=self.page_size
+        )
+        if offset == 0:
+            self.results = []
+        self.results += found
+        if not self.results:
+            self.system(f"no messages found for {self.search_query}")
+            return
+        first = len(self.results) - len(found) + 1
+        self.system(f"search: {self.search_query} ({first}-{len(self.results)}):")
+        for n, r in enumerate(found, first):
+            self._note(Text.assemble("  ", result_text(n, r)))
+        more = "; /search alone: more" if self.next_result is not None else ""
+        self.system(f"(/open N opens result N{more})")
+
+    async def cmd_open(self, rest: str) -> None:
+        n = seq_of(rest.split()[0]) if rest else None
+        if n is None or not 1 <= n <= len(self.results):
+            self.show_error(
+                f"usage: /open N, N a result of the last /search (1-{len(self.results)})"
+                if self.results
+                else "/open N opens a result of /search: search first"
+            )
+            return
+        m = self.results[n - 1].message
+        state = self.channels.get(m.channel)
+        if state is None:
+            self.show_error(f"you are not in {self.label(m.channel)}: /join it to open this")
+            return
+        # A reply kept in its thread is not in the channel: open at its root.
+        at = m.thread_root if in_thread_only(m) and m.thread_root is not None else m.seq
+        await self.jump(m.channel, at)
+        if at != m.seq:
+            await self.cmd_thread(str(at))
+
+    async def jump(self, name: str, seq: int) -> None:
+        """Open channel `name` at message `seq`, marked: within what is held
+        if it is there, else a window of history around it (detached)."""
+        state = self.channels[name]
+        held = (
+            state.loaded
+            and bool(state.messages)
+            and min(state.messages) <= seq
+            and (not state.detached or seq <= max(state.messages))
+        )
+        if not held:
+            page, newer = await self.client.history(name, around=seq, limit=self.page_size)
+            if self.channels.get(name) is not state:
+                return
+            self._back_to_newest(state)
+            state.messages.update((m.seq, m) for m in page)
+            state.loaded = True
+            state.detached = newer
+        state.marked = seq
+        self._scroll_to_marked = True
+        if self.active == name:
+            self._render_channel()
+        else:
+            self.open_channel(name)
+
+    async def cmd_latest(self, rest: str) -> None:
+        name = self._need_active()
+        state = self.channels[name]
+        state.marked = None
+        if state.detached:
+            self._back_to_newest(state)
+            await self._load_latest(name)
+        else:
+            self._render_channel()
 
     def action_edit_last(self) -> None:
         """Up in an empty input line: edit your last message (as in Slack)."""
@@ -1444,6 +1651,11 @@ class ChatApp(App[None]):
         "pin": cmd_pin,
         "unpin": cmd_unpin,
         "pins": cmd_pins,
+        "search": cmd_search,
+        "open": cmd_open,
+        "latest": cmd_latest,
+        "upload": cmd_upload,
+        "download": cmd_download,
         "retry": cmd_retry,
         "discard": cmd_discard,
         "more": cmd_more,

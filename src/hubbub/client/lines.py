@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TextIO
 
+from hubbub.client.attachments import describe
 from hubbub.client.sdk import Client
 from hubbub.protocol import frames
 
@@ -28,7 +30,30 @@ def format_message(m: frames.MessageOut, as_json: bool) -> str:
         notes += f"  [{m.reply_count} {'reply' if m.reply_count == 1 else 'replies'}]"
     if m.pinned_by is not None:
         notes += f"  [pinned by {m.pinned_by}]"
-    return f"[{m.channel} {place} {stamp}] {who}: {text}{reactions}{notes}"
+    # One line per file: `hubbub download ID` fetches it.
+    files = "".join(f"\n    📎 {describe(f)}  id {f.id}" for f in m.files)
+    return f"[{m.channel} {place} {stamp}] {who}: {text}{reactions}{notes}{files}"
+
+
+async def send_files(
+    client: Client,
+    channel: str,
+    paths: Sequence[Path],
+    text: str,
+    *,
+    thread_root: int | None = None,
+    broadcast: bool = False,
+) -> frames.MessageOut:
+    """Upload the files and post one message carrying them (with `text`, which
+    may be empty)."""
+    uploaded = [await client.upload(channel, path) for path in paths]
+    return await client.post(
+        channel,
+        text,
+        thread_root=thread_root,
+        broadcast=broadcast,
+        files=[f.id for f in uploaded],
+    )
 
 
 async def send_lines(

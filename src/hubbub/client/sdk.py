@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.message
 import itertools
 import json
 import logging
 import random
+import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Sequence
-from typing import Any, Self
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, Self
 from urllib.parse import quote
 
 import httpx
@@ -82,6 +85,16 @@ def seg(name: str) -> str:
     and `,` (DM names are `dm:alice,bob`) are percent-encoded, never read as
     URL syntax."""
     return quote(name, safe="")
+
+
+def attachment_name(disposition: str, fallback: str) -> str:
+    """The filename of a `Content-Disposition` header (RFC 6266's `filename*`
+    first), reduced to a plain name: never a path out of the directory."""
+    msg = email.message.Message()
+    msg["content-disposition"] = disposition
+    name = msg.get_filename() or ""
+    name = Path(name.replace("\\", "/")).name.strip()
+    return name if name not in ("", ".", "..") else fallback
 
 
 def parse_event(obj: dict[str, Any]) -> frames.ServerFrame | None:
@@ -152,13 +165,28 @@ class Client:
     # --- REST ----------------------------------------------------------------------
 
     async def request(
-        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
+        files: list[tuple[str, tuple[str, BinaryIO]]] | None = None,
     ) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         for attempt in range(len(self.servers)):
+            for _, (_, fh) in files or ():
+                fh.seek(0)  # a retry on the next node sends the whole file again
             try:
                 r = await self.http.request(
-                    method, self.server + path, json=json, params=params, headers=headers
+                    method,
+                    self.server + path,
+                    json=json,
+                    params=params,
+                    data=data,
+                    files=files,
+                    headers=headers,
                 )
                 break
             except httpx.TransportError as exc:
@@ -370,13 +398,16 @@ class Client:
         client_id: str | None = None,
         thread_root: int | None = None,
         broadcast: bool = False,
+        files: Sequence[str] = (),
     ) -> frames.MessageOut:
         """Send one message over REST (no WebSocket needed); a retry with the
         same `client_id` returns the original message instead of a second one.
-        `thread_root` and `broadcast` as for `send`."""
+        `thread_root`, `broadcast` and `files` as for `send`."""
         body: dict[str, Any] = {"text": text, "client_id": client_id or uuid.uuid4().hex}
         if thread_root is not None:
             body |= {"thread_root": thread_root, "broadcast": broadcast}
+        if files:
+            body["files"] = list(files)
         reply = await self.request("POST", f"/api/channels/{seg(channel)}/messages", json=body)
         reply.pop("duplicate", None)
         return frames.MessageOut.model_validate(reply)
@@ -387,17 +418,43 @@ class Client:
         *,
         before: int | None = None,
         after: int | None = None,
+        around: int | None = None,
         limit: int = 50,
     ) -> tuple[list[frames.MessageOut], bool]:
         """A page of messages: newest first (paging back with `before`), or
-        oldest first with `after`."""
+        oldest first with `after`. With `around` (a search result's seq):
+        the messages before it, it and those after it, oldest first; the
+        bool then says whether there are newer ones."""
         params: dict[str, Any] = {"limit": limit}
         if before is not None:
             params["before"] = before
         if after is not None:
             params["after"] = after
+        if around is not None:
+            params["around"] = around
         page = await self.request("GET", f"/api/channels/{seg(channel)}/messages", params=params)
         return [frames.MessageOut.model_validate(m) for m in page["messages"]], page["has_more"]
+
+    async def search(
+        self,
+        query: str,
+        *,
+        order: Literal["newest", "relevance"] = "newest",
+        offset: int = 0,
+        limit: int = 20,
+        tz: int | None = None,
+    ) -> tuple[list[frames.SearchResult], int | None]:
+        """A page of the messages matching `query` (words, "phrases",
+        `in:#channel`, `from:@user`, dates, `has:file`...: docs/protocol.md)
+        that you may read, and the `offset` of the next page (None: no more).
+        `tz`: your offset from UTC in minutes for the query's dates (default:
+        this machine's)."""
+        if tz is None:
+            tz = time.localtime().tm_gmtoff // 60
+        params = {"q": query, "order": order, "offset": offset, "limit": limit, "tz": tz}
+        page = await self.request("GET", "/api/search", params=params)
+        found = [frames.SearchResult.model_validate(r) for r in page["results"]]
+        return found, page["next_offset"]
 
     async def thread(
         self,
@@ -438,6 +495,68 @@ class Client:
             "GET", f"/api/channels/{seg(channel)}/pins", params={"limit": limit}
         )
         return [frames.MessageOut.model_validate(m) for m in page["messages"]]
+
+    # --- files ---------------------------------------------------------------------------
+
+    async def upload(
+        self, channel: str, source: str | Path | BinaryIO, *, name: str | None = None
+    ) -> frames.FileOut:
+        """Upload a file to a channel (streamed from disk, never read whole);
+        attach it with `send(..., files=[f.id])` or `post`. Refused past the
+        server's `max_file_bytes` (`file_too_large`) or your quota."""
+        if isinstance(source, str | Path):
+            path = Path(source)
+            # Local disk, read in chunks as httpx sends them: no thread needed.
+            with path.open("rb") as fh:  # noqa: ASYNC230
+                return await self.upload(channel, fh, name=name or path.name)
+        filename = name or Path(getattr(source, "name", "") or "file").name
+        out = await self.request(
+            "POST", "/api/files", data={"channel": channel}, files=[("file", (filename, source))]
+        )
+        return frames.FileOut.model_validate(out[0])
+
+    async def upload_presigned(self, channel: str, path: str | Path) -> frames.FileOut:
+        """Upload over the WebSocket's `upload` ticket, straight to the blob
+        store (the Lambda deployment, whose WebSocket cannot carry files and
+        which has no REST API): needs `connect()` first."""
+        path = Path(path)
+        size = path.stat().st_size
+        ticket = await self._request(
+            {"action": "upload", "channel": channel, "name": path.name, "size": size}
+        )
+        with path.open("rb") as fh:  # noqa: ASYNC230 (local disk, read as it is sent)
+            r = await self.http.post(
+                ticket["url"], data=ticket["fields"], files=[("file", (path.name, fh))]
+            )
+        if r.status_code >= 300:
+            code = "file_too_large" if b"EntityTooLarge" in r.content else "upload_failed"
+            raise HubbubError(code, f"the blob store refused the upload: HTTP {r.status_code}")
+        ready = await self._request({"action": "file_uploaded", "file_id": ticket["file_id"]})
+        return frames.FileOut.model_validate(ready["file"])
+
+    async def file_link(self, file_id: str, *, thumbnail: bool = False) -> tuple[str, int]:
+        """A URL that downloads the file (or its thumbnail) without a token, for
+        a while, and when it stops working (ms since the epoch)."""
+        params = {"thumbnail": "1"} if thumbnail else None
+        body = await self.request("GET", f"/api/files/{seg(file_id)}/link", params=params)
+        url = str(body["url"])
+        return (self.server + url if url.startswith("/") else url), int(body["expires_at"])
+
+    async def download(self, file_id: str, dest: str | Path, *, thumbnail: bool = False) -> Path:
+        """Save a file (streamed) to `dest`, or into `dest` under the file's own
+        name if it is a directory; the path written."""
+        url, _ = await self.file_link(file_id, thumbnail=thumbnail)
+        async with self.http.stream("GET", url) as r:
+            if r.status_code >= 400:
+                await r.aread()
+                raise HubbubError("not_found", f"cannot download {file_id}", r.status_code)
+            path = Path(dest)
+            if path.is_dir():  # noqa: ASYNC240 (local disk, one stat)
+                path = path / attachment_name(r.headers.get("content-disposition", ""), file_id)
+            with path.open("wb") as out:
+                async for chunk in r.aiter_bytes():
+                    out.write(chunk)
+        return path
 
     # --- real time -----------------------------------------------------------------------
 
@@ -492,11 +611,13 @@ class Client:
         client_id: str | None = None,
         thread_root: int | None = None,
         broadcast: bool = False,
+        files: Sequence[str] = (),
     ) -> frames.MessageOut:
         """Send and wait for the ack (the commit). Survives reconnects: the
         same `client_id` is re-sent until acknowledged, and stored once.
         With `thread_root`, a reply in that message's thread (`broadcast`:
-        also shown in the channel)."""
+        also shown in the channel). `files`: ids from `upload`, attached to
+        this message (`text` may then be empty)."""
         client_id = client_id or uuid.uuid4().hex
         fut: asyncio.Future[frames.MessageOut] = asyncio.get_running_loop().create_future()
         frame: dict[str, Any] = {
@@ -507,6 +628,8 @@ class Client:
         }
         if thread_root is not None:
             frame |= {"thread_root": thread_root, "broadcast": broadcast}
+        if files:
+            frame["files"] = list(files)
         self._pending[client_id] = _Send(frame, fut)
         await self._transmit_send(client_id)
         try:
@@ -620,12 +743,16 @@ class Client:
         while not self._closed:
             try:
                 async with websockets.connect(
-                    f"{self.ws_url}?token={self.token}",
-                    open_timeout=self.timeout,
-                    max_size=None,
-                    compression=None,
+                    self.ws_url, open_timeout=self.timeout, max_size=None, compression=None
                 ) as ws:
+                    # The token in an `auth` frame, not the URL: the Lambda
+                    # deployment's `$connect` cannot answer `hello`, and URLs
+                    # end up in logs. A refused token's error frame is followed
+                    # by the close (auth_failed) that ends this.
+                    await ws.send(json.dumps({"action": "auth", "token": self.token}))
                     hello = json.loads(await asyncio.wait_for(ws.recv(), self.timeout))
+                    while hello.get("type") == "error":
+                        hello = json.loads(await asyncio.wait_for(ws.recv(), self.timeout))
                     self.hello = frames.Hello.model_validate(hello)
                     self._ws = ws
                     attempt = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubbub.core.models import Channel, FollowedThread, StoredMessage, User
+from hubbub.core.models import Channel, FileInfo, FollowedThread, StoredMessage, User
 from hubbub.protocol.limits import Limits
 
 
@@ -68,6 +68,24 @@ def message_body(m: StoredMessage) -> dict[str, Any]:
         body["reply_count"] = m.reply_count
         body["last_reply_at"] = m.last_reply_at
         body["reply_users"] = list(m.reply_users)
+    if m.files:
+        body["files"] = [file_body(f) for f in m.files]
+    return body
+
+
+def file_body(info: FileInfo) -> dict[str, Any]:
+    """A file as frames carry it (protocol.frames.FileOut)."""
+    body: dict[str, Any] = {
+        "id": info.id,
+        "name": info.name,
+        "size": info.size,
+        "content_type": info.content_type,
+    }
+    if info.width is not None and info.height is not None:
+        body["width"] = info.width
+        body["height"] = info.height
+    if info.thumbnail:
+        body["thumbnail"] = True
     return body
 
 

@@ -19,6 +19,7 @@ from hubbub.core.accounts import Accounts, Identity
 from hubbub.core.accounts import user_body as accounts_user_body
 from hubbub.core.admin import Admin
 from hubbub.core.checks import archived, check_channel_name, not_found
+from hubbub.core.files import Files
 from hubbub.core.mentions import mentioned_names
 from hubbub.core.models import (
     ARCHIVED,
@@ -28,6 +29,7 @@ from hubbub.core.models import (
     Channel,
     Delete,
     Edit,
+    FileInfo,
     FollowedThread,
     Membership,
     MessageChange,
@@ -40,6 +42,7 @@ from hubbub.core.models import (
     User,
 )
 from hubbub.core.ports import (
+    Blobs,
     Bus,
     BusError,
     Counters,
@@ -57,6 +60,7 @@ from hubbub.core.ratelimit import (
     RegistrationThrottle,
 )
 from hubbub.core.replay import message_envelope
+from hubbub.core.searcher import Searcher
 from hubbub.core.writer import ChangeJob, GroupCommitWriter
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.limits import GUEST_ROOMS, REGISTRATIONS, GuestRooms, Limits, Registration
@@ -133,6 +137,7 @@ class Hub:
         counters: Counters | None = None,
         registration: Registration = "open",
         members_may_invite: bool = False,
+        blobs: Blobs | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -174,6 +179,8 @@ class Hub:
         self._users: dict[int, tuple[float, User]] = {}
         self.accounts = Accounts(self)  # sessions, invites, one's own account
         self.admin = Admin(self)  # roles, deactivation, channels, the audit log
+        self.searcher = Searcher(self)  # full-text search of what one may read
+        self.files = Files(self, blobs)  # uploads and downloads (none without blobs)
         # Send-path caches (see _sendable): channel name -> id, which never
         # changes, and (channel id, user id) pairs known to be members.
         self._refs: dict[str, int] = {}
@@ -183,6 +190,7 @@ class Hub:
         await self.store.open()
         self.secret = await self.store.get_or_set_meta("jwt_secret", secrets.token_urlsafe(48))
         self.writer.start()
+        await self.files.start()
         if self.cluster_limit is not None:
             self._limit_task = asyncio.create_task(self.cluster_limit.run())
         if self.directory.expires:
@@ -194,6 +202,7 @@ class Hub:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await self.writer.stop()
+        await self.files.stop()
         await self.directory.close()
         await self.counters.close()
         await self.store.close()
@@ -688,8 +697,10 @@ class Hub:
 
     # --- messages ---------------------------------------------------------------
 
-    def check_text(self, text: str) -> str:
-        if not text.strip() or len(text) > self.limits.max_message_chars:
+    def check_text(self, text: str, *, with_files: bool = False) -> str:
+        """`with_files`: a message with files may have no text."""
+        empty_ok = with_files and not text
+        if (not text.strip() and not empty_ok) or len(text) > self.limits.max_message_chars:
             raise ChatError(
                 ErrorCode.message_too_long,
                 f"text must be 1-{self.limits.max_message_chars} characters",
@@ -719,10 +730,17 @@ class Hub:
         *,
         thread_root: int | None = None,
         broadcast: bool = False,
+        files: Sequence[str] = (),
     ) -> StoredMessage:
         """Store a message (see `queue_send`); returns once it is committed (the ack)."""
         fut = await self.queue_send(
-            user, name, text, client_id, thread_root=thread_root, broadcast=broadcast
+            user,
+            name,
+            text,
+            client_id,
+            thread_root=thread_root,
+            broadcast=broadcast,
+            files=files,
         )
         await asyncio.wait([fut])
         return self.outcome(fut)
@@ -736,19 +754,26 @@ class Hub:
         *,
         thread_root: int | None = None,
         broadcast: bool = False,
+        files: Sequence[str] = (),
     ) -> asyncio.Future[writer.Result]:
         """Check a send and queue it for the next group commit, without waiting
         for the commit: a connection can pipeline sends, and one commit then
         carries many. Pass the future to `outcome` when it is done. With
         `thread_root`, a reply in that message's thread (also shown in the
-        channel with `broadcast`)."""
-        self.check_text(text)
+        channel with `broadcast`). `files`: ids of the sender's uploads to
+        attach (claimed for this send: see Files.for_send)."""
+        self.check_text(text, with_files=bool(files))
         self.check_rate(user.id)
         channel_id = await self._sendable(user, name)
+        attached: tuple[FileInfo, ...] = ()
+        if files:
+            # Files name their message by its client_id: a send needs one.
+            client_id = client_id or f"files-{uuid.uuid4().hex}"
+            attached = await self.files.for_send(user, channel_id, client_id, files)
         now = int(self.clock() * 1000)
         if thread_root is None:
             return self.writer.submit_nowait(
-                NewMessage(channel_id, user.id, None, text, client_id, now)
+                NewMessage(channel_id, user.id, None, text, client_id, now, attached)
             )
         # Not the cache: a reply's transaction checks neither membership nor
         # archiving, so this read is what refuses a member who left (on any
@@ -766,6 +791,7 @@ class Hub:
             now,
             broadcast,
             followers,
+            attached,
         )
         return self.writer.submit_reply(reply)
 
@@ -835,21 +861,36 @@ class Hub:
         *,
         before: int | None = None,
         after: int | None = None,
+        around: int | None = None,
         limit: int = 50,
     ) -> tuple[Channel, list[StoredMessage], bool]:
         """A page of history and whether there is more beyond it. Public
-        channels can be previewed by non-members, as in Slack."""
+        channels can be previewed by non-members, as in Slack. With `around`
+        (to open a channel at a search result; `before` and `after` are then
+        ignored): up to `limit // 2` messages before seq `around` and the rest
+        of the page from it on (the
+        message itself first, unless it is a reply kept in its thread),
+        oldest first; `has_more` then says whether there are newer messages
+        beyond the page (as with `after`: page on with `after=` its last seq,
+        back with `before=` its first)."""
         channel, _ = await self.channel_for(user, name)
         # No stored seq is above the 64-bit range databases use: clamp, don't overflow.
         before = None if before is None else min(before, MAX_SEQ)
         after = None if after is None else min(after, MAX_SEQ)
         try:
+            older: list[StoredMessage] = []
+            if around is not None:
+                around = min(around, MAX_SEQ)
+                if limit > 1:
+                    older = await self.store.messages(channel.id, before=around, limit=limit // 2)
+                    limit -= len(older)
+                before, after = None, around - 1
             rows = await self.store.messages(
                 channel.id, before=before, after=after, limit=limit + 1
             )
         except StoreError as exc:
             raise unavailable(exc) from None
-        return channel, rows[:limit], len(rows) > limit
+        return channel, [*reversed(older), *rows[:limit]], len(rows) > limit
 
     async def missed(self, channel: Channel, since: int) -> tuple[list[envelope.Envelope], bool]:
         """What a client resuming at `since` missed, as events (core.replay),
@@ -995,7 +1036,10 @@ class Hub:
             channel, _ = await self.channel_for(user, name)
         if channel.archived:
             raise archived(channel)
-        fut = self.writer.submit_change(ChangeJob(channel.id, min(seq, MAX_SEQ), user.id, change))
+        at = min(seq, MAX_SEQ)
+        # A deleted message carries no files: which they were, read before.
+        files = await self.files.attached(channel.id, at) if isinstance(change, Delete) else ()
+        fut = self.writer.submit_change(ChangeJob(channel.id, at, user.id, change))
         await asyncio.wait([fut])
         try:
             result = fut.result()
@@ -1003,6 +1047,8 @@ class Hub:
             raise unavailable(exc) from None
         if isinstance(result, ChangeRefused):
             raise CHANGE_REFUSED[result.reason](seq, name)
+        if files and result.seq is not None:
+            await self.files.release(files)  # their downloads are 404 from now on
         return result
 
     async def mark_read(self, user: User, name: str, seq: int) -> int:

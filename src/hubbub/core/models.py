@@ -107,6 +107,50 @@ class AuditEntry:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class FileInfo:
+    """A file as the message it is attached to carries it (a copy: what
+    readers of the message need, with no lookup). Its content is the blob
+    `id` in the blob store, its thumbnail (images only) the blob
+    `thumbnail_key(id)`."""
+
+    id: str
+    name: str
+    size: int  # bytes
+    content_type: str  # detected from the content, never the name
+    width: int | None = None  # images: their dimensions
+    height: int | None = None
+    thumbnail: bool = False
+
+
+def thumbnail_key(file_id: str) -> str:
+    return f"{file_id}.thumb"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredFile:
+    """An uploaded file. It belongs to the message its uploader sends with
+    `client_id` in its channel: the message names the file (`files`), and
+    the file names the message by (uploader, client_id), the key a send is
+    deduplicated by, so attaching needs no write beside the message's own
+    and a retried send finds its files again. A file whose message never
+    came (`client_id` None, or no such message) or was deleted is an orphan:
+    the sweep deletes its blobs, then its row."""
+
+    info: FileInfo
+    channel_id: int
+    uploader_id: int
+    created_at: int
+    client_id: str | None = None  # claimed by a send (see Store.claim_files)
+    # The message it is attached to (seq), if that message exists and is
+    # not deleted; None otherwise. Computed by `get_file`, not stored.
+    seq: int | None = None
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class NewMessage:
     channel_id: int
     author_id: int | None  # None for an S1 tutorial guest
@@ -114,6 +158,7 @@ class NewMessage:
     text: str
     client_id: str | None
     created_at: int  # ms since the epoch
+    files: tuple[FileInfo, ...] = ()  # claimed by the author (Store.claim_files)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -143,6 +188,7 @@ class StoredMessage:
     reply_count: int = 0
     last_reply_at: int | None = None
     reply_users: tuple[str, ...] = ()
+    files: tuple[FileInfo, ...] = ()  # attached files; none once deleted
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -208,6 +254,7 @@ class NewReply:
     created_at: int
     broadcast: bool = False
     followers: tuple[int, ...] = ()
+    files: tuple[FileInfo, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -259,3 +306,37 @@ class LogEntry:
     @property
     def is_change(self) -> bool:
         return self.seq != self.message.seq
+
+
+# --- search ------------------------------------------------------------------------
+
+
+SearchOrder = Literal["newest", "relevance"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A parsed search (core.search.parse), its names resolved to ids. Every
+    condition must hold. `words` and `phrases` match whole words of the text,
+    in any case (a phrase: its words next to each other, in order); a word
+    ending in `*` matches as a prefix. Bounds are ms since the epoch."""
+
+    words: tuple[str, ...] = ()
+    phrases: tuple[tuple[str, ...], ...] = ()
+    # `-word`, `-"a phrase"`: none of them may match (needs a word or phrase).
+    exclude: tuple[tuple[str, ...], ...] = ()
+    channel_ids: tuple[int, ...] = ()  # in:#a in:#b: either
+    author_ids: tuple[int, ...] = ()  # from:@a from:@b: either
+    after: int | None = None  # created_at >= after
+    before: int | None = None  # created_at < before
+    has_file: bool = False
+    has_link: bool = False
+    is_thread: bool = False  # a reply, or a message with replies
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SearchPage:
+    """Matches, in the order asked for, and whether there are more after them."""
+
+    messages: tuple[StoredMessage, ...]
+    more: bool

@@ -10,7 +10,7 @@ only this module, never a backend.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import NamedTuple, Protocol
 
 from hubbub.core.models import (
@@ -29,8 +29,12 @@ from hubbub.core.models import (
     NewReply,
     Replied,
     Role,
+    SearchOrder,
+    SearchPage,
+    SearchQuery,
     Session,
     Status,
+    StoredFile,
     StoredMessage,
     User,
 )
@@ -43,6 +47,11 @@ class StoreError(Exception):
 
 class NameTaken(Exception):
     pass
+
+
+class Unsupported(Exception):
+    """The backend cannot do this at all (search on DynamoDB): a documented
+    `unsupported` error, never a silent empty answer."""
 
 
 class Store(Protocol):
@@ -301,6 +310,108 @@ class Store(Protocol):
         """The channel's messages (not replies kept in their threads). With
         `after`: seq > after, oldest first. Otherwise seq < before (or the
         newest), newest first."""
+
+    # files (see models.StoredFile)
+    async def create_file(self, file: StoredFile) -> None:
+        """Record an uploaded file (its blobs are already stored). Its size
+        counts towards its uploader's `file_bytes` from now on."""
+
+    async def get_file(self, file_id: str) -> StoredFile | None:
+        """The file, with `seq` set if its message exists and is not deleted."""
+
+    async def claim_files(
+        self, file_ids: Sequence[str], uploader_id: int, channel_id: int, client_id: str
+    ) -> list[StoredFile] | None:
+        """Claim files for the uploader's send `client_id` in the channel,
+        atomically: all of them or none. Each must exist, be `uploader_id`'s,
+        uploaded to `channel_id`, and be unclaimed or claimed by this same
+        `client_id` (a retry). The files, in the order asked; None if any
+        cannot be claimed (nothing changed)."""
+
+    async def file_bytes(self, uploader_id: int) -> int:
+        """The total size of the uploader's files that have rows (the quota)."""
+
+    async def orphan_files(self, created_before: int, limit: int) -> list[StoredFile]:
+        """Files to delete: unattached ones (no message sent with their
+        `client_id`, or none claimed) created before `created_before`, and any
+        whose message is deleted. At most `limit`."""
+
+    async def delete_file(self, file_id: str) -> None:
+        """Forget the file's row (its blobs are deleted first, by the caller)."""
+
+    # search
+    async def search(
+        self,
+        user_id: int,
+        query: SearchQuery,
+        *,
+        public: bool,
+        order: SearchOrder,
+        offset: int,
+        limit: int,
+    ) -> SearchPage:
+        """Messages matching `query` in channels the user may read: those they
+        are a member of (DMs included) and, with `public`, every public
+        channel (archived ones too). Deleted messages never match. Newest
+        first (`created_at`; within one ms, the order they were stored) or by
+        relevance, which ranks the newest 1,000 matches (sql_search
+        RELEVANCE_POOL: ranking every match of a frequent word would read them
+        all); skip `offset`, at most `limit`. Raise Unsupported where the
+        backend has no full-text index."""
+
+
+# --- blobs ------------------------------------------------------------------------
+#
+# File contents, by key, chosen by URL like the store (`file://DIR`,
+# `s3://bucket/prefix`): hubbub.blobs. Writes stream (an upload is never whole
+# in memory) and land whole or not at all.
+
+
+class BlobError(Exception):
+    """The blob store is unreachable or failed."""
+
+
+class BlobNotFound(BlobError):
+    pass
+
+
+class BlobTooLarge(BlobError):
+    """A write went past its `max_bytes`: nothing was kept."""
+
+
+class Blobs(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def put(self, key: str, chunks: AsyncIterator[bytes], *, max_bytes: int) -> int:
+        """Store the chunks under `key`, replacing what was there; the size
+        written. Atomic: readers see the old blob or the whole new one; if
+        `chunks` raises or goes past `max_bytes` (BlobTooLarge), nothing is
+        left under `key` that was not there before."""
+
+    async def size(self, key: str) -> int:
+        """Raise BlobNotFound if there is no such blob."""
+
+    def get(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """The blob's bytes from `start` up to `end` (exclusive; None: its end),
+        in chunks. Raise BlobNotFound (on the first iteration) if missing."""
+
+    async def delete(self, key: str) -> None:
+        """Delete the blob; no error if it is not there."""
+
+    def presign_get(
+        self, key: str, *, filename: str, content_type: str, inline: bool, expires: int
+    ) -> str | None:
+        """A URL that downloads the blob for `expires` seconds with those
+        response headers, without hubbub in the way, or None where the backend
+        has no such URLs (then hubbub serves the download itself)."""
+
+    def presign_post(
+        self, key: str, *, max_bytes: int, expires: int
+    ) -> tuple[str, dict[str, str]] | None:
+        """An upload form (url, fields) a client POSTs the blob to, refused by
+        the backend past `max_bytes`, or None (no such uploads here)."""
 
 
 # --- the bus --------------------------------------------------------------------

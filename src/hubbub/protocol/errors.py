@@ -29,6 +29,9 @@ class ErrorCode(enum.Enum):
         400,
         "A field is missing, has the wrong type or an invalid value; `field` names it.",
     )
+    invalid_query = _Err(
+        400, "A search query is malformed (an unknown filter, a bad date): the message says what."
+    )
     invalid_name = _Err(400, "A username or channel name does not match the allowed pattern.")
     message_too_long = _Err(400, "Message text is empty or longer than `max_message_chars`.")
     weak_password = _Err(400, "The password is shorter than 8 or longer than 256 characters.")
@@ -74,11 +77,20 @@ class ErrorCode(enum.Enum):
     message_deleted = _Err(
         409, "The message was deleted: it can no longer be edited or reacted to."
     )
+    file_in_use = _Err(
+        409,
+        "A file named in a send is attached to another message, or is not yours, or was "
+        "uploaded to another channel.",
+    )
     too_many_reactions = _Err(
         409, "The message already has `MAX_REACTIONS` (50) different emoji reactions."
     )
     body_too_large = _Err(
         413, "The HTTP request body is larger than `max_body_bytes`; none of it was used."
+    )
+    file_too_large = _Err(413, "The file is larger than `max_file_bytes`; nothing of it was kept.")
+    quota_exceeded = _Err(
+        413, "The file would take your files past `file_quota_bytes`; nothing of it was kept."
     )
     rate_limited = _Err(
         429,
@@ -100,6 +112,11 @@ class ErrorCode(enum.Enum):
         429, "The connection already follows `max_subscriptions` channels."
     )
     internal_error = _Err(500, "A bug in the server; the connection stays open.")
+    unsupported = _Err(
+        501,
+        "This deployment cannot do this (search on DynamoDB, uploads through the WebSocket "
+        "where the blob store has no presigned uploads): see docs/deploy-aws.md.",
+    )
     unavailable = _Err(
         503, "Storage is unreachable; the message was NOT stored and no ack was sent: retry."
     )

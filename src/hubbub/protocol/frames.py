@@ -27,6 +27,10 @@ ChannelName = Annotated[
     ),
 ]
 Seq = Annotated[int, Field(ge=0, description="Per-channel sequence number, from 1.")]
+FileId = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9_-]{16,64}$", description="A file's id (from its upload)."),
+]
 
 
 class ClientFrame(BaseModel):
@@ -73,6 +77,14 @@ class Send(ClientFrame):
     )
     broadcast: bool = Field(
         False, description='A reply also shown in the channel ("also send to channel").'
+    )
+    files: list[FileId] = Field(
+        [],
+        max_length=100,
+        description="Files to attach (at most `max_files_per_message`): uploaded by the "
+        "sender to this channel (`POST /api/files`, or `upload` where the deployment "
+        "has presigned uploads) and attached to no other message. `text` may then be "
+        "empty.",
     )
 
 
@@ -144,13 +156,70 @@ class Pins(ClientFrame):
 
 class History(ClientFrame):
     """Page through stored messages. With `after`: oldest first from `after + 1`.
-    Otherwise newest first, older than `before` (default: the newest)."""
+    With `around`: the message `around` and those next to it (half the page
+    before it, the rest after), oldest first: to open a channel at a search
+    result; `has_more` then says whether there are newer messages after the
+    page (`before` and `after` are then ignored). Otherwise newest
+    first, older than `before` (default: the newest)."""
 
     action: Literal["history"]
     channel: ChannelName
     before: Seq | None = None
     after: Seq | None = None
+    around: Seq | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class Search(ClientFrame):
+    """Full-text search of every message you may read (docs/protocol.md,
+    "Search", has the query language: words, "phrases", `in:#channel`,
+    `from:@user`, `before:`/`after:`/`on:` dates, `has:file`, `has:link`,
+    `is:thread`)."""
+
+    action: Literal["search"]
+    query: Annotated[str, Field(min_length=1, max_length=1000)]
+    order: Literal["newest", "relevance"] = "newest"
+    offset: Annotated[int, Field(ge=0, le=10_000)] = 0
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    tz: Annotated[
+        int,
+        Field(
+            ge=-12 * 60,
+            le=14 * 60,
+            description="Your offset from UTC in minutes, east positive (UTC+2: 120): "
+            "the days of `before:`, `after:`, `on:` and `during:` are yours.",
+        ),
+    ] = 0
+
+
+class FileUrl(ClientFrame):
+    """A URL to download a file (or its thumbnail) you may see, valid for a
+    while (`expires_at`): a signed hubbub URL, or on the Lambda deployment a
+    presigned S3 one."""
+
+    action: Literal["file_url"]
+    file_id: FileId
+    thumbnail: bool = False
+
+
+class Upload(ClientFrame):
+    """Ask to upload a file to `channel` where the WebSocket cannot carry it
+    (the Lambda deployment): answered by `upload_ticket`, a form to POST the
+    file to; then `file_uploaded`. Elsewhere: `unsupported` (use `POST
+    /api/files`)."""
+
+    action: Literal["upload"]
+    channel: ChannelName
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    size: Annotated[int, Field(ge=0)]
+
+
+class FileUploaded(ClientFrame):
+    """The file of an `upload_ticket` is uploaded: check it (its size, its
+    type from its content, a thumbnail for images) and answer `file`."""
+
+    action: Literal["file_uploaded"]
+    file_id: FileId
 
 
 class Typing(ClientFrame):
@@ -244,6 +313,10 @@ CLIENT_FRAMES: tuple[type[ClientFrame], ...] = (
     UnpinMessage,
     Pins,
     History,
+    Search,
+    FileUrl,
+    Upload,
+    FileUploaded,
     Thread,
     Threads,
     Typing,
@@ -303,6 +376,20 @@ class Reaction(BaseModel):
     users: list[str] = Field(description="Who reacted, in the order they did.")
 
 
+class FileOut(BaseModel):
+    """A file attached to a message. Download it from `GET /api/files/{id}`
+    (or a `file_url`), its thumbnail from `/api/files/{id}/thumbnail`."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    size: int = Field(description="Bytes.")
+    content_type: str = Field(description="Detected from the content, not from the name.")
+    width: int | None = Field(None, description="Images: pixels; absent otherwise.")
+    height: int | None = Field(None, description="Images: pixels; absent otherwise.")
+    thumbnail: bool = Field(False, description="A thumbnail exists (images); absent if not.")
+
+
 class MessageOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel: str
@@ -337,6 +424,7 @@ class MessageOut(BaseModel):
     reply_users: list[str] = Field(
         [], description="Who replied, by their first reply; absent when none."
     )
+    files: list[FileOut] = Field([], description="Attached files; absent when none.")
 
 
 class Limits(BaseModel):
@@ -351,6 +439,8 @@ class Limits(BaseModel):
     heartbeat_interval: float
     idle_timeout: float
     typing_ttl: float
+    max_file_bytes: int
+    max_files_per_message: int
 
 
 class Hello(ServerFrame):
@@ -463,6 +553,58 @@ class ThreadPage(ServerFrame):
     root: MessageOut
     messages: list[MessageOut]
     has_more: bool
+
+
+class SearchResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: MessageOut
+    snippet: str = Field(description="The part of the text around the first match.")
+    highlights: list[tuple[int, int]] = Field(
+        description="[start, end) character offsets in `snippet` of the matched words."
+    )
+
+
+class SearchResults(ServerFrame):
+    """Answers `search` (as `GET /api/search` does)."""
+
+    type: Literal["search_results"]
+    id: FrameId | None
+    query: str
+    results: list[SearchResult]
+    more: bool
+    next_offset: int | None = Field(description="The `offset` of the next page; null: none.")
+
+
+class FileLink(ServerFrame):
+    """Answers `file_url`."""
+
+    type: Literal["file_url"]
+    id: FrameId | None
+    file_id: str
+    url: str
+    expires_at: int = Field(description="ms since the epoch.")
+
+
+class UploadTicket(ServerFrame):
+    """Answers `upload`: POST the file as multipart form data to `url`, with
+    `fields` first and the file last (field `file`), before `expires_at`;
+    then send `file_uploaded`."""
+
+    type: Literal["upload_ticket"]
+    id: FrameId | None
+    file_id: str
+    url: str
+    fields: dict[str, str]
+    max_bytes: int
+    expires_at: int
+
+
+class FileReady(ServerFrame):
+    """Answers `file_uploaded`: the file, ready to attach to a `send`."""
+
+    type: Literal["file"]
+    id: FrameId | None
+    file: FileOut
 
 
 class FollowedThreadOut(BaseModel):
@@ -624,6 +766,10 @@ SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Subscribed,
     Unsubscribed,
     HistoryPage,
+    SearchResults,
+    FileLink,
+    UploadTicket,
+    FileReady,
     PinsPage,
     ThreadPage,
     ThreadsList,

@@ -38,8 +38,12 @@ class Limits:
     max_buffer_bytes: int = 1024 * 1024
     # The kernel's send buffer per connection (SO_SNDBUF; 0: the kernel's own).
     socket_send_buffer: int = 64 * 1024
-    # Largest HTTP request body (JSON); file uploads will have their own limit.
+    # Largest HTTP request body (JSON); file uploads have their own limit.
     max_body_bytes: int = 1024 * 1024
+    # Largest file, and the most bytes of files one user may keep.
+    max_file_bytes: int = 512 * 1024 * 1024
+    file_quota_bytes: int = 10 * 1024 * 1024 * 1024
+    max_files_per_message: int = 10
     token_ttl: float = 7 * 24 * 3600.0
     # Failed logins within login_window (from the first): per client address
     # and account, per address across accounts, per account from everywhere
@@ -67,4 +71,7 @@ class Limits:
             "heartbeat_interval": self.heartbeat_interval,
             "idle_timeout": self.idle_timeout,
             "typing_ttl": self.typing_ttl,
+            # So a client refuses a file that is too large before sending it.
+            "max_file_bytes": self.max_file_bytes,
+            "max_files_per_message": self.max_files_per_message,
         }

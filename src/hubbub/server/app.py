@@ -14,6 +14,7 @@ from starlette.routing import Match, Mount, Route
 from starlette.types import Scope
 
 from hubbub import __version__
+from hubbub.blobs import open_blobs
 from hubbub.bus import open_bus, open_counters, open_directory
 from hubbub.config import Settings
 from hubbub.core.hub import Hub
@@ -22,6 +23,7 @@ from hubbub.server.bodylimit import BodyLimit
 from hubbub.server.fanout import Fanout
 from hubbub.server.gateway import Gateway
 from hubbub.server.openapi import API
+from hubbub.server.rest_files import STREAMED
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -70,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
             members_may_invite=settings.members_may_invite,
             directory=open_directory(settings.bus_url, settings.limits.presence_ttl),
             counters=open_counters(settings.bus_url),
+            blobs=open_blobs(settings.blobs_url),
         )
         await hub.start()
         fanout = Fanout(bus, hub)
@@ -95,7 +98,8 @@ def create_app(settings: Settings) -> FastAPI:
     rest.install(app, settings.limits)
     apidocs.install(app)
     # Request bodies: refused past max_body_bytes while read (after the token check).
-    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    # Uploads (STREAMED) have their own limits: max_file_bytes, the quota.
+    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes, exempt=STREAMED)
     # The browser client: static files shipped in the package, no build step.
     # Mounted last, so every API route above wins.
     owned = frozenset(r.path for r in app.router.routes if isinstance(r, Route))

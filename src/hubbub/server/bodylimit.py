@@ -30,12 +30,19 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        exempt: frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # (method, path) of requests that limit their own bodies (uploads).
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope["method"], scope["path"]) in self.exempt:
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)

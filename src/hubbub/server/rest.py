@@ -39,6 +39,8 @@ from hubbub.server import methods
 from hubbub.server.openapi import API, Schema, alternation, errors, operations
 from hubbub.server.rest_account import account
 from hubbub.server.rest_admin import admin
+from hubbub.server.rest_files import files as files_api
+from hubbub.server.rest_search import search_api
 from hubbub.server.restkit import (
     CHANNEL,
     JSON_BODY,
@@ -170,6 +172,13 @@ class MembersOut(BaseModel):
 
 class MessageIn(Body):
     text: str = Field(json_schema_extra=TEXT_RULE)
+    files: list[frames.FileId] = Field(
+        [],
+        max_length=100,
+        description="Files to attach (at most `max_files_per_message`): ids from "
+        "`POST /api/files`, uploaded by you to this channel and attached to no other "
+        'message (409 `file_in_use` otherwise). With files, `text` may be empty (`""`).',
+    )
     client_id: str | None = Field(
         None,
         min_length=CLIENT_ID_MIN,
@@ -486,13 +495,22 @@ async def history(
     user: UserDep,
     before: Annotated[int | None, Query(ge=0)] = None,
     after: Annotated[int | None, Query(ge=0)] = None,
+    around: Annotated[
+        int | None,
+        Query(ge=0, description="Open the channel at this message (`before`, `after` ignored)."),
+    ] = None,
     limit: Annotated[int, Query(ge=HISTORY_MIN, le=HISTORY_MAX)] = HISTORY_PAGE,
 ) -> dict[str, Any]:
     """Without `after`: the newest messages older than `before` (default: the
     newest), **newest first**, for paging back. With `after`: messages after
     it, **oldest first**, for catching up. `has_more` says whether the next
-    page in that direction has anything."""
-    _, rows, more = await hub.history(user, name, before=before, after=after, limit=limit)
+    page in that direction has anything. With `around` (a search result's
+    seq): up to `limit / 2` messages before it, then it and those after it,
+    **oldest first**; `has_more` says whether there are newer ones (page on
+    with `after`, back with `before`)."""
+    _, rows, more = await hub.history(
+        user, name, before=before, after=after, around=around, limit=limit
+    )
     return {"messages": [events.message_body(m) for m in rows], "has_more": more}
 
 
@@ -510,6 +528,8 @@ async def history(
             *MEMBER,
             E.rate_limited,
             E.message_deleted,
+            E.file_in_use,
+            E.unsupported,
         ),
     },
 )
@@ -522,7 +542,13 @@ async def send(
     retry is a second message."""
     client_id = body.client_id or f"rest-{uuid.uuid4().hex}"
     stored = await hub.send(
-        user, name, body.text, client_id, thread_root=body.thread_root, broadcast=body.broadcast
+        user,
+        name,
+        body.text,
+        client_id,
+        thread_root=body.thread_root,
+        broadcast=body.broadcast,
+        files=body.files,
     )
     if stored.duplicate:
         response.status_code = 200
@@ -849,6 +875,8 @@ def install(app: API, limits: Limits) -> None:
     app.include_router(api)
     app.include_router(account)
     app.include_router(admin)
+    app.include_router(files_api)
+    app.include_router(search_api)
     app.openapi_patches.append(functools.partial(document_limits, limits=limits))
     app.openapi_patches.append(document_emoji)
     app.add_exception_handler(ChatError, _chat_error)

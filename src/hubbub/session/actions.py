@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubbub.core import events
 from hubbub.core.models import User
+from hubbub.core.searcher import results_body
 from hubbub.core.writer import Result
 from hubbub.protocol import frames as f
 from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
@@ -73,6 +74,7 @@ async def on_send(engine: Engine, conn: Conn, frame: f.Send) -> None:
         frame.client_id,
         thread_root=frame.thread_root,
         broadcast=frame.broadcast,
+        files=frame.files,
     )
     fid = frame.id
 
@@ -151,9 +153,54 @@ async def on_read_thread(engine: Engine, conn: Conn, frame: f.ReadThread) -> Non
 
 async def on_history(engine: Engine, conn: Conn, frame: f.History) -> None:
     channel, rows, more = await engine.hub.history(
-        _user(conn), frame.channel, before=frame.before, after=frame.after, limit=frame.limit
+        _user(conn),
+        frame.channel,
+        before=frame.before,
+        after=frame.after,
+        around=frame.around,
+        limit=frame.limit,
     )
     conn.send(events.history(frame.id, channel, rows, more))
+
+
+async def on_search(engine: Engine, conn: Conn, frame: f.Search) -> None:
+    found, more = await engine.hub.searcher.search(
+        _user(conn),
+        frame.query,
+        order=frame.order,
+        offset=frame.offset,
+        limit=frame.limit,
+        tz_offset_minutes=frame.tz,
+    )
+    body = results_body(frame.query, found, more, frame.offset)
+    conn.send({"type": "search_results", "id": frame.id, **body})
+
+
+async def on_file_url(engine: Engine, conn: Conn, frame: f.FileUrl) -> None:
+    user = _user(conn)
+    if conn.session_id is None:  # a token from before sessions: it names none to sign for
+        raise ChatError(ErrorCode.token_invalid, "log in again to download files")
+    file = await engine.hub.files.readable(user, frame.file_id)
+    url, expires_at = engine.hub.files.link(user, conn.session_id, file, thumbnail=frame.thumbnail)
+    conn.send(
+        {
+            "type": "file_url",
+            "id": frame.id,
+            "file_id": file.id,
+            "url": url,
+            "expires_at": expires_at,
+        }
+    )
+
+
+async def on_upload(engine: Engine, conn: Conn, frame: f.Upload) -> None:
+    ticket = await engine.hub.files.ticket(_user(conn), frame.channel, frame.name, frame.size)
+    conn.send({"type": "upload_ticket", "id": frame.id, **ticket})
+
+
+async def on_file_uploaded(engine: Engine, conn: Conn, frame: f.FileUploaded) -> None:
+    stored = await engine.hub.files.uploaded(_user(conn), frame.file_id)
+    conn.send({"type": "file", "id": frame.id, "file": events.file_body(stored.info)})
 
 
 async def on_typing(engine: Engine, conn: Conn, frame: f.Typing) -> None:
@@ -210,6 +257,10 @@ ROUTES: dict[type[f.ClientFrame], Handler] = {
     f.UnpinMessage: on_pin,
     f.Pins: on_pins,
     f.History: on_history,
+    f.Search: on_search,
+    f.FileUrl: on_file_url,
+    f.Upload: on_upload,
+    f.FileUploaded: on_file_uploaded,
     f.Thread: on_thread,
     f.Threads: on_threads,
     f.ReadThread: on_read_thread,

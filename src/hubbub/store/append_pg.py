@@ -19,6 +19,7 @@ import asyncpg  # type: ignore[import-untyped]
 from hubbub.core.models import NewMessage, StoredMessage
 from hubbub.core.ports import StoreError
 from hubbub.store import batch as b
+from hubbub.store import files_json
 
 # What the batch needs to know first, in one round trip: which (channel,
 # author) pairs are memberships ('m'), and which (author, client_id) pairs
@@ -29,7 +30,7 @@ from hubbub.store import batch as b
 LOOKUP = """
 SELECT 'm', p.channel_id, p.user_id, u.username, u.display_name,
        CASE WHEN c.archived_at IS NULL THEN NULL ELSE 'archived' END,
-       NULL::bigint, NULL::text, NULL::text, NULL::bigint
+       NULL::bigint, NULL::text, NULL::text, NULL::bigint, NULL::text
 FROM unnest($1::int[], $2::int[]) AS p(channel_id, user_id)
 CROSS JOIN LATERAL (
   SELECT 1 FROM memberships
@@ -43,10 +44,10 @@ CROSS JOIN LATERAL (
 ) AS c
 UNION ALL
 SELECT 's', m.channel_id, k.author_id, u.username, u.display_name,
-       c.name, m.seq, m.text, k.client_id, m.created_at
+       c.name, m.seq, m.text, k.client_id, m.created_at, m.files
 FROM unnest($3::int[], $4::varchar[]) AS k(author_id, client_id)
 CROSS JOIN LATERAL (
-  SELECT channel_id, seq, text, created_at FROM messages
+  SELECT channel_id, seq, text, created_at, files FROM messages
   WHERE author_id = k.author_id AND client_id = k.client_id LIMIT 1
 ) AS m
 CROSS JOIN LATERAL (
@@ -74,14 +75,14 @@ WITH locked AS MATERIALIZED (
 ), inserted AS (
   INSERT INTO messages ({", ".join(b.COLUMNS)})
   SELECT v.channel_id, bumped.base + v.ordinal, v.author_id, v.guest_name, v.text,
-         v.client_id, v.created_at
+         v.client_id, v.created_at, v.files
   FROM unnest($3::int[], $4::bigint[], $5::int[], $6::text[], $7::text[], $8::text[],
-              $9::bigint[]) AS v(channel_id, ordinal, author_id, guest_name, text, client_id,
-                                 created_at)
+              $9::bigint[], $10::text[]) AS v(channel_id, ordinal, author_id, guest_name, text,
+                                              client_id, created_at, files)
   JOIN bumped ON bumped.id = v.channel_id
 ), moved AS (
   UPDATE memberships AS m SET last_read = bumped.base + r.ordinal
-  FROM unnest($10::int[], $11::int[], $12::bigint[]) AS r(channel_id, user_id, ordinal)
+  FROM unnest($11::int[], $12::int[], $13::bigint[]) AS r(channel_id, user_id, ordinal)
   JOIN bumped ON bumped.id = r.channel_id
   WHERE m.channel_id = r.channel_id AND m.user_id = r.user_id
     AND m.last_read < bumped.base + r.ordinal
@@ -112,16 +113,24 @@ async def append(conn: Any, batch: Sequence[NewMessage]) -> list[b.Result]:
         pairs, keys = list(zip(*look.pairs, strict=True)), list(zip(*look.keys, strict=True))
         cids, uids = pairs or ((), ())
         aids, client_ids = keys or ((), ())
-        for kind, cid, uid, name, display, cname, seq, text, client_id, at in await conn.fetch(
-            LOOKUP, cids, uids, aids, client_ids
-        ):
+        found = await conn.fetch(LOOKUP, cids, uids, aids, client_ids)
+        for kind, cid, uid, name, display, cname, seq, text, client_id, at, files in found:
             if kind == "m":
                 members[(cid, uid)] = (name, display)
                 if cname is not None:  # the channel is archived
                     archived.add((cid, uid))
             else:
                 sent[(uid, client_id)] = StoredMessage(
-                    cid, cname, seq, name, display, text, client_id, at, duplicate=True
+                    cid,
+                    cname,
+                    seq,
+                    name,
+                    display,
+                    text,
+                    client_id,
+                    at,
+                    duplicate=True,
+                    files=files_json.loads(files),
                 )
     p = b.plan(batch, members, sent, archived)
     if not p.fresh:
@@ -129,7 +138,7 @@ async def append(conn: Any, batch: Sequence[NewMessage]) -> list[b.Result]:
         return results
     ordinal: dict[int, int] = {}
     last_of: dict[b.Pair, int] = {}  # (channel, author) -> ordinal of their last message
-    columns: list[list[Any]] = [[] for _ in range(7)]
+    columns: list[list[Any]] = [[] for _ in range(8)]
     for x in p.fresh:
         ordinal[x.channel_id] = ordinal.get(x.channel_id, 0) + 1
         if x.author_id is not None:
@@ -144,6 +153,7 @@ async def append(conn: Any, batch: Sequence[NewMessage]) -> list[b.Result]:
                 x.text,
                 x.client_id,
                 x.created_at,
+                files_json.dumps(x.files),
             ),
             strict=True,
         ):

@@ -21,6 +21,7 @@ import orjson
 from hubbub.core.models import NewMessage, StoredMessage
 from hubbub.core.ports import StoreError
 from hubbub.store import batch as b
+from hubbub.store import files_json
 from hubbub.store.sqlite_pragmas import PRAGMAS
 
 MEMBERS = """
@@ -34,7 +35,7 @@ JOIN channels AS c ON c.id = m.channel_id
 
 SENT = """
 SELECT m.channel_id, c.name, m.seq, u.username, u.display_name, m.text,
-       m.author_id, m.client_id, m.created_at
+       m.author_id, m.client_id, m.created_at, m.files
 FROM json_each(?1) AS k
 CROSS JOIN messages AS m
   ON m.author_id = json_extract(k.value, '$[0]') AND m.client_id = json_extract(k.value, '$[1]')
@@ -57,7 +58,7 @@ UPDATE memberships SET last_read = ?3
 WHERE channel_id = ?1 AND user_id = ?2 AND last_read < ?3
 """
 
-INSERT = f"INSERT INTO messages ({', '.join(b.COLUMNS)}) VALUES ({', '.join('?' * 7)})"
+INSERT = f"INSERT INTO messages ({', '.join(b.COLUMNS)}) VALUES ({', '.join('?' * len(b.COLUMNS))})"
 
 PLANNED = {"members": MEMBERS, "sent": SENT, "bump": BUMP}  # for the query-plan test
 
@@ -87,11 +88,20 @@ def append(conn: sqlite3.Connection, batch: Sequence[NewMessage]) -> list[b.Resu
                 archived.add((cid, uid))
         sent: dict[b.Key, StoredMessage] = {}
         if look.keys:
-            for cid, cname, seq, name, display, text, aid, client_id, at in conn.execute(
+            for cid, cname, seq, name, display, text, aid, client_id, at, files in conn.execute(
                 SENT, (_json(look.keys),)
             ):
                 sent[(aid, client_id)] = StoredMessage(
-                    cid, cname, seq, name, display, text, client_id, at, duplicate=True
+                    cid,
+                    cname,
+                    seq,
+                    name,
+                    display,
+                    text,
+                    client_id,
+                    at,
+                    duplicate=True,
+                    files=files_json.loads(files),
                 )
         p = b.plan(batch, members, sent, archived)
         bumped: dict[int, tuple[int, str]] = {}

@@ -16,6 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from hubbub.core.models import ARCHIVED, NOT_A_MEMBER, AppendRejected, NewMessage, StoredMessage
+from hubbub.store import files_json
 
 Result = StoredMessage | AppendRejected
 Pair = tuple[int, int]  # (channel_id, user_id)
@@ -89,7 +90,16 @@ def plan(
     return Plan(fresh, per_channel, out)
 
 
-COLUMNS = ("channel_id", "seq", "author_id", "guest_name", "text", "client_id", "created_at")
+COLUMNS = (
+    "channel_id",
+    "seq",
+    "author_id",
+    "guest_name",
+    "text",
+    "client_id",
+    "created_at",
+    "files",  # files_json: None (NULL) for a message without files
+)
 
 
 def finish(
@@ -112,10 +122,19 @@ def finish(
             author, author_name = members[(cid, x.author_id)]
         stored.append(
             StoredMessage(
-                cid, bumped[cid][1], seq, author, author_name, x.text, x.client_id, x.created_at
+                cid,
+                bumped[cid][1],
+                seq,
+                author,
+                author_name,
+                x.text,
+                x.client_id,
+                x.created_at,
+                files=x.files,
             )
         )
-        rows.append((cid, seq, x.author_id, x.guest_name, x.text, x.client_id, x.created_at))
+        files = files_json.dumps(x.files)
+        rows.append((cid, seq, x.author_id, x.guest_name, x.text, x.client_id, x.created_at, files))
     return resolve(p, stored), rows
 
 

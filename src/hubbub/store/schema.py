@@ -170,6 +170,9 @@ messages = Table(
         ForeignKey("users.id", name="fk_messages_pinned_by"),
         nullable=True,
     ),
+    # Attached files, as the message carries them (a JSON list of
+    # models.FileInfo); NULL for none (most messages) and once deleted.
+    Column("files", Text, nullable=True),
     # Idempotent sends: one message per (sender, client_id). NULLs (guests) are
     # distinct in both SQLite and PostgreSQL, so guests are never deduplicated.
     UniqueConstraint("author_id", "client_id", name="uq_messages_author_client"),
@@ -229,4 +232,27 @@ reactions = Table(
     Column("emoji", String(64), primary_key=True),
     Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
     Column("created_at", BigInteger, nullable=False),
+)
+
+# Uploaded files. A file belongs to the message its uploader sent with
+# `client_id` in `channel_id` (the key sends are deduplicated by), so sending
+# a message with files writes nothing here; the message's `files` column
+# holds what readers need. See models.StoredFile.
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(64), primary_key=True),  # random; also its blob's key
+    Column("channel_id", Integer, ForeignKey("channels.id"), nullable=False),
+    Column("uploader_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("client_id", String(64), nullable=True),  # claimed by this send
+    Column("name", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content_type", String(127), nullable=False),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("thumbnail", Boolean, nullable=False, server_default=false()),
+    Column("created_at", BigInteger, nullable=False),
+    # The quota (a sum per uploader) and the claim's message lookup.
+    Index("ix_files_uploader", "uploader_id", "client_id"),
+    Index("ix_files_created", "created_at"),
 )

@@ -48,9 +48,11 @@ from hubbub.core.models import (
     User,
 )
 from hubbub.core.ports import NameTaken, StoreError
-from hubbub.store import log
+from hubbub.store import files_json, log
 from hubbub.store import schema as t
 from hubbub.store.append_sqlite import SQLiteAppender
+from hubbub.store.sql_files import FileOps
+from hubbub.store.sql_search import SearchOps
 from hubbub.store.sql_workspace import (
     WorkspaceOps,
     by_name,
@@ -113,9 +115,10 @@ def run_migrations(conn: Connection) -> tuple[str | None, str | None]:
     return before, MigrationContext.configure(conn).get_current_revision()
 
 
-class SQLStore(WorkspaceOps):
+class SQLStore(WorkspaceOps, FileOps, SearchOps):
     """The Store on SQLite or PostgreSQL; its workspace operations (sessions,
-    invites, the audit log, channel administration) are in sql_workspace."""
+    invites, the audit log, channel administration) are in sql_workspace,
+    its uploaded files in sql_files, its search in sql_search."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -451,6 +454,7 @@ class SQLStore(WorkspaceOps):
                 m.c.broadcast,
                 m.c.reply_count,
                 m.c.last_reply_at,
+                m.c.files,
             )
             .join(t.channels, t.channels.c.id == m.c.channel_id)
             .outerjoin(t.users, t.users.c.id == m.c.author_id)
@@ -485,6 +489,7 @@ class SQLStore(WorkspaceOps):
                 reply_count=r.reply_count,
                 last_reply_at=r.last_reply_at,
                 reply_users=repliers.get((r.channel_id, r.seq), ()),
+                files=files_json.loads(r.files),
             )
             for r in rows
         ]
@@ -655,7 +660,7 @@ class SQLStore(WorkspaceOps):
             await conn.execute(
                 update(t.messages)
                 .where(where)
-                .values(text="", deleted_at=change.at, pinned_at=None, pinned_by=None)
+                .values(text="", deleted_at=change.at, pinned_at=None, pinned_by=None, files=None)
             )
             # A tombstone keeps nothing of what people said or did to it.
             await conn.execute(
@@ -741,6 +746,7 @@ class SQLStore(WorkspaceOps):
                     created_at=r.created_at,
                     thread_root=root_seq,
                     broadcast=r.broadcast,
+                    files=files_json.dumps(r.files),
                 )
             )
             await conn.execute(

@@ -26,7 +26,7 @@ How the SQL store's guarantees are kept without SQL transactions:
 
 Modules: `tables` (the tables and the URL), `items` (attribute values and the
 store's items), `client` (blocking table access), `sync_store`, `append`,
-`changes`, `threads` and `workspace` (the Store's operations, blocking;
+`changes`, `threads`, `files` and `workspace` (the Store's operations, blocking;
 `workspace`: roles, sessions, invites, the audit log, channel administration),
 `names` (channels' current names for the messages read), `order` (the push
 cursor and turn), `async_store` (`DynamoStore`, the Store).

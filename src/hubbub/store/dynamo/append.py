@@ -21,6 +21,7 @@ from __future__ import annotations
 from hubbub.core.models import AppendRejected, NewMessage, StoredMessage
 from hubbub.core.ports import StoreError
 from hubbub.store import batch as batch_plan
+from hubbub.store import files_json
 from hubbub.store.dynamo import order
 from hubbub.store.dynamo.client import MAX_TRANSACTION, Cancelled, DynamoTables
 from hubbub.store.dynamo.items import Item, N, S, get_int, get_str, member_key, message_of, sent_key
@@ -162,6 +163,7 @@ class DynamoAppender:
                     x.text,
                     x.client_id,
                     x.created_at,
+                    files=x.files,
                 )
             )
 
@@ -246,6 +248,8 @@ class DynamoAppender:
                 item["author"] = S(m.author)
             if m.client_id is not None:
                 item["client_id"] = S(m.client_id)
+            if files := files_json.dumps(x.files):
+                item["files"] = S(files)
             actions.append(self.tables.put("messages", item, "attribute_not_exists(seq)"))
             if x.author_id is not None and m.client_id is not None:
                 actions.append(

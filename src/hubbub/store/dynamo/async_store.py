@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hubbub.core.ports import StoreError
+from hubbub.core.models import SearchOrder, SearchPage, SearchQuery
+from hubbub.core.ports import StoreError, Unsupported
 from hubbub.store.dynamo.client import DynamoTables, error_code
 from hubbub.store.dynamo.sync_store import SyncDynamoStore
 from hubbub.store.dynamo.tables import DynamoConfig
@@ -111,6 +112,27 @@ class DynamoStore:
     count_unread = _off_loop(SyncDynamoStore.count_unread)
     count_mentions = _off_loop(SyncDynamoStore.count_mentions)
     messages = _off_loop(SyncDynamoStore.messages)
+    # files
+    create_file = _off_loop(SyncDynamoStore.create_file)
+    get_file = _off_loop(SyncDynamoStore.get_file)
+    claim_files = _off_loop(SyncDynamoStore.claim_files)
+    file_bytes = _off_loop(SyncDynamoStore.file_bytes)
+    orphan_files = _off_loop(SyncDynamoStore.orphan_files)
+    delete_file = _off_loop(SyncDynamoStore.delete_file)
+
+    async def search(
+        self,
+        user_id: int,
+        query: SearchQuery,
+        *,
+        public: bool,
+        order: SearchOrder,
+        offset: int,
+        limit: int,
+    ) -> SearchPage:
+        # DynamoDB has no full-text index; scanning every message would be
+        # slow and costly, so search says it cannot rather than pretend.
+        raise Unsupported("search needs SQLite or PostgreSQL")
 
 
 if TYPE_CHECKING:

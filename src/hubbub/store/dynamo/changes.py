@@ -158,7 +158,8 @@ def _update(tables: DynamoTables, key: Item, item: Item, actor: str, change: Mes
     elif isinstance(change, Delete):
         sets += ["#t = :t", "deleted_at = :at"]
         values.update({":t": S(""), ":at": N(change.at)})
-        removes += ["pinned_at", "pinned_by"]
+        names["#f"] = "files"  # by placeholder: never mind DynamoDB's reserved words
+        removes += ["pinned_at", "pinned_by", "#f"]
         # A tombstone keeps nothing of what people said or did to it.
         for n, (e, _) in enumerate(reactions_of(item)):
             names[f"#u{n}"], names[f"#a{n}"] = REACTED + e, REACTED_AT + e

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 from hubbub.core.models import ROLES, Role, Status, StoredMessage, User
+from hubbub.store import files_json
 
 T = TypeVar("T")
 Item = dict[str, Any]
@@ -133,4 +134,5 @@ def message_of(item: Item, channel: str, *, duplicate: bool = False) -> StoredMe
         reply_count=get_int(item, "reply_count") if "reply_count" in item else 0,
         last_reply_at=get_int(item, "last_reply_at") if "last_reply_at" in item else None,
         reply_users=tuple(u["S"] for u in item.get("reply_users", {}).get("L", [])),
+        files=files_json.loads(get_opt_str(item, "files")),
     )

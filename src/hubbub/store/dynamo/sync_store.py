@@ -22,11 +22,12 @@ from hubbub.core.models import (
     NewReply,
     Replied,
     Role,
+    StoredFile,
     StoredMessage,
     User,
 )
 from hubbub.core.ports import NameTaken, StoreError
-from hubbub.store.dynamo import changes, threads
+from hubbub.store.dynamo import changes, files, threads
 from hubbub.store.dynamo.append import DynamoAppender
 from hubbub.store.dynamo.client import MAX_TRANSACTION, Cancelled, DynamoTables, error_code
 from hubbub.store.dynamo.items import (
@@ -414,6 +415,28 @@ class SyncDynamoStore(DynamoWorkspace):
 
     def followed_threads(self, user_id: int, limit: int) -> list[FollowedThread]:
         return threads.followed_threads(self.tables, user_id, limit)
+
+    # --- files (files.py) -----------------------------------------------------------------
+
+    def create_file(self, file: StoredFile) -> None:
+        files.create_file(self.tables, file)
+
+    def get_file(self, file_id: str) -> StoredFile | None:
+        return files.get_file(self.tables, file_id)
+
+    def claim_files(
+        self, file_ids: Sequence[str], uploader_id: int, channel_id: int, client_id: str
+    ) -> list[StoredFile] | None:
+        return files.claim_files(self.tables, file_ids, uploader_id, channel_id, client_id)
+
+    def file_bytes(self, uploader_id: int) -> int:
+        return files.file_bytes(self.tables, uploader_id)
+
+    def orphan_files(self, created_before: int, limit: int) -> list[StoredFile]:
+        return files.orphan_files(self.tables, created_before, limit)
+
+    def delete_file(self, file_id: str) -> None:
+        files.delete_file(self.tables, file_id)
 
     def read_thread(self, channel_id: int, root: int, user_id: int, seq: int) -> int | None:
         return threads.read_thread(self.tables, channel_id, root, user_id, seq)

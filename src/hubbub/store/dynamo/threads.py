@@ -25,6 +25,7 @@ import dataclasses
 
 from hubbub.core.models import ChangeRefused, FollowedThread, NewReply, Replied, StoredMessage
 from hubbub.core.ports import StoreError
+from hubbub.store import files_json
 from hubbub.store.dynamo import order
 from hubbub.store.dynamo.client import Cancelled, DynamoTables
 from hubbub.store.dynamo.items import (
@@ -132,6 +133,8 @@ def _actions(
     }
     if r.broadcast:
         item["broadcast"] = {"BOOL": True}
+    if files := files_json.dumps(r.files):
+        item["files"] = S(files)
     ver = get_int(root, "ver") if "ver" in root else 0
     users = [u["S"] for u in root.get("reply_users", {}).get("L", [])]
     sets = [

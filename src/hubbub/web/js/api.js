@@ -57,6 +57,43 @@ export class Api {
     return this.get(`/api/users?q=${encodeURIComponent(q)}&limit=${limit}`);
   }
 
+  /** POST `form` (multipart) with XMLHttpRequest, which reports upload
+   * progress (fetch does not): `onProgress(fraction)` as it goes. Returns
+   * {done: a promise of the JSON answer (ApiError on failure), abort()}. */
+  upload(path, form, onProgress) {
+    const xhr = new XMLHttpRequest();
+    const done = new Promise((resolve, reject) => {
+      xhr.open("POST", path);
+      xhr.setRequestHeader("Accept", "application/json");
+      if (this.token) xhr.setRequestHeader("Authorization", `Bearer ${this.token}`);
+      xhr.upload.onprogress = (ev) => {
+        if (ev.lengthComputable && ev.total > 0) onProgress(ev.loaded / ev.total);
+      };
+      xhr.onload = () => {
+        let data = null;
+        try {
+          data = JSON.parse(xhr.responseText);
+        } catch {
+          data = null;
+        }
+        if (xhr.status >= 200 && xhr.status < 300) {
+          resolve(data);
+          return;
+        }
+        const err = (data && data.error) || {};
+        const code = err.code || `http_${xhr.status}`;
+        if (xhr.status === 401 && this.token && AUTH_CODES.has(code) && this.onUnauthorized) {
+          this.onUnauthorized(err.message || "Your session has ended.", code);
+        }
+        reject(new ApiError(xhr.status, code, err.message || xhr.statusText || "Upload failed", err.field || null));
+      };
+      xhr.onerror = () => reject(new ApiError(0, "network", "Cannot reach the server. Check your connection."));
+      xhr.onabort = () => reject(new ApiError(0, "aborted", "The upload was cancelled."));
+      xhr.send(form);
+    });
+    return { done, abort: () => xhr.abort() };
+  }
+
   async request(method, path, body, onResponse = null) {
     const headers = { Accept: "application/json" };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;

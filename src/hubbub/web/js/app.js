@@ -2,9 +2,13 @@
 // header, message list, composer, ...), passes each change of the Chat model on
 // to the parts that show it, redrawn at most once per animation frame, and owns
 // what spans them all: which channel is open (and the URL hash naming it), the
-// global keys, dialogs handing focus back, and signing out.
+// global keys, dialogs handing focus back, and signing out. Files dropped
+// on the channel go to its composer (upload.js); search (search.js) has its
+// box in the header and its results beside the channel, and opens a result
+// in its channel (openMessage).
 
 import { Api } from "./api.js";
+import { FileLinks } from "./attachments.js";
 import { Banner } from "./banner.js";
 import { Chat } from "./chat.js";
 import { Composer } from "./composer.js";
@@ -12,11 +16,13 @@ import { openDialog } from "./dialog.js";
 import { h, setChildren } from "./dom.js";
 import { Header } from "./header.js";
 import { MessageList } from "./messages.js";
+import { SearchPanel } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 import { ACCOUNT_DEACTIVATED, SESSION_ENDED } from "./socket.js";
 import { openSwitcher } from "./switcher.js";
 import { Toasts } from "./toasts.js";
 import { TypingIndicator } from "./typing.js";
+import { dropZone } from "./upload.js";
 
 const ALL_PARTS = ["banner", "sidebar", "header", "messages", "typing"];
 
@@ -51,6 +57,7 @@ class App {
     this.onSignedOut = onSignedOut;
     this.signedOut = false;
     this.api = new Api({ token, onUnauthorized: (why, code) => this.signOut(sessionEnded(why, code)) });
+    this.fileLinks = new FileLinks(this.api, (text) => this.toasts.show(text, "error"));
     this.chat = new Chat({
       api: this.api,
       token,
@@ -67,23 +74,30 @@ class App {
     this.toasts = new Toasts();
     this.banner = new Banner(this.chat);
     this.sidebar = new Sidebar(this);
+    this.search = new SearchPanel(this);
     this.header = new Header(this);
     this.messages = new MessageList(this);
     this.composer = new Composer(this);
     this.typing = new TypingIndicator(this);
+    const main = h(
+      "main",
+      { class: "main", testid: "channel-view" },
+      this.banner.el,
+      this.header.el,
+      this.messages.el,
+      h("div", { class: "composer-wrap" }, this.composer.form, this.composer.archivedNotice, this.typing.el),
+    );
+    dropZone(main, (files) => {
+      const ch = this.currentChannel();
+      if (ch && !ch.archived) this.composer.addFiles(files);
+      else this.toasts.show("Files can't be added here: open a channel you can post in.", "error");
+    });
     this.el = h(
       "div",
       { class: "app", testid: "app" },
       this.sidebar.el,
       h("div", { class: "scrim", onClick: () => this.toggleSidebar(false) }),
-      h(
-        "main",
-        { class: "main", testid: "channel-view" },
-        this.banner.el,
-        this.header.el,
-        this.messages.el,
-        h("div", { class: "composer-wrap" }, this.composer.form, this.composer.archivedNotice, this.typing.el),
-      ),
+      main,
       this.toasts.el,
     );
     setChildren(root, this.el);
@@ -93,6 +107,12 @@ class App {
     this._keys = (ev) => this.onKey(ev);
     this._hash = () => this.openFromHash();
     this._visible = () => this.messages.maybeMarkRead();
+    // A file dropped where no drop zone takes it must not replace the app with itself.
+    this._noDrop = (ev) => {
+      if (ev.dataTransfer && [...ev.dataTransfer.types].includes("Files")) ev.preventDefault();
+    };
+    window.addEventListener("dragover", this._noDrop);
+    window.addEventListener("drop", this._noDrop);
     document.addEventListener("keydown", this._keys);
     window.addEventListener("hashchange", this._hash);
     document.addEventListener("visibilitychange", this._visible);
@@ -119,6 +139,8 @@ class App {
     this.chat.stop();
     this.banner.stop();
     document.removeEventListener("keydown", this._keys);
+    window.removeEventListener("dragover", this._noDrop);
+    window.removeEventListener("drop", this._noDrop);
     window.removeEventListener("hashchange", this._hash);
     document.removeEventListener("visibilitychange", this._visible);
     window.removeEventListener("focus", this._visible);
@@ -285,6 +307,9 @@ class App {
   openChannel(name, pushHistory = false) {
     if (this.current && this.current !== name) this.composer.saveDraft(this.current);
     const switching = name !== this.current;
+    // Left while opened at an older message: it opens at its newest next time.
+    const left = switching && this.currentChannel();
+    if (left && left.hasNewer) left.clearMessages();
     this.current = name;
     this.toggleSidebar(false);
     const hash = name ? `#/c/${encodeURIComponent(name)}` : "";
@@ -303,6 +328,18 @@ class App {
     }
     this.renderAll();
     if (name) this.composer.focus();
+  }
+
+  /** Open message `m` (a search result) in its channel, at that message. */
+  openMessage(m) {
+    if (!this.chat.channels.has(m.channel)) {
+      this.toasts.show(`You are not in #${m.channel}: join it to see this message in its place.`, "error");
+      return;
+    }
+    if (m.channel !== this.current) this.openChannel(m.channel, true);
+    // On a phone the results cover the channel: out of the way.
+    if (!window.matchMedia("(min-width: 700px)").matches) this.search.close(false);
+    this.messages.jumpTo(m);
   }
 
   /** Channel `name` was renamed (its old name is `formerName`): the open one
@@ -336,6 +373,12 @@ class App {
     if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === "k") {
       ev.preventDefault();
       openSwitcher(this);
+      return;
+    }
+    // Ctrl+F / Cmd+F: the app's search, not the browser's find in the page.
+    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && !ev.shiftKey && ev.key.toLowerCase() === "f" && !document.querySelector("dialog[open]")) {
+      ev.preventDefault();
+      this.search.focus();
       return;
     }
     if (ev.key === "Escape") {

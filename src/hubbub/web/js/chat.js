@@ -9,6 +9,14 @@
 // open thread (`chat.thread`, one at a time) keeps its root and replies in
 // step with the channel's events; `followed` is the server's list of the
 // threads you follow with their unread replies (`GET /api/threads`).
+//
+// A channel's loaded messages are one unbroken run of its history: the newest
+// page and older ones, or, opened at a message far back (a search result:
+// `loadAround`), the page around it and pages either side of that. While such
+// a run does not reach the newest message (`hasNewer`), messages that come
+// live are kept aside (`ahead`), not shown below it out of place; they join
+// once paging forward (`loadNewer`) reaches them, or `backToLatest` loads the
+// newest page again.
 
 import { seg } from "./api.js";
 import { mentions } from "./format.js";
@@ -164,6 +172,9 @@ export class Channel extends MessageSet {
     this.events = []; // "joined" / "left" lines seen live: {kind, user, after (seq), at, id}
     this.loaded = false; // the newest page of history has been fetched
     this.hasMore = true; // older history may exist
+    this.hasNewer = false; // what is loaded stops short of the newest message
+    this.ahead = new Map(); // seq -> message that came live while hasNewer
+    this.epoch = 0; // counts clearMessages: a page asked for before one is dropped
     this.loading = null; // the history fetch in flight
     this.subscribed = false;
     this.refreshing = null;
@@ -232,9 +243,21 @@ export class Channel extends MessageSet {
     this.msgs.clear();
     this.stash.clear();
     this.roots.clear();
+    this.ahead.clear();
     this._sorted = null;
     this.loaded = false;
     this.hasMore = true;
+    this.hasNewer = false;
+    this.epoch++;
+  }
+
+  /** A message that came live: shown, unless what is loaded is further back
+   * (then kept aside until paging forward gets to it). */
+  addLive(m) {
+    if (!this.hasNewer) return this.add(m);
+    this.ahead.set(m.seq, m);
+    if (this.ahead.size > MAX_STASH) this.ahead.delete(this.ahead.keys().next().value);
+    return false;
   }
 
   /** The other people in a DM (all of them for a DM with yourself). */
@@ -281,6 +304,7 @@ function entry(m, at, rev) {
     reply_count: Number(m.reply_count ?? 0),
     last_reply_at: m.last_reply_at ?? null,
     reply_users: Array.isArray(m.reply_users) ? m.reply_users : [],
+    files: Array.isArray(m.files) ? m.files : [],
     at,
     rev,
   };
@@ -569,7 +593,7 @@ export class Chat {
     const mine = this.me && m.author && m.author.username === this.me.username;
     if (mine && m.client_id && ch.pending.has(m.client_id)) this._confirm(ch, m.client_id);
     const shown = inChannel(m);
-    if (shown) ch.add(m);
+    if (shown) ch.addLive(m);
     if (m.thread_root != null) this._reply(ch, m, mine);
     this._lookUpReactors(ch, m);
     // Subscriptions deliver each channel in order without gaps: this is the
@@ -677,7 +701,7 @@ export class Chat {
     this.learn(f.message.author);
     ch.lastSeq = Math.max(ch.lastSeq, f.seq);
     if (inChannel(f.message)) {
-      ch.add(f.message);
+      ch.addLive(f.message);
       this._readUpTo(ch, f.seq); // stored as you: read, here and on the server
     }
     if (f.message.thread_root != null) this._reply(ch, f.message, true);
@@ -1056,9 +1080,11 @@ export class Chat {
     if (!ch) return Promise.resolve();
     if (ch.loaded) return Promise.resolve();
     if (ch.loading) return ch.loading;
+    const epoch = ch.epoch;
     ch.loading = this.api
       .get(`/api/channels/${seg(name)}/messages?limit=${PAGE}`)
       .then((page) => {
+        if (ch.epoch !== epoch) return;
         for (const m of page.messages) {
           this.learn(m.author);
           ch.add(m);
@@ -1085,9 +1111,11 @@ export class Chat {
     const before = ch.oldestSeq();
     if (before === null) return this.loadLatest(name).then(() => 0);
     let added = 0;
+    const epoch = ch.epoch;
     ch.loading = this.api
       .get(`/api/channels/${seg(name)}/messages?before=${before}&limit=${PAGE}`)
       .then((page) => {
+        if (ch.epoch !== epoch) return;
         for (const m of page.messages) {
           this.learn(m.author);
           if (ch.add(m)) added++;
@@ -1104,11 +1132,90 @@ export class Chat {
     return ch.loading;
   }
 
+  /** Load channel `name` at message `seq` (a search result far back): the
+   * page around it in place of what was loaded, with `hasNewer` until paging
+   * forward reaches the newest. Resolves once it is in. */
+  async loadAround(name, seq) {
+    const ch = this.channels.get(name);
+    if (!ch) return;
+    while (ch.loading) await ch.loading.catch(() => {});
+    ch.clearMessages();
+    ch.hasNewer = true; // what comes live meanwhile waits aside
+    const epoch = ch.epoch;
+    ch.loading = this.api
+      .get(`/api/channels/${seg(name)}/messages?around=${seq}&limit=${PAGE}`)
+      .then((page) => {
+        if (ch.epoch !== epoch) return;
+        for (const m of page.messages) {
+          this.learn(m.author);
+          ch.add(m);
+          this._lookUpReactors(ch, m);
+        }
+        ch.loaded = true;
+        // Either end may have more: asking says (an empty page and has_more false).
+        ch.hasMore = ch.oldestSeq() === null ? false : ch.oldestSeq() > 1;
+        // `has_more`: newer ones exist. None: live from here.
+        if (!page.has_more || ch.oldestSeq() === null) this._reachedNewest(ch);
+      })
+      .finally(() => {
+        ch.loading = null;
+        this.onChange("messages", name);
+      });
+    return ch.loading;
+  }
+
+  /** The page after the newest message loaded, while that is not the
+   * channel's newest; resolves to how many were added. */
+  loadNewer(name) {
+    const ch = this.channels.get(name);
+    if (!ch || !ch.loaded || !ch.hasNewer || ch.loading) return Promise.resolve(0);
+    const after = ch.newestSeq();
+    const epoch = ch.epoch;
+    let added = 0;
+    ch.loading = this.api
+      .get(`/api/channels/${seg(name)}/messages?after=${after}&limit=${PAGE}`)
+      .then((page) => {
+        if (ch.epoch !== epoch) return;
+        for (const m of page.messages) {
+          this.learn(m.author);
+          if (ch.add(m)) added++;
+          this._lookUpReactors(ch, m);
+        }
+        if (!page.has_more) this._reachedNewest(ch);
+      })
+      .finally(() => {
+        ch.loading = null;
+        this.onChange("messages", name);
+        this.onChange("channels", name);
+      })
+      .then(() => added);
+    return ch.loading;
+  }
+
+  /** Paging forward got to the newest message: what came live meanwhile joins, and live ones show again. */
+  _reachedNewest(ch) {
+    const newest = ch.newestSeq();
+    for (const m of ch.ahead.values()) if (m.seq > newest) ch.add(m);
+    ch.ahead.clear();
+    ch.hasNewer = false;
+  }
+
+  /** Opened at an older message: load the newest page again (live from then on). */
+  backToLatest(name) {
+    const ch = this.channels.get(name);
+    if (!ch || !ch.hasNewer) return Promise.resolve();
+    // At once, so an ack or a live message from now on is shown (a page in
+    // flight is for the old run: its epoch drops it).
+    ch.clearMessages();
+    this.onChange("messages", name);
+    return (ch.loading || Promise.resolve()).catch(() => {}).then(() => this.loadLatest(name));
+  }
+
   // --- sending ------------------------------------------------------------------
 
   /** Send `text` to channel `name`; with `thread_root`, as a reply in that
    * thread (`broadcast`: also shown in the channel). */
-  send(name, text, { thread_root = null, broadcast = false } = {}) {
+  send(name, text, { thread_root = null, broadcast = false, files = [] } = {}) {
     const ch = this.channels.get(name);
     if (!ch) return null;
     const p = {
@@ -1121,6 +1228,7 @@ export class Chat {
       timer: null,
       thread_root,
       broadcast: thread_root !== null && broadcast === true,
+      files, // FileOut of each (uploaded already): shown while it goes
     };
     ch.pending.set(p.client_id, p);
     this._transmit(ch, p);
@@ -1151,6 +1259,7 @@ export class Chat {
     if (this.socket.isOpen) {
       const id = this._request({ kind: "send", channel: ch.name, client_id: p.client_id });
       const frame = { action: "send", id, channel: ch.name, text: p.text, client_id: p.client_id };
+      if (p.files && p.files.length) frame.files = p.files.map((f) => f.id);
       if (p.thread_root !== null && p.thread_root !== undefined) {
         frame.thread_root = p.thread_root;
         if (p.broadcast) frame.broadcast = true;
@@ -1368,10 +1477,10 @@ export class Chat {
   }
 
   /** Send a reply in the open thread (`broadcast`: also to the channel). */
-  sendReply(text, broadcast = false) {
+  sendReply(text, broadcast = false, files = []) {
     const t = this.thread;
     if (!t) return null;
-    return this.send(t.channel, text, { thread_root: t.root, broadcast });
+    return this.send(t.channel, text, { thread_root: t.root, broadcast, files });
   }
 
   /** A new reply in channel `ch` (an event, or the ack of yours). */

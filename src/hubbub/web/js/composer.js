@@ -10,12 +10,18 @@
 // Any other `/word` is refused with a hint and never posted as text; a
 // message that should start with "/" starts with "//" (one is dropped).
 //
+// Files (upload.js): the paperclip picks them, a paste of an image or a file
+// adds it, and so does a drop on the channel (app.js) or the thread panel;
+// they upload at once and wait in a tray over the box. Enter sends them with
+// the text (which may then be empty), once they are all uploaded.
+//
 // An archived channel is read-only: in place of the box, a line saying so,
 // with Unarchive for those who may.
 
 import { seg } from "./api.js";
 import { h, icon } from "./dom.js";
 import { MentionAutocomplete } from "./mention-autocomplete.js";
+import { PendingFiles, pastedFiles } from "./upload.js";
 
 const TYPING_EVERY = 3000;
 const CHANNEL_RE = /^[a-z0-9][a-z0-9_-]{0,79}$/;
@@ -44,6 +50,38 @@ export class Composer {
       },
     });
     this.notice = h("div", { class: "composer-notice", testid: "composer-notice", role: "status", hidden: true });
+    this.waiting = null; // the channel whose message goes once its files are uploaded
+    this.files = new PendingFiles({
+      api: app.api,
+      // The server's limits, from `hello` (none until it came: then the server says no).
+      maxBytes: () => Number(app.chat.limits.max_file_bytes) || null,
+      maxFiles: () => Number(app.chat.limits.max_files_per_message) || null,
+      onError: (text) => app.toasts.show(text, "error"),
+      onChange: () => {
+        const name = this.waiting;
+        if (name && name === this.app.current && !this.files.busy(name)) {
+          this.waiting = null;
+          this.submit();
+        }
+      },
+    });
+    this.input.addEventListener("paste", (ev) => {
+      const files = pastedFiles(ev);
+      if (!files.length) return;
+      ev.preventDefault(); // not its name pasted as text
+      this.addFiles(files);
+    });
+    this.picker = h("input", {
+      type: "file",
+      multiple: true,
+      hidden: true,
+      testid: "file-input",
+      tabindex: "-1",
+      onChange: () => {
+        this.addFiles([...this.picker.files]);
+        this.picker.value = ""; // the same file can be picked again
+      },
+    });
     this.archivedNotice = h("div", { class: "archived-notice", testid: "archived-notice", role: "status", hidden: true });
     this.archivedFor = null; // what the notice was drawn for
     this.form = h(
@@ -57,10 +95,24 @@ export class Composer {
       },
       this.mention.el,
       this.notice,
+      this.files.el,
       this.input,
       h(
         "div",
         { class: "composer-bar" },
+        h(
+          "button",
+          {
+            class: "icon-btn attach-button",
+            type: "button",
+            testid: "attach-button",
+            title: "Attach files",
+            "aria-label": "Attach files",
+            onClick: () => this.picker.click(),
+          },
+          icon("clip"),
+        ),
+        this.picker,
         h("span", { class: "composer-hint" }, "Enter to send · Shift+Enter for a new line"),
         h(
           "button",
@@ -76,6 +128,7 @@ export class Composer {
     const archived = !!ch && ch.archived;
     this.form.hidden = !ch || archived;
     if (ch) this.input.placeholder = ch.isDM ? `Message ${ch.label(this.app.user.username)}` : `Message #${ch.name}`;
+    this.files.render(ch ? ch.name : null);
     this.renderArchived(archived ? ch : null);
   }
 
@@ -120,8 +173,17 @@ export class Composer {
     );
   }
 
+  /** Upload `files` for the next message here. */
+  addFiles(files) {
+    const { current } = this.app;
+    if (!current || !files.length) return;
+    this.files.add(current, files);
+    this.focus();
+  }
+
   /** Channel `from` is called `to` now: its draft goes with it. */
   renamed(from, to) {
+    this.files.renamed(from, to);
     if (this.drafts.has(from)) {
       this.drafts.set(to, this.drafts.get(from));
       this.drafts.delete(from);
@@ -139,6 +201,8 @@ export class Composer {
 
   loadDraft(name) {
     this.mention.close();
+    this.waiting = null;
+    this.files.render(name);
     this.input.value = (name && this.drafts.get(name)) || "";
     this.say(null);
     this.autosize();
@@ -188,7 +252,12 @@ export class Composer {
   submit() {
     const { current } = this.app;
     const text = this.input.value;
-    if (!current || !text.trim()) return;
+    if (!current) return;
+    if (this.files.of(current).length) {
+      this.submitWithFiles(current, text);
+      return;
+    }
+    if (!text.trim()) return;
     if (text.startsWith("//")) {
       this.post(text.slice(1));
     } else if (/^\/[^\s/]/.test(text)) {
@@ -196,6 +265,21 @@ export class Composer {
     } else {
       this.post(text);
     }
+  }
+
+  /** Enter with files in the tray: they go with the text, once all are in. */
+  submitWithFiles(current, text) {
+    if (this.files.anyFailed(current)) {
+      this.waiting = null;
+      this.say("Remove the files that could not be uploaded, then send.", "error");
+      return;
+    }
+    if (this.files.busy(current)) {
+      this.waiting = current;
+      this.say("Sending once the files are uploaded…");
+      return;
+    }
+    this.post(text.startsWith("//") ? text.slice(1) : text, this.files.ready(current));
   }
 
   command(text) {
@@ -245,14 +329,17 @@ export class Composer {
     this.autosize();
   }
 
-  post(text) {
+  post(text, files = []) {
     const { chat, current } = this.app;
     const max = Number(chat.limits.max_message_chars) || 10000;
     if (text.length > max) {
       this.app.toasts.show(`Messages can be at most ${max} characters.`, "error");
       return;
     }
-    chat.send(current, text);
+    // Sent from a channel opened at an older message: back to its newest first.
+    chat.backToLatest(current);
+    chat.send(current, text, { files });
+    this.files.clear(current);
     this.clear();
     this.app.messages.stickToBottom();
     this.app.schedule();

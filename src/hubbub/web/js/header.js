@@ -1,6 +1,6 @@
 // The bar above the messages: which channel or conversation is open, its topic
 // (or the partner's presence) and member count, both of which open its details,
-// its pinned messages, and the menu button that shows the sidebar on narrow
+// its pinned messages, the search box (search.js), and the menu button that shows the sidebar on narrow
 // screens. It also keeps the tab's title, with your mention total, in step
 // with the open channel.
 
@@ -55,6 +55,7 @@ export class Header {
         icon("menu"),
       ),
       h("div", { class: "channel-heading" }, this.title, this.topic),
+      app.search.box,
       this.pins,
       this.memberCount,
     );

@@ -12,6 +12,7 @@
 
 import { h, icon } from "./dom.js";
 import { formatText, mentions } from "./format.js";
+import { attachmentsEl } from "./attachments.js";
 import { avatar } from "./avatar.js";
 import { dayKey, dayLabel, fullLabel, timeLabel } from "./time.js";
 
@@ -40,7 +41,8 @@ export function moreIcon(name, cls = "icon") {
 export function excerpt(m, max = 90) {
   if (!m) return "";
   if (m.deleted) return "This message was deleted.";
-  const one = String(m.text || "").replace(/\s+/g, " ").trim();
+  let one = String(m.text || "").replace(/\s+/g, " ").trim();
+  if (!one && Array.isArray(m.files) && m.files.length) one = m.files.map((f) => f.name).join(", ");
   return one.length > max ? `${one.slice(0, max - 1).trimEnd()}…` : one;
 }
 
@@ -89,11 +91,12 @@ function iso(ms) {
  * message's thread (its summary, or the "replied to a thread" line);
  * `replyTo`: for a reply shown in the channel, its root's excerpt ("" while
  * not known); `inThread`: the message is in the thread panel (no summary);
- * `status`: the author's custom status mark, beside their name (or null).
+ * `status`: the author's custom status mark, beside their name (or null);
+ * `links`: the FileLinks its attachments are downloaded through.
  */
 export function messageEl(
   m,
-  { me, groupStart, state, retry, discard, actions = null, editor = null, names = (u) => u, onThread = null, replyTo = null, inThread = false, status = null },
+  { me, groupStart, state, retry, discard, actions = null, editor = null, names = (u) => u, onThread = null, replyTo = null, inThread = false, status = null, links = null },
 ) {
   const author = m.author || { username: null, display_name: "unknown" };
   const mine = author.username === me;
@@ -170,7 +173,7 @@ export function messageEl(
     main.append(h("div", { class: "msg-tombstone", testid: "message-tombstone" }, "This message was deleted."));
   } else if (editor) {
     main.append(editor);
-  } else {
+  } else if (m.text || m.edited_at || !(m.files && m.files.length)) {
     main.append(
       h(
         "div",
@@ -182,6 +185,8 @@ export function messageEl(
       ),
     );
   }
+  const files = deleted ? null : attachmentsEl(m.files, links);
+  if (files) main.append(files);
   if (state === "pending") {
     main.append(h("div", { class: "msg-status", testid: "message-status" }, "Sending…"));
   } else if (state === "failed") {

@@ -13,6 +13,12 @@
 // (thread-panel.js, owned by this list). Replies kept in their thread are not
 // in this list; the root of a thread shows its summary, and a reply also sent
 // to the channel shows "replied to a thread".
+//
+// Opened at a message far back (a search result: jumpTo), the list shows the
+// page around it, fetches newer pages on the way down as it does older ones
+// on the way up, and offers "Jump to recent messages"; it is not at the
+// channel's present, so it moves no read cursor and shows nothing live until
+// it gets there (chat.js keeps those aside), or until you send.
 
 import { openBrowse } from "./browse.js";
 import { inChannel } from "./chat.js";
@@ -33,6 +39,7 @@ export class MessageList {
     this.cache = new Map();
     this.newMark = null; // the seq after which messages are new (unread on opening)
     this.forceBottom = false;
+    this.holdTop = false; // newer messages are going in below: keep the place
     this.anchor = false; // the next loaded render scrolls the "New" divider to the top
     this.anchorPages = 0;
     this.actions = new MessageActions({
@@ -58,7 +65,7 @@ export class MessageList {
       "button",
       { class: "jump-latest", testid: "jump-latest", type: "button", hidden: true, onClick: () => this.scrollToBottom() },
       icon("down"),
-      "New messages",
+      h("span", { testid: "jump-latest-text" }, "New messages"),
     );
     this.el = h("div", { class: "messages-wrap" }, this.list, this.jump);
     this.thread = new ThreadPanel(app);
@@ -136,7 +143,8 @@ export class MessageList {
     }
     const me = user.username;
     this.actions.dropStale();
-    const stick = this.forceBottom || this.isAtBottom();
+    // Short of the newest (opened at an older message): the bottom is not the present.
+    const stick = !this.holdTop && !ch.hasNewer && (this.forceBottom || this.isAtBottom());
     const fromBottom = list.scrollHeight - list.scrollTop;
     const prevTop = list.scrollTop;
     const nodes = [];
@@ -208,12 +216,25 @@ export class MessageList {
             onThread: thread ? () => this.openThread(ch.name, thread) : null,
             replyTo,
             status: statusOfMark(chat, who),
+            links: this.app.fileLinks,
           }),
         ),
       );
       prev = m;
     }
     eventsBefore(null);
+    if (ch.hasNewer) {
+      nodes.push(
+        this.cached("newer", "newer", () =>
+          h(
+            "div",
+            { class: "list-status", testid: "history-loading-newer" },
+            h("span", { class: "spinner", "aria-hidden": "true" }),
+            "Loading newer messages…",
+          ),
+        ),
+      );
+    }
     // Putting the nodes back takes the focus off whatever in the list had it
     // (the editor, a reaction chip, an action): showNodes gives it back, to
     // the same control of a message that was rebuilt.
@@ -228,10 +249,12 @@ export class MessageList {
       list.scrollTop = prevTop;
     }
     if (ch.loaded) this.forceBottom = false;
+    if (!ch.loading) this.holdTop = false;
     this.updateJump();
     this.maybeMarkRead();
     // Not enough history to scroll? Fetch older pages until there is.
     if (ch.loaded && ch.hasMore && !ch.loading && list.scrollHeight <= list.clientHeight + 50) this.loadOlder();
+    else if (this.nearBottom()) this.loadNewer();
   }
 
   /** Scroll the "New" divider to the top, once the first unread message is
@@ -309,13 +332,73 @@ export class MessageList {
     el.focus({ preventScroll: true });
   }
 
+  /** Open message `m` (a search result) in its channel, the open one: at
+   * once if it is loaded, else the page around it (however far back), then
+   * scrolled to and highlighted. A reply kept in its thread opens there, over
+   * its root. */
+  async jumpTo(m) {
+    const { chat, toasts } = this.app;
+    const ch = this.app.currentChannel();
+    if (!ch || ch.name !== m.channel) return;
+    const inList = inChannel(m);
+    const seq = inList ? m.seq : m.thread_root;
+    this.anchor = false;
+    this.forceBottom = false;
+    if (!ch.msgs.has(seq)) {
+      try {
+        await chat.loadAround(ch.name, seq);
+      } catch (err) {
+        toasts.show(`Could not load that message: ${err.message}`, "error");
+        return;
+      }
+      if (this.app.currentChannel() !== ch) return;
+    }
+    this.render(false);
+    const el = this.cache.get(`s:${seq}`)?.el;
+    if (!el || !el.isConnected) {
+      toasts.show("That message is not there any more.", "error");
+      return;
+    }
+    this.highlight(el);
+    if (!inList) this.openThread(ch.name, m.thread_root);
+  }
+
+  /** Scroll `el` (a message) into the middle of the list and mark it. */
+  highlight(el) {
+    for (const old of this.list.querySelectorAll(".msg.jumped")) old.classList.remove("jumped");
+    el.scrollIntoView({ block: "center" });
+    el.classList.remove("flash");
+    void el.offsetWidth; // restart the highlight
+    el.classList.add("flash", "jumped");
+    el.focus({ preventScroll: true });
+  }
+
   updateJump() {
     const ch = this.app.currentChannel();
-    this.jump.hidden = !ch || this.isAtBottom() || ch.unread === 0;
+    const back = !!ch && ch.hasNewer;
+    this.jump.hidden = !ch || (!back && (this.isAtBottom() || ch.unread === 0));
+    this.jump.dataset.mode = back ? "recent" : "new";
+    const text = back ? "Jump to recent messages" : "New messages";
+    const label = this.jump.querySelector("[data-testid=jump-latest-text]");
+    if (label.textContent !== text) label.textContent = text;
+  }
+
+  nearBottom() {
+    const l = this.list;
+    return l.scrollHeight - l.scrollTop - l.clientHeight < 400;
+  }
+
+  /** Opened at an older message: the page after the newest loaded, keeping the place. */
+  loadNewer() {
+    const ch = this.app.currentChannel();
+    if (!ch || !ch.loaded || !ch.hasNewer || ch.loading) return;
+    this.holdTop = true;
+    this.app.chat.loadNewer(ch.name).catch((err) => this.app.toasts.show(`Could not load newer messages: ${err.message}`, "error"));
   }
 
   onScroll() {
     if (this.list.scrollTop < 400) this.loadOlder();
+    if (this.nearBottom()) this.loadNewer();
     this.updateJump();
     this.maybeMarkRead();
   }
@@ -327,6 +410,13 @@ export class MessageList {
   }
 
   scrollToBottom() {
+    const ch = this.app.currentChannel();
+    if (ch && ch.hasNewer) {
+      // The newest page in place of the older run shown, at its bottom.
+      this.reset();
+      this.app.chat.backToLatest(ch.name).catch((err) => this.app.toasts.show(`Could not load messages: ${err.message}`, "error"));
+      return;
+    }
     this.list.scrollTop = this.list.scrollHeight;
     this.maybeMarkRead();
   }
@@ -335,7 +425,7 @@ export class MessageList {
    * is still on its way back to the first unread message). */
   maybeMarkRead() {
     const ch = this.app.currentChannel();
-    if (!ch || !ch.loaded || ch.unread === 0 || this.anchor) return;
+    if (!ch || !ch.loaded || ch.unread === 0 || this.anchor || ch.hasNewer) return;
     if (document.visibilityState !== "visible" || !this.isAtBottom()) return;
     this.app.chat.markRead(ch.name);
   }

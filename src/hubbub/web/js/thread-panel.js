@@ -13,6 +13,7 @@ import { Composer } from "./composer.js";
 import { h, icon, setChildren } from "./dom.js";
 import { messageEl, peopleSig, showNodes, startsGroup } from "./message.js";
 import { MessageActions } from "./message-actions.js";
+import { dropZone } from "./upload.js";
 
 export class ThreadPanel {
   constructor(app) {
@@ -63,6 +64,8 @@ export class ThreadPanel {
       this.list,
       h("div", { class: "composer-wrap thread-composer-wrap" }, this.closedNote, this.composer.form),
     );
+    // Files dropped on the panel go with the next reply.
+    dropZone(this.el, (files) => this.composer.addFiles(files), "Drop files to reply with them");
     app.chat.listen((what, name) => this.changed(what, name));
     // Before app.js's own keys (added when the app starts): Escape here closes
     // the panel, not "mark the channel read".
@@ -240,6 +243,7 @@ export class ThreadPanel {
       editor: editor ? editor.el : null,
       names: chat.names,
       inThread: true,
+      links: this.app.fileLinks,
     });
   }
 
@@ -319,6 +323,9 @@ class ThreadComposer extends Composer {
     send.dataset.testid = "thread-send";
     send.title = "Reply (Enter)";
     send.setAttribute("aria-label", "Reply");
+    this.picker.dataset.testid = "thread-file-input";
+    this.form.querySelector('[data-testid="attach-button"]').dataset.testid = "thread-attach-button";
+    this.files.el.dataset.testid = "thread-pending-files";
     this.broadcast = h("input", { type: "checkbox", testid: "thread-broadcast" });
     this.broadcastText = h("span", { testid: "thread-broadcast-label" });
     this.form.querySelector(".composer-hint").replaceWith(h("label", { class: "thread-broadcast" }, this.broadcast, this.broadcastText));
@@ -329,6 +336,7 @@ class ThreadComposer extends Composer {
     const t = this.app.chat.thread;
     this.form.hidden = !ch || !!(t && t.rootMsg && t.rootMsg.deleted);
     this.panel.closedNote.hidden = !ch || !this.form.hidden;
+    this.files.render(ch ? ch.name : null);
     if (!ch) return;
     this.input.placeholder = "Reply…";
     this.broadcastText.textContent = ch.isDM ? "Also send as a direct message" : `Also send to #${ch.name}`;
@@ -337,6 +345,8 @@ class ThreadComposer extends Composer {
   /** Another thread: an empty box. */
   reset() {
     this.input.value = "";
+    this.waiting = null;
+    this.files.clearAll();
     this.broadcast.checked = false;
     this.mention.close();
     this.say(null);
@@ -348,14 +358,15 @@ class ThreadComposer extends Composer {
     if (!this.notice.hidden) this.say(null);
   }
 
-  post(text) {
+  post(text, files = []) {
     const { chat, toasts } = this.app;
     const max = Number(chat.limits.max_message_chars) || 10000;
     if (text.length > max) {
       toasts.show(`Messages can be at most ${max} characters.`, "error");
       return;
     }
-    chat.sendReply(text, this.broadcast.checked);
+    chat.sendReply(text, this.broadcast.checked, files);
+    this.files.clearAll();
     this.clear();
     this.broadcast.checked = false;
     this.panel.stickToBottom();

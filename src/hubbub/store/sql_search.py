@@ -1,0 +1,333 @@
+"""`Store.search` on SQLite (FTS5) and PostgreSQL (tsvector), the index
+migration 0009 made and the database keeps current.
+
+`SearchOps` is a part of `sql.SQLStore` (which inherits it). It finds the
+keys (channel_id, seq) of a page of matches, then reads those messages as
+every other read does (`_message_rows`).
+
+Newest first never sorts every match. SQLite indexes a message under a rowid
+that orders by created_at (migration 0009: `search_keys`), and FTS5 walks a
+term's matches in rowid order, so it stops after the page. PostgreSQL walks
+`ix_messages_created` backwards, checking the tsvector, where a word is
+frequent, and sorts the GIN index's few matches where it is rare: its planner
+picks by the column's statistics. By relevance, both rank the newest
+RELEVANCE_POOL matches (bm25, ts_rank): ranking every match of a frequent
+word would read them all.
+
+User input never reaches either engine's query syntax: every term is split
+by core.search's rules (letters and digits only) and quoted, and passed as a
+bound parameter.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    column,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    union,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hubbub.core.models import SearchOrder, SearchPage, SearchQuery, StoredMessage
+from hubbub.core.search import terms
+from hubbub.store import schema as t
+
+# How many of the newest matches a search by relevance ranks.
+RELEVANCE_POOL = 1000
+# Keep in step with migration 0009 (a message's FTS rowid).
+KEY_SHIFT = 18
+
+# The index's own tables (SQLite) and column (PostgreSQL): made by migration
+# 0009, not in schema.metadata, whose tables both backends share.
+INDEX_TABLES = ("search_keys", "messages_fts")
+INDEX_COLUMNS = ("search",)  # messages.search
+INDEX_NAMES = ("ix_messages_search", "ix_messages_created")
+
+_keys = table("search_keys", column("id"), column("channel_id"), column("seq"))
+_fts = table("messages_fts", column("rowid"))
+# FTS5's hidden column, named as its table, is what MATCH is applied to.
+_FTS_MATCH: ColumnElement[Any] = literal_column("messages_fts")
+_SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
+_VECTOR: ColumnElement[Any] = literal_column("messages.search")
+
+
+def is_index_object(name: str | None, type_: str) -> bool:
+    """Whether a schema object is the search index's (migration 0009), for
+    comparing a migrated database with schema.metadata."""
+    if name is None:
+        return False
+    if type_ == "table":
+        return name in INDEX_TABLES or name.startswith("messages_fts_")
+    if type_ == "column":
+        return name in INDEX_COLUMNS
+    return name in INDEX_NAMES or name == "ux_search_keys_message"
+
+
+# --- terms to query syntax ----------------------------------------------------------
+
+
+def _phrases(q: SearchQuery) -> tuple[list[list[str]], list[list[str]]]:
+    """The query's words and phrases, and its exclusions, as lists of index
+    terms (a `*` ending a term: a prefix). Re-split by the index's rules:
+    whoever built the query, a term holds only letters and digits."""
+
+    def split(words: Sequence[str]) -> list[str]:
+        out: list[str] = []
+        for w in words:
+            prefix = w.endswith("*")
+            parts = terms(w)
+            if parts and prefix:
+                parts[-1] += "*"
+            out.extend(parts)
+        return out
+
+    wanted = [p for p in (split([w]) for w in q.words) if p]
+    wanted += [p for p in (split(ph) for ph in q.phrases) if p]
+    unwanted = [p for p in (split(ph) for ph in q.exclude) if p]
+    return wanted, unwanted
+
+
+def fts5_query(wanted: list[list[str]], unwanted: list[list[str]]) -> str:
+    """An FTS5 MATCH expression: every phrase, none of the exclusions."""
+
+    def phrase(words: list[str]) -> str:
+        # "a" + "b"* : a phrase whose words are each a quoted string.
+        parts = []
+        for w in words:
+            prefix = w.endswith("*")
+            body = w.removesuffix("*").replace('"', '""')
+            parts.append(f'"{body}"' + (" *" if prefix else ""))
+        return " + ".join(parts)
+
+    expr = " AND ".join(f"({phrase(p)})" for p in wanted)
+    for p in unwanted:
+        expr = f"({expr}) NOT ({phrase(p)})"
+    return expr
+
+
+def tsquery(wanted: list[list[str]], unwanted: list[list[str]]) -> str:
+    """A `to_tsquery` expression: every phrase, none of the exclusions."""
+
+    def phrase(words: list[str]) -> str:
+        parts = []
+        for w in words:
+            prefix = w.endswith("*")
+            body = w.removesuffix("*").replace("\\", "\\\\").replace("'", "''")
+            parts.append(f"'{body}'" + (":*" if prefix else ""))
+        return "(" + " <-> ".join(parts) + ")"
+
+    return " & ".join([phrase(p) for p in wanted] + [f"!{phrase(p)}" for p in unwanted])
+
+
+# --- the search -------------------------------------------------------------------
+
+
+class SearchOps:
+    """The search half of SQLStore (see the module's docstring)."""
+
+    is_sqlite: bool
+
+    @abc.abstractmethod
+    def _snapshot(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A connection whose reads see one moment (SQLStore's)."""
+
+    @abc.abstractmethod
+    async def _message_rows(
+        self, conn: AsyncConnection, cond: Any, *, order: Any, limit: int
+    ) -> list[StoredMessage]:
+        """Messages as every read returns them (SQLStore's)."""
+
+    async def search(
+        self,
+        user_id: int,
+        query: SearchQuery,
+        *,
+        public: bool,
+        order: SearchOrder,
+        offset: int,
+        limit: int,
+    ) -> SearchPage:
+        if limit <= 0:
+            return SearchPage((), False)
+        wanted, unwanted = _phrases(query)
+        if unwanted and not wanted:
+            raise ValueError("a search that only excludes needs a word or phrase")
+        async with self._snapshot() as conn:
+            channels = await _readable(conn, user_id, public, query.channel_ids)
+            if not channels:
+                return SearchPage((), False)
+            if self.is_sqlite:
+                keys = await _sqlite_keys(
+                    conn, query, channels, wanted, unwanted, order, offset, limit + 1
+                )
+            else:
+                keys = await _pg_keys(
+                    conn, query, channels, wanted, unwanted, order, offset, limit + 1
+                )
+            more = len(keys) > limit
+            keys = keys[:limit]
+            found = await self._message_rows(conn, _pairs(keys), order=None, limit=len(keys) or 1)
+        by_key = {(m.channel_id, m.seq): m for m in found}
+        return SearchPage(tuple(by_key[k] for k in keys if k in by_key), more)
+
+
+async def _readable(
+    conn: AsyncConnection, user_id: int, public: bool, named: Sequence[int]
+) -> list[int]:
+    """The channels searched: the user's, and public ones with `public`;
+    of those, only the `named` ones if any are."""
+    ms, ch = t.memberships.c, t.channels.c
+    mine: Select[Any] = select(ms.channel_id).where(ms.user_id == user_id)
+    if named:
+        mine = mine.where(ms.channel_id.in_(list(named)))
+    q: Any = mine
+    if public:
+        everyone = select(ch.id).where(ch.kind == "public")
+        if named:
+            everyone = everyone.where(ch.id.in_(list(named)))
+        q = union(mine, everyone)
+    return sorted(int(r[0]) for r in await conn.execute(q))
+
+
+def _pairs(keys: list[tuple[int, int]]) -> ColumnElement[bool]:
+    m = t.messages.c
+    if not keys:
+        return false()
+    by_channel: dict[int, list[int]] = {}
+    for c, s in keys:
+        by_channel.setdefault(c, []).append(s)
+    return or_(*(and_(m.channel_id == c, m.seq.in_(s)) for c, s in by_channel.items()))
+
+
+def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """The conditions on the message row besides its words."""
+    m = t.messages.c
+    out: list[ColumnElement[bool]] = [m.deleted_at.is_(None)]
+    if query.author_ids:
+        out.append(m.author_id.in_(list(query.author_ids)))
+    if query.after is not None:
+        out.append(m.created_at >= query.after)
+    if query.before is not None:
+        out.append(m.created_at < query.before)
+    if query.has_file:
+        out.append(m.files.is_not(None))
+    if query.has_link:
+        out.append(or_(m.text.icontains("http://"), m.text.icontains("https://")))
+    if query.is_thread:
+        out.append(or_(m.thread_root.is_not(None), m.reply_count > 0))
+    return out
+
+
+async def _sqlite_keys(
+    conn: AsyncConnection,
+    query: SearchQuery,
+    channels: list[int],
+    wanted: list[list[str]],
+    unwanted: list[list[str]],
+    order: SearchOrder,
+    offset: int,
+    limit: int,
+) -> list[tuple[int, int]]:
+    m = t.messages
+    k = _keys.c
+    where = _filters(query)
+    # A message's key orders by its created_at: a date bound is a key bound.
+    key_col = _fts.c.rowid if wanted else k.id
+    if query.after is not None:
+        where.append(key_col >= query.after << KEY_SHIFT)
+    if query.before is not None:
+        where.append(key_col < query.before << KEY_SHIFT)
+    joined = _keys.join(m, and_(m.c.channel_id == k.channel_id, m.c.seq == k.seq))
+    if wanted:
+        # `+` keeps SQLite from driving the search by the channel index: the
+        # full-text index drives it, newest first, and stops after the page.
+        where.append(literal_column("+search_keys.channel_id").in_(channels))
+        where.append(_FTS_MATCH.op("MATCH")(fts5_query(wanted, unwanted)))
+        joined = _fts.join(joined, k.id == _fts.c.rowid)
+    elif query.channel_ids:
+        # Named channels (few): their messages by the channel index, sorted.
+        where.append(k.channel_id.in_(channels))
+    else:
+        # Every channel the user reads: walk all keys, newest first.
+        where.append(literal_column("+search_keys.channel_id").in_(channels))
+    base = select(k.channel_id, k.seq).select_from(joined).where(*where)
+    if order == "relevance" and wanted:
+        if offset >= RELEVANCE_POOL:
+            return []
+        score = func.bm25(_FTS_MATCH).label("score")
+        pool = (
+            base.add_columns(score, key_col.label("key"))
+            .order_by(key_col.desc())
+            .limit(RELEVANCE_POOL)
+            .subquery()
+        )
+        q = (
+            select(pool.c.channel_id, pool.c.seq)
+            .order_by(pool.c.score, pool.c.key.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    else:
+        q = base.order_by(key_col.desc()).offset(offset).limit(limit)
+    return [(int(c), int(s)) for c, s in await conn.execute(q)]
+
+
+async def _pg_keys(
+    conn: AsyncConnection,
+    query: SearchQuery,
+    channels: list[int],
+    wanted: list[list[str]],
+    unwanted: list[list[str]],
+    order: SearchOrder,
+    offset: int,
+    limit: int,
+) -> list[tuple[int, int]]:
+    m = t.messages.c
+    # Planned for these very terms, never by a generic plan: which index is
+    # right depends on how frequent the words are (prepared statements are
+    # cached, and PostgreSQL may switch a cached one to a generic plan).
+    await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    # One array parameter, not one per channel: the statement stays the same.
+    readable = m.channel_id == any_(bindparam("channels", channels, type_=ARRAY(Integer)))
+    where = [*_filters(query), readable]
+    newest = (m.created_at.desc(), m.seq.desc())
+    ts: Any = None
+    if wanted:
+        ts = func.to_tsquery(_SIMPLE, tsquery(wanted, unwanted))
+        where.append(_VECTOR.op("@@")(ts))
+    base = select(m.channel_id, m.seq).where(*where)
+    if order == "relevance" and wanted:
+        if offset >= RELEVANCE_POOL:
+            return []
+        pool = (
+            base.add_columns(m.created_at, func.ts_rank(_VECTOR, ts).label("score"))
+            .order_by(*newest)
+            .limit(RELEVANCE_POOL)
+            .subquery()
+        )
+        q = (
+            select(pool.c.channel_id, pool.c.seq)
+            .order_by(pool.c.score.desc(), pool.c.created_at.desc(), pool.c.seq.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    else:
+        q = base.order_by(*newest).offset(offset).limit(limit)
+    return [(int(c), int(s)) for c, s in await conn.execute(q)]
