@@ -98,6 +98,30 @@ FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
         st.sampled_from(["👍", ":+1:", "🎉", ":tada:"]),
         st.sampled_from(["", "x", ":nope:", "👍👍", "e" * 101]) | st.text(max_size=8),
     ),
+    "around": (st.none() | seqs, bad_seqs),
+    # Files: ids that name no file (the fuzzer uploads none), and malformed ones.
+    "files": (
+        st.lists(st.sampled_from(["A" * 22, "nofile-nofile-nofile"]), max_size=2),
+        st.sampled_from([None, "x", ["../etc"], ["a" * 65], ["A" * 22] * 101]),
+    ),
+    "file_id": (
+        st.sampled_from(["A" * 22, "nofile-nofile-nofile"]),
+        st.sampled_from(["", "x", "../../etc/passwd", "a" * 65, 7]) | st.text(max_size=10),
+    ),
+    "thumbnail": (st.booleans(), st.sampled_from([None, 0, "yes"])),
+    "name": (
+        st.sampled_from(["notes.txt", "shot.png"]) | st.text(min_size=1, max_size=12),
+        st.sampled_from(["", "n" * 256, None, 3]),
+    ),
+    "size": (st.integers(min_value=0, max_value=10**6), st.sampled_from([-1, None, "big", 2**70])),
+    "query": (
+        st.sampled_from(["hello", '"a phrase"', "in:#general from:@alice", "has:file", "x*"])
+        | st.text(min_size=1, max_size=20),
+        st.sampled_from(["", "has:cats", '"unclosed', "before:2024-13-01", "q" * 1001]),
+    ),
+    "order": (st.sampled_from(["newest", "relevance"]), st.sampled_from(["", "oldest", None])),
+    "offset": (st.integers(min_value=0, max_value=100), st.integers(-2, 10_002)),
+    "tz": (st.integers(min_value=-720, max_value=840), st.sampled_from([-721, 841, "utc"])),
 }
 for _model in ACTIONS.values():
     for _name in _model.model_fields:
