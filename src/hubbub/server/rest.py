@@ -426,7 +426,7 @@ async def members(name: str, hub: HubDep, user: UserDep) -> dict[str, list[str]]
     "/channels/{name}/join",
     response_model=ChannelOut,
     tags=["channels"],
-    responses=errors(*SIGNED_IN, *CHANNEL),
+    responses=errors(*SIGNED_IN, *CHANNEL, E.channel_archived),
 )
 async def join(name: str, hub: HubDep, user: UserDep) -> dict[str, Any]:
     return events.channel_body(await hub.join(user, name))

@@ -31,6 +31,7 @@ from hubbub.core.models import Channel, StoredFile, thumbnail_key
 from hubbub.core.ports import BlobNotFound
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.frames import FileOut
+from hubbub.protocol.limits import Limits
 from hubbub.protocol.rules import CHANNEL_RE
 from hubbub.server.openapi import errors
 from hubbub.server.restkit import (
@@ -208,6 +209,7 @@ UPLOAD_BODY: dict[str, Any] = {
                         "file": {
                             "type": "array",
                             "minItems": 1,
+                            "maxItems": Limits().max_files_per_message,
                             "items": {"type": "string", "format": "binary"},
                             "description": "One part per file (at most "
                             "`max_files_per_message`), each at most `max_file_bytes`.",
@@ -300,7 +302,7 @@ async def download_identity(
 DownloaderDep = Annotated[Identity, Depends(download_identity)]
 DOWNLOAD_ERRORS = errors(*SIGNED_IN, E.invalid_input, E.not_found, E.unsupported)
 RANGE_DOC: dict[int | str, dict[str, Any]] = {
-    206: {"description": "The part asked for with `Range: bytes=...`."},
+    206: {"content": {"*/*": {}}, "description": "The part asked for with `Range: bytes=...`."},
     416: {"description": "The range starts past the end (`Content-Range: bytes */size`)."},
 }
 
@@ -310,7 +312,8 @@ RANGE_DOC: dict[int | str, dict[str, Any]] = {
     tags=["files"],
     response_class=Response,
     responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "The file."},
+        # Its type is the one detected at upload (never text/html): any.
+        200: {"content": {"*/*": {}}, "description": "The file, with its detected type."},
         **RANGE_DOC,
         **DOWNLOAD_ERRORS,
     },
