@@ -15,7 +15,6 @@ from sqlalchemy import (
     Connection,
     and_,
     event,
-    false,
     func,
     insert,
     or_,
@@ -52,6 +51,7 @@ from hubbub.store import files_json, log
 from hubbub.store import schema as t
 from hubbub.store.append_sqlite import SQLiteAppender
 from hubbub.store.sql_files import FileOps
+from hubbub.store.sql_keys import pairs_in
 from hubbub.store.sql_search import SearchOps
 from hubbub.store.sql_workspace import (
     WorkspaceOps,
@@ -65,19 +65,6 @@ from hubbub.store.sql_workspace import (
     user_from,
 )
 from hubbub.store.sqlite_pragmas import PRAGMAS
-
-
-def pairs_in(channel: Any, seq: Any, keys: Sequence[tuple[int, int]]) -> Any:
-    """`(channel, seq) IN keys`, written per channel (`channel = c AND seq IN
-    (...)`, OR-ed): SQLite searches an index for that, but scans the whole
-    table for a row-value IN."""
-    if not keys:
-        return false()
-    by_channel: dict[int, list[int]] = {}
-    for c, s in keys:
-        by_channel.setdefault(c, []).append(s)
-    return or_(*(and_(channel == c, seq.in_(seqs)) for c, seqs in by_channel.items()))
-
 
 # A message shown in its channel: not a reply, or one also sent to the channel.
 IN_CHANNEL = or_(t.messages.c.thread_root.is_(None), t.messages.c.broadcast)
@@ -522,7 +509,8 @@ class SQLStore(WorkspaceOps, FileOps, SearchOps):
         found = await conn.execute(
             select(m.channel_id, m.thread_root, t.users.c.username)
             .join(t.users, t.users.c.id == m.author_id)
-            .where(pairs_in(m.channel_id, m.thread_root, roots))
+            # IS NOT NULL: so the partial index on threads serves it.
+            .where(pairs_in(m.channel_id, m.thread_root, roots), m.thread_root.is_not(None))
             .group_by(m.channel_id, m.thread_root, t.users.c.username)
             .order_by(func.min(m.seq))
         )
@@ -882,6 +870,7 @@ class SQLStore(WorkspaceOps, FileOps, SearchOps):
                     .where(
                         and_(
                             pairs_in(m.channel_id, m.thread_root, list(by_key)),
+                            m.thread_root.is_not(None),
                             m.seq > f.last_read,
                             m.author_id != user_id,
                             m.deleted_at.is_(None),

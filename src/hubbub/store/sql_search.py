@@ -35,7 +35,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     column,
-    false,
     func,
     literal_column,
     or_,
@@ -48,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hubbub.core.models import SearchOrder, SearchPage, SearchQuery, StoredMessage
 from hubbub.core.search import terms
 from hubbub.store import schema as t
+from hubbub.store.sql_keys import pairs_in
 
 # How many of the newest matches a search by relevance ranks.
 RELEVANCE_POOL = 1000
@@ -169,51 +169,47 @@ class SearchOps:
         wanted, unwanted = _phrases(query)
         if unwanted and not wanted:
             raise ValueError("a search that only excludes needs a word or phrase")
+        readable = _readable(user_id, public, query.channel_ids)
         async with self._snapshot() as conn:
-            channels = await _readable(conn, user_id, public, query.channel_ids)
-            if not channels:
-                return SearchPage((), False)
             if self.is_sqlite:
+                # The channels as a subquery: SQLite reads them once, and the
+                # statement stays the same however many there are.
                 keys = await _sqlite_keys(
-                    conn, query, channels, wanted, unwanted, order, offset, limit + 1
+                    conn, query, readable, wanted, unwanted, order, offset, limit + 1
                 )
             else:
+                # As a list: PostgreSQL's planner weighs how many there are.
+                channels = [int(r[0]) for r in await conn.execute(readable)]
+                if not channels:
+                    return SearchPage((), False)
                 keys = await _pg_keys(
                     conn, query, channels, wanted, unwanted, order, offset, limit + 1
                 )
             more = len(keys) > limit
             keys = keys[:limit]
-            found = await self._message_rows(conn, _pairs(keys), order=None, limit=len(keys) or 1)
+            found = await self._message_rows(
+                conn,
+                pairs_in(t.messages.c.channel_id, t.messages.c.seq, keys),
+                order=None,
+                limit=len(keys) or 1,
+            )
         by_key = {(m.channel_id, m.seq): m for m in found}
         return SearchPage(tuple(by_key[k] for k in keys if k in by_key), more)
 
 
-async def _readable(
-    conn: AsyncConnection, user_id: int, public: bool, named: Sequence[int]
-) -> list[int]:
+def _readable(user_id: int, public: bool, named: Sequence[int]) -> Select[Any]:
     """The channels searched: the user's, and public ones with `public`;
     of those, only the `named` ones if any are."""
     ms, ch = t.memberships.c, t.channels.c
     mine: Select[Any] = select(ms.channel_id).where(ms.user_id == user_id)
     if named:
         mine = mine.where(ms.channel_id.in_(list(named)))
-    q: Any = mine
-    if public:
-        everyone = select(ch.id).where(ch.kind == "public")
-        if named:
-            everyone = everyone.where(ch.id.in_(list(named)))
-        q = union(mine, everyone)
-    return sorted(int(r[0]) for r in await conn.execute(q))
-
-
-def _pairs(keys: list[tuple[int, int]]) -> ColumnElement[bool]:
-    m = t.messages.c
-    if not keys:
-        return false()
-    by_channel: dict[int, list[int]] = {}
-    for c, s in keys:
-        by_channel.setdefault(c, []).append(s)
-    return or_(*(and_(m.channel_id == c, m.seq.in_(s)) for c, s in by_channel.items()))
+    if not public:
+        return mine
+    everyone = select(ch.id).where(ch.kind == "public")
+    if named:
+        everyone = everyone.where(ch.id.in_(list(named)))
+    return select(union(mine, everyone).subquery().c[0])
 
 
 def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
@@ -238,7 +234,7 @@ def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
 async def _sqlite_keys(
     conn: AsyncConnection,
     query: SearchQuery,
-    channels: list[int],
+    channels: Select[Any],
     wanted: list[list[str]],
     unwanted: list[list[str]],
     order: SearchOrder,
