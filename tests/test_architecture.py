@@ -14,7 +14,7 @@ SRC = ROOT / "src" / "hubbub"
 ALLOWED = {
     "hubbub.protocol": set(),
     "hubbub.core": {"hubbub.protocol"},
-    "hubbub.blobs": {"hubbub.core", "hubbub.protocol"},
+    "hubbub.blobs": {"hubbub.boto", "hubbub.core", "hubbub.protocol"},
     "hubbub.session": {"hubbub.core", "hubbub.protocol"},
     "hubbub.client": {"hubbub.protocol"},
     "hubbub.transfer": {"hubbub.core", "hubbub.protocol", "hubbub.store"},

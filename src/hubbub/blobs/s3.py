@@ -19,10 +19,9 @@ import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hubbub import boto
 from hubbub.blobs import check_key
 from hubbub.core.ports import BlobError, BlobNotFound, BlobTooLarge
 
@@ -65,26 +64,16 @@ class S3Config:
 
 
 def make_client(cfg: S3Config) -> S3Client:
-    kwargs: dict[str, Any] = {}
-    session = boto3.session.Session()
-    if cfg.endpoint is not None and session.get_credentials() is None:
-        # A local endpoint (moto, MinIO without auth) takes any credentials.
-        kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")
-    return session.client(
+    client: S3Client = boto.client(
         "s3",
-        region_name=cfg.region,
-        endpoint_url=cfg.endpoint,
-        config=Config(
-            signature_version="s3v4",
-            # A local endpoint has no per-bucket host names.
-            s3={"addressing_style": "path" if cfg.endpoint else "auto"},
-            connect_timeout=5,
-            read_timeout=60,  # a part is 8 MiB
-            retries={"max_attempts": 3, "mode": "standard"},
-            max_pool_connections=32,
-        ),
-        **kwargs,
+        region=cfg.region,
+        endpoint=cfg.endpoint,
+        read_timeout=60,  # a part is 8 MiB
+        signature_version="s3v4",
+        # A local endpoint has no per-bucket host names.
+        s3={"addressing_style": "path" if cfg.endpoint else "auto"},
     )
+    return client
 
 
 def _code(exc: ClientError) -> str:

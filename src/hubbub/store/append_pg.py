@@ -120,17 +120,8 @@ async def append(conn: Any, batch: Sequence[NewMessage]) -> list[b.Result]:
                 if cname is not None:  # the channel is archived
                     archived.add((cid, uid))
             else:
-                sent[(uid, client_id)] = StoredMessage(
-                    cid,
-                    cname,
-                    seq,
-                    name,
-                    display,
-                    text,
-                    client_id,
-                    at,
-                    duplicate=True,
-                    files=files_json.loads(files),
+                sent[(uid, client_id)] = b.sent_before(
+                    cid, cname, seq, (name, display), text, client_id, at, files
                 )
     p = b.plan(batch, members, sent, archived)
     if not p.fresh:

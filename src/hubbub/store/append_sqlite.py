@@ -21,7 +21,6 @@ import orjson
 from hubbub.core.models import NewMessage, StoredMessage
 from hubbub.core.ports import StoreError
 from hubbub.store import batch as b
-from hubbub.store import files_json
 from hubbub.store.sqlite_pragmas import PRAGMAS
 
 MEMBERS = """
@@ -91,17 +90,8 @@ def append(conn: sqlite3.Connection, batch: Sequence[NewMessage]) -> list[b.Resu
             for cid, cname, seq, name, display, text, aid, client_id, at, files in conn.execute(
                 SENT, (_json(look.keys),)
             ):
-                sent[(aid, client_id)] = StoredMessage(
-                    cid,
-                    cname,
-                    seq,
-                    name,
-                    display,
-                    text,
-                    client_id,
-                    at,
-                    duplicate=True,
-                    files=files_json.loads(files),
+                sent[(aid, client_id)] = b.sent_before(
+                    cid, cname, seq, (name, display), text, client_id, at, files
                 )
         p = b.plan(batch, members, sent, archived)
         bumped: dict[int, tuple[int, str]] = {}

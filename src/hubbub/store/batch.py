@@ -43,6 +43,31 @@ def lookups(batch: Sequence[NewMessage]) -> Lookups:
     return Lookups(sorted(pairs), sorted(keys))
 
 
+def sent_before(
+    channel_id: int,
+    channel: str,
+    seq: int,
+    names: Names,
+    text: str,
+    client_id: str,
+    created_at: int,
+    files: str | None,
+) -> StoredMessage:
+    """A message found by its (author, client_id), as a duplicate send's
+    answer; `files` as stored (JSON)."""
+    return StoredMessage(
+        channel_id,
+        channel,
+        seq,
+        *names,
+        text,
+        client_id,
+        created_at,
+        duplicate=True,
+        files=files_json.loads(files),
+    )
+
+
 @dataclasses.dataclass(slots=True)
 class Plan:
     fresh: list[NewMessage]  # to store, in batch order

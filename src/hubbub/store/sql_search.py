@@ -264,25 +264,8 @@ async def _sqlite_keys(
         # Every channel the user reads: walk all keys, newest first.
         where.append(literal_column("+search_keys.channel_id").in_(channels))
     base = select(k.channel_id, k.seq).select_from(joined).where(*where)
-    if order == "relevance" and wanted:
-        if offset >= RELEVANCE_POOL:
-            return []
-        score = func.bm25(_FTS_MATCH).label("score")
-        pool = (
-            base.add_columns(score, key_col.label("key"))
-            .order_by(key_col.desc())
-            .limit(RELEVANCE_POOL)
-            .subquery()
-        )
-        q = (
-            select(pool.c.channel_id, pool.c.seq)
-            .order_by(pool.c.score, pool.c.key.desc())
-            .offset(offset)
-            .limit(limit)
-        )
-    else:
-        q = base.order_by(key_col.desc()).offset(offset).limit(limit)
-    return [(int(c), int(s)) for c, s in await conn.execute(q)]
+    score = func.bm25(_FTS_MATCH) if wanted else None
+    return await _page(conn, base, (key_col,), score, order, offset, limit)
 
 
 async def _pg_keys(
@@ -303,27 +286,44 @@ async def _pg_keys(
     # One array parameter, not one per channel: the statement stays the same.
     readable = m.channel_id == any_(bindparam("channels", channels, type_=ARRAY(Integer)))
     where = [*_filters(query), readable]
-    newest = (m.created_at.desc(), m.seq.desc())
     ts: Any = None
     if wanted:
         ts = func.to_tsquery(_SIMPLE, tsquery(wanted, unwanted))
         where.append(_VECTOR.op("@@")(ts))
     base = select(m.channel_id, m.seq).where(*where)
-    if order == "relevance" and wanted:
-        if offset >= RELEVANCE_POOL:
-            return []
+    score = -func.ts_rank(_VECTOR, ts) if wanted else None
+    return await _page(conn, base, (m.created_at, m.seq), score, order, offset, limit)
+
+
+async def _page(
+    conn: AsyncConnection,
+    base: Select[Any],
+    newest: tuple[ColumnElement[Any], ...],
+    score: ColumnElement[Any] | None,
+    order: SearchOrder,
+    offset: int,
+    limit: int,
+) -> list[tuple[int, int]]:
+    """The keys of a page of `base`'s matches: newest first (by `newest`,
+    descending), or by `score` (lower is better) among the newest
+    RELEVANCE_POOL, ties newest first."""
+    latest = [c.desc() for c in newest]
+    if order != "relevance" or score is None:
+        q = base.order_by(*latest).offset(offset).limit(limit)
+    elif offset >= RELEVANCE_POOL:
+        return []
+    else:
         pool = (
-            base.add_columns(m.created_at, func.ts_rank(_VECTOR, ts).label("score"))
-            .order_by(*newest)
+            base.add_columns(score.label("score"))
+            .add_columns(*(c.label(f"at{i}") for i, c in enumerate(newest)))
+            .order_by(*latest)
             .limit(RELEVANCE_POOL)
             .subquery()
         )
         q = (
             select(pool.c.channel_id, pool.c.seq)
-            .order_by(pool.c.score.desc(), pool.c.created_at.desc(), pool.c.seq.desc())
+            .order_by(pool.c.score, *(pool.c[f"at{i}"].desc() for i in range(len(newest))))
             .offset(offset)
             .limit(limit)
         )
-    else:
-        q = base.order_by(*newest).offset(offset).limit(limit)
     return [(int(c), int(s)) for c, s in await conn.execute(q)]

@@ -9,10 +9,9 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from hubbub import boto
 from hubbub.core.ports import StoreError
 from hubbub.store.dynamo.items import Item, N, S, chunks, get_int
 from hubbub.store.dynamo.tables import TABLES, DynamoConfig
@@ -25,23 +24,10 @@ BATCH_GET = 100  # BatchGetItem's limit on keys
 
 
 def make_client(cfg: DynamoConfig) -> DynamoDBClient:
-    kwargs: dict[str, Any] = {}
-    session = boto3.session.Session()
-    if cfg.endpoint is not None and session.get_credentials() is None:
-        # A local endpoint (moto, DynamoDB Local) takes any credentials.
-        kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")
-    return session.client(
-        "dynamodb",
-        region_name=cfg.region,
-        endpoint_url=cfg.endpoint,
-        config=Config(
-            connect_timeout=2,
-            read_timeout=10,
-            retries={"max_attempts": 3, "mode": "standard"},
-            max_pool_connections=32,
-        ),
-        **kwargs,
+    client: DynamoDBClient = boto.client(
+        "dynamodb", region=cfg.region, endpoint=cfg.endpoint, connect_timeout=2, read_timeout=10
     )
+    return client
 
 
 def error_code(exc: ClientError) -> str:
