@@ -17,7 +17,7 @@ ALLOWED = {
     "hubbub.blobs": {"hubbub.boto", "hubbub.core", "hubbub.protocol"},
     "hubbub.session": {"hubbub.core", "hubbub.protocol"},
     "hubbub.client": {"hubbub.protocol"},
-    "hubbub.transfer": {"hubbub.core", "hubbub.protocol", "hubbub.store"},
+    "hubbub.transfer": {"hubbub.boto", "hubbub.core", "hubbub.protocol", "hubbub.store"},
 }
 
 
