@@ -45,21 +45,19 @@ def pairs_in(a: Any, b: Any, keys: Sequence[tuple[int, int]]) -> PairsIn:
     return PairsIn(a, b, keys)
 
 
+# The keys as rows, per dialect. PostgreSQL casts from text: the parameter
+# is the JSON's text, whatever codec the driver has for jsonb.
+_ROWS = {
+    "sqlite": "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')"
+    " FROM json_each({keys})",
+    "postgresql": "SELECT (value ->> 0)::bigint, (value ->> 1)::bigint"
+    " FROM jsonb_array_elements(CAST(CAST({keys} AS text) AS jsonb))",
+}
+
+
 @compiles(PairsIn, "sqlite")
-def _sqlite(element: PairsIn, compiler: Any, **kw: Any) -> str:
-    a, b, keys = (compiler.process(x, **kw) for x in (element.a, element.b, element.keys))
-    return (
-        f"({a}, {b}) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')"
-        f" FROM json_each({keys}))"
-    )
-
-
 @compiles(PairsIn, "postgresql")
-def _postgresql(element: PairsIn, compiler: Any, **kw: Any) -> str:
+def _compile(element: PairsIn, compiler: Any, **kw: Any) -> str:
     a, b, keys = (compiler.process(x, **kw) for x in (element.a, element.b, element.keys))
-    # Cast from text: the parameter is the JSON's text, whatever codec the
-    # driver has for jsonb.
-    return (
-        f"({a}, {b}) IN (SELECT (value ->> 0)::bigint, (value ->> 1)::bigint"
-        f" FROM jsonb_array_elements(CAST(CAST({keys} AS text) AS jsonb)))"
-    )
+    rows = _ROWS[compiler.dialect.name].format(keys=keys)
+    return f"({a}, {b}) IN ({rows})"
