@@ -274,6 +274,7 @@ async def _measure(
     out: dict[str, Any] = {}
     for name, items in qs.items():
         times, hits = [], 0
+        slowest: tuple[float, dict[str, Any]] = (0.0, {})
         for k, q in enumerate([items[0], *items]):
             order = q.get("order", "newest")
             query = SearchQuery(**{k2: v for k2, v in q.items() if k2 != "order"})
@@ -282,7 +283,10 @@ async def _measure(
             if k:  # the first is the warm-up
                 times.append(time.perf_counter() - t)
                 hits += len(page.messages)
-        s = _summary(times)
+                slowest = max(slowest, (times[-1], q), key=lambda x: x[0])
+        s: dict[str, Any] = dict(_summary(times))
+        # The slowest query itself, to look into with EXPLAIN (see --keep).
+        s["slowest"] = {"ms": slowest[0] * 1000, "query": slowest[1]}
         out[name] = {"search": s, "mean_hits": hits / len(times)}
         line = f"  {name:14} search p50 {s['p50_ms']:7.2f} ms  p99 {s['p99_ms']:7.2f} ms"
         # SQLite's LIKE reads the table as planned; PostgreSQL's may walk an index.
@@ -311,17 +315,28 @@ async def _run_scan(
         if dialect == "sqlite":
             cursor = await driver.execute(sql, params)
             await cursor.fetchall()
-        elif read_table:
-            async with driver.transaction():
-                await driver.execute("SET LOCAL enable_indexscan = off")
-                await driver.execute("SET LOCAL enable_bitmapscan = off")
-                await driver.fetch(sql, *params)
         else:
-            await driver.fetch(sql, *params)
+            # Planned for each call's own words, as the search is: asyncpg
+            # prepares statements by text and PostgreSQL would soon reuse a
+            # generic plan. The table read has its own text, so no plan made
+            # with the indexes on is ever reused for it.
+            async with driver.transaction():
+                await driver.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+                if read_table:
+                    await driver.execute("SET LOCAL enable_indexscan = off")
+                    await driver.execute("SET LOCAL enable_bitmapscan = off")
+                    sql += " /* table read */"
+                await driver.fetch(sql, *params)
 
 
 async def _one(
-    backend: str, corpus: Corpus, rows: list[tuple[Any, ...]], qs: Any, scans: int, work: Path
+    backend: str,
+    corpus: Corpus,
+    rows: list[tuple[Any, ...]],
+    qs: Any,
+    scans: int,
+    work: Path,
+    keep: bool = False,
 ) -> dict[str, Any]:
     from hubbub.store import open_store
 
@@ -352,7 +367,9 @@ async def _one(
         return {"seed_s": seeded, "classes": result}
     finally:
         await store.close()
-        if pg_db is not None:
+        if pg_db is not None and keep:
+            log(f"postgres: kept database {pg_db} (--keep; drop it when done)")
+        elif pg_db is not None:
             import asyncpg
 
             admin = await asyncpg.connect(POSTGRES_URL)
@@ -374,7 +391,9 @@ def run(args: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"messages": messages, "channels": channels, "backends": {}}
     with workdir(args.keep) as work:
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-            out["backends"][backend] = asyncio.run(_one(backend, corpus, rows, qs, scans, work))
+            out["backends"][backend] = asyncio.run(
+                _one(backend, corpus, rows, qs, scans, work, bool(args.keep))
+            )
     return out
 
 

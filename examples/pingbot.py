@@ -8,8 +8,9 @@ from hubbub.protocol.frames import Message
 
 
 async def main() -> None:
-    async with Client(os.environ.get("HUBBUB_SERVER", "http://127.0.0.1:8000")) as hub:
-        await hub.login(os.environ["BOT_USER"], os.environ["BOT_PASSWORD"])
+    server = os.environ.get("HUBBUB_SERVER", "http://127.0.0.1:8000")
+    # An API token (`hubbub token create --bot NAME ...`): no password here.
+    async with Client(server, token=os.environ["HUBBUB_TOKEN"]) as hub:
         await hub.connect()
         for channel in await hub.channels():
             if channel["is_member"]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import os
 import re
 import shlex
 import socket
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -888,6 +890,129 @@ def send(
             click.echo(sent_line(sent, target.label), err=True)
 
     _run_client(go, server, profile)
+
+
+# --- API tokens and bots (a login's, not a token's: docs/integrations.md) -----------------
+
+
+@main.group()
+def token() -> None:
+    """Long-lived API tokens for scripts and CI (yours, or a bot's with --bot).
+    Use one with `HUBBUB_TOKEN=hbt... hubbub send ...` or `Authorization: Bearer`."""
+
+
+bot_option = click.option("--bot", default=None, help="A bot you manage: its tokens, not yours.")
+
+
+@token.command("create")
+@server_option
+@profile_option
+@bot_option
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(["read", "write", "admin"]),
+    help="What it may do (repeat it) [default: read and write].",
+)
+@click.argument("name")
+def token_create(
+    server: str | None, profile: str, bot: str | None, scopes: tuple[str, ...], name: str
+) -> None:
+    """Make a token called NAME and print it (shown this once)."""
+
+    async def go(client: Client) -> None:
+        made = await client.create_token(name, scopes=list(scopes) or None, bot=bot)
+        click.echo(made["token"])
+        click.echo(f"token {made['id']} ({', '.join(made['scopes'])}): keep it secret", err=True)
+
+    _run_client(go, server, profile)
+
+
+@token.command("list")
+@server_option
+@profile_option
+@bot_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def token_list(server: str | None, profile: str, bot: str | None, as_json: bool) -> None:
+    """Your standing tokens (never their secrets), the most recently used first."""
+
+    async def go(client: Client) -> None:
+        for t in await client.tokens(bot=bot):
+            if as_json:
+                click.echo(json.dumps(t))
+                continue
+            used = "never used" if t["last_used_at"] is None else _when(t["last_used_at"])
+            click.echo(f"{t['id']}  {t['name']}  [{','.join(t['scopes'])}]  {used}")
+
+    _run_client(go, server, profile)
+
+
+@token.command("revoke")
+@server_option
+@profile_option
+@bot_option
+@click.argument("token_id")
+def token_revoke(server: str | None, profile: str, bot: str | None, token_id: str) -> None:
+    """End the token TOKEN_ID (as `token list` shows it): refused from now on."""
+
+    async def go(client: Client) -> None:
+        await client.revoke_token(token_id, bot=bot)
+        click.echo(f"revoked {token_id}", err=True)
+
+    _run_client(go, server, profile)
+
+
+@main.group()
+def bot() -> None:
+    """Bot accounts: no password, owned by you, used through API tokens."""
+
+
+@bot.command("create")
+@server_option
+@profile_option
+@click.option("--display-name", default="", help="[default: the username]")
+@click.argument("username")
+def bot_create(server: str | None, profile: str, display_name: str, username: str) -> None:
+    """Make a bot called USERNAME; then `hubbub token create --bot USERNAME NAME`."""
+
+    async def go(client: Client) -> None:
+        made = await client.create_bot(username, display_name)
+        click.echo(f"bot {made['username']} created (owner {made['owner']})", err=True)
+
+    _run_client(go, server, profile)
+
+
+@bot.command("list")
+@server_option
+@profile_option
+def bot_list(server: str | None, profile: str) -> None:
+    """The bots you manage (an admin: every bot)."""
+
+    async def go(client: Client) -> None:
+        for b in await client.bots():
+            gone = "  (deactivated)" if b.get("deactivated") else ""
+            click.echo(f"{b['username']}  {b['display_name']}  owner {b['owner']}{gone}")
+
+    _run_client(go, server, profile)
+
+
+@bot.command("deactivate")
+@server_option
+@profile_option
+@click.argument("username")
+def bot_deactivate(server: str | None, profile: str, username: str) -> None:
+    """Deactivate the bot USERNAME: its tokens end, its connections close."""
+
+    async def go(client: Client) -> None:
+        await client.set_bot_active(username, False)
+        click.echo(f"deactivated {username}", err=True)
+
+    _run_client(go, server, profile)
+
+
+def _when(ms: int) -> str:
+    return "last used " + time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
 
 
 @main.command()

@@ -1022,10 +1022,11 @@ def _overview(limits: Limits) -> list[str]:
         "",
         "### Authentication",
         "",
-        "- `?token=JWT` on the handshake URL (a token from `POST /api/auth/register` or "
-        "`POST /api/auth/login`). The server logs the URL with `token=[redacted]`. A valid "
-        "token: the first frame is `hello`. An invalid, expired or unknown token: the "
-        "upgrade succeeds, then the connection is closed with 4001.",
+        "- `?token=TOKEN` on the handshake URL (a token from `POST /api/auth/register` or "
+        "`POST /api/auth/login`, or an API token from `POST /api/tokens`). The server "
+        "logs the URL with `token=[redacted]`. A valid token: the first frame is "
+        "`hello`. An invalid, expired or unknown token: the upgrade succeeds, then the "
+        "connection is closed with 4001.",
         "- Without `?token=` (and without `?room_name=`), the first frame must be `auth`. "
         "Any other frame first gets an `error` with `not_authenticated` and the connection "
         "stays open; a bad token in `auth` closes it with 4001; no `auth` within "
@@ -1086,6 +1087,18 @@ def _overview(limits: Limits) -> list[str]:
         "change: `user_updated`, `channel_updated`, `session_ended`, "
         "`account_deactivated`. Guests (role `guest`) see only the channels they are in: "
         "others are `not_found`, as private channels are.",
+        "- An API token (`hbt.<id>.<secret>`, from `POST /api/tokens`, tag "
+        "`integrations`; docs/integrations.md) is a session too and is used as a JWT is: "
+        "`?token=`, the `auth` frame, or `Authorization: Bearer`. It does not expire; a "
+        'new password and "log out everywhere" leave it standing; revoking it '
+        "(`DELETE /api/tokens/{id}`) or deactivating the account ends it as above. It "
+        "may do only what its scopes allow: `read` for `subscribe`, `unsubscribe`, "
+        "`pins`, `history`, `search`, `file_url`, `thread`, `threads`, "
+        "`watch_presence` and `getRecentMessages` (and REST `GET`), `write` for every "
+        "other action but `auth` and `ping` (and other REST methods), `admin` for the "
+        "admin routes; anything else is refused with `missing_scope` (403), and the "
+        "connection stays open. Bots are accounts marked `bot: true` (`UserOut`), "
+        "without a password, signed in only through tokens.",
         "- On the Lambda deployment a connection's session is checked at each of its "
         "frames instead (no process holds the connection between frames): a connection "
         "of an ended session gets the error and is closed at its next frame, and events "

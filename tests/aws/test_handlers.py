@@ -341,6 +341,31 @@ def test_native_session(lam: runtime.Runtime, management: ManagementApi) -> None
     assert (sub["replayed"], sub["last_seq"]) == (1, 1)
 
 
+def test_an_api_token_signs_in_within_its_scopes_until_revoked(
+    lam: runtime.Runtime, management: ManagementApi
+) -> None:
+    _, login = lam.run(lam.hub.register("alice", "correct horse"))
+    identity = lam.run(lam.hub.authenticate(login))
+    token, made = lam.run(lam.hub.tokens.create(identity, "dashboard", ["read"]))
+
+    assert connect("T=", token=token)["statusCode"] == 200
+    send("T=", {"action": "subscribe", "channel": "general", "since": 0, "id": 1})
+    assert one(management, "T=")["type"] == "subscribed"
+    send("T=", {"action": "send", "channel": "general", "text": "no", "client_id": "c", "id": 2})
+    err = one(management, "T=")
+    assert (err["code"], err["id"]) == ("missing_scope", 2)
+    assert management.deleted == []  # refused, still connected
+    # a forged secret for the same token is refused at $connect
+    forged = token.rsplit(".", 1)[0] + ".x"
+    assert connect("F=", token=forged)["statusCode"] == 401
+
+    # Revoked where the connection's user topic reaches it: closed at once.
+    lam.run(lam.hub.tokens.revoke(identity, made.id))
+    got = management.take("T=")
+    assert got[0]["code"] == "session_ended", got
+    assert management.deleted == ["T="]
+
+
 def test_native_bad_auth_says_why_then_closes(
     lam: runtime.Runtime, management: ManagementApi
 ) -> None:

@@ -494,3 +494,39 @@ def test_send_file_and_download_it(env: dict[str, str], server: Server, tmp_path
 
     r = hubbub("download", "A" * 22, env=env, cwd=out)
     assert one_line_failure(r) == "Error: no such file", r.stderr
+
+
+def test_a_bot_and_its_token_from_the_cli_post_from_ci(env: dict[str, str], server: Server) -> None:
+    """What docs/integrations.md shows: a bot, a token for it, and a CI job
+    posting with nothing but `HUBBUB_TOKEN`."""
+    assert hubbub("register", "-u", "ann", env=env).returncode == 0
+    r = hubbub("bot", "create", "--display-name", "CI", "ci-bot", env=env)
+    assert r.returncode == 0 and "bot ci-bot created (owner ann)" in r.stderr, r.stderr
+    r = hubbub("token", "create", "--bot", "ci-bot", "builds", env=env)
+    assert r.returncode == 0, r.stderr
+    token = r.stdout.strip()
+    assert token.startswith("hbt.") and "read, write" in r.stderr
+    with httpx.Client(base_url=server.url) as http:
+        r2 = http.post("/api/channels", json={"name": "builds"}, headers=auth(token_of(env)))
+        assert r2.status_code == 201
+        assert http.post("/api/channels/builds/join", headers=auth(token)).status_code == 200
+    ci = {k: v for k, v in env.items() if k != "HUBBUB_CONFIG"}
+    ci.update(HUBBUB_TOKEN=token, HUBBUB_CONFIG=str(Path(env["HUBBUB_CONFIG"]).parent / "none"))
+    r = hubbub("send", "-c", "#builds", "build 42 passed", env=ci)
+    assert r.returncode == 0, r.stderr
+    assert history(server.url, token_of(env), "builds") == [("ci-bot", "build 42 passed")]
+
+    r = hubbub("token", "list", "--bot", "ci-bot", env=env)
+    assert r.returncode == 0, r.stderr
+    (line,) = r.stdout.splitlines()
+    token_id, name = line.split()[:2]
+    assert name == "builds" and "last used" in line and token_id in token
+    # a token cannot make tokens: one clear line
+    r = hubbub("token", "create", "more", env=ci)
+    assert "needs a login" in one_line_failure(r)
+    assert "ci-bot" in hubbub("bot", "list", env=env).stdout
+
+    r = hubbub("token", "revoke", "--bot", "ci-bot", token_id, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "session was ended" in one_line_failure(hubbub("send", "-c", "#builds", "x", env=ci))
+    assert hubbub("token", "list", "--bot", "ci-bot", env=env).stdout == ""

@@ -21,10 +21,11 @@ def test_readme_shows_the_bot_verbatim() -> None:
 
 
 async def test_pingbot_answers_ping(server: Server) -> None:
-    async with Client(server.url) as bot_account:
-        await bot_account.register("pingbot", "bot password")
     async with Client(server.url) as ann:
         await ann.register("ann", "correct horse")
+        bot_account = await ann.create_bot("pingbot")
+        assert bot_account["bot"] is True and bot_account["owner"] == "ann"
+        token = (await ann.create_token("pingbot", bot="pingbot"))["token"]
         await ann.create_channel("ops")
         await ann.invite("ops", "pingbot")
         await ann.connect()
@@ -32,8 +33,7 @@ async def test_pingbot_answers_ping(server: Server) -> None:
         env = {
             **os.environ,
             "HUBBUB_SERVER": server.url,
-            "BOT_USER": "pingbot",
-            "BOT_PASSWORD": "bot password",
+            "HUBBUB_TOKEN": token,
         }
         bot = await asyncio.create_subprocess_exec(sys.executable, str(BOT), env=env)
         try:

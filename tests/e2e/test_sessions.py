@@ -70,8 +70,9 @@ async def ended(http: httpx.AsyncClient, server: Server, token: str) -> None:
 
 def shown(user: dict[str, Any]) -> dict[str, Any]:
     """A user body without the fields REST fills with their defaults
-    (`custom_status: null`, `deactivated: false`; events leave them out)."""
-    defaults = {"custom_status": None, "deactivated": False}
+    (`custom_status: null`, `deactivated: false`, `bot: false`; events leave
+    them out)."""
+    defaults = {"custom_status": None, "deactivated": False, "bot": False}
     return {k: v for k, v in user.items() if k not in defaults or v != defaults[k]}
 
 

@@ -16,7 +16,7 @@ import pytest
 from hubbub.bus.memory import MemoryBus
 from hubbub.core import envelope, events
 from hubbub.core.hub import Hub
-from hubbub.core.models import Channel, User
+from hubbub.core.models import Channel, Scope, User
 from hubbub.core.ports import StoreError
 from hubbub.protocol.errors import ChatError, CloseCode
 from hubbub.protocol.limits import Limits
@@ -33,6 +33,8 @@ class Recorder:
         self.session = SessionState()
         self.user: User | None = None
         self.room: Channel | None = None
+        self.session_id: str | None = None
+        self.scopes: tuple[Scope, ...] | None = None
         self.pipelined = pipelined
         self.closes_with_code = closes_with_code
         self.sent: list[dict[str, Any]] = []

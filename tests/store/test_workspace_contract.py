@@ -187,6 +187,74 @@ async def test_a_touch_moves_the_last_use_forward_only(store: Store) -> None:
     assert await store.get_session("nope") is None
 
 
+# --- API tokens and bots ----------------------------------------------------------------
+
+
+def api_token(sid: str, user_id: int, scopes: tuple[str, ...] = ("read",)) -> Session:
+    return Session(
+        sid,
+        user_id,
+        1,
+        0,
+        name=f"CI {sid}",
+        scopes=scopes,
+        key_hash="ab" * 32,  # type: ignore[arg-type]
+    )
+
+
+async def test_an_api_token_is_a_session_with_a_name_scopes_and_a_key_hash(
+    store: Store,
+) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    token = api_token("t1", ann.id, ("read", "write", "admin"))
+    await store.create_session(token)
+    await store.create_session(session("s1", ann.id, 10))
+    assert await store.get_session("t1") == token
+    login = await store.get_session("s1")
+    assert login is not None and login.scopes is None and not login.is_token
+    assert login.name == "" and login.key_hash == ""
+    # both are the user's, listed together (the core tells them apart)
+    assert [s.id for s in await store.sessions_for(ann.id)] == ["s1", "t1"]
+    await store.touch_session("t1", 50, "192.0.2.7")  # its first use is recorded
+    used = await store.get_session("t1")
+    assert used is not None and used.last_used_at == 50 and used.scopes == token.scopes
+
+
+async def test_logging_out_everywhere_ends_logins_only_deactivating_ends_tokens_too(
+    store: Store,
+) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    for s in (session("s1", ann.id, 10), session("s2", ann.id, 20), api_token("t1", ann.id)):
+        await store.create_session(s)
+    assert await store.end_sessions(ann.id, 100, only="t1", logins_only=True) == []
+    assert await store.end_sessions(ann.id, 100, keep="s2", logins_only=True) == ["s1"]
+    assert await store.end_sessions(ann.id, 110, logins_only=True) == ["s2"]
+    assert [s.id for s in await store.sessions_for(ann.id)] == ["t1"]
+    assert await store.end_sessions(ann.id, 120, only="t1") == ["t1"]  # revoked
+    await store.create_session(api_token("t2", ann.id))
+    await store.set_active(ann.id, False)
+    assert await store.sessions_for(ann.id) == []
+    t2 = await store.get_session("t2")
+    assert t2 is not None and t2.ended_at is not None
+
+
+async def test_a_bot_is_a_user_with_an_owner_and_bots_lists_every_one(store: Store) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    ci = await store.create_user("ci-bot", "CI", "!", bot_owner=ann.id)
+    assert ci.bot and ci.owner_id == ann.id and ci.role == "member"
+    assert await store.get_user(ci.id) == ci
+    assert await store.get_user_by_name("ci-bot") == ci
+    assert not ann.bot and ann.owner_id is None
+    deploy = await store.create_user("deploy", "Deploy", "!", bot_owner=ann.id)
+    await store.set_active(deploy.id, False)
+    assert [(b.username, b.active) for b in await store.bots()] == [
+        ("ci-bot", True),
+        ("deploy", False),
+    ]
+    with pytest.raises(NameTaken):
+        await store.create_user("ci-bot", "Again", "!", bot_owner=ann.id)
+
+
 # --- invites --------------------------------------------------------------------------
 
 

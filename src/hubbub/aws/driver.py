@@ -25,7 +25,7 @@ from hubbub.aws.sequencer import Sequencer
 from hubbub.core.auth import Claims
 from hubbub.core.envelope import Envelope
 from hubbub.core.hub import Hub, unavailable
-from hubbub.core.models import Channel, User
+from hubbub.core.models import Channel, Scope, User
 from hubbub.core.ports import StoreError
 from hubbub.protocol.codec import encode
 from hubbub.protocol.errors import ChatError, CloseCode
@@ -77,6 +77,7 @@ class LambdaConnection:
         self.session = SessionState()
         self.user: User | None = None
         self.session_id: str | None = None
+        self.scopes: tuple[Scope, ...] | None = None
         self.room: Channel | None = None
         self.outbox: list[bytes] = []
         self.dropped: list[str] = []
@@ -95,7 +96,8 @@ class LambdaConnection:
                 # No process holds this connection between frames to close it
                 # when its session ends: each frame checks (cached a second).
                 claims = Claims(info.user_id, info.session_id)
-                self.user = (await self.hub.accounts.identify(claims)).user
+                identity = await self.hub.accounts.identify(claims)
+                self.user, self.scopes = identity.user, identity.session.scopes
         if info.room is not None:
             self.room = await self.hub.store.get_channel(info.room)
 
@@ -237,8 +239,14 @@ class LambdaGateway:
     async def _control(self, connection_id: str, env: Envelope) -> None:
         """A control event on a user's topic, for one of their connections."""
         conn = self._connection(connection_id)
-        await conn.load(await self.connections.get(connection_id))
-        self.engine.control(conn, env)
+        try:
+            await conn.load(await self.connections.get(connection_id))
+        except ChatError as err:
+            # Its session ended (most likely by this very event): close it,
+            # saying why, rather than fail the publish for every follower.
+            self.engine.refuse(conn, ENDED_BY.get(err.code, CloseCode.auth_failed), err, None)
+        else:
+            self.engine.control(conn, env)
         await self.flush(conn)
 
     async def flush(self, conn: LambdaConnection) -> None:

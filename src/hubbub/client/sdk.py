@@ -303,6 +303,38 @@ class Client:
     async def revoke_invite(self, invite_id: str) -> None:
         await self.request("DELETE", f"/api/invites/{seg(invite_id)}")
 
+    # --- API tokens and bots (a login's; docs/integrations.md) -------------------------
+
+    async def create_token(
+        self, name: str, *, scopes: list[str] | None = None, bot: str | None = None
+    ) -> dict[str, Any]:
+        """A long-lived API token (for you, or a bot you manage); its `token`
+        is shown this once. Pass it as `Client(url, token=...)`."""
+        body: dict[str, Any] = {"name": name, "scopes": scopes or ["read", "write"]}
+        if bot is not None:
+            body["bot"] = bot
+        return await self.request("POST", "/api/tokens", json=body)  # type: ignore[no-any-return]
+
+    async def tokens(self, *, bot: str | None = None) -> list[dict[str, Any]]:
+        params = {} if bot is None else {"bot": bot}
+        return await self.request("GET", "/api/tokens", params=params)  # type: ignore[no-any-return]
+
+    async def revoke_token(self, token_id: str, *, bot: str | None = None) -> None:
+        params = {} if bot is None else {"bot": bot}
+        await self.request("DELETE", f"/api/tokens/{seg(token_id)}", params=params)
+
+    async def create_bot(self, username: str, display_name: str = "") -> dict[str, Any]:
+        body = {"username": username, "display_name": display_name}
+        return await self.request("POST", "/api/bots", json=body)  # type: ignore[no-any-return]
+
+    async def bots(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/api/bots")  # type: ignore[no-any-return]
+
+    async def set_bot_active(self, username: str, active: bool) -> dict[str, Any]:
+        return await self.request(  # type: ignore[no-any-return]
+            "PUT", f"/api/bots/{seg(username)}/active", json={"active": active}
+        )
+
     async def set_role(self, username: str, role: str) -> dict[str, Any]:
         return await self.request(  # type: ignore[no-any-return]
             "PUT", f"/api/users/{seg(username)}/role", json={"role": role}

@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from hubbub.core import auth, events, reactions, roles
-from hubbub.core.models import Invite, Role, Session, Status, User
+from hubbub.core.models import Invite, Role, Scope, Session, Status, User
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.rules import MAX_DISPLAY_NAME, MAX_STATUS_TEXT
 
@@ -44,6 +44,12 @@ class Identity:
     user: User
     session: Session
 
+    def allows(self, scope: Scope) -> bool:
+        """A login may do what its role allows; an API token, what its scopes
+        say besides."""
+        scopes = self.session.scopes
+        return scopes is None or scope in scopes
+
 
 def _now_ms(hub: Hub) -> int:
     return int(hub.clock() * 1000)
@@ -55,6 +61,14 @@ def session_ended() -> ChatError:
 
 def deactivated() -> ChatError:
     return ChatError(ErrorCode.account_deactivated, "this account was deactivated")
+
+
+def missing_scope(scope: Scope) -> ChatError:
+    return ChatError(ErrorCode.missing_scope, f"this API token lacks the {scope!r} scope")
+
+
+def login_required() -> ChatError:
+    return ChatError(ErrorCode.missing_scope, "this needs a login, not an API token")
 
 
 class Accounts:
@@ -88,8 +102,7 @@ class Accounts:
             if len(self._cache) >= _MAX_CACHED:
                 self._cache.clear()
             self._cache[claims.session_id] = (mono + SESSION_CACHE, identity)
-        if identity.user.id != claims.user_id:
-            raise session_ended()
+        _check_claims(identity.session, claims)
         now = _now_ms(self.hub)
         if now - identity.session.last_used_at >= TOUCH_EVERY:
             await self.hub.store.touch_session(identity.session.id, now, address[:64])
@@ -100,9 +113,10 @@ class Accounts:
 
     async def _read(self, claims: auth.Claims) -> Identity:
         session = await self.hub.store.get_session(claims.session_id)
-        if session is None or session.user_id != claims.user_id:
+        if session is None:
             raise session_ended()
-        user = await self.hub.store.get_user(claims.user_id)
+        _check_claims(session, claims)
+        user = await self.hub.store.get_user(session.user_id)
         if user is None:  # a token from another database
             raise ChatError(ErrorCode.token_invalid, "invalid token")
         # Deactivating ends the sessions too: say the reason that lasts.
@@ -133,16 +147,28 @@ class Accounts:
             del self._cache[sid]
 
     async def sessions(self, user: User) -> list[Session]:
-        """The user's sessions that stand, the most recently used first."""
+        """The user's logins that stand, the most recently used first (API
+        tokens are listed with `Tokens.listed`)."""
         oldest = _now_ms(self.hub) - int(self.hub.limits.token_ttl * 1000)
-        return [s for s in await self.hub.store.sessions_for(user.id) if s.created_at > oldest]
+        return [
+            s
+            for s in await self.hub.store.sessions_for(user.id)
+            if not s.is_token and s.created_at > oldest
+        ]
 
     async def end_sessions(
-        self, user: User, *, only: str | None = None, keep: str | None = None
+        self,
+        user: User,
+        *,
+        only: str | None = None,
+        keep: str | None = None,
+        logins_only: bool = False,
     ) -> list[str]:
         """End sessions of `user` (see Store.end_sessions) and close their
         connections on every node."""
-        ended = await self.hub.store.end_sessions(user.id, _now_ms(self.hub), only=only, keep=keep)
+        ended = await self.hub.store.end_sessions(
+            user.id, _now_ms(self.hub), only=only, keep=keep, logins_only=logins_only
+        )
         self.forget(ended)
         if ended:
             await self.hub.publish(
@@ -153,7 +179,8 @@ class Accounts:
         return ended
 
     async def end_session(self, user: User, session_id: str) -> None:
-        if not await self.end_sessions(user, only=session_id):
+        """End one login (`Tokens.revoke` ends API tokens)."""
+        if not await self.end_sessions(user, only=session_id, logins_only=True):
             raise ChatError(ErrorCode.not_found, "no such session", field="session")
 
     # --- one's own account -------------------------------------------------------
@@ -162,13 +189,14 @@ class Accounts:
         self, identity: Identity, current: str, new: str, *, address: str = ""
     ) -> None:
         """Needs the current password (throttled as a login is); ends every
-        other session of the account."""
+        other login of the account (its API tokens stand: they are not
+        derived from the password)."""
         user = identity.user
         auth.check_password(new)
         await self.hub.check_password(user.username, current, address=address)
         hashed = await asyncio.to_thread(auth.hash_password, new)
         await self.hub.store.update_password_hash(user.id, hashed)
-        await self.end_sessions(user, keep=identity.session.id)
+        await self.end_sessions(user, keep=identity.session.id, logins_only=True)
 
     async def update_profile(
         self,
@@ -265,6 +293,17 @@ class Accounts:
         await self.hub.admin.audit(fresh, "invite.revoke", f"invite {invite_id}")
 
 
+def _check_claims(session: Session, claims: auth.Claims) -> None:
+    """An API token must carry its session's secret; other claims (a JWT's,
+    or a connection's that was checked when it opened) must name the
+    session's user."""
+    if claims.key is not None:
+        if not auth.key_matches(session.key_hash, claims.key):
+            raise ChatError(ErrorCode.token_invalid, "invalid token")
+    elif session.user_id != claims.user_id:
+        raise session_ended()
+
+
 def check_status(status: Status, now: int) -> Status:
     if len(status.text) > MAX_STATUS_TEXT:
         raise ChatError(
@@ -302,6 +341,8 @@ def user_body(user: User, now: int) -> dict[str, Any]:
     }
     if not user.active:
         body["deactivated"] = True
+    if user.bot:
+        body["bot"] = True
     status = status_now(user.status, now)
     if status is not None:
         body["custom_status"] = {"emoji": status.emoji, "text": status.text, "until": status.until}

@@ -99,6 +99,11 @@ class Admin:
         fresh, target = await self._target(actor, username)
         if fresh is not None and fresh.id == target.id and not active:
             raise roles.forbidden("you cannot deactivate yourself")
+        return await self.apply_active(fresh, target, active)
+
+    async def apply_active(self, fresh: User | None, target: User, active: bool) -> User:
+        """`set_active` once the actor was checked (a bot's owner is, by
+        `Tokens`)."""
         if target.active == active:
             return target
         if not active:
@@ -114,7 +119,7 @@ class Admin:
         await self.audit(
             fresh, "user.activate" if active else "user.deactivate", f"@{target.username}"
         )
-        updated = await self.hub.user_by_name(username)
+        updated = await self.hub.user_by_name(target.username)
         await self.hub.user_changed(updated)
         return updated
 

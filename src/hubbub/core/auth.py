@@ -1,9 +1,12 @@
-"""Passwords (argon2id) and tokens (JWT, HS256 pinned, `exp` and `sid`
-required: every token names the session it belongs to, which can be ended)."""
+"""Passwords (argon2id) and tokens. A login's token is a JWT (HS256 pinned,
+`exp` and `sid` required: every token names the session it belongs to, which
+can be ended); an API token is `hbt.<session id>.<secret>`, of which the
+store keeps only the secret's SHA-256 (it does not expire: it is revoked)."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 import time
@@ -68,8 +71,40 @@ DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 
 class Claims(NamedTuple):
+    """What a token says before the store is asked: the session it names,
+    and whose (a JWT's `sub`; 0 for an API token, whose session says). `key`
+    is an API token's secret, to check against the session's hash; None for
+    a JWT, whose signature already proved it."""
+
     user_id: int
     session_id: str
+    key: str | None = None
+
+
+API_TOKEN_PREFIX = "hbt."
+
+
+def new_api_token(session_id: str) -> tuple[str, str]:
+    """A new API token for a session, and the hash the store keeps of it."""
+    key = secrets.token_urlsafe(32)
+    return f"{API_TOKEN_PREFIX}{session_id}.{key}", key_hash(key)
+
+
+def key_hash(key: str) -> str:
+    # SHA-256, not argon2: the secret is 256 random bits, not a password,
+    # and it is checked on every request.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_matches(stored_hash: str, key: str) -> bool:
+    return bool(stored_hash) and hmac.compare_digest(stored_hash, key_hash(key))
+
+
+def _read_api_token(token: str) -> Claims:
+    sid, dot, key = token[len(API_TOKEN_PREFIX) :].partition(".")
+    if not (sid and dot and key) or len(sid) > 64 or len(key) > 128:
+        raise ChatError(ErrorCode.token_invalid, "invalid token")
+    return Claims(0, sid, key)
 
 
 def new_session_id() -> str:
@@ -92,6 +127,8 @@ def read_token(secret: str, token: str) -> Claims:
     """The claims of a token whose signature and expiry are good (no I/O:
     whether its session still stands is the store's), or raise ChatError. A
     token without a session (from before sessions existed) is invalid."""
+    if token.startswith(API_TOKEN_PREFIX):
+        return _read_api_token(token)
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "sid"]}

@@ -61,6 +61,7 @@ from hubbub.core.ratelimit import (
 )
 from hubbub.core.replay import message_envelope
 from hubbub.core.searcher import Searcher
+from hubbub.core.tokens import Tokens
 from hubbub.core.writer import ChangeJob, GroupCommitWriter
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.limits import GUEST_ROOMS, REGISTRATIONS, GuestRooms, Limits, Registration
@@ -179,6 +180,7 @@ class Hub:
         self._users: dict[int, tuple[float, User]] = {}
         self.accounts = Accounts(self)  # sessions, invites, one's own account
         self.admin = Admin(self)  # roles, deactivation, channels, the audit log
+        self.tokens = Tokens(self)  # API tokens and bots
         self.searcher = Searcher(self)  # full-text search of what one may read
         self.files = Files(self, blobs)  # uploads and downloads (none without blobs)
         # Send-path caches (see _sendable): channel name -> id, which never

@@ -10,6 +10,22 @@ ChannelKind = Literal["public", "private", "dm"]
 # they were invited to (and DMs); see core.roles for who may do what.
 Role = Literal["owner", "admin", "member", "guest"]
 ROLES: tuple[Role, ...] = ("owner", "admin", "member", "guest")
+# What an API token may do: `read` (GET and the WebSocket's reads), `write`
+# (every other action), `admin` (the admin routes, for an admin's token).
+# A login may do everything its role allows (`Session.scopes` is None).
+Scope = Literal["read", "write", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
+
+
+def scopes_text(scopes: tuple[Scope, ...] | None) -> str | None:
+    """How the stores keep scopes: "read,write" (None for a login)."""
+    return None if scopes is None else ",".join(scopes)
+
+
+def scopes_from(text: str | None) -> tuple[Scope, ...] | None:
+    if text is None:
+        return None
+    return tuple(s for s in SCOPES if s in text.split(","))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -33,6 +49,10 @@ class User:
     # and its sessions ended when it was deactivated.
     active: bool = True
     status: Status = Status()
+    # A bot: an account without a password, used through API tokens,
+    # managed by its owner (the person who made it) and by admins.
+    bot: bool = False
+    owner_id: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,6 +92,16 @@ class Session:
     device: str = ""  # the client's User-Agent, cut short
     address: str = ""  # the client's address when last used
     ended_at: int | None = None
+    # An API token is a session too (so it is cached, touched, revoked and
+    # closed on every node as a login is), with a name, scopes and the
+    # SHA-256 of its secret; a login has no scopes (None) and no key.
+    name: str = ""
+    scopes: tuple[Scope, ...] | None = None
+    key_hash: str = ""
+
+    @property
+    def is_token(self) -> bool:
+        return self.scopes is not None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -69,9 +69,16 @@ class Store(Protocol):
 
     # users
     async def create_user(
-        self, username: str, display_name: str, password_hash: str, role: Role = "member"
+        self,
+        username: str,
+        display_name: str,
+        password_hash: str,
+        role: Role = "member",
+        *,
+        bot_owner: int | None = None,
     ) -> User:
-        """Raise NameTaken if the username exists."""
+        """Raise NameTaken if the username exists. With `bot_owner`, a bot
+        owned by that user."""
 
     async def get_user(self, user_id: int) -> User | None: ...
 
@@ -102,6 +109,9 @@ class Store(Protocol):
     async def users_with_role(self, role: Role) -> list[User]:
         """The active users with `role`, by username."""
 
+    async def bots(self) -> list[User]:
+        """Every bot, deactivated ones too, by username (few: not a hot path)."""
+
     # sessions (every token names one; see models.Session)
     async def create_session(self, session: Session) -> None: ...
 
@@ -112,13 +122,21 @@ class Store(Protocol):
         """Record a use: `last_used_at` (forward only) and the address."""
 
     async def sessions_for(self, user_id: int) -> list[Session]:
-        """The user's sessions not ended, the most recently used first."""
+        """The user's sessions not ended (logins and API tokens), the most
+        recently used first."""
 
     async def end_sessions(
-        self, user_id: int, at: int, *, only: str | None = None, keep: str | None = None
+        self,
+        user_id: int,
+        at: int,
+        *,
+        only: str | None = None,
+        keep: str | None = None,
+        logins_only: bool = False,
     ) -> list[str]:
         """End the user's sessions not ended yet: only session `only` (if
-        given), every one but `keep` (if given), or all. The ids ended now."""
+        given), every one but `keep` (if given), or all; with `logins_only`,
+        not API tokens. The ids ended now."""
 
     # invites
     async def create_invite(self, invite: Invite) -> None: ...

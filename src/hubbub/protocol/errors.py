@@ -61,6 +61,12 @@ class ErrorCode(enum.Enum):
         403, "The channel is archived: it is read-only until an admin unarchives it."
     )
     forbidden = _Err(403, "You are signed in but may not do this (e.g. guests sending natively).")
+    missing_scope = _Err(
+        403,
+        "The API token lacks the scope this needs (`read` for reads, `write` for other "
+        "actions, `admin` for the admin routes), or this needs a login, not an API token "
+        "(managing tokens, bots, sessions and the password).",
+    )
     not_a_member = _Err(403, "The action needs membership of a channel you can see but are not in.")
     not_found = _Err(
         404,

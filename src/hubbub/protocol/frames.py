@@ -361,6 +361,7 @@ class UserOut(BaseModel):
         None, description="A custom status that has not expired; absent if none."
     )
     deactivated: bool = Field(False, description="Deactivated by an admin; absent if not.")
+    bot: bool = Field(False, description="A bot account (docs/integrations.md); absent if not.")
 
 
 class Author(BaseModel):

@@ -30,7 +30,7 @@ from websockets.protocol import State as WSState
 from websockets.server import ServerProtocol
 
 from hubbub.core.envelope import Envelope
-from hubbub.core.models import Channel, User
+from hubbub.core.models import Channel, Scope, User
 from hubbub.protocol.codec import encode
 from hubbub.protocol.errors import CLOSE_DOCS, ChatError, CloseCode
 from hubbub.server.wsframe import frame_bounds, is_utf8, parser_idle, text_frame, unmask
@@ -69,6 +69,7 @@ class Connection(asyncio.Protocol):
         "opened_at",
         "peer",
         "room",
+        "scopes",
         "server_state",
         "session",
         "session_id",
@@ -103,6 +104,7 @@ class Connection(asyncio.Protocol):
         self.write: Callable[[bytes], None] = self._write_before_upgrade
         self.user: User | None = None
         self.session_id: str | None = None
+        self.scopes: tuple[Scope, ...] | None = None
         self.room: Channel | None = None  # tutorial connection: its room
         self.throttled: dict[str, float] = {}  # key -> when last let through
         # Client frames, and the gateway's own steps (authentication) that must

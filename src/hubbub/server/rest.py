@@ -21,7 +21,6 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from starlette.exceptions import HTTPException
 
 from hubbub.core import events
-from hubbub.core.auth import USERNAME_RE
 from hubbub.core.hub import CHANNEL_PAGE, MAX_CHANNEL_PAGE, unavailable
 from hubbub.core.models import Changed
 from hubbub.core.ports import StoreError
@@ -38,9 +37,10 @@ from hubbub.protocol.rules import (
 from hubbub.server import methods
 from hubbub.server.openapi import API, Schema, alternation, errors, operations
 from hubbub.server.rest_account import account
-from hubbub.server.rest_admin import admin
+from hubbub.server.rest_admin import admin, channel_admin
 from hubbub.server.rest_files import files as files_api
 from hubbub.server.rest_search import search_api
+from hubbub.server.rest_tokens import tokens_api
 from hubbub.server.restkit import (
     CHANNEL,
     JSON_BODY,
@@ -63,6 +63,7 @@ from hubbub.server.restrules import (
     EMOJI_MAX,
     NOT_ONLY_SPACE,
     PASSWORD_RULE,
+    USERNAME_RULE,
     emoji_names,
 )
 from hubbub.server.restrules import bound as _bound
@@ -77,7 +78,6 @@ HISTORY_PAGE: int = frames.History.model_fields["limit"].default
 # Checked by the core, with their own error codes (`invalid_name`,
 # `weak_password`, `message_too_long`), so only documented here: a field's own
 # `max_length` is a cheap bound checked first (`invalid_input`).
-USERNAME_RULE: dict[str, JsonValue] = {"pattern": USERNAME_RE.pattern}
 CHANNEL_RULE: dict[str, JsonValue] = {"pattern": CHANNEL_RE.pattern}
 
 
@@ -875,6 +875,8 @@ def install(app: API, limits: Limits) -> None:
     app.include_router(api)
     app.include_router(account)
     app.include_router(admin)
+    app.include_router(channel_admin)
+    app.include_router(tokens_api)
     app.include_router(files_api)
     app.include_router(search_api)
     app.openapi_patches.append(functools.partial(document_limits, limits=limits))

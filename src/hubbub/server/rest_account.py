@@ -32,6 +32,7 @@ from hubbub.server.restkit import (
     HubDep,
     IdentityDep,
     JsonInt,
+    LoginDep,
     UserDep,
     client_address,
     user_out,
@@ -88,8 +89,9 @@ async def logout(identity: IdentityDep, hub: HubDep) -> Response:
 @account.get(
     "/sessions", response_model=list[SessionOut], tags=["auth"], responses=errors(*SIGNED_IN)
 )
-async def sessions(identity: IdentityDep, hub: HubDep) -> list[dict[str, Any]]:
-    """Your sessions that stand (one per login), the most recently used first."""
+async def sessions(identity: LoginDep, hub: HubDep) -> list[dict[str, Any]]:
+    """Your sessions that stand (one per login), the most recently used first
+    (API tokens: `GET /api/tokens`). Needs a login, not an API token."""
     return [
         session_body(s, identity.session.id) for s in await hub.accounts.sessions(identity.user)
     ]
@@ -102,9 +104,10 @@ async def sessions(identity: IdentityDep, hub: HubDep) -> list[dict[str, Any]]:
     responses=errors(*SIGNED_IN, E.invalid_input, E.not_found),
 )
 async def end_session(
-    session_id: Annotated[str, Path(max_length=64)], identity: IdentityDep, hub: HubDep
+    session_id: Annotated[str, Path(max_length=64)], identity: LoginDep, hub: HubDep
 ) -> Response:
-    """Revoke one of your sessions (another device's, or this one)."""
+    """Revoke one of your logins (another device's, or this one; an API
+    token: `DELETE /api/tokens/{id}`)."""
     await hub.accounts.end_session(identity.user, session_id)
     return Response(status_code=204)
 
@@ -113,16 +116,16 @@ async def end_session(
     "/sessions", status_code=204, tags=["auth"], responses=errors(*SIGNED_IN, E.invalid_input)
 )
 async def end_sessions(
-    identity: IdentityDep,
+    identity: LoginDep,
     hub: HubDep,
     keep_current: Annotated[
         bool, Query(description="End every session but this request's.")
     ] = False,
 ) -> Response:
-    """Log out everywhere: every session of yours (but this one, with
-    `keep_current`)."""
+    """Log out everywhere: every login of yours (but this one, with
+    `keep_current`). API tokens stand: revoke them one by one."""
     await hub.accounts.end_sessions(
-        identity.user, keep=identity.session.id if keep_current else None
+        identity.user, keep=identity.session.id if keep_current else None, logins_only=True
     )
     return Response(status_code=204)
 
@@ -142,10 +145,11 @@ class PasswordIn(Body):
     responses=errors(*SIGNED_IN, *JSON_BODY, E.bad_credentials, E.weak_password, E.login_throttled),
 )
 async def change_password(
-    request: Request, body: PasswordIn, identity: IdentityDep, hub: HubDep
+    request: Request, body: PasswordIn, identity: LoginDep, hub: HubDep
 ) -> Response:
     """A new password, given the current one (wrong ones are throttled as
-    logins are). Every other session of yours ends; this one stays."""
+    logins are). Every other login of yours ends; this one and your API
+    tokens stay."""
     await hub.accounts.change_password(
         identity, body.current_password, body.new_password, address=client_address(request)
     )

@@ -19,6 +19,7 @@ from hubbub.server.restkit import (
     JSON_BODY,
     MEMBER,
     SIGNED_IN,
+    AdminRoute,
     AuthFirstRoute,
     Body,
     E,
@@ -27,7 +28,10 @@ from hubbub.server.restkit import (
     user_out,
 )
 
-admin = APIRouter(prefix="/api", route_class=AuthFirstRoute)
+# People and the audit log: an API token needs the `admin` scope for them.
+admin = APIRouter(prefix="/api", route_class=AdminRoute)
+# A channel's settings and members: its own admins' too, so `write` will do.
+channel_admin = APIRouter(prefix="/api", route_class=AuthFirstRoute)
 
 
 class RoleIn(Body):
@@ -114,7 +118,7 @@ class ChannelPatch(Body):
     default: bool | None = Field(None, description="New accounts join it (public only).")
 
 
-@admin.patch(
+@channel_admin.patch(
     "/channels/{name}",
     response_model=ChannelOut,
     tags=["channels"],
@@ -154,7 +158,7 @@ async def update_channel(
     return events.channel_body(channel)
 
 
-@admin.delete(
+@channel_admin.delete(
     "/channels/{name}/members/{username}",
     response_model=ChannelOut,
     tags=["channels"],

@@ -13,9 +13,9 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from hubbub.core.accounts import Identity
+from hubbub.core.accounts import Identity, login_required, missing_scope
 from hubbub.core.hub import Hub
-from hubbub.core.models import User
+from hubbub.core.models import Scope, User
 from hubbub.protocol.errors import ChatError, ErrorCode
 
 
@@ -46,6 +46,7 @@ SIGNED_IN = (
     E.token_expired,
     E.session_ended,
     E.account_deactivated,
+    E.missing_scope,
     *STORE,
 )
 # A route that reads a JSON body (its size limit: see `bodylimit`).
@@ -76,12 +77,20 @@ def client_device(request: Request) -> str:
     return request.headers.get("user-agent", "")
 
 
+def method_scope(method: str) -> Scope:
+    """What an API token needs for a request: reading `read`, else `write`."""
+    return "read" if method in ("GET", "HEAD") else "write"
+
+
 async def _authenticate(
-    request: Request, hub: Hub, creds: HTTPAuthorizationCredentials | None
+    request: Request, hub: Hub, creds: HTTPAuthorizationCredentials | None, scope: Scope
 ) -> Identity:
     if creds is None:
         raise ChatError(ErrorCode.not_authenticated, "send Authorization: Bearer <token>")
-    return await hub.authenticate(creds.credentials, address=client_address(request))
+    identity = await hub.authenticate(creds.credentials, address=client_address(request))
+    if not identity.allows(scope):
+        raise missing_scope(scope)
+    return identity
 
 
 async def current_identity(
@@ -92,10 +101,23 @@ async def current_identity(
     """The signed-in user and their session: `AuthFirstRoute` already
     checked the token."""
     identity: Identity | None = getattr(request.state, "identity", None)
-    return identity if identity is not None else await _authenticate(request, hub, creds)
+    if identity is not None:
+        return identity
+    return await _authenticate(request, hub, creds, method_scope(request.method))
 
 
 IdentityDep = Annotated[Identity, Depends(current_identity)]
+
+
+async def current_login(identity: IdentityDep) -> Identity:
+    """The signed-in user's login: what guards the account itself (sessions,
+    password, tokens) refuses API tokens, so a leaked one cannot spread."""
+    if identity.session.is_token:
+        raise login_required()
+    return identity
+
+
+LoginDep = Annotated[Identity, Depends(current_login)]
 
 
 async def current_user(identity: IdentityDep) -> User:
@@ -113,7 +135,11 @@ class AuthFirstRoute(APIRoute):
     """A route whose endpoint takes `current_identity` (or `current_user`)
     checks the token before FastAPI reads and parses the body (it reads the
     body before it solves any dependency): without a valid token, 401
-    whatever the body, and unread."""
+    whatever the body, and unread. An API token needs the route's scope
+    (`scope_for`)."""
+
+    def scope_for(self, method: str) -> Scope:
+        return method_scope(method)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -122,10 +148,19 @@ class AuthFirstRoute(APIRoute):
 
         async def authenticated(request: Request) -> Response:
             creds = await bearer(request)
-            request.state.identity = await _authenticate(request, hub_of(request), creds)
+            scope = self.scope_for(request.method)
+            request.state.identity = await _authenticate(request, hub_of(request), creds, scope)
             return await handler(request)
 
         return authenticated
+
+
+class AdminRoute(AuthFirstRoute):
+    """An admin route: an API token needs the `admin` scope, whatever the
+    method (the role is checked too, by the core)."""
+
+    def scope_for(self, method: str) -> Scope:
+        return "admin"
 
 
 def user_out(hub: Hub, user: User) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 from emoji import EMOJI_DATA
 from pydantic import BaseModel, JsonValue
 
-from hubbub.core.auth import MAX_PASSWORD, MIN_PASSWORD
+from hubbub.core.auth import MAX_PASSWORD, MIN_PASSWORD, USERNAME_RE
 from hubbub.protocol import frames
 from hubbub.protocol.rules import MAX_EMOJI_BYTES
 
@@ -44,6 +44,8 @@ def _not_only_space() -> str:
 
 
 NOT_ONLY_SPACE = _not_only_space()
+# What a username must look like (core.auth checks the same).
+USERNAME_RULE: dict[str, JsonValue] = {"pattern": USERNAME_RE.pattern}
 EMOJI_MAX = bound(frames.React, "emoji", "max_length")
 
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from hubbub.core import events
-from hubbub.core.models import User
+from hubbub.core.models import Scope, User
 from hubbub.core.searcher import results_body
 from hubbub.core.writer import Result
 from hubbub.protocol import frames as f
@@ -272,3 +272,22 @@ ROUTES: dict[type[f.ClientFrame], Handler] = {
     f.GetRecentMessages: on_get_recent,
 }
 assert set(ROUTES) == set(f.CLIENT_FRAMES), "every client frame needs a route"
+
+_READS: tuple[type[f.ClientFrame], ...] = (
+    f.Subscribe,
+    f.Unsubscribe,
+    f.Pins,
+    f.History,
+    f.Search,
+    f.FileUrl,
+    f.Thread,
+    f.Threads,
+    f.WatchPresence,
+    f.GetRecentMessages,
+)
+# The scope an API token needs for each frame (None: any connection may):
+# reading needs `read`, everything that changes something `write`.
+SCOPE: dict[type[f.ClientFrame], Scope | None] = {
+    frame: None if frame in (f.Auth, f.Ping) else "read" if frame in _READS else "write"
+    for frame in ROUTES
+}

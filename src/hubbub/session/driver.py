@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypedDict
 
-from hubbub.core.models import Channel, User
+from hubbub.core.models import Channel, Scope, User
 from hubbub.protocol.errors import ChatError, CloseCode
 from hubbub.session.state import SessionState
 
@@ -33,6 +33,8 @@ class Conn(Protocol):
     session: SessionState
     user: User | None  # set once the state is USER
     session_id: str | None  # the user's session (see core.accounts), set before `admit`
+    # What its API token may do (see models.Scope); None: a login, or a guest.
+    scopes: tuple[Scope, ...] | None
     room: Channel | None  # the S1 tutorial room it opened on, if any
 
     @property

@@ -25,7 +25,7 @@ from hubbub.core.ports import StoreError
 from hubbub.protocol.codec import decode_json, frame_id, plain_ping, validate_client
 from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
 from hubbub.session import tutorial
-from hubbub.session.actions import ROUTES
+from hubbub.session.actions import ROUTES, SCOPE
 from hubbub.session.driver import Conn, FrameId
 from hubbub.session.state import ALLOWS, OPEN, Event, State
 
@@ -91,6 +91,7 @@ class Engine:
             return
         user = identity.user
         conn.session_id = identity.session.id
+        conn.scopes = identity.session.scopes
         if conn.session.state not in (State.AWAITING_AUTH, State.AUTHENTICATING):
             return  # it went away while we read the user
         if not hub.may_connect(user):
@@ -179,6 +180,9 @@ class Engine:
             allows = ALLOWS[conn.session.state]
             if type(frame) not in allows.frames:
                 raise allows.refuse()
+            scope = SCOPE[type(frame)]
+            if scope is not None and conn.scopes is not None and scope not in conn.scopes:
+                raise accounts.missing_scope(scope)
             await ROUTES[type(frame)](self, conn, frame)
         except ChatError as err:
             conn.send_error(err, fid)

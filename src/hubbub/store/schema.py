@@ -50,6 +50,9 @@ users = Table(
     Column("status_emoji", String(64), nullable=False, server_default=""),
     Column("status_text", String(100), nullable=False, server_default=""),
     Column("status_until", BigInteger, nullable=True),  # None: until cleared
+    # A bot account and the person who owns it (not a foreign key: see 0010).
+    Column("is_bot", Boolean, nullable=False, server_default=false()),
+    Column("owner_id", Integer, nullable=True),
 )
 
 channels = Table(
@@ -109,6 +112,11 @@ sessions = Table(
     Column("device", String(200), nullable=False, server_default=""),
     Column("address", String(64), nullable=False, server_default=""),
     Column("ended_at", BigInteger, nullable=True),
+    # An API token: its name, its scopes ("read,write"; NULL for a login)
+    # and the SHA-256 of its secret (the token itself is never stored).
+    Column("name", String(80), nullable=False, server_default=""),
+    Column("scopes", String(32), nullable=True),
+    Column("key_hash", String(64), nullable=False, server_default=""),
     Index("ix_sessions_user", "user_id"),
 )
 

@@ -194,7 +194,13 @@ class SQLStore(WorkspaceOps, FileOps, SearchOps):
     # users ---------------------------------------------------------------
 
     async def create_user(
-        self, username: str, display_name: str, password_hash: str, role: Role = "member"
+        self,
+        username: str,
+        display_name: str,
+        password_hash: str,
+        role: Role = "member",
+        *,
+        bot_owner: int | None = None,
     ) -> User:
         try:
             async with self._write() as conn:
@@ -206,6 +212,8 @@ class SQLStore(WorkspaceOps, FileOps, SearchOps):
                         password_hash=password_hash,
                         created_at=now_ms(),
                         role=role,
+                        is_bot=bot_owner is not None,
+                        owner_id=bot_owner,
                     )
                     .returning(*t.users.c)
                 )

@@ -21,7 +21,17 @@ from sqlalchemy import and_, delete, false, func, insert, or_, select, true, upd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hubbub.core.models import AuditEntry, Channel, Invite, Role, Session, Status, User
+from hubbub.core.models import (
+    AuditEntry,
+    Channel,
+    Invite,
+    Role,
+    Session,
+    Status,
+    User,
+    scopes_from,
+    scopes_text,
+)
 from hubbub.core.ports import NameTaken
 from hubbub.store import schema as t
 
@@ -43,6 +53,8 @@ def user_from(row: Any) -> User:
         role=row.role,
         active=row.deactivated_at is None,
         status=Status(row.status_emoji, row.status_text, row.status_until),
+        bot=bool(row.is_bot),
+        owner_id=row.owner_id,
     )
 
 
@@ -104,6 +116,9 @@ def _session_from(row: Any) -> Session:
         device=row.device,
         address=row.address,
         ended_at=row.ended_at,
+        name=row.name,
+        scopes=scopes_from(row.scopes),
+        key_hash=row.key_hash,
     )
 
 
@@ -209,6 +224,13 @@ class WorkspaceOps:
             row = (await conn.execute(select(t.users).where(t.users.c.id == user_id))).first()
         return None if row is None else user_from(row)
 
+    async def bots(self) -> list[User]:
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(t.users).where(t.users.c.is_bot.is_(True)).order_by(t.users.c.username)
+            )
+            return [user_from(r) for r in rows]
+
     async def users_with_role(self, role: Role) -> list[User]:
         u = t.users.c
         async with self._read() as conn:
@@ -232,6 +254,9 @@ class WorkspaceOps:
                     device=session.device,
                     address=session.address,
                     ended_at=session.ended_at,
+                    name=session.name,
+                    scopes=scopes_text(session.scopes),
+                    key_hash=session.key_hash,
                 )
             )
 
@@ -264,10 +289,18 @@ class WorkspaceOps:
             return [_session_from(r) for r in rows]
 
     async def end_sessions(
-        self, user_id: int, at: int, *, only: str | None = None, keep: str | None = None
+        self,
+        user_id: int,
+        at: int,
+        *,
+        only: str | None = None,
+        keep: str | None = None,
+        logins_only: bool = False,
     ) -> list[str]:
         s = t.sessions.c
         cond = and_(s.user_id == user_id, s.ended_at.is_(None))
+        if logins_only:
+            cond = and_(cond, s.scopes.is_(None))
         if only is not None:
             cond = and_(cond, s.id == only)
         if keep is not None:

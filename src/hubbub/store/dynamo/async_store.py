@@ -64,6 +64,7 @@ class DynamoStore:
     get_user_by_name = _off_loop(SyncDynamoStore.get_user_by_name)
     update_password_hash = _off_loop(SyncDynamoStore.update_password_hash)
     search_users = _off_loop(SyncDynamoStore.search_users)
+    bots = _off_loop(SyncDynamoStore.bots)
     set_role = _off_loop(SyncDynamoStore.set_role)
     set_active = _off_loop(SyncDynamoStore.set_active)
     update_profile = _off_loop(SyncDynamoStore.update_profile)

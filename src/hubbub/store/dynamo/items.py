@@ -75,8 +75,8 @@ def role_of(item: Item) -> Role:
 
 def user_of(item: Item) -> User:
     """A `user#<id>` item as a User. Attributes added with the workspace
-    (`role`, `active`, `status_*`) may be missing from older items: their
-    defaults then."""
+    (`role`, `active`, `status_*`) or with bots (`bot`, `owner_id`) may be
+    missing from older items: their defaults then."""
     return User(
         get_int(item, "id"),
         get_str(item, "username"),
@@ -89,6 +89,8 @@ def user_of(item: Item) -> User:
             item.get("status_text", {}).get("S", ""),
             get_opt_int(item, "status_until"),
         ),
+        bot=get_bool(item, "bot"),
+        owner_id=get_opt_int(item, "owner_id"),
     )
 
 

@@ -88,11 +88,29 @@ class SyncDynamoStore(DynamoWorkspace):
     # --- users --------------------------------------------------------------------------
 
     def create_user(
-        self, username: str, display_name: str, password_hash: str, role: Role = "member"
+        self,
+        username: str,
+        display_name: str,
+        password_hash: str,
+        role: Role = "member",
+        *,
+        bot_owner: int | None = None,
     ) -> User:
         if self.tables.get("users", {"pk": S(f"username#{username}")}) is not None:
             raise NameTaken(username)  # spare an id when the answer is known
         uid = self.tables.next_id("user")
+        user: Item = {
+            "pk": S(f"user#{uid}"),
+            "id": N(uid),
+            "username": S(username),
+            "display_name": S(display_name),
+            "password_hash": S(password_hash),
+            "created_at": N(now_ms()),
+            "role": S(role),
+            "active": {"BOOL": True},
+        }
+        if bot_owner is not None:
+            user |= {"bot": {"BOOL": True}, "owner_id": N(bot_owner)}
         try:
             self.tables.transact(
                 [
@@ -101,19 +119,7 @@ class SyncDynamoStore(DynamoWorkspace):
                         {"pk": S(f"username#{username}"), "id": N(uid)},
                         "attribute_not_exists(pk)",
                     ),
-                    self.tables.put(
-                        "users",
-                        {
-                            "pk": S(f"user#{uid}"),
-                            "id": N(uid),
-                            "username": S(username),
-                            "display_name": S(display_name),
-                            "password_hash": S(password_hash),
-                            "created_at": N(now_ms()),
-                            "role": S(role),
-                            "active": {"BOOL": True},
-                        },
-                    ),
+                    self.tables.put("users", user),
                     self.tables.put("members", {**role_key(role, username), "user_id": N(uid)}),
                 ]
             )
@@ -121,7 +127,7 @@ class SyncDynamoStore(DynamoWorkspace):
             if exc.failed(0):
                 raise NameTaken(username) from None
             raise StoreError(f"creating user cancelled: {exc}") from None
-        return User(uid, username, display_name, password_hash, role=role)
+        return user_of(user)
 
     def get_user(self, user_id: int) -> User | None:
         item = self.tables.get("users", {"pk": S(f"user#{user_id}")})
@@ -130,6 +136,16 @@ class SyncDynamoStore(DynamoWorkspace):
     def get_user_by_name(self, username: str) -> User | None:
         ref = self.tables.get("users", {"pk": S(f"username#{username}")})
         return None if ref is None else self.get_user(get_int(ref, "id"))
+
+    def bots(self) -> list[User]:
+        """A Scan, as `search_users`: listing bots is an integrations page's,
+        not a hot path."""
+        items = self.tables.scan(
+            "users",
+            FilterExpression="begins_with(pk, :user) AND bot = :yes",
+            ExpressionAttributeValues={":user": S("user#"), ":yes": {"BOOL": True}},
+        )
+        return sorted(map(user_of, items), key=lambda u: u.username)
 
     def search_users(self, query: str, after: str | None, limit: int) -> list[User]:
         """A Scan of the users table, filtered here: DynamoDB's `contains` has

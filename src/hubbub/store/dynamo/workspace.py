@@ -41,7 +41,17 @@ from collections.abc import Sequence
 
 from botocore.exceptions import ClientError
 
-from hubbub.core.models import AuditEntry, Channel, Invite, Role, Session, Status, User
+from hubbub.core.models import (
+    AuditEntry,
+    Channel,
+    Invite,
+    Role,
+    Session,
+    Status,
+    User,
+    scopes_from,
+    scopes_text,
+)
 from hubbub.core.ports import NameTaken, StoreError
 from hubbub.store.dynamo.client import MAX_TRANSACTION, Cancelled, DynamoTables, error_code
 from hubbub.store.dynamo.items import (
@@ -93,6 +103,9 @@ def session_of(item: Item) -> Session:
         device=get_str(item, "device"),
         address=get_str(item, "address"),
         ended_at=get_opt_int(item, "ended_at"),
+        name=item.get("name", {}).get("S", ""),
+        scopes=scopes_from(item["scopes"]["S"]) if "scopes" in item else None,
+        key_hash=item.get("key_hash", {}).get("S", ""),
     )
 
 
@@ -294,9 +307,21 @@ class DynamoWorkspace:
         }
         if session.ended_at is not None:
             item["ended_at"] = N(session.ended_at)
+        if session.scopes is not None:
+            item |= {
+                "name": S(session.name),
+                "scopes": S(scopes_text(session.scopes) or ""),
+                "key_hash": S(session.key_hash),
+            }
         actions = [self.tables.put("users", item, "attribute_not_exists(pk)")]
         if session.ended_at is None:
-            live = {**live_session_key(session.user_id, session.id), "id": S(session.id)}
+            # Whether it is an API token rides on the entry, so "log out
+            # everywhere" (logins only) needs no read of each session.
+            live = {
+                **live_session_key(session.user_id, session.id),
+                "id": S(session.id),
+                "token": {"BOOL": session.is_token},
+            }
             actions.append(self.tables.put("members", live))
         try:
             self.tables.transact(actions)
@@ -322,7 +347,7 @@ class DynamoWorkspace:
             if not _failed_condition(exc):
                 raise
 
-    def _live_sessions(self, user_id: int) -> list[str]:
+    def _live_sessions(self, user_id: int, *, logins_only: bool = False) -> list[str]:
         return [
             get_str(i, "sk")
             for i in self.tables.query(
@@ -330,6 +355,7 @@ class DynamoWorkspace:
                 KeyConditionExpression="pk = :p",
                 ExpressionAttributeValues={":p": S(f"usessions#{user_id}")},
             )
+            if not (logins_only and get_bool(i, "token"))
         ]
 
     def sessions_for(self, user_id: int) -> list[Session]:
@@ -393,13 +419,20 @@ class DynamoWorkspace:
         return ended
 
     def end_sessions(
-        self, user_id: int, at: int, *, only: str | None = None, keep: str | None = None
+        self,
+        user_id: int,
+        at: int,
+        *,
+        only: str | None = None,
+        keep: str | None = None,
+        logins_only: bool = False,
     ) -> list[str]:
         if only is not None:  # one of the user's live ones, or none
             live = self.tables.get("members", live_session_key(user_id, only))
-            ids = [] if live is None else [only]
+            skip = live is None or (logins_only and get_bool(live, "token"))
+            ids = [] if skip else [only]
         else:
-            ids = self._live_sessions(user_id)
+            ids = self._live_sessions(user_id, logins_only=logins_only)
         if keep is not None:
             ids = [s for s in ids if s != keep]
         return self._end(user_id, ids, at)

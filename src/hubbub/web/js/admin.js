@@ -11,6 +11,7 @@
 
 import { ApiError, seg } from "./api.js";
 import { h, setChildren } from "./dom.js";
+import { showOnce } from "./once.js";
 import { whenLabel } from "./message.js";
 import { avatar } from "./avatar.js";
 import { statusMark } from "./status.js";
@@ -36,7 +37,7 @@ const MAX_INVITE_USES = 10000;
 const MAX_INVITE_CHANNELS = 20;
 
 /** What a refusal says, in words (the server's where they say more). */
-function refusal(err) {
+export function refusal(err) {
   if (!(err instanceof ApiError)) return String(err.message || err);
   switch (err.code) {
     case "last_owner":
@@ -315,7 +316,11 @@ function inviteForm(app, { onCreated = () => {} } = {}) {
             expires_in: Number(expiry.value),
             channels,
           });
-          showLink(result, location.origin + inv.path);
+          showOnce(result, location.origin + inv.path, {
+            testid: "invite",
+            label: "Invite link",
+            hint: "It is shown only this once: copy it now and send it to who you invite.",
+          });
           onCreated(inv);
         } catch (e) {
           err.textContent = refusal(e);
@@ -338,45 +343,6 @@ function inviteForm(app, { onCreated = () => {} } = {}) {
     h("div", { class: "dialog-actions" }, create),
   );
   return [form, result];
-}
-
-/** The new invite's link, shown once (only its hash is kept), with Copy. */
-function showLink(box, url) {
-  const input = h("input", { class: "input invite-link", testid: "invite-link", readonly: true, value: url, "aria-label": "Invite link" });
-  const copied = h("span", { class: "hint", testid: "invite-copied", role: "status" });
-  const copy = h(
-    "button",
-    {
-      class: "button secondary",
-      type: "button",
-      testid: "invite-copy",
-      onClick: async () => {
-        input.select();
-        let ok = false;
-        try {
-          await navigator.clipboard.writeText(url);
-          ok = true;
-        } catch {
-          try {
-            ok = document.execCommand("copy");
-          } catch {
-            ok = false;
-          }
-        }
-        copied.textContent = ok ? "Copied." : "Select the link and copy it.";
-      },
-    },
-    "Copy",
-  );
-  setChildren(
-    box,
-    h("p", { class: "hint" }, h("strong", null, "Here is the link. "), "It is shown only this once: copy it now and send it to who you invite."),
-    h("div", { class: "row" }, input, copy),
-    copied,
-  );
-  box.hidden = false;
-  input.focus();
-  input.select();
 }
 
 const STATES = { active: "Active", used_up: "Used up", expired: "Expired", revoked: "Revoked" };

@@ -1,12 +1,14 @@
 // Your menu, from who you are signed in as (the sidebar's foot): your
 // account (profile, status, password, sessions), inviting people (admins,
-// and members where the workspace lets them), the workspace's
+// and members where the workspace lets them), integrations (API tokens and
+// bots; not for guests), the workspace's
 // administration for its owners and admins, and signing out. It closes on a
 // pick, Esc, or a click anywhere else.
 
 import { openAccount } from "./account.js";
 import { openAdmin, openInvite } from "./admin.js";
 import { h } from "./dom.js";
+import { openIntegrations } from "./integrations.js";
 
 let open = null; // the menu showing, if any: {el, close}
 
@@ -37,6 +39,7 @@ export function openUserMenu(app, anchor) {
     { class: "user-menu", role: "menu", testid: "user-menu-list", "aria-label": "Your account" },
     item("menu-account", "Profile and account", () => openAccount(app)),
     app.mayInvite() ? inviteItem : null,
+    app.user.role !== "guest" ? item("menu-integrations", "Integrations", () => openIntegrations(app)) : null,
     app.isAdmin() ? item("menu-admin", "Administration", () => openAdmin(app)) : null,
     h("div", { class: "menu-sep", role: "separator" }),
     item("menu-signout", "Sign out", () => app.logout(), " danger"),
