@@ -231,6 +231,7 @@ async def test_edit_delete_react_and_the_events_they_make(server: Server) -> Non
                 "role": "member",
                 "custom_status": None,
                 "deactivated": False,
+                "bot": False,
             }
         ]
         assert [u["username"] for u in await a.users()] == ["ann", "bob"]

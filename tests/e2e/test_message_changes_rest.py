@@ -495,6 +495,7 @@ async def test_the_user_directory_searches_and_pages(http: httpx.AsyncClient) ->
         "role": "owner",  # the first account of the server
         "custom_status": None,
         "deactivated": False,
+        "bot": False,
     }
     assert "link" not in everyone.headers
 

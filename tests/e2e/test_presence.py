@@ -138,6 +138,7 @@ async def test_user_status_over_rest(server: Server, http: httpx.AsyncClient) ->
         "role": "member",
         "custom_status": None,
         "deactivated": False,
+        "bot": False,
         "status": "offline",
     }
     async with online(server, t["bob"]):
