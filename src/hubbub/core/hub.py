@@ -20,6 +20,7 @@ from hubbub.core.accounts import user_body as accounts_user_body
 from hubbub.core.admin import Admin
 from hubbub.core.checks import archived, check_channel_name, not_found
 from hubbub.core.files import Files
+from hubbub.core.hooks import Hooks
 from hubbub.core.mentions import mentioned_names
 from hubbub.core.models import (
     ARCHIVED,
@@ -181,6 +182,7 @@ class Hub:
         self.accounts = Accounts(self)  # sessions, invites, one's own account
         self.admin = Admin(self)  # roles, deactivation, channels, the audit log
         self.tokens = Tokens(self)  # API tokens and bots
+        self.hooks = Hooks(self)  # incoming webhooks
         self.searcher = Searcher(self)  # full-text search of what one may read
         self.files = Files(self, blobs)  # uploads and downloads (none without blobs)
         # Send-path caches (see _sendable): channel name -> id, which never
@@ -733,6 +735,7 @@ class Hub:
         thread_root: int | None = None,
         broadcast: bool = False,
         files: Sequence[str] = (),
+        shown_name: str | None = None,
     ) -> StoredMessage:
         """Store a message (see `queue_send`); returns once it is committed (the ack)."""
         fut = await self.queue_send(
@@ -743,6 +746,7 @@ class Hub:
             thread_root=thread_root,
             broadcast=broadcast,
             files=files,
+            shown_name=shown_name,
         )
         await asyncio.wait([fut])
         return self.outcome(fut)
@@ -757,13 +761,16 @@ class Hub:
         thread_root: int | None = None,
         broadcast: bool = False,
         files: Sequence[str] = (),
+        shown_name: str | None = None,
     ) -> asyncio.Future[writer.Result]:
         """Check a send and queue it for the next group commit, without waiting
         for the commit: a connection can pipeline sends, and one commit then
         carries many. Pass the future to `outcome` when it is done. With
         `thread_root`, a reply in that message's thread (also shown in the
         channel with `broadcast`). `files`: ids of the sender's uploads to
-        attach (claimed for this send: see Files.for_send)."""
+        attach (claimed for this send: see Files.for_send). `shown_name`: the
+        name shown instead of the sender's (an incoming webhook's override;
+        not on thread replies)."""
         self.check_text(text, with_files=bool(files))
         self.check_rate(user.id)
         channel_id = await self._sendable(user, name)
@@ -775,7 +782,7 @@ class Hub:
         now = int(self.clock() * 1000)
         if thread_root is None:
             return self.writer.submit_nowait(
-                NewMessage(channel_id, user.id, None, text, client_id, now, attached)
+                NewMessage(channel_id, user.id, shown_name, text, client_id, now, attached)
             )
         # Not the cache: a reply's transaction checks neither membership nor
         # archiving, so this read is what refuses a member who left (on any

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, Literal
 
 ChannelKind = Literal["public", "private", "dm"]
 # A workspace's roles, most powerful first. A guest sees only the channels
@@ -123,6 +123,31 @@ class Invite:
     revoked: bool = False
 
 
+IntegrationKind = Literal["incoming", "outgoing", "command"]
+INTEGRATION_KINDS: tuple[IntegrationKind, ...] = ("incoming", "outgoing", "command")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Integration:
+    """Something that plugs into the workspace (see core.hooks): an incoming
+    webhook (its URL's secret posts into `channel_id`), an outgoing webhook
+    or a custom slash command. It acts as `user_id` (its maker or one of
+    their bots). `key` is unique among all integrations: the SHA-256 of an
+    incoming hook's secret (what a post is looked up by), a command's
+    `/name`. `config` is the kind's own settings (a URL, trigger words...),
+    kept as JSON."""
+
+    id: str  # random; names it in lists (not a secret)
+    kind: IntegrationKind
+    key: str
+    name: str  # what it is for, as its maker wrote it
+    channel_id: int | None
+    user_id: int
+    created_by: int
+    created_at: int
+    config: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One administrative action: who did what to what, when. `detail` is a
@@ -184,7 +209,9 @@ class StoredFile:
 class NewMessage:
     channel_id: int
     author_id: int | None  # None for an S1 tutorial guest
-    guest_name: str | None
+    # The name shown: a guest's own, or an incoming webhook's `username`
+    # override on a user's message (None: the author's display name).
+    shown_name: str | None
     text: str
     client_id: str | None
     created_at: int  # ms since the epoch

@@ -21,6 +21,7 @@ from hubbub.core.models import (
     Channel,
     ChannelKind,
     FollowedThread,
+    Integration,
     Invite,
     LogEntry,
     Membership,
@@ -154,6 +155,18 @@ class Store(Protocol):
 
     async def revoke_invite(self, invite_id: str) -> bool:
         """False if there is no such invite."""
+
+    # integrations (models.Integration: webhooks, slash commands; few)
+    async def create_integration(self, integration: Integration) -> None:
+        """Raise NameTaken if an integration has its key (or its id)."""
+
+    async def integration_by_key(self, key: str) -> Integration | None: ...
+
+    async def integrations(self) -> list[Integration]:
+        """Every integration, the newest first."""
+
+    async def delete_integration(self, integration_id: str) -> Integration | None:
+        """The integration deleted, or None if there was none."""
 
     # the audit log
     async def add_audit(

@@ -53,7 +53,7 @@ class Tokens:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
-    async def _manager(self, identity: Identity) -> User:
+    async def manager(self, identity: Identity) -> User:
         """The person managing tokens or bots, as they are now: a login (not
         a token), not a guest."""
         if identity.session.is_token:
@@ -62,10 +62,10 @@ class Tokens:
         roles.require_not_guest(fresh, "make API tokens or bots")
         return fresh
 
-    async def _holder(self, identity: Identity, bot: str | None) -> tuple[User, User]:
+    async def holder(self, identity: Identity, bot: str | None) -> tuple[User, User]:
         """The manager and the account whose tokens they manage: their own,
         or a bot's they may manage."""
-        manager = await self._manager(identity)
+        manager = await self.manager(identity)
         if bot is None:
             return manager, manager
         return manager, await self._bot(manager, bot)
@@ -85,7 +85,7 @@ class Tokens:
     ) -> tuple[str, Session]:
         """A new API token for the caller (or one of their bots), and its
         secret string: shown once, only its hash is kept."""
-        manager, holder = await self._holder(identity, bot)
+        manager, holder = await self.holder(identity, bot)
         name = name.strip()
         if not 1 <= len(name) <= MAX_TOKEN_NAME:
             raise ChatError(
@@ -119,12 +119,12 @@ class Tokens:
     async def listed(self, identity: Identity, *, bot: str | None = None) -> list[Session]:
         """The standing tokens of the caller (or their bot), the most recently
         used first."""
-        _, holder = await self._holder(identity, bot)
+        _, holder = await self.holder(identity, bot)
         return await self._tokens_of(holder)
 
     async def revoke(self, identity: Identity, token_id: str, *, bot: str | None = None) -> None:
         """End a token: refused from now on, its connections closed."""
-        manager, holder = await self._holder(identity, bot)
+        manager, holder = await self.holder(identity, bot)
         if all(s.id != token_id for s in await self._tokens_of(holder)):
             raise ChatError(ErrorCode.not_found, "no such token", field="token")
         await self.hub.accounts.end_sessions(holder, only=token_id)
@@ -135,7 +135,7 @@ class Tokens:
     async def create_bot(self, identity: Identity, username: str, display_name: str = "") -> User:
         """A bot owned by the caller: a member without a password, in no
         channel until it is invited (or joins a public one with a token)."""
-        manager = await self._manager(identity)
+        manager = await self.manager(identity)
         auth.check_username(username)
         display = display_name.strip()
         if len(display) > MAX_DISPLAY_NAME:
@@ -162,14 +162,14 @@ class Tokens:
 
     async def bots(self, identity: Identity) -> list[User]:
         """The bots the caller manages (an admin: every bot), by username."""
-        manager = await self._manager(identity)
+        manager = await self.manager(identity)
         every = await self.hub.store.bots()
         return every if roles.is_admin(manager) else [b for b in every if b.owner_id == manager.id]
 
     async def set_bot_active(self, identity: Identity, username: str, active: bool) -> User:
         """Deactivate a bot (its tokens end, its connections close) or bring
         it back (its old tokens stay ended)."""
-        manager = await self._manager(identity)
+        manager = await self.manager(identity)
         bot = await self._bot(manager, username)
         return await self.hub.admin.apply_active(manager, bot, active)
 

@@ -29,8 +29,8 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 class WebMount(Mount):
-    """The static web client at "/", except under /api and on the app's own
-    paths (/healthz, /docs...): there a path that exists with another method
+    """The static web client at "/", except under /api and /hooks and on the
+    app's own paths (/healthz, /docs...): there a path that exists with another method
     must still answer 405 (or OPTIONS), not the client's 404."""
 
     def __init__(self, *args: Any, owned: frozenset[str] = frozenset(), **kwargs: Any) -> None:
@@ -39,7 +39,7 @@ class WebMount(Mount):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         path = scope.get("path", "")
-        if path.startswith("/api") or path in self.owned:
+        if path.startswith(("/api", "/hooks/")) or path in self.owned:
             return Match.NONE, {}
         return super().matches(scope)
 

@@ -39,6 +39,7 @@ from hubbub.server.openapi import API, Schema, alternation, errors, operations
 from hubbub.server.rest_account import account
 from hubbub.server.rest_admin import admin, channel_admin
 from hubbub.server.rest_files import files as files_api
+from hubbub.server.rest_hooks import document_post, hook_posts, hooks_api
 from hubbub.server.rest_search import search_api
 from hubbub.server.rest_tokens import tokens_api
 from hubbub.server.restkit import (
@@ -877,10 +878,13 @@ def install(app: API, limits: Limits) -> None:
     app.include_router(admin)
     app.include_router(channel_admin)
     app.include_router(tokens_api)
+    app.include_router(hooks_api)
+    app.include_router(hook_posts)
     app.include_router(files_api)
     app.include_router(search_api)
     app.openapi_patches.append(functools.partial(document_limits, limits=limits))
     app.openapi_patches.append(document_emoji)
+    app.openapi_patches.append(document_post)
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -140,7 +140,7 @@ async def append(conn: Any, batch: Sequence[NewMessage]) -> list[b.Result]:
                 x.channel_id,
                 ordinal[x.channel_id],
                 x.author_id,
-                x.guest_name,
+                x.shown_name,
                 x.text,
                 x.client_id,
                 x.created_at,

@@ -142,9 +142,10 @@ def finish(
         seq = next_seq[cid]
         next_seq[cid] = seq + 1
         if x.author_id is None:
-            author, author_name = None, x.guest_name or "guest"
+            author, author_name = None, x.shown_name or "guest"
         else:
             author, author_name = members[(cid, x.author_id)]
+            author_name = x.shown_name or author_name
         stored.append(
             StoredMessage(
                 cid,
@@ -159,7 +160,7 @@ def finish(
             )
         )
         files = files_json.dumps(x.files)
-        rows.append((cid, seq, x.author_id, x.guest_name, x.text, x.client_id, x.created_at, files))
+        rows.append((cid, seq, x.author_id, x.shown_name, x.text, x.client_id, x.created_at, files))
     return resolve(p, stored), rows
 
 

@@ -152,12 +152,28 @@ audit_log = Table(
     Column("detail", Text, nullable=False, server_default="{}"),
 )
 
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(128), nullable=False, unique=True),  # models.Integration.key
+    Column("name", String(80), nullable=False),
+    Column("channel_id", Integer, ForeignKey("channels.id"), nullable=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_by", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("config", Text, nullable=False, server_default="{}"),  # JSON
+)
+
 messages = Table(
     "messages",
     metadata,
     Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
     Column("seq", BigInteger, primary_key=True),
     Column("author_id", Integer, ForeignKey("users.id"), nullable=True),
+    # The name shown, when not the author's display name: a guest's, or an
+    # incoming webhook's override (models.NewMessage.shown_name).
     Column("guest_name", String(80), nullable=True),
     Column("text", Text, nullable=False),
     Column("client_id", String(64), nullable=True),

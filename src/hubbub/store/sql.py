@@ -51,6 +51,7 @@ from hubbub.store import files_json, log
 from hubbub.store import schema as t
 from hubbub.store.append_sqlite import SQLiteAppender
 from hubbub.store.sql_files import FileOps
+from hubbub.store.sql_integrations import IntegrationOps
 from hubbub.store.sql_keys import pairs_in
 from hubbub.store.sql_search import SearchOps
 from hubbub.store.sql_workspace import (
@@ -102,10 +103,11 @@ def run_migrations(conn: Connection) -> tuple[str | None, str | None]:
     return before, MigrationContext.configure(conn).get_current_revision()
 
 
-class SQLStore(WorkspaceOps, FileOps, SearchOps):
+class SQLStore(WorkspaceOps, FileOps, SearchOps, IntegrationOps):
     """The Store on SQLite or PostgreSQL; its workspace operations (sessions,
     invites, the audit log, channel administration) are in sql_workspace,
-    its uploaded files in sql_files, its search in sql_search."""
+    its uploaded files in sql_files, its search in sql_search, its
+    webhooks and commands in sql_integrations."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -437,7 +439,7 @@ class SQLStore(WorkspaceOps, FileOps, SearchOps):
                 t.channels.c.name.label("channel"),
                 m.c.seq,
                 t.users.c.username.label("author"),
-                func.coalesce(t.users.c.display_name, m.c.guest_name).label("author_name"),
+                func.coalesce(m.c.guest_name, t.users.c.display_name).label("author_name"),
                 m.c.text,
                 m.c.client_id,
                 m.c.created_at,

@@ -25,10 +25,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from hubbub.core import mrkdwn
 from hubbub.core.models import ChannelKind, Role
 from hubbub.protocol.limits import Limits
 from hubbub.protocol.rules import MAX_DISPLAY_NAME, MAX_DM_MEMBERS, MAX_REACTIONS, MAX_TOPIC
-from hubbub.transfer import mrkdwn
 from hubbub.transfer.names import channel_name_for, dm_name, emoji_for, username_for
 from hubbub.transfer.records import (
     ChannelPlan,

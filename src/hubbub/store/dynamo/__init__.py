@@ -27,7 +27,8 @@ How the SQL store's guarantees are kept without SQL transactions:
 Modules: `tables` (the tables and the URL), `items` (attribute values and the
 store's items), `client` (blocking table access), `sync_store`, `append`,
 `changes`, `threads`, `files` and `workspace` (the Store's operations, blocking;
-`workspace`: roles, sessions, invites, the audit log, channel administration),
+`workspace`: roles, sessions, invites, the audit log, channel administration;
+`integrations`: webhooks and commands),
 `names` (channels' current names for the messages read), `order` (the push
 cursor and turn), `async_store` (`DynamoStore`, the Store).
 """

@@ -150,9 +150,10 @@ class DynamoAppender:
             seq = next_seq[x.channel_id]
             next_seq[x.channel_id] = seq + 1
             if x.author_id is None:
-                author, author_name = None, x.guest_name or "guest"
+                author, author_name = None, x.shown_name or "guest"
             else:
                 author, author_name = authors[x.author_id]
+                author_name = x.shown_name or author_name
             stored.append(
                 StoredMessage(
                     x.channel_id,

@@ -75,6 +75,12 @@ class DynamoStore:
     touch_session = _off_loop(SyncDynamoStore.touch_session)
     sessions_for = _off_loop(SyncDynamoStore.sessions_for)
     end_sessions = _off_loop(SyncDynamoStore.end_sessions)
+    # integrations
+    create_integration = _off_loop(SyncDynamoStore.create_integration)
+    integration_by_key = _off_loop(SyncDynamoStore.integration_by_key)
+    integrations = _off_loop(SyncDynamoStore.integrations)
+    delete_integration = _off_loop(SyncDynamoStore.delete_integration)
+
     # invites
     create_invite = _off_loop(SyncDynamoStore.create_invite)
     use_invite = _off_loop(SyncDynamoStore.use_invite)

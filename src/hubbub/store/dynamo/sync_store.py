@@ -30,6 +30,7 @@ from hubbub.core.ports import NameTaken, StoreError
 from hubbub.store.dynamo import changes, files, threads
 from hubbub.store.dynamo.append import DynamoAppender
 from hubbub.store.dynamo.client import MAX_TRANSACTION, Cancelled, DynamoTables, error_code
+from hubbub.store.dynamo.integrations import DynamoIntegrations
 from hubbub.store.dynamo.items import (
     Item,
     N,
@@ -50,9 +51,10 @@ from hubbub.store.dynamo.workspace import DynamoWorkspace, default_key, role_key
 IN_CHANNEL = "attribute_not_exists(thread_root) OR broadcast = :yes"
 
 
-class SyncDynamoStore(DynamoWorkspace):
+class SyncDynamoStore(DynamoWorkspace, DynamoIntegrations):
     """The Store's operations; running a workspace (roles, sessions, invites,
-    the audit log, channel administration) are `DynamoWorkspace`'s."""
+    the audit log, channel administration) are `DynamoWorkspace`'s, its
+    webhooks and commands `DynamoIntegrations`'."""
 
     def __init__(self, tables: DynamoTables) -> None:
         super().__init__(tables)

@@ -19,15 +19,16 @@ class TableSpec:
 # The one description of the tables; template.yaml and serverless.yml are
 # checked against it by the tests.
 # The item kinds in each are listed where they are written (threads.py,
-# workspace.py for sessions, invites, the audit log and the role index).
+# workspace.py for sessions, invites, the audit log and the role index,
+# integrations.py for webhooks and commands).
 TABLES: dict[str, TableSpec] = {
-    "meta": TableSpec(("pk", "S")),  # meta values, id counters, invite#id
+    "meta": TableSpec(("pk", "S")),  # meta values, id counters, invite#id, integration#id
     # user#id, username#name, sent#author#client_id, session#id
     "users": TableSpec(("pk", "S")),
     # channel#id (with the seq counter), name#name (current and former), pins#id
     "channels": TableSpec(("pk", "S")),
     # user#u/channel#c and its mirror; thread indexes; role#, usessions#,
-    # invites, audit, defaults
+    # invites, audit, defaults, integrations
     "members": TableSpec(("pk", "S"), ("sk", "S")),
     "messages": TableSpec(("channel_id", "N"), ("seq", "N")),
     "changes": TableSpec(("channel_id", "N"), ("seq", "N")),  # edits, deletes: the log

@@ -1,4 +1,5 @@
-"""Slack's message text ("mrkdwn") as hubbub's plain text.
+"""Slack's message text ("mrkdwn") as hubbub's plain text: for the Slack importer
+(transfer.slack) and for what incoming webhooks receive (core.hooks).
 
 Slack writes references in angle brackets and escapes `&`, `<` and `>`:
 `<@U123>` (a user), `<#C123|name>` (a channel), `<!here>`, `<http://x|label>`,
