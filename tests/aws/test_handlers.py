@@ -341,6 +341,53 @@ def test_native_session(lam: runtime.Runtime, management: ManagementApi) -> None
     assert (sub["replayed"], sub["last_seq"]) == (1, 1)
 
 
+def hook_post(secret: str, body: bytes, **headers: str) -> dict[str, Any]:
+    event = apigw.http_event(
+        "POST",
+        f"/hooks/{secret}",
+        domain="efgh5678.execute-api.us-east-1.amazonaws.com",
+        stage="$default",
+        route="/hooks/{secret}",
+        params={"secret": secret},
+        headers=headers,
+        body=body,
+    )
+    return handlers.HTTP_ROUTES[event["routeKey"]](event, None)
+
+
+def test_an_incoming_hook_posts_to_the_channels_connections(
+    lam: runtime.Runtime, management: ManagementApi
+) -> None:
+    _, login = lam.run(lam.hub.register("alice", "correct horse"))  # joins #general
+    identity = lam.run(lam.hub.authenticate(login))
+    secret, _ = lam.run(lam.hub.hooks.create_incoming(identity, "general", "CI"))
+    assert connect("H=", token=login)["statusCode"] == 200
+    send("H=", {"action": "subscribe", "channel": "general", "since": 0, "id": 1})
+    assert one(management, "H=")["type"] == "subscribed"
+
+    body = json.dumps({"text": "build <https://ci/1|#1> green", "username": "CI"}).encode()
+    res = hook_post(secret, body, **{"Content-Type": "application/json"})
+    assert (res["statusCode"], res["body"]) == (200, "ok")
+    event = one(management, "H=")
+    assert (event["type"], event["text"]) == ("message", "build [#1](https://ci/1) green")
+    assert event["author"] == {"username": "alice", "display_name": "CI"}
+
+    form = b"payload=" + json.dumps({"text": "from a form"}).encode()
+    res = hook_post(secret, form, **{"Content-Type": "application/x-www-form-urlencoded"})
+    assert res["statusCode"] == 200 and one(management, "H=")["text"] == "from a form"
+
+    # Bad input: the documented errors, as `hubbub serve` gives them; nothing posted.
+    for wrong, status, code in [
+        (hook_post("wrong", body), 404, "not_found"),
+        (hook_post(secret, b"{nope"), 400, "invalid_json"),
+        (hook_post(secret, b"[1]"), 400, "invalid_input"),
+        (hook_post(secret, b"x" * (Limits().max_body_bytes + 1)), 413, "body_too_large"),
+    ]:
+        assert wrong["statusCode"] == status, wrong
+        assert json.loads(wrong["body"])["error"]["code"] == code
+    assert management.take("H=") == []
+
+
 def test_an_api_token_signs_in_within_its_scopes_until_revoked(
     lam: runtime.Runtime, management: ManagementApi
 ) -> None:

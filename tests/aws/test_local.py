@@ -18,6 +18,8 @@ import websockets
 from aws_support import AwsLocal, start_aws_local
 from hubbub.aws.connections import ConnectionTable
 from hubbub.core.events import channel_topic
+from hubbub.core.hooks import hook_key
+from hubbub.core.models import Integration
 from hubbub.store.dynamo import DynamoStore, N, S
 from support import WAIT, WS, ws_connect
 
@@ -77,6 +79,27 @@ async def test_ping_is_pong(aws_local: AwsLocal) -> None:
         r = await http.get("/ping")
     assert (r.status_code, r.text) == (200, "PONG!")
     assert r.headers["content-type"].startswith("text/plain")
+
+
+async def test_an_incoming_hook_posts_through_the_http_api(aws_local: AwsLocal) -> None:
+    """Slack's body, POSTed by an HTTP client to the emulated HTTP API,
+    reaches the channel's WebSocket connections (a tutorial guest here)."""
+    secret = "s3cret-for-aws-local"
+    async with store_of(aws_local) as store:
+        ci = await store.create_user("ci-poster", "CI", "!")
+        channel = await store.create_channel("hooked", "public", "", [ci.id])
+        await store.create_integration(
+            Integration("h1", "incoming", hook_key(secret), "CI", channel.id, ci.id, ci.id, 1)
+        )
+    async with (
+        room(aws_local, "hooked") as guest,
+        httpx.AsyncClient(base_url=aws_local.http_url, timeout=WAIT) as http,
+    ):
+        r = await http.post(f"/hooks/{secret}", json={"text": "deployed *v2*"})
+        assert (r.status_code, r.text) == (200, "ok")
+        assert await pushed(guest) == [{"user_name": "ci-poster", "content": "deployed *v2*"}]
+        r = await http.post("/hooks/wrong", json={"text": "x"})
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
 async def test_refused_connect_is_the_handlers_status(aws_local: AwsLocal) -> None:

@@ -101,6 +101,20 @@ def test_sam_template_matches_the_code() -> None:
     assert ping["Handler"] == "hubbub.aws.handlers.ping"
     assert ping["Events"]["Ping"]["Properties"] == {"Path": "/ping", "Method": "GET"}
     assert "Role" not in ping and "Policies" not in ping  # it touches nothing
+    http = {
+        f"{e['Properties']['Method']} {e['Properties']['Path']}": r["Properties"]["Handler"]
+        for r in res.values()
+        if r["Type"] == "AWS::Serverless::Function"
+        for e in r["Properties"].get("Events", {}).values()
+        if e["Type"] == "HttpApi"
+    }
+    assert http == {
+        key: f"hubbub.aws.handlers.{fn.__name__}" for key, fn in handlers.HTTP_ROUTES.items()
+    }
+    hook = res["IncomingHookFunction"]["Properties"]
+    assert hook["Role"] == {"Fn::GetAtt": "HandlerRole.Arn"}
+    endpoint = hook["Environment"]["Variables"]["HUBBUB_APIGW_ENDPOINT"]["Fn::Sub"]
+    assert endpoint.startswith("https://${WebSocketApi}.") and endpoint.endswith("/${StageName}")
 
 
 def test_sam_iam_is_least_privilege() -> None:
@@ -169,17 +183,23 @@ def test_serverless_yml_matches_the_code() -> None:
         lambda n: n.removeprefix("${self:service}-${sls:stage}-"),
     )
     routes: dict[str, str] = {}
+    http: dict[str, str] = {}
     for fn in doc["functions"].values():
         for event in fn["events"]:
             if "websocket" in event:
                 ws = event["websocket"]
                 routes[ws if isinstance(ws, str) else ws["route"]] = fn["handler"]
             else:
-                assert event == {"httpApi": {"method": "GET", "path": "/ping"}}
-                assert fn["handler"] == "hubbub.aws.handlers.ping"
+                route = event["httpApi"]
+                http[f"{route['method']} {route['path']}"] = fn["handler"]
     assert routes == {
         key: f"hubbub.aws.handlers.{fn.__name__}" for key, fn in handlers.WEBSOCKET_ROUTES.items()
     }
+    assert http == {
+        key: f"hubbub.aws.handlers.{fn.__name__}" for key, fn in handlers.HTTP_ROUTES.items()
+    }
+    hook = doc["functions"]["incomingHook"]["environment"]["HUBBUB_APIGW_ENDPOINT"]["Fn::Sub"]
+    assert hook.startswith("https://${WebsocketsApi}.")
     statements = doc["provider"]["iam"]["role"]["statements"]
     assert [s["Action"] for s in statements][1] == "execute-api:ManageConnections"
     for s in statements[2:]:

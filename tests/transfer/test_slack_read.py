@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from hubbub.transfer import slack
 from hubbub.core.mrkdwn import convert
+from hubbub.transfer import slack
 from hubbub.transfer.names import channel_name_for, emoji_for, username_for
 from hubbub.transfer.records import ChannelPlan, Plan
 from hubbub.transfer.report import Refused

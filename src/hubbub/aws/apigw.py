@@ -37,6 +37,16 @@ def body(event: Event) -> bytes:
     return raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
 
 
+def header(event: Event, name: str) -> str | None:
+    """A request header of an HTTP API event (API Gateway lower-cases names)."""
+    value = (event.get("headers") or {}).get(name.lower())
+    return None if value is None else str(value)
+
+
+def path_parameter(event: Event, name: str) -> str:
+    return str((event.get("pathParameters") or {}).get(name, ""))
+
+
 def management_endpoint(event: Event) -> str:
     override = os.environ.get(ENDPOINT_ENV)
     if override:
@@ -105,15 +115,26 @@ def websocket_event(
     return event
 
 
-def http_event(method: str, path: str, *, domain: str, stage: str) -> Event:
-    """An HTTP API (payload format 2.0) event, as for `GET /ping`."""
+def http_event(
+    method: str,
+    path: str,
+    *,
+    domain: str,
+    stage: str,
+    route: str | None = None,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> Event:
+    """An HTTP API (payload format 2.0) event, as for `GET /ping`; `route`
+    is the route's path when it has `params` (`/hooks/{secret}`)."""
     now = int(time.time() * 1000)
-    return {
+    event: Event = {
         "version": "2.0",
-        "routeKey": f"{method} {path}",
+        "routeKey": f"{method} {route or path}",
         "rawPath": path,
         "rawQueryString": "",
-        "headers": {},
+        "headers": {k.lower(): v for k, v in (headers or {}).items()},
         "requestContext": {
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1"},
             "domainName": domain,
@@ -123,3 +144,9 @@ def http_event(method: str, path: str, *, domain: str, stage: str) -> Event:
         },
         "isBase64Encoded": False,
     }
+    if params:
+        event["pathParameters"] = params
+    if body is not None:  # API Gateway base64-encodes bodies that are not text
+        event["body"] = base64.b64encode(body).decode()
+        event["isBase64Encoded"] = True
+    return event

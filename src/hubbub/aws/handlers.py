@@ -1,6 +1,7 @@
 """The Lambda entry points, one per API Gateway route (see template.yaml):
 `hubbub.aws.handlers.connect`, `.disconnect`, `.default`, `.send_message`,
-`.get_recent_messages` for the WebSocket API, `.ping` for `GET /ping`.
+`.get_recent_messages` for the WebSocket API, `.ping` for `GET /ping` and
+`.incoming_hook` for `POST /hooks/{secret}` on the HTTP API.
 
 The WebSocket ones all run the same gateway (`runtime.Runtime.handle`): a
 frame reaching `sendMessage` is routed by its `action` like any other, so a
@@ -50,7 +51,17 @@ def ping(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
 
 
+def incoming_hook(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """`POST /hooks/{secret}` on the HTTP API: an incoming webhook's post,
+    Slack's body, answered as `hubbub serve` answers it (docs/integrations.md)."""
+    return runtime.current().incoming_hook(event)
+
+
 # routeKey -> handler, as the templates wire them.
+HTTP_ROUTES: dict[str, LambdaHandler] = {
+    "GET /ping": ping,
+    "POST /hooks/{secret}": incoming_hook,
+}
 WEBSOCKET_ROUTES: dict[str, LambdaHandler] = {
     "$connect": connect,
     "$disconnect": disconnect,

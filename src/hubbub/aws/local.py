@@ -10,7 +10,8 @@ One port serves:
 - the Management API the handlers push through: `POST`, `GET`, `DELETE`
   `/@connections/{id}` (410 `GoneException` for unknown ids), which
   `HUBBUB_APIGW_ENDPOINT` points the handlers at;
-- `GET /ping`, through the `ping` handler with an HTTP API event.
+- `GET /ping` and `POST /hooks/{secret}` (an incoming webhook), through
+  their handlers (`handlers.HTTP_ROUTES`) with HTTP API events.
 
 Like API Gateway: frames over 128 KiB close the connection (1009), a `$connect`
 answering other than 2xx refuses the handshake with that status, `DELETE`
@@ -112,6 +113,7 @@ class LocalApiGateway:
         self.app = Starlette(
             routes=[
                 Route("/ping", self.ping, methods=["GET"]),
+                Route("/hooks/{secret}", self.hook, methods=["POST"]),
                 Route("/@connections/{id:path}", self.manage, methods=["GET", "POST", "DELETE"]),
                 Route(
                     "/{stage}/@connections/{id:path}",
@@ -131,6 +133,23 @@ class LocalApiGateway:
     async def ping(self, request: Request) -> Response:
         event = apigw.http_event("GET", "/ping", domain=self.domain, stage=self.stage)
         res = await self.invoke("ping", handlers.ping, event)
+        return Response(
+            res.get("body", ""), status_code=res.get("statusCode", 200), headers=res.get("headers")
+        )
+
+    async def hook(self, request: Request) -> Response:
+        secret = request.path_params["secret"]
+        event = apigw.http_event(
+            "POST",
+            request.url.path,
+            domain=self.domain,
+            stage=self.stage,
+            route="/hooks/{secret}",
+            params={"secret": secret},
+            headers=dict(request.headers),
+            body=await request.body(),
+        )
+        res = await self.invoke("incoming_hook", handlers.incoming_hook, event)
         return Response(
             res.get("body", ""), status_code=res.get("statusCode", 200), headers=res.get("headers")
         )

@@ -24,6 +24,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import orjson
+
 from hubbub.aws import apigw
 from hubbub.aws.connections import ConnectionTable
 from hubbub.aws.driver import LambdaGateway, Response
@@ -32,8 +34,10 @@ from hubbub.aws.push import PushBus, Pusher
 from hubbub.aws.sequencer import Sequencer
 from hubbub.blobs import open_blobs
 from hubbub.config import parse_limits
-from hubbub.core.hub import Hub
+from hubbub.core.hub import Hub, unavailable
+from hubbub.core.ports import StoreError
 from hubbub.core.presence import EachConnection
+from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.limits import GUEST_ROOMS, GuestRooms, Limits
 from hubbub.store.dynamo import DynamoStore
 
@@ -120,6 +124,41 @@ class Runtime:
         if kind == "DISCONNECT":
             return await self.gateway.disconnect(conn)
         return await self.gateway.message(conn, apigw.body(event))
+
+    def incoming_hook(self, event: apigw.Event) -> dict[str, Any]:
+        """`POST /hooks/{secret}` on the HTTP API: what `hubbub serve`
+        answers on the same path (core.hooks), pushed to the channel's
+        WebSocket connections."""
+        return self.run(self._incoming_hook(event))
+
+    async def _incoming_hook(self, event: apigw.Event) -> dict[str, Any]:
+        self.pusher.endpoint = apigw.management_endpoint(event)
+        try:
+            await self._start()
+            data = apigw.body(event)
+            if len(data) > self.settings.limits.max_body_bytes:
+                raise ChatError(
+                    ErrorCode.body_too_large,
+                    f"the body is over {self.settings.limits.max_body_bytes} bytes",
+                )
+            await self.hub.hooks.post(
+                apigw.path_parameter(event, "secret"),
+                data,
+                apigw.header(event, "content-type") or "",
+                idempotency_key=apigw.header(event, "idempotency-key"),
+            )
+        except (ChatError, StoreError) as exc:
+            err = exc if isinstance(exc, ChatError) else unavailable(exc)
+            return {
+                "statusCode": err.code.status,
+                "headers": {"content-type": "application/json", **err.http_headers()},
+                "body": orjson.dumps({"error": err.body()}).decode(),
+            }
+        return {
+            "statusCode": 200,
+            "headers": {"content-type": "text/plain; charset=utf-8"},
+            "body": "ok",
+        }
 
     def close(self) -> None:
         if self._started:

@@ -59,7 +59,7 @@ def read_body(body: bytes, content_type: str) -> dict[str, Any]:
     raw: bytes | str = body
     if media == "application/x-www-form-urlencoded" and body.lstrip()[:1] != b"{":
         try:
-            form = urllib.parse.parse_qs(body.decode(), strict_parsing=True)
+            form = urllib.parse.parse_qs(body.decode(), keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError):
             form = {}
         if "payload" not in form:
@@ -177,16 +177,23 @@ class Hooks:
     # --- posting -----------------------------------------------------------------------
 
     async def post(
-        self, secret: str, body: Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        secret: str,
+        data: bytes,
+        content_type: str,
+        *,
+        idempotency_key: str | None = None,
     ) -> StoredMessage:
-        """Post a Slack incoming-webhook body through the hook `secret` names.
-        With `idempotency_key`, a retry returns the first post (as a send's
+        """Post a Slack incoming-webhook body (`read_body`) through the hook
+        `secret` names: a wrong secret is a 404 whatever the body. With
+        `idempotency_key`, a retry returns the first post (as a send's
         client_id does)."""
         if not secret or len(secret) > MAX_SECRET:
             raise no_hook()
         hook = await self.hub.store.integration_by_key(hook_key(secret))
         if hook is None or hook.kind != "incoming" or hook.channel_id is None:
             raise no_hook()
+        body = read_body(data, content_type)
         poster = await self.hub.user_by_id(hook.user_id)
         if not poster.active:
             raise ChatError(

@@ -205,6 +205,15 @@ class ChatError(Exception):
         self.field = field
         self.retry_after = retry_after
 
+    def http_headers(self) -> dict[str, str]:
+        """The headers an HTTP answer with this error carries."""
+        headers = {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(max(1, round(self.retry_after)))
+        if self.code.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return headers
+
     def body(self) -> dict[str, object]:
         err: dict[str, object] = {"code": self.code.name, "message": self.message}
         if self.field is not None:

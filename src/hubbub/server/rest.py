@@ -796,12 +796,9 @@ async def pins(
 
 
 def error_response(err: ChatError) -> JSONResponse:
-    headers = {}
-    if err.retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(err.retry_after)))
-    if err.code.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse({"error": err.body()}, status_code=err.code.status, headers=headers)
+    return JSONResponse(
+        {"error": err.body()}, status_code=err.code.status, headers=err.http_headers()
+    )
 
 
 async def _chat_error(_: Request, exc: Exception) -> Response:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from hubbub.core.hooks import MAX_HOOK_NAME, MAX_IDEMPOTENCY_KEY, read_body
+from hubbub.core.hooks import MAX_HOOK_NAME, MAX_IDEMPOTENCY_KEY
 from hubbub.protocol.rules import CHANNEL_RE
 from hubbub.server.openapi import Schema, errors
 from hubbub.server.restkit import (
@@ -100,8 +100,12 @@ async def post_hook(
     JSON body (`text`, `blocks`, `attachments`, `username`), or a form whose
     `payload` is that JSON. Answers `ok` as Slack does. A wrong secret is a
     404; the hook's account's send rate applies (429 with `Retry-After`)."""
-    body = read_body(await request.body(), request.headers.get("content-type", ""))
-    await hub.hooks.post(secret, body, idempotency_key=request.headers.get("idempotency-key"))
+    await hub.hooks.post(
+        secret,
+        await request.body(),
+        request.headers.get("content-type", ""),
+        idempotency_key=request.headers.get("idempotency-key"),
+    )
     return PlainTextResponse("ok")
 
 
