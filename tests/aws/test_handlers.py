@@ -370,7 +370,8 @@ def test_an_incoming_hook_posts_to_the_channels_connections(
     assert (res["statusCode"], res["body"]) == (200, "ok")
     event = one(management, "H=")
     assert (event["type"], event["text"]) == ("message", "build [#1](https://ci/1) green")
-    assert event["author"] == {"username": "alice", "display_name": "CI"}
+    assert event["author"] == {"username": "alice", "display_name": "alice"}
+    assert event["shown_name"] == "CI"
 
     form = b"payload=" + json.dumps({"text": "from a form"}).encode()
     res = hook_post(secret, form, **{"Content-Type": "application/x-www-form-urlencoded"})

@@ -97,8 +97,9 @@ async def test_curl_posts_slack_json_into_the_channel_live_and_in_history(
         assert (status, text) == (200, "ok")
         live = await ws.expect("message", channel=channel)
     assert live["text"] == "Build [#1](https://ci.example/1) passed & @here"
-    assert live["author"]["display_name"] == "CI"
+    assert live["shown_name"] == "CI"
     assert live["author"]["username"] == made["poster"]
+    assert live["author"]["display_name"] == made["poster"]  # the account's own, unchanged
     assert (await history(http, ann, channel))[-1][2] == live["text"]
 
 

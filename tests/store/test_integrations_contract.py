@@ -60,7 +60,7 @@ async def test_an_integration_key_is_unique(store: Store) -> None:
     assert [i.id for i in await store.integrations()] == ["b1"]  # nothing half-made
 
 
-async def test_a_shown_name_replaces_the_authors_display_name_on_that_message_only(
+async def test_a_shown_name_is_kept_beside_the_authors_display_name_on_that_message_only(
     store: Store,
 ) -> None:
     ann = await store.create_user("ann", "Ann", "h")
@@ -72,12 +72,11 @@ async def test_a_shown_name_replaces_the_authors_display_name_on_that_message_on
         ]
     )
     assert all(isinstance(m, StoredMessage) for m in out)
-    assert [(m.author, m.author_name) for m in out if isinstance(m, StoredMessage)] == [
-        ("ann", "Build bot"),
-        ("ann", "Ann"),
-    ]
+    assert [
+        (m.author, m.author_name, m.shown_name) for m in out if isinstance(m, StoredMessage)
+    ] == [("ann", "Ann", "Build bot"), ("ann", "Ann", None)]
     stored = await store.messages(ch.id, after=0, limit=10)
-    assert [(m.author, m.author_name, m.text) for m in stored] == [
-        ("ann", "Build bot", "green"),
-        ("ann", "Ann", "mine"),
+    assert [(m.author, m.author_name, m.shown_name, m.text) for m in stored] == [
+        ("ann", "Ann", "Build bot", "green"),
+        ("ann", "Ann", None, "mine"),
     ]

@@ -70,6 +70,8 @@ def message_body(m: StoredMessage) -> dict[str, Any]:
         body["reply_users"] = list(m.reply_users)
     if m.files:
         body["files"] = [file_body(f) for f in m.files]
+    if m.shown_name is not None:
+        body["shown_name"] = m.shown_name
     return body
 
 

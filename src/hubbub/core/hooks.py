@@ -6,7 +6,7 @@ A hook acts as an account: its maker's, or one of their bots' (which is
 added to the channel when the hook is made). Its post is that account's
 message, checked like any other (the account active and a member, the
 channel not archived, the account's send rate), with Slack's `username`
-override as the name shown. Whoever has the URL can post, so the URL is the
+override as the message's `shown_name`. Whoever has the URL can post, so the URL is the
 credential: only its SHA-256 is kept (the integration's key), it is shown
 once, and a wrong one is a 404, as for Slack.
 

@@ -246,6 +246,9 @@ class StoredMessage:
     last_reply_at: int | None = None
     reply_users: tuple[str, ...] = ()
     files: tuple[FileInfo, ...] = ()  # attached files; none once deleted
+    # A user's message shown under another name (an incoming webhook's
+    # `username`); `author_name` stays the account's display name.
+    shown_name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

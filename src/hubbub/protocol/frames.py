@@ -426,6 +426,11 @@ class MessageOut(BaseModel):
         [], description="Who replied, by their first reply; absent when none."
     )
     files: list[FileOut] = Field([], description="Attached files; absent when none.")
+    shown_name: str | None = Field(
+        None,
+        description="The name to show instead of the author's display name (an incoming "
+        "webhook's `username`; the author is still `author`); absent if none.",
+    )
 
 
 class Limits(BaseModel):

@@ -145,7 +145,6 @@ def finish(
             author, author_name = None, x.shown_name or "guest"
         else:
             author, author_name = members[(cid, x.author_id)]
-            author_name = x.shown_name or author_name
         stored.append(
             StoredMessage(
                 cid,
@@ -157,6 +156,7 @@ def finish(
                 x.client_id,
                 x.created_at,
                 files=x.files,
+                shown_name=None if x.author_id is None else x.shown_name,
             )
         )
         files = files_json.dumps(x.files)

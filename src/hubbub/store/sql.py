@@ -439,7 +439,8 @@ class SQLStore(WorkspaceOps, FileOps, SearchOps, IntegrationOps):
                 t.channels.c.name.label("channel"),
                 m.c.seq,
                 t.users.c.username.label("author"),
-                func.coalesce(m.c.guest_name, t.users.c.display_name).label("author_name"),
+                func.coalesce(t.users.c.display_name, m.c.guest_name).label("author_name"),
+                m.c.guest_name,
                 m.c.text,
                 m.c.client_id,
                 m.c.created_at,
@@ -487,6 +488,8 @@ class SQLStore(WorkspaceOps, FileOps, SearchOps, IntegrationOps):
                 last_reply_at=r.last_reply_at,
                 reply_users=repliers.get((r.channel_id, r.seq), ()),
                 files=files_json.loads(r.files),
+                # For a user's message, guest_name is a shown name (see schema).
+                shown_name=r.guest_name if r.author is not None else None,
             )
             for r in rows
         ]

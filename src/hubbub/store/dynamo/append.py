@@ -153,7 +153,6 @@ class DynamoAppender:
                 author, author_name = None, x.shown_name or "guest"
             else:
                 author, author_name = authors[x.author_id]
-                author_name = x.shown_name or author_name
             stored.append(
                 StoredMessage(
                     x.channel_id,
@@ -165,6 +164,7 @@ class DynamoAppender:
                     x.client_id,
                     x.created_at,
                     files=x.files,
+                    shown_name=None if x.author_id is None else x.shown_name,
                 )
             )
 
@@ -249,6 +249,8 @@ class DynamoAppender:
                 item["author"] = S(m.author)
             if m.client_id is not None:
                 item["client_id"] = S(m.client_id)
+            if m.shown_name is not None:
+                item["shown_name"] = S(m.shown_name)
             if files := files_json.dumps(x.files):
                 item["files"] = S(files)
             actions.append(self.tables.put("messages", item, "attribute_not_exists(seq)"))

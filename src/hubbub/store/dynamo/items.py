@@ -137,4 +137,5 @@ def message_of(item: Item, channel: str, *, duplicate: bool = False) -> StoredMe
         last_reply_at=get_int(item, "last_reply_at") if "last_reply_at" in item else None,
         reply_users=tuple(u["S"] for u in item.get("reply_users", {}).get("L", [])),
         files=files_json.loads(get_opt_str(item, "files")),
+        shown_name=get_opt_str(item, "shown_name"),
     )
