@@ -1011,6 +1011,66 @@ def bot_deactivate(server: str | None, profile: str, username: str) -> None:
     _run_client(go, server, profile)
 
 
+# --- incoming webhooks (a login's: docs/integrations.md) -----------------------------------
+
+
+@main.group()
+def hook() -> None:
+    """Incoming webhooks: a URL that posts Slack's webhook JSON into a channel."""
+
+
+@hook.command("create")
+@server_option
+@profile_option
+@click.option("--bot", default=None, help="Post as this bot of yours (added to the channel).")
+@click.argument("channel")
+@click.argument("name")
+def hook_create(server: str | None, profile: str, bot: str | None, channel: str, name: str) -> None:
+    """Make a hook called NAME into CHANNEL and print its URL (shown this once)."""
+
+    async def go(client: Client) -> None:
+        made = await client.create_hook(channel.lstrip("#"), name, bot=bot)
+        click.echo(made["url"])
+        click.echo(
+            f"hook {made['id']} posts into #{made['channel']} as {made['poster']}: "
+            "keep the URL secret",
+            err=True,
+        )
+
+    _run_client(go, server, profile)
+
+
+@hook.command("list")
+@server_option
+@profile_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def hook_list(server: str | None, profile: str, as_json: bool) -> None:
+    """The hooks you made (an admin: every one), never their URLs."""
+
+    async def go(client: Client) -> None:
+        for h in await client.hooks():
+            if as_json:
+                click.echo(json.dumps(h))
+            else:
+                click.echo(f"{h['id']}  {h['name']}  #{h['channel']}  as {h['poster']}")
+
+    _run_client(go, server, profile)
+
+
+@hook.command("delete")
+@server_option
+@profile_option
+@click.argument("hook_id")
+def hook_delete(server: str | None, profile: str, hook_id: str) -> None:
+    """Delete the hook HOOK_ID (as `hook list` shows it): its URL answers 404."""
+
+    async def go(client: Client) -> None:
+        await client.delete_hook(hook_id)
+        click.echo(f"deleted {hook_id}", err=True)
+
+    _run_client(go, server, profile)
+
+
 def _when(ms: int) -> str:
     return "last used " + time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
 

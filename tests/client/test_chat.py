@@ -156,6 +156,41 @@ async def test_send_and_receive(server: Server, users: tuple[str, Rest, str, Res
         assert re.fullmatch(rf"#3 \d\d:\d\d {bob}: hi alice", lines[-1]), lines[-1]
 
 
+async def test_a_webhooks_post_shows_its_name_and_the_account_behind_it(
+    server: Server, users: tuple[str, Rest, str, Rest]
+) -> None:
+    """A Slack-format incoming webhook posted by curl shows up live, under
+    its `username` and the account it posts as."""
+    alice, a, bob, b = users
+    made = await b.call("POST", "/api/hooks", json={"channel": "general", "name": "CI"})
+    async with running(server, a.token) as (app, pilot):
+        await wait_for(pilot, lambda: f"connected as {alice}" in status(app), "connected")
+        out = await asyncio.to_thread(
+            subprocess.run,
+            [
+                "curl",
+                "-sS",
+                "--max-time",
+                "10",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                '{"text": "build 9 *passed*", "username": "Jenkins"}',
+                made["url"],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        )
+        assert out.stdout == "ok"
+        await wait_for(
+            pilot,
+            lambda: f"Jenkins (via {bob}): build 9 *passed*" in pane(app),
+            "the hook's message live",
+        )
+
+
 async def test_markup_is_shown_literally(
     server: Server, users: tuple[str, Rest, str, Rest]
 ) -> None:

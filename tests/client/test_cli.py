@@ -530,3 +530,45 @@ def test_a_bot_and_its_token_from_the_cli_post_from_ci(env: dict[str, str], serv
     assert r.returncode == 0, r.stderr
     assert "session was ended" in one_line_failure(hubbub("send", "-c", "#builds", "x", env=ci))
     assert hubbub("token", "list", "--bot", "ci-bot", env=env).stdout == ""
+
+
+def test_a_hook_made_from_the_cli_takes_slack_json_from_curl(
+    env: dict[str, str], server: Server
+) -> None:
+    """`hubbub hook create` prints a URL that a CI job's curl posts to."""
+    assert hubbub("register", "-u", "ann", env=env).returncode == 0
+    with httpx.Client(base_url=server.url) as http:
+        r = http.post("/api/channels", json={"name": "deploys"}, headers=auth(token_of(env)))
+        assert r.status_code == 201
+    r = hubbub("hook", "create", "#deploys", "CI", env=env)
+    assert r.returncode == 0, r.stderr
+    url = r.stdout.strip()
+    assert url.startswith(f"{server.url}/hooks/") and "posts into #deploys as ann" in r.stderr
+    out = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            '{"text": "deployed <https://ci/7|#7>"}',
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
+    )
+    assert out.stdout == "ok"
+    assert history(server.url, token_of(env), "deploys") == [("ann", "deployed [#7](https://ci/7)")]
+
+    r = hubbub("hook", "list", env=env)
+    (line,) = r.stdout.splitlines()
+    hook_id = line.split()[0]
+    assert "CI  #deploys  as ann" in line and url.rsplit("/", 1)[1] not in r.stdout
+    assert hubbub("hook", "delete", hook_id, env=env).returncode == 0
+    assert hubbub("hook", "list", env=env).stdout == ""
+    r = hubbub("hook", "delete", hook_id, env=env)
+    assert one_line_failure(r) == "Error: no such hook", r.stderr

@@ -40,6 +40,7 @@ from textual.widgets import Input, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
 from hubbub.client.attachments import describe, human_size
+from hubbub.client.authors import author_label
 from hubbub.client.results import result_text
 from hubbub.client.sdk import Client, HubbubError
 from hubbub.client.targets import Target, open_target, parse_target
@@ -259,7 +260,7 @@ def format_line(m: frames.MessageOut, me: str | None = None) -> Text:
     what /edit, /delete and /react take. Then ` (edited)` if it was; a deleted
     one is `(message deleted)`; its reactions, `👍 2  🎉 1`, on a line below
     (yours in bold)."""
-    who = m.author.username or f"{m.author.display_name} (guest)"
+    who = author_label(m)
     line = Text.assemble((f"#{m.seq} {_stamp(m.created_at)}", "dim"), " ")
     action = action_of(m)
     if m.deleted:

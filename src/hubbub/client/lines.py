@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from hubbub.client.attachments import describe
+from hubbub.client.authors import author_label
 from hubbub.client.sdk import Client
 from hubbub.protocol import frames
 
@@ -18,7 +19,7 @@ def format_message(m: frames.MessageOut, as_json: bool) -> str:
     if as_json:
         return json.dumps(m.model_dump(exclude={"type"}), ensure_ascii=False)
     stamp = time.strftime("%H:%M", time.localtime(m.created_at / 1000))
-    who = m.author.username or f"{m.author.display_name} (guest)"
+    who = author_label(m)
     if m.deleted:
         text = "(message deleted)"
     else:

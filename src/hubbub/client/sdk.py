@@ -335,6 +335,24 @@ class Client:
             "PUT", f"/api/bots/{seg(username)}/active", json={"active": active}
         )
 
+    # --- incoming webhooks (a login's; docs/integrations.md) ---------------------------
+
+    async def create_hook(
+        self, channel: str, name: str, *, bot: str | None = None
+    ) -> dict[str, Any]:
+        """An incoming webhook into `channel`, posting as you or as `bot`; its
+        `url` is shown this once (POST Slack's JSON to it, no token)."""
+        body: dict[str, Any] = {"channel": channel, "name": name}
+        if bot is not None:
+            body["bot"] = bot
+        return await self.request("POST", "/api/hooks", json=body)  # type: ignore[no-any-return]
+
+    async def hooks(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/api/hooks")  # type: ignore[no-any-return]
+
+    async def delete_hook(self, hook_id: str) -> None:
+        await self.request("DELETE", f"/api/hooks/{seg(hook_id)}")
+
     async def set_role(self, username: str, role: str) -> dict[str, Any]:
         return await self.request(  # type: ignore[no-any-return]
             "PUT", f"/api/users/{seg(username)}/role", json={"role": role}

@@ -1,0 +1,16 @@
+"""How a message's author is named in the terminal and in line mode."""
+
+from __future__ import annotations
+
+from hubbub.protocol import frames
+
+
+def author_label(m: frames.MessageOut) -> str:
+    """The username; a guest's own name, marked; an incoming webhook's
+    `shown_name` with the account that posted it, so that a hook cannot
+    pass for a person."""
+    if not m.author.username:
+        return f"{m.author.display_name} (guest)"
+    if m.shown_name:
+        return f"{m.shown_name} (via {m.author.username})"
+    return m.author.username
