@@ -217,6 +217,16 @@ def main() -> None:
     metavar="NAME=VALUE",
     help="Override a limit, e.g. --limit messages_per_second=50 (see docs/protocol.md).",
 )
+@click.option(
+    "--outbound-allow",
+    "outbound_allow",
+    envvar="HUBBUB_OUTBOUND_ALLOW",
+    multiple=True,
+    metavar="CIDR",
+    help="Addresses that custom commands and webhooks may call although they are "
+    "loopback or private, e.g. 10.0.0.0/8 or 127.0.0.1 (repeatable or comma-separated) "
+    "[default: public addresses only].",
+)
 @click.option("--log-level", envvar="HUBBUB_LOG_LEVEL", default="info", show_default=True)
 @click.option(
     "--access-log/--no-access-log",
@@ -239,11 +249,18 @@ def serve(
     allowed_origins: tuple[str, ...],
     public_urls: tuple[str, ...],
     limits: tuple[str, ...],
+    outbound_allow: tuple[str, ...],
     log_level: str,
     access_log: bool,
 ) -> None:
     """Run the server (HTTP and WebSocket on one port)."""
+    from hubbub.outbound import parse_allow
     from hubbub.server.run import run
+
+    try:
+        allowed = parse_allow(outbound_allow)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--outbound-allow") from None
 
     try:
         parsed = parse_limits(limits)
@@ -275,6 +292,7 @@ def serve(
                 allowed_origins=origins,
                 public_urls=urls,
                 limits=parsed,
+                outbound_allow=tuple(str(net) for net in allowed),
                 log_level=log_level,
                 access_log=access_log,
             )

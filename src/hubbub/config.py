@@ -32,6 +32,8 @@ class Settings:
     # proxy; none given: where it listens (see `public_origins`).
     public_urls: tuple[str, ...] = ()
     limits: Limits = dataclasses.field(default_factory=Limits)
+    # Networks (CIDR) that outgoing requests may reach although not public.
+    outbound_allow: tuple[str, ...] = ()
     log_level: str = "info"
     access_log: bool = False  # one line per HTTP request (--access-log)
 
@@ -52,6 +54,12 @@ class Settings:
         if self.public_urls:
             return tuple(dict.fromkeys(origin_of(url) for url in self.public_urls))
         return listening_origins(self.host, self.port)
+
+    @property
+    def public_url(self) -> str:
+        """The first URL this server is reached at (for links it hands out,
+        such as a slash command's response_url)."""
+        return self.public_urls[0] if self.public_urls else self.public_origins[0]
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

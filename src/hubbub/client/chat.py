@@ -84,7 +84,7 @@ Commands:
   /retry                   send your messages marked "not sent" again
   /discard                 drop your messages marked "not sent"
   /more                    load older messages (also Page Up at the top)
-  /help                    this help
+  /help                    this help, and the server's commands (/shrug, custom ones...)
   /quit                    leave hubbub chat (also Ctrl+Q)
   //text                   send a message that starts with "/"
 Keys: Ctrl+N / Ctrl+P or Alt+Down / Alt+Up switch channel; Page Up / Page Down scroll;
@@ -1042,6 +1042,9 @@ class ChatApp(App[None]):
                 self.system(f"{event.user} {verb} {self.label(event.channel)}")
         elif isinstance(event, frames.Subscribed):
             self._resubscribed(event)
+        elif isinstance(event, frames.EphemeralEvent):  # a command's later answer
+            for text_line in event.text.splitlines():
+                self.system(f"{event.command} in {self.label(event.channel)}: {text_line}")
         elif isinstance(event, frames.Error):
             self.show_error(f"{event.message} ({event.code})")
 
@@ -1181,8 +1184,8 @@ class ChatApp(App[None]):
         elif line.startswith("/"):
             cmd, _, rest = line[1:].partition(" ")
             handler = self.SLASH_COMMANDS.get(cmd.lower())
-            if handler is None:
-                self.show_error(f"unknown command /{cmd} (try /help)")
+            if handler is None:  # the server's: /shrug, /invite, custom ones
+                await self.cmd_on_server(line)
                 return
             await handler(self, rest.strip())
         else:
@@ -1623,6 +1626,29 @@ class ChatApp(App[None]):
     async def cmd_help(self, rest: str) -> None:
         for line in HELP.splitlines():
             self.system(line)
+        # The server runs the others (its built-ins and custom commands).
+        theirs = [
+            c
+            for c in await self.client.available_commands()
+            if c["command"].lstrip("/") not in self.SLASH_COMMANDS
+        ]
+        if theirs:
+            self.system("On the server:")
+            for c in theirs:
+                self.system(f"  {c['usage']:<24} {c['description']}")
+
+    async def cmd_on_server(self, line: str) -> None:
+        """A command this app does not know: the server runs it in the active
+        channel; its answer for you is shown here, never stored."""
+        name = self.active
+        if name is None:
+            self.show_error("no channel open: /join #name first")
+            return
+        result = await self.client.command(name, line)
+        if result.message is not None:
+            self._got_message(result.message)
+        for text_line in result.text.splitlines():
+            self.system(text_line)
 
     async def cmd_quit(self, rest: str) -> None:
         self.exit()

@@ -539,6 +539,24 @@ class Client:
         body = await self.request("POST", url, json={"seq": seq})
         return int(body["last_read"])
 
+    async def command(
+        self, channel: str, text: str, *, client_id: str | None = None
+    ) -> frames.CommandResult:
+        """Run the slash command `text` (`/shrug ok`) in `channel`: a built-in
+        or a custom one. Its `text` is for you only; what it posted in the
+        channel is its `message` (and arrives as an event too)."""
+        body: dict[str, Any] = {"text": text}
+        if client_id is not None:
+            body["client_id"] = client_id
+        got = await self.request("POST", f"/api/channels/{seg(channel)}/commands", json=body)
+        return frames.CommandResult.model_validate(
+            {"type": "command_result", "id": None, "channel": channel, **got}
+        )
+
+    async def available_commands(self) -> list[dict[str, Any]]:
+        """The commands you can run (`command`, `usage`, `description`, `custom`)."""
+        return await self.request("GET", "/api/commands")  # type: ignore[no-any-return]
+
     async def pins(self, channel: str, *, limit: int = 100) -> list[frames.MessageOut]:
         """The channel's pinned messages, the most recently pinned first."""
         page = await self.request(

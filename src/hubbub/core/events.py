@@ -3,10 +3,13 @@ orjson; tests check each against `protocol.frames`). Also the bus topics."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubbub.core.models import Channel, FileInfo, FollowedThread, StoredMessage, User
 from hubbub.protocol.limits import Limits
+
+if TYPE_CHECKING:
+    from hubbub.core.commands import Answer
 
 
 def channel_topic(channel_id: int) -> str:
@@ -166,6 +169,19 @@ def pins(frame_id: str | int | None, channel: Channel, rows: list[StoredMessage]
         "id": frame_id,
         "channel": channel.name,
         "messages": [message_body(m) for m in rows],
+    }
+
+
+def command_result(frame_id: str | int | None, channel: str, answer: Answer) -> dict[str, Any]:
+    """A slash command's answer (protocol.frames.CommandResult)."""
+    return {
+        "type": "command_result",
+        "id": frame_id,
+        "channel": channel,
+        "command": answer.command,
+        "response_type": answer.response_type,
+        "text": answer.text,
+        "message": None if answer.message is None else message_body(answer.message),
     }
 
 

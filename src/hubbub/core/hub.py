@@ -19,6 +19,8 @@ from hubbub.core.accounts import Accounts, Identity
 from hubbub.core.accounts import user_body as accounts_user_body
 from hubbub.core.admin import Admin
 from hubbub.core.checks import archived, check_channel_name, not_found
+from hubbub.core.commands import Commands
+from hubbub.core.custom_commands import CustomCommands
 from hubbub.core.files import Files
 from hubbub.core.hooks import Hooks
 from hubbub.core.mentions import mentioned_names
@@ -49,6 +51,7 @@ from hubbub.core.ports import (
     Counters,
     Directory,
     NameTaken,
+    Outbound,
     Store,
     StoreError,
 )
@@ -140,6 +143,8 @@ class Hub:
         registration: Registration = "open",
         members_may_invite: bool = False,
         blobs: Blobs | None = None,
+        outbound: Outbound | None = None,
+        public_url: str = "http://127.0.0.1:8000",
     ) -> None:
         self.store = store
         self.bus = bus
@@ -183,6 +188,13 @@ class Hub:
         self.admin = Admin(self)  # roles, deactivation, channels, the audit log
         self.tokens = Tokens(self)  # API tokens and bots
         self.hooks = Hooks(self)  # incoming webhooks
+        # Slash commands: the built-ins, and custom ones calling out through
+        # `outbound` (None: none can run). `public_url`: where this server is
+        # reached, for the response_url a command's server is given.
+        self.outbound = outbound
+        self.public_url = public_url.rstrip("/")
+        self.commands = Commands(self)
+        self.custom_commands = CustomCommands(self)
         self.searcher = Searcher(self)  # full-text search of what one may read
         self.files = Files(self, blobs)  # uploads and downloads (none without blobs)
         # Send-path caches (see _sendable): channel name -> id, which never

@@ -10,6 +10,7 @@ only this module, never a backend.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import NamedTuple, Protocol
 
@@ -408,6 +409,36 @@ class BlobNotFound(BlobError):
 
 class BlobTooLarge(BlobError):
     """A write went past its `max_bytes`: nothing was kept."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutboundAnswer:
+    status: int
+    content_type: str
+    body: bytes  # at most the caller's `max_bytes`
+
+
+class OutboundError(Exception):
+    """An outgoing request that got no usable answer; the message says why
+    (timed out, refused, a redirect, a private address not allowed...)."""
+
+
+class Outbound(Protocol):
+    """HTTP requests hubbub makes to other servers (custom slash commands,
+    outgoing webhooks), through a guard against server-side request forgery:
+    only http(s), never a redirect, and no loopback, private or link-local
+    address unless the operator allowed it."""
+
+    def check(self, url: str) -> None:
+        """Raise OutboundError if `url` is not one this server would call
+        (its scheme, or a literal address not allowed); no I/O."""
+
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, timeout: float, max_bytes: int
+    ) -> OutboundAnswer:
+        """POST `body`; OutboundError when no answer came in `timeout`
+        seconds, the connection failed, the address is not allowed, or the
+        answer was a redirect or longer than `max_bytes`."""
 
 
 class Blobs(Protocol):

@@ -123,6 +123,12 @@ class ErrorCode(enum.Enum):
         "This deployment cannot do this (search on DynamoDB, uploads through the WebSocket "
         "where the blob store has no presigned uploads): see docs/deploy-aws.md.",
     )
+    integration_failed = _Err(
+        502,
+        "A custom command's (or webhook's) server did not answer in time, answered with an "
+        "error, a redirect or not Slack's JSON, or its URL is one this server does not call "
+        "(a private address not allowed): the message says which.",
+    )
     unavailable = _Err(
         503, "Storage is unreachable; the message was NOT stored and no ack was sent: retry."
     )

@@ -300,6 +300,18 @@ class GetRecentMessages(ClientFrame):
     room_name: str | None = None
 
 
+class Command(ClientFrame):
+    """Run a slash command in `channel` (`text` is the whole line, `/shrug
+    ok`): a built-in or a custom one an admin registered (docs/integrations.md).
+    The answer is a `command_result`; what it posts in the channel arrives
+    as a `message` too. `client_id` makes a retried in-channel post safe."""
+
+    action: Literal["command"]
+    channel: ChannelName
+    text: Annotated[str, Field(min_length=2, max_length=10_000, pattern=r"^/[^\s/]")]
+    client_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
 CLIENT_FRAMES: tuple[type[ClientFrame], ...] = (
     Auth,
     Subscribe,
@@ -326,6 +338,7 @@ CLIENT_FRAMES: tuple[type[ClientFrame], ...] = (
     Ping,
     SendMessage,
     GetRecentMessages,
+    Command,
 )
 ACTIONS: dict[str, type[ClientFrame]] = {
     f.model_fields["action"].annotation.__args__[0]: f  # type: ignore[union-attr]
@@ -750,6 +763,31 @@ class Error(ServerFrame):
     retry_after: float | None = None
 
 
+class CommandResult(ServerFrame):
+    """A slash command's answer. `ephemeral`: `text` is for you only (on this
+    connection; never stored). `in_channel`: `message` was posted in the
+    channel for everyone (and `text` may say more, for you)."""
+
+    type: Literal["command_result"]
+    id: FrameId | None
+    channel: str
+    command: str = Field(description="The command, e.g. `/shrug`.")
+    response_type: Literal["ephemeral", "in_channel"]
+    text: str
+    message: MessageOut | None = None
+
+
+class EphemeralEvent(ServerFrame):
+    """A message for you only, in `channel`, never stored: a custom command's
+    later answer (through its `response_url`), on each of your connections."""
+
+    type: Literal["ephemeral"]
+    channel: str
+    command: str
+    text: str
+    shown_name: str | None = Field(None, description="Who answers (the command's account).")
+
+
 class TutorialMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user_name: str
@@ -793,6 +831,8 @@ SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Pong,
     Ok,
     Error,
+    CommandResult,
+    EphemeralEvent,
     TutorialMessages,
 )
 

@@ -18,6 +18,7 @@ from hubbub.blobs import open_blobs
 from hubbub.bus import open_bus, open_counters, open_directory
 from hubbub.config import Settings
 from hubbub.core.hub import Hub
+from hubbub.outbound import HttpOutbound, parse_allow
 from hubbub.server import apidocs, rest
 from hubbub.server.bodylimit import BodyLimit
 from hubbub.server.fanout import Fanout
@@ -29,7 +30,7 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 class WebMount(Mount):
-    """The static web client at "/", except under /api and /hooks and on the
+    """The static web client at "/", except under /api, /hooks and /commands and on the
     app's own paths (/healthz, /docs...): there a path that exists with another method
     must still answer 405 (or OPTIONS), not the client's 404."""
 
@@ -39,7 +40,7 @@ class WebMount(Mount):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         path = scope.get("path", "")
-        if path.startswith(("/api", "/hooks/")) or path in self.owned:
+        if path.startswith(("/api", "/hooks/", "/commands/")) or path in self.owned:
             return Match.NONE, {}
         return super().matches(scope)
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         from hubbub.store import open_store
 
         store = open_store(settings.store_url)
+        outbound = HttpOutbound(parse_allow(settings.outbound_allow))
         bus = open_bus(settings.bus_url)
         hub = Hub(
             store,
@@ -73,6 +75,8 @@ def create_app(settings: Settings) -> FastAPI:
             directory=open_directory(settings.bus_url, settings.limits.presence_ttl),
             counters=open_counters(settings.bus_url),
             blobs=open_blobs(settings.blobs_url),
+            outbound=outbound,
+            public_url=settings.public_url,
         )
         await hub.start()
         fanout = Fanout(bus, hub)
@@ -85,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
             await gateway.stop()
             await bus.close()
             await hub.stop()
+            await outbound.close()
 
     app = API(
         title="hubbub",

@@ -38,6 +38,7 @@ from hubbub.server import methods
 from hubbub.server.openapi import API, Schema, alternation, errors, operations
 from hubbub.server.rest_account import account
 from hubbub.server.rest_admin import admin, channel_admin
+from hubbub.server.rest_commands import command_replies, commands_api, document_respond
 from hubbub.server.rest_files import files as files_api
 from hubbub.server.rest_hooks import document_post, hook_posts, hooks_api
 from hubbub.server.rest_search import search_api
@@ -877,11 +878,14 @@ def install(app: API, limits: Limits) -> None:
     app.include_router(tokens_api)
     app.include_router(hooks_api)
     app.include_router(hook_posts)
+    app.include_router(commands_api)
+    app.include_router(command_replies)
     app.include_router(files_api)
     app.include_router(search_api)
     app.openapi_patches.append(functools.partial(document_limits, limits=limits))
     app.openapi_patches.append(document_emoji)
     app.openapi_patches.append(document_post)
+    app.openapi_patches.append(document_respond)
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -29,7 +29,7 @@ hooks_api = APIRouter(prefix="/api", route_class=AuthFirstRoute)
 # The Slack-shaped URL, outside /api: no token, the secret is the credential.
 hook_posts = APIRouter()
 
-_SLACK_BODY: dict[str, Any] = {
+SLACK_BODY: dict[str, Any] = {
     "type": "object",
     "description": "Slack's incoming-webhook body. `blocks` and `attachments` degrade "
     "to their text; `icon_emoji`, `icon_url`, `channel` and `thread_ts` are accepted "
@@ -56,7 +56,7 @@ POST_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": _SLACK_BODY},
+            "application/json": {"schema": SLACK_BODY},
             "application/x-www-form-urlencoded": {
                 "schema": {
                     "type": "object",

@@ -244,6 +244,13 @@ async def on_get_recent(engine: Engine, conn: Conn, frame: f.GetRecentMessages) 
     await tutorial.get_recent_messages(engine.hub, conn, frame)
 
 
+async def on_command(engine: Engine, conn: Conn, frame: f.Command) -> None:
+    answer = await engine.hub.commands.run(
+        _user(conn), frame.channel, frame.text, client_id=frame.client_id
+    )
+    conn.send(events.command_result(frame.id, frame.channel, answer))
+
+
 ROUTES: dict[type[f.ClientFrame], Handler] = {
     f.Auth: on_auth,
     f.Subscribe: on_subscribe,
@@ -270,6 +277,7 @@ ROUTES: dict[type[f.ClientFrame], Handler] = {
     f.Ping: on_ping,
     f.SendMessage: on_send_message,
     f.GetRecentMessages: on_get_recent,
+    f.Command: on_command,
 }
 assert set(ROUTES) == set(f.CLIENT_FRAMES), "every client frame needs a route"
 
