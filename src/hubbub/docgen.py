@@ -137,6 +137,7 @@ CLIENT_EXAMPLES: dict[type[f.ClientFrame], dict[str, Any]] = {
         "content": "hi all",
     },
     f.GetRecentMessages: {"action": "getRecentMessages", "room_name": "lobby"},
+    f.Command: {"action": "command", "id": 18, "channel": "general", "text": "/shrug ok"},
 }
 
 CLIENT_REPLIES: dict[type[f.ClientFrame], str] = {
@@ -195,6 +196,11 @@ CLIENT_REPLIES: dict[type[f.ClientFrame], str] = {
         'one of them) get `{"messages": [...]}`, its native subscribers get `message`.'
     ),
     f.GetRecentMessages: '`{"messages": [...]}` (no `id` echoed).',
+    f.Command: (
+        "`command_result`; what it posts in the channel arrives as `message` too. An "
+        "unknown command is `not_found`; a custom command whose server fails (too slow, "
+        "an error, junk, a redirect, an address not allowed) `integration_failed`."
+    ),
 }
 
 # A thread: message 42 with one reply, 44 (its root's change took 45).
@@ -354,6 +360,21 @@ SERVER_EXAMPLES: dict[type[f.ServerFrame], dict[str, Any]] = {
         "message": "slow down",
         "retry_after": 0.1,
     },
+    f.CommandResult: {
+        "type": "command_result",
+        "id": 18,
+        "channel": "general",
+        "command": "/shrug",
+        "response_type": "in_channel",
+        "text": "",
+        "message": {**_MSG, "text": "ok ¯\\_(ツ)_/¯", "client_id": None},
+    },
+    f.EphemeralEvent: {
+        "type": "ephemeral",
+        "channel": "general",
+        "command": "/deploy",
+        "text": "staging is live",
+    },
     f.TutorialMessages: {"messages": [{"user_name": "alice", "content": "hi all"}]},
 }
 
@@ -411,6 +432,11 @@ SERVER_SENT: dict[type[f.ServerFrame], str] = {
     f.Pong: "Answers `ping`.",
     f.Ok: "Answers `read`, and `typing` with an `id`.",
     f.Error: "Answers any frame that failed; the connection stays open.",
+    f.CommandResult: "Answers `command`.",
+    f.EphemeralEvent: (
+        "To all of the user's connections: a custom command's later answer through its "
+        "`response_url` (never stored)."
+    ),
     f.TutorialMessages: (
         "On tutorial connections: one per new message in the room, and the answer "
         "to `getRecentMessages`."
@@ -610,6 +636,7 @@ CLIENT_ANSWERS: dict[type[f.ClientFrame], tuple[type[f.ServerFrame], ...]] = {
     f.Ping: (f.Pong,),
     f.SendMessage: (),
     f.GetRecentMessages: (f.TutorialMessages,),
+    f.Command: (f.CommandResult,),
 }
 
 # What a tutorial guest can be sent: its room's pushes, `pong` and errors. A

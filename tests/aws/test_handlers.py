@@ -20,6 +20,7 @@ from hubbub.aws.local import select_route
 from hubbub.core.events import channel_topic
 from hubbub.protocol.limits import Limits
 from hubbub.store.dynamo import DynamoStore
+from receiver import Reply, receiving
 from support import check_frame
 
 from .conftest import ManagementApi, store_url
@@ -49,6 +50,9 @@ def lam(
     monkeypatch.setenv("HUBBUB_GUEST_ROOMS", "create")
     monkeypatch.setenv(apigw.ENDPOINT_ENV, management.endpoint)
     monkeypatch.delenv("HUBBUB_LIMIT", raising=False)
+    # Custom commands' servers are the tests' own, on 127.0.0.1.
+    monkeypatch.setenv("HUBBUB_OUTBOUND_ALLOW", "127.0.0.1")
+    monkeypatch.setenv("HUBBUB_PUBLIC_URL", "https://efgh5678.execute-api.us-east-1.amazonaws.com")
     runtime.reset()
     rt = runtime.current()
     rt.run(rt._start())
@@ -387,6 +391,50 @@ def test_an_incoming_hook_posts_to_the_channels_connections(
         assert wrong["statusCode"] == status, wrong
         assert json.loads(wrong["body"])["error"]["code"] == code
     assert management.take("H=") == []
+
+
+def test_a_custom_command_answers_on_the_websocket_api_now_and_later(
+    lam: runtime.Runtime, management: ManagementApi
+) -> None:
+    _, login = lam.run(lam.hub.register("alice", "correct horse"))  # the owner
+    identity = lam.run(lam.hub.authenticate(login))
+    with receiving() as receiver:
+        lam.run(lam.hub.custom_commands.create(identity, "deploy", f"{receiver.url}/x"))
+        receiver.answer = lambda req: Reply(body=b'{"text": "on it"}')
+        assert connect("C=", token=login)["statusCode"] == 200
+        send("C=", {"action": "subscribe", "channel": "general", "since": 0, "id": 1})
+        assert one(management, "C=")["type"] == "subscribed"
+        send("C=", {"action": "command", "channel": "general", "text": "/deploy prod", "id": 2})
+        answer = one(management, "C=")
+        assert (answer["type"], answer["response_type"], answer["text"]) == (
+            "command_result",
+            "ephemeral",
+            "on it",
+        )
+        form = receiver.next().form
+        assert form["text"] == "prod" and form["user_name"] == "alice"
+    respond_url = form["response_url"]
+    prefix = "https://efgh5678.execute-api.us-east-1.amazonaws.com"
+    assert respond_url.startswith(prefix + "/commands/respond/")
+    path = respond_url.removeprefix(prefix)
+    event = apigw.http_event(
+        "POST",
+        path,
+        domain="efgh5678.execute-api.us-east-1.amazonaws.com",
+        stage="$default",
+        route="/commands/respond/{token}",
+        params={"token": path.rsplit("/", 1)[1]},
+        headers={"content-type": "application/json"},
+        body=b'{"response_type": "in_channel", "text": "prod is live"}',
+    )
+    res = handlers.HTTP_ROUTES[event["routeKey"]](event, None)
+    assert (res["statusCode"], res["body"]) == (200, "ok")
+    live = one(management, "C=")
+    assert (live["type"], live["text"], live["author"]["username"]) == (
+        "message",
+        "prod is live",
+        "alice",
+    )
 
 
 def test_an_api_token_signs_in_within_its_scopes_until_revoked(

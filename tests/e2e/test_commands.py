@@ -60,7 +60,7 @@ async def register_command(
     http: httpx.AsyncClient, owner: str, name: str, url: str, **extra: Any
 ) -> dict[str, Any]:
     r = await http.post(
-        "/api/commands", json={"command": name, "url": url, **extra}, headers=auth(owner)
+        "/api/custom-commands", json={"command": name, "url": url, **extra}, headers=auth(owner)
     )
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
@@ -287,21 +287,31 @@ async def test_managing_custom_commands_is_for_admins(
 ) -> None:
     ann = await register(http, unique("ann"))
     body = {"command": "/mine", "url": receiver.url}
-    api_error(await http.post("/api/commands", json=body, headers=auth(ann)), 403, "forbidden")
-    api_error(await http.get("/api/commands/custom", headers=auth(ann)), 403, "forbidden")
-    r = await http.post("/api/commands", json={**body, "command": "/shrug"}, headers=auth(owner))
+    api_error(
+        await http.post("/api/custom-commands", json=body, headers=auth(ann)), 403, "forbidden"
+    )
+    api_error(await http.get("/api/custom-commands", headers=auth(ann)), 403, "forbidden")
+    r = await http.post(
+        "/api/custom-commands", json={**body, "command": "/shrug"}, headers=auth(owner)
+    )
     api_error(r, 409, "conflict")
-    r = await http.post("/api/commands", json={**body, "url": "ftp://x/"}, headers=auth(owner))
+    r = await http.post(
+        "/api/custom-commands", json={**body, "url": "ftp://x/"}, headers=auth(owner)
+    )
     api_error(r, 400, "invalid_input")
     name = unique("gone").replace("-", "")
     await register_command(http, owner, name, receiver.url)
     again = {"command": name, "url": receiver.url}
-    api_error(await http.post("/api/commands", json=again, headers=auth(owner)), 409, "conflict")
-    listed = (await http.get("/api/commands/custom", headers=auth(owner))).json()
+    api_error(
+        await http.post("/api/custom-commands", json=again, headers=auth(owner)), 409, "conflict"
+    )
+    listed = (await http.get("/api/custom-commands", headers=auth(owner))).json()
     assert f"/{name}" in {c["command"] for c in listed}
-    r = await http.delete(f"/api/commands/{name}", headers=auth(owner))
+    r = await http.delete(f"/api/custom-commands/{name}", headers=auth(owner))
     assert r.status_code == 204
-    api_error(await http.delete(f"/api/commands/{name}", headers=auth(owner)), 404, "not_found")
+    api_error(
+        await http.delete(f"/api/custom-commands/{name}", headers=auth(owner)), 404, "not_found"
+    )
     channel = unique("after")
     await create_channel(http, ann, channel)
     api_error(await run(http, ann, channel, f"/{name}"), 404, "not_found")
@@ -321,7 +331,7 @@ async def test_private_addresses_are_refused_unless_allowed(tmp_path: Path) -> N
                 "http://169.254.169.254/",
             ):
                 r = await http.post(
-                    "/api/commands", json={"command": "/x", "url": url}, headers=auth(owner)
+                    "/api/custom-commands", json={"command": "/x", "url": url}, headers=auth(owner)
                 )
                 err = api_error(r, 400, "invalid_input")
                 assert "--outbound-allow" in err["message"]

@@ -49,6 +49,7 @@ VALID: dict[str, dict[str, Any]] = {
     "ping": {"action": "ping"},
     "sendMessage": {"action": "sendMessage", "content": "hello"},
     "getRecentMessages": {"action": "getRecentMessages"},
+    "command": {"action": "command", "channel": "general", "text": "/shrug"},
 }
 
 INPUT_CODES = {
@@ -258,6 +259,9 @@ def test_missing_required_field(action: str, name: str) -> None:
         ({**VALID["sendMessage"], "content": None}, "content"),
         ({**VALID["sendMessage"], "room_name": 5}, "room_name"),
         ({**VALID["getRecentMessages"], "room_name": ["lobby"]}, "room_name"),
+        ({**VALID["command"], "text": "shrug"}, "text"),
+        ({**VALID["command"], "text": "//shrug"}, "text"),
+        ({**VALID["command"], "text": 5}, "text"),
     ],
 )
 def test_wrong_type_or_value(obj: dict[str, Any], field: str) -> None:

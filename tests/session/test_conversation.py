@@ -397,6 +397,33 @@ async def test_send_ack_duplicate_and_the_message_event(drv: Driver) -> None:
         await fence(b)
 
 
+async def test_a_slash_command_answers_its_caller_and_posts_for_everyone(drv: Driver) -> None:
+    """The built-ins run on the server, for every driver: an ephemeral answer
+    reaches the caller's frame only; an in-channel one is a message."""
+    alice, bob = await drv.account("alice"), await drv.account("bob")
+    general = await drv.channel("general", alice, bob)
+    async with signed_in(drv, alice) as a, signed_in(drv, bob) as b:
+        await b.send({"action": "subscribe", "id": 1, "channel": general})
+        assert await b.recv() == subscribed(1, general, last_seq=0)
+        await a.send({"action": "command", "id": 2, "channel": general, "text": "/topic"})
+        answer = await a.recv()
+        assert (answer["type"], answer["id"], answer["response_type"]) == (
+            "command_result",
+            2,
+            "ephemeral",
+        )
+        assert answer["text"] == f"The topic of #{general}: (no topic)"
+        await fence(b)  # nothing for bob
+
+        frame = {"action": "command", "id": 3, "channel": general, "text": "/shrug done"}
+        await a.send({**frame, "client_id": "sh1"})
+        answer = await a.recv()
+        assert answer["response_type"] == "in_channel" and answer["id"] == 3
+        posted = answer["message"]
+        assert (posted["seq"], posted["text"]) == (1, "done ¯\\_(ツ)_/¯")
+        assert await b.recv() == event(posted)
+
+
 async def test_history_pages(drv: Driver) -> None:
     alice = await drv.account("alice")
     general = await drv.channel("general", alice)
@@ -674,8 +701,8 @@ async def test_error_frames(drv: Driver) -> None:
     bobs = await drv.channel("bobs", bob)  # public, alice is not in it
     async with signed_in(drv, alice) as a:
         known = (
-            "auth, delete, edit, file_uploaded, file_url, getRecentMessages, history, pin, "
-            "ping, pins, react, read, read_thread, search, send, sendMessage, subscribe, "
+            "auth, command, delete, edit, file_uploaded, file_url, getRecentMessages, history, "
+            "pin, ping, pins, react, read, read_thread, search, send, sendMessage, subscribe, "
             "thread, threads, typing, unpin, unreact, unsubscribe, upload, watch_presence"
         )
         cases: list[tuple[dict[str, Any], dict[str, Any]]] = [

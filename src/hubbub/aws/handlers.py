@@ -1,7 +1,8 @@
 """The Lambda entry points, one per API Gateway route (see template.yaml):
 `hubbub.aws.handlers.connect`, `.disconnect`, `.default`, `.send_message`,
 `.get_recent_messages` for the WebSocket API, `.ping` for `GET /ping` and
-`.incoming_hook` for `POST /hooks/{secret}` on the HTTP API.
+`.incoming_hook` for `POST /hooks/{secret}` and `.command_response` for
+`POST /commands/respond/{token}` on the HTTP API.
 
 The WebSocket ones all run the same gateway (`runtime.Runtime.handle`): a
 frame reaching `sendMessage` is routed by its `action` like any other, so a
@@ -54,13 +55,20 @@ def ping(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def incoming_hook(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """`POST /hooks/{secret}` on the HTTP API: an incoming webhook's post,
     Slack's body, answered as `hubbub serve` answers it (docs/integrations.md)."""
-    return runtime.current().incoming_hook(event)
+    return runtime.current().http(event)
+
+
+def command_response(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """`POST /commands/respond/{token}` on the HTTP API: a custom slash
+    command's later answer through its response_url."""
+    return runtime.current().http(event)
 
 
 # routeKey -> handler, as the templates wire them.
 HTTP_ROUTES: dict[str, LambdaHandler] = {
     "GET /ping": ping,
     "POST /hooks/{secret}": incoming_hook,
+    "POST /commands/respond/{token}": command_response,
 }
 WEBSOCKET_ROUTES: dict[str, LambdaHandler] = {
     "$connect": connect,

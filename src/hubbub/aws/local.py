@@ -10,7 +10,8 @@ One port serves:
 - the Management API the handlers push through: `POST`, `GET`, `DELETE`
   `/@connections/{id}` (410 `GoneException` for unknown ids), which
   `HUBBUB_APIGW_ENDPOINT` points the handlers at;
-- `GET /ping` and `POST /hooks/{secret}` (an incoming webhook), through
+- `GET /ping`, `POST /hooks/{secret}` (an incoming webhook) and
+  `POST /commands/respond/{token}` (a slash command's later answer), through
   their handlers (`handlers.HTTP_ROUTES`) with HTTP API events.
 
 Like API Gateway: frames over 128 KiB close the connection (1009), a `$connect`
@@ -113,7 +114,8 @@ class LocalApiGateway:
         self.app = Starlette(
             routes=[
                 Route("/ping", self.ping, methods=["GET"]),
-                Route("/hooks/{secret}", self.hook, methods=["POST"]),
+                Route("/hooks/{secret}", self.http_post, methods=["POST"]),
+                Route("/commands/respond/{token}", self.http_post, methods=["POST"]),
                 Route("/@connections/{id:path}", self.manage, methods=["GET", "POST", "DELETE"]),
                 Route(
                     "/{stage}/@connections/{id:path}",
@@ -137,19 +139,23 @@ class LocalApiGateway:
             res.get("body", ""), status_code=res.get("statusCode", 200), headers=res.get("headers")
         )
 
-    async def hook(self, request: Request) -> Response:
-        secret = request.path_params["secret"]
+    async def http_post(self, request: Request) -> Response:
+        """`POST /hooks/{secret}` and `/commands/respond/{token}`."""
+        (param,) = request.path_params
+        route = request.url.path.rsplit("/", 1)[0] + "/{" + param + "}"
         event = apigw.http_event(
             "POST",
             request.url.path,
             domain=self.domain,
             stage=self.stage,
-            route="/hooks/{secret}",
-            params={"secret": secret},
+            route=route,
+            params=dict(request.path_params),
             headers=dict(request.headers),
             body=await request.body(),
         )
-        res = await self.invoke("incoming_hook", handlers.incoming_hook, event)
+        key = f"POST {route}"
+        handler = handlers.HTTP_ROUTES[key]
+        res = await self.invoke(handler.__name__, handler, event)
         return Response(
             res.get("body", ""), status_code=res.get("statusCode", 200), headers=res.get("headers")
         )
@@ -293,6 +299,7 @@ def run(settings: LocalSettings) -> None:
         # The handlers read their configuration from the environment, as on AWS.
         os.environ["HUBBUB_DATABASE_URL"] = url
         os.environ[apigw.ENDPOINT_ENV] = f"http://{base}"
+        os.environ.setdefault("HUBBUB_PUBLIC_URL", f"http://{base}")  # response_url
         os.environ["HUBBUB_ALLOW_GUESTS"] = "1" if settings.allow_guests else "0"
         os.environ["HUBBUB_GUEST_ROOMS"] = settings.guest_rooms
         if settings.limits:

@@ -8,7 +8,9 @@ Configuration is the environment, as for `hubbub serve`:
 generated once and kept in the store, as on a server),
 `HUBBUB_BLOB_URL` (an `s3://bucket/prefix` URL: files, uploaded through
 presigned forms; without it file actions answer `unsupported`), and
-`HUBBUB_APIGW_ENDPOINT` to override the Management API URL.
+`HUBBUB_APIGW_ENDPOINT` to override the Management API URL, `HUBBUB_PUBLIC_URL`
+(the HTTP API's URL, for custom commands' response_url) and
+`HUBBUB_OUTBOUND_ALLOW` (networks custom commands may call although private).
 
 A Lambda process handles one invocation at a time; `hubbub aws-local` runs
 handlers on several threads, so a runtime is per thread: each thread is one
@@ -37,6 +39,7 @@ from hubbub.config import parse_limits
 from hubbub.core.hub import Hub, unavailable
 from hubbub.core.ports import StoreError
 from hubbub.core.presence import EachConnection
+from hubbub.outbound import HttpOutbound, parse_allow
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.limits import GUEST_ROOMS, GuestRooms, Limits
 from hubbub.store.dynamo import DynamoStore
@@ -44,6 +47,7 @@ from hubbub.store.dynamo import DynamoStore
 T = TypeVar("T")
 
 DEFAULT_URL = "dynamodb://?prefix=hubbub-"
+RESPOND_ROUTE = "POST /commands/respond/{token}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +58,10 @@ class LambdaSettings:
     limits: Limits = dataclasses.field(default_factory=Limits)
     jwt_secret: str | None = None
     blob_url: str | None = None
+    # Where the HTTP API is reached (a custom command's response_url), and
+    # the networks outgoing requests may reach although not public.
+    public_url: str = "http://127.0.0.1:8000"
+    outbound_allow: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> LambdaSettings:
@@ -75,6 +83,10 @@ class LambdaSettings:
             limits=parse_limits([env["HUBBUB_LIMIT"]] if env.get("HUBBUB_LIMIT") else []),
             jwt_secret=env.get("HUBBUB_JWT_SECRET") or None,
             blob_url=blob_url,
+            public_url=env.get("HUBBUB_PUBLIC_URL") or cls.public_url,
+            outbound_allow=tuple(
+                str(n) for n in parse_allow([env.get("HUBBUB_OUTBOUND_ALLOW", "")])
+            ),
         )
 
 
@@ -95,6 +107,8 @@ class Runtime:
             directory=TableDirectory(self.connections),
             presence=EachConnection(),
             blobs=open_blobs(settings.blob_url) if settings.blob_url else None,
+            outbound=HttpOutbound(parse_allow(settings.outbound_allow)),
+            public_url=settings.public_url,
         )
         self.bus.sequencer = Sequencer(self.store)
         self.gateway = LambdaGateway(self.hub, self.connections, self.bus)
@@ -125,13 +139,14 @@ class Runtime:
             return await self.gateway.disconnect(conn)
         return await self.gateway.message(conn, apigw.body(event))
 
-    def incoming_hook(self, event: apigw.Event) -> dict[str, Any]:
-        """`POST /hooks/{secret}` on the HTTP API: what `hubbub serve`
-        answers on the same path (core.hooks), pushed to the channel's
-        WebSocket connections."""
-        return self.run(self._incoming_hook(event))
+    def http(self, event: apigw.Event) -> dict[str, Any]:
+        """A POST on the HTTP API, answered as `hubbub serve` answers the same
+        path: `/hooks/{secret}` (an incoming webhook, core.hooks) and
+        `/commands/respond/{token}` (a custom command's later answer); what
+        they post is pushed to the WebSocket API's connections."""
+        return self.run(self._http(event))
 
-    async def _incoming_hook(self, event: apigw.Event) -> dict[str, Any]:
+    async def _http(self, event: apigw.Event) -> dict[str, Any]:
         self.pusher.endpoint = apigw.management_endpoint(event)
         try:
             await self._start()
@@ -141,12 +156,17 @@ class Runtime:
                     ErrorCode.body_too_large,
                     f"the body is over {self.settings.limits.max_body_bytes} bytes",
                 )
-            await self.hub.hooks.post(
-                apigw.path_parameter(event, "secret"),
-                data,
-                apigw.header(event, "content-type") or "",
-                idempotency_key=apigw.header(event, "idempotency-key"),
-            )
+            content_type = apigw.header(event, "content-type") or ""
+            if event.get("routeKey") == RESPOND_ROUTE:
+                token = apigw.path_parameter(event, "token")
+                await self.hub.custom_commands.respond(token, data, content_type)
+            else:
+                await self.hub.hooks.post(
+                    apigw.path_parameter(event, "secret"),
+                    data,
+                    content_type,
+                    idempotency_key=apigw.header(event, "idempotency-key"),
+                )
         except (ChatError, StoreError) as exc:
             err = exc if isinstance(exc, ChatError) else unavailable(exc)
             return {

@@ -151,7 +151,7 @@ def _custom_out(c: Integration) -> dict[str, Any]:
 
 
 @commands_api.post(
-    "/commands",
+    "/custom-commands",
     status_code=201,
     response_model=CustomOut,
     tags=["commands"],
@@ -168,7 +168,7 @@ async def create_command(body: CustomIn, identity: IdentityDep, hub: HubDep) -> 
 
 
 @commands_api.get(
-    "/commands/custom",
+    "/custom-commands",
     response_model=list[CustomOut],
     tags=["commands"],
     responses=errors(*SIGNED_IN, E.forbidden),
@@ -179,7 +179,7 @@ async def list_custom(identity: IdentityDep, hub: HubDep) -> list[dict[str, Any]
 
 
 @commands_api.delete(
-    "/commands/{command}",
+    "/custom-commands/{command}",
     status_code=204,
     tags=["commands"],
     responses=errors(*SIGNED_IN, E.invalid_input, E.forbidden, E.not_found),

@@ -305,6 +305,9 @@ function entry(m, at, rev) {
     last_reply_at: m.last_reply_at ?? null,
     reply_users: Array.isArray(m.reply_users) ? m.reply_users : [],
     files: Array.isArray(m.files) ? m.files : [],
+    // An incoming webhook's name for its post (shown in place of the author's
+    // display name, beside their username): never learnt as the author's name.
+    shown_name: typeof m.shown_name === "string" && m.shown_name ? m.shown_name : null,
     at,
     rev,
   };

@@ -3,6 +3,11 @@
 // shown once, when made (only its hash is kept); lists show its name, its
 // scopes and when it was last used. Managing these needs a sign-in, so the
 // page works in the web app (a session) and never with an API token.
+//
+// And your incoming webhooks (an admin sees every one): a URL that posts
+// Slack's incoming-webhook JSON into one channel, as you or as one of your
+// bots. Its URL is shown once too (only its secret's hash is kept), with a
+// curl line to try it.
 
 import { refusal } from "./admin.js";
 import { seg } from "./api.js";
@@ -19,13 +24,16 @@ const SCOPES = [
 export function openIntegrations(app) {
   const err = h("p", { class: "form-error", testid: "integrations-error", role: "alert" });
   const mine = tokenSection(app, null, err);
+  const hooks = hookSection(app, err);
   const bots = h("ul", { class: "session-list", testid: "bot-list" }, h("li", { class: "pick-empty" }, "Loading…"));
   const loadBots = async () => {
     try {
       const list = await app.api.get("/api/bots");
       setChildren(bots, list.length ? list.map((b) => botItem(app, b, loadBots, err)) : h("li", { class: "pick-empty" }, "No bots yet."));
+      hooks.setBots(list);
     } catch (e) {
       setChildren(bots, h("li", { class: "pick-empty" }, refusal(e)));
+      hooks.setBots([]);
     }
   };
   const botName = h("input", { class: "input", testid: "bot-username", placeholder: "ci-bot", maxlength: "32", required: true, "aria-label": "Bot username" });
@@ -69,11 +77,159 @@ export function openIntegrations(app) {
       h("p", { class: "hint" }, "A bot is an account without a password, shown as a bot, that you own. Invite it to channels; it acts through its tokens."),
       bots,
       newBot,
+      h("h3", { class: "subhead" }, app.isAdmin() ? "Incoming webhooks (every hook: you are an admin)" : "Incoming webhooks"),
+      h(
+        "p",
+        { class: "hint" },
+        "A URL that posts into one channel, taking Slack's incoming-webhook JSON (",
+        h("code", null, "text"),
+        ", and ",
+        h("code", null, "username"),
+        " for the name shown, marked with the account that posted): a script written for Slack works with its URL changed. Whoever has the URL can post: delete the hook to end it.",
+      ),
+      hooks.el,
       err,
     ],
   });
   mine.load();
   loadBots();
+  hooks.load();
+}
+
+/** Your incoming webhooks (an admin: every one): the list, and a form that
+ * makes one (into a channel you are in, as you or as one of your bots) and
+ * shows its URL once, with a curl line to try it. `setBots(list)` fills the
+ * "Post as" choice from `GET /api/bots`. */
+function hookSection(app, err) {
+  const list = h("ul", { class: "session-list", testid: "hook-list" }, h("li", { class: "pick-empty" }, "Loading…"));
+  const load = async () => {
+    try {
+      const hooks = await app.api.get("/api/hooks");
+      setChildren(list, hooks.length ? hooks.map((k) => hookItem(app, k, load, err)) : h("li", { class: "pick-empty" }, "No webhooks."));
+    } catch (e) {
+      setChildren(list, h("li", { class: "pick-empty" }, refusal(e)));
+    }
+  };
+  const rooms = [...app.chat.channels.values()].filter((c) => !c.isDM && !c.archived).sort((a, b) => a.name.localeCompare(b.name));
+  const open = app.currentChannel();
+  const channel = h(
+    "select",
+    { class: "input select", testid: "hook-channel", required: true, disabled: !rooms.length, "aria-label": "Channel" },
+    rooms.length ? rooms.map((c) => h("option", { value: c.name }, `#${c.name}`)) : h("option", { value: "" }, "No channel to post in"),
+  );
+  if (open && rooms.includes(open)) channel.value = open.name;
+  const name = h("input", { class: "input", testid: "hook-name", placeholder: "What it is for (e.g. CI)", maxlength: "80", required: true, "aria-label": "Webhook name" });
+  const me = app.user.username;
+  const bot = h("select", { class: "input select", testid: "hook-bot", "aria-label": "Post as" }, h("option", { value: "" }, `me (@${me})`));
+  const setBots = (bots) => {
+    const was = bot.value;
+    const usable = bots.filter((b) => !b.deactivated);
+    setChildren(bot, h("option", { value: "" }, `me (@${me})`), ...usable.map((b) => h("option", { value: b.username }, `${b.display_name} (@${b.username})`)));
+    bot.value = usable.some((b) => b.username === was) ? was : "";
+  };
+  const shown = h("div", { class: "invite-result", testid: "hook-result", hidden: true });
+  const create = h("button", { class: "button", type: "submit", testid: "hook-create", disabled: !rooms.length }, "Create webhook");
+  const form = h(
+    "form",
+    {
+      class: "form row hook-form",
+      testid: "hook-form",
+      onSubmit: async (ev) => {
+        ev.preventDefault();
+        err.textContent = "";
+        create.disabled = true;
+        try {
+          const made = await app.api.post("/api/hooks", { channel: channel.value, name: name.value.trim(), ...(bot.value ? { bot: bot.value } : {}) });
+          const as = made.poster === me ? "you" : `@${made.poster}`;
+          showOnce(shown, made.url, {
+            testid: "hook",
+            label: "Webhook URL",
+            hint: `It is shown only this once: copy it now into your script's secrets. Whoever has it can post in #${made.channel} as ${as}.`,
+          });
+          const curl = `curl -X POST -H 'Content-Type: application/json' -d '{"text":"Hello"}' ${made.url}`;
+          shown.append(h("p", { class: "hint" }, `Try it from a terminal (it posts "Hello" in #${made.channel}):`), copyRow(curl, "hook-curl", "curl command"));
+          name.value = "";
+          bot.value = "";
+          load();
+        } catch (e) {
+          err.textContent = refusal(e);
+        } finally {
+          create.disabled = !rooms.length;
+        }
+      },
+    },
+    channel,
+    name,
+    h("label", { class: "check hook-as" }, h("span", null, "Post as"), bot),
+    create,
+  );
+  return { el: h("div", { class: "token-section" }, list, form, shown), load, setBots };
+}
+
+function hookItem(app, k, reload, err) {
+  const where = k.channel ? `#${k.channel}` : "a channel that is gone";
+  return h(
+    "li",
+    { class: "session-item", testid: "hook-item", dataset: { hook: k.id } },
+    h(
+      "div",
+      { class: "session-text" },
+      h("div", { class: "session-device" }, k.name),
+      h("div", { class: "session-meta" }, `${where} · posts as @${k.poster} · made by @${k.created_by} ${whenLabel(k.created_at)}`),
+    ),
+    h(
+      "button",
+      {
+        class: "button secondary small",
+        type: "button",
+        testid: "hook-delete",
+        onClick: async (ev) => {
+          ev.currentTarget.disabled = true;
+          err.textContent = "";
+          try {
+            await app.api.del(`/api/hooks/${seg(k.id)}`);
+            app.toasts.show(`Webhook "${k.name}" deleted: its URL no longer posts.`);
+          } catch (e) {
+            err.textContent = refusal(e);
+          }
+          reload();
+        },
+      },
+      "Delete",
+    ),
+  );
+}
+
+/** A read-only field holding `value` (selected when focused) with Copy; testids
+ * `${testid}`, `${testid}-copy`, `${testid}-copied`. */
+function copyRow(value, testid, label) {
+  const input = h("input", { class: "input invite-link", testid, readonly: true, value, "aria-label": label, onFocus: (ev) => ev.currentTarget.select() });
+  const copied = h("span", { class: "hint", testid: `${testid}-copied`, role: "status" });
+  const copy = h(
+    "button",
+    {
+      class: "button secondary",
+      type: "button",
+      testid: `${testid}-copy`,
+      onClick: async () => {
+        input.select();
+        let ok = false;
+        try {
+          await navigator.clipboard.writeText(value);
+          ok = true;
+        } catch {
+          try {
+            ok = document.execCommand("copy");
+          } catch {
+            ok = false;
+          }
+        }
+        copied.textContent = ok ? "Copied." : "Select it and copy it.";
+      },
+    },
+    "Copy",
+  );
+  return h("div", null, h("div", { class: "row" }, input, copy), copied);
 }
 
 /** The tokens of you (`bot` null) or of a bot: the list, and a form that

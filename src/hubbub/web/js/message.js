@@ -9,6 +9,10 @@
 // Threads and pins: a thread's first message shows "N replies" under it (who
 // replied, when last) and opens the thread; a reply also sent to the channel
 // says "replied to a thread: <its root>"; a pinned message says who pinned it.
+//
+// An incoming webhook's post with Slack's `username` override (its
+// `shown_name`) shows that name, marked "via @account" with the account that
+// posted it, and starts a group of its own.
 
 import { h, icon } from "./dom.js";
 import { formatText, mentions } from "./format.js";
@@ -19,9 +23,10 @@ import { dayKey, dayLabel, fullLabel, timeLabel } from "./time.js";
 /** Messages closer than this join the author's group (ms). */
 export const GROUP_GAP = 5 * 60 * 1000;
 
-/** Does `m` start a new group after `prev` (the one before it, or null)? */
+/** Does `m` start a new group after `prev` (the one before it, or null)? A
+ * hook's post (its `shown_name`) is a group of its own: its name shows. */
 export function startsGroup(prev, m) {
-  const key = (x) => (x.author ? x.author.username || `guest:${x.author.display_name}` : "");
+  const key = (x) => (x.author ? `${x.author.username || `guest:${x.author.display_name}`}|${x.shown_name || ""}` : "");
   return !prev || key(prev) !== key(m) || m.created_at - prev.created_at > GROUP_GAP;
 }
 
@@ -99,6 +104,9 @@ export function messageEl(
   { me, groupStart, state, retry, discard, actions = null, editor = null, names = (u) => u, onThread = null, replyTo = null, inThread = false, status = null, links = null },
 ) {
   const author = m.author || { username: null, display_name: "unknown" };
+  // An incoming webhook's own name for its post, always with the account it
+  // came from beside it, so that a hook cannot pass for a person.
+  const shown = author.username && m.shown_name ? m.shown_name : null;
   const mine = author.username === me;
   const deleted = m.deleted === true;
   const mentioned = !mine && !deleted && mentions(m.text, me);
@@ -122,7 +130,7 @@ export function messageEl(
   });
   const gutter = h("div", { class: "msg-gutter" });
   if (groupStart) {
-    gutter.append(avatar(author.username || author.display_name, author.display_name, "avatar"));
+    gutter.append(avatar(author.username || author.display_name, shown || author.display_name, "avatar"));
   } else {
     gutter.append(h("time", { class: "msg-time-hover", datetime: iso(m.created_at), title: fullLabel(m.created_at) }, timeLabel(m.created_at)));
   }
@@ -143,13 +151,21 @@ export function messageEl(
       h(
         "div",
         { class: "msg-meta" },
-        h("span", { class: "msg-author", testid: "message-author" }, author.display_name),
-        status,
-        author.username && author.username !== author.display_name
-          ? h("span", { class: "msg-handle" }, `@${author.username}`)
-          : author.username
-            ? null
-            : h("span", { class: "msg-handle" }, "guest"),
+        h("span", { class: "msg-author", testid: "message-author" }, shown || author.display_name),
+        shown
+          ? h(
+              "span",
+              { class: "msg-via", testid: "message-via", title: `Posted by ${author.display_name} (@${author.username}) through an integration, named "${shown}"` },
+              `via @${author.username}`,
+            )
+          : status,
+        shown
+          ? null
+          : author.username && author.username !== author.display_name
+            ? h("span", { class: "msg-handle" }, `@${author.username}`)
+            : author.username
+              ? null
+              : h("span", { class: "msg-handle" }, "guest"),
         h("time", { class: "msg-time", datetime: iso(m.created_at), title: fullLabel(m.created_at) }, timeLabel(m.created_at)),
       ),
     );
