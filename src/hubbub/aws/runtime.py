@@ -60,7 +60,7 @@ class LambdaSettings:
     blob_url: str | None = None
     # Where the HTTP API is reached (a custom command's response_url), and
     # the networks outgoing requests may reach although not public.
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = ""  # unset: custom commands get no response_url
     outbound_allow: tuple[str, ...] = ()
 
     @classmethod
@@ -83,7 +83,7 @@ class LambdaSettings:
             limits=parse_limits([env["HUBBUB_LIMIT"]] if env.get("HUBBUB_LIMIT") else []),
             jwt_secret=env.get("HUBBUB_JWT_SECRET") or None,
             blob_url=blob_url,
-            public_url=env.get("HUBBUB_PUBLIC_URL") or cls.public_url,
+            public_url=env.get("HUBBUB_PUBLIC_URL", ""),
             outbound_allow=tuple(
                 str(n) for n in parse_allow([env.get("HUBBUB_OUTBOUND_ALLOW", "")])
             ),

@@ -243,6 +243,10 @@ class CustomCommands:
         return hmac.new(self.hub.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()[:32]
 
     def response_url(self, command: Integration, user: User, channel_id: int) -> str:
+        """ "" where the server does not know its own URL (a Lambda stack
+        without PublicUrl)."""
+        if not self.hub.public_url:
+            return ""
         until = int(self.hub.clock()) + RESPOND_FOR
         payload = f"{command.id}.{user.id}.{channel_id}.{until}"
         return f"{self.hub.public_url}/commands/respond/{payload}.{self._sign(payload)}"
