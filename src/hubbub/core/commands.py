@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from hubbub.core.models import StoredMessage, User
 from hubbub.protocol.errors import ChatError, ErrorCode
+from hubbub.protocol.rules import COMMAND_RE
 
 if TYPE_CHECKING:
     from hubbub.core.hub import Hub
@@ -55,13 +56,15 @@ BuiltIn = Callable[["Hub", Invocation], Awaitable[Answer]]
 
 def parse(line: str) -> tuple[str, str]:
     """`/Name  some text` -> ("/name", "some text")."""
-    if not line.startswith("/"):
-        raise ChatError(ErrorCode.invalid_input, "a command starts with /", field="text")
-    name, _, rest = line[1:].partition(" ")
-    name = name.strip().lower()
-    if not NAME_RE.match(name):
-        raise ChatError(ErrorCode.invalid_input, f"/{name} is not a command name", field="text")
-    return f"/{name}", rest.strip()
+    if not COMMAND_RE.match(line):
+        raise ChatError(
+            ErrorCode.invalid_input,
+            "a command is / and a name of letters, digits, - or _, then its text",
+            field="text",
+        )
+    name = line[1:].split(None, 1)[0]  # COMMAND_RE: the name ends at a space, tab or newline
+    rest = line[1 + len(name) :]
+    return f"/{name.lower()}", rest.strip()
 
 
 def _ephemeral(inv: Invocation, text: str) -> Answer:

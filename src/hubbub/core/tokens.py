@@ -186,5 +186,14 @@ def token_body(session: Session) -> dict[str, Any]:
     }
 
 
-def bot_body(hub: Hub, bot: User, owner: str | None) -> dict[str, Any]:
-    return {**hub.user_body(bot), "owner": owner}
+async def bot_bodies(hub: Hub, bots: Sequence[User]) -> list[dict[str, Any]]:
+    """Bots as their lists show them, with their owners' usernames (each
+    owner read once; None: the owner is gone)."""
+    owners: dict[int, str | None] = {}
+    for owner_id in {b.owner_id for b in bots if b.owner_id is not None}:
+        owner = await hub.store.get_user(owner_id)
+        owners[owner_id] = None if owner is None else owner.username
+    return [
+        {**hub.user_body(b), "owner": None if b.owner_id is None else owners[b.owner_id]}
+        for b in bots
+    ]

@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hubbub.protocol.rules import COMMAND_RE
+
 FrameId = Annotated[str | int, Field(description="Echoed in the reply's `id`.")]
 ChannelName = Annotated[
     str,
@@ -308,7 +310,7 @@ class Command(ClientFrame):
 
     action: Literal["command"]
     channel: ChannelName
-    text: Annotated[str, Field(min_length=2, max_length=10_000, pattern=r"^/[^\s/]")]
+    text: Annotated[str, Field(min_length=2, max_length=10_000, pattern=COMMAND_RE.pattern)]
     client_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 

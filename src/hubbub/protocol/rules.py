@@ -9,6 +9,12 @@ import re
 
 # A channel name: lowercase, digits, '_' and '-', starting with a letter or digit.
 CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
+# A slash command line: `/name`, then (after a space, tab or newline) its
+# text. Names are Slack's (letters, digits, - and _), matched without case.
+COMMAND_RE = re.compile(r"^/[A-Za-z0-9][A-Za-z0-9_-]{0,31}([ \t\n][\s\S]*)?$")
+# A URL hubbub calls out to (custom commands, webhooks): http(s), a host, no
+# user name or password. Which hosts it may reach is the server's to say.
+OUTBOUND_URL_RE = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\s]+([/?#][^\s]*)?$")
 MAX_TOPIC = 250
 MAX_DISPLAY_NAME = 80
 MAX_PURPOSE = 250

@@ -15,7 +15,7 @@ from hubbub.core.commands import BUILT_INS
 from hubbub.core.custom_commands import MAX_DESCRIPTION, MAX_URL
 from hubbub.core.models import Integration
 from hubbub.protocol.frames import MessageOut
-from hubbub.protocol.rules import CHANNEL_RE
+from hubbub.protocol.rules import CHANNEL_RE, COMMAND_RE, OUTBOUND_URL_RE
 from hubbub.server.openapi import Schema, errors
 from hubbub.server.rest_hooks import SLACK_BODY
 from hubbub.server.restkit import (
@@ -42,7 +42,7 @@ class CommandIn(Body):
     text: str = Field(
         min_length=2,
         max_length=10_000,
-        pattern=r"^/[^\s/]",
+        pattern=COMMAND_RE.pattern,
         description="The whole line, e.g. `/shrug ok`.",
     )
     client_id: str | None = Field(
@@ -121,7 +121,12 @@ class CustomIn(Body):
     command: str = Field(
         max_length=33, pattern=r"^/?[a-z0-9][a-z0-9_-]{0,31}$", description="e.g. `/deploy`."
     )
-    url: str = Field(max_length=MAX_URL, description="Where Slack's payload is POSTed.")
+    url: str = Field(
+        max_length=MAX_URL,
+        pattern=OUTBOUND_URL_RE.pattern,
+        description="Where Slack's payload is POSTed: http(s), not to a loopback or private "
+        "address unless the server allows it (`--outbound-allow`).",
+    )
     description: str = Field("", max_length=MAX_DESCRIPTION)
     usage: str = Field("", max_length=MAX_DESCRIPTION, description="e.g. `[service] [env]`.")
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from hubbub.core.models import SCOPES, Scope
-from hubbub.core.tokens import MAX_TOKEN_NAME, bot_body, token_body
+from hubbub.core.tokens import MAX_TOKEN_NAME, bot_bodies, token_body
 from hubbub.protocol.frames import UserOut
 from hubbub.protocol.rules import MAX_DISPLAY_NAME
 from hubbub.server.openapi import errors
@@ -122,11 +122,6 @@ class BotActiveIn(Body):
     active: bool
 
 
-async def _bot_out(hub: Any, bot: Any) -> dict[str, Any]:
-    owner = None if bot.owner_id is None else await hub.store.get_user(bot.owner_id)
-    return bot_body(hub, bot, None if owner is None else owner.username)
-
-
 @tokens_api.post(
     "/bots",
     status_code=201,
@@ -138,7 +133,8 @@ async def create_bot(body: BotIn, identity: IdentityDep, hub: HubDep) -> dict[st
     """A bot account owned by you (not guests; at most 50): no password, in no
     channel until invited; give it a token with `POST /api/tokens`."""
     bot = await hub.tokens.create_bot(identity, body.username, body.display_name)
-    return await _bot_out(hub, bot)
+    (out,) = await bot_bodies(hub, [bot])
+    return out
 
 
 @tokens_api.get(
@@ -149,7 +145,7 @@ async def create_bot(body: BotIn, identity: IdentityDep, hub: HubDep) -> dict[st
 )
 async def list_bots(identity: IdentityDep, hub: HubDep) -> list[dict[str, Any]]:
     """The bots you manage (an admin: every bot), by username."""
-    return [await _bot_out(hub, b) for b in await hub.tokens.bots(identity)]
+    return await bot_bodies(hub, await hub.tokens.bots(identity))
 
 
 @tokens_api.put(
@@ -167,4 +163,5 @@ async def set_bot_active(
     """Deactivate (`false`) a bot you manage: its tokens end and its
     connections close at once (4011); or bring it back (with new tokens)."""
     bot = await hub.tokens.set_bot_active(identity, username, body.active)
-    return await _bot_out(hub, bot)
+    (out,) = await bot_bodies(hub, [bot])
+    return out
