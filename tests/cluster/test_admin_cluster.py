@@ -4,7 +4,8 @@ meet another test's). What an admin does on node A holds on node B within
 a second: a deactivated account's connections there close (4011), a revoked
 session's token is refused there and its connections close (4010), a
 renamed channel keeps its history and its subscribers there, an archived
-one takes no sends there, and a demoted admin is refused there at once."""
+one takes no sends there, and a demoted admin is refused there at once; an
+incoming webhook made on A posts through B."""
 
 from __future__ import annotations
 
@@ -271,3 +272,26 @@ async def test_a_role_taken_on_a_is_gone_on_b_at_once(
     assert r.status_code == 200, r.text
     # admin actions read the role as it is now, whatever B has cached
     api_error(await on_b.get("/api/audit", headers=auth(token)), 403, "forbidden")
+
+
+async def test_a_hook_made_on_a_posts_through_b_to_a_subscriber_on_a(
+    cluster: Cluster, on_a: httpx.AsyncClient, on_b: httpx.AsyncClient
+) -> None:
+    """Integrations on PostgreSQL across nodes: the hook made on A answers on
+    B, and its message reaches A's subscriber through Redis."""
+    token = await register(on_a, unique("ann"))
+    channel = unique("hooked")
+    await create_channel(on_a, token, channel)
+    r = await on_a.post("/api/hooks", json={"channel": channel, "name": "CI"}, headers=auth(token))
+    assert r.status_code == 201, r.text
+    secret = r.json()["url"].rsplit("/", 1)[1]
+    async with online(cluster.a, token) as ws:
+        await subscribe(ws, channel)
+        r = await on_b.post(f"/hooks/{secret}", json={"text": "via b", "username": "CI"})
+        assert (r.status_code, r.text) == (200, "ok")
+        live = await ws.expect("message", channel=channel)
+        assert (live["text"], live["shown_name"]) == ("via b", "CI")
+    listed = (await on_b.get("/api/hooks", headers=auth(token))).json()
+    r = await on_b.delete(f"/api/hooks/{listed[0]['id']}", headers=auth(token))
+    assert r.status_code == 204
+    api_error(await on_a.post(f"/hooks/{secret}", json={"text": "gone"}), 404, "not_found")
