@@ -158,7 +158,7 @@ function hookSection(app, err) {
         }
       },
     },
-    channel,
+    h("label", { class: "check hook-as" }, h("span", null, "Channel"), channel),
     name,
     h("label", { class: "check hook-as" }, h("span", null, "Post as"), bot),
     create,
