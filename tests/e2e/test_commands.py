@@ -20,7 +20,7 @@ import pytest
 
 from admin_support import PASSWORD, api_error, create_channel, history, own_server, register, unique
 from receiver import Receiver, Reply, receiving
-from support import WAIT, Server, auth, online, subscribe
+from support import WAIT, Server, auth, online, start_server, subscribe
 
 
 @pytest.fixture(scope="module")
@@ -341,3 +341,21 @@ async def test_private_addresses_are_refused_unless_allowed(tmp_path: Path) -> N
             err = api_error(await run(http, owner, "here", "/local"), 502, "integration_failed")
             assert "--outbound-allow" in err["message"]
             assert receiver.requests.empty()  # nothing reached it
+
+
+async def test_running_custom_commands_is_held_to_the_send_rate(tmp_path: Path) -> None:
+    """Each run is a request to another server: nobody can make hubbub flood it."""
+    limits = "messages_per_second=0.5,message_burst=2"
+    server = start_server(tmp_path, "--outbound-allow", "127.0.0.1", "--limit", limits)
+    try:
+        with receiving() as receiver:
+            async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as http:
+                owner = await register(http, "boss")
+                await register_command(http, owner, "/ping", receiver.url)
+                await create_channel(http, owner, "rated")
+                answers = [await run(http, owner, "rated", "/ping") for _ in range(3)]
+                assert [a.status_code for a in answers] == [200, 200, 429]
+                api_error(answers[2], 429, "rate_limited")
+                assert receiver.requests.qsize() == 2  # the third never left
+    finally:
+        server.stop()

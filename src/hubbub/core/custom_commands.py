@@ -164,6 +164,9 @@ class CustomCommands:
             )
         if self.hub.outbound is None:
             raise ChatError(ErrorCode.unsupported, "this server makes no outgoing requests")
+        # Each run is a request to another server: held to the user's send
+        # rate, so that nobody can make this one flood it.
+        self.hub.check_rate(inv.user.id)
         channel, _ = await self.hub.channel_for(inv.user, inv.channel)
         fields = {
             "token": command.config["token"],
