@@ -7,7 +7,7 @@ separate sessionStorage, i.e. separate signed-in users or devices)."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -36,6 +36,12 @@ async def browser() -> AsyncIterator[Browser]:
         b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         await b.close()
+
+
+@pytest.fixture
+def server(server_factory: Callable[..., Server]) -> Server:
+    # A custom command's server in these tests is tests/receiver.py, on 127.0.0.1.
+    return server_factory("--outbound-allow", "127.0.0.1")
 
 
 @pytest_asyncio.fixture(loop_scope="session")

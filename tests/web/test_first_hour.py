@@ -276,17 +276,20 @@ async def test_slash_commands_are_never_posted_as_text(web: Web) -> None:
     assert (await web.channel_view(alice, "design"))["is_member"] is True
     await expect(composer).to_have_value("")
 
-    # /me posts the action in italics, as Slack shows it.
+    # /me runs on the server: it posts "*alice waves*".
     await send(page, "/me waves")
-    action = message(page, "waves")
+    action = message(page, "alice waves")
     await expect(action).to_have_attribute("data-state", "sent")
-    await expect(action.get_by_test_id("message-text").locator("em")).to_have_text("waves")
+    await expect(action.get_by_test_id("message-text").locator("strong")).to_have_text(
+        "alice waves"
+    )
 
-    # An unknown command is refused with a hint and stays in the box to fix.
-    await send(page, "/shrug")
+    # An unknown command is refused (the server says so, with a hint) and stays in the box to fix.
+    await send(page, "/nope")
     await expect(notice).to_be_visible()
-    await expect(notice).to_contain_text("/shrug is not a command")
-    await expect(composer).to_have_value("/shrug")
+    await expect(notice).to_contain_text("unknown command /nope")
+    await expect(notice).to_contain_text('start it with "//"')
+    await expect(composer).to_have_value("/nope")
     await composer.press_sequentially(" ok")  # typing on clears the hint
     await expect(notice).to_be_hidden()
     await send(page, "/join #nowhere")
@@ -297,7 +300,7 @@ async def test_slash_commands_are_never_posted_as_text(web: Web) -> None:
     await send(page, "//etc/hosts is a file")
     await expect(message(page, "/etc/hosts is a file")).to_have_attribute("data-state", "sent")
     stored = [m["text"] for m in await web.history(alice, "design")]
-    assert stored == ["_waves_", "/etc/hosts is a file"]
+    assert stored == ["*alice waves*", "/etc/hosts is a file"]
     assert not [m for m in await web.history(alice, "general") if m["text"].startswith("/")]
 
 

@@ -17,6 +17,13 @@
 // live are kept aside (`ahead`), not shown below it out of place; they join
 // once paging forward (`loadNewer`) reaches them, or `backToLatest` loads the
 // newest page again.
+//
+// Slash commands run on the server (`runCommand`, REST). What a command
+// answers for you only (an "ephemeral" answer, now or later through the
+// socket's `ephemeral` event) is a line in its channel's `events`, beside the
+// joined/left lines: never a message of the model (not stored, not unread,
+// not editable), gone on a reload. One for a channel that is not open waits
+// there until it is opened.
 
 import { seg } from "./api.js";
 import { mentions } from "./format.js";
@@ -28,7 +35,7 @@ export const ACK_TIMEOUT = Number(params.get("ack_timeout")) || 10000;
 export const PAGE = 50;
 /** The public channel every new account joins (hubbub.core.hub.DEFAULT_CHANNEL). */
 export const DEFAULT_CHANNEL = "general";
-/** Joined/left lines kept per channel (they are live only: not in history). */
+/** Joined/left and "Only visible to you" lines kept per channel (they are live only: not in history). */
 const MAX_EVENTS = 200;
 /** Changes kept for messages not loaded (yet): applied if a history page brings them. */
 const MAX_STASH = 500;
@@ -169,7 +176,9 @@ export class Channel extends MessageSet {
     this.roots = new Map(); // seq -> the root of a broadcast reply whose root is not loaded (null: asked)
     this.pending = new Map(); // client_id -> pending send (a reply's has `thread_root`)
     this.typing = new Map(); // username -> expiry timer
-    this.events = []; // "joined" / "left" lines seen live: {kind, user, after (seq), at, id}
+    // Lines seen live, never stored: "joined" / "left" {kind, user, after (seq), at, id},
+    // and commands' answers for you only {kind: "ephemeral", command, text, after, at, id}.
+    this.events = [];
     this.loaded = false; // the newest page of history has been fetched
     this.hasMore = true; // older history may exist
     this.hasNewer = false; // what is loaded stops short of the newest message
@@ -277,6 +286,24 @@ export class Channel extends MessageSet {
   /** Someone joined or left: a line in the list after the newest message delivered so far. */
   addEvent(kind, user) {
     this.events.push({ kind, user, after: this.seen, at: Date.now(), id: `${kind}:${user}:${++eventIds}` });
+    this.trimEvents();
+  }
+
+  /** A command's answer for you only (`command`: "/topic"): a line after the newest message delivered so far. */
+  addEphemeral(command, text) {
+    this.events.push({ kind: "ephemeral", command, text, after: this.seen, at: Date.now(), id: `ephemeral:${++eventIds}` });
+    this.trimEvents();
+  }
+
+  /** Forget the line `id` (an ephemeral answer dismissed); false if it is not here. */
+  removeEvent(id) {
+    const i = this.events.findIndex((ev) => ev.id === id);
+    if (i < 0) return false;
+    this.events.splice(i, 1);
+    return true;
+  }
+
+  trimEvents() {
     if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
   }
 }
@@ -566,6 +593,16 @@ export class Chat {
           ch.addEvent(f.type === "member_joined" ? "joined" : "left", f.user);
           this.onChange("messages", ch.name);
           this.lookUp([f.user]).then(() => this.onChange("messages", ch.name)); // the line names them
+        }
+        return;
+      }
+      case "ephemeral": {
+        // A command's later answer for you only (through its response_url), on
+        // each of your connections: shown in its channel, never stored.
+        const ch = this.channels.get(f.channel);
+        if (ch && f.text) {
+          ch.addEphemeral(f.command || "", String(f.text));
+          this.onChange("messages", ch.name);
         }
         return;
       }
@@ -1215,6 +1252,20 @@ export class Chat {
   }
 
   // --- sending ------------------------------------------------------------------
+
+  /** Run the slash command `text` ("/shrug ok") in channel `name` on the
+   * server; its answer (`{command, response_type, text, message}`). Its text
+   * for you only shows in the channel (an in-channel post comes as a
+   * `message` on the socket, as any other). Throws the server's ApiError. */
+  async runCommand(name, text) {
+    const body = await this.api.post(`/api/channels/${seg(name)}/commands`, { text, client_id: newClientId() });
+    const ch = this.channels.get(name);
+    if (ch && body && body.text) {
+      ch.addEphemeral(body.command || "", String(body.text));
+      this.onChange("messages", name);
+    }
+    return body;
+  }
 
   /** Send `text` to channel `name`; with `thread_root`, as a reply in that
    * thread (`broadcast`: also shown in the channel). */

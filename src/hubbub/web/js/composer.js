@@ -2,13 +2,21 @@
 // with the text, each channel keeps its own unsent draft, and typing is
 // announced often enough to keep the others' indicator up while you type.
 // Up in the empty box edits your last message in the channel. "@" and a few
-// letters offer the people to mention (mention-autocomplete.js): while that
-// list shows, Enter and Tab pick from it instead.
+// letters offer the people to mention (mention-autocomplete.js), and "/" at
+// the start the commands (command-autocomplete.js): while such a list shows,
+// Enter and Tab pick from it instead.
 //
-// Slash commands, here until the server has its own: `/join #name` joins (and
-// opens) a channel, `/me text` posts "_text_" (italic, as Slack shows /me).
-// Any other `/word` is refused with a hint and never posted as text; a
-// message that should start with "/" starts with "//" (one is dropped).
+// Slash commands run on the server (`POST /api/channels/{name}/commands`,
+// chat.runCommand), so every client has the same ones (/me, /shrug, /topic,
+// /invite, /kick, /leave, /help and the workspace's custom commands): a line
+// `/word ...` is sent there, never posted as text. What it posts in the
+// channel comes back as any message does; what it answers for you only shows
+// in the channel as an "Only visible to you" line (messages.js). A refusal
+// (an unknown command, a custom command's server that failed...) is the
+// server's message on the line above the box, and the line stays in the box
+// to fix. Only `/join #name` is run here: it joins on the server and opens
+// the channel, which only the page can do. A message that should start with
+// "/" starts with "//" (one is dropped).
 //
 // Files (upload.js): the paperclip picks them, a paste of an image or a file
 // adds it, and so does a drop on the channel (app.js) or the thread panel;
@@ -20,12 +28,12 @@
 
 import { seg } from "./api.js";
 import { h, icon } from "./dom.js";
+import { CommandAutocomplete } from "./command-autocomplete.js";
 import { MentionAutocomplete } from "./mention-autocomplete.js";
 import { PendingFiles, pastedFiles } from "./upload.js";
 
 const TYPING_EVERY = 3000;
 const CHANNEL_RE = /^[a-z0-9][a-z0-9_-]{0,79}$/;
-const COMMANDS = "/join #channel, /me text";
 
 export class Composer {
   constructor(app) {
@@ -49,6 +57,8 @@ export class Composer {
         return Boolean(ch && !ch.isDM);
       },
     });
+    this.commands = new CommandAutocomplete({ input: this.input, api: app.api });
+    this.input.setAttribute("aria-controls", `${this.mention.el.id} ${this.commands.el.id}`);
     this.notice = h("div", { class: "composer-notice", testid: "composer-notice", role: "status", hidden: true });
     this.waiting = null; // the channel whose message goes once its files are uploaded
     this.files = new PendingFiles({
@@ -94,6 +104,7 @@ export class Composer {
         },
       },
       this.mention.el,
+      this.commands.el,
       this.notice,
       this.files.el,
       this.input,
@@ -201,6 +212,7 @@ export class Composer {
 
   loadDraft(name) {
     this.mention.close();
+    this.commands.close();
     this.waiting = null;
     this.files.render(name);
     this.input.value = (name && this.drafts.get(name)) || "";
@@ -216,7 +228,7 @@ export class Composer {
   }
 
   onKey(ev) {
-    if (this.mention.onKey(ev)) return; // the mention list's keys first
+    if (this.mention.onKey(ev) || this.commands.onKey(ev)) return; // the lists' keys first
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && !ev.altKey) {
       ev.preventDefault();
       this.submit();
@@ -284,16 +296,31 @@ export class Composer {
 
   command(text) {
     const [, word, rest] = text.match(/^\/(\S+)\s*([\s\S]*)$/);
-    const name = word.toLowerCase();
-    const arg = rest.trim();
-    if (name === "me") {
-      if (!arg) this.say("Usage: /me text (for example: /me waves)");
-      else this.post(`_${arg}_`);
-    } else if (name === "join") {
-      this.join(arg);
-    } else {
-      this.say(`/${word} is not a command. Commands: ${COMMANDS}. To send a message that starts with "/", start it with "//".`, "error");
+    if (word.toLowerCase() === "join") this.join(rest.trim());
+    else this.run(text);
+  }
+
+  /** Run the command line `text` on the server, in the open channel. */
+  async run(text) {
+    const { chat, current } = this.app;
+    // The line goes at once (as a message does), and comes back to fix if refused.
+    this.clear();
+    chat.backToLatest(current); // an in-channel answer shows at the newest
+    this.app.messages.stickToBottom();
+    try {
+      await chat.runCommand(current, text);
+    } catch (err) {
+      // Not a command at all? Perhaps a message that starts with "/".
+      const why = err.code === "not_found" && /^unknown command/.test(err.message) ? `${err.message.replace(/\.$/, "")}. To send a message that starts with "/", start it with "//".` : err.message;
+      if (this.app.current === current && !this.input.value) {
+        this.input.value = text;
+        this.autosize();
+        this.say(why, "error");
+      } else {
+        this.app.toasts.show(why, "error"); // typed on, or elsewhere now: the box is not for it
+      }
     }
+    this.app.schedule();
   }
 
   async join(arg) {
@@ -323,6 +350,7 @@ export class Composer {
     const { current } = this.app;
     this.input.value = "";
     this.mention.close();
+    this.commands.close();
     if (current) this.drafts.delete(current);
     this.lastTypingSent = 0;
     this.say(null);

@@ -247,8 +247,9 @@ function closingTicks(text, from, n) {
  * Inline nodes for one run of text. Code spans, links and mentions are taken
  * whole as they are met; *, **, _, ~ and ~~ are marks that pair up with the
  * nearest open mark of the same kind (a mark opens before a non-space and not
- * after a letter or digit, and closes the other way round, so 2*3*4 and
- * snake_case stay text). Marks never pair across a line break.
+ * after a letter, a digit or a backslash, and closes the other way round, so
+ * 2*3*4, snake_case and ¯\_(ツ)_/¯ stay text). Marks never pair across a line
+ * break.
  */
 function inline(text, me, withLinks = true) {
   const items = []; // {text} | {node} | {mark, len, raw, closeAt?}
@@ -303,7 +304,8 @@ function inline(text, me, withLinks = true) {
       const n = runLength(text, i, c);
       if (n <= (c === "_" ? 1 : 2)) {
         const after = text[i + n] ?? "";
-        const canOpen = after !== "" && !SPACE_RE.test(after) && !WORD_RE.test(before);
+        // Not after a backslash either: ¯\_(ツ)_/¯ (/shrug) stays as typed.
+        const canOpen = after !== "" && !SPACE_RE.test(after) && !WORD_RE.test(before) && before !== "\\";
         const canClose = before !== "" && !SPACE_RE.test(before) && !WORD_RE.test(after);
         flush();
         const mark = { mark: c, len: n, raw: text.slice(i, i + n) };

@@ -2,7 +2,8 @@
 // formatted text with "(edited)" after it, its reaction chips, the actions
 // shown on hover or focus, and "Sending…" or "Not sent" with Retry and Discard
 // for your own sends; a deleted one is a muted tombstone line), what stands
-// before a channel's first message, and the "X joined" / "X left" lines. The
+// before a channel's first message, the "X joined" / "X left" lines, and a
+// slash command's answer that only you see ("Only visible to you"). The
 // list that orders and groups them, and runs the actions, is messages.js (and
 // thread-panel.js for a thread's).
 //
@@ -373,5 +374,28 @@ export function memberEventEl(ev, name, ch) {
     icon(ev.kind === "joined" ? "plus" : "logout", "icon system-icon"),
     h("span", { class: "system-text", testid: "member-event-text" }, `${name} ${ev.kind} ${where}`),
     h("time", { class: "msg-time", datetime: iso(ev.at), title: fullLabel(ev.at) }, timeLabel(ev.at)),
+  );
+}
+
+/** A slash command's answer for you only (`ev`: {command, text, at}): muted,
+ * marked "Only visible to you", formatted as a message is, with a × that
+ * takes it away (`dismiss`). */
+export function ephemeralEl(ev, { me, dismiss }) {
+  return h(
+    "div",
+    { class: "ephemeral", testid: "ephemeral", role: "note", dataset: { command: ev.command || null } },
+    h(
+      "div",
+      { class: "ephemeral-head" },
+      h("span", { class: "ephemeral-label", testid: "ephemeral-label" }, "Only visible to you"),
+      ev.command ? h("span", { class: "ephemeral-command", testid: "ephemeral-command" }, ev.command) : null,
+      h("time", { class: "msg-time", datetime: iso(ev.at), title: fullLabel(ev.at) }, timeLabel(ev.at)),
+      h(
+        "button",
+        { class: "icon-btn ephemeral-dismiss", type: "button", testid: "ephemeral-dismiss", title: "Dismiss", "aria-label": "Dismiss", onClick: dismiss },
+        icon("x"),
+      ),
+    ),
+    h("div", { class: "msg-text ephemeral-text", testid: "ephemeral-text" }, formatText(ev.text, me)),
   );
 }

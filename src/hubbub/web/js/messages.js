@@ -1,5 +1,7 @@
 // The open channel's history as a scrolling list: day and "New" dividers,
-// messages grouped by author, "X joined" / "X left" lines, your pending and
+// messages grouped by author, "X joined" / "X left" lines, the answers of
+// your slash commands that only you see ("Only visible to you", with a
+// dismiss ×; chat.js keeps them beside the messages, never among them), your pending and
 // failed sends at the end, older pages fetched on the way up, and the read
 // cursor moved once you see the bottom. A channel opened with unread messages
 // shows its "New" divider at the top (older pages are fetched until it is
@@ -24,7 +26,7 @@ import { openBrowse } from "./browse.js";
 import { inChannel } from "./chat.js";
 import { h, icon, setChildren } from "./dom.js";
 import { statusOfMark, statusSig } from "./status.js";
-import { channelIntro, excerpt, memberEventEl, messageEl, peopleSig, showNodes, startsGroup } from "./message.js";
+import { channelIntro, ephemeralEl, excerpt, memberEventEl, messageEl, peopleSig, showNodes, startsGroup } from "./message.js";
 import { MessageActions } from "./message-actions.js";
 import { ThreadPanel } from "./thread-panel.js";
 import { dayKey, dayLabel } from "./time.js";
@@ -164,13 +166,17 @@ export class MessageList {
     }
     // A reply waiting for its ack shows in its thread (and here only if it is also sent to the channel).
     const pending = [...ch.pending.values()].filter(inChannel).sort((a, b) => a.created_at - b.created_at);
-    // Joined/left lines go after the newest message delivered when they came.
+    // Joined/left lines and ephemeral answers go after the newest message delivered when they came.
     const events = [...ch.events].sort((a, b) => a.after - b.after);
     let next = 0;
     const eventsBefore = (seq) => {
       const start = next;
       while (next < events.length && (seq === null || events[next].after < seq)) {
         const ev = events[next++];
+        if (ev.kind === "ephemeral") {
+          nodes.push(this.cached(`e:${ev.id}`, "", () => ephemeralEl(ev, { me, dismiss: () => this.dismiss(ch, ev.id) })));
+          continue;
+        }
         const name = chat.displayName(ev.user);
         nodes.push(this.cached(`e:${ev.id}`, name, () => memberEventEl(ev, name, ch)));
       }
@@ -279,6 +285,14 @@ export class MessageList {
     const list = this.list;
     list.scrollTop += divider.getBoundingClientRect().top - list.getBoundingClientRect().top - 8;
     return true;
+  }
+
+  /** Take away the "Only visible to you" line `id` of channel `ch`. */
+  dismiss(ch, id) {
+    if (!ch.removeEvent(id)) return;
+    this.cache.delete(`e:${id}`);
+    this.render(false);
+    this.app.composer.focus();
   }
 
   // --- what you do to a message (message-actions.js) ----------------------------------

@@ -318,7 +318,9 @@ class ThreadComposer extends Composer {
     this.input.setAttribute("aria-label", "Reply");
     this.mention.el.id = "thread-mention-options";
     this.mention.el.dataset.testid = "thread-mention-options";
-    this.input.setAttribute("aria-controls", "thread-mention-options");
+    this.commands.el.id = "thread-command-options";
+    this.commands.el.dataset.testid = "thread-command-options";
+    this.input.setAttribute("aria-controls", "thread-mention-options thread-command-options");
     const send = this.form.querySelector('[data-testid="send-button"]');
     send.dataset.testid = "thread-send";
     send.title = "Reply (Enter)";
@@ -349,6 +351,7 @@ class ThreadComposer extends Composer {
     this.files.clearAll();
     this.broadcast.checked = false;
     this.mention.close();
+    this.commands.close();
     this.say(null);
     this.autosize();
   }
