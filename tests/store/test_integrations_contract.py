@@ -5,9 +5,11 @@ are tests/store/conftest.py's)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from hubbub.core.models import Integration, NewMessage, StoredMessage
+from hubbub.core.models import DeadLetter, Integration, NewMessage, Outbox, StoredMessage
 from hubbub.store import NameTaken, Store
 
 
@@ -80,3 +82,61 @@ async def test_a_shown_name_is_kept_beside_the_authors_display_name_on_that_mess
         ("ann", "Ann", "Build bot", "green"),
         ("ann", "Ann", None, "mine"),
     ]
+
+
+# --- an outgoing hook's deliveries (models.Outbox) -------------------------------------
+
+
+async def test_the_first_claim_makes_the_outbox_at_its_start_and_only_one_owner_holds_it(
+    store: Store,
+) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    await store.create_integration(hook("o1", "outgoing:o1", None, ann.id, 1))
+    assert await store.outbox("o1") is None
+
+    mine = await store.claim_outbox("o1", "node-a", now=1000, until=2000, start=7)
+    assert mine == Outbox("o1", 7, lease_owner="node-a", lease_until=2000)
+    # Another node is refused while the lease runs, and changes nothing.
+    assert await store.claim_outbox("o1", "node-b", now=1999, until=3000, start=0) is None
+    # Its owner renews it; `start` only ever sets a new outbox's cursor.
+    renewed = await store.claim_outbox("o1", "node-a", now=1500, until=2500, start=99)
+    assert renewed == Outbox("o1", 7, lease_owner="node-a", lease_until=2500)
+    # Once it runs out, another may take it, cursor and all.
+    taken = await store.claim_outbox("o1", "node-b", now=2500, until=3500, start=0)
+    assert taken == Outbox("o1", 7, lease_owner="node-b", lease_until=3500)
+    assert await store.outbox("o1") == taken
+
+
+async def test_only_the_lease_holder_saves_and_a_dead_letter_goes_with_its_save(
+    store: Store,
+) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    await store.create_integration(hook("o2", "outgoing:o2", None, ann.id, 1))
+    held = await store.claim_outbox("o2", "node-a", now=0, until=5000, start=0)
+    assert held is not None
+
+    failing = dataclasses.replace(held, attempts=3, next_at=4000, last_error="timed out")
+    assert await store.save_outbox(failing)
+    assert await store.outbox("o2") == failing
+
+    # node-b's copy (it lost the lease) writes nothing, not even its dead letter.
+    stale = dataclasses.replace(held, lease_owner="node-b", cursor=50)
+    assert not await store.save_outbox(stale, DeadLetter("o2", 50, 9, "x", 1))
+    assert await store.outbox("o2") == failing
+    assert await store.dead_letters("o2", 10) == []
+
+    for seq in (4, 9):
+        gave_up = dataclasses.replace(failing, cursor=seq, attempts=0, dead=failing.dead + 1)
+        assert await store.save_outbox(gave_up, DeadLetter("o2", seq, 15, f"500 at {seq}", seq))
+        failing = gave_up
+    assert await store.dead_letters("o2", 10) == [
+        DeadLetter("o2", 9, 15, "500 at 9", 9),
+        DeadLetter("o2", 4, 15, "500 at 4", 4),
+    ]
+    assert await store.dead_letters("o2", 1) == [DeadLetter("o2", 9, 15, "500 at 9", 9)]
+    assert (await store.outbox("o2")) == failing
+
+    # Deleting the hook deletes its deliveries: a new hook with its id starts afresh.
+    await store.delete_integration("o2")
+    assert await store.outbox("o2") is None
+    assert await store.dead_letters("o2", 10) == []

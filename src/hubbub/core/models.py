@@ -149,6 +149,35 @@ class Integration:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Outbox:
+    """Where an outgoing webhook's deliveries stand (see core.delivery): its
+    channel's log is the queue, so this is a cursor and the state of the next
+    attempt, not a copy of each message. Whoever holds the lease (a node's
+    deliverer, `lease_owner`, until `lease_until`) is the only one sending."""
+
+    integration_id: str
+    cursor: int  # the channel's log is delivered (or passed over) up to this seq
+    attempts: int = 0  # failed attempts at the first message after `cursor`
+    next_at: int = 0  # ms since the epoch: no attempt before
+    last_error: str = ""  # why the last attempt failed ("" after a success)
+    delivered: int = 0  # messages delivered so far
+    dead: int = 0  # messages given up on (dead letters)
+    lease_owner: str = ""
+    lease_until: int = 0  # ms
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message an outgoing webhook gave up on after its last attempt."""
+
+    integration_id: str
+    seq: int
+    attempts: int
+    error: str
+    at: int  # ms
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One administrative action: who did what to what, when. `detail` is a
     short JSON object of what changed (never a secret)."""

@@ -21,6 +21,7 @@ from hubbub.core.models import (
     ChangeRefused,
     Channel,
     ChannelKind,
+    DeadLetter,
     FollowedThread,
     Integration,
     Invite,
@@ -29,6 +30,7 @@ from hubbub.core.models import (
     MessageChange,
     NewMessage,
     NewReply,
+    Outbox,
     Replied,
     Role,
     SearchOrder,
@@ -167,7 +169,26 @@ class Store(Protocol):
         """Every integration, the newest first."""
 
     async def delete_integration(self, integration_id: str) -> Integration | None:
-        """The integration deleted, or None if there was none."""
+        """The integration deleted (with its outbox and dead letters), or
+        None if there was none."""
+
+    # an outgoing webhook's deliveries (models.Outbox; see core.delivery)
+    async def claim_outbox(
+        self, integration_id: str, owner: str, now: int, until: int, start: int
+    ) -> Outbox | None:
+        """In one transaction: the outbox (made with `cursor=start` if it
+        has none), its lease given to `owner` until `until` if `owner` holds
+        it or nobody does at `now`. None if another holds it."""
+
+    async def save_outbox(self, outbox: Outbox, dead: DeadLetter | None = None) -> bool:
+        """Write `outbox` (and `dead`, in the same transaction) if its
+        `lease_owner` still holds the lease; False if it does not (nothing
+        written)."""
+
+    async def outbox(self, integration_id: str) -> Outbox | None: ...
+
+    async def dead_letters(self, integration_id: str, limit: int) -> list[DeadLetter]:
+        """The latest first."""
 
     # the audit log
     async def add_audit(

@@ -166,6 +166,31 @@ integrations = Table(
     Column("config", Text, nullable=False, server_default="{}"),  # JSON
 )
 
+# An outgoing webhook's delivery state (models.Outbox) and what it gave up on.
+hook_outbox = Table(
+    "hook_outbox",
+    metadata,
+    Column("integration_id", String(32), primary_key=True),
+    Column("cursor", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", BigInteger, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("delivered", BigInteger, nullable=False, server_default="0"),
+    Column("dead", BigInteger, nullable=False, server_default="0"),
+    Column("lease_owner", String(64), nullable=False, server_default=""),
+    Column("lease_until", BigInteger, nullable=False, server_default="0"),
+)
+
+hook_dead_letters = Table(
+    "hook_dead_letters",
+    metadata,
+    Column("integration_id", String(32), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("at", BigInteger, nullable=False),
+)
+
 messages = Table(
     "messages",
     metadata,

@@ -80,6 +80,10 @@ class DynamoStore:
     integration_by_key = _off_loop(SyncDynamoStore.integration_by_key)
     integrations = _off_loop(SyncDynamoStore.integrations)
     delete_integration = _off_loop(SyncDynamoStore.delete_integration)
+    claim_outbox = _off_loop(SyncDynamoStore.claim_outbox)
+    save_outbox = _off_loop(SyncDynamoStore.save_outbox)
+    outbox = _off_loop(SyncDynamoStore.outbox)
+    dead_letters = _off_loop(SyncDynamoStore.dead_letters)
 
     # invites
     create_invite = _off_loop(SyncDynamoStore.create_invite)
