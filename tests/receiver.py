@@ -38,8 +38,9 @@ class Reply:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: queue.Queue[Request] = queue.Queue()
+        self.answered = 0  # requests answered so far (a slow one is not, yet)
         self.answer: Callable[[Request], Reply] = lambda _: Reply()
         receiver = self
 
@@ -63,13 +64,14 @@ class Receiver:
                         self.send_header(k, v)
                     self.end_headers()
                     self.wfile.write(reply.body)
+                    receiver.answered += 1
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the caller gave up waiting: as a real slow server sees it
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -87,8 +89,10 @@ class Receiver:
 
 
 @contextmanager
-def receiving() -> Iterator[Receiver]:
-    r = Receiver()
+def receiving(port: int = 0) -> Iterator[Receiver]:
+    """A receiver on `port` (0: an ephemeral one); the same port again is a
+    receiver back up after being down (nothing listens there meanwhile)."""
+    r = Receiver(port)
     try:
         yield r
     finally:

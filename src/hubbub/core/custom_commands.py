@@ -34,6 +34,7 @@ import orjson
 
 from hubbub.core import events, roles
 from hubbub.core.accounts import Identity
+from hubbub.core.callout import check_url, signature
 from hubbub.core.commands import BUILT_INS, NAME_RE, Answer, Invocation
 from hubbub.core.hooks import read_body
 from hubbub.core.models import Integration, User
@@ -49,19 +50,11 @@ TIMEOUT = 3.0  # seconds, as Slack waits for a command's first answer
 MAX_ANSWER = 256 * 1024  # bytes of an answer read at most
 RESPOND_FOR = 30 * 60  # seconds a response_url works, as Slack's
 MAX_COMMANDS = 100
-MAX_URL = 2000
 MAX_DESCRIPTION = 200
 
 
 def failed(command: str, why: str) -> ChatError:
     return ChatError(ErrorCode.integration_failed, f"{command} failed: {why}")
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """Slack's request signature: `v0=` and the hex HMAC-SHA256 of
-    `v0:<timestamp>:<body>` with the signing secret."""
-    base = b"v0:" + timestamp.encode() + b":" + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
 class CustomCommands:
@@ -90,14 +83,12 @@ class CustomCommands:
             )
         if f"/{name}" in BUILT_INS:
             raise ChatError(ErrorCode.conflict, f"/{name} is built in", field="command")
-        if len(url) > MAX_URL:
-            raise ChatError(ErrorCode.invalid_input, "the URL is too long", field="url")
         for value, field in ((description, "description"), (usage, "usage")):
             if len(value) > MAX_DESCRIPTION:
                 raise ChatError(
                     ErrorCode.invalid_input, f"at most {MAX_DESCRIPTION} characters", field=field
                 )
-        self._check_url(url)
+        check_url(self.hub.outbound, url)
         if sum(i.kind == "command" for i in await self.hub.store.integrations()) >= MAX_COMMANDS:
             raise ChatError(ErrorCode.invalid_input, f"at most {MAX_COMMANDS} custom commands")
         command = Integration(
@@ -123,14 +114,6 @@ class CustomCommands:
             raise ChatError(ErrorCode.conflict, f"/{name} exists", field="command") from None
         await self.hub.admin.audit(manager, "command.create", f"/{name}", url=url)
         return command
-
-    def _check_url(self, url: str) -> None:
-        if self.hub.outbound is None:
-            raise ChatError(ErrorCode.unsupported, "this server makes no outgoing requests")
-        try:
-            self.hub.outbound.check(url)
-        except OutboundError as exc:
-            raise ChatError(ErrorCode.invalid_input, str(exc), field="url") from None
 
     async def listed(self, identity: Identity) -> list[Integration]:
         await self._admin(identity)

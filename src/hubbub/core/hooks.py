@@ -1,6 +1,7 @@
-"""Incoming webhooks: a secret URL that posts into one channel, taking
+"""Webhooks. Incoming: a secret URL that posts into one channel, taking
 Slack's incoming-webhook body, so a script written for Slack works with its
-URL changed.
+URL changed. Outgoing: a channel's messages POSTed to a URL (core.outgoing
+makes the request, core.delivery sends it); managing both is here.
 
 A hook acts as an account: its maker's, or one of their bots' (which is
 added to the channel when the hook is made). Its post is that account's
@@ -19,14 +20,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hubbub.core import roles
+from hubbub.core import outgoing, roles
 from hubbub.core.accounts import Identity
-from hubbub.core.models import Integration, StoredMessage, User
+from hubbub.core.callout import check_url
+from hubbub.core.models import Integration, IntegrationKind, StoredMessage, User
 from hubbub.core.ports import NameTaken
 from hubbub.core.slack_message import message_text
 from hubbub.protocol.errors import ChatError, ErrorCode
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 MAX_HOOKS = 100  # integrations per person
 MAX_HOOK_NAME = 80
+DEAD_LETTERS_SHOWN = 20  # the latest, in an outgoing hook's listing
 MAX_SECRET = 128  # longer is not one of ours: refused before any look-up
 SECRET_BYTES = 32
 # How hubbub's own idempotency works on a hook: the `Idempotency-Key`
@@ -87,6 +90,57 @@ class Hooks:
     ) -> tuple[str, Integration]:
         """A hook posting into `channel` (where the caller is a member) as
         the caller or as `bot`, one of theirs; and its secret, shown once."""
+        secret = secrets.token_urlsafe(SECRET_BYTES)
+        hook = await self._create(identity, "incoming", channel, name, bot, hook_key(secret), {})
+        return secret, hook
+
+    async def create_outgoing(
+        self,
+        identity: Identity,
+        channel: str,
+        name: str,
+        url: str,
+        *,
+        triggers: Sequence[str] = (),
+        format: outgoing.Format = "form",
+        bot: str | None = None,
+    ) -> Integration:
+        """A hook POSTing the messages of `channel` (where the caller is a
+        member) that start with one of `triggers` (none: every message) to
+        `url` (core.outgoing, core.delivery), answering as the caller or
+        `bot`. Its signing secret and token are in its config."""
+        check_url(self.hub.outbound, url)
+        try:
+            words = outgoing.check_triggers(triggers)
+        except ValueError as exc:
+            raise ChatError(ErrorCode.invalid_input, str(exc), field="triggers") from None
+        if format not in outgoing.FORMATS:
+            raise ChatError(ErrorCode.invalid_input, "format is form or json", field="format")
+        hook_id = secrets.token_hex(8)
+        config = {
+            "url": url,
+            "triggers": words,
+            "format": format,
+            "token": secrets.token_urlsafe(18),
+            "signing_secret": secrets.token_hex(32),
+        }
+        hook = await self._create(
+            identity, "outgoing", channel, name, bot, f"outgoing:{hook_id}", config, hook_id
+        )
+        self.hub.deliveries.changed()
+        return hook
+
+    async def _create(
+        self,
+        identity: Identity,
+        kind: IntegrationKind,
+        channel: str,
+        name: str,
+        bot: str | None,
+        key: str,
+        config: dict[str, Any],
+        hook_id: str | None = None,
+    ) -> Integration:
         manager, poster = await self.hub.tokens.holder(identity, bot)
         name = name.strip()
         if not 1 <= len(name) <= MAX_HOOK_NAME:
@@ -106,43 +160,56 @@ class Hooks:
             raise ChatError(ErrorCode.invalid_input, f"at most {MAX_HOOKS} integrations per person")
         if poster.id != manager.id:
             await self.hub.invite(manager, channel, poster.username)  # no-op if it is in
-        secret = secrets.token_urlsafe(SECRET_BYTES)
+        if kind == "outgoing":
+            # It takes what is sent from now on, not the channel's past.
+            config = {**config, "after": await self.hub.store.last_seq(joined.channel.id)}
         hook = Integration(
-            secrets.token_hex(8),
-            "incoming",
-            hook_key(secret),
+            hook_id or secrets.token_hex(8),
+            kind,
+            key,
             name,
             joined.channel.id,
             poster.id,
             manager.id,
             int(self.hub.clock() * 1000),
+            config,
         )
         try:
             await self.hub.store.create_integration(hook)
-        except NameTaken:  # a 256-bit secret twice: the random source is broken
+        except NameTaken:  # a 256-bit secret (or a 64-bit id) twice: the random source is broken
             raise ChatError(ErrorCode.conflict, "try again") from None
         await self.hub.admin.audit(
-            manager, "hook.create", f"#{joined.channel.name}", hook=hook.id, poster=poster.username
+            manager,
+            f"hook.create{'' if kind == 'incoming' else '_outgoing'}",
+            f"#{joined.channel.name}",
+            hook=hook.id,
+            poster=poster.username,
         )
-        return secret, hook
+        return hook
 
-    async def listed(self, identity: Identity) -> list[Integration]:
-        """The hooks the caller made (an admin: every one), the newest first."""
+    async def listed(
+        self, identity: Identity, kind: IntegrationKind = "incoming"
+    ) -> list[Integration]:
+        """The hooks of `kind` the caller made (an admin: every one), the newest first."""
         manager = await self.hub.tokens.manager(identity)
         every = await self.hub.store.integrations()
         admin = roles.is_admin(manager)
-        return [i for i in every if i.kind == "incoming" and (admin or i.created_by == manager.id)]
+        return [i for i in every if i.kind == kind and (admin or i.created_by == manager.id)]
 
-    async def delete(self, identity: Identity, hook_id: str) -> None:
-        """Delete a hook the caller made (an admin: any): its URL is a 404
-        from now on."""
+    async def delete(
+        self, identity: Identity, hook_id: str, kind: IntegrationKind = "incoming"
+    ) -> None:
+        """Delete a hook the caller made (an admin: any): an incoming one's
+        URL is a 404 from now on, an outgoing one sends nothing more."""
         manager = await self.hub.tokens.manager(identity)
         found = [i for i in await self.hub.store.integrations() if i.id == hook_id]
-        if not found or found[0].kind != "incoming":
+        if not found or found[0].kind != kind:
             raise ChatError(ErrorCode.not_found, "no such hook", field="hook")
         if found[0].created_by != manager.id and not roles.is_admin(manager):
             raise roles.forbidden("only the hook's maker or an admin may delete it")
         await self.hub.store.delete_integration(hook_id)
+        if kind == "outgoing":
+            self.hub.deliveries.changed()
         await self.hub.admin.audit(manager, "hook.delete", hook_id)
 
     async def describe(self, hooks: list[Integration]) -> list[dict[str, Any]]:
@@ -162,17 +229,44 @@ class Hooks:
                 if h.channel_id is None
                 else await self.hub.store.get_channel_by_id(h.channel_id)
             )
-            out.append(
-                {
-                    "id": h.id,
-                    "name": h.name,
-                    "channel": channel.name if channel else "",
-                    "poster": await username(h.user_id),
-                    "created_by": await username(h.created_by),
-                    "created_at": h.created_at,
-                }
-            )
+            described: dict[str, Any] = {
+                "id": h.id,
+                "name": h.name,
+                "channel": channel.name if channel else "",
+                "poster": await username(h.user_id),
+                "created_by": await username(h.created_by),
+                "created_at": h.created_at,
+            }
+            if h.kind == "outgoing":
+                described.update(await self._deliveries(h))
+            out.append(described)
         return out
+
+    async def _deliveries(self, hook: Integration) -> dict[str, Any]:
+        """An outgoing hook's settings (its secrets too: only its maker and
+        admins list it) and where its deliveries stand."""
+        box = await self.hub.store.outbox(hook.id)
+        dead = await self.hub.store.dead_letters(hook.id, DEAD_LETTERS_SHOWN)
+        cfg = hook.config
+        return {
+            "url": cfg["url"],
+            "triggers": cfg["triggers"],
+            "format": cfg["format"],
+            "token": cfg["token"],
+            "signing_secret": cfg["signing_secret"],
+            "delivery": {
+                "cursor": box.cursor if box else cfg.get("after", 0),
+                "delivered": box.delivered if box else 0,
+                "dead": box.dead if box else 0,
+                "attempts": box.attempts if box else 0,
+                "next_at": (box.next_at or None) if box else None,
+                "last_error": box.last_error if box else "",
+                "dead_letters": [
+                    {"seq": d.seq, "attempts": d.attempts, "error": d.error, "at": d.at}
+                    for d in dead
+                ],
+            },
+        }
 
     # --- posting -----------------------------------------------------------------------
 

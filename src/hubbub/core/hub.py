@@ -21,6 +21,7 @@ from hubbub.core.admin import Admin
 from hubbub.core.checks import archived, check_channel_name, not_found
 from hubbub.core.commands import Commands
 from hubbub.core.custom_commands import CustomCommands
+from hubbub.core.delivery import Deliveries
 from hubbub.core.files import Files
 from hubbub.core.hooks import Hooks
 from hubbub.core.mentions import mentioned_names
@@ -187,7 +188,10 @@ class Hub:
         self.accounts = Accounts(self)  # sessions, invites, one's own account
         self.admin = Admin(self)  # roles, deactivation, channels, the audit log
         self.tokens = Tokens(self)  # API tokens and bots
-        self.hooks = Hooks(self)  # incoming webhooks
+        self.hooks = Hooks(self)  # incoming and outgoing webhooks
+        # Outgoing webhooks' deliveries: started by the server (`start`), a
+        # scheduled function's `sweep` on Lambda.
+        self.deliveries = Deliveries(self)
         # Slash commands: the built-ins, and custom ones calling out through
         # `outbound` (None: none can run). `public_url`: where this server is
         # reached, for the response_url a command's server is given.
@@ -242,6 +246,7 @@ class Hub:
             by_channel.setdefault(m.channel_id, []).append(message_envelope(m))
         if not by_channel:
             return
+        self.deliveries.wake(by_channel)
         try:
             await self.bus.publish_many(
                 [
@@ -269,6 +274,7 @@ class Hub:
             replay.update_envelope(replied.root_seq, replied.root),
         ]
         topic = events.channel_topic(replied.reply.channel_id)
+        self.deliveries.wake((replied.reply.channel_id,))
         try:
             await self.bus.publish(topic, envelope.pack(envs))
         except BusError as exc:

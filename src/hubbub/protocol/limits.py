@@ -54,6 +54,11 @@ class Limits:
     login_window: float = 15 * 60.0
     # Registration attempts per client address per hour.
     registrations_per_hour: int = 30
+    # An outgoing webhook's failed delivery is tried again after this many
+    # seconds, doubling each time (at most an hour, with jitter), this many
+    # attempts in all; then the message is a dead letter (after 2-4 hours).
+    hook_retry_seconds: float = 1.0
+    hook_attempts: int = 16
     # Channels (and tutorial rooms) one user may create: a burst of this many,
     # then one more every 3600/N s. Counted per node.
     channels_per_hour: int = 30

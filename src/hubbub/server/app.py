@@ -79,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
             public_url=settings.public_url,
         )
         await hub.start()
+        hub.deliveries.start()
         fanout = Fanout(bus, hub)
         await bus.start(fanout.deliver, fanout.resync)
         gateway = Gateway(hub, fanout, settings.allowed_origins, settings.public_origins)
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield {"hub": hub, "gateway": gateway}
         finally:
             await gateway.stop()
+            await hub.deliveries.stop()
             await bus.close()
             await hub.stop()
             await outbound.close()

@@ -11,8 +11,9 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from hubbub.core import events
+from hubbub.core.callout import MAX_URL
 from hubbub.core.commands import BUILT_INS
-from hubbub.core.custom_commands import MAX_DESCRIPTION, MAX_URL
+from hubbub.core.custom_commands import MAX_DESCRIPTION
 from hubbub.core.models import Integration
 from hubbub.protocol.frames import MessageOut
 from hubbub.protocol.rules import CHANNEL_RE, COMMAND_RE, OUTBOUND_URL_RE

@@ -1,14 +1,17 @@
-"""REST routes of incoming webhooks (core.hooks): `POST /hooks/{secret}`,
-Slack's incoming-webhook call, and `/api/hooks` to manage them (a login's)."""
+"""REST routes of webhooks (core.hooks): `POST /hooks/{secret}`, Slack's
+incoming-webhook call; `/api/hooks` to manage incoming ones and
+`/api/outgoing-hooks` outgoing ones (a login's)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from hubbub.core import outgoing
+from hubbub.core.callout import MAX_URL
 from hubbub.core.hooks import MAX_HOOK_NAME, MAX_IDEMPOTENCY_KEY
 from hubbub.protocol.rules import CHANNEL_RE
 from hubbub.server.openapi import Schema, errors
@@ -175,6 +178,114 @@ async def delete_hook(
 ) -> Response:
     """Delete a hook you made (an admin: any): its URL answers 404 from now on."""
     await hub.hooks.delete(identity, hook_id)
+    return Response(status_code=204)
+
+
+# --- outgoing webhooks ---------------------------------------------------------------
+
+
+class OutgoingHookIn(HookIn):
+    url: str = Field(max_length=MAX_URL, description="Where each message is POSTed.")
+    triggers: list[Annotated[str, Field(min_length=1, max_length=outgoing.MAX_TRIGGER)]] = Field(
+        [],
+        max_length=outgoing.MAX_TRIGGERS,
+        description="Only messages starting with one of these words (none: every message).",
+    )
+    format: Literal["form", "json"] = Field(
+        "form", description="Slack's form-encoded payload, or the same fields as JSON."
+    )
+    bot: str | None = Field(
+        None, max_length=32, description="Answer as this bot of yours (added to the channel)."
+    )
+
+
+class DeadLetterOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seq: int
+    attempts: int
+    error: str
+    at: int
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cursor: int = Field(description="The channel's log is delivered up to this seq.")
+    delivered: int
+    dead: int = Field(description="Messages given up on after their last attempt.")
+    attempts: int = Field(description="Failed attempts at the next message so far.")
+    next_at: int | None = Field(description="When the next attempt is due (ms), if retrying.")
+    last_error: str
+    dead_letters: list[DeadLetterOut] = Field(description="The latest 20.")
+
+
+class OutgoingHookOut(HookOut):
+    url: str
+    triggers: list[str]
+    format: Literal["form", "json"]
+    token: str = Field(description="Sent as the payload's `token`, as Slack's.")
+    signing_secret: str = Field(description="What `X-Slack-Signature` is signed with.")
+    poster: str = Field(description="The account its receiver's answers are posted as.")
+    delivery: DeliveryOut
+
+
+@hooks_api.post(
+    "/outgoing-hooks",
+    status_code=201,
+    response_model=OutgoingHookOut,
+    tags=["integrations"],
+    responses=errors(
+        *SIGNED_IN,
+        *JSON_BODY,
+        *MEMBER,
+        E.channel_archived,
+        E.forbidden,
+        E.conflict,
+        E.unsupported,
+    ),
+)
+async def create_outgoing_hook(
+    body: OutgoingHookIn, identity: IdentityDep, hub: HubDep
+) -> dict[str, Any]:
+    """An outgoing webhook: the channel's messages (those starting with one
+    of `triggers`, if any) POSTed to `url`, signed, in order, retried until
+    they are delivered or given up on; a JSON answer with `text` is posted
+    back. The URL must be one this server may call (`--outbound-allow`)."""
+    hook = await hub.hooks.create_outgoing(
+        identity,
+        body.channel,
+        body.name,
+        body.url,
+        triggers=body.triggers,
+        format=body.format,
+        bot=body.bot,
+    )
+    (described,) = await hub.hooks.describe([hook])
+    return described
+
+
+@hooks_api.get(
+    "/outgoing-hooks",
+    response_model=list[OutgoingHookOut],
+    tags=["integrations"],
+    responses=errors(*SIGNED_IN, E.forbidden),
+)
+async def list_outgoing_hooks(identity: IdentityDep, hub: HubDep) -> list[dict[str, Any]]:
+    """The outgoing webhooks you made (an admin: every one), the newest
+    first, with where their deliveries stand."""
+    return await hub.hooks.describe(await hub.hooks.listed(identity, "outgoing"))
+
+
+@hooks_api.delete(
+    "/outgoing-hooks/{hook_id}",
+    status_code=204,
+    tags=["integrations"],
+    responses=errors(*SIGNED_IN, E.invalid_input, E.forbidden, E.not_found),
+)
+async def delete_outgoing_hook(
+    hook_id: Annotated[str, Path(max_length=64)], identity: IdentityDep, hub: HubDep
+) -> Response:
+    """Delete an outgoing webhook you made (an admin: any): nothing more is sent."""
+    await hub.hooks.delete(identity, hook_id, "outgoing")
     return Response(status_code=204)
 
 
