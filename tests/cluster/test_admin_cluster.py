@@ -5,7 +5,9 @@ a second: a deactivated account's connections there close (4011), a revoked
 session's token is refused there and its connections close (4010), a
 renamed channel keeps its history and its subscribers there, an archived
 one takes no sends there, and a demoted admin is refused there at once; an
-incoming webhook made on A posts through B."""
+incoming webhook made on A posts through B, and an outgoing one delivers
+what is sent on either node once, in order (one node at a time holds its
+outbox's lease)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from admin_support import (
     register,
     unique,
 )
+from receiver import receiving
 from services import PrivateRedis, drop_database, fresh_postgres_database
 from support import WAIT, Server, auth, online, send, start_server, subscribe, ws_connect
 
@@ -51,7 +54,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     redis.start()
     nodes: list[Server] = []
     try:
-        args = ("--database-url", pg, "--bus-url", redis.url, "--limit", LIMITS)
+        args = (
+            *("--database-url", pg, "--bus-url", redis.url, "--limit", LIMITS),
+            *("--outbound-allow", "127.0.0.1"),  # the tests' receivers
+        )
         root = tmp_path_factory.mktemp("admin-cluster")
         nodes += [start_server(root / n, *args) for n in ("a", "b")]
         with httpx.Client(base_url=nodes[0].url, timeout=WAIT) as http:
@@ -295,3 +301,33 @@ async def test_a_hook_made_on_a_posts_through_b_to_a_subscriber_on_a(
     r = await on_b.delete(f"/api/hooks/{listed[0]['id']}", headers=auth(token))
     assert r.status_code == 204
     api_error(await on_a.post(f"/hooks/{secret}", json={"text": "gone"}), 404, "not_found")
+
+
+async def test_an_outgoing_hook_delivers_what_either_node_sends_once_in_order(
+    cluster: Cluster, on_a: httpx.AsyncClient, on_b: httpx.AsyncClient
+) -> None:
+    """Both nodes run deliveries; the outbox's lease lets one send, so the
+    receiver gets each message once, in the channel's order."""
+    token = await register(on_a, unique("ann"))
+    channel = unique("outgoing")
+    await create_channel(on_a, token, channel)
+    with receiving() as receiver:
+        body = {"channel": channel, "name": "ci", "url": receiver.url}
+        r = await on_a.post("/api/outgoing-hooks", json=body, headers=auth(token))
+        assert r.status_code == 201, r.text
+        hook = r.json()
+        sent = []
+        for i in range(10):
+            node = on_a if i % 2 else on_b
+            r = await post(node, token, channel, f"m{i}")
+            assert r.status_code == 201, r.text
+            sent.append(r.json()["seq"])
+        keys = [(await asyncio.to_thread(receiver.next)).headers["idempotency-key"] for _ in sent]
+        assert keys == [f"hook-{hook['id']}-{seq}" for seq in sent]
+        async with asyncio.timeout(WAIT):
+            while True:  # the cursor's write follows the answer
+                listed = (await on_b.get("/api/outgoing-hooks", headers=auth(token))).json()
+                if listed[0]["delivery"]["delivered"] == len(sent):
+                    break
+                await asyncio.sleep(0.05)
+        assert receiver.requests.empty()  # nothing twice
