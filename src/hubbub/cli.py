@@ -618,6 +618,20 @@ def admin_users(data_dir: Path, database_url: str | None, bus_url: str) -> None:
     help="Files in this S3 bucket (s3://bucket/prefix?endpoint=...&create=1), uploaded "
     "through presigned forms [default: no files].",
 )
+@click.option(
+    "--outbound-allow",
+    "outbound_allow",
+    multiple=True,
+    metavar="CIDR",
+    help="As for serve: loopback or private addresses custom commands and webhooks may call.",
+)
+@click.option(
+    "--schedule-seconds",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Run the scheduled functions (outgoing webhooks' deliveries) this often "
+    "[default: their own rate, once a minute].",
+)
 def aws_local(
     host: str,
     port: int,
@@ -630,9 +644,12 @@ def aws_local(
     workers: int,
     log_level: str,
     blob_url: str | None,
+    outbound_allow: tuple[str, ...],
+    schedule_seconds: float | None,
 ) -> None:
     """Run the Lambda handlers behind a local API Gateway (WebSocket API,
-    Management API, GET /ping) on DynamoDB served by moto. See docs/deploy-aws.md."""
+    Management API, GET /ping) and EventBridge (the scheduled functions) on
+    DynamoDB served by moto. See docs/deploy-aws.md."""
     if blob_url is not None:
         if not blob_url.startswith("s3://"):
             # As on Lambda (aws/runtime.py): a container's disk is not shared.
@@ -662,6 +679,8 @@ def aws_local(
                 workers=workers,
                 log_level=log_level,
                 blob_url=blob_url,
+                outbound_allow=outbound_allow,
+                schedule_seconds=schedule_seconds,
             )
         )
     except OSError as exc:

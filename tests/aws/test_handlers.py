@@ -437,6 +437,51 @@ def test_a_custom_command_answers_on_the_websocket_api_now_and_later(
     )
 
 
+class Context:
+    """What a scheduled invocation's context tells the handler: its time left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.seconds * 1000)
+
+
+def test_the_scheduled_function_delivers_outgoing_hooks_and_posts_their_answers(
+    lam: runtime.Runtime, management: ManagementApi
+) -> None:
+    _, login = lam.run(lam.hub.register("alice", "correct horse"))
+    identity = lam.run(lam.hub.authenticate(login))
+    with receiving() as receiver:
+        hook = lam.run(lam.hub.hooks.create_outgoing(identity, "general", "ci", receiver.url))
+        receiver.answer = lambda req: Reply(
+            body=json.dumps({"text": f"seen {req.form['text']}"}).encode()
+        )
+        assert connect("O=", token=login)["statusCode"] == 200
+        send("O=", {"action": "subscribe", "channel": "general", "since": 0, "id": 1})
+        assert one(management, "O=")["type"] == "subscribed"
+        for i in range(3):
+            send(
+                "O=", {"action": "send", "channel": "general", "text": f"m{i}", "client_id": f"{i}"}
+            )
+        got = management.take("O=")
+        seqs = [f["seq"] for f in got if f["type"] == "message"]
+        assert len(seqs) == 3
+        assert receiver.requests.empty()  # nothing runs between invocations
+
+        res = handlers.SCHEDULES["rate(1 minute)"]({}, Context(60.0))
+        assert res == {"ok": True}
+        keys = [receiver.next(timeout=0).headers["idempotency-key"] for _ in seqs]
+        assert keys == [f"hook-{hook.id}-{seq}" for seq in seqs]
+        answers = [f["text"] for f in management.take("O=") if f["type"] == "message"]
+        assert answers == ["seen m0", "seen m1", "seen m2"]
+        box = lam.run(lam.hub.store.outbox(hook.id))
+        assert box is not None and box.delivered == 3 and box.lease_until == 0  # given back
+        # The next run finds nothing new (the answers are not delivered back).
+        handlers.SCHEDULES["rate(1 minute)"]({}, Context(60.0))
+        assert receiver.requests.empty()
+
+
 def test_an_api_token_signs_in_within_its_scopes_until_revoked(
     lam: runtime.Runtime, management: ManagementApi
 ) -> None:

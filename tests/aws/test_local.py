@@ -21,12 +21,19 @@ from hubbub.core.events import channel_topic
 from hubbub.core.hooks import hook_key
 from hubbub.core.models import Integration
 from hubbub.store.dynamo import DynamoStore, N, S
+from receiver import receiving
 from support import WAIT, WS, ws_connect
 
 
 @pytest.fixture(scope="module")
 def aws_local(dynamodb: str) -> Iterator[AwsLocal]:
-    server = start_aws_local(dynamodb, "--allow-guests", "--guest-rooms", "create")
+    server = start_aws_local(
+        dynamodb,
+        *("--allow-guests", "--guest-rooms", "create"),
+        # Outgoing webhooks' receivers are the tests' own; their deliveries
+        # run every 0.2 s rather than once a minute.
+        *("--outbound-allow", "127.0.0.1", "--schedule-seconds", "0.2"),
+    )
     yield server
     server.stop()
 
@@ -100,6 +107,37 @@ async def test_an_incoming_hook_posts_through_the_http_api(aws_local: AwsLocal) 
         assert await pushed(guest) == [{"user_name": "ci-poster", "content": "deployed *v2*"}]
         r = await http.post("/hooks/wrong", json={"text": "x"})
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+async def test_an_outgoing_hook_is_delivered_by_the_scheduled_function(
+    aws_local: AwsLocal,
+) -> None:
+    """A tutorial guest's message reaches the hook's receiver when the
+    scheduled function next runs, signed, with its delivery's key."""
+    with receiving() as receiver:
+        async with store_of(aws_local) as store:
+            ci = await store.create_user("ci-outgoing", "CI", "!")
+            channel = await store.create_channel("watched", "public", "", [ci.id])
+            config = {
+                "url": receiver.url,
+                "triggers": [],
+                "format": "form",
+                "token": "t",
+                "signing_secret": "s",
+                "after": 0,
+            }
+            await store.create_integration(
+                Integration(
+                    "o1", "outgoing", "outgoing:o1", "CI", channel.id, ci.id, ci.id, 1, config
+                )
+            )
+        async with room(aws_local, "watched") as guest:
+            await guest.send({"action": "sendMessage", "user_name": "ann", "content": "hi hook"})
+            assert await pushed(guest) == [{"user_name": "ann", "content": "hi hook"}]
+            got = await asyncio.to_thread(receiver.next)
+    assert (got.form["text"], got.form["user_name"]) == ("hi hook", "ann")
+    assert got.headers["idempotency-key"] == "hook-o1-1"
+    assert got.headers["x-slack-signature"].startswith("v0=")
 
 
 async def test_refused_connect_is_the_handlers_status(aws_local: AwsLocal) -> None:

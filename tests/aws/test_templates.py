@@ -111,10 +111,22 @@ def test_sam_template_matches_the_code() -> None:
     assert http == {
         key: f"hubbub.aws.handlers.{fn.__name__}" for key, fn in handlers.HTTP_ROUTES.items()
     }
-    hook = res["IncomingHookFunction"]["Properties"]
-    assert hook["Role"] == {"Fn::GetAtt": "HandlerRole.Arn"}
-    endpoint = hook["Environment"]["Variables"]["HUBBUB_APIGW_ENDPOINT"]["Fn::Sub"]
-    assert endpoint.startswith("https://${WebSocketApi}.") and endpoint.endswith("/${StageName}")
+    schedules = {
+        e["Properties"]["Schedule"]: r["Properties"]["Handler"]
+        for r in res.values()
+        if r["Type"] == "AWS::Serverless::Function"
+        for e in r["Properties"].get("Events", {}).values()
+        if e["Type"] == "Schedule"
+    }
+    assert schedules == {
+        key: f"hubbub.aws.handlers.{fn.__name__}" for key, fn in handlers.SCHEDULES.items()
+    }
+    for name in ("IncomingHookFunction", "DeliverHooksFunction"):
+        function = res[name]["Properties"]
+        assert function["Role"] == {"Fn::GetAtt": "HandlerRole.Arn"}
+        endpoint = function["Environment"]["Variables"]["HUBBUB_APIGW_ENDPOINT"]["Fn::Sub"]
+        assert endpoint.startswith("https://${WebSocketApi}.")
+        assert endpoint.endswith("/${StageName}")
 
 
 def test_sam_iam_is_least_privilege() -> None:
@@ -184,11 +196,14 @@ def test_serverless_yml_matches_the_code() -> None:
     )
     routes: dict[str, str] = {}
     http: dict[str, str] = {}
+    schedules: dict[str, str] = {}
     for fn in doc["functions"].values():
         for event in fn["events"]:
             if "websocket" in event:
                 ws = event["websocket"]
                 routes[ws if isinstance(ws, str) else ws["route"]] = fn["handler"]
+            elif "schedule" in event:
+                schedules[event["schedule"]] = fn["handler"]
             else:
                 route = event["httpApi"]
                 http[f"{route['method']} {route['path']}"] = fn["handler"]
@@ -198,8 +213,12 @@ def test_serverless_yml_matches_the_code() -> None:
     assert http == {
         key: f"hubbub.aws.handlers.{fn.__name__}" for key, fn in handlers.HTTP_ROUTES.items()
     }
-    hook = doc["functions"]["incomingHook"]["environment"]["HUBBUB_APIGW_ENDPOINT"]["Fn::Sub"]
-    assert hook.startswith("https://${WebsocketsApi}.")
+    assert schedules == {
+        key: f"hubbub.aws.handlers.{fn.__name__}" for key, fn in handlers.SCHEDULES.items()
+    }
+    for name in ("incomingHook", "deliverHooks"):
+        endpoint = doc["functions"][name]["environment"]["HUBBUB_APIGW_ENDPOINT"]["Fn::Sub"]
+        assert endpoint.startswith("https://${WebsocketsApi}.")
     statements = doc["provider"]["iam"]["role"]["statements"]
     assert [s["Action"] for s in statements][1] == "execute-api:ManageConnections"
     for s in statements[2:]:

@@ -2,7 +2,8 @@
 `hubbub.aws.handlers.connect`, `.disconnect`, `.default`, `.send_message`,
 `.get_recent_messages` for the WebSocket API, `.ping` for `GET /ping` and
 `.incoming_hook` for `POST /hooks/{secret}` and `.command_response` for
-`POST /commands/respond/{token}` on the HTTP API.
+`POST /commands/respond/{token}` on the HTTP API; `.deliver_hooks`, run on a
+schedule, sends what outgoing webhooks have waiting.
 
 The WebSocket ones all run the same gateway (`runtime.Runtime.handle`): a
 frame reaching `sendMessage` is routed by its `action` like any other, so a
@@ -64,6 +65,15 @@ def command_response(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return runtime.current().http(event)
 
 
+def deliver_hooks(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """On a schedule (`SCHEDULES`): deliver what outgoing webhooks have
+    waiting (core.delivery), within the function's time left. A Lambda has
+    no background tasks, so a message waits for the next run: up to a
+    minute, where `hubbub serve` delivers at once."""
+    left = context.get_remaining_time_in_millis() / 1000 if context is not None else 60.0
+    return runtime.current().deliver(left)
+
+
 # routeKey -> handler, as the templates wire them.
 HTTP_ROUTES: dict[str, LambdaHandler] = {
     "GET /ping": ping,
@@ -77,3 +87,5 @@ WEBSOCKET_ROUTES: dict[str, LambdaHandler] = {
     "sendMessage": send_message,
     "getRecentMessages": get_recent_messages,
 }
+# EventBridge schedule -> handler.
+SCHEDULES: dict[str, LambdaHandler] = {"rate(1 minute)": deliver_hooks}

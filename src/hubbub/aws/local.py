@@ -12,7 +12,9 @@ One port serves:
   `HUBBUB_APIGW_ENDPOINT` points the handlers at;
 - `GET /ping`, `POST /hooks/{secret}` (an incoming webhook) and
   `POST /commands/respond/{token}` (a slash command's later answer), through
-  their handlers (`handlers.HTTP_ROUTES`) with HTTP API events.
+  their handlers (`handlers.HTTP_ROUTES`) with HTTP API events;
+- EventBridge: each scheduled handler (`handlers.SCHEDULES`) on its rate, or
+  every `--schedule-seconds`, one run at a time.
 
 Like API Gateway: frames over 128 KiB close the connection (1009), a `$connect`
 answering other than 2xx refuses the handshake with that status, `DELETE`
@@ -30,6 +32,7 @@ import dataclasses
 import datetime
 import logging
 import os
+import re
 import socket
 import urllib.parse
 from collections.abc import Iterator
@@ -52,6 +55,8 @@ from hubbub.store.dynamo import DynamoStore
 log = logging.getLogger("hubbub.aws.local")
 
 MAX_FRAME = 128 * 1024  # API Gateway's WebSocket frame limit
+# What EventBridge hands a scheduled function (the fields a handler might read).
+SCHEDULED_EVENT: dict[str, Any] = {"source": "aws.events", "detail-type": "Scheduled Event"}
 CONNECT_WAIT = 30.0  # s: the longest a push waits for a connection's `$connect`
 
 
@@ -129,6 +134,21 @@ class LocalApiGateway:
     async def invoke(self, name: str, handler: LambdaHandler, event: apigw.Event) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, handler, event, LocalContext(name))
+
+    async def run_schedules(self, every: float | None) -> None:
+        """Invoke each scheduled handler on its rate (or `every` seconds),
+        a run at a time, as EventBridge would; until cancelled."""
+
+        async def repeat(expression: str, handler: LambdaHandler) -> None:
+            period = every if every is not None else rate_seconds(expression)
+            while True:
+                await asyncio.sleep(period)  # a clock, as EventBridge's
+                try:
+                    await self.invoke(handler.__name__, handler, SCHEDULED_EVENT)
+                except Exception:  # as a failed invocation: the next one runs
+                    log.exception("scheduled %s failed", handler.__name__)
+
+        await asyncio.gather(*(repeat(e, h) for e, h in handlers.SCHEDULES.items()))
 
     # --- HTTP -----------------------------------------------------------------------------
 
@@ -265,6 +285,16 @@ class LocalSettings:
     workers: int = 8
     log_level: str = "warning"
     blob_url: str | None = None  # an s3:// URL: files (HUBBUB_BLOB_URL); None: no files
+    outbound_allow: tuple[str, ...] = ()  # HUBBUB_OUTBOUND_ALLOW
+    schedule_seconds: float | None = None  # None: each schedule's own rate
+
+
+def rate_seconds(expression: str) -> float:
+    """EventBridge's `rate(N unit)` in seconds."""
+    m = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression)
+    if m is None:
+        raise ValueError(f"not a rate expression: {expression!r}")
+    return int(m[1]) * {"minute": 60, "hour": 3600, "day": 86400}[m[2]]
 
 
 @contextlib.contextmanager
@@ -304,6 +334,8 @@ def run(settings: LocalSettings) -> None:
         os.environ["HUBBUB_GUEST_ROOMS"] = settings.guest_rooms
         if settings.limits:
             os.environ["HUBBUB_LIMIT"] = ",".join(settings.limits)
+        if settings.outbound_allow:
+            os.environ["HUBBUB_OUTBOUND_ALLOW"] = ",".join(settings.outbound_allow)
         if settings.blob_url:
             os.environ["HUBBUB_BLOB_URL"] = settings.blob_url
         else:  # only what was asked for: no files unless --blob-url
@@ -339,7 +371,15 @@ def run(settings: LocalSettings) -> None:
             if settings.blob_url:
                 print(f"  files: {settings.blob_url}", flush=True)
 
+        async def serve() -> None:
+            schedules = asyncio.create_task(gateway.run_schedules(settings.schedule_seconds))
+            try:
+                await serve_announced(server, sock, announce)
+            finally:
+                schedules.cancel()
+                await asyncio.gather(schedules, return_exceptions=True)
+
         try:
-            asyncio.run(serve_announced(server, sock, announce))
+            asyncio.run(serve())
         finally:
             gateway.executor.shutdown(wait=False, cancel_futures=True)

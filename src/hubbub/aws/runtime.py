@@ -36,6 +36,7 @@ from hubbub.aws.push import PushBus, Pusher
 from hubbub.aws.sequencer import Sequencer
 from hubbub.blobs import open_blobs
 from hubbub.config import parse_limits
+from hubbub.core import outgoing
 from hubbub.core.hub import Hub, unavailable
 from hubbub.core.ports import StoreError
 from hubbub.core.presence import EachConnection
@@ -179,6 +180,20 @@ class Runtime:
             "headers": {"content-type": "text/plain; charset=utf-8"},
             "body": "ok",
         }
+
+    def deliver(self, seconds: float) -> dict[str, Any]:
+        """Deliver outgoing webhooks for about `seconds` less a margin for
+        the answer (each receiver may take `outgoing.TIMEOUT`); what their
+        answers post is pushed to the WebSocket API's connections."""
+        self.pusher.endpoint = os.environ.get(apigw.ENDPOINT_ENV, "")
+        budget = max(0.0, seconds - outgoing.TIMEOUT - 2.0)
+
+        async def sweep() -> None:
+            await self._start()
+            await self.hub.deliveries.sweep(budget)
+
+        self.run(sweep())
+        return {"ok": True}
 
     def close(self) -> None:
         if self._started:

@@ -104,8 +104,9 @@ class Deliveries:
             return
         wanted = set(channel_ids)
         for hook in self._hooks.values():
-            if hook.channel_id in wanted:
-                self._wakes[hook.id].set()
+            event = self._wakes.get(hook.id)
+            if event is not None and hook.channel_id in wanted:
+                event.set()
 
     def changed(self) -> None:
         """A hook was made or deleted here: look for it now, not in RELIST."""
@@ -173,7 +174,6 @@ class Deliveries:
         if self.hub.outbound is None:
             return
         hooks = await self._outgoing()
-        self._hooks = {h.id: h for h in hooks}
         until = asyncio.get_running_loop().time() + seconds
 
         async def drain(hook: Integration) -> None:

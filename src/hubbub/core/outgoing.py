@@ -106,7 +106,7 @@ def request(
         # Slack's message timestamp: seconds, with the fraction after a dot.
         "timestamp": f"{message.created_at // 1000}.{message.created_at % 1000:03d}000",
         "user_id": str(author_id),
-        "user_name": message.author or "",
+        "user_name": message.author or message.author_name,  # a guest: its chosen name
         "text": message.text,
         "trigger_word": trigger,
         "seq": str(message.seq),
