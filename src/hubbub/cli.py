@@ -1048,12 +1048,13 @@ def bot_deactivate(server: str | None, profile: str, username: str) -> None:
     _run_client(go, server, profile)
 
 
-# --- incoming webhooks (a login's: docs/integrations.md) -----------------------------------
+# --- webhooks (a login's: docs/integrations.md) -------------------------------------------
 
 
 @main.group()
 def hook() -> None:
-    """Incoming webhooks: a URL that posts Slack's webhook JSON into a channel."""
+    """Webhooks: incoming (a URL that posts Slack's webhook JSON into a channel)
+    and outgoing (a channel's messages POSTed to a URL)."""
 
 
 @hook.command("create")
@@ -1063,7 +1064,7 @@ def hook() -> None:
 @click.argument("channel")
 @click.argument("name")
 def hook_create(server: str | None, profile: str, bot: str | None, channel: str, name: str) -> None:
-    """Make a hook called NAME into CHANNEL and print its URL (shown this once)."""
+    """Make an incoming hook called NAME into CHANNEL and print its URL (shown this once)."""
 
     async def go(client: Client) -> None:
         made = await client.create_hook(channel.lstrip("#"), name, bot=bot)
@@ -1077,19 +1078,76 @@ def hook_create(server: str | None, profile: str, bot: str | None, channel: str,
     _run_client(go, server, profile)
 
 
+@hook.command("create-outgoing")
+@server_option
+@profile_option
+@click.option("--bot", default=None, help="Answer as this bot of yours (added to the channel).")
+@click.option(
+    "--trigger",
+    "triggers",
+    multiple=True,
+    help="Only messages starting with this word (repeatable) [default: every message].",
+)
+@click.option(
+    "--format",
+    "body_format",
+    type=click.Choice(["form", "json"]),
+    default="form",
+    show_default=True,
+    help="Slack's form-encoded payload, or the same fields as JSON.",
+)
+@click.argument("channel")
+@click.argument("name")
+@click.argument("url")
+def hook_create_outgoing(
+    server: str | None,
+    profile: str,
+    bot: str | None,
+    triggers: tuple[str, ...],
+    body_format: str,
+    channel: str,
+    name: str,
+    url: str,
+) -> None:
+    """Make an outgoing hook called NAME that POSTs CHANNEL's messages to URL;
+    print its signing secret (what its receiver checks X-Slack-Signature with)."""
+
+    async def go(client: Client) -> None:
+        made = await client.create_outgoing_hook(
+            channel.lstrip("#"), name, url, triggers=triggers, format=body_format, bot=bot
+        )
+        click.echo(made["signing_secret"])
+        click.echo(
+            f"hook {made['id']} sends #{made['channel']}'s messages to {made['url']}; "
+            f"answers are posted as {made['poster']}",
+            err=True,
+        )
+
+    _run_client(go, server, profile)
+
+
 @hook.command("list")
 @server_option
 @profile_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def hook_list(server: str | None, profile: str, as_json: bool) -> None:
-    """The hooks you made (an admin: every one), never their URLs."""
+    """The hooks you made (an admin: every one), never incoming ones' URLs;
+    an outgoing one with where its deliveries stand."""
 
     async def go(client: Client) -> None:
-        for h in await client.hooks():
+        incoming = [{**h, "kind": "incoming"} for h in await client.hooks()]
+        outgoing = [{**h, "kind": "outgoing"} for h in await client.outgoing_hooks()]
+        for h in incoming + outgoing:
             if as_json:
                 click.echo(json.dumps(h))
-            else:
+            elif h["kind"] == "incoming":
                 click.echo(f"{h['id']}  {h['name']}  #{h['channel']}  as {h['poster']}")
+            else:
+                d = h["delivery"]
+                state = f"{d['delivered']} delivered, {d['dead']} given up"
+                if d["attempts"]:
+                    state += f", retrying ({d['attempts']} failed: {d['last_error']})"
+                click.echo(f"{h['id']}  {h['name']}  #{h['channel']} -> {h['url']}  {state}")
 
     _run_client(go, server, profile)
 
@@ -1099,10 +1157,14 @@ def hook_list(server: str | None, profile: str, as_json: bool) -> None:
 @profile_option
 @click.argument("hook_id")
 def hook_delete(server: str | None, profile: str, hook_id: str) -> None:
-    """Delete the hook HOOK_ID (as `hook list` shows it): its URL answers 404."""
+    """Delete the hook HOOK_ID (as `hook list` shows it): an incoming one's
+    URL answers 404, an outgoing one sends nothing more."""
 
     async def go(client: Client) -> None:
-        await client.delete_hook(hook_id)
+        if any(h["id"] == hook_id for h in await client.outgoing_hooks()):
+            await client.delete_outgoing_hook(hook_id)
+        else:
+            await client.delete_hook(hook_id)
         click.echo(f"deleted {hook_id}", err=True)
 
     _run_client(go, server, profile)

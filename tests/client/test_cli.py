@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import stat
@@ -9,13 +11,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from queue import Empty, Queue
 
 import httpx
 import pytest
 
+from receiver import receiving
 from support import WAIT, Server, auth, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -572,3 +575,46 @@ def test_a_hook_made_from_the_cli_takes_slack_json_from_curl(
     assert hubbub("hook", "list", env=env).stdout == ""
     r = hubbub("hook", "delete", hook_id, env=env)
     assert one_line_failure(r) == "Error: no such hook", r.stderr
+
+
+def test_an_outgoing_hook_made_from_the_cli_sends_to_its_receiver_and_is_listed(
+    server_factory: Callable[..., Server], tmp_path: Path
+) -> None:
+    """`hubbub hook create-outgoing` prints the signing secret; the receiver
+    gets the channel's messages signed with it; `hook list` shows how many
+    were delivered; `hook delete` ends it."""
+    server = server_factory("--outbound-allow", "127.0.0.1")
+    env = base_env(tmp_path / "cfg" / "config.json", server.url)
+    assert hubbub("register", "-u", "ann", env=env).returncode == 0
+    with receiving() as receiver:
+        r = hubbub(
+            "hook",
+            "create-outgoing",
+            "#general",
+            "tickets",
+            receiver.url,
+            "--trigger",
+            "ticket",
+            env=env,
+        )
+        assert r.returncode == 0, r.stderr
+        secret = r.stdout.strip()
+        assert len(secret) == 64 and "answers are posted as ann" in r.stderr
+        assert hubbub("send", "-c", "#general", "hello", env=env).returncode == 0
+        assert hubbub("send", "-c", "#general", "ticket: printer", env=env).returncode == 0
+        got = receiver.next()
+        assert got.form["text"] == "ticket: printer" and got.form["trigger_word"] == "ticket"
+        stamp = got.headers["x-slack-request-timestamp"]
+        mac = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + got.body, hashlib.sha256)
+        assert got.headers["x-slack-signature"] == f"v0={mac.hexdigest()}"
+        deadline = time.monotonic() + WAIT
+        while True:  # the cursor is written just after the answer
+            (line,) = hubbub("hook", "list", env=env).stdout.splitlines()
+            if "1 delivered" in line or time.monotonic() > deadline:
+                break
+        assert f"tickets  #general -> {receiver.url}  1 delivered, 0 given up" in line
+        hook_id = line.split()[0]
+        assert hubbub("hook", "delete", hook_id, env=env).returncode == 0
+        assert hubbub("hook", "list", env=env).stdout == ""
+        r = hubbub("hook", "create-outgoing", "#general", "x", "http://10.9.9.9/", env=env)
+        assert "this server does not call (see --outbound-allow)" in one_line_failure(r)

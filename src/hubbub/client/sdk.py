@@ -353,6 +353,41 @@ class Client:
     async def delete_hook(self, hook_id: str) -> None:
         await self.request("DELETE", f"/api/hooks/{seg(hook_id)}")
 
+    # --- outgoing webhooks (a login's; docs/integrations.md) ---------------------------
+
+    async def create_outgoing_hook(
+        self,
+        channel: str,
+        name: str,
+        url: str,
+        *,
+        triggers: Sequence[str] = (),
+        format: str = "form",
+        bot: str | None = None,
+    ) -> dict[str, Any]:
+        """An outgoing webhook: `channel`'s messages (those starting with one
+        of `triggers`, if any) POSTed to `url`, signed with the hook's
+        `signing_secret`; its receiver's answers posted as you or `bot`."""
+        body: dict[str, Any] = {
+            "channel": channel,
+            "name": name,
+            "url": url,
+            "triggers": list(triggers),
+            "format": format,
+        }
+        if bot is not None:
+            body["bot"] = bot
+        return await self.request(  # type: ignore[no-any-return]
+            "POST", "/api/outgoing-hooks", json=body
+        )
+
+    async def outgoing_hooks(self) -> list[dict[str, Any]]:
+        """Yours (an admin: every one), with where their deliveries stand."""
+        return await self.request("GET", "/api/outgoing-hooks")  # type: ignore[no-any-return]
+
+    async def delete_outgoing_hook(self, hook_id: str) -> None:
+        await self.request("DELETE", f"/api/outgoing-hooks/{seg(hook_id)}")
+
     async def set_role(self, username: str, role: str) -> dict[str, Any]:
         return await self.request(  # type: ignore[no-any-return]
             "PUT", f"/api/users/{seg(username)}/role", json={"role": role}
