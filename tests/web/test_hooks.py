@@ -2,14 +2,22 @@
 make one for a channel (its URL shown once, with a curl line), see what
 Slack's incoming-webhook JSON posts through it (the `username` override shown
 as the name, marked "via @account" so a hook cannot pass for a person), and
-delete it (its URL is a 404 from then on); make one that posts as a bot."""
+delete it (its URL is a 404 from then on); make one that posts as a bot.
+And an outgoing one: made on the page, delivering signed, its answer shown,
+its deliveries counted on its row."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import json
 import re
 
 import pytest
 from playwright.async_api import expect
+
+from receiver import Reply, receiving
 
 from .helpers import Web, menu, message
 
@@ -110,3 +118,56 @@ async def test_a_hook_posts_as_a_bot_picked_in_the_form(web: Web) -> None:
     await expect(named).to_have_attribute("data-author", "deploy-bot")
     await expect(named.get_by_test_id("message-author")).to_have_text("Ann Lee")
     await expect(named.get_by_test_id("message-via")).to_have_text("via @deploy-bot")
+
+
+async def test_an_outgoing_hook_made_in_the_web_app_delivers_and_its_answer_shows(
+    web: Web,
+) -> None:
+    """The integrations page makes an outgoing webhook for the open channel;
+    the test's receiver gets the channel's messages signed with the secret
+    the page shows; its answer appears in the channel; the row says how
+    many were delivered; Delete ends it."""
+    ann = await web.user("ann", "Ann Lee")
+    page = await web.page(ann, channel="general")
+    with receiving() as receiver:
+        receiver.answer = lambda req: Reply(
+            body=json.dumps({"text": f"filed: {req.form['text']}"}).encode()
+        )
+        await menu(page, "integrations")
+        dialog = page.get_by_test_id("integrations-dialog")
+        outgoing = dialog.get_by_test_id("outgoing-list")
+        await expect(outgoing).to_contain_text("No webhooks.")
+        form = dialog.get_by_test_id("outgoing-form")
+        await expect(form.get_by_test_id("outgoing-channel")).to_have_value("general")
+        await form.get_by_test_id("outgoing-name").fill("Tickets")
+        await form.get_by_test_id("outgoing-url").fill(f"{receiver.url}/tickets")
+        await form.get_by_test_id("outgoing-triggers").fill("ticket, bug")
+        await form.get_by_test_id("outgoing-create").click()
+        shown = dialog.get_by_test_id("outgoing-secret")
+        await expect(shown).to_have_value(re.compile(r"^[0-9a-f]{64}$"))
+        secret = await shown.input_value()
+        row = outgoing.get_by_test_id("outgoing-item")
+        await expect(row).to_contain_text("#general starting with ticket, bug")
+        await expect(row.get_by_test_id("outgoing-state")).to_have_text("0 delivered")
+        await page.keyboard.press("Escape")
+
+        await web.post(ann, "general", "no trigger here")
+        await web.post(ann, "general", "ticket: the printer is on fire")
+        got = await asyncio.to_thread(receiver.next)
+        assert got.path == "/tickets" and got.form["trigger_word"] == "ticket"
+        stamp = got.headers["x-slack-request-timestamp"]
+        mac = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + got.body, hashlib.sha256)
+        assert got.headers["x-slack-signature"] == f"v0={mac.hexdigest()}"
+        answer = message(page, "filed: ticket: the printer is on fire")
+        await expect(answer).to_have_attribute("data-author", "ann")
+
+        await menu(page, "integrations")
+        await expect(row.get_by_test_id("outgoing-state")).to_have_text("1 delivered")
+        await row.get_by_test_id("outgoing-show-secret").click()
+        await expect(row.get_by_test_id("outgoing-item-secret")).to_have_value(secret)
+        await row.get_by_test_id("outgoing-delete").click()
+        await expect(outgoing).to_contain_text("No webhooks.")
+        await page.keyboard.press("Escape")
+        await web.post(ann, "general", "ticket: after it was deleted")
+        await expect(message(page, "ticket: after it was deleted")).to_be_visible()
+    assert receiver.requests.empty()

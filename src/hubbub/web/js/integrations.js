@@ -4,16 +4,17 @@
 // scopes and when it was last used. Managing these needs a sign-in, so the
 // page works in the web app (a session) and never with an API token.
 //
-// And your incoming webhooks (an admin sees every one): a URL that posts
+// And your webhooks (an admin sees every one). Incoming: a URL that posts
 // Slack's incoming-webhook JSON into one channel, as you or as one of your
-// bots. Its URL is shown once too (only its secret's hash is kept), with a
-// curl line to try it.
+// bots; its URL is shown once too (only its secret's hash is kept), with a
+// curl line to try it. Outgoing: a channel's messages POSTed to a URL, with
+// where its deliveries stand and its signing secret.
 
 import { refusal } from "./admin.js";
 import { seg } from "./api.js";
 import { h, setChildren } from "./dom.js";
 import { whenLabel } from "./message.js";
-import { showOnce } from "./once.js";
+import { copyRow, showOnce } from "./once.js";
 
 const SCOPES = [
   ["read", "Read", "Read messages, channels and people"],
@@ -25,15 +26,18 @@ export function openIntegrations(app) {
   const err = h("p", { class: "form-error", testid: "integrations-error", role: "alert" });
   const mine = tokenSection(app, null, err);
   const hooks = hookSection(app, err);
+  const outgoing = outgoingSection(app, err);
   const bots = h("ul", { class: "session-list", testid: "bot-list" }, h("li", { class: "pick-empty" }, "Loading…"));
   const loadBots = async () => {
     try {
       const list = await app.api.get("/api/bots");
       setChildren(bots, list.length ? list.map((b) => botItem(app, b, loadBots, err)) : h("li", { class: "pick-empty" }, "No bots yet."));
       hooks.setBots(list);
+      outgoing.setBots(list);
     } catch (e) {
       setChildren(bots, h("li", { class: "pick-empty" }, refusal(e)));
       hooks.setBots([]);
+      outgoing.setBots([]);
     }
   };
   const botName = h("input", { class: "input", testid: "bot-username", placeholder: "ci-bot", maxlength: "32", required: true, "aria-label": "Bot username" });
@@ -88,12 +92,63 @@ export function openIntegrations(app) {
         " for the name shown, marked with the account that posted): a script written for Slack works with its URL changed. Whoever has the URL can post: delete the hook to end it.",
       ),
       hooks.el,
+      h("h3", { class: "subhead" }, app.isAdmin() ? "Outgoing webhooks (every hook: you are an admin)" : "Outgoing webhooks"),
+      h(
+        "p",
+        { class: "hint" },
+        "A channel's messages, or those starting with a trigger word, POSTed to a URL as Slack's outgoing-webhook payload, signed, in order, retried until delivered; a JSON answer with ",
+        h("code", null, "text"),
+        " is posted back.",
+      ),
+      outgoing.el,
       err,
     ],
   });
   mine.load();
   loadBots();
   hooks.load();
+  outgoing.load();
+}
+
+/** A choice of the channels a hook can be made for (not DMs, not archived),
+ * the open one first chosen; `rooms` is how many there are. */
+function channelPick(app, testid) {
+  const rooms = [...app.chat.channels.values()].filter((c) => !c.isDM && !c.archived).sort((a, b) => a.name.localeCompare(b.name));
+  const open = app.currentChannel();
+  const pick = h(
+    "select",
+    { class: "input select", testid, required: true, disabled: !rooms.length, "aria-label": "Channel" },
+    rooms.length ? rooms.map((c) => h("option", { value: c.name }, `#${c.name}`)) : h("option", { value: "" }, "No channel to post in"),
+  );
+  if (open && rooms.includes(open)) pick.value = open.name;
+  return { el: pick, rooms: rooms.length };
+}
+
+/** A choice of who a hook acts as: you, or one of your bots (`setBots` fills
+ * it from `GET /api/bots`, keeping the choice if it is still there). */
+function posterPick(me, testid, label) {
+  const pick = h("select", { class: "input select", testid, "aria-label": label }, h("option", { value: "" }, `me (@${me})`));
+  const setBots = (bots) => {
+    const was = pick.value;
+    const usable = bots.filter((b) => !b.deactivated);
+    setChildren(pick, h("option", { value: "" }, `me (@${me})`), ...usable.map((b) => h("option", { value: b.username }, `${b.display_name} (@${b.username})`)));
+    pick.value = usable.some((b) => b.username === was) ? was : "";
+  };
+  return { el: pick, setBots };
+}
+
+/** The hooks `GET path` lists, each drawn by `item(hook, reload)`. */
+function hookList(app, path, testid, item) {
+  const list = h("ul", { class: "session-list", testid }, h("li", { class: "pick-empty" }, "Loading…"));
+  const load = async () => {
+    try {
+      const hooks = await app.api.get(path);
+      setChildren(list, hooks.length ? hooks.map((k) => item(k, load)) : h("li", { class: "pick-empty" }, "No webhooks."));
+    } catch (e) {
+      setChildren(list, h("li", { class: "pick-empty" }, refusal(e)));
+    }
+  };
+  return { el: list, load };
 }
 
 /** Your incoming webhooks (an admin: every one): the list, and a form that
@@ -101,34 +156,13 @@ export function openIntegrations(app) {
  * shows its URL once, with a curl line to try it. `setBots(list)` fills the
  * "Post as" choice from `GET /api/bots`. */
 function hookSection(app, err) {
-  const list = h("ul", { class: "session-list", testid: "hook-list" }, h("li", { class: "pick-empty" }, "Loading…"));
-  const load = async () => {
-    try {
-      const hooks = await app.api.get("/api/hooks");
-      setChildren(list, hooks.length ? hooks.map((k) => hookItem(app, k, load, err)) : h("li", { class: "pick-empty" }, "No webhooks."));
-    } catch (e) {
-      setChildren(list, h("li", { class: "pick-empty" }, refusal(e)));
-    }
-  };
-  const rooms = [...app.chat.channels.values()].filter((c) => !c.isDM && !c.archived).sort((a, b) => a.name.localeCompare(b.name));
-  const open = app.currentChannel();
-  const channel = h(
-    "select",
-    { class: "input select", testid: "hook-channel", required: true, disabled: !rooms.length, "aria-label": "Channel" },
-    rooms.length ? rooms.map((c) => h("option", { value: c.name }, `#${c.name}`)) : h("option", { value: "" }, "No channel to post in"),
-  );
-  if (open && rooms.includes(open)) channel.value = open.name;
+  const list = hookList(app, "/api/hooks", "hook-list", (k, reload) => hookItem(app, k, reload, err));
+  const channel = channelPick(app, "hook-channel");
   const name = h("input", { class: "input", testid: "hook-name", placeholder: "What it is for (e.g. CI)", maxlength: "80", required: true, "aria-label": "Webhook name" });
   const me = app.user.username;
-  const bot = h("select", { class: "input select", testid: "hook-bot", "aria-label": "Post as" }, h("option", { value: "" }, `me (@${me})`));
-  const setBots = (bots) => {
-    const was = bot.value;
-    const usable = bots.filter((b) => !b.deactivated);
-    setChildren(bot, h("option", { value: "" }, `me (@${me})`), ...usable.map((b) => h("option", { value: b.username }, `${b.display_name} (@${b.username})`)));
-    bot.value = usable.some((b) => b.username === was) ? was : "";
-  };
+  const bot = posterPick(me, "hook-bot", "Post as");
   const shown = h("div", { class: "invite-result", testid: "hook-result", hidden: true });
-  const create = h("button", { class: "button", type: "submit", testid: "hook-create", disabled: !rooms.length }, "Create webhook");
+  const create = h("button", { class: "button", type: "submit", testid: "hook-create", disabled: !channel.rooms }, "Create webhook");
   const form = h(
     "form",
     {
@@ -139,7 +173,7 @@ function hookSection(app, err) {
         err.textContent = "";
         create.disabled = true;
         try {
-          const made = await app.api.post("/api/hooks", { channel: channel.value, name: name.value.trim(), ...(bot.value ? { bot: bot.value } : {}) });
+          const made = await app.api.post("/api/hooks", { channel: channel.el.value, name: name.value.trim(), ...(bot.el.value ? { bot: bot.el.value } : {}) });
           const as = made.poster === me ? "you" : `@${made.poster}`;
           showOnce(shown, made.url, {
             testid: "hook",
@@ -147,48 +181,44 @@ function hookSection(app, err) {
             hint: `It is shown only this once: copy it now into your script's secrets. Whoever has it can post in #${made.channel} as ${as}.`,
           });
           const curl = `curl -X POST -H 'Content-Type: application/json' -d '{"text":"Hello"}' ${made.url}`;
-          shown.append(h("p", { class: "hint" }, `Try it from a terminal (it posts "Hello" in #${made.channel}):`), copyRow(curl, "hook-curl", "curl command"));
+          shown.append(h("p", { class: "hint" }, `Try it from a terminal (it posts "Hello" in #${made.channel}):`), copyRow(curl, { testid: "hook-curl", label: "curl command" }).el);
           name.value = "";
-          bot.value = "";
-          load();
+          bot.el.value = "";
+          list.load();
         } catch (e) {
           err.textContent = refusal(e);
         } finally {
-          create.disabled = !rooms.length;
+          create.disabled = !channel.rooms;
         }
       },
     },
-    h("label", { class: "check hook-as" }, h("span", null, "Channel"), channel),
+    h("label", { class: "check hook-as" }, h("span", null, "Channel"), channel.el),
     name,
-    h("label", { class: "check hook-as" }, h("span", null, "Post as"), bot),
+    h("label", { class: "check hook-as" }, h("span", null, "Post as"), bot.el),
     create,
   );
-  return { el: h("div", { class: "token-section" }, list, form, shown), load, setBots };
+  return { el: h("div", { class: "token-section" }, list.el, form, shown), load: list.load, setBots: bot.setBots };
 }
 
-function hookItem(app, k, reload, err) {
-  const where = k.channel ? `#${k.channel}` : "a channel that is gone";
+/** A hook's row (testid `${kind}-item`): its name, `meta` under it, `extra`
+ * below, and Delete (`${kind}-delete`: DELETE `path`, then `gone` as a toast). */
+function hookRow(app, k, { kind, meta, extra = null, path, gone }, reload, err) {
   return h(
     "li",
-    { class: "session-item", testid: "hook-item", dataset: { hook: k.id } },
-    h(
-      "div",
-      { class: "session-text" },
-      h("div", { class: "session-device" }, k.name),
-      h("div", { class: "session-meta" }, `${where} · posts as @${k.poster} · made by @${k.created_by} ${whenLabel(k.created_at)}`),
-    ),
+    { class: "session-item", testid: `${kind}-item`, dataset: { hook: k.id } },
+    h("div", { class: "session-text" }, h("div", { class: "session-device" }, k.name), h("div", { class: "session-meta" }, meta), extra),
     h(
       "button",
       {
         class: "button secondary small",
         type: "button",
-        testid: "hook-delete",
+        testid: `${kind}-delete`,
         onClick: async (ev) => {
           ev.currentTarget.disabled = true;
           err.textContent = "";
           try {
-            await app.api.del(`/api/hooks/${seg(k.id)}`);
-            app.toasts.show(`Webhook "${k.name}" deleted: its URL no longer posts.`);
+            await app.api.del(path);
+            app.toasts.show(gone);
           } catch (e) {
             err.textContent = refusal(e);
           }
@@ -200,36 +230,119 @@ function hookItem(app, k, reload, err) {
   );
 }
 
-/** A read-only field holding `value` (selected when focused) with Copy; testids
- * `${testid}`, `${testid}-copy`, `${testid}-copied`. */
-function copyRow(value, testid, label) {
-  const input = h("input", { class: "input invite-link", testid, readonly: true, value, "aria-label": label, onFocus: (ev) => ev.currentTarget.select() });
-  const copied = h("span", { class: "hint", testid: `${testid}-copied`, role: "status" });
-  const copy = h(
-    "button",
+function hookItem(app, k, reload, err) {
+  const where = k.channel ? `#${k.channel}` : "a channel that is gone";
+  return hookRow(
+    app,
+    k,
     {
-      class: "button secondary",
-      type: "button",
-      testid: `${testid}-copy`,
-      onClick: async () => {
-        input.select();
-        let ok = false;
+      kind: "hook",
+      meta: `${where} · posts as @${k.poster} · made by @${k.created_by} ${whenLabel(k.created_at)}`,
+      path: `/api/hooks/${seg(k.id)}`,
+      gone: `Webhook "${k.name}" deleted: its URL no longer posts.`,
+    },
+    reload,
+    err,
+  );
+}
+
+/** Your outgoing webhooks (an admin: every one), each with where its
+ * deliveries stand; and a form that makes one: a channel's messages (those
+ * starting with a trigger word, if any) POSTed to a URL, signed, and what the
+ * receiver answers posted back as you or one of your bots. */
+function outgoingSection(app, err) {
+  const list = hookList(app, "/api/outgoing-hooks", "outgoing-list", (k, reload) => outgoingItem(app, k, reload, err));
+  const channel = channelPick(app, "outgoing-channel");
+  const name = h("input", { class: "input", testid: "outgoing-name", placeholder: "What it is for (e.g. Tickets)", maxlength: "80", required: true, "aria-label": "Outgoing webhook name" });
+  const url = h("input", { class: "input", testid: "outgoing-url", type: "url", placeholder: "https://example.com/hubbub", maxlength: "2000", required: true, "aria-label": "URL to POST to" });
+  const triggers = h("input", { class: "input", testid: "outgoing-triggers", placeholder: "Trigger words (optional): deploy, ticket", "aria-label": "Trigger words" });
+  const bot = posterPick(app.user.username, "outgoing-bot", "Answer as");
+  const shown = h("div", { class: "invite-result", testid: "outgoing-result", hidden: true });
+  const create = h("button", { class: "button", type: "submit", testid: "outgoing-create", disabled: !channel.rooms }, "Create outgoing webhook");
+  const form = h(
+    "form",
+    {
+      class: "form row hook-form",
+      testid: "outgoing-form",
+      onSubmit: async (ev) => {
+        ev.preventDefault();
+        err.textContent = "";
+        create.disabled = true;
         try {
-          await navigator.clipboard.writeText(value);
-          ok = true;
-        } catch {
-          try {
-            ok = document.execCommand("copy");
-          } catch {
-            ok = false;
-          }
+          const words = triggers.value.split(/[\s,]+/).filter(Boolean);
+          const made = await app.api.post("/api/outgoing-hooks", {
+            channel: channel.el.value,
+            name: name.value.trim(),
+            url: url.value.trim(),
+            triggers: words,
+            ...(bot.el.value ? { bot: bot.el.value } : {}),
+          });
+          const which = made.triggers.length ? ` starting with ${made.triggers.join(", ")}` : "";
+          setChildren(
+            shown,
+            h("p", { class: "hint" }, `#${made.channel}'s messages${which} now go to ${made.url}. Its server checks each request's X-Slack-Signature with this signing secret:`),
+            copyRow(made.signing_secret, { testid: "outgoing-secret", label: "Signing secret" }).el,
+          );
+          shown.hidden = false;
+          name.value = url.value = triggers.value = "";
+          bot.el.value = "";
+          list.load();
+        } catch (e) {
+          err.textContent = refusal(e);
+        } finally {
+          create.disabled = !channel.rooms;
         }
-        copied.textContent = ok ? "Copied." : "Select it and copy it.";
       },
     },
-    "Copy",
+    h("label", { class: "check hook-as" }, h("span", null, "Channel"), channel.el),
+    name,
+    url,
+    triggers,
+    h("label", { class: "check hook-as" }, h("span", null, "Answer as"), bot.el),
+    create,
   );
-  return h("div", null, h("div", { class: "row" }, input, copy), copied);
+  return { el: h("div", { class: "token-section" }, list.el, form, shown), load: list.load, setBots: bot.setBots };
+}
+
+/** Where an outgoing hook's deliveries stand, in words. */
+function deliveryState(d) {
+  const parts = [`${d.delivered} delivered`];
+  if (d.dead) parts.push(`${d.dead} given up on`);
+  if (d.attempts) parts.push(`retrying after ${d.attempts} failed: ${d.last_error}`);
+  else if (d.last_error) parts.push(d.last_error);
+  return parts.join(" · ");
+}
+
+function outgoingItem(app, k, reload, err) {
+  const where = k.channel ? `#${k.channel}` : "a channel that is gone";
+  const which = k.triggers.length ? ` starting with ${k.triggers.join(", ")}` : "";
+  const secret = h("div", { hidden: true }, copyRow(k.signing_secret, { testid: "outgoing-item-secret", label: "Signing secret" }).el);
+  const reveal = h(
+    "button",
+    {
+      class: "button secondary small",
+      type: "button",
+      testid: "outgoing-show-secret",
+      onClick: (ev) => {
+        secret.hidden = !secret.hidden;
+        ev.currentTarget.textContent = secret.hidden ? "Signing secret" : "Hide secret";
+      },
+    },
+    "Signing secret",
+  );
+  return hookRow(
+    app,
+    k,
+    {
+      kind: "outgoing",
+      meta: `${where}${which} → ${k.url} · answers as @${k.poster} · made by @${k.created_by} ${whenLabel(k.created_at)}`,
+      extra: h("div", null, h("div", { class: "session-meta", testid: "outgoing-state" }, deliveryState(k.delivery)), reveal, secret),
+      path: `/api/outgoing-hooks/${seg(k.id)}`,
+      gone: `Outgoing webhook "${k.name}" deleted: nothing more is sent.`,
+    },
+    reload,
+    err,
+  );
 }
 
 /** The tokens of you (`bot` null) or of a bot: the list, and a form that

@@ -1,11 +1,13 @@
-// A secret shown once (an invite link, a new API token: only their hashes are
-// kept), in a read-only field with Copy, selected for the keyboard.
+// A secret shown once (an invite link, a new API token, a webhook's URL: only
+// their hashes are kept), in a read-only field with Copy, selected for the
+// keyboard; and that field alone (`copyRow`) for what is not secret.
 
 import { h, setChildren } from "./dom.js";
 
-/** Fill `box` with `value`; testids are `${testid}-link`, `-copy`, `-copied`. */
-export function showOnce(box, value, { testid, label, hint }) {
-  const input = h("input", { class: "input invite-link", testid: `${testid}-link`, readonly: true, value, "aria-label": label });
+/** A read-only field holding `value` (selected when focused) with Copy;
+ * testids `field` (the input), `${testid}-copy` and `${testid}-copied`. */
+export function copyRow(value, { testid, label, field = testid }) {
+  const input = h("input", { class: "input invite-link", testid: field, readonly: true, value, "aria-label": label, onFocus: (ev) => ev.currentTarget.select() });
   const copied = h("span", { class: "hint", testid: `${testid}-copied`, role: "status" });
   const copy = h(
     "button",
@@ -31,8 +33,14 @@ export function showOnce(box, value, { testid, label, hint }) {
     },
     "Copy",
   );
-  setChildren(box, h("p", { class: "hint" }, h("strong", null, "Here it is. "), hint), h("div", { class: "row" }, input, copy), copied);
+  return { el: h("div", null, h("div", { class: "row" }, input, copy), copied), input };
+}
+
+/** Fill `box` with `value`; testids are `${testid}-link`, `-copy`, `-copied`. */
+export function showOnce(box, value, { testid, label, hint }) {
+  const row = copyRow(value, { testid, label, field: `${testid}-link` });
+  setChildren(box, h("p", { class: "hint" }, h("strong", null, "Here it is. "), hint), row.el);
   box.hidden = false;
-  input.focus();
-  input.select();
+  row.input.focus();
+  row.input.select();
 }
