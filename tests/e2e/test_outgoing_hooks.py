@@ -68,6 +68,16 @@ async def make_hook(
     return r.json()  # type: ignore[no-any-return]
 
 
+async def hooked(
+    http: httpx.AsyncClient, url: str, **extra: Any
+) -> tuple[str, str, dict[str, Any]]:
+    """A new user's token, a channel of theirs and a hook on it to `url`."""
+    token = await register(http, unique("ann"))
+    channel = unique("room")
+    await create_channel(http, token, channel)
+    return token, channel, await make_hook(http, token, channel, url, **extra)
+
+
 async def listed(http: httpx.AsyncClient, token: str, hook_id: str) -> dict[str, Any]:
     r = await http.get("/api/outgoing-hooks", headers=auth(token))
     assert r.status_code == 200, r.text
@@ -155,11 +165,8 @@ async def test_a_message_is_delivered_signed_and_the_answer_posted_as_the_hook(
 async def test_trigger_words_pick_the_messages_and_json_is_the_other_format(
     http: httpx.AsyncClient, receiver: Receiver
 ) -> None:
-    ann = await register(http, unique("ann"))
-    channel = unique("deploys")
-    await create_channel(http, ann, channel)
-    hook = await make_hook(
-        http, ann, channel, receiver.url, triggers=["Deploy", "rollback"], format="json"
+    ann, channel, hook = await hooked(
+        http, receiver.url, triggers=["Deploy", "rollback"], format="json"
     )
     assert hook["triggers"] == ["deploy", "rollback"] and hook["format"] == "json"
     for text in ("hello", "not deploy", "deploy prod", "ROLLBACK now"):
@@ -178,10 +185,7 @@ async def test_trigger_words_pick_the_messages_and_json_is_the_other_format(
 async def test_a_receiver_that_keeps_failing_gets_a_dead_letter_and_then_the_next_message(
     http: httpx.AsyncClient, receiver: Receiver
 ) -> None:
-    ann = await register(http, unique("ann"))
-    channel = unique("flaky")
-    await create_channel(http, ann, channel)
-    hook = await make_hook(http, ann, channel, receiver.url)
+    ann, channel, hook = await hooked(http, receiver.url)
     receiver.answer = lambda req: Reply(500) if req.form["text"] == "doomed" else Reply()
     doomed = (await post(http, ann, channel, "doomed")).json()["seq"]
     await post(http, ann, channel, "fine")
@@ -200,10 +204,7 @@ async def test_a_receiver_that_keeps_failing_gets_a_dead_letter_and_then_the_nex
 async def test_an_answer_that_is_junk_is_delivered_and_noted_but_nothing_posted(
     http: httpx.AsyncClient, receiver: Receiver
 ) -> None:
-    ann = await register(http, unique("ann"))
-    channel = unique("junk")
-    await create_channel(http, ann, channel)
-    hook = await make_hook(http, ann, channel, receiver.url)
+    ann, channel, hook = await hooked(http, receiver.url)
     receiver.answer = lambda req: Reply(body=b"{not json")
     await post(http, ann, channel, "hi")
     await next_request(receiver)
@@ -215,10 +216,7 @@ async def test_an_answer_that_is_junk_is_delivered_and_noted_but_nothing_posted(
 async def test_a_redirect_is_not_followed_but_retried_as_a_failure(
     http: httpx.AsyncClient, receiver: Receiver
 ) -> None:
-    ann = await register(http, unique("ann"))
-    channel = unique("moved")
-    await create_channel(http, ann, channel)
-    hook = await make_hook(http, ann, channel, receiver.url)
+    ann, channel, hook = await hooked(http, receiver.url)
     receiver.answer = lambda req: Reply(302, headers={"Location": "http://10.0.0.1/"})
     await post(http, ann, channel, "hi")
     found = await until_listed(http, ann, hook["id"], lambda d: d["attempts"] >= 1)

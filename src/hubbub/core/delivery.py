@@ -273,17 +273,22 @@ class Deliveries:
             error = str(exc)
         now = _ms(self.hub.clock())
         renewed = now + _ms(LEASE)
-        if got is not None and not error:
-            note = await self._answer(hook, message, got)
-            done = dataclasses.replace(
+
+        def past(note: str, delivered: int, dead: int) -> Outbox:
+            """The outbox once the cursor is past `message`."""
+            return dataclasses.replace(
                 state,
                 cursor=message.seq,
                 attempts=0,
                 next_at=0,
                 last_error=note,
-                delivered=state.delivered + 1,
+                delivered=state.delivered + delivered,
+                dead=state.dead + dead,
                 lease_until=renewed,
             )
+
+        if got is not None and not error:
+            done = past(await self._answer(hook, message, got), 1, 0)
             return done if await self.hub.store.save_outbox(done) else None
         attempts = state.attempts + 1
         error = error[:MAX_ERROR]
@@ -296,16 +301,8 @@ class Deliveries:
                 attempts,
                 error,
             )
-            dead = dataclasses.replace(
-                state,
-                cursor=message.seq,
-                attempts=0,
-                next_at=0,
-                last_error=error,
-                dead=state.dead + 1,
-                lease_until=renewed,
-            )
             letter = DeadLetter(hook.id, message.seq, attempts, error, now)
+            dead = past(error, 0, 1)
             return dead if await self.hub.store.save_outbox(dead, letter) else None
         pause = backoff(attempts, self.hub.limits.hook_retry_seconds, self.rng)
         retry = dataclasses.replace(

@@ -151,6 +151,33 @@ function hookList(app, path, testid, item) {
   return { el: list, load };
 }
 
+/** A hook's form (testid `${kind}-form`): `submit()` runs with `create`
+ * disabled meanwhile, and a refusal is shown in `err`. */
+function hookForm(kind, create, err, submit, ...fields) {
+  const usable = !create.disabled;
+  return h(
+    "form",
+    {
+      class: "form row hook-form",
+      testid: `${kind}-form`,
+      onSubmit: async (ev) => {
+        ev.preventDefault();
+        err.textContent = "";
+        create.disabled = true;
+        try {
+          await submit();
+        } catch (e) {
+          err.textContent = refusal(e);
+        } finally {
+          create.disabled = !usable;
+        }
+      },
+    },
+    ...fields,
+    create,
+  );
+}
+
 /** Your incoming webhooks (an admin: every one): the list, and a form that
  * makes one (into a channel you are in, as you or as one of your bots) and
  * shows its URL once, with a curl line to try it. `setBots(list)` fills the
@@ -163,39 +190,27 @@ function hookSection(app, err) {
   const bot = posterPick(me, "hook-bot", "Post as");
   const shown = h("div", { class: "invite-result", testid: "hook-result", hidden: true });
   const create = h("button", { class: "button", type: "submit", testid: "hook-create", disabled: !channel.rooms }, "Create webhook");
-  const form = h(
-    "form",
-    {
-      class: "form row hook-form",
-      testid: "hook-form",
-      onSubmit: async (ev) => {
-        ev.preventDefault();
-        err.textContent = "";
-        create.disabled = true;
-        try {
-          const made = await app.api.post("/api/hooks", { channel: channel.el.value, name: name.value.trim(), ...(bot.el.value ? { bot: bot.el.value } : {}) });
-          const as = made.poster === me ? "you" : `@${made.poster}`;
-          showOnce(shown, made.url, {
-            testid: "hook",
-            label: "Webhook URL",
-            hint: `It is shown only this once: copy it now into your script's secrets. Whoever has it can post in #${made.channel} as ${as}.`,
-          });
-          const curl = `curl -X POST -H 'Content-Type: application/json' -d '{"text":"Hello"}' ${made.url}`;
-          shown.append(h("p", { class: "hint" }, `Try it from a terminal (it posts "Hello" in #${made.channel}):`), copyRow(curl, { testid: "hook-curl", label: "curl command" }).el);
-          name.value = "";
-          bot.el.value = "";
-          list.load();
-        } catch (e) {
-          err.textContent = refusal(e);
-        } finally {
-          create.disabled = !channel.rooms;
-        }
-      },
+  const form = hookForm(
+    "hook",
+    create,
+    err,
+    async () => {
+      const made = await app.api.post("/api/hooks", { channel: channel.el.value, name: name.value.trim(), ...(bot.el.value ? { bot: bot.el.value } : {}) });
+      const as = made.poster === me ? "you" : `@${made.poster}`;
+      showOnce(shown, made.url, {
+        testid: "hook",
+        label: "Webhook URL",
+        hint: `It is shown only this once: copy it now into your script's secrets. Whoever has it can post in #${made.channel} as ${as}.`,
+      });
+      const curl = `curl -X POST -H 'Content-Type: application/json' -d '{"text":"Hello"}' ${made.url}`;
+      shown.append(h("p", { class: "hint" }, `Try it from a terminal (it posts "Hello" in #${made.channel}):`), copyRow(curl, { testid: "hook-curl", label: "curl command" }).el);
+      name.value = "";
+      bot.el.value = "";
+      list.load();
     },
     h("label", { class: "check hook-as" }, h("span", null, "Channel"), channel.el),
     name,
     h("label", { class: "check hook-as" }, h("span", null, "Post as"), bot.el),
-    create,
   );
   return { el: h("div", { class: "token-section" }, list.el, form, shown), load: list.load, setBots: bot.setBots };
 }
@@ -259,47 +274,35 @@ function outgoingSection(app, err) {
   const bot = posterPick(app.user.username, "outgoing-bot", "Answer as");
   const shown = h("div", { class: "invite-result", testid: "outgoing-result", hidden: true });
   const create = h("button", { class: "button", type: "submit", testid: "outgoing-create", disabled: !channel.rooms }, "Create outgoing webhook");
-  const form = h(
-    "form",
-    {
-      class: "form row hook-form",
-      testid: "outgoing-form",
-      onSubmit: async (ev) => {
-        ev.preventDefault();
-        err.textContent = "";
-        create.disabled = true;
-        try {
-          const words = triggers.value.split(/[\s,]+/).filter(Boolean);
-          const made = await app.api.post("/api/outgoing-hooks", {
-            channel: channel.el.value,
-            name: name.value.trim(),
-            url: url.value.trim(),
-            triggers: words,
-            ...(bot.el.value ? { bot: bot.el.value } : {}),
-          });
-          const which = made.triggers.length ? ` starting with ${made.triggers.join(", ")}` : "";
-          setChildren(
-            shown,
-            h("p", { class: "hint" }, `#${made.channel}'s messages${which} now go to ${made.url}. Its server checks each request's X-Slack-Signature with this signing secret:`),
-            copyRow(made.signing_secret, { testid: "outgoing-secret", label: "Signing secret" }).el,
-          );
-          shown.hidden = false;
-          name.value = url.value = triggers.value = "";
-          bot.el.value = "";
-          list.load();
-        } catch (e) {
-          err.textContent = refusal(e);
-        } finally {
-          create.disabled = !channel.rooms;
-        }
-      },
+  const form = hookForm(
+    "outgoing",
+    create,
+    err,
+    async () => {
+      const words = triggers.value.split(/[\s,]+/).filter(Boolean);
+      const made = await app.api.post("/api/outgoing-hooks", {
+        channel: channel.el.value,
+        name: name.value.trim(),
+        url: url.value.trim(),
+        triggers: words,
+        ...(bot.el.value ? { bot: bot.el.value } : {}),
+      });
+      const which = made.triggers.length ? ` starting with ${made.triggers.join(", ")}` : "";
+      setChildren(
+        shown,
+        h("p", { class: "hint" }, `#${made.channel}'s messages${which} now go to ${made.url}. Its server checks each request's X-Slack-Signature with this signing secret:`),
+        copyRow(made.signing_secret, { testid: "outgoing-secret", label: "Signing secret" }).el,
+      );
+      shown.hidden = false;
+      name.value = url.value = triggers.value = "";
+      bot.el.value = "";
+      list.load();
     },
     h("label", { class: "check hook-as" }, h("span", null, "Channel"), channel.el),
     name,
     url,
     triggers,
     h("label", { class: "check hook-as" }, h("span", null, "Answer as"), bot.el),
-    create,
   );
   return { el: h("div", { class: "token-section" }, list.el, form, shown), load: list.load, setBots: bot.setBots };
 }
