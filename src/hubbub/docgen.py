@@ -536,6 +536,15 @@ LIMIT_DOCS: dict[str, str] = {
         "address per hour from the first; past it: `registration_throttled` with `retry_after`. "
         "Shared by all nodes when the bus is Redis."
     ),
+    "hook_retry_seconds": (
+        "An outgoing webhook's failed delivery is tried again after this many seconds, "
+        "doubling after each failure, at most an hour apart, each wait cut by a random "
+        "part of up to half (docs/integrations.md, Outgoing webhooks)."
+    ),
+    "hook_attempts": (
+        "Attempts at one message of an outgoing webhook, the first included; after the "
+        "last it is a dead letter and the next message goes."
+    ),
     "channels_per_hour": (
         "Channels one user may create (`POST /api/channels`, and tutorial rooms created "
         "by naming them): this many at once, then one more every 3600/N s. Each attempt "
