@@ -1170,6 +1170,67 @@ def hook_delete(server: str | None, profile: str, hook_id: str) -> None:
     _run_client(go, server, profile)
 
 
+# --- custom slash commands (admins, with a login: docs/integrations.md) ------------------
+
+
+@main.group()
+def command() -> None:
+    """Custom slash commands (admins): /name runs by POSTing Slack's payload to a URL."""
+
+
+@command.command("create")
+@server_option
+@profile_option
+@click.option("--description", default="", help="What it does, for /help and the web app.")
+@click.option("--usage", default="", help="Its arguments, e.g. '[service] [env]'.")
+@click.argument("name")
+@click.argument("url")
+def command_create(
+    server: str | None, profile: str, description: str, usage: str, name: str, url: str
+) -> None:
+    """Register /NAME to POST Slack's slash-command payload to URL; print the
+    signing secret its server checks X-Slack-Signature with."""
+
+    async def go(client: Client) -> None:
+        made = await client.create_custom_command(name, url, description=description, usage=usage)
+        click.echo(made["signing_secret"])
+        click.echo(f"{made['command']} POSTs to {made['url']}", err=True)
+
+    _run_client(go, server, profile)
+
+
+@command.command("list")
+@server_option
+@profile_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (secrets too).")
+def command_list(server: str | None, profile: str, as_json: bool) -> None:
+    """Every custom command: its name and usage, URL and description."""
+
+    async def go(client: Client) -> None:
+        for c in await client.custom_commands():
+            if as_json:
+                click.echo(json.dumps(c))
+            else:
+                line = f"{c['command']} {c['usage']}".strip()
+                click.echo(f"{line}  {c['url']}  {c['description']}".rstrip())
+
+    _run_client(go, server, profile)
+
+
+@command.command("delete")
+@server_option
+@profile_option
+@click.argument("name")
+def command_delete(server: str | None, profile: str, name: str) -> None:
+    """Remove /NAME: it is an unknown command from now on."""
+
+    async def go(client: Client) -> None:
+        await client.delete_custom_command(name)
+        click.echo(f"deleted /{name.lstrip('/')}", err=True)
+
+    _run_client(go, server, profile)
+
+
 def _when(ms: int) -> str:
     return "last used " + time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
 

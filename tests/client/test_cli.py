@@ -18,7 +18,7 @@ from queue import Empty, Queue
 import httpx
 import pytest
 
-from receiver import receiving
+from receiver import Reply, receiving
 from support import WAIT, Server, auth, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -575,6 +575,50 @@ def test_a_hook_made_from_the_cli_takes_slack_json_from_curl(
     assert hubbub("hook", "list", env=env).stdout == ""
     r = hubbub("hook", "delete", hook_id, env=env)
     assert one_line_failure(r) == "Error: no such hook", r.stderr
+
+
+def test_a_custom_command_registered_from_the_cli_runs_and_is_removed(
+    server_factory: Callable[..., Server], tmp_path: Path
+) -> None:
+    """`hubbub command create` (an admin) prints the signing secret; running
+    the command POSTs Slack's payload signed with it; `command delete` ends it."""
+    server = server_factory("--outbound-allow", "127.0.0.1")
+    env = base_env(tmp_path / "cfg" / "config.json", server.url)
+    assert hubbub("register", "-u", "boss", env=env).returncode == 0  # the owner
+    with receiving() as receiver:
+        receiver.answer = lambda req: Reply(body=b'{"text": "queued"}')
+        r = hubbub(
+            "command",
+            "create",
+            "deploy",
+            f"{receiver.url}/cmd",
+            "--usage",
+            "[env]",
+            "--description",
+            "Deploys",
+            env=env,
+        )
+        assert r.returncode == 0, r.stderr
+        secret = r.stdout.strip()
+        assert "/deploy POSTs to" in r.stderr
+        r = hubbub("command", "list", env=env)
+        assert r.stdout.splitlines() == [f"/deploy [env]  {receiver.url}/cmd  Deploys"]
+        with httpx.Client(base_url=server.url, timeout=WAIT) as http:
+            r = http.post(
+                "/api/channels/general/commands",
+                json={"text": "/deploy prod"},
+                headers=auth(token_of(env)),
+            )
+        assert r.status_code == 200 and r.json()["text"] == "queued", r.text
+        got = receiver.next()
+        assert got.form["command"] == "/deploy" and got.form["text"] == "prod"
+        stamp = got.headers["x-slack-request-timestamp"]
+        mac = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + got.body, hashlib.sha256)
+        assert got.headers["x-slack-signature"] == f"v0={mac.hexdigest()}"
+    assert hubbub("command", "delete", "/deploy", env=env).returncode == 0
+    assert hubbub("command", "list", env=env).stdout == ""
+    r = hubbub("command", "delete", "deploy", env=env)
+    assert one_line_failure(r) == "Error: no command /deploy", r.stderr
 
 
 def test_an_outgoing_hook_made_from_the_cli_sends_to_its_receiver_and_is_listed(

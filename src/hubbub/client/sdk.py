@@ -592,6 +592,25 @@ class Client:
         """The commands you can run (`command`, `usage`, `description`, `custom`)."""
         return await self.request("GET", "/api/commands")  # type: ignore[no-any-return]
 
+    # --- custom commands (admins, with a login; docs/integrations.md) -------------------
+
+    async def create_custom_command(
+        self, command: str, url: str, *, description: str = "", usage: str = ""
+    ) -> dict[str, Any]:
+        """Register `/command`: running it POSTs Slack's slash-command payload
+        to `url`, signed with the answer's `signing_secret`."""
+        body = {"command": command, "url": url, "description": description, "usage": usage}
+        return await self.request(  # type: ignore[no-any-return]
+            "POST", "/api/custom-commands", json=body
+        )
+
+    async def custom_commands(self) -> list[dict[str, Any]]:
+        """Every custom command, with its secrets."""
+        return await self.request("GET", "/api/custom-commands")  # type: ignore[no-any-return]
+
+    async def delete_custom_command(self, command: str) -> None:
+        await self.request("DELETE", f"/api/custom-commands/{seg(command.lstrip('/'))}")
+
     async def pins(self, channel: str, *, limit: int = 100) -> list[frames.MessageOut]:
         """The channel's pinned messages, the most recently pinned first."""
         page = await self.request(

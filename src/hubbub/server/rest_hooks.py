@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hubbub.core import outgoing
 from hubbub.core.callout import MAX_URL
 from hubbub.core.hooks import MAX_HOOK_NAME, MAX_IDEMPOTENCY_KEY
-from hubbub.protocol.rules import CHANNEL_RE
+from hubbub.protocol.rules import CHANNEL_RE, OUTBOUND_URL_RE
 from hubbub.server.openapi import Schema, errors
 from hubbub.server.restkit import (
     JSON_BODY,
@@ -185,7 +185,12 @@ async def delete_hook(
 
 
 class OutgoingHookIn(HookIn):
-    url: str = Field(max_length=MAX_URL, description="Where each message is POSTed.")
+    url: str = Field(
+        max_length=MAX_URL,
+        pattern=OUTBOUND_URL_RE.pattern,
+        description="Where each message is POSTed: http(s), not to a loopback or private "
+        "address unless the server allows it (`--outbound-allow`).",
+    )
     triggers: list[Annotated[str, Field(min_length=1, max_length=outgoing.MAX_TRIGGER)]] = Field(
         [],
         max_length=outgoing.MAX_TRIGGERS,
