@@ -5,10 +5,13 @@ an "Only visible to you" line that is never stored (gone after a reload, not
 unread); a refusal is the server's message over the box, the line kept to
 fix. A custom command's server is a real HTTP server (tests/receiver.py),
 answering now and later through its response_url. "/" in an empty box lists
-the commands."""
+the commands. An admin registers custom commands on the integrations page."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import re
 
 import pytest
@@ -16,7 +19,7 @@ from playwright.async_api import Locator, Page, expect
 
 from receiver import Reply, receiving
 
-from .helpers import Web, channel_item, message, send
+from .helpers import Web, channel_item, menu, message, send
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -202,3 +205,55 @@ async def test_slash_in_an_empty_box_lists_the_commands(web: Web) -> None:
     # Not after text: "a /" lists nothing.
     await composer.press_sequentially("a /")
     await expect(options).to_be_hidden()
+
+
+async def test_an_admin_registers_a_command_on_the_integrations_page_and_it_runs(
+    web: Web,
+) -> None:
+    """The owner registers /ticket on the integrations page (its signing
+    secret shown); anyone then runs it from the composer, signed with that
+    secret; removed there, it is an unknown command. A member sees no such
+    section."""
+    boss, bob = await web.user("boss"), await web.user("bob")  # the first is the owner
+    page = await web.page(boss, channel="general")
+    with receiving() as receiver:
+        receiver.answer = lambda req: Reply(body=b'{"text": "ticket #12 filed"}')
+        await menu(page, "integrations")
+        dialog = page.get_by_test_id("integrations-dialog")
+        listed = dialog.get_by_test_id("command-list")
+        await expect(listed).to_contain_text("No custom commands.")
+        form = dialog.get_by_test_id("command-form")
+        await form.get_by_test_id("command-name").fill("/ticket")
+        await form.get_by_test_id("command-url").fill(f"{receiver.url}/slash")
+        await form.get_by_test_id("command-usage").fill("[summary]")
+        await form.get_by_test_id("command-description").fill("Files a ticket")
+        await form.get_by_test_id("command-create").click()
+        shown = dialog.get_by_test_id("command-secret")
+        await expect(shown).to_have_value(re.compile(r"^[0-9a-f]{64}$"))
+        secret = await shown.input_value()
+        row = listed.get_by_test_id("command-item")
+        await expect(row).to_contain_text("/ticket [summary]")
+        await expect(row).to_contain_text(f"Files a ticket · → {receiver.url}/slash")
+        await row.get_by_test_id("command-show-secret").click()
+        await expect(row.get_by_test_id("command-item-secret")).to_have_value(secret)
+        await page.keyboard.press("Escape")
+
+        other = await web.page(bob, channel="general")
+        await send(other, "/ticket printer on fire")
+        await expect(ephemeral(other, "ticket #12 filed")).to_be_visible()
+        got = await asyncio.to_thread(receiver.next)
+        assert got.form["user_name"] == "bob" and got.form["text"] == "printer on fire"
+        stamp = got.headers["x-slack-request-timestamp"]
+        mac = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + got.body, hashlib.sha256)
+        assert got.headers["x-slack-signature"] == f"v0={mac.hexdigest()}"
+        await menu(other, "integrations")
+        await expect(other.get_by_test_id("integrations-dialog")).to_be_visible()
+        await expect(other.get_by_test_id("command-list")).to_have_count(0)
+        await other.keyboard.press("Escape")
+
+        await menu(page, "integrations")
+        await row.get_by_test_id("command-delete").click()
+        await expect(listed).to_contain_text("No custom commands.")
+    await page.keyboard.press("Escape")
+    await send(page, "/ticket again")
+    await expect(page.get_by_test_id("composer-notice")).to_contain_text("unknown command /ticket")

@@ -8,7 +8,8 @@
 // Slack's incoming-webhook JSON into one channel, as you or as one of your
 // bots; its URL is shown once too (only its secret's hash is kept), with a
 // curl line to try it. Outgoing: a channel's messages POSTed to a URL, with
-// where its deliveries stand and its signing secret.
+// where its deliveries stand and its signing secret. An admin also manages
+// the custom slash commands here.
 
 import { refusal } from "./admin.js";
 import { seg } from "./api.js";
@@ -27,6 +28,7 @@ export function openIntegrations(app) {
   const mine = tokenSection(app, null, err);
   const hooks = hookSection(app, err);
   const outgoing = outgoingSection(app, err);
+  const commands = app.isAdmin() ? commandSection(app, err) : null;
   const bots = h("ul", { class: "session-list", testid: "bot-list" }, h("li", { class: "pick-empty" }, "Loading…"));
   const loadBots = async () => {
     try {
@@ -101,6 +103,19 @@ export function openIntegrations(app) {
         " is posted back.",
       ),
       outgoing.el,
+      ...(commands
+        ? [
+            h("h3", { class: "subhead" }, "Slash commands (you are an admin)"),
+            h(
+              "p",
+              { class: "hint" },
+              "A custom command runs for everyone: typing ",
+              h("code", null, "/name text"),
+              " POSTs Slack's slash-command payload to its URL, signed; its answer is shown to the user or posted in the channel.",
+            ),
+            commands.el,
+          ]
+        : []),
       err,
     ],
   });
@@ -108,6 +123,7 @@ export function openIntegrations(app) {
   loadBots();
   hooks.load();
   outgoing.load();
+  commands?.load();
 }
 
 /** A choice of the channels a hook can be made for (not DMs, not archived),
@@ -137,13 +153,13 @@ function posterPick(me, testid, label) {
   return { el: pick, setBots };
 }
 
-/** The hooks `GET path` lists, each drawn by `item(hook, reload)`. */
-function hookList(app, path, testid, item) {
+/** What `GET path` lists, each drawn by `item(entry, reload)`. */
+function hookList(app, path, testid, item, empty = "No webhooks.") {
   const list = h("ul", { class: "session-list", testid }, h("li", { class: "pick-empty" }, "Loading…"));
   const load = async () => {
     try {
       const hooks = await app.api.get(path);
-      setChildren(list, hooks.length ? hooks.map((k) => item(k, load)) : h("li", { class: "pick-empty" }, "No webhooks."));
+      setChildren(list, hooks.length ? hooks.map((k) => item(k, load)) : h("li", { class: "pick-empty" }, empty));
     } catch (e) {
       setChildren(list, h("li", { class: "pick-empty" }, refusal(e)));
     }
@@ -215,13 +231,14 @@ function hookSection(app, err) {
   return { el: h("div", { class: "token-section" }, list.el, form, shown), load: list.load, setBots: bot.setBots };
 }
 
-/** A hook's row (testid `${kind}-item`): its name, `meta` under it, `extra`
- * below, and Delete (`${kind}-delete`: DELETE `path`, then `gone` as a toast). */
-function hookRow(app, k, { kind, meta, extra = null, path, gone }, reload, err) {
+/** A hook's (or command's) row (testid `${kind}-item`): its `title` (its
+ * name), `meta` under it, `extra` below, and Delete (`${kind}-delete`:
+ * DELETE `path`, then `gone` as a toast). */
+function hookRow(app, k, { kind, title = k.name, meta, extra = null, path, gone }, reload, err) {
   return h(
     "li",
     { class: "session-item", testid: `${kind}-item`, dataset: { hook: k.id } },
-    h("div", { class: "session-text" }, h("div", { class: "session-device" }, k.name), h("div", { class: "session-meta" }, meta), extra),
+    h("div", { class: "session-text" }, h("div", { class: "session-device" }, title), h("div", { class: "session-meta" }, meta), extra),
     h(
       "button",
       {
@@ -307,6 +324,78 @@ function outgoingSection(app, err) {
   return { el: h("div", { class: "token-section" }, list.el, form, shown), load: list.load, setBots: bot.setBots };
 }
 
+/** A "Signing secret" button (`${kind}-show-secret`) and the secret it
+ * shows and hides (`${kind}-item-secret`). */
+function secretReveal(value, kind) {
+  const secret = h("div", { hidden: true }, copyRow(value, { testid: `${kind}-item-secret`, label: "Signing secret" }).el);
+  const reveal = h(
+    "button",
+    {
+      class: "button secondary small",
+      type: "button",
+      testid: `${kind}-show-secret`,
+      onClick: (ev) => {
+        secret.hidden = !secret.hidden;
+        ev.currentTarget.textContent = secret.hidden ? "Signing secret" : "Hide secret";
+      },
+    },
+    "Signing secret",
+  );
+  return [reveal, secret];
+}
+
+/** The custom slash commands (admins): each with its URL and signing
+ * secret, and a form that registers one: running `/name` POSTs Slack's
+ * slash-command payload to its URL. */
+function commandSection(app, err) {
+  const list = hookList(app, "/api/custom-commands", "command-list", (c, reload) => commandItem(app, c, reload, err), "No custom commands.");
+  const name = h("input", { class: "input", testid: "command-name", placeholder: "/deploy", maxlength: "33", required: true, "aria-label": "Command" });
+  const url = h("input", { class: "input", testid: "command-url", type: "url", placeholder: "https://example.com/slash", maxlength: "2000", required: true, "aria-label": "URL to POST to" });
+  const usage = h("input", { class: "input", testid: "command-usage", placeholder: "Usage (optional): [service] [env]", maxlength: "200", "aria-label": "Usage" });
+  const description = h("input", { class: "input", testid: "command-description", placeholder: "What it does (optional)", maxlength: "200", "aria-label": "Description" });
+  const shown = h("div", { class: "invite-result", testid: "command-result", hidden: true });
+  const create = h("button", { class: "button", type: "submit", testid: "command-create" }, "Register command");
+  const form = hookForm(
+    "command",
+    create,
+    err,
+    async () => {
+      const made = await app.api.post("/api/custom-commands", { command: name.value.trim(), url: url.value.trim(), usage: usage.value.trim(), description: description.value.trim() });
+      setChildren(
+        shown,
+        h("p", { class: "hint" }, `${made.command} now POSTs to ${made.url}. Its server checks each request's X-Slack-Signature with this signing secret:`),
+        copyRow(made.signing_secret, { testid: "command-secret", label: "Signing secret" }).el,
+      );
+      shown.hidden = false;
+      name.value = url.value = usage.value = description.value = "";
+      list.load();
+    },
+    name,
+    url,
+    usage,
+    description,
+  );
+  return { el: h("div", { class: "token-section" }, list.el, form, shown), load: list.load };
+}
+
+function commandItem(app, c, reload, err) {
+  const [reveal, secret] = secretReveal(c.signing_secret, "command");
+  return hookRow(
+    app,
+    c,
+    {
+      kind: "command",
+      title: `${c.command} ${c.usage}`.trim(),
+      meta: `${c.description ? c.description + " · " : ""}→ ${c.url} · ${whenLabel(c.created_at)}`,
+      extra: h("div", null, reveal, secret),
+      path: `/api/custom-commands/${seg(c.command.slice(1))}`,
+      gone: `${c.command} removed: it is an unknown command from now on.`,
+    },
+    reload,
+    err,
+  );
+}
+
 /** Where an outgoing hook's deliveries stand, in words. */
 function deliveryState(d) {
   const parts = [`${d.delivered} delivered`];
@@ -319,20 +408,7 @@ function deliveryState(d) {
 function outgoingItem(app, k, reload, err) {
   const where = k.channel ? `#${k.channel}` : "a channel that is gone";
   const which = k.triggers.length ? ` starting with ${k.triggers.join(", ")}` : "";
-  const secret = h("div", { hidden: true }, copyRow(k.signing_secret, { testid: "outgoing-item-secret", label: "Signing secret" }).el);
-  const reveal = h(
-    "button",
-    {
-      class: "button secondary small",
-      type: "button",
-      testid: "outgoing-show-secret",
-      onClick: (ev) => {
-        secret.hidden = !secret.hidden;
-        ev.currentTarget.textContent = secret.hidden ? "Signing secret" : "Hide secret";
-      },
-    },
-    "Signing secret",
-  );
+  const [reveal, secret] = secretReveal(k.signing_secret, "outgoing");
   return hookRow(
     app,
     k,
