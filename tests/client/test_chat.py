@@ -191,6 +191,25 @@ async def test_a_webhooks_post_shows_its_name_and_the_account_behind_it(
         )
 
 
+async def test_a_bots_message_is_marked_as_a_bots(
+    server: Server, users: tuple[str, Rest, str, Rest]
+) -> None:
+    """A bot's message (its API token's) shows its username marked [bot]."""
+    alice, a, bob, b = users
+    await b.call("POST", "/api/bots", json={"username": "ci-bot", "display_name": "CI"})
+    token = await b.call(
+        "POST", "/api/tokens", json={"name": "ci", "scopes": ["read", "write"], "bot": "ci-bot"}
+    )
+    await b.call("POST", "/api/channels/general/invite", json={"username": "ci-bot"})
+    async with running(server, a.token) as (app, pilot):
+        await wait_for(pilot, lambda: f"connected as {alice}" in status(app), "connected")
+        await Rest(b.http, token["token"]).post("general", "deploy done")
+        await wait_for(pilot, lambda: "ci-bot [bot]: deploy done" in pane(app), "the bot's line")
+        await b.post("general", "thanks")
+        await wait_for(pilot, lambda: f"{bob}: thanks" in pane(app), "a person's line")
+        assert f"{bob} [bot]" not in pane(app)
+
+
 async def test_markup_is_shown_literally(
     server: Server, users: tuple[str, Rest, str, Rest]
 ) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from aws_support import AwsLocal
 from hubbub.protocol import frames
@@ -43,8 +44,12 @@ def deployment(
 def as_sent(m: dict[str, Any]) -> dict[str, Any]:
     """A REST message as the WebSocket sends it: without the optional fields
     at their defaults (REST writes them all out)."""
-    fields = frames.MessageOut.model_fields
-    return {k: v for k, v in m.items() if fields[k].is_required() or v != fields[k].default}
+
+    def sent(model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:
+        fields = model.model_fields
+        return {k: v for k, v in body.items() if fields[k].is_required() or v != fields[k].default}
+
+    return {**sent(frames.MessageOut, m), "author": sent(frames.Author, m["author"])}
 
 
 def summary(m: dict[str, Any], count: int, *users: str) -> dict[str, Any]:

@@ -9,7 +9,15 @@ import dataclasses
 
 import pytest
 
-from hubbub.core.models import DeadLetter, Integration, NewMessage, Outbox, StoredMessage
+from hubbub.core.models import (
+    DeadLetter,
+    Integration,
+    NewMessage,
+    NewReply,
+    Outbox,
+    Replied,
+    StoredMessage,
+)
 from hubbub.store import NameTaken, Store
 
 
@@ -82,6 +90,36 @@ async def test_a_shown_name_is_kept_beside_the_authors_display_name_on_that_mess
         ("ann", "Ann", "Build bot", "green"),
         ("ann", "Ann", None, "mine"),
     ]
+
+
+async def test_a_bots_messages_say_so_wherever_they_are_read(store: Store) -> None:
+    ann = await store.create_user("ann", "Ann", "h")
+    bot = await store.create_user("ci", "CI", "", bot_owner=ann.id)
+    ch = await store.create_channel("general", "public", "", [ann.id, bot.id])
+    sent = await store.append_messages(
+        [
+            NewMessage(ch.id, bot.id, None, "green", "b1", 1),
+            NewMessage(ch.id, ann.id, None, "ok", "a1", 2),
+        ]
+    )
+    assert [m.author_bot for m in sent if isinstance(m, StoredMessage)] == [True, False]
+    again = await store.append_messages([NewMessage(ch.id, bot.id, None, "green", "b1", 3)])
+    assert isinstance(again[0], StoredMessage) and again[0].duplicate and again[0].author_bot
+    replied = await store.append_reply(NewReply(ch.id, 1, bot.id, "details", "b2", 4))
+    assert isinstance(replied, Replied) and replied.reply.author_bot
+    assert [(m.text, m.author_bot) for m in await store.messages(ch.id, after=0, limit=10)] == [
+        ("green", True),
+        ("ok", False),
+    ]
+    assert [(e.message.text, e.message.author_bot) for e in await store.log_after(ch.id, 0, 10)][
+        :3
+    ] == [
+        ("green", True),
+        ("ok", False),
+        ("details", True),
+    ]
+    (thread,) = await store.thread(ch.id, 1, limit=10)
+    assert thread.author_bot
 
 
 # --- an outgoing hook's deliveries (models.Outbox) -------------------------------------

@@ -67,6 +67,7 @@ async def test_a_hook_made_in_the_web_app_posts_until_deleted(web: Web) -> None:
     mine = message(page, "that was me")
     await expect(mine.get_by_test_id("message-author")).to_have_text("Ann Lee")
     await expect(mine.get_by_test_id("message-via")).to_have_count(0)
+    await expect(mine.get_by_test_id("message-bot")).to_have_count(0)  # a person's
 
     # Reopened, the page lists the hook but never shows its URL again.
     await menu(page, "integrations")
@@ -112,6 +113,7 @@ async def test_a_hook_posts_as_a_bot_picked_in_the_form(web: Web) -> None:
     await expect(plain).to_have_attribute("data-author", "deploy-bot")
     await expect(plain.get_by_test_id("message-author")).to_have_text("Deployer")
     await expect(plain.get_by_test_id("message-via")).to_have_count(0)
+    await expect(plain.get_by_test_id("message-bot")).to_have_text("BOT")  # a bot's, marked
     r = await web.http.post(url, json={"text": "rolled back v3", "username": "Ann Lee"})
     assert r.status_code == 200, r.text
     named = message(page, "rolled back v3")

@@ -7,10 +7,11 @@ from hubbub.protocol import frames
 
 def author_label(m: frames.MessageOut) -> str:
     """The username; a guest's own name, marked; an incoming webhook's
-    `shown_name` with the account that posted it, so that a hook cannot
-    pass for a person."""
+    `shown_name` with the account that posted it, and a bot's marked, so
+    that neither a hook nor a script can pass for a person."""
     if not m.author.username:
         return f"{m.author.display_name} (guest)"
+    name = m.author.username + (" [bot]" if m.author.bot else "")
     if m.shown_name:
-        return f"{m.shown_name} (via {m.author.username})"
-    return m.author.username
+        return f"{m.shown_name} (via {name})"
+    return name

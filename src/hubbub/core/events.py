@@ -43,10 +43,13 @@ def ends_session(ref: str, session_id: str | None) -> bool:
 
 
 def message_body(m: StoredMessage) -> dict[str, Any]:
+    author: dict[str, Any] = {"username": m.author, "display_name": m.author_name}
+    if m.author_bot:
+        author["bot"] = True
     body = {
         "channel": m.channel,
         "seq": m.seq,
-        "author": {"username": m.author, "display_name": m.author_name},
+        "author": author,
         "text": m.text,
         "client_id": m.client_id,
         "created_at": m.created_at,

@@ -278,6 +278,7 @@ class StoredMessage:
     # A user's message shown under another name (an incoming webhook's
     # `username`); `author_name` stays the account's display name.
     shown_name: str | None = None
+    author_bot: bool = False  # its author is a bot account (User.bot)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -383,6 +383,9 @@ class Author(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str | None = Field(description="`null` for a guest of the S1 tutorial protocol.")
     display_name: str
+    bot: bool | None = Field(
+        None, description="`true` on a bot account's message; absent (or null) otherwise."
+    )
 
 
 class Reaction(BaseModel):

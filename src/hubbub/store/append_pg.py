@@ -28,7 +28,7 @@ from hubbub.store import files_json
 # this prepared statement hashes all of `users` and filters an author's every
 # message by client_id, costs that grow with the tables.
 LOOKUP = """
-SELECT 'm', p.channel_id, p.user_id, u.username, u.display_name,
+SELECT 'm', p.channel_id, p.user_id, u.username, u.display_name, u.is_bot,
        CASE WHEN c.archived_at IS NULL THEN NULL ELSE 'archived' END,
        NULL::bigint, NULL::text, NULL::text, NULL::bigint, NULL::text
 FROM unnest($1::int[], $2::int[]) AS p(channel_id, user_id)
@@ -37,13 +37,13 @@ CROSS JOIN LATERAL (
   WHERE channel_id = p.channel_id AND user_id = p.user_id LIMIT 1
 ) AS m
 CROSS JOIN LATERAL (
-  SELECT username, display_name FROM users WHERE id = p.user_id LIMIT 1
+  SELECT username, display_name, is_bot FROM users WHERE id = p.user_id LIMIT 1
 ) AS u
 CROSS JOIN LATERAL (
   SELECT archived_at FROM channels WHERE id = p.channel_id LIMIT 1
 ) AS c
 UNION ALL
-SELECT 's', m.channel_id, k.author_id, u.username, u.display_name,
+SELECT 's', m.channel_id, k.author_id, u.username, u.display_name, u.is_bot,
        c.name, m.seq, m.text, k.client_id, m.created_at, m.files
 FROM unnest($3::int[], $4::varchar[]) AS k(author_id, client_id)
 CROSS JOIN LATERAL (
@@ -51,7 +51,7 @@ CROSS JOIN LATERAL (
   WHERE author_id = k.author_id AND client_id = k.client_id LIMIT 1
 ) AS m
 CROSS JOIN LATERAL (
-  SELECT username, display_name FROM users WHERE id = k.author_id LIMIT 1
+  SELECT username, display_name, is_bot FROM users WHERE id = k.author_id LIMIT 1
 ) AS u
 CROSS JOIN LATERAL (SELECT name FROM channels WHERE id = m.channel_id LIMIT 1) AS c
 """
@@ -114,14 +114,14 @@ async def append(conn: Any, batch: Sequence[NewMessage]) -> list[b.Result]:
         cids, uids = pairs or ((), ())
         aids, client_ids = keys or ((), ())
         found = await conn.fetch(LOOKUP, cids, uids, aids, client_ids)
-        for kind, cid, uid, name, display, cname, seq, text, client_id, at, files in found:
+        for kind, cid, uid, name, display, bot, cname, seq, text, client_id, at, files in found:
             if kind == "m":
-                members[(cid, uid)] = (name, display)
+                members[(cid, uid)] = (name, display, bot)
                 if cname is not None:  # the channel is archived
                     archived.add((cid, uid))
             else:
                 sent[(uid, client_id)] = b.sent_before(
-                    cid, cname, seq, (name, display), text, client_id, at, files
+                    cid, cname, seq, (name, display, bot), text, client_id, at, files
                 )
     p = b.plan(batch, members, sent, archived)
     if not p.fresh:

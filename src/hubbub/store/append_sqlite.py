@@ -24,7 +24,8 @@ from hubbub.store import batch as b
 from hubbub.store.sqlite_pragmas import PRAGMAS
 
 MEMBERS = """
-SELECT m.channel_id, m.user_id, u.username, u.display_name, c.archived_at IS NOT NULL
+SELECT m.channel_id, m.user_id, u.username, u.display_name, u.is_bot,
+       c.archived_at IS NOT NULL
 FROM json_each(?1) AS p
 CROSS JOIN memberships AS m
   ON m.channel_id = json_extract(p.value, '$[0]') AND m.user_id = json_extract(p.value, '$[1]')
@@ -33,7 +34,7 @@ JOIN channels AS c ON c.id = m.channel_id
 """
 
 SENT = """
-SELECT m.channel_id, c.name, m.seq, u.username, u.display_name, m.text,
+SELECT m.channel_id, c.name, m.seq, u.username, u.display_name, u.is_bot, m.text,
        m.author_id, m.client_id, m.created_at, m.files
 FROM json_each(?1) AS k
 CROSS JOIN messages AS m
@@ -81,17 +82,27 @@ def append(conn: sqlite3.Connection, batch: Sequence[NewMessage]) -> list[b.Resu
     try:
         members: dict[b.Pair, b.Names] = {}
         archived: set[b.Pair] = set()
-        for cid, uid, name, display, read_only in conn.execute(MEMBERS, (_json(look.pairs),)):
-            members[(cid, uid)] = (name, display)
+        for cid, uid, name, display, bot, read_only in conn.execute(MEMBERS, (_json(look.pairs),)):
+            members[(cid, uid)] = (name, display, bool(bot))
             if read_only:
                 archived.add((cid, uid))
         sent: dict[b.Key, StoredMessage] = {}
         if look.keys:
-            for cid, cname, seq, name, display, text, aid, client_id, at, files in conn.execute(
-                SENT, (_json(look.keys),)
-            ):
+            for (
+                cid,
+                cname,
+                seq,
+                name,
+                display,
+                bot,
+                text,
+                aid,
+                client_id,
+                at,
+                files,
+            ) in conn.execute(SENT, (_json(look.keys),)):
                 sent[(aid, client_id)] = b.sent_before(
-                    cid, cname, seq, (name, display), text, client_id, at, files
+                    cid, cname, seq, (name, display, bool(bot)), text, client_id, at, files
                 )
         p = b.plan(batch, members, sent, archived)
         bumped: dict[int, tuple[int, str]] = {}

@@ -21,7 +21,7 @@ from hubbub.store import files_json
 Result = StoredMessage | AppendRejected
 Pair = tuple[int, int]  # (channel_id, user_id)
 Key = tuple[int, str]  # (author_id, client_id)
-Names = tuple[str, str]  # (username, display name)
+Names = tuple[str, str, bool]  # (username, display name, a bot)
 Cursor = tuple[int, int, int]  # (channel_id, user_id, seq): last_read = max(last_read, seq)
 
 
@@ -59,11 +59,13 @@ def sent_before(
         channel_id,
         channel,
         seq,
-        *names,
+        names[0],
+        names[1],
         text,
         client_id,
         created_at,
         duplicate=True,
+        author_bot=names[2],
         files=files_json.loads(files),
     )
 
@@ -142,9 +144,9 @@ def finish(
         seq = next_seq[cid]
         next_seq[cid] = seq + 1
         if x.author_id is None:
-            author, author_name = None, x.shown_name or "guest"
+            author, author_name, bot = None, x.shown_name or "guest", False
         else:
-            author, author_name = members[(cid, x.author_id)]
+            author, author_name, bot = members[(cid, x.author_id)]
         stored.append(
             StoredMessage(
                 cid,
@@ -157,6 +159,7 @@ def finish(
                 x.created_at,
                 files=x.files,
                 shown_name=None if x.author_id is None else x.shown_name,
+                author_bot=bot,
             )
         )
         files = files_json.dumps(x.files)

@@ -440,6 +440,7 @@ class SQLStore(WorkspaceOps, FileOps, SearchOps, IntegrationOps):
                 m.c.seq,
                 t.users.c.username.label("author"),
                 func.coalesce(t.users.c.display_name, m.c.guest_name).label("author_name"),
+                t.users.c.is_bot,
                 m.c.guest_name,
                 m.c.text,
                 m.c.client_id,
@@ -487,6 +488,7 @@ class SQLStore(WorkspaceOps, FileOps, SearchOps, IntegrationOps):
                 reply_count=r.reply_count,
                 last_reply_at=r.last_reply_at,
                 reply_users=repliers.get((r.channel_id, r.seq), ()),
+                author_bot=bool(r.is_bot),
                 files=files_json.loads(r.files),
                 # For a user's message, guest_name is a shown name (see schema).
                 shown_name=r.guest_name if r.author is not None else None,

@@ -24,7 +24,17 @@ from hubbub.store import batch as batch_plan
 from hubbub.store import files_json
 from hubbub.store.dynamo import order
 from hubbub.store.dynamo.client import MAX_TRANSACTION, Cancelled, DynamoTables
-from hubbub.store.dynamo.items import Item, N, S, get_int, get_str, member_key, message_of, sent_key
+from hubbub.store.dynamo.items import (
+    Item,
+    N,
+    S,
+    get_bool,
+    get_int,
+    get_str,
+    member_key,
+    message_of,
+    sent_key,
+)
 from hubbub.store.dynamo.names import channel_names
 
 # A batch whose seqs were fenced off is given new ones; this many times at most.
@@ -41,7 +51,7 @@ class DynamoAppender:
 
     def append(self, batch: list[NewMessage]) -> list[StoredMessage | AppendRejected]:
         authored = [x for x in batch if x.author_id is not None]
-        authors: dict[int, tuple[str, str]] = {}
+        authors: dict[int, tuple[str, str, bool]] = {}
         members: set[tuple[int, int]] = set()
         archived: set[tuple[int, int]] = set()
         sent: dict[tuple[int, str], StoredMessage] = {}
@@ -50,7 +60,11 @@ class DynamoAppender:
                 "users", [{"pk": S(f"user#{x.author_id}")} for x in authored]
             )
             authors = {
-                get_int(u, "id"): (get_str(u, "username"), get_str(u, "display_name"))
+                get_int(u, "id"): (
+                    get_str(u, "username"),
+                    get_str(u, "display_name"),
+                    get_bool(u, "bot"),
+                )
                 for u in users
             }
             found = self.tables.batch_get(
@@ -82,7 +96,7 @@ class DynamoAppender:
         }
 
     def _sent(
-        self, keys: set[tuple[int, str]], authors: dict[int, tuple[str, str]]
+        self, keys: set[tuple[int, str]], authors: dict[int, tuple[str, str, bool]]
     ) -> dict[tuple[int, str], StoredMessage]:
         """Messages already stored under these (author, client_id) pairs."""
         if not keys:
@@ -105,7 +119,7 @@ class DynamoAppender:
         return out
 
     def _store_fresh(
-        self, fresh: list[NewMessage], authors: dict[int, tuple[str, str]]
+        self, fresh: list[NewMessage], authors: dict[int, tuple[str, str, bool]]
     ) -> list[StoredMessage | AppendRejected]:
         if not fresh:
             return []
@@ -122,7 +136,7 @@ class DynamoAppender:
         return [r for r in results if r is not None]
 
     def _store_fresh_once(
-        self, fresh: list[NewMessage], authors: dict[int, tuple[str, str]]
+        self, fresh: list[NewMessage], authors: dict[int, tuple[str, str, bool]]
     ) -> list[StoredMessage | AppendRejected | None]:
         """Take seqs for `fresh` and store them; None for those whose seqs were
         fenced off (to be tried again with new seqs)."""
@@ -150,9 +164,9 @@ class DynamoAppender:
             seq = next_seq[x.channel_id]
             next_seq[x.channel_id] = seq + 1
             if x.author_id is None:
-                author, author_name = None, x.shown_name or "guest"
+                author, author_name, bot = None, x.shown_name or "guest", False
             else:
-                author, author_name = authors[x.author_id]
+                author, author_name, bot = authors[x.author_id]
             stored.append(
                 StoredMessage(
                     x.channel_id,
@@ -165,6 +179,7 @@ class DynamoAppender:
                     x.created_at,
                     files=x.files,
                     shown_name=None if x.author_id is None else x.shown_name,
+                    author_bot=bot,
                 )
             )
 
@@ -251,6 +266,8 @@ class DynamoAppender:
                 item["client_id"] = S(m.client_id)
             if m.shown_name is not None:
                 item["shown_name"] = S(m.shown_name)
+            if m.author_bot:
+                item["author_bot"] = {"BOOL": True}
             if files := files_json.dumps(x.files):
                 item["files"] = S(files)
             actions.append(self.tables.put("messages", item, "attribute_not_exists(seq)"))
@@ -302,7 +319,7 @@ class DynamoAppender:
                 raise StoreError(f"seq {m.seq} of {m.channel} was taken") from None
             if x.author_id is not None and x.client_id is not None and exc.failed(2):
                 # The same (author, client_id) was stored by a concurrent retry.
-                author = {x.author_id: (m.author or "", m.author_name)}
+                author = {x.author_id: (m.author or "", m.author_name, m.author_bot)}
                 original = self._sent({(x.author_id, x.client_id)}, author)
                 return original.get((x.author_id, x.client_id)) or AppendRejected("conflict")
             return AppendRejected("not a member")  # left the channel meanwhile

@@ -138,4 +138,5 @@ def message_of(item: Item, channel: str, *, duplicate: bool = False) -> StoredMe
         reply_users=tuple(u["S"] for u in item.get("reply_users", {}).get("L", [])),
         files=files_json.loads(get_opt_str(item, "files")),
         shown_name=get_opt_str(item, "shown_name"),
+        author_bot=get_bool(item, "author_bot"),
     )

@@ -133,6 +133,8 @@ def _actions(
     }
     if r.broadcast:
         item["broadcast"] = {"BOOL": True}
+    if author.get("bot", {}).get("BOOL"):
+        item["author_bot"] = {"BOOL": True}
     if files := files_json.dumps(r.files):
         item["files"] = S(files)
     ver = get_int(root, "ver") if "ver" in root else 0

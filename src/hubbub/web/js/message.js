@@ -153,6 +153,8 @@ export function messageEl(
         "div",
         { class: "msg-meta" },
         h("span", { class: "msg-author", testid: "message-author" }, shown || author.display_name),
+        // A bot's message says so (as Slack's APP tag): a script never passes for a person.
+        author.bot ? h("span", { class: "bot-badge", testid: "message-bot", title: `@${author.username} is a bot` }, "BOT") : null,
         shown
           ? h(
               "span",
