@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from admin_support import PASSWORD, api_error, create_channel, history, own_server, register, unique
+from admin_support import api_error, create_channel, history, own_server, register, unique
 from receiver import Receiver, Reply, receiving
 from support import WAIT, Server, auth, online, start_server, subscribe
 
@@ -28,20 +28,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # The receivers are on 127.0.0.1: this server is allowed to call it.
     with own_server(tmp_path_factory.mktemp("commands"), "--outbound-allow", "127.0.0.1") as s:
         yield s
-
-
-@pytest.fixture
-async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def owner(server: Server) -> str:
-    with httpx.Client(base_url=server.url, timeout=WAIT) as http:
-        r = http.post("/api/auth/register", json={"username": "boss", "password": PASSWORD})
-        assert r.status_code == 201, r.text
-        return r.json()["token"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture

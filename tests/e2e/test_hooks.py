@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from admin_support import (
-    PASSWORD,
     api_error,
     create_channel,
     history,
@@ -34,20 +33,6 @@ from support import WAIT, Server, auth, online, start_server, subscribe
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with own_server(tmp_path_factory.mktemp("hooks")) as s:
         yield s
-
-
-@pytest.fixture
-async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def owner(server: Server) -> str:
-    with httpx.Client(base_url=server.url, timeout=WAIT) as http:
-        r = http.post("/api/auth/register", json={"username": "boss", "password": PASSWORD})
-        assert r.status_code == 201, r.text
-        return r.json()["token"]  # type: ignore[no-any-return]
 
 
 async def new_hook(

@@ -53,7 +53,8 @@ async def test_send_over_rest_and_websocket(server: Server, http: httpx.AsyncCli
         assert r.status_code == 201, r.text
         body = r.json()
         assert (body["seq"], body["text"], body["duplicate"]) == (1, "over rest", False)
-        assert body["author"] == {"username": "alice", "display_name": "alice"}
+        # REST writes every field out (a person's message: bot false).
+        assert body["author"] == {"username": "alice", "display_name": "alice", "bot": False}
         assert body["client_id"] == "r1" and body["channel"] == "lobby"
 
         ack = await send(aw, "lobby", "over ws", "w1")

@@ -13,14 +13,23 @@ import hashlib
 import hmac
 import json
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from admin_support import LIMITS, PASSWORD, api_error, create_channel, history, post, unique
+from admin_support import (
+    LIMITS,
+    PASSWORD,
+    api_error,
+    create_channel,
+    history,
+    post,
+    register,
+    unique,
+)
 from receiver import Receiver, Reply, Request, receiving
 from support import WAIT, Server, auth, online, start_server, subscribe
 
@@ -42,21 +51,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture
-async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as client:
-        yield client
-
-
-@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with receiving() as r:
         yield r
-
-
-async def register(http: httpx.AsyncClient, name: str) -> str:
-    r = await http.post("/api/auth/register", json={"username": name, "password": PASSWORD})
-    assert r.status_code == 201, r.text
-    return r.json()["token"]  # type: ignore[no-any-return]
 
 
 async def make_hook(

@@ -7,7 +7,7 @@ status, and the `user_updated` event that carries them."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,19 +24,13 @@ from admin_support import (
     register,
     unique,
 )
-from support import WAIT, WS, Server, auth, online, ws_connect
+from support import WS, Server, auth, online, ws_connect
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with own_server(tmp_path_factory.mktemp("sessions")) as s:
         yield s
-
-
-@pytest.fixture
-async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as client:
-        yield client
 
 
 async def sessions(http: httpx.AsyncClient, token: str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ them and by admins. Managing tokens needs a login, not a token."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,28 +26,13 @@ from admin_support import (
     register,
     unique,
 )
-from support import WAIT, Server, auth, online, send, subscribe, ws_connect
+from support import Server, auth, online, send, subscribe, ws_connect
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with own_server(tmp_path_factory.mktemp("tokens")) as s:
         yield s
-
-
-@pytest.fixture
-async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def owner(server: Server) -> str:
-    """The workspace's owner (the first account of this server)."""
-    with httpx.Client(base_url=server.url, timeout=WAIT) as http:
-        r = http.post("/api/auth/register", json={"username": "boss", "password": PASSWORD})
-        assert r.status_code == 201, r.text
-        return r.json()["token"]  # type: ignore[no-any-return]
 
 
 async def new_token(

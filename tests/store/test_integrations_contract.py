@@ -90,6 +90,12 @@ async def test_a_shown_name_is_kept_beside_the_authors_display_name_on_that_mess
         ("ann", "Ann", "Build bot", "green"),
         ("ann", "Ann", None, "mine"),
     ]
+    # A retry (an incoming hook's Idempotency-Key again) answers the first, name and all.
+    (again,) = await store.append_messages(
+        [NewMessage(ch.id, ann.id, "Build bot", "green", "c1", 3)]
+    )
+    assert isinstance(again, StoredMessage) and again.duplicate
+    assert (again.seq, again.shown_name) == (1, "Build bot")
 
 
 async def test_a_bots_messages_say_so_wherever_they_are_read(store: Store) -> None:

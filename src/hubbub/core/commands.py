@@ -19,7 +19,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
-from hubbub.core.models import StoredMessage, User
+from hubbub.core.models import Channel, StoredMessage, User
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.rules import COMMAND_RE
 
@@ -42,13 +42,15 @@ class Answer:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Invocation:
-    """A command being run: who, where, and what they typed after its name."""
+    """A command being run: who, where (the channel's name as typed, and the
+    channel, looked up once), and what they typed after its name."""
 
     user: User
     channel: str
     command: str
     text: str
     client_id: str | None
+    room: Channel
 
 
 BuiltIn = Callable[["Hub", Invocation], Awaitable[Answer]]
@@ -96,9 +98,8 @@ async def _shrug(hub: Hub, inv: Invocation) -> Answer:
 
 async def _topic(hub: Hub, inv: Invocation) -> Answer:
     if not inv.text:
-        channel, _ = await hub.channel_for(inv.user, inv.channel)
-        shown = channel.topic or "(no topic)"
-        return _ephemeral(inv, f"The topic of #{channel.name}: {shown}")
+        shown = inv.room.topic or "(no topic)"
+        return _ephemeral(inv, f"The topic of #{inv.room.name}: {shown}")
     channel = await hub.set_topic(inv.user, inv.channel, inv.text)
     return _ephemeral(inv, f"Topic of #{channel.name} set to: {channel.topic}")
 
@@ -162,8 +163,8 @@ class Commands:
         """Run the command `line` typed in `channel` (which `user` must be
         able to see) and answer it."""
         command, text = parse(line)
-        await self.hub.channel_for(user, channel)  # 404 for a channel you cannot see
-        inv = Invocation(user, channel, command, text, client_id)
+        room, _ = await self.hub.channel_for(user, channel)  # 404 for one you cannot see
+        inv = Invocation(user, channel, command, text, client_id, room)
         built_in = BUILT_INS.get(command)
         if built_in is not None:
             return await built_in[2](self.hub, inv)

@@ -150,7 +150,7 @@ class CustomCommands:
         # Each run is a request to another server: held to the user's send
         # rate, so that nobody can make this one flood it.
         self.hub.check_rate(inv.user.id)
-        channel, _ = await self.hub.channel_for(inv.user, inv.channel)
+        channel = inv.room
         fields = {
             "token": command.config["token"],
             "team_id": "hubbub",

@@ -383,8 +383,8 @@ class Author(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str | None = Field(description="`null` for a guest of the S1 tutorial protocol.")
     display_name: str
-    bot: bool | None = Field(
-        None, description="`true` on a bot account's message; absent (or null) otherwise."
+    bot: bool = Field(
+        False, description="A bot account's message (on the WebSocket, only sent when true)."
     )
 
 

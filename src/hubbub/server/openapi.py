@@ -65,6 +65,17 @@ _HEADERS: dict[int, dict[str, Any]] = {
 }
 
 
+def plain_ok(path: str) -> Callable[[Schema], None]:
+    """A patch for the POST at `path` whose 200 is Slack's `ok` in text/plain
+    only (FastAPI documents a JSON one besides)."""
+
+    def patch(schema: Schema) -> None:
+        ok = schema["paths"][path]["post"]["responses"]["200"]
+        ok["content"].pop("application/json", None)
+
+    return patch
+
+
 def errors(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
     """The documented responses (for `responses=`) of a route that can fail
     with these codes: one per status, listing its codes and what they mean."""

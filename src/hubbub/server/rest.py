@@ -35,12 +35,12 @@ from hubbub.protocol.rules import (
     MAX_TOPIC,
 )
 from hubbub.server import methods
-from hubbub.server.openapi import API, Schema, alternation, errors, operations
+from hubbub.server.openapi import API, Schema, alternation, errors, operations, plain_ok
 from hubbub.server.rest_account import account
 from hubbub.server.rest_admin import admin, channel_admin
-from hubbub.server.rest_commands import command_replies, commands_api, document_respond
+from hubbub.server.rest_commands import command_replies, commands_api
 from hubbub.server.rest_files import files as files_api
-from hubbub.server.rest_hooks import document_post, hook_posts, hooks_api
+from hubbub.server.rest_hooks import hook_posts, hooks_api
 from hubbub.server.rest_search import search_api
 from hubbub.server.rest_tokens import tokens_api
 from hubbub.server.restkit import (
@@ -884,8 +884,8 @@ def install(app: API, limits: Limits) -> None:
     app.include_router(search_api)
     app.openapi_patches.append(functools.partial(document_limits, limits=limits))
     app.openapi_patches.append(document_emoji)
-    app.openapi_patches.append(document_post)
-    app.openapi_patches.append(document_respond)
+    app.openapi_patches.append(plain_ok("/hooks/{secret}"))
+    app.openapi_patches.append(plain_ok("/commands/respond/{token}"))
     app.add_exception_handler(ChatError, _chat_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

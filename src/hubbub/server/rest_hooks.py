@@ -14,7 +14,7 @@ from hubbub.core import outgoing
 from hubbub.core.callout import MAX_URL
 from hubbub.core.hooks import MAX_HOOK_NAME, MAX_IDEMPOTENCY_KEY
 from hubbub.protocol.rules import CHANNEL_RE, OUTBOUND_URL_RE
-from hubbub.server.openapi import Schema, errors
+from hubbub.server.openapi import errors
 from hubbub.server.restkit import (
     JSON_BODY,
     MEMBER,
@@ -292,9 +292,3 @@ async def delete_outgoing_hook(
     """Delete an outgoing webhook you made (an admin: any): nothing more is sent."""
     await hub.hooks.delete(identity, hook_id, "outgoing")
     return Response(status_code=204)
-
-
-def document_post(schema: Schema) -> None:
-    """The post's 200 is `ok` in text/plain only (FastAPI adds a JSON one)."""
-    ok = schema["paths"]["/hooks/{secret}"]["post"]["responses"]["200"]
-    ok["content"].pop("application/json", None)

@@ -30,7 +30,7 @@ from hubbub.store import files_json
 LOOKUP = """
 SELECT 'm', p.channel_id, p.user_id, u.username, u.display_name, u.is_bot,
        CASE WHEN c.archived_at IS NULL THEN NULL ELSE 'archived' END,
-       NULL::bigint, NULL::text, NULL::text, NULL::bigint, NULL::text
+       NULL::bigint, NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::text
 FROM unnest($1::int[], $2::int[]) AS p(channel_id, user_id)
 CROSS JOIN LATERAL (
   SELECT 1 FROM memberships
@@ -44,10 +44,10 @@ CROSS JOIN LATERAL (
 ) AS c
 UNION ALL
 SELECT 's', m.channel_id, k.author_id, u.username, u.display_name, u.is_bot,
-       c.name, m.seq, m.text, k.client_id, m.created_at, m.files
+       c.name, m.seq, m.text, k.client_id, m.created_at, m.files, m.guest_name
 FROM unnest($3::int[], $4::varchar[]) AS k(author_id, client_id)
 CROSS JOIN LATERAL (
-  SELECT channel_id, seq, text, created_at, files FROM messages
+  SELECT channel_id, seq, text, created_at, files, guest_name FROM messages
   WHERE author_id = k.author_id AND client_id = k.client_id LIMIT 1
 ) AS m
 CROSS JOIN LATERAL (
@@ -114,14 +114,15 @@ async def append(conn: Any, batch: Sequence[NewMessage]) -> list[b.Result]:
         cids, uids = pairs or ((), ())
         aids, client_ids = keys or ((), ())
         found = await conn.fetch(LOOKUP, cids, uids, aids, client_ids)
-        for kind, cid, uid, name, display, bot, cname, seq, text, client_id, at, files in found:
+        for row in found:
+            kind, cid, uid, name, display, bot, cname, seq, text, client_id, at, files, shown = row
             if kind == "m":
                 members[(cid, uid)] = (name, display, bot)
                 if cname is not None:  # the channel is archived
                     archived.add((cid, uid))
             else:
                 sent[(uid, client_id)] = b.sent_before(
-                    cid, cname, seq, (name, display, bot), text, client_id, at, files
+                    cid, cname, seq, (name, display, bot), text, client_id, at, files, shown
                 )
     p = b.plan(batch, members, sent, archived)
     if not p.fresh:

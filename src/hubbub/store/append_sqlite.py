@@ -35,7 +35,7 @@ JOIN channels AS c ON c.id = m.channel_id
 
 SENT = """
 SELECT m.channel_id, c.name, m.seq, u.username, u.display_name, u.is_bot, m.text,
-       m.author_id, m.client_id, m.created_at, m.files
+       m.author_id, m.client_id, m.created_at, m.files, m.guest_name
 FROM json_each(?1) AS k
 CROSS JOIN messages AS m
   ON m.author_id = json_extract(k.value, '$[0]') AND m.client_id = json_extract(k.value, '$[1]')
@@ -100,9 +100,11 @@ def append(conn: sqlite3.Connection, batch: Sequence[NewMessage]) -> list[b.Resu
                 client_id,
                 at,
                 files,
+                shown,
             ) in conn.execute(SENT, (_json(look.keys),)):
+                names = (name, display, bool(bot))
                 sent[(aid, client_id)] = b.sent_before(
-                    cid, cname, seq, (name, display, bool(bot)), text, client_id, at, files
+                    cid, cname, seq, names, text, client_id, at, files, shown
                 )
         p = b.plan(batch, members, sent, archived)
         bumped: dict[int, tuple[int, str]] = {}

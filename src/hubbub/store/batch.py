@@ -52,6 +52,7 @@ def sent_before(
     client_id: str,
     created_at: int,
     files: str | None,
+    shown_name: str | None,
 ) -> StoredMessage:
     """A message found by its (author, client_id), as a duplicate send's
     answer; `files` as stored (JSON)."""
@@ -67,6 +68,7 @@ def sent_before(
         duplicate=True,
         author_bot=names[2],
         files=files_json.loads(files),
+        shown_name=shown_name,
     )
 
 
