@@ -40,6 +40,7 @@ from hubbub.core.models import (
     StoredMessage,
     User,
 )
+from hubbub.protocol.notify import ChannelPrefs, UserPrefs
 
 
 # --- the store ----------------------------------------------------------------
@@ -168,6 +169,23 @@ class Store(Protocol):
 
     async def delete_integration(self, integration_id: str) -> Integration | None:
         """The integration deleted, or None if there was none."""
+
+    # notification preferences (protocol.notify): only what was changed is
+    # stored; a user or member with nothing stored has the defaults.
+    async def user_prefs(self, user_id: int) -> UserPrefs: ...
+
+    async def set_user_prefs(self, user_id: int, prefs: UserPrefs) -> None:
+        """Replace the user's own settings (do-not-disturb, digests)."""
+
+    async def channel_prefs(self, user_id: int) -> dict[int, ChannelPrefs]:
+        """The user's preferences by channel id, for the channels they set any."""
+
+    async def channel_prefs_of(self, channel_id: int) -> dict[int, ChannelPrefs]:
+        """The channel's members' preferences by user id (those who set any)."""
+
+    async def set_channel_prefs(
+        self, user_id: int, channel_id: int, prefs: ChannelPrefs
+    ) -> None: ...
 
     # the audit log
     async def add_audit(

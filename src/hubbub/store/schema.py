@@ -166,6 +166,28 @@ integrations = Table(
     Column("config", Text, nullable=False, server_default="{}"),  # JSON
 )
 
+# Notification preferences (protocol.notify). A member with none has the
+# defaults (mentions, not muted): only what someone changed has a row. Kept
+# apart from `memberships` so that the hot paths reading it stay as they are.
+channel_notify = Table(
+    "channel_notify",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("level", String(16), nullable=False, server_default="mentions"),
+    Column("muted", Boolean, nullable=False, server_default=false()),
+    Index("ix_channel_notify_user", "user_id"),
+)
+
+user_notify = Table(
+    "user_notify",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("dnd_until", BigInteger, nullable=True),  # ms; a manual snooze
+    Column("schedule", Text, nullable=True),  # JSON {"start", "end", "tz"}; NULL: none
+    Column("email_digest", Boolean, nullable=False, server_default=false()),
+)
+
 messages = Table(
     "messages",
     metadata,

@@ -80,6 +80,12 @@ class DynamoStore:
     integration_by_key = _off_loop(SyncDynamoStore.integration_by_key)
     integrations = _off_loop(SyncDynamoStore.integrations)
     delete_integration = _off_loop(SyncDynamoStore.delete_integration)
+    # notification preferences
+    user_prefs = _off_loop(SyncDynamoStore.user_prefs)
+    set_user_prefs = _off_loop(SyncDynamoStore.set_user_prefs)
+    channel_prefs = _off_loop(SyncDynamoStore.channel_prefs)
+    channel_prefs_of = _off_loop(SyncDynamoStore.channel_prefs_of)
+    set_channel_prefs = _off_loop(SyncDynamoStore.set_channel_prefs)
 
     # invites
     create_invite = _off_loop(SyncDynamoStore.create_invite)
