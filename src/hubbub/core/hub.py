@@ -44,6 +44,7 @@ from hubbub.core.models import (
     StoredMessage,
     User,
 )
+from hubbub.core.notifications import Notifications
 from hubbub.core.ports import (
     Blobs,
     Bus,
@@ -69,6 +70,7 @@ from hubbub.core.tokens import Tokens
 from hubbub.core.writer import ChangeJob, GroupCommitWriter
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.limits import GUEST_ROOMS, REGISTRATIONS, GuestRooms, Limits, Registration
+from hubbub.protocol.notify import ChannelPrefs
 from hubbub.protocol.rules import (
     MAX_DISPLAY_NAME,
     MAX_DM_MEMBERS,
@@ -188,6 +190,7 @@ class Hub:
         self.admin = Admin(self)  # roles, deactivation, channels, the audit log
         self.tokens = Tokens(self)  # API tokens and bots
         self.hooks = Hooks(self)  # incoming webhooks
+        self.notifications = Notifications(self)  # preferences, do-not-disturb
         # Slash commands: the built-ins, and custom ones calling out through
         # `outbound` (None: none can run). `public_url`: where this server is
         # reached, for the response_url a command's server is given.
@@ -492,8 +495,9 @@ class Hub:
         mine = await self.store.channels_for(user.id)
         out = []
         if after is None:
+            prefs = await self.notifications.all_channels(user)
             for m in mine:
-                out.append(await self.channel_view(user, m.channel, m))
+                out.append(await self.channel_view(user, m.channel, m, prefs))
         joined = {m.channel.id for m in mine}
         public = [] if user.role == "guest" else await self.store.public_channels()
         others = sorted(
@@ -511,11 +515,17 @@ class Hub:
         return out, others[limit - 1].name if len(others) > limit else None
 
     async def channel_view(
-        self, user: User, channel: Channel, membership: Membership | None
+        self,
+        user: User,
+        channel: Channel,
+        membership: Membership | None,
+        prefs: dict[int, ChannelPrefs] | None = None,
     ) -> dict[str, Any]:
         """A channel as `user` sees it: with their read cursor, and how many
         messages from others after it are unread and mention them. Messages,
-        not seqs: edits and reactions take seqs too, and are never unread."""
+        not seqs: edits and reactions take seqs too, and are never unread.
+        With their notification level and mute (from `prefs`, the user's by
+        channel id, read here when not given)."""
         body = events.channel_body(channel)
         unread = mentions = 0
         if membership is not None and channel.last_seq > membership.last_read:
@@ -531,6 +541,11 @@ class Hub:
             unread=unread,
             mentions=mentions,
         )
+        if membership is not None:
+            if prefs is None:
+                prefs = await self.notifications.all_channels(user)
+            mine = prefs.get(channel.id, ChannelPrefs())
+            body.update(notify=mine.level, muted=mine.muted)
         return body
 
     def check_channel_rate(self, creator: User | None) -> None:
