@@ -187,6 +187,9 @@ export class Channel extends MessageSet {
     this.loading = null; // the history fetch in flight
     this.subscribed = false;
     this.live = false; // its `subscribed` came: what arrives now is new (not a replay)
+    // Before `live`: messages after this seq are new all the same (a channel
+    // joined just now: its subscribe replays what came since the join).
+    this.newAfter = Infinity;
     this.notify = "mentions"; // your notification level here (all, mentions, nothing)
     this.muted = false;
     this.refreshing = null;
@@ -676,7 +679,7 @@ export class Chat {
     // (not for a reply kept in its thread: the server leaves the cursor).
     if (mine && shown) this._readUpTo(ch, m.seq);
     // Live and new (a replay after a reconnect is what you missed, not news).
-    if (!mine && ch.live && m.deleted !== true) this.onIncoming(ch, m);
+    if (!mine && (ch.live || m.seq > ch.newAfter) && m.deleted !== true) this.onIncoming(ch, m);
     if (m.author && m.author.username && ch.typing.has(m.author.username)) {
       clearTimeout(ch.typing.get(m.author.username));
       ch.typing.delete(m.author.username);
@@ -780,6 +783,7 @@ export class Chat {
     const ch = this.channels.get(f.channel);
     if (!ch) return;
     ch.live = true;
+    ch.newAfter = Infinity; // after a reconnect, a replay is what you missed: not news
     ch.lastSeq = Math.max(ch.lastSeq, f.last_seq);
     if (f.recovered) {
       ch.seen = Math.max(ch.seen, f.last_seq);
@@ -915,6 +919,7 @@ export class Chat {
     } else {
       ch = new Channel({ ...body, last_read: 0, mentions: 0 }, this.names);
       ch.update(body);
+      ch.newAfter = Number(body.last_seq ?? 0);
       this.channels.set(ch.name, ch);
       if (ch.isDM) {
         this.watchPresence();
