@@ -227,6 +227,30 @@ def main() -> None:
     "loopback or private, e.g. 10.0.0.0/8 or 127.0.0.1 (repeatable or comma-separated) "
     "[default: public addresses only].",
 )
+@click.option(
+    "--smtp-url",
+    envvar="HUBBUB_SMTP_URL",
+    default=None,
+    metavar="URL",
+    help="Send e-mail digests of unread mentions and DMs to offline users through this "
+    "SMTP server: smtp://[user:password@]host[:port] (smtp+starttls://...) "
+    "[default: none, no e-mail is sent]. Set it on one node of a cluster.",
+)
+@click.option(
+    "--smtp-from",
+    envvar="HUBBUB_SMTP_FROM",
+    default="hubbub@localhost",
+    show_default=True,
+    help="The From address of digests.",
+)
+@click.option(
+    "--digest-delay",
+    envvar="HUBBUB_DIGEST_DELAY",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds an unread mention or DM waits before it goes in an e-mail digest.",
+)
 @click.option("--log-level", envvar="HUBBUB_LOG_LEVEL", default="info", show_default=True)
 @click.option(
     "--access-log/--no-access-log",
@@ -250,6 +274,9 @@ def serve(
     public_urls: tuple[str, ...],
     limits: tuple[str, ...],
     outbound_allow: tuple[str, ...],
+    smtp_url: str | None,
+    smtp_from: str,
+    digest_delay: float,
     log_level: str,
     access_log: bool,
 ) -> None:
@@ -276,6 +303,13 @@ def serve(
     _store_url(data_dir, database_url)
     if blob_url is not None:
         _check_blob_url(blob_url)
+    if smtp_url is not None:
+        from hubbub.mailer import check_smtp_url
+
+        try:
+            check_smtp_url(smtp_url)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--smtp-url") from None
     try:
         run(
             Settings(
@@ -293,6 +327,9 @@ def serve(
                 public_urls=urls,
                 limits=parsed,
                 outbound_allow=tuple(str(net) for net in allowed),
+                smtp_url=smtp_url,
+                smtp_from=smtp_from,
+                digest_delay=digest_delay,
                 log_level=log_level,
                 access_log=access_log,
             )

@@ -32,7 +32,13 @@ async def test_settings_round_trip_and_reach_an_open_socket(
     ann = await register(http, unique("ann"))
     r = await http.get("/api/notifications", headers=auth(ann))
     assert r.status_code == 200, r.text
-    assert r.json() == {"dnd_until": None, "schedule": None, "dnd": False, "email_digest": False}
+    assert r.json() == {
+        "dnd_until": None,
+        "schedule": None,
+        "dnd": False,
+        "email_digest": False,
+        "email": None,
+    }
 
     async with online(server, ann) as ws:
         night = {"start": "23:00", "end": "23:00", "tz": "America/New_York"}  # empty: never on
@@ -49,7 +55,13 @@ async def test_settings_round_trip_and_reach_an_open_socket(
 
     # Only what is given changes; null clears.
     r = await http.put("/api/notifications", json={"dnd_until": None}, headers=auth(ann))
-    assert r.json() == {"dnd_until": None, "schedule": night, "dnd": False, "email_digest": True}
+    assert r.json() == {
+        "dnd_until": None,
+        "schedule": night,
+        "dnd": False,
+        "email_digest": True,
+        "email": None,
+    }
     r = await http.put("/api/notifications", json={"schedule": None}, headers=auth(ann))
     assert r.json()["schedule"] is None and r.json()["email_digest"] is True
 
@@ -112,6 +124,8 @@ async def test_bad_input_is_a_documented_error(http: httpx.AsyncClient) -> None:
     assert err["field"] == "dnd_minutes"
     err = await bad("/api/notifications", {"dnd_until": 4_000_000_000_000}, 400, "invalid_input")
     assert err["field"] == "dnd_until"
+    err = await bad("/api/notifications", {"email": "not an address"}, 400, "invalid_input")
+    assert err["field"] == "email"
     await bad("/api/channels/general/notifications", {"level": "loud"}, 400, "invalid_input")
     await bad("/api/channels/nope-none/notifications", {"muted": True}, 404, "not_found")
     api_error(await http.get("/api/notifications"), 401, "not_authenticated")

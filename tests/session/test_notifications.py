@@ -13,7 +13,14 @@ from .test_conversation import error, fence, same_frames, signed_in, take
 
 def settings(fid: int | None, **over: Any) -> dict[str, Any]:
     """An answer (with its `id`) or, with None, the event (without one)."""
-    body = {"dnd_until": None, "schedule": None, "dnd": False, "email_digest": False, **over}
+    body = {
+        "dnd_until": None,
+        "schedule": None,
+        "dnd": False,
+        "email_digest": False,
+        "email": None,
+        **over,
+    }
     return {"type": "notifications", **({} if fid is None else {"id": fid}), **body}
 
 

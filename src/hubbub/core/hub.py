@@ -21,6 +21,8 @@ from hubbub.core.admin import Admin
 from hubbub.core.checks import archived, check_channel_name, not_found
 from hubbub.core.commands import Commands
 from hubbub.core.custom_commands import CustomCommands
+from hubbub.core.digest import DEFAULT_DELAY as DEFAULT_DIGEST_DELAY
+from hubbub.core.digest import Digests
 from hubbub.core.files import Files
 from hubbub.core.hooks import Hooks
 from hubbub.core.mentions import mentioned_names
@@ -51,6 +53,7 @@ from hubbub.core.ports import (
     BusError,
     Counters,
     Directory,
+    Mailer,
     NameTaken,
     Outbound,
     Store,
@@ -147,6 +150,8 @@ class Hub:
         blobs: Blobs | None = None,
         outbound: Outbound | None = None,
         public_url: str = "http://127.0.0.1:8000",
+        mailer: Mailer | None = None,
+        digest_delay: float = DEFAULT_DIGEST_DELAY,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -191,6 +196,8 @@ class Hub:
         self.tokens = Tokens(self)  # API tokens and bots
         self.hooks = Hooks(self)  # incoming webhooks
         self.notifications = Notifications(self)  # preferences, do-not-disturb
+        # E-mail digests for offline users: only with a mailer (--smtp-url).
+        self.digests = None if mailer is None else Digests(self, mailer, digest_delay)
         # Slash commands: the built-ins, and custom ones calling out through
         # `outbound` (None: none can run). `public_url`: where this server is
         # reached, for the response_url a command's server is given.
@@ -214,8 +221,12 @@ class Hub:
             self._limit_task = asyncio.create_task(self.cluster_limit.run())
         if self.directory.expires:
             self._presence_task = asyncio.create_task(self._presence_heartbeat())
+        if self.digests is not None:
+            self.digests.start()
 
     async def stop(self) -> None:
+        if self.digests is not None:
+            await self.digests.stop()
         for task in (self._presence_task, self._limit_task):
             if task is not None:
                 task.cancel()

@@ -17,7 +17,9 @@ from hubbub.core.models import Channel, User
 from hubbub.core.ports import StoreError
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.notify import (
+    EMAIL_RE,
     LEVELS,
+    MAX_EMAIL,
     ChannelPrefs,
     Level,
     Schedule,
@@ -51,6 +53,7 @@ def user_prefs_body(prefs: UserPrefs, now_ms: int) -> dict[str, Any]:
         "schedule": None if s is None else {"start": s.start, "end": s.end, "tz": s.tz},
         "dnd": dnd_active(prefs, now_ms),
         "email_digest": prefs.email_digest,
+        "email": prefs.email,
     }
 
 
@@ -70,6 +73,16 @@ def check_schedule(start: str, end: str, tz: str) -> Schedule:
     except ValueError as exc:
         raise ChatError(ErrorCode.invalid_input, str(exc), field="schedule.tz") from None
     return Schedule(start, end, tz)
+
+
+def check_email(address: str | None) -> str | None:
+    """An address to send digests to ("" or None: none)."""
+    if not address:
+        return None
+    address = address.strip()
+    if len(address) > MAX_EMAIL or not EMAIL_RE.match(address):
+        raise ChatError(ErrorCode.invalid_input, "not an e-mail address", field="email")
+    return address
 
 
 def check_level(level: str) -> Level:
@@ -102,6 +115,7 @@ class Notifications:
         dnd_until: int | Unset | None = UNSET,
         schedule: Schedule | Unset | None = UNSET,
         email_digest: bool | Unset = UNSET,
+        email: str | Unset | None = UNSET,
     ) -> dict[str, Any]:
         """Change some of the user's own settings; the others stay. Returns
         (and pushes to all of the user's connections) the settings now."""
@@ -120,6 +134,7 @@ class Notifications:
             old.dnd_until if isinstance(dnd_until, Unset) else dnd_until,
             old.schedule if isinstance(schedule, Unset) else schedule,
             old.email_digest if isinstance(email_digest, Unset) else email_digest,
+            old.email if isinstance(email, Unset) else email,
         )
         if new != old:
             try:
@@ -153,6 +168,8 @@ class Notifications:
             )
         if given.get("email_digest") is not None:
             changes["email_digest"] = given["email_digest"]
+        if "email" in given:
+            changes["email"] = check_email(given["email"])
         return await self.update(user, **changes)
 
     async def snooze(self, user: User, minutes: int | None) -> dict[str, Any]:

@@ -187,6 +187,16 @@ class Store(Protocol):
         self, user_id: int, channel_id: int, prefs: ChannelPrefs
     ) -> None: ...
 
+    # the e-mail digest
+    async def digest_users(self) -> list[tuple[int, UserPrefs]]:
+        """The users who want digests and gave an address, with their settings."""
+
+    async def digest_marks(self, user_id: int) -> dict[int, int]:
+        """How far the user's digests got: channel id -> the last seq covered."""
+
+    async def set_digest_marks(self, user_id: int, marks: dict[int, int]) -> None:
+        """Replace them (the user has settings stored: digests are on)."""
+
     # the audit log
     async def add_audit(
         self, at: int, actor: str, action: str, target: str, detail: str = "{}"
@@ -457,6 +467,17 @@ class Outbound(Protocol):
         """POST `body`; OutboundError when no answer came in `timeout`
         seconds, the connection failed, the address is not allowed, or the
         answer was a redirect or longer than `max_bytes`."""
+
+
+class MailError(Exception):
+    """The mail server refused the message or could not be reached."""
+
+
+class Mailer(Protocol):
+    """Sends e-mail (hubbub.mailer: SMTP): the digest's way out."""
+
+    async def send(self, to: str, subject: str, text: str) -> None:
+        """Deliver a plain-text message to `to`, or raise MailError."""
 
 
 class Blobs(Protocol):

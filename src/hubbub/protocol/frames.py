@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hubbub.protocol.notify import CLOCK_RE, MAX_TZ, Level
+from hubbub.protocol.notify import CLOCK_RE, MAX_EMAIL, MAX_TZ, Level
 from hubbub.protocol.rules import COMMAND_RE
 
 FrameId = Annotated[str | int, Field(description="Echoed in the reply's `id`.")]
@@ -361,6 +361,11 @@ class SetNotifications(ClientFrame):
     schedule: DndSchedule | None = Field(None, description="The daily window; `null`: none.")
     email_digest: bool | None = Field(
         None, description="E-mail unread mentions and DMs while you are offline."
+    )
+    email: str | None = Field(
+        None,
+        max_length=MAX_EMAIL,
+        description='Where digests go (`""` or `null`: nowhere); seen by you only.',
     )
 
 
@@ -875,6 +880,7 @@ class NotificationsOut(BaseModel):
     schedule: DndSchedule | None = Field(description="The daily do-not-disturb window.")
     dnd: bool = Field(description="Do not disturb is on now (snoozed or inside the schedule).")
     email_digest: bool
+    email: str | None = Field(None, description="Where digests go.")
 
 
 class NotificationsEvent(NotificationsOut, ServerFrame):

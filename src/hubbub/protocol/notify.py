@@ -33,6 +33,10 @@ DEFAULT_LEVEL: Level = "mentions"
 # "HH:MM", 24-hour, as an <input type="time"> gives it.
 CLOCK_RE = re.compile(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$")
 MAX_TZ = 64
+MAX_EMAIL = 254  # RFC 5321's longest path
+# An address as a person types it: something@somewhere.tld, no spaces. Whether
+# it takes mail is the mail server's to say.
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,11 +62,13 @@ class UserPrefs:
     """A user's own settings, the same on every device.
 
     `dnd_until`: a manual snooze, ms since the epoch (None or past: off).
-    `email_digest`: e-mail unread mentions and DMs while offline."""
+    `email_digest`: e-mail unread mentions and DMs while offline, to `email`
+    (the user's own address, set by themselves)."""
 
     dnd_until: int | None = None
     schedule: Schedule | None = None
     email_digest: bool = False
+    email: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

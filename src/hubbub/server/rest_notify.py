@@ -14,7 +14,7 @@ from pydantic import Field
 from hubbub.core.notifications import MAX_SNOOZE_MS, channel_prefs_body
 from hubbub.protocol import frames
 from hubbub.protocol.frames import ChannelNotificationsOut, NotificationsOut
-from hubbub.protocol.notify import Level
+from hubbub.protocol.notify import MAX_EMAIL, Level
 from hubbub.server.openapi import errors
 from hubbub.server.restkit import (
     JSON_BODY,
@@ -46,7 +46,15 @@ class NotificationsIn(Body):
         None, description="Do not disturb every day in this window; `null`: no schedule."
     )
     email_digest: bool | None = Field(
-        None, description="E-mail unread mentions and DMs while offline (needs SMTP set up)."
+        None,
+        description="E-mail unread mentions and DMs while offline (to `email`; sent only "
+        "where the server has `--smtp-url`).",
+    )
+    email: str | None = Field(
+        None,
+        max_length=MAX_EMAIL,
+        description='Where digests go (`""` or `null`: nowhere); 400 `invalid_input` '
+        "(`field: email`) for what is not an address.",
     )
 
 

@@ -186,6 +186,10 @@ user_notify = Table(
     Column("dnd_until", BigInteger, nullable=True),  # ms; a manual snooze
     Column("schedule", Text, nullable=True),  # JSON {"start", "end", "tz"}; NULL: none
     Column("email_digest", Boolean, nullable=False, server_default=false()),
+    Column("email", String(254), nullable=True),  # where digests go
+    # The e-mail digest's progress: JSON {channel id: the last seq it covered},
+    # so no message is ever in two digests. Written by the digest only.
+    Column("digest_marks", Text, nullable=True),
 )
 
 messages = Table(

@@ -13,7 +13,7 @@ import contextlib
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -38,6 +38,10 @@ def _schedule_of(raw: str | None) -> Schedule | None:
     return Schedule(d["start"], d["end"], d["tz"])
 
 
+def _user_prefs(row: Any) -> UserPrefs:
+    return UserPrefs(row.dnd_until, _schedule_of(row.schedule), bool(row.email_digest), row.email)
+
+
 def _channel_prefs(row: Any) -> ChannelPrefs:
     return ChannelPrefs(level_of(row.level), bool(row.muted))
 
@@ -59,7 +63,7 @@ class NotifyOps:
             row = (await conn.execute(select(t.user_notify).where(c.user_id == user_id))).first()
         if row is None:
             return UserPrefs()
-        return UserPrefs(row.dnd_until, _schedule_of(row.schedule), bool(row.email_digest))
+        return _user_prefs(row)
 
     async def set_user_prefs(self, user_id: int, prefs: UserPrefs) -> None:
         s = prefs.schedule
@@ -72,6 +76,7 @@ class NotifyOps:
             "dnd_until": prefs.dnd_until,
             "schedule": schedule,
             "email_digest": prefs.email_digest,
+            "email": prefs.email,
         }
         async with self._write() as conn:
             await conn.execute(_upsert(conn, t.user_notify, {"user_id": user_id}, values))
@@ -93,3 +98,25 @@ class NotifyOps:
         keys = {"channel_id": channel_id, "user_id": user_id}
         async with self._write() as conn:
             await conn.execute(_upsert(conn, t.channel_notify, keys, values))
+
+    # --- the e-mail digest ---------------------------------------------------------
+
+    async def digest_users(self) -> list[tuple[int, UserPrefs]]:
+        c = t.user_notify.c
+        wanted = select(t.user_notify).where(c.email_digest, c.email.is_not(None))
+        async with self._read() as conn:
+            return [(r.user_id, _user_prefs(r)) for r in await conn.execute(wanted)]
+
+    async def digest_marks(self, user_id: int) -> dict[int, int]:
+        c = t.user_notify.c
+        async with self._read() as conn:
+            raw = (await conn.execute(select(c.digest_marks).where(c.user_id == user_id))).scalar()
+        return {} if raw is None else {int(k): int(v) for k, v in orjson.loads(raw).items()}
+
+    async def set_digest_marks(self, user_id: int, marks: dict[int, int]) -> None:
+        c = t.user_notify.c
+        raw = orjson.dumps({str(k): v for k, v in marks.items()}).decode()
+        async with self._write() as conn:
+            await conn.execute(
+                update(t.user_notify).where(c.user_id == user_id).values(digest_marks=raw)
+            )

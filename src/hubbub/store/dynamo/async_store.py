@@ -86,6 +86,9 @@ class DynamoStore:
     channel_prefs = _off_loop(SyncDynamoStore.channel_prefs)
     channel_prefs_of = _off_loop(SyncDynamoStore.channel_prefs_of)
     set_channel_prefs = _off_loop(SyncDynamoStore.set_channel_prefs)
+    digest_users = _off_loop(SyncDynamoStore.digest_users)
+    digest_marks = _off_loop(SyncDynamoStore.digest_marks)
+    set_digest_marks = _off_loop(SyncDynamoStore.set_digest_marks)
 
     # invites
     create_invite = _off_loop(SyncDynamoStore.create_invite)

@@ -3,6 +3,7 @@
 Items, in `members`:
 - `notify#<user id>` / `user`: the user's own settings (do-not-disturb, its
   schedule, digests);
+- `notify#<user id>` / `digest`: how far its e-mail digest got;
 - `notify#<user id>` / `channel#<channel id>`: one channel's level and mute,
   so a client's start reads all of a user's with one Query;
 - `notifych#<channel id>` / `user#<user id>`: its mirror, so a channel's
@@ -27,6 +28,16 @@ def _prefs_of(item: Item) -> ChannelPrefs:
     return ChannelPrefs(level_of(get_str(item, "level")), get_bool(item, "muted"))
 
 
+def _user_prefs_of(item: Item) -> UserPrefs:
+    schedule = None
+    if "schedule" in item:
+        d = orjson.loads(get_str(item, "schedule"))
+        schedule = Schedule(d["start"], d["end"], d["tz"])
+    until = get_int(item, "dnd_until") if "dnd_until" in item else None
+    email = get_str(item, "email") if "email" in item else None
+    return UserPrefs(until, schedule, get_bool(item, "email_digest"), email)
+
+
 class DynamoNotify:
     """The notification part of SyncDynamoStore."""
 
@@ -34,14 +45,7 @@ class DynamoNotify:
 
     def user_prefs(self, user_id: int) -> UserPrefs:
         item = self.tables.get("members", {"pk": S(_mine(user_id)), "sk": S("user")})
-        if item is None:
-            return UserPrefs()
-        schedule = None
-        if "schedule" in item:
-            d = orjson.loads(get_str(item, "schedule"))
-            schedule = Schedule(d["start"], d["end"], d["tz"])
-        until = get_int(item, "dnd_until") if "dnd_until" in item else None
-        return UserPrefs(until, schedule, get_bool(item, "email_digest"))
+        return UserPrefs() if item is None else _user_prefs_of(item)
 
     def set_user_prefs(self, user_id: int, prefs: UserPrefs) -> None:
         item: Item = {
@@ -51,6 +55,8 @@ class DynamoNotify:
         }
         if prefs.dnd_until is not None:
             item["dnd_until"] = N(prefs.dnd_until)
+        if prefs.email is not None:
+            item["email"] = S(prefs.email)
         if (s := prefs.schedule) is not None:
             item["schedule"] = S(
                 orjson.dumps({"start": s.start, "end": s.end, "tz": s.tz}).decode()
@@ -78,3 +84,26 @@ class DynamoNotify:
         mine = {"pk": S(_mine(user_id)), "sk": S(f"channel#{channel_id}"), **values}
         mirror = {"pk": S(f"notifych#{channel_id}"), "sk": S(f"user#{user_id}"), **values}
         self.tables.transact([self.tables.put("members", mine), self.tables.put("members", mirror)])
+
+    # --- the e-mail digest: its marks are an item of their own (`digest`), so
+    # that saving the settings (a whole Put) never loses them ---------------------
+
+    def digest_users(self) -> list[tuple[int, UserPrefs]]:
+        """A Scan: run by the digest now and then, on no hot path."""
+        found = self.tables.scan(
+            "members",
+            FilterExpression="sk = :u AND email_digest = :yes AND attribute_exists(email)",
+            ExpressionAttributeValues={":u": S("user"), ":yes": {"BOOL": True}},
+        )
+        return [(int(get_str(i, "pk").partition("#")[2]), _user_prefs_of(i)) for i in found]
+
+    def digest_marks(self, user_id: int) -> dict[int, int]:
+        item = self.tables.get("members", {"pk": S(_mine(user_id)), "sk": S("digest")})
+        if item is None:
+            return {}
+        return {int(k): int(v) for k, v in orjson.loads(get_str(item, "marks")).items()}
+
+    def set_digest_marks(self, user_id: int, marks: dict[int, int]) -> None:
+        raw = orjson.dumps({str(k): v for k, v in marks.items()}).decode()
+        item = {"pk": S(_mine(user_id)), "sk": S("digest"), "marks": S(raw)}
+        self.tables.client.put_item(TableName=self.tables.names["members"], Item=item)

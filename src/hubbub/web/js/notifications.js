@@ -182,6 +182,8 @@ export function openDnd(app) {
   const zone = h("input", { class: "input", testid: "dnd-tz", value: s ? s.tz : tz, "aria-label": "Time zone", spellcheck: "false" });
   const digest = h("input", { type: "checkbox", testid: "dnd-digest", checked: !!settings.email_digest });
   digest.addEventListener("change", () => put({ email_digest: digest.checked }));
+  const address = h("input", { class: "input", type: "email", testid: "dnd-email", value: settings.email || "", placeholder: "you@example.com", "aria-label": "E-mail address for digests", autocomplete: "email" });
+  address.addEventListener("change", () => put({ email: address.value.trim() || null }));
   showState();
   app.dialog({
     title: "Do not disturb",
@@ -213,7 +215,8 @@ export function openDnd(app) {
           h("button", { class: "button small", type: "button", testid: "dnd-schedule-save", onClick: () => put({ schedule: { start: start.value, end: end.value, tz: zone.value.trim() } }) }, "Save schedule"),
         ),
       ),
-      h("label", { class: "check-row" }, digest, h("span", null, "E-mail me unread mentions and DMs while I am offline")),
+      h("label", { class: "check-row" }, digest, h("span", null, "E-mail me unread mentions and DMs while I am offline, to")),
+      address,
       error,
     ),
   });

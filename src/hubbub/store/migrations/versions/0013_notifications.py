@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column("dnd_until", sa.BigInteger(), nullable=True),
         sa.Column("schedule", sa.Text(), nullable=True),
         sa.Column("email_digest", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("email", sa.String(254), nullable=True),
+        sa.Column("digest_marks", sa.Text(), nullable=True),
     )
 
 
