@@ -218,8 +218,9 @@ CLIENT_REPLIES: dict[type[f.ClientFrame], str] = {
     f.GetNotifications: "`notifications`.",
     f.SetNotifications: (
         "`notifications` (your settings now; your other connections get it without `id`). "
-        "A bad time of day or time zone, or `dnd_until` with `dnd_minutes`, is "
-        "`invalid_input`."
+        "A bad time of day, time zone or address, or `dnd_until` with `dnd_minutes`, is "
+        "`invalid_input`; `email_digest: true` where the server sends no e-mail (no "
+        "`--smtp-url`; the Lambda deployment) `unsupported`."
     ),
     f.ChannelNotifications: "`channel_notifications`; `not_a_member` unless you are in it.",
     f.SetChannelNotifications: (

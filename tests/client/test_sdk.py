@@ -47,10 +47,13 @@ async def test_notification_settings(server: Server) -> None:
     async with Client(server.url) as c:
         await c.register("nia", "correct horse")
         assert (await c.notifications()).dnd is False
-        snoozed = await c.set_notifications(dnd_minutes=30, email_digest=True)
-        assert snoozed.dnd and snoozed.dnd_until is not None and snoozed.email_digest
+        snoozed = await c.set_notifications(dnd_minutes=30, email="nia@example.com")
+        assert snoozed.dnd and snoozed.dnd_until is not None
         off = await c.set_notifications(dnd_until=None)
-        assert (off.dnd, off.email_digest) == (False, True)
+        assert (off.dnd, off.email) == (False, "nia@example.com")
+        with pytest.raises(HubbubError) as e:  # this server has no --smtp-url
+            await c.set_notifications(email_digest=True)
+        assert (e.value.code, e.value.status) == ("unsupported", 501)
         await c.create_channel("nia-ops")
         muted = await c.set_channel_notifications("nia-ops", muted=True)
         assert (muted.level, muted.muted) == ("mentions", True)

@@ -44,12 +44,13 @@ async def test_settings_round_trip_and_reach_an_open_socket(
         night = {"start": "23:00", "end": "23:00", "tz": "America/New_York"}  # empty: never on
         r = await http.put(
             "/api/notifications",
-            json={"dnd_minutes": 60, "schedule": night, "email_digest": True},
+            json={"dnd_minutes": 60, "schedule": night, "email": "ann@example.com"},
             headers=auth(ann),
         )
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["dnd"] is True and body["schedule"] == night and body["email_digest"]
+        assert body["dnd"] is True and body["schedule"] == night
+        assert (body["email"], body["email_digest"]) == ("ann@example.com", False)
         assert isinstance(body["dnd_until"], int)
         assert await ws.expect("notifications") == {"type": "notifications", **body}
 
@@ -59,11 +60,11 @@ async def test_settings_round_trip_and_reach_an_open_socket(
         "dnd_until": None,
         "schedule": night,
         "dnd": False,
-        "email_digest": True,
-        "email": None,
+        "email_digest": False,
+        "email": "ann@example.com",
     }
     r = await http.put("/api/notifications", json={"schedule": None}, headers=auth(ann))
-    assert r.json()["schedule"] is None and r.json()["email_digest"] is True
+    assert r.json()["schedule"] is None and r.json()["email"] == "ann@example.com"
 
 
 async def test_channel_level_and_mute_show_in_the_channel_list(
@@ -124,10 +125,14 @@ async def test_bad_input_is_a_documented_error(http: httpx.AsyncClient) -> None:
     assert err["field"] == "dnd_minutes"
     err = await bad("/api/notifications", {"dnd_until": 4_000_000_000_000}, 400, "invalid_input")
     assert err["field"] == "dnd_until"
+    # This server has no --smtp-url: digests cannot be turned on (and are not stored).
+    err = await bad("/api/notifications", {"email_digest": True}, 501, "unsupported")
+    assert "--smtp-url" in str(err["message"])
     err = await bad("/api/notifications", {"email": "not an address"}, 400, "invalid_input")
     assert err["field"] == "email"
     await bad("/api/channels/general/notifications", {"level": "loud"}, 400, "invalid_input")
     await bad("/api/channels/nope-none/notifications", {"muted": True}, 404, "not_found")
     api_error(await http.get("/api/notifications"), 401, "not_authenticated")
     r = await http.get("/api/notifications", headers=h)
-    assert r.json()["dnd_until"] is None and r.json()["schedule"] is None  # nothing stored
+    got = r.json()
+    assert (got["dnd_until"], got["schedule"], got["email_digest"]) == (None, None, False)

@@ -186,5 +186,10 @@ async def test_bad_notification_input_gets_documented_errors(drv: Driver) -> Non
         got = await a.recv()
         assert (got["code"], got["field"]) == ("invalid_input", "dnd_until"), got
 
-        await a.send({"action": "notifications", "id": 7})
-        assert await a.recv() == settings(7)  # nothing of it was stored
+        # Neither deployment here sends e-mail (no --smtp-url; Lambda never does).
+        await a.send({"action": "set_notifications", "id": 7, "email_digest": True})
+        got = await a.recv()
+        assert (got["id"], got["code"]) == (7, "unsupported"), got
+
+        await a.send({"action": "notifications", "id": 8})
+        assert await a.recv() == settings(8)  # nothing of it was stored

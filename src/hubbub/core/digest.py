@@ -1,7 +1,8 @@
 """The e-mail digest: a user with digests on, an address, and no connection
 anywhere (the presence directory) gets one e-mail listing the unread messages
 that would have notified them (protocol.notify: mentions and DMs by default,
-what their channel levels say), once each is `delay` old.
+what their channel levels say), once the oldest of them is `delay` old: it
+lists all of them then, the newer ones too (one e-mail, not one per message).
 
 Never twice for one message: each user's digest keeps, per channel, the last
 seq it covered (Store.digest_marks), moved only after the mail server took
@@ -105,8 +106,6 @@ class Digests:
             channel_prefs = levels.get(ch.id, ChannelPrefs())
             rows = await store.messages(ch.id, after=after, limit=PAGE)
             for row in rows:
-                if row.created_at > cutoff:
-                    break  # this one and the later ones wait for a later round
                 moved[ch.id] = row.seq
                 incoming = Incoming(ch.kind, row.author or "", row.text, deleted=row.deleted)
                 # Do-not-disturb is checked above for the whole digest; here,
@@ -115,9 +114,11 @@ class Digests:
                     label = "a direct message" if ch.kind == "dm" else f"#{ch.name}"
                     found.append((label, row))
         if not found:
-            if moved != marks:
+            if moved != marks:  # nothing there for them: not looked at again
                 await store.set_digest_marks(user_id, moved)
             return 0
+        if min(m.created_at for _, m in found) > cutoff:
+            return 0  # the oldest has not waited long enough: all of it waits
         await self.mailer.send(to, _subject(found), _body(self.hub.public_url, found))
         await store.set_digest_marks(user_id, moved)
         log.info("digest sent to user %s: %d messages", user_id, len(found))

@@ -120,6 +120,13 @@ class Notifications:
         """Change some of the user's own settings; the others stay. Returns
         (and pushes to all of the user's connections) the settings now."""
         now = self.now_ms()
+        if email_digest is True and self.hub.digests is None:
+            # Said, not silently stored: the user would wait for mail that
+            # never comes (no --smtp-url here, or the Lambda deployment).
+            raise ChatError(
+                ErrorCode.unsupported,
+                "this server sends no e-mail (it has no --smtp-url): digests cannot be turned on",
+            )
         if isinstance(dnd_until, int):
             if dnd_until > now + MAX_SNOOZE_MS:
                 raise ChatError(

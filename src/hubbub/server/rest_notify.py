@@ -22,6 +22,7 @@ from hubbub.server.restkit import (
     SIGNED_IN,
     AuthFirstRoute,
     Body,
+    E,
     HubDep,
     UserDep,
 )
@@ -80,13 +81,14 @@ async def get_notifications(hub: HubDep, user: UserDep) -> dict[str, Any]:
     "/notifications",
     response_model=NotificationsOut,
     tags=["notifications"],
-    responses=errors(*SIGNED_IN, *JSON_BODY),
+    responses=errors(*SIGNED_IN, *JSON_BODY, E.unsupported),
 )
 async def put_notifications(body: NotificationsIn, hub: HubDep, user: UserDep) -> dict[str, Any]:
     """Change some of your notification settings (give `dnd_until` or
     `dnd_minutes`, not both: 400 `invalid_input`). A schedule's unknown time
-    zone is 400 `invalid_input` with `field: schedule.tz`. All of your
-    connections get a `notifications` event."""
+    zone is 400 `invalid_input` with `field: schedule.tz`. Turning
+    `email_digest` on where the server sends no e-mail (no `--smtp-url`) is 501
+    `unsupported`. All of your connections get a `notifications` event."""
     return await hub.notifications.apply(user, body.model_dump(include=body.model_fields_set))
 
 
