@@ -136,3 +136,28 @@ async def test_bad_input_is_a_documented_error(http: httpx.AsyncClient) -> None:
     r = await http.get("/api/notifications", headers=h)
     got = r.json()
     assert (got["dnd_until"], got["schedule"], got["email_digest"]) == (None, None, False)
+
+
+async def test_an_admin_sees_someones_address_nobody_else_does(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with own_server(tmp_path_factory.mktemp("notify-admin")) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=WAIT) as http:
+            boss = await register(http, "boss")  # the first account: the owner
+            ann, bob = await register(http, "ann"), await register(http, "bob")
+            r = await http.put(
+                "/api/notifications", json={"email": "ann@example.com"}, headers=auth(ann)
+            )
+            assert r.status_code == 200, r.text
+            r = await http.get("/api/admin/users/ann/email", headers=auth(boss))
+            assert r.json() == {"username": "ann", "email": "ann@example.com"}
+            r = await http.get("/api/admin/users/bob/email", headers=auth(boss))
+            assert r.json() == {"username": "bob", "email": None}
+            api_error(
+                await http.get("/api/admin/users/ann/email", headers=auth(bob)), 403, "forbidden"
+            )
+            api_error(
+                await http.get("/api/admin/users/nobody/email", headers=auth(boss)),
+                404,
+                "not_found",
+            )

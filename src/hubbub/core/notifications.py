@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hubbub.core import events
 from hubbub.core.models import Channel, User
 from hubbub.core.ports import StoreError
+from hubbub.core.roles import require_admin
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.notify import (
     EMAIL_RE,
@@ -178,6 +179,13 @@ class Notifications:
         if "email" in given:
             changes["email"] = check_email(given["email"])
         return await self.update(user, **changes)
+
+    async def email_of(self, admin: User, username: str) -> tuple[User, str | None]:
+        """Someone's digest address, for a workspace admin (who may need to
+        reach them); nobody else sees it but its owner."""
+        require_admin(admin)
+        user = await self.hub.user_by_name(username)
+        return user, (await self.user_prefs(user)).email
 
     async def snooze(self, user: User, minutes: int | None) -> dict[str, Any]:
         """Do not disturb for `minutes` from now (None: off)."""

@@ -42,7 +42,7 @@ from hubbub.server.rest_admin import admin, channel_admin
 from hubbub.server.rest_commands import command_replies, commands_api, document_respond
 from hubbub.server.rest_files import files as files_api
 from hubbub.server.rest_hooks import document_post, hook_posts, hooks_api
-from hubbub.server.rest_notify import notify_api
+from hubbub.server.rest_notify import notify_admin, notify_api
 from hubbub.server.rest_search import search_api
 from hubbub.server.rest_tokens import tokens_api
 from hubbub.server.restkit import (
@@ -890,6 +890,7 @@ def install(app: API, limits: Limits) -> None:
     app.include_router(files_api)
     app.include_router(search_api)
     app.include_router(notify_api)
+    app.include_router(notify_admin)
     app.openapi_patches.append(functools.partial(document_limits, limits=limits))
     app.openapi_patches.append(document_emoji)
     app.openapi_patches.append(document_post)

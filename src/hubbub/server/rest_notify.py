@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hubbub.core.notifications import MAX_SNOOZE_MS, channel_prefs_body
 from hubbub.protocol import frames
@@ -20,6 +20,7 @@ from hubbub.server.restkit import (
     JSON_BODY,
     MEMBER,
     SIGNED_IN,
+    AdminRoute,
     AuthFirstRoute,
     Body,
     E,
@@ -28,6 +29,13 @@ from hubbub.server.restkit import (
 )
 
 notify_api = APIRouter(prefix="/api", route_class=AuthFirstRoute)
+notify_admin = APIRouter(prefix="/api", route_class=AdminRoute)
+
+
+class EmailOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str
+    email: str | None = Field(description="Where their digests go; `null`: none given.")
 
 
 class NotificationsIn(Body):
@@ -119,3 +127,16 @@ async def put_channel_notifications(
         user, name, level=body.level, muted=body.muted
     )
     return channel_prefs_body(channel, prefs)
+
+
+@notify_admin.get(
+    "/admin/users/{username}/email",
+    response_model=EmailOut,
+    tags=["admin"],
+    responses=errors(*SIGNED_IN, E.forbidden, E.not_found),
+)
+async def get_email(username: str, hub: HubDep, user: UserDep) -> dict[str, Any]:
+    """Someone's e-mail address (the one their digests go to): workspace
+    admins only (403 `forbidden` otherwise; an API token needs `admin`)."""
+    who, email = await hub.notifications.email_of(user, username)
+    return {"username": who.username, "email": email}
