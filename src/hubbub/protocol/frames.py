@@ -365,7 +365,7 @@ class SetNotifications(ClientFrame):
     email: str | None = Field(
         None,
         max_length=MAX_EMAIL,
-        description='Where digests go (`""` or `null`: nowhere); seen by you only.',
+        description='Where digests go (`""` or `null`: nowhere); seen by you and workspace admins.',
     )
 
 

@@ -172,6 +172,8 @@ export function openDnd(app) {
     } catch (err) {
       error.textContent = err.message;
       error.hidden = false;
+      // What the server refused stays as it was (e.g. digests where it sends no e-mail).
+      digest.checked = !!(chat.notifySettings && chat.notifySettings.email_digest);
     }
   };
   const pause = (testid, label, body) => h("button", { class: "button secondary small", type: "button", testid, onClick: () => put(body()) }, label);
