@@ -773,6 +773,99 @@ def _login_hint(profile: str) -> str:
     return "hubbub login" + ("" if profile == config.DEFAULT_PROFILE else f" --profile {profile}")
 
 
+# --- notification preferences (docs/notifications.md) ------------------------------------
+
+
+@main.group()
+def notify() -> None:
+    """Your notification preferences, the same on every device: do not
+    disturb, and each channel's level and mute."""
+
+
+def _show_settings(s: Any) -> str:
+    import time
+
+    now = int(time.time() * 1000)
+    parts = []
+    if s.dnd_until is not None and s.dnd_until > now:
+        parts.append(f"do not disturb for {max(1, round((s.dnd_until - now) / 60_000))} more min")
+    elif s.dnd:
+        parts.append("do not disturb (your schedule)")
+    else:
+        parts.append("do not disturb off")
+    if s.schedule is not None:
+        parts.append(f"every day {s.schedule.start}-{s.schedule.end} ({s.schedule.tz})")
+    parts.append(f"e-mail digests {'on' if s.email_digest else 'off'}")
+    if s.email:
+        parts.append(f"to {s.email}")
+    return ", ".join(parts)
+
+
+@notify.command("show")
+@server_option
+@profile_option
+@click.argument("channel", required=False)
+def notify_show(server: str | None, profile: str, channel: str | None) -> None:
+    """Your settings, or with CHANNEL (`#ops`) your level and mute there."""
+
+    async def go(client: Client) -> None:
+        if channel is None:
+            click.echo(_show_settings(await client.notifications()))
+            return
+        p = await client.channel_notifications(channel.lstrip("#"))
+        click.echo(f"#{p.channel}: {p.level}{', muted' if p.muted else ''}")
+
+    _run_client(go, server, profile)
+
+
+@notify.command("dnd")
+@server_option
+@profile_option
+@click.argument("duration")
+def notify_dnd(server: str | None, profile: str, duration: str) -> None:
+    """Do not disturb for DURATION (`30m`, `2h`, `1d`, `90` minutes), or `off`."""
+    from hubbub.core.commands import dnd_minutes
+    from hubbub.protocol.errors import ChatError
+
+    if duration.lower() == "off":
+        changes: dict[str, Any] = {"dnd_until": None}
+    else:
+        try:
+            changes = {"dnd_minutes": dnd_minutes(duration)}
+        except ChatError as exc:
+            why = (
+                "30m, 2h, 1d, 90 (minutes) or off"
+                if exc.message.startswith("usage")
+                else exc.message
+            )
+            raise click.BadParameter(why, param_hint="DURATION") from None
+
+    async def go(client: Client) -> None:
+        click.echo(_show_settings(await client.set_notifications(**changes)))
+
+    _run_client(go, server, profile)
+
+
+@notify.command("channel")
+@server_option
+@profile_option
+@click.argument("channel")
+@click.option("--level", type=click.Choice(["all", "mentions", "nothing"]), default=None)
+@click.option("--mute/--unmute", default=None, help="Mute it, or unmute it.")
+def notify_channel(
+    server: str | None, profile: str, channel: str, level: str | None, mute: bool | None
+) -> None:
+    """Set your level (--level) or mute (--mute/--unmute) in CHANNEL."""
+    if level is None and mute is None:
+        raise click.UsageError("give --level, --mute or --unmute")
+
+    async def go(client: Client) -> None:
+        p = await client.set_channel_notifications(channel.lstrip("#"), level=level, muted=mute)
+        click.echo(f"#{p.channel}: {p.level}{', muted' if p.muted else ''}")
+
+    _run_client(go, server, profile)
+
+
 def _run_client(
     coro_fn: Callable[[Client], Coroutine[Any, Any, None]],
     server: str | None,

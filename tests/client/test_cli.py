@@ -572,3 +572,24 @@ def test_a_hook_made_from_the_cli_takes_slack_json_from_curl(
     assert hubbub("hook", "list", env=env).stdout == ""
     r = hubbub("hook", "delete", hook_id, env=env)
     assert one_line_failure(r) == "Error: no such hook", r.stderr
+
+
+def test_notification_preferences_from_the_cli(env: dict[str, str], server: Server) -> None:
+    assert hubbub("register", "-u", "nora", env=env).returncode == 0
+    r = hubbub("notify", "show", env=env)
+    assert r.returncode == 0 and r.stdout.strip().startswith("do not disturb off"), r.stderr
+    r = hubbub("notify", "dnd", "2h", env=env)
+    assert r.returncode == 0 and "do not disturb for 120 more min" in r.stdout, r.stderr
+    with httpx.Client(base_url=server.url) as http:
+        got = http.get("/api/notifications", headers=auth(token_of(env))).json()
+        assert got["dnd"] is True
+    assert "do not disturb off" in hubbub("notify", "dnd", "off", env=env).stdout
+    r = hubbub("notify", "dnd", "soon", env=env)
+    assert r.returncode == 2 and "30m, 2h, 1d, 90 (minutes) or off" in r.stderr, r.stderr
+
+    r = hubbub("notify", "channel", "#general", "--level", "all", "--mute", env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "#general: all, muted", r.stderr
+    r = hubbub("notify", "show", "#general", env=env)
+    assert r.stdout.strip() == "#general: all, muted"
+    r = hubbub("notify", "channel", "#general", "--unmute", env=env)
+    assert r.stdout.strip() == "#general: all"

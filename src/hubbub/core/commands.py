@@ -150,7 +150,7 @@ _DURATION = re.compile(r"^(\d{1,5})\s*(m|min|mins|minutes?|h|hours?|d|days?)?$")
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 24 * 60}
 
 
-def _minutes(text: str) -> int:
+def dnd_minutes(text: str) -> int:
     match = _DURATION.match(text.lower())
     if match is None:
         raise ChatError(ErrorCode.invalid_input, "usage: /dnd [30m | 2h | 1d | off]", field="text")
@@ -170,7 +170,7 @@ async def _dnd(hub: Hub, inv: Invocation) -> Answer:
     elif words == "off":
         body = await notifications.snooze(inv.user, None)
     else:
-        body = await notifications.snooze(inv.user, _minutes(words))
+        body = await notifications.snooze(inv.user, dnd_minutes(words))
     until = body["dnd_until"]
     if isinstance(until, int):
         left = max(1, round((until - notifications.now_ms()) / 60_000))
