@@ -227,6 +227,30 @@ def main() -> None:
     "loopback or private, e.g. 10.0.0.0/8 or 127.0.0.1 (repeatable or comma-separated) "
     "[default: public addresses only].",
 )
+@click.option(
+    "--smtp-url",
+    envvar="HUBBUB_SMTP_URL",
+    default=None,
+    metavar="URL",
+    help="Send e-mail digests of unread mentions and DMs to offline users through this "
+    "SMTP server: smtp://[user:password@]host[:port] (smtp+starttls://...) "
+    "[default: none, no e-mail is sent]. Set it on one node of a cluster.",
+)
+@click.option(
+    "--smtp-from",
+    envvar="HUBBUB_SMTP_FROM",
+    default="hubbub@localhost",
+    show_default=True,
+    help="The From address of digests.",
+)
+@click.option(
+    "--digest-delay",
+    envvar="HUBBUB_DIGEST_DELAY",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds an unread mention or DM waits before it goes in an e-mail digest.",
+)
 @click.option("--log-level", envvar="HUBBUB_LOG_LEVEL", default="info", show_default=True)
 @click.option(
     "--access-log/--no-access-log",
@@ -250,6 +274,9 @@ def serve(
     public_urls: tuple[str, ...],
     limits: tuple[str, ...],
     outbound_allow: tuple[str, ...],
+    smtp_url: str | None,
+    smtp_from: str,
+    digest_delay: float,
     log_level: str,
     access_log: bool,
 ) -> None:
@@ -276,6 +303,13 @@ def serve(
     _store_url(data_dir, database_url)
     if blob_url is not None:
         _check_blob_url(blob_url)
+    if smtp_url is not None:
+        from hubbub.mailer import check_smtp_url
+
+        try:
+            check_smtp_url(smtp_url)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--smtp-url") from None
     try:
         run(
             Settings(
@@ -293,6 +327,9 @@ def serve(
                 public_urls=urls,
                 limits=parsed,
                 outbound_allow=tuple(str(net) for net in allowed),
+                smtp_url=smtp_url,
+                smtp_from=smtp_from,
+                digest_delay=digest_delay,
                 log_level=log_level,
                 access_log=access_log,
             )
@@ -753,6 +790,99 @@ def _login_hint(profile: str) -> str:
     from hubbub.client import config
 
     return "hubbub login" + ("" if profile == config.DEFAULT_PROFILE else f" --profile {profile}")
+
+
+# --- notification preferences (docs/notifications.md) ------------------------------------
+
+
+@main.group()
+def notify() -> None:
+    """Your notification preferences, the same on every device: do not
+    disturb, and each channel's level and mute."""
+
+
+def _show_settings(s: Any) -> str:
+    import time
+
+    now = int(time.time() * 1000)
+    parts = []
+    if s.dnd_until is not None and s.dnd_until > now:
+        parts.append(f"do not disturb for {max(1, round((s.dnd_until - now) / 60_000))} more min")
+    elif s.dnd:
+        parts.append("do not disturb (your schedule)")
+    else:
+        parts.append("do not disturb off")
+    if s.schedule is not None:
+        parts.append(f"every day {s.schedule.start}-{s.schedule.end} ({s.schedule.tz})")
+    parts.append(f"e-mail digests {'on' if s.email_digest else 'off'}")
+    if s.email:
+        parts.append(f"to {s.email}")
+    return ", ".join(parts)
+
+
+@notify.command("show")
+@server_option
+@profile_option
+@click.argument("channel", required=False)
+def notify_show(server: str | None, profile: str, channel: str | None) -> None:
+    """Your settings, or with CHANNEL (`#ops`) your level and mute there."""
+
+    async def go(client: Client) -> None:
+        if channel is None:
+            click.echo(_show_settings(await client.notifications()))
+            return
+        p = await client.channel_notifications(channel.lstrip("#"))
+        click.echo(f"#{p.channel}: {p.level}{', muted' if p.muted else ''}")
+
+    _run_client(go, server, profile)
+
+
+@notify.command("dnd")
+@server_option
+@profile_option
+@click.argument("duration")
+def notify_dnd(server: str | None, profile: str, duration: str) -> None:
+    """Do not disturb for DURATION (`30m`, `2h`, `1d`, `90` minutes), or `off`."""
+    from hubbub.core.commands import dnd_minutes
+    from hubbub.protocol.errors import ChatError
+
+    if duration.lower() == "off":
+        changes: dict[str, Any] = {"dnd_until": None}
+    else:
+        try:
+            changes = {"dnd_minutes": dnd_minutes(duration)}
+        except ChatError as exc:
+            why = (
+                "30m, 2h, 1d, 90 (minutes) or off"
+                if exc.message.startswith("usage")
+                else exc.message
+            )
+            raise click.BadParameter(why, param_hint="DURATION") from None
+
+    async def go(client: Client) -> None:
+        click.echo(_show_settings(await client.set_notifications(**changes)))
+
+    _run_client(go, server, profile)
+
+
+@notify.command("channel")
+@server_option
+@profile_option
+@click.argument("channel")
+@click.option("--level", type=click.Choice(["all", "mentions", "nothing"]), default=None)
+@click.option("--mute/--unmute", default=None, help="Mute it, or unmute it.")
+def notify_channel(
+    server: str | None, profile: str, channel: str, level: str | None, mute: bool | None
+) -> None:
+    """Set your level (--level) or mute (--mute/--unmute) in CHANNEL."""
+    if level is None and mute is None:
+        raise click.UsageError("give --level, --mute or --unmute")
+
+    async def go(client: Client) -> None:
+        p = await client.set_channel_notifications(channel.lstrip("#"), level=level, muted=mute)
+        click.echo(f"#{p.channel}: {p.level}{', muted' if p.muted else ''}")
+
+    _run_client(go, server, profile)
 
 
 def _run_client(

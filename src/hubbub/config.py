@@ -34,6 +34,11 @@ class Settings:
     limits: Limits = dataclasses.field(default_factory=Limits)
     # Networks (CIDR) that outgoing requests may reach although not public.
     outbound_allow: tuple[str, ...] = ()
+    # E-mail digests of unread mentions and DMs for offline users: sent only
+    # with an SMTP server (docs/notifications.md), after `digest_delay` seconds.
+    smtp_url: str | None = None
+    smtp_from: str = "hubbub@localhost"
+    digest_delay: float = 600.0
     log_level: str = "info"
     access_log: bool = False  # one line per HTTP request (--access-log)
 

@@ -138,6 +138,20 @@ CLIENT_EXAMPLES: dict[type[f.ClientFrame], dict[str, Any]] = {
     },
     f.GetRecentMessages: {"action": "getRecentMessages", "room_name": "lobby"},
     f.Command: {"action": "command", "id": 18, "channel": "general", "text": "/shrug ok"},
+    f.GetNotifications: {"action": "notifications", "id": 19},
+    f.SetNotifications: {
+        "action": "set_notifications",
+        "id": 20,
+        "dnd_minutes": 60,
+        "schedule": {"start": "22:00", "end": "08:00", "tz": "Europe/Paris"},
+    },
+    f.ChannelNotifications: {"action": "channel_notifications", "id": 21, "channel": "general"},
+    f.SetChannelNotifications: {
+        "action": "set_channel_notifications",
+        "id": 22,
+        "channel": "random",
+        "muted": True,
+    },
 }
 
 CLIENT_REPLIES: dict[type[f.ClientFrame], str] = {
@@ -200,6 +214,18 @@ CLIENT_REPLIES: dict[type[f.ClientFrame], str] = {
         "`command_result`; what it posts in the channel arrives as `message` too. An "
         "unknown command is `not_found`; a custom command whose server fails (too slow, "
         "an error, junk, a redirect, an address not allowed) `integration_failed`."
+    ),
+    f.GetNotifications: "`notifications`.",
+    f.SetNotifications: (
+        "`notifications` (your settings now; your other connections get it without `id`). "
+        "A bad time of day, time zone or address, or `dnd_until` with `dnd_minutes`, is "
+        "`invalid_input`; `email_digest: true` where the server sends no e-mail (no "
+        "`--smtp-url`; the Lambda deployment) `unsupported`."
+    ),
+    f.ChannelNotifications: "`channel_notifications`; `not_a_member` unless you are in it.",
+    f.SetChannelNotifications: (
+        "`channel_notifications` (your other connections get it without `id`); "
+        "`not_a_member` unless you are in it."
     ),
 }
 
@@ -375,6 +401,21 @@ SERVER_EXAMPLES: dict[type[f.ServerFrame], dict[str, Any]] = {
         "command": "/deploy",
         "text": "staging is live",
     },
+    f.NotificationsEvent: {
+        "type": "notifications",
+        "id": 20,
+        "dnd_until": 1_700_003_600_000,
+        "schedule": {"start": "22:00", "end": "08:00", "tz": "Europe/Paris"},
+        "dnd": True,
+        "email_digest": False,
+    },
+    f.ChannelNotificationsEvent: {
+        "type": "channel_notifications",
+        "id": 22,
+        "channel": "random",
+        "level": "mentions",
+        "muted": True,
+    },
     f.TutorialMessages: {"messages": [{"user_name": "alice", "content": "hi all"}]},
 }
 
@@ -436,6 +477,14 @@ SERVER_SENT: dict[type[f.ServerFrame], str] = {
     f.EphemeralEvent: (
         "To all of the user's connections: a custom command's later answer through its "
         "`response_url` (never stored)."
+    ),
+    f.NotificationsEvent: (
+        "Answers `notifications` and `set_notifications`; without `id`, to all of the "
+        "user's connections when their settings changed (on any device)."
+    ),
+    f.ChannelNotificationsEvent: (
+        "Answers `channel_notifications` and `set_channel_notifications`; without `id`, "
+        "to all of the user's connections when a channel's level or mute changed."
     ),
     f.TutorialMessages: (
         "On tutorial connections: one per new message in the room, and the answer "
@@ -646,6 +695,10 @@ CLIENT_ANSWERS: dict[type[f.ClientFrame], tuple[type[f.ServerFrame], ...]] = {
     f.SendMessage: (),
     f.GetRecentMessages: (f.TutorialMessages,),
     f.Command: (f.CommandResult,),
+    f.GetNotifications: (f.NotificationsEvent,),
+    f.SetNotifications: (f.NotificationsEvent,),
+    f.ChannelNotifications: (f.ChannelNotificationsEvent,),
+    f.SetChannelNotifications: (f.ChannelNotificationsEvent,),
 }
 
 # What a tutorial guest can be sent: its room's pushes, `pong` and errors. A

@@ -662,3 +662,24 @@ def test_an_outgoing_hook_made_from_the_cli_sends_to_its_receiver_and_is_listed(
         assert hubbub("hook", "list", env=env).stdout == ""
         r = hubbub("hook", "create-outgoing", "#general", "x", "http://10.9.9.9/", env=env)
         assert "this server does not call (see --outbound-allow)" in one_line_failure(r)
+
+
+def test_notification_preferences_from_the_cli(env: dict[str, str], server: Server) -> None:
+    assert hubbub("register", "-u", "nora", env=env).returncode == 0
+    r = hubbub("notify", "show", env=env)
+    assert r.returncode == 0 and r.stdout.strip().startswith("do not disturb off"), r.stderr
+    r = hubbub("notify", "dnd", "2h", env=env)
+    assert r.returncode == 0 and "do not disturb for 120 more min" in r.stdout, r.stderr
+    with httpx.Client(base_url=server.url) as http:
+        got = http.get("/api/notifications", headers=auth(token_of(env))).json()
+        assert got["dnd"] is True
+    assert "do not disturb off" in hubbub("notify", "dnd", "off", env=env).stdout
+    r = hubbub("notify", "dnd", "soon", env=env)
+    assert r.returncode == 2 and "30m, 2h, 1d, 90 (minutes) or off" in r.stderr, r.stderr
+
+    r = hubbub("notify", "channel", "#general", "--level", "all", "--mute", env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "#general: all, muted", r.stderr
+    r = hubbub("notify", "show", "#general", env=env)
+    assert r.stdout.strip() == "#general: all, muted"
+    r = hubbub("notify", "channel", "#general", "--unmute", env=env)
+    assert r.stdout.strip() == "#general: all"

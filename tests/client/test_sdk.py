@@ -43,6 +43,26 @@ async def test_rest_calls_and_errors(server: Server) -> None:
         assert e.value.code == "unreachable"
 
 
+async def test_notification_settings(server: Server) -> None:
+    async with Client(server.url) as c:
+        await c.register("nia", "correct horse")
+        assert (await c.notifications()).dnd is False
+        snoozed = await c.set_notifications(dnd_minutes=30, email="nia@example.com")
+        assert snoozed.dnd and snoozed.dnd_until is not None
+        off = await c.set_notifications(dnd_until=None)
+        assert (off.dnd, off.email) == (False, "nia@example.com")
+        with pytest.raises(HubbubError) as e:  # this server has no --smtp-url
+            await c.set_notifications(email_digest=True)
+        assert (e.value.code, e.value.status) == ("unsupported", 501)
+        await c.create_channel("nia-ops")
+        muted = await c.set_channel_notifications("nia-ops", muted=True)
+        assert (muted.level, muted.muted) == ("mentions", True)
+        assert (await c.channel_notifications("nia-ops")).muted is True
+        with pytest.raises(HubbubError) as e:
+            await c.set_channel_notifications("nia-ops", level="loud")
+        assert (e.value.code, e.value.field) == ("invalid_input", "level")
+
+
 async def test_events_in_order_and_acks(server: Server) -> None:
     async with Client(server.url) as a, Client(server.url) as b:
         await a.register("ann", "correct horse")

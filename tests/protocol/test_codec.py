@@ -50,6 +50,15 @@ VALID: dict[str, dict[str, Any]] = {
     "sendMessage": {"action": "sendMessage", "content": "hello"},
     "getRecentMessages": {"action": "getRecentMessages"},
     "command": {"action": "command", "channel": "general", "text": "/shrug"},
+    "notifications": {"action": "notifications"},
+    "set_notifications": {"action": "set_notifications", "dnd_minutes": 30, "email_digest": True},
+    "channel_notifications": {"action": "channel_notifications", "channel": "general"},
+    "set_channel_notifications": {
+        "action": "set_channel_notifications",
+        "channel": "general",
+        "level": "all",
+        "muted": False,
+    },
 }
 
 INPUT_CODES = {
@@ -262,6 +271,12 @@ def test_missing_required_field(action: str, name: str) -> None:
         ({**VALID["command"], "text": "shrug"}, "text"),
         ({**VALID["command"], "text": "//shrug"}, "text"),
         ({**VALID["command"], "text": 5}, "text"),
+        ({**VALID["set_channel_notifications"], "level": "loud"}, "level"),
+        ({**VALID["set_channel_notifications"], "muted": "yes"}, "muted"),
+        ({**VALID["set_notifications"], "dnd_minutes": 0}, "dnd_minutes"),
+        ({**VALID["set_notifications"], "dnd_minutes": 7 * 24 * 60 + 1}, "dnd_minutes"),
+        ({**VALID["set_notifications"], "dnd_until": -1}, "dnd_until"),
+        ({"action": "set_notifications", "schedule": {"start": "9:00"}}, "schedule"),
     ],
 )
 def test_wrong_type_or_value(obj: dict[str, Any], field: str) -> None:

@@ -701,9 +701,11 @@ async def test_error_frames(drv: Driver) -> None:
     bobs = await drv.channel("bobs", bob)  # public, alice is not in it
     async with signed_in(drv, alice) as a:
         known = (
-            "auth, command, delete, edit, file_uploaded, file_url, getRecentMessages, history, "
-            "pin, ping, pins, react, read, read_thread, search, send, sendMessage, subscribe, "
-            "thread, threads, typing, unpin, unreact, unsubscribe, upload, watch_presence"
+            "auth, channel_notifications, command, delete, edit, file_uploaded, file_url, "
+            "getRecentMessages, history, notifications, pin, ping, pins, react, read, "
+            "read_thread, search, send, sendMessage, set_channel_notifications, "
+            "set_notifications, subscribe, thread, threads, typing, unpin, unreact, "
+            "unsubscribe, upload, watch_presence"
         )
         cases: list[tuple[dict[str, Any], dict[str, Any]]] = [
             (

@@ -1,10 +1,14 @@
 """`hubbub chat`: a full-screen terminal client on top of the SDK `Client`.
 
 Layout: the user's channels and DMs on the left (with unread and mention
-counts, `#general (3, @1)`, as the server counts them), the active channel's
+counts, `#general (3, @1)`, as the server counts them; a muted one dim and
+marked), the active channel's
 messages on the right (scroll back with Page Up or `/more`), a status line
 (connection, who is typing, presence of DM partners) and an input line that
-takes messages and slash commands (`/help`).
+takes messages and slash commands (`/help`). The terminal's bell rings for
+a new message your notification preferences let through (protocol.notify,
+the server's rule: mentions and DMs by default; `/mute` and `/dnd` run on the
+server and change them for every device), never while do-not-disturb is on.
 
 All text from the server is rendered as `rich.text.Text`, never as markup, so
 `[bold]` typed by someone shows literally. Server errors become one line in the
@@ -29,7 +33,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -45,9 +49,21 @@ from hubbub.client.results import result_text
 from hubbub.client.sdk import Client, HubbubError
 from hubbub.client.targets import Target, open_target, parse_target
 from hubbub.protocol import frames
+from hubbub.protocol.notify import (
+    ChannelPrefs,
+    Incoming,
+    Schedule,
+    UserPrefs,
+    dnd_active,
+    level_of,
+    notifies,
+)
 from hubbub.protocol.rules import mention_re
 
 PAGE_SIZE = 50
+# The bell rings for news, not history: a message older than this (a replay
+# after a long reconnect, say) rings nothing.
+BELL_FRESH_MS = 60_000
 # Errors that only mean "not connected right now": the SDK is reconnecting.
 RETRYABLE = frozenset({"connection_lost", "timeout", "unreachable"})
 
@@ -139,6 +155,9 @@ class ChannelState:
     # -> the delete's seq), plus the messages from others that came live
     # after `base_seq` (`live`: seq -> whether it mentions you), each only
     # while it is after `last_read`.
+    # Your notification preferences here (the server's; `/mute` changes them).
+    notify: str = "mentions"
+    muted: bool = False
     base_unread: int = 0
     base_mentions: int = 0
     base_seq: int = 0
@@ -170,6 +189,14 @@ class ChannelState:
         self.last_seq = max(self.last_seq, body.get("last_seq", 0))
         if body.get("members") is not None:
             self.members = list(body["members"])
+        if isinstance(body.get("notify"), str):
+            self.notify = body["notify"]
+        if isinstance(body.get("muted"), bool):
+            self.muted = body["muted"]
+
+    @property
+    def prefs(self) -> ChannelPrefs:
+        return ChannelPrefs(level_of(self.notify), self.muted)
 
     def rebase(self, body: dict[str, Any]) -> None:
         """Take the server's counts from a channel view (`GET /api/channels`,
@@ -388,6 +415,10 @@ class ChatApp(App[None]):
         self.results: list[frames.SearchResult] = []
         self.next_result: int | None = None
         self._scroll_to_marked = False  # the next render shows the marked message
+        # Your notification settings (the server's, read at start and kept
+        # by its `notifications` events): do-not-disturb silences the bell.
+        self.notify_settings = UserPrefs()
+        self.bells = 0  # how many times the bell rang (what the tests see)
 
     # --- layout --------------------------------------------------------------------
 
@@ -470,6 +501,8 @@ class ChatApp(App[None]):
                 # The SDK re-subscribes it once reconnected.
         self._spawn(self._pump())
         self.started = True
+        # Beside the start, not in its way: until it comes, the defaults.
+        self._spawn(self._load_notify_settings())
         await self._watch_presence()
         failed = None
         if self.initial_channel is not None:
@@ -487,6 +520,41 @@ class ChatApp(App[None]):
             if order:
                 self.system(f"(showing {self.label(order[0])} instead)")
         self._refresh_sidebar()
+
+    async def _load_notify_settings(self) -> None:
+        with contextlib.suppress(HubbubError):  # unknown for now: the defaults
+            self._settings_from(await self.client.notifications())
+
+    def _settings_from(self, out: frames.NotificationsOut) -> None:
+        s = out.schedule
+        self.notify_settings = UserPrefs(
+            out.dnd_until,
+            None if s is None else Schedule(s.start, s.end, s.tz),
+            out.email_digest,
+        )
+        self._refresh_status()
+
+    def _maybe_ring(self, state: ChannelState, m: frames.MessageOut) -> None:
+        """Ring the terminal's bell for a new message your preferences let
+        through (protocol.notify: the server's rule)."""
+        if self.me is None:
+            return
+        now = int(time.time() * 1000)
+        if m.created_at < now - BELL_FRESH_MS:
+            return
+        kind: Literal["public", "private", "dm"] = (
+            "dm" if state.is_dm else "private" if state.kind == "private" else "public"
+        )
+        incoming = Incoming(
+            kind,
+            m.author.username or "",  # a guest's: never you
+            m.text,
+            in_channel=not in_thread_only(m),
+            deleted=m.deleted,
+        )
+        if notifies(state.prefs, self.notify_settings, incoming, self.me, now):
+            self.bells += 1
+            self.bell()
 
     async def _open_initial(self, word: str) -> str | None:
         """`hubbub chat -c TARGET`: open it, joining a public channel or opening
@@ -562,6 +630,7 @@ class ChatApp(App[None]):
             if new:
                 await self._subscribe(body["name"])
         await self._watch_presence(force=True)
+        await self._load_notify_settings()  # changed meanwhile, on another device
         if self.active is not None:
             self._mark_read(self.active, force=True)
         self._refresh_sidebar()
@@ -666,6 +735,13 @@ class ChatApp(App[None]):
             online = any(self.presence.get(p) == "online" for p in partners)
             text.append("● " if online else "○ ", "green" if online else "dim")
         unread = state.unread
+        if state.muted:
+            # Muted: dim, and marked, with no counts in colour to draw the eye.
+            text.append(self.label(name), "dim")
+            text.append(" (muted)", "dim")
+            if unread and name != self.active:
+                text.append(f" {unread}", "dim")
+            return text
         text.append(self.label(name), "bold" if unread else "")
         if unread and name != self.active:
             # As the web app's badges: in a DM every unread message is for
@@ -907,6 +983,8 @@ class ChatApp(App[None]):
             self._cursor_moved(m.channel)
         else:
             state.counted(m, self.me)
+            if not known:
+                self._maybe_ring(state, m)
         if m.author.username:
             self.typing.get(m.channel, {}).pop(m.author.username, None)
         if m.channel == self.active:
@@ -922,7 +1000,10 @@ class ChatApp(App[None]):
 
     def _got_reply(self, state: ChannelState, m: frames.MessageOut) -> None:
         """A reply kept in its thread: not a line of the channel (its root's
-        summary line says it came); your own leaves the outbox."""
+        summary line says it came); your own leaves the outbox. One that
+        mentions you rings the bell."""
+        if self.me is not None and m.author.username != self.me:
+            self._maybe_ring(state, m)
         state.last_seq = max(state.last_seq, m.seq)
         if m.client_id is not None and state.outbox.pop(m.client_id, None) is not None:
             self._refresh_status()
@@ -1042,6 +1123,13 @@ class ChatApp(App[None]):
                 self.system(f"{event.user} {verb} {self.label(event.channel)}")
         elif isinstance(event, frames.Subscribed):
             self._resubscribed(event)
+        elif isinstance(event, frames.NotificationsEvent):  # on any device of yours
+            self._settings_from(event)
+        elif isinstance(event, frames.ChannelNotificationsEvent):
+            state = self.channels.get(event.channel)
+            if state is not None:
+                state.update({"notify": event.level, "muted": event.muted})
+                self._refresh_sidebar()
         elif isinstance(event, frames.EphemeralEvent):  # a command's later answer
             for text_line in event.text.splitlines():
                 self.system(f"{event.command} in {self.label(event.channel)}: {text_line}")
@@ -1102,6 +1190,8 @@ class ChatApp(App[None]):
             text.append("connecting…", "yellow")
         else:
             text.append("reconnecting…", "bold yellow")
+        if dnd_active(self.notify_settings, int(time.time() * 1000)):
+            text.append(" │ do not disturb", "dim")
         if self.unsent:
             text.append(f" │ {self.unsent} unsent", "yellow")
         failed = sum(o.failed for s in self.channels.values() for o in s.outbox.values())

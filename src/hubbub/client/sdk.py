@@ -618,6 +618,41 @@ class Client:
         )
         return [frames.MessageOut.model_validate(m) for m in page["messages"]]
 
+    # --- notifications -------------------------------------------------------------------
+
+    async def notifications(self) -> frames.NotificationsOut:
+        """Your notification settings (do-not-disturb, its schedule, digests)."""
+        return frames.NotificationsOut.model_validate(
+            await self.request("GET", "/api/notifications")
+        )
+
+    async def set_notifications(self, **changes: Any) -> frames.NotificationsOut:
+        """Change some settings: `dnd_minutes=30`, `dnd_until=None` (off),
+        `schedule={"start": "22:00", "end": "08:00", "tz": "Europe/Paris"}`
+        (None: none), `email_digest=True`; the others stay."""
+        return frames.NotificationsOut.model_validate(
+            await self.request("PUT", "/api/notifications", json=changes)
+        )
+
+    async def channel_notifications(self, channel: str) -> frames.ChannelNotificationsOut:
+        body = await self.request("GET", f"/api/channels/{seg(channel)}/notifications")
+        return frames.ChannelNotificationsOut.model_validate(body)
+
+    async def set_channel_notifications(
+        self, channel: str, *, level: str | None = None, muted: bool | None = None
+    ) -> frames.ChannelNotificationsOut:
+        """Your level (`all`, `mentions`, `nothing`) or mute in a channel;
+        None leaves it as it is."""
+        changes: dict[str, Any] = {}
+        if level is not None:
+            changes["level"] = level
+        if muted is not None:
+            changes["muted"] = muted
+        body = await self.request(
+            "PUT", f"/api/channels/{seg(channel)}/notifications", json=changes
+        )
+        return frames.ChannelNotificationsOut.model_validate(body)
+
     # --- files ---------------------------------------------------------------------------
 
     async def upload(

@@ -132,6 +132,67 @@ async def _leave(hub: Hub, inv: Invocation) -> Answer:
     return _ephemeral(inv, f"You left #{channel.name}.")
 
 
+async def _mute(hub: Hub, inv: Invocation) -> Answer:
+    if inv.text:
+        raise ChatError(ErrorCode.invalid_input, "usage: /mute (in the channel)", field="text")
+    _, prefs = await hub.notifications.channel(inv.user, inv.channel)
+    channel, prefs = await hub.notifications.set_channel(
+        inv.user, inv.channel, muted=not prefs.muted
+    )
+    if prefs.muted:
+        return _ephemeral(
+            inv, f"Muted #{channel.name}: no notifications from it. /mute again to undo."
+        )
+    return _ephemeral(inv, f"Unmuted #{channel.name}.")
+
+
+# `/dnd 30m`, `/dnd 2h`, `/dnd 1d`, `/dnd 90` (minutes).
+_DURATION = re.compile(r"^(\d{1,5})\s*(m|min|mins|minutes?|h|hours?|d|days?)?$")
+_UNIT_MINUTES = {"m": 1, "h": 60, "d": 24 * 60}
+
+
+def dnd_minutes(text: str) -> int:
+    match = _DURATION.match(text.lower())
+    if match is None:
+        raise ChatError(ErrorCode.invalid_input, "usage: /dnd [30m | 2h | 1d | off]", field="text")
+    minutes = int(match.group(1)) * _UNIT_MINUTES[(match.group(2) or "m")[0]]
+    if not 1 <= minutes <= 7 * 24 * 60:
+        raise ChatError(
+            ErrorCode.invalid_input, "do not disturb lasts 1 minute to 7 days", field="text"
+        )
+    return minutes
+
+
+async def _dnd(hub: Hub, inv: Invocation) -> Answer:
+    words = inv.text.lower()
+    notifications = hub.notifications
+    if not words:
+        body = await notifications.settings(inv.user)
+    elif words == "off":
+        body = await notifications.snooze(inv.user, None)
+    else:
+        body = await notifications.snooze(inv.user, dnd_minutes(words))
+    until = body["dnd_until"]
+    if isinstance(until, int):
+        left = max(1, round((until - notifications.now_ms()) / 60_000))
+        text = f"Do not disturb is on for {_span(left)}: no notifications until then."
+    elif body["dnd"]:
+        text = "Do not disturb is on (your schedule)."
+    else:
+        text = "Do not disturb is off."
+    schedule = body["schedule"]
+    if isinstance(schedule, dict):
+        text += f" Schedule: every day {schedule['start']}-{schedule['end']} ({schedule['tz']})."
+    return _ephemeral(inv, text)
+
+
+def _span(minutes: int) -> str:
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
 async def _help(hub: Hub, inv: Invocation) -> Answer:
     lines = ["Commands:"]
     lines += [f"  {usage:<26} {doc}" for usage, doc, _ in BUILT_INS.values()]
@@ -149,6 +210,8 @@ BUILT_INS: dict[str, tuple[str, str, BuiltIn]] = {
     "/kick": ("/kick @user", "remove someone (the channel's admins)", _kick),
     "/join": ("/join #channel", "join a public channel", _join),
     "/leave": ("/leave [#channel]", "leave this (or that) channel", _leave),
+    "/mute": ("/mute", "mute this channel (again: unmute)", _mute),
+    "/dnd": ("/dnd [30m | 2h | 1d | off]", "do not disturb for a while (alone: show it)", _dnd),
     "/help": ("/help", "this list", _help),
 }
 

@@ -22,6 +22,8 @@ from hubbub.core.checks import archived, check_channel_name, not_found
 from hubbub.core.commands import Commands
 from hubbub.core.custom_commands import CustomCommands
 from hubbub.core.delivery import Deliveries
+from hubbub.core.digest import DEFAULT_DELAY as DEFAULT_DIGEST_DELAY
+from hubbub.core.digest import Digests
 from hubbub.core.files import Files
 from hubbub.core.hooks import Hooks
 from hubbub.core.mentions import mentioned_names
@@ -45,12 +47,14 @@ from hubbub.core.models import (
     StoredMessage,
     User,
 )
+from hubbub.core.notifications import Notifications
 from hubbub.core.ports import (
     Blobs,
     Bus,
     BusError,
     Counters,
     Directory,
+    Mailer,
     NameTaken,
     Outbound,
     Store,
@@ -70,6 +74,7 @@ from hubbub.core.tokens import Tokens
 from hubbub.core.writer import ChangeJob, GroupCommitWriter
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.limits import GUEST_ROOMS, REGISTRATIONS, GuestRooms, Limits, Registration
+from hubbub.protocol.notify import ChannelPrefs
 from hubbub.protocol.rules import (
     MAX_DISPLAY_NAME,
     MAX_DM_MEMBERS,
@@ -146,6 +151,8 @@ class Hub:
         blobs: Blobs | None = None,
         outbound: Outbound | None = None,
         public_url: str = "http://127.0.0.1:8000",
+        mailer: Mailer | None = None,
+        digest_delay: float = DEFAULT_DIGEST_DELAY,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -192,6 +199,10 @@ class Hub:
         # Outgoing webhooks' deliveries: started by the server (`start`), a
         # scheduled function's `sweep` on Lambda.
         self.deliveries = Deliveries(self)
+        self.hooks = Hooks(self)  # incoming webhooks
+        self.notifications = Notifications(self)  # preferences, do-not-disturb
+        # E-mail digests for offline users: only with a mailer (--smtp-url).
+        self.digests = None if mailer is None else Digests(self, mailer, digest_delay)
         # Slash commands: the built-ins, and custom ones calling out through
         # `outbound` (None: none can run). `public_url`: where this server is
         # reached, for the response_url a command's server is given.
@@ -215,8 +226,12 @@ class Hub:
             self._limit_task = asyncio.create_task(self.cluster_limit.run())
         if self.directory.expires:
             self._presence_task = asyncio.create_task(self._presence_heartbeat())
+        if self.digests is not None:
+            self.digests.start()
 
     async def stop(self) -> None:
+        if self.digests is not None:
+            await self.digests.stop()
         for task in (self._presence_task, self._limit_task):
             if task is not None:
                 task.cancel()
@@ -498,8 +513,9 @@ class Hub:
         mine = await self.store.channels_for(user.id)
         out = []
         if after is None:
+            prefs = await self.notifications.all_channels(user)
             for m in mine:
-                out.append(await self.channel_view(user, m.channel, m))
+                out.append(await self.channel_view(user, m.channel, m, prefs))
         joined = {m.channel.id for m in mine}
         public = [] if user.role == "guest" else await self.store.public_channels()
         others = sorted(
@@ -517,11 +533,17 @@ class Hub:
         return out, others[limit - 1].name if len(others) > limit else None
 
     async def channel_view(
-        self, user: User, channel: Channel, membership: Membership | None
+        self,
+        user: User,
+        channel: Channel,
+        membership: Membership | None,
+        prefs: dict[int, ChannelPrefs] | None = None,
     ) -> dict[str, Any]:
         """A channel as `user` sees it: with their read cursor, and how many
         messages from others after it are unread and mention them. Messages,
-        not seqs: edits and reactions take seqs too, and are never unread."""
+        not seqs: edits and reactions take seqs too, and are never unread.
+        With their notification level and mute (from `prefs`, the user's by
+        channel id, read here when not given)."""
         body = events.channel_body(channel)
         unread = mentions = 0
         if membership is not None and channel.last_seq > membership.last_read:
@@ -537,6 +559,11 @@ class Hub:
             unread=unread,
             mentions=mentions,
         )
+        if membership is not None:
+            if prefs is None:
+                prefs = await self.notifications.all_channels(user)
+            mine = prefs.get(channel.id, ChannelPrefs())
+            body.update(notify=mine.level, muted=mine.muted)
         return body
 
     def check_channel_rate(self, creator: User | None) -> None:

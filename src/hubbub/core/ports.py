@@ -42,6 +42,7 @@ from hubbub.core.models import (
     StoredMessage,
     User,
 )
+from hubbub.protocol.notify import ChannelPrefs, UserPrefs
 
 
 # --- the store ----------------------------------------------------------------
@@ -189,6 +190,33 @@ class Store(Protocol):
 
     async def dead_letters(self, integration_id: str, limit: int) -> list[DeadLetter]:
         """The latest first."""
+
+    # notification preferences (protocol.notify): only what was changed is
+    # stored; a user or member with nothing stored has the defaults.
+    async def user_prefs(self, user_id: int) -> UserPrefs: ...
+
+    async def set_user_prefs(self, user_id: int, prefs: UserPrefs) -> None:
+        """Replace the user's own settings (do-not-disturb, digests)."""
+
+    async def channel_prefs(self, user_id: int) -> dict[int, ChannelPrefs]:
+        """The user's preferences by channel id, for the channels they set any."""
+
+    async def channel_prefs_of(self, channel_id: int) -> dict[int, ChannelPrefs]:
+        """The channel's members' preferences by user id (those who set any)."""
+
+    async def set_channel_prefs(
+        self, user_id: int, channel_id: int, prefs: ChannelPrefs
+    ) -> None: ...
+
+    # the e-mail digest
+    async def digest_users(self) -> list[tuple[int, UserPrefs]]:
+        """The users who want digests and gave an address, with their settings."""
+
+    async def digest_marks(self, user_id: int) -> dict[int, int]:
+        """How far the user's digests got: channel id -> the last seq covered."""
+
+    async def set_digest_marks(self, user_id: int, marks: dict[int, int]) -> None:
+        """Replace them (the user has settings stored: digests are on)."""
 
     # the audit log
     async def add_audit(
@@ -460,6 +488,17 @@ class Outbound(Protocol):
         """POST `body`; OutboundError when no answer came in `timeout`
         seconds, the connection failed, the address is not allowed, or the
         answer was a redirect or longer than `max_bytes`."""
+
+
+class MailError(Exception):
+    """The mail server refused the message or could not be reached."""
+
+
+class Mailer(Protocol):
+    """Sends e-mail (hubbub.mailer: SMTP): the digest's way out."""
+
+    async def send(self, to: str, subject: str, text: str) -> None:
+        """Deliver a plain-text message to `to`, or raise MailError."""
 
 
 class Blobs(Protocol):

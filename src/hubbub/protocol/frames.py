@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hubbub.protocol.notify import CLOCK_RE, MAX_EMAIL, MAX_TZ, Level
 from hubbub.protocol.rules import COMMAND_RE
 
 FrameId = Annotated[str | int, Field(description="Echoed in the reply's `id`.")]
@@ -314,6 +315,83 @@ class Command(ClientFrame):
     client_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
+class DndSchedule(BaseModel):
+    """Do not disturb every day from `start` to `end` (local time in `tz`;
+    across midnight when `end` is earlier, "22:00" to "08:00")."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    start: Annotated[str, Field(pattern=CLOCK_RE.pattern, description="`HH:MM`, 24-hour.")]
+    end: Annotated[str, Field(pattern=CLOCK_RE.pattern, description="`HH:MM`, 24-hour.")]
+    tz: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_TZ,
+            description="An IANA time zone name (`Europe/Paris`); an unknown one is "
+            "`invalid_input` with `field: schedule.tz`.",
+        ),
+    ]
+
+
+class GetNotifications(ClientFrame):
+    """Your notification settings (do-not-disturb, its schedule, e-mail
+    digests), answered with `notifications`."""
+
+    action: Literal["notifications"]
+
+
+class SetNotifications(ClientFrame):
+    """Change some of your notification settings; a field left out stays as
+    it is, `null` clears it. Answered with `notifications`, which all of your
+    other connections get too."""
+
+    action: Literal["set_notifications"]
+    dnd_until: int | None = Field(
+        None,
+        ge=0,
+        description="Do not disturb until then (ms since the epoch; at most 7 days "
+        "ahead; a past time or `null`: off).",
+    )
+    dnd_minutes: int | None = Field(
+        None,
+        ge=1,
+        le=7 * 24 * 60,
+        description="Do not disturb for this many minutes from now (instead of `dnd_until`).",
+    )
+    schedule: DndSchedule | None = Field(None, description="The daily window; `null`: none.")
+    email_digest: bool | None = Field(
+        None, description="E-mail unread mentions and DMs while you are offline."
+    )
+    email: str | None = Field(
+        None,
+        max_length=MAX_EMAIL,
+        description='Where digests go (`""` or `null`: nowhere); seen by you and workspace admins.',
+    )
+
+
+class ChannelNotifications(ClientFrame):
+    """Your notification level and mute in `channel` (one you are in),
+    answered with `channel_notifications`."""
+
+    action: Literal["channel_notifications"]
+    channel: ChannelName
+
+
+class SetChannelNotifications(ClientFrame):
+    """Set your notification level or mute in `channel` (left out: as it is).
+    Answered with `channel_notifications`, which all of your other
+    connections get too."""
+
+    action: Literal["set_channel_notifications"]
+    channel: ChannelName
+    level: Level | None = Field(
+        None,
+        description="`all`: every message; `mentions` (the default): mentions of you, "
+        "`@here`, `@channel`, `@everyone`, and every DM; `nothing`.",
+    )
+    muted: bool | None = Field(None, description="Muted: no notifications, dimmed in lists.")
+
+
 CLIENT_FRAMES: tuple[type[ClientFrame], ...] = (
     Auth,
     Subscribe,
@@ -341,6 +419,10 @@ CLIENT_FRAMES: tuple[type[ClientFrame], ...] = (
     SendMessage,
     GetRecentMessages,
     Command,
+    GetNotifications,
+    SetNotifications,
+    ChannelNotifications,
+    SetChannelNotifications,
 )
 ACTIONS: dict[str, type[ClientFrame]] = {
     f.model_fields["action"].annotation.__args__[0]: f  # type: ignore[union-attr]
@@ -793,6 +875,40 @@ class EphemeralEvent(ServerFrame):
     shown_name: str | None = Field(None, description="Who answers (the command's account).")
 
 
+class NotificationsOut(BaseModel):
+    """Your notification settings, the same on every device."""
+
+    model_config = ConfigDict(extra="forbid")
+    dnd_until: int | None = Field(description="A snooze, until then (ms); `null`: none.")
+    schedule: DndSchedule | None = Field(description="The daily do-not-disturb window.")
+    dnd: bool = Field(description="Do not disturb is on now (snoozed or inside the schedule).")
+    email_digest: bool
+    email: str | None = Field(None, description="Where digests go.")
+
+
+class NotificationsEvent(NotificationsOut, ServerFrame):
+    """Answer to `notifications` and `set_notifications`; without `id`, to
+    all of your connections: your settings changed (on another device too)."""
+
+    type: Literal["notifications"]
+    id: FrameId | None = None
+
+
+class ChannelNotificationsOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: str
+    level: Level
+    muted: bool
+
+
+class ChannelNotificationsEvent(ChannelNotificationsOut, ServerFrame):
+    """Answer to `channel_notifications` and `set_channel_notifications`;
+    without `id`, to all of your connections: they changed."""
+
+    type: Literal["channel_notifications"]
+    id: FrameId | None = None
+
+
 class TutorialMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user_name: str
@@ -838,6 +954,8 @@ SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Error,
     CommandResult,
     EphemeralEvent,
+    NotificationsEvent,
+    ChannelNotificationsEvent,
     TutorialMessages,
 )
 

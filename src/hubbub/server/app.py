@@ -18,6 +18,7 @@ from hubbub.blobs import open_blobs
 from hubbub.bus import open_bus, open_counters, open_directory
 from hubbub.config import Settings
 from hubbub.core.hub import Hub
+from hubbub.mailer import SmtpMailer
 from hubbub.outbound import HttpOutbound, parse_allow
 from hubbub.server import apidocs, rest
 from hubbub.server.bodylimit import BodyLimit
@@ -77,6 +78,10 @@ def create_app(settings: Settings) -> FastAPI:
             blobs=open_blobs(settings.blobs_url),
             outbound=outbound,
             public_url=settings.public_url,
+            mailer=None
+            if settings.smtp_url is None
+            else SmtpMailer(settings.smtp_url, settings.smtp_from),
+            digest_delay=settings.digest_delay,
         )
         await hub.start()
         hub.deliveries.start()

@@ -28,6 +28,7 @@ from hubbub.protocol import frames
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.frames import ChannelOut, MessageOut, UserOut
 from hubbub.protocol.limits import Limits
+from hubbub.protocol.notify import DEFAULT_LEVEL, Level
 from hubbub.protocol.rules import (
     CHANNEL_RE,
     MAX_DISPLAY_NAME,
@@ -41,6 +42,7 @@ from hubbub.server.rest_admin import admin, channel_admin
 from hubbub.server.rest_commands import command_replies, commands_api
 from hubbub.server.rest_files import files as files_api
 from hubbub.server.rest_hooks import hook_posts, hooks_api
+from hubbub.server.rest_notify import notify_admin, notify_api
 from hubbub.server.rest_search import search_api
 from hubbub.server.rest_tokens import tokens_api
 from hubbub.server.restkit import (
@@ -140,6 +142,11 @@ class ChannelView(ChannelOut):
         0, description="Messages from others after `last_read` (never edits or reactions)."
     )
     mentions: int = Field(0, description="Unread messages that mention `@you`.")
+    notify: Level = Field(
+        DEFAULT_LEVEL,
+        description="Your notification level here (`PUT /api/channels/{name}/notifications`).",
+    )
+    muted: bool = Field(False, description="You muted it: no notifications, shown dimmed.")
 
 
 class InviteIn(Body):
@@ -882,6 +889,8 @@ def install(app: API, limits: Limits) -> None:
     app.include_router(command_replies)
     app.include_router(files_api)
     app.include_router(search_api)
+    app.include_router(notify_api)
+    app.include_router(notify_admin)
     app.openapi_patches.append(functools.partial(document_limits, limits=limits))
     app.openapi_patches.append(document_emoji)
     app.openapi_patches.append(plain_ok("/hooks/{secret}"))

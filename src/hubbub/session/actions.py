@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubbub.core import events
 from hubbub.core.models import Scope, User
+from hubbub.core.notifications import channel_prefs_body
 from hubbub.core.searcher import results_body
 from hubbub.core.writer import Result
 from hubbub.protocol import frames as f
@@ -251,6 +252,32 @@ async def on_command(engine: Engine, conn: Conn, frame: f.Command) -> None:
     conn.send(events.command_result(frame.id, frame.channel, answer))
 
 
+async def on_notifications(engine: Engine, conn: Conn, frame: f.GetNotifications) -> None:
+    body = await engine.hub.notifications.settings(_user(conn))
+    conn.send({"type": "notifications", "id": frame.id, **body})
+
+
+async def on_set_notifications(engine: Engine, conn: Conn, frame: f.SetNotifications) -> None:
+    given = frame.model_dump(include=frame.model_fields_set - {"id", "action"})
+    body = await engine.hub.notifications.apply(_user(conn), given)
+    conn.send({"type": "notifications", "id": frame.id, **body})
+
+
+async def on_channel_notifications(
+    engine: Engine, conn: Conn, frame: f.ChannelNotifications | f.SetChannelNotifications
+) -> None:
+    notifications = engine.hub.notifications
+    if isinstance(frame, f.SetChannelNotifications):
+        channel, prefs = await notifications.set_channel(
+            _user(conn), frame.channel, level=frame.level, muted=frame.muted
+        )
+    else:
+        channel, prefs = await notifications.channel(_user(conn), frame.channel)
+    conn.send(
+        {"type": "channel_notifications", "id": frame.id, **channel_prefs_body(channel, prefs)}
+    )
+
+
 ROUTES: dict[type[f.ClientFrame], Handler] = {
     f.Auth: on_auth,
     f.Subscribe: on_subscribe,
@@ -278,6 +305,10 @@ ROUTES: dict[type[f.ClientFrame], Handler] = {
     f.SendMessage: on_send_message,
     f.GetRecentMessages: on_get_recent,
     f.Command: on_command,
+    f.GetNotifications: on_notifications,
+    f.SetNotifications: on_set_notifications,
+    f.ChannelNotifications: on_channel_notifications,
+    f.SetChannelNotifications: on_channel_notifications,
 }
 assert set(ROUTES) == set(f.CLIENT_FRAMES), "every client frame needs a route"
 
@@ -292,6 +323,8 @@ _READS: tuple[type[f.ClientFrame], ...] = (
     f.Threads,
     f.WatchPresence,
     f.GetRecentMessages,
+    f.GetNotifications,
+    f.ChannelNotifications,
 )
 # The scope an API token needs for each frame (None: any connection may):
 # reading needs `read`, everything that changes something `write`.

@@ -191,6 +191,32 @@ hook_dead_letters = Table(
     Column("at", BigInteger, nullable=False),
 )
 
+# Notification preferences (protocol.notify). A member with none has the
+# defaults (mentions, not muted): only what someone changed has a row. Kept
+# apart from `memberships` so that the hot paths reading it stay as they are.
+channel_notify = Table(
+    "channel_notify",
+    metadata,
+    Column("channel_id", Integer, ForeignKey("channels.id"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("level", String(16), nullable=False, server_default="mentions"),
+    Column("muted", Boolean, nullable=False, server_default=false()),
+    Index("ix_channel_notify_user", "user_id"),
+)
+
+user_notify = Table(
+    "user_notify",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("dnd_until", BigInteger, nullable=True),  # ms; a manual snooze
+    Column("schedule", Text, nullable=True),  # JSON {"start", "end", "tz"}; NULL: none
+    Column("email_digest", Boolean, nullable=False, server_default=false()),
+    Column("email", String(254), nullable=True),  # where digests go
+    # The e-mail digest's progress: JSON {channel id: the last seq it covered},
+    # so no message is ever in two digests. Written by the digest only.
+    Column("digest_marks", Text, nullable=True),
+)
+
 messages = Table(
     "messages",
     metadata,

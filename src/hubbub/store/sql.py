@@ -53,6 +53,7 @@ from hubbub.store.append_sqlite import SQLiteAppender
 from hubbub.store.sql_files import FileOps
 from hubbub.store.sql_integrations import IntegrationOps
 from hubbub.store.sql_keys import pairs_in
+from hubbub.store.sql_notify import NotifyOps
 from hubbub.store.sql_search import SearchOps
 from hubbub.store.sql_workspace import (
     WorkspaceOps,
@@ -103,11 +104,12 @@ def run_migrations(conn: Connection) -> tuple[str | None, str | None]:
     return before, MigrationContext.configure(conn).get_current_revision()
 
 
-class SQLStore(WorkspaceOps, FileOps, SearchOps, IntegrationOps):
+class SQLStore(WorkspaceOps, FileOps, SearchOps, IntegrationOps, NotifyOps):
     """The Store on SQLite or PostgreSQL; its workspace operations (sessions,
     invites, the audit log, channel administration) are in sql_workspace,
     its uploaded files in sql_files, its search in sql_search, its
-    webhooks and commands in sql_integrations."""
+    webhooks and commands in sql_integrations, its notification
+    preferences in sql_notify."""
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -84,6 +84,15 @@ class DynamoStore:
     save_outbox = _off_loop(SyncDynamoStore.save_outbox)
     outbox = _off_loop(SyncDynamoStore.outbox)
     dead_letters = _off_loop(SyncDynamoStore.dead_letters)
+    # notification preferences
+    user_prefs = _off_loop(SyncDynamoStore.user_prefs)
+    set_user_prefs = _off_loop(SyncDynamoStore.set_user_prefs)
+    channel_prefs = _off_loop(SyncDynamoStore.channel_prefs)
+    channel_prefs_of = _off_loop(SyncDynamoStore.channel_prefs_of)
+    set_channel_prefs = _off_loop(SyncDynamoStore.set_channel_prefs)
+    digest_users = _off_loop(SyncDynamoStore.digest_users)
+    digest_marks = _off_loop(SyncDynamoStore.digest_marks)
+    set_digest_marks = _off_loop(SyncDynamoStore.set_digest_marks)
 
     # invites
     create_invite = _off_loop(SyncDynamoStore.create_invite)

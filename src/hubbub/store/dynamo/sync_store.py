@@ -45,16 +45,18 @@ from hubbub.store.dynamo.items import (
     user_of,
 )
 from hubbub.store.dynamo.names import channel_name
+from hubbub.store.dynamo.notify import DynamoNotify
 from hubbub.store.dynamo.workspace import DynamoWorkspace, default_key, role_key
 
 # A message shown in its channel: not a reply, or one also sent there (`:yes`).
 IN_CHANNEL = "attribute_not_exists(thread_root) OR broadcast = :yes"
 
 
-class SyncDynamoStore(DynamoWorkspace, DynamoIntegrations):
+class SyncDynamoStore(DynamoWorkspace, DynamoIntegrations, DynamoNotify):
     """The Store's operations; running a workspace (roles, sessions, invites,
     the audit log, channel administration) are `DynamoWorkspace`'s, its
-    webhooks and commands `DynamoIntegrations`'."""
+    webhooks and commands `DynamoIntegrations`', notification preferences
+    `DynamoNotify`'."""
 
     def __init__(self, tables: DynamoTables) -> None:
         super().__init__(tables)

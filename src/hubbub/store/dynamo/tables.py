@@ -28,7 +28,7 @@ TABLES: dict[str, TableSpec] = {
     # channel#id (with the seq counter), name#name (current and former), pins#id
     "channels": TableSpec(("pk", "S")),
     # user#u/channel#c and its mirror; thread indexes; role#, usessions#,
-    # invites, audit, defaults, integrations
+    # invites, audit, defaults, integrations, notify# and notifych# (notify.py)
     "members": TableSpec(("pk", "S"), ("sk", "S")),
     "messages": TableSpec(("channel_id", "N"), ("seq", "N")),
     "changes": TableSpec(("channel_id", "N"), ("seq", "N")),  # edits, deletes: the log

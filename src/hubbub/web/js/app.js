@@ -16,6 +16,7 @@ import { openDialog } from "./dialog.js";
 import { h, setChildren } from "./dom.js";
 import { Header } from "./header.js";
 import { MessageList } from "./messages.js";
+import { DesktopNotifier } from "./notifications.js";
 import { SearchPanel } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 import { ACCOUNT_DEACTIVATED, SESSION_ENDED } from "./socket.js";
@@ -65,6 +66,7 @@ class App {
       onAuthFailed: (reason) => this.signOut(sessionEnded(reason)),
       onEnded: (code) => this.signOut(ended(code)),
       onNotice: (text) => this.toasts.show(text, "error"),
+      onIncoming: (ch, m) => this.notifier.incoming(ch, m),
     });
     this.chat.me = user;
     this.chat.learn(user);
@@ -73,6 +75,7 @@ class App {
     this.frame = 0;
     this.toasts = new Toasts();
     this.banner = new Banner(this.chat);
+    this.notifier = new DesktopNotifier(this); // desktop notifications, and the prompt to allow them
     this.sidebar = new Sidebar(this);
     this.search = new SearchPanel(this);
     this.header = new Header(this);
@@ -83,6 +86,7 @@ class App {
       "main",
       { class: "main", testid: "channel-view" },
       this.banner.el,
+      this.notifier.prompt,
       this.header.el,
       this.messages.el,
       h("div", { class: "composer-wrap" }, this.composer.form, this.composer.archivedNotice, this.typing.el),
@@ -202,6 +206,10 @@ class App {
         this.el.dataset.ready = "true";
         if (!this.current || !this.chat.channels.has(this.current)) this.openFromHash();
         this.dirty.add("sidebar").add("header").add("messages");
+        break;
+      case "notify":
+        // Your do-not-disturb (its mark by your name) or a channel's level or mute.
+        this.dirty.add("sidebar").add("header");
         break;
       case "channels":
       case "presence":

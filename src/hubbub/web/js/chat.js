@@ -186,6 +186,12 @@ export class Channel extends MessageSet {
     this.epoch = 0; // counts clearMessages: a page asked for before one is dropped
     this.loading = null; // the history fetch in flight
     this.subscribed = false;
+    this.live = false; // its `subscribed` came: what arrives now is new (not a replay)
+    // Before `live`: messages after this seq are new all the same (a channel
+    // joined just now: its subscribe replays what came since the join).
+    this.newAfter = Infinity;
+    this.notify = "mentions"; // your notification level here (all, mentions, nothing)
+    this.muted = false;
     this.refreshing = null;
     this.update(body);
     this.rebase(body);
@@ -198,6 +204,8 @@ export class Channel extends MessageSet {
     if (typeof body.archived === "boolean") this.archived = body.archived;
     if (typeof body.default === "boolean") this.isDefault = body.default;
     if (typeof body.is_admin === "boolean") this.isAdmin = body.is_admin;
+    if (typeof body.notify === "string") this.notify = body.notify;
+    if (typeof body.muted === "boolean") this.muted = body.muted;
     if (typeof body.member_count === "number") this.memberCount = body.member_count;
     if (Array.isArray(body.members)) this.members = body.members;
     if (typeof body.last_seq === "number") this.lastSeq = Math.max(this.lastSeq, body.last_seq);
@@ -346,8 +354,13 @@ export function inChannel(m) {
 }
 
 export class Chat {
-  constructor({ api, token, onChange, onAuthFailed, onEnded, onNotice }) {
+  constructor({ api, token, onChange, onAuthFailed, onEnded, onNotice, onIncoming }) {
     this.api = api;
+    // A message from someone else arrived live (not replayed): (channel, message).
+    this.onIncoming = onIncoming || (() => {});
+    // Your notification settings, as the server's `notifications` frame says
+    // them (null until read): do-not-disturb, its schedule, digests.
+    this.notifySettings = null;
     this.token = token;
     this.appChange = onChange;
     this.listeners = new Set(); // more `(what, name)` callbacks (listen())
@@ -410,6 +423,7 @@ export class Chat {
 
   stop() {
     clearTimeout(this.threadsTimer);
+    clearTimeout(this.dndTimer);
     this.socket.stop();
     for (const req of this.requests.values()) if (req.kind === "change") clearTimeout(req.timer);
     for (const ch of this.channels.values()) {
@@ -430,7 +444,8 @@ export class Chat {
     // (Its name only: `hello` carries no custom status, which would read as none.)
     this.learn({ username: hello.user.username, display_name: hello.user.display_name });
     this.limits = { ...this.limits, ...hello.limits };
-    for (const ch of this.channels.values()) ch.subscribed = false;
+    for (const ch of this.channels.values()) ch.subscribed = ch.live = false;
+    this.loadNotifySettings();
     try {
       await this.syncChannels();
     } catch (err) {
@@ -460,7 +475,7 @@ export class Chat {
     this.requests.clear();
     this.watched = "";
     for (const ch of this.channels.values()) {
-      ch.subscribed = false;
+      ch.subscribed = ch.live = false;
       for (const p of ch.pending.values()) {
         clearTimeout(p.timer); // re-sent after the reconnect
         p.timer = null;
@@ -617,6 +632,12 @@ export class Chat {
         }
         return;
       }
+      case "notifications":
+        this.requests.delete(f.id);
+        return this.notifySettingsChanged(f);
+      case "channel_notifications":
+        this.requests.delete(f.id);
+        return this.channelPrefs(f);
       case "ok":
       case "unsubscribed":
         this.requests.delete(f.id);
@@ -657,6 +678,8 @@ export class Chat {
     // stored it, so every device moves its own here, with no `read` frame
     // (not for a reply kept in its thread: the server leaves the cursor).
     if (mine && shown) this._readUpTo(ch, m.seq);
+    // Live and new (a replay after a reconnect is what you missed, not news).
+    if (!mine && (ch.live || m.seq > ch.newAfter) && m.deleted !== true) this.onIncoming(ch, m);
     if (m.author && m.author.username && ch.typing.has(m.author.username)) {
       clearTimeout(ch.typing.get(m.author.username));
       ch.typing.delete(m.author.username);
@@ -759,6 +782,8 @@ export class Chat {
     this.requests.delete(f.id);
     const ch = this.channels.get(f.channel);
     if (!ch) return;
+    ch.live = true;
+    ch.newAfter = Infinity; // after a reconnect, a replay is what you missed: not news
     ch.lastSeq = Math.max(ch.lastSeq, f.last_seq);
     if (f.recovered) {
       ch.seen = Math.max(ch.seen, f.last_seq);
@@ -854,6 +879,38 @@ export class Chat {
 
   // --- channels -----------------------------------------------------------------
 
+  // --- notification preferences ------------------------------------------------
+
+  /** Read your notification settings (again: on every hello, so a change made
+   * while this tab was offline is seen). */
+  async loadNotifySettings() {
+    try {
+      this.notifySettingsChanged(await this.api.get("/api/notifications"));
+    } catch {
+      /* unknown for now: the rule then only knows the channels' levels */
+    }
+  }
+
+  /** Your settings changed (an answer, or another device's change). */
+  notifySettingsChanged(body) {
+    const { type, id, ...settings } = body;
+    this.notifySettings = settings;
+    // A snooze ends by itself: the "paused" mark goes then, with no event.
+    clearTimeout(this.dndTimer);
+    const left = settings.dnd_until != null ? settings.dnd_until - Date.now() : 0;
+    if (left > 0) this.dndTimer = setTimeout(() => this.onChange("notify"), Math.min(left + 50, 2 ** 31 - 1));
+    this.onChange("notify");
+  }
+
+  /** A channel's level or mute changed: `{channel, level, muted}`. */
+  channelPrefs(body) {
+    const ch = this.channels.get(body.channel);
+    if (!ch) return;
+    ch.update({ notify: body.level, muted: body.muted });
+    this.onChange("channels", ch.name);
+    this.onChange("notify", ch.name);
+  }
+
   /** A channel you are now in (created, joined, invited to, a DM opened). */
   addChannel(body) {
     let ch = this.channels.get(body.name);
@@ -862,6 +919,7 @@ export class Chat {
     } else {
       ch = new Channel({ ...body, last_read: 0, mentions: 0 }, this.names);
       ch.update(body);
+      ch.newAfter = Number(body.last_seq ?? 0);
       this.channels.set(ch.name, ch);
       if (ch.isDM) {
         this.watchPresence();

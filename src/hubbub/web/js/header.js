@@ -5,6 +5,7 @@
 // with the open channel.
 
 import { openDetails } from "./details.js";
+import { openChannelNotifications } from "./notifications.js";
 import { h, icon, setChildren } from "./dom.js";
 import { moreIcon } from "./message.js";
 import { presenceDot } from "./people.js";
@@ -33,6 +34,21 @@ export class Header {
       },
       moreIcon("pin"),
     );
+    // Your notification level and mute for the open channel.
+    this.notify = h(
+      "button",
+      {
+        class: "member-count notify-button",
+        testid: "channel-notify-button",
+        type: "button",
+        title: "Notifications",
+        "aria-label": "Notification settings",
+        onClick: () => {
+          const ch = app.currentChannel();
+          if (ch) openChannelNotifications(app, ch);
+        },
+      },
+    );
     this.memberCount = h("button", {
       class: "member-count",
       testid: "member-count",
@@ -57,6 +73,7 @@ export class Header {
       h("div", { class: "channel-heading" }, this.title, this.topic),
       app.search.box,
       this.pins,
+      this.notify,
       this.memberCount,
     );
   }
@@ -70,6 +87,7 @@ export class Header {
       this.topic.hidden = true;
       this.memberCount.hidden = true;
       this.pins.hidden = true;
+      this.notify.hidden = true;
       document.title = "hubbub";
       return;
     }
@@ -108,6 +126,11 @@ export class Header {
     this.topic.hidden = false;
     this.memberCount.hidden = false;
     this.pins.hidden = false;
+    this.notify.hidden = false;
+    setChildren(this.notify, icon(ch.muted || ch.notify === "nothing" ? "bell-off" : "bell"));
+    this.notify.dataset.muted = String(ch.muted);
+    this.notify.dataset.level = ch.notify;
+    this.notify.title = ch.muted ? "Muted: notifications" : `Notifications: ${ch.notify === "all" ? "all messages" : ch.notify}`;
     setChildren(
       this.memberCount,
       icon("user"),

@@ -8,6 +8,7 @@
 import { openBrowse } from "./browse.js";
 import { openCreate } from "./create-channel.js";
 import { openDM } from "./dm-dialog.js";
+import { dndLabel } from "./notifications.js";
 import { h, icon, setChildren } from "./dom.js";
 import { moreIcon } from "./message.js";
 import { avatar } from "./avatar.js";
@@ -35,6 +36,8 @@ export class Sidebar {
     this.meAvatar = h("span", { class: "me-avatar" }, avatar(user.username, user.display_name, "avatar avatar-sm"));
     this.meName = h("span", { class: "me-name-text", testid: "me-name" }, user.display_name);
     this.meMark = h("span", { class: "me-status" });
+    // While do-not-disturb is on (snoozed or your schedule): "z" by your name.
+    this.dndMark = h("span", { class: "dnd-mark", testid: "dnd-indicator", hidden: true }, "z");
     this.meSig = null;
     this.meButton = h(
       "button",
@@ -50,7 +53,7 @@ export class Sidebar {
       h(
         "span",
         { class: "me-text" },
-        h("span", { class: "me-name" }, this.meName, this.meMark),
+        h("span", { class: "me-name" }, this.meName, this.meMark, this.dndMark),
         h("span", { class: "me-handle" }, this.meStatus, h("span", { testid: "me-username" }, `@${user.username}`)),
       ),
     );
@@ -153,6 +156,9 @@ export class Sidebar {
       this.meAvatar.replaceChildren(avatar(user.username, user.display_name, "avatar avatar-sm"));
       this.meMark.replaceChildren(...[statusOfMark(chat, user.username)].filter(Boolean));
     }
+    const dnd = dndLabel(chat.notifySettings);
+    this.dndMark.hidden = !dnd;
+    this.dndMark.title = dnd;
     this.meStatus.dataset.status = online ? "online" : "offline";
     this.meStatus.title = online ? "Connected" : "Not connected";
     const unreadThreads = chat.unreadThreads();
@@ -194,11 +200,11 @@ export class Sidebar {
     const a = h(
       "a",
       {
-        class: `nav-item${active ? " active" : ""}${unread > 0 ? " unread" : ""}${ch.archived ? " archived" : ""}`,
+        class: `nav-item${active ? " active" : ""}${unread > 0 ? " unread" : ""}${ch.archived ? " archived" : ""}${ch.muted ? " muted" : ""}`,
         href: `#/c/${encodeURIComponent(ch.name)}`,
         testid: "channel-item",
-        dataset: { channel: ch.name, kind: ch.kind, unread, serverRead: ch.serverRead, archived: ch.archived ? "true" : null },
-        title: ch.archived ? "Archived" : null,
+        dataset: { channel: ch.name, kind: ch.kind, unread, serverRead: ch.serverRead, archived: ch.archived ? "true" : null, muted: ch.muted ? "true" : null },
+        title: ch.archived ? "Archived" : ch.muted ? "Muted" : null,
         "aria-current": active ? "page" : null,
         onClick: (ev) => {
           ev.preventDefault();

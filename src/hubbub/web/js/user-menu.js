@@ -9,6 +9,7 @@ import { openAccount } from "./account.js";
 import { openAdmin, openInvite } from "./admin.js";
 import { h } from "./dom.js";
 import { openIntegrations } from "./integrations.js";
+import { openDnd } from "./notifications.js";
 
 let open = null; // the menu showing, if any: {el, close}
 
@@ -38,6 +39,7 @@ export function openUserMenu(app, anchor) {
     "div",
     { class: "user-menu", role: "menu", testid: "user-menu-list", "aria-label": "Your account" },
     item("menu-account", "Profile and account", () => openAccount(app)),
+    item("menu-dnd", "Pause notifications…", () => openDnd(app)),
     app.mayInvite() ? inviteItem : null,
     app.user.role !== "guest" ? item("menu-integrations", "Integrations", () => openIntegrations(app)) : null,
     app.isAdmin() ? item("menu-admin", "Administration", () => openAdmin(app)) : null,
