@@ -122,6 +122,44 @@ FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
     "order": (st.sampled_from(["newest", "relevance"]), st.sampled_from(["", "oldest", None])),
     "offset": (st.integers(min_value=0, max_value=100), st.integers(-2, 10_002)),
     "tz": (st.integers(min_value=-720, max_value=840), st.sampled_from([-721, 841, "utc"])),
+    # Notification settings (turning digests on is 501 here: no --smtp-url).
+    "dnd_until": (
+        st.none() | st.integers(min_value=0, max_value=2**42),
+        st.sampled_from([-1, 2**64, "soon", 1.5]),
+    ),
+    "dnd_minutes": (
+        st.none() | st.integers(min_value=1, max_value=7 * 24 * 60),
+        st.sampled_from([0, -1, 7 * 24 * 60 + 1, 2**64, "30"]),
+    ),
+    "schedule": (
+        st.none()
+        | st.fixed_dictionaries(
+            {
+                "start": st.sampled_from(["22:00", "08:30"]),
+                "end": st.sampled_from(["07:00", "23:59"]),
+                "tz": st.sampled_from(["UTC", "Europe/Paris"]),
+            }
+        ),
+        st.sampled_from(
+            [
+                {"start": "25:00", "end": "07:00", "tz": "UTC"},
+                {"start": "22:00", "end": "07:00", "tz": "Mars/Base"},
+                "22-07",
+                [],
+                {},
+            ]
+        ),
+    ),
+    "email_digest": (st.none() | st.booleans(), st.sampled_from([0, "yes", []])),
+    "email": (
+        st.none() | st.sampled_from(["", "ann@example.com"]),
+        st.sampled_from(["not-an-address", "a" * 300 + "@example.com", 3]),
+    ),
+    "level": (
+        st.none() | st.sampled_from(["all", "mentions", "nothing"]),
+        st.sampled_from(["", "loud", 1]),
+    ),
+    "muted": (st.none() | st.booleans(), st.sampled_from([0, "yes", []])),
 }
 for _model in ACTIONS.values():
     for _name in _model.model_fields:
