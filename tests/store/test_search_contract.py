@@ -27,7 +27,7 @@ from hubbub.core.models import (
     StoredMessage,
 )
 from hubbub.core.ports import Unsupported
-from hubbub.store import Store, open_store
+from hubbub.store import Store, open_store, sql_search
 from hubbub.store.sql import MIGRATIONS, AlembicConfig, driver_url
 from hubbub.store.sql_search import RELEVANCE_POOL
 from services import drop_database, fresh_postgres_database
@@ -187,11 +187,30 @@ async def test_edits_deletes_and_replies_are_reflected(w: World) -> None:
     await w.store.append_reply(reply)
     assert await w.texts(w.ann, **words("crimson")) == ["a reply about crimson"]
 
+    # has:link follows edits too (PostgreSQL keeps it in the vector).
+    await w.store.change_message(
+        w.general, first, w.ann, Edit("the colour: https://example.com/blue", T0 + 2 * DAY)
+    )
+    assert await w.texts(w.bob, **words("colour"), has_link=True) == [
+        "the colour: https://example.com/blue"
+    ]
+    await w.store.change_message(w.general, first, w.ann, Edit("the colour is", T0 + 3 * DAY))
+    assert await w.texts(w.bob, **words("colour"), has_link=True) == []
+    assert await w.texts(w.bob, has_link=True) == []
+
 
 # --- query features -----------------------------------------------------------
 
 
-async def test_words_phrases_prefixes_and_exclusions(w: World) -> None:
+@pytest.mark.parametrize("by_index", [True, False], ids=["gin", "walk"])
+async def test_words_phrases_prefixes_and_exclusions(
+    w: World, by_index: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL finds a phrase by sorting the GIN index's candidates where
+    # it estimates few (all of them here), else by walking newest first: the
+    # same answers either way.
+    if not by_index:
+        monkeypatch.setattr(sql_search, "PHRASE_CANDIDATES", -1)
     await w.send(w.general, w.ann, "Release notes for version two")
     await w.send(w.general, w.ann, "notes on the release")
     await w.send(w.general, w.ann, "deployment finished")
@@ -218,6 +237,16 @@ async def test_words_phrases_prefixes_and_exclusions(w: World) -> None:
     assert await w.texts(w.ann, words=("deplo*",), exclude=(("fin*",),)) == [
         "deploy again tomorrow"
     ]
+    # Newest first, paged, in a DM too.
+    await w.send(w.dm, w.bob, "where are the release notes")
+    phrase = {"phrases": (("release", "notes"),), "limit": 1}
+    page = await w.find(w.ann, **phrase)
+    assert ([m.text for m in page.messages], page.more) == (["where are the release notes"], True)
+    page = await w.find(w.ann, **phrase, offset=1)
+    assert ([m.text for m in page.messages], page.more) == (
+        ["Release notes for version two"],
+        False,
+    )
 
 
 async def test_every_filter(w: World) -> None:
@@ -449,12 +478,17 @@ def _at_0008_with_messages(conn: Connection) -> None:
     )
     conn.exec_driver_sql(
         "INSERT INTO channels (name, kind, topic, last_seq, created_at)"
-        " VALUES ('general', 'public', '', 3, 0)"
+        " VALUES ('general', 'public', '', 4, 0)"
     )
     conn.exec_driver_sql(
         "INSERT INTO memberships (channel_id, user_id, last_read, joined_at) VALUES (1, 1, 0, 0)"
     )
-    for seq, body, at in ((1, "older words here", 5), (2, "newer words", 9), (3, "same ms", 9)):
+    for seq, body, at in (
+        (1, "older words here", 5),
+        (2, "newer words", 9),
+        (3, "same ms", 9),
+        (4, "linked https://example.com", 3),
+    ):
         conn.exec_driver_sql(
             "INSERT INTO messages (channel_id, seq, author_id, text, created_at)"
             f" VALUES (1, {seq}, 1, '{body}', {at})"
@@ -491,6 +525,8 @@ async def test_the_migration_indexes_messages_stored_before_it(old_url: str) -> 
         ]
         found = await store.search(1, SearchQuery(after=9), **PAGE)
         assert [m.text for m in found.messages] == ["fresh words", "same ms", "newer words"]
+        found = await store.search(1, SearchQuery(has_link=True), **PAGE)
+        assert [m.text for m in found.messages] == ["linked https://example.com"]
     finally:
         await store.close()
 

@@ -10,9 +10,15 @@ that orders by created_at (migration 0009: `search_keys`), and FTS5 walks a
 term's matches in rowid order, so it stops after the page. PostgreSQL walks
 `ix_messages_created` backwards, checking the tsvector, where a word is
 frequent, and sorts the GIN index's few matches where it is rare: its planner
-picks by the column's statistics. By relevance, both rank the newest
-RELEVANCE_POOL matches (bm25, ts_rank): ranking every match of a frequent
-word would read them all.
+picks by the column's statistics. Two things those cannot tell: whether a
+text has a link, so the vector holds a link marker (migration 0014), and how
+often a phrase's words are adjacent: the planner takes a phrase for its words
+anywhere in the text, ten times too many, and walks the whole table for a
+page of rare matches (the LIMIT trap). So a phrase search asks the planner
+how many messages hold its words (EXPLAIN, no execution), and where they are
+few enough to read, sorts the GIN index's candidates (`_pg_keys`). By
+relevance, both rank the newest RELEVANCE_POOL matches (bm25, ts_rank):
+ranking every match of a frequent word would read them all.
 
 User input never reaches either engine's query syntax: every term is split
 by core.search's rules (letters and digits only) and quoted, and passed as a
@@ -26,6 +32,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
@@ -34,6 +41,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    cast,
     column,
     func,
     literal_column,
@@ -42,7 +50,11 @@ from sqlalchemy import (
     table,
     union,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
 
 from hubbub.core.models import SearchOrder, SearchPage, SearchQuery, StoredMessage
 from hubbub.core.search import terms
@@ -64,7 +76,6 @@ _keys = table("search_keys", column("id"), column("channel_id"), column("seq"))
 _fts = table("messages_fts", column("rowid"))
 # FTS5's hidden column, named as its table, is what MATCH is applied to.
 _FTS_MATCH: ColumnElement[Any] = literal_column("messages_fts")
-_SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
 _VECTOR: ColumnElement[Any] = literal_column("messages.search")
 
 
@@ -122,18 +133,29 @@ def fts5_query(wanted: list[list[str]], unwanted: list[list[str]]) -> str:
     return expr
 
 
-def tsquery(wanted: list[list[str]], unwanted: list[list[str]]) -> str:
-    """A `to_tsquery` expression: every phrase, none of the exclusions."""
+# Keep in step with migration 0014: the term that marks a text with a link.
+LINK_TERM = "has:link"
+# A phrase search whose words are in at most this many messages sorts the GIN
+# index's candidates instead of walking ix_messages_created: on 1,000,000
+# messages, reading a candidate costs ~10 us and a phrase matches ~1/8 of its
+# candidates, so below this the index wins (docs/benchmarks.md, "Search").
+PHRASE_CANDIDATES = 5000
+
+
+def tsquery(wanted: list[list[str]], unwanted: list[list[str]], *, link: bool = False) -> str:
+    """A tsquery's text, cast as it is (its terms are the index's already):
+    every phrase (its words in a row), none of the exclusions, and the link
+    marker with `link`."""
+
+    def lexeme(term: str) -> str:
+        return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
     def phrase(words: list[str]) -> str:
-        parts = []
-        for w in words:
-            prefix = w.endswith("*")
-            body = w.removesuffix("*").replace("\\", "\\\\").replace("'", "''")
-            parts.append(f"'{body}'" + (":*" if prefix else ""))
-        return "(" + " <-> ".join(parts) + ")"
+        row = [lexeme(w.removesuffix("*")) + (":*" if w.endswith("*") else "") for w in words]
+        return "(" + " <-> ".join(row) + ")"
 
-    return " & ".join([phrase(p) for p in wanted] + [f"!{phrase(p)}" for p in unwanted])
+    parts = [phrase(p) for p in wanted] + ([lexeme(LINK_TERM)] if link else [])
+    return " & ".join(parts + [f"!{phrase(p)}" for p in unwanted])
 
 
 # --- the search -------------------------------------------------------------------
@@ -212,8 +234,9 @@ def _readable(user_id: int, public: bool, named: Sequence[int]) -> Select[Any]:
     return select(union(mine, everyone).subquery().c[0])
 
 
-def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
-    """The conditions on the message row besides its words."""
+def _filters(query: SearchQuery, *, link_indexed: bool = False) -> list[ColumnElement[bool]]:
+    """The conditions on the message row besides its words (and, with
+    `link_indexed`, the link marker)."""
     m = t.messages.c
     out: list[ColumnElement[bool]] = [m.deleted_at.is_(None)]
     if query.author_ids:
@@ -224,7 +247,7 @@ def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
         out.append(m.created_at < query.before)
     if query.has_file:
         out.append(m.files.is_not(None))
-    if query.has_link:
+    if query.has_link and not link_indexed:
         out.append(or_(m.text.icontains("http://"), m.text.icontains("https://")))
     if query.is_thread:
         out.append(or_(m.thread_root.is_not(None), m.reply_count > 0))
@@ -285,14 +308,52 @@ async def _pg_keys(
     await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
     # One array parameter, not one per channel: the statement stays the same.
     readable = m.channel_id == any_(bindparam("channels", channels, type_=ARRAY(Integer)))
-    where = [*_filters(query), readable]
+    where = [*_filters(query, link_indexed=True), readable]
+    newest: tuple[ColumnElement[Any], ...] = (m.created_at, m.seq)
     ts: Any = None
-    if wanted:
-        ts = func.to_tsquery(_SIMPLE, tsquery(wanted, unwanted))
+    if wanted or query.has_link:
+        ts = cast(bindparam("terms", tsquery(wanted, unwanted, link=query.has_link)), TSQUERY)
         where.append(_VECTOR.op("@@")(ts))
+        words = tsquery([[w] for p in wanted for w in p], [], link=query.has_link)
+        if any(len(p) > 1 for p in wanted) and await _few_candidates(conn, words, where[:-1]):
+            # `+ 0`: not by the walk of ix_messages_created; and with no
+            # sequential scan left (for the rest of this read, whose other
+            # statements look rows up by key), by the GIN index.
+            await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            newest = (m.created_at + 0, m.seq)
     base = select(m.channel_id, m.seq).where(*where)
     score = -func.ts_rank(_VECTOR, ts) if wanted else None
-    return await _page(conn, base, (m.created_at, m.seq), score, order, offset, limit)
+    return await _page(conn, base, newest, score, order, offset, limit)
+
+
+async def _few_candidates(
+    conn: AsyncConnection, words: str, where: list[ColumnElement[bool]]
+) -> bool:
+    """Whether the planner estimates at most PHRASE_CANDIDATES messages with
+    these `words` (a tsquery: the phrases' words, adjacent or not) and the
+    `where` conditions."""
+    terms = cast(bindparam("words", words), TSQUERY)
+    candidates: Select[Any] = select(literal_column("1")).where(*where, _VECTOR.op("@@")(terms))
+    plan = (await conn.execute(Explain(candidates))).scalar_one()
+    if isinstance(plan, str):
+        plan = orjson.loads(plan)
+    return bool(plan[0]["Plan"]["Plan Rows"] <= PHRASE_CANDIDATES)
+
+
+class Explain(Executable, ClauseElement):
+    """`EXPLAIN (FORMAT JSON) statement` (PostgreSQL): the planner's
+    estimates, the statement not run."""
+
+    # Compiled afresh each time: a cached form would need result columns.
+    inherit_cache = False
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(Explain, "postgresql")
+def _explain(element: Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + str(compiler.process(element.statement, **kw))
 
 
 async def _page(
