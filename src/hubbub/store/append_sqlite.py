@@ -1,5 +1,5 @@
 """The group commit on SQLite: one connection of its own, used by one thread,
-so a whole batch (five statements in one transaction) costs one hop to that
+so a whole batch (six statements in one transaction) costs one hop to that
 thread instead of one per statement, and the statements' text never changes,
 so the driver's statement cache prepares each once.
 
@@ -21,6 +21,7 @@ import orjson
 from hubbub.core.models import NewMessage, StoredMessage
 from hubbub.core.ports import StoreError
 from hubbub.store import batch as b
+from hubbub.store.sql_search import FTS_INSERT
 from hubbub.store.sqlite_pragmas import PRAGMAS
 
 MEMBERS = """
@@ -59,6 +60,8 @@ WHERE channel_id = ?1 AND user_id = ?2 AND last_read < ?3
 """
 
 INSERT = f"INSERT INTO messages ({', '.join(b.COLUMNS)}) VALUES ({', '.join('?' * len(b.COLUMNS))})"
+
+CHANNEL, SEQ, TEXT = (b.COLUMNS.index(c) for c in ("channel_id", "seq", "text"))
 
 PLANNED = {"members": MEMBERS, "sent": SENT, "bump": BUMP}  # for the query-plan test
 
@@ -114,6 +117,7 @@ def append(conn: sqlite3.Connection, batch: Sequence[NewMessage]) -> list[b.Resu
         results, rows = b.finish(p, members, bumped)
         if rows:
             conn.executemany(INSERT, rows)
+            conn.executemany(FTS_INSERT, [(r[CHANNEL], r[SEQ], r[TEXT]) for r in rows])
             conn.executemany(READ, b.cursors(rows))
         conn.execute("COMMIT")
     except BaseException:

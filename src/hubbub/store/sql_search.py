@@ -66,6 +66,14 @@ RELEVANCE_POOL = 1000
 # Keep in step with migration 0009 (a message's FTS rowid).
 KEY_SHIFT = 18
 
+# A new message's row in SQLite's full-text index, added by the statement
+# that stores it (migration 0015: its insert trigger gives it a key only).
+# Parameters: channel_id, seq, text.
+FTS_INSERT = (
+    "INSERT INTO messages_fts (rowid, text) VALUES"
+    " ((SELECT id FROM search_keys WHERE channel_id = ? AND seq = ?), ?)"
+)
+
 # The index's own tables (SQLite) and column (PostgreSQL): made by migration
 # 0009, not in schema.metadata, whose tables both backends share.
 INDEX_TABLES = ("search_keys", "messages_fts")
