@@ -391,6 +391,18 @@ def table(result: dict[str, Any]) -> str:
             f"| {s['label']} | {bound}{sat:,.0f}{failed} | {lat} | {cpu:.0%} | {us:.1f} µs "
             f"| {flag} | {no['server_core']:.0%} / {no['gen_core']:.0%} | {ratio} | {share} |"
         )
+    # Issue #18: the generator must sustain at least twice the fastest server.
+    peers = [s for n, s in servers.items() if s["runs"] and n not in RELAYS]
+    fastest = max((s["median"]["saturation_dps"] for s in peers), default=0)
+    if fastest:
+        lines.append(
+            f"\ngenerator ceiling / fastest server: {cal['saturation_dps'] / fastest:.2f}x "
+            "(target >= 2x; a ceiling that kept up with its last step is a lower bound)"
+        )
+    bursts = [(s["label"], s["median"]["burst_dps"]) for s in done if "burst_dps" in s["median"]]
+    if bursts:
+        lines.append("\nburst (as fast as the socket takes them), deliveries/s:")
+        lines += [f"  {label}: {dps:,.0f}" for label, dps in bursts]
     return "\n".join(lines)
 
 
