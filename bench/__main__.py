@@ -56,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         fanout.add_search_arguments(p, *FANOUT_SEARCH_HELP, rates_example="50,100,150")
         fanout.add_profile_arguments(p, "the server")
         add_generator_arguments(p)
+        if name == "calibrate":
+            p.add_argument(
+                "--modes",
+                type=lambda v: [x for x in v.split(",") if x],
+                help="the relay's ways of writing to run: per-message,coalesced (default both); "
+                "a wide --window only suits coalesced, whose backlog stays small",
+            )
         if name == "fanout":
             p.add_argument(
                 "--baseline",
@@ -158,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.settle is None:
             args.settle = 0.5 if args.quick else 2.0
 
+    if args.scenario == "calibrate" and set(args.modes or []) - {"per-message", "coalesced"}:
+        parser.error("--modes: per-message and/or coalesced")
     if args.scenario in ("fanout", "calibrate", "compare"):
         args.generator = native.resolve(args.generator)
         if args.burst and args.generator != "native":

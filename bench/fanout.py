@@ -313,6 +313,8 @@ def calibrate(args: Any) -> dict[str, Any]:
     out = {}
     # The native relay is cheap to run both ways even in a smoke run.
     modes = [False] if args.quick and relay == "trivial" else [False, True]
+    if getattr(args, "modes", None):  # e.g. only coalesced, for a wide --window
+        modes = [m == "coalesced" for m in args.modes]
     for coalesce in modes:
         name = "coalesced" if coalesce else "per-message"
         runs = []

@@ -1088,8 +1088,12 @@ static void drive_tick(double t) {
     }
 }
 
+/* How far behind schedule the sender is (its oldest unsent due message). The
+ * step's last snapshot may come just after the drive ended: then how far
+ * behind it was at the end, or a window-bound sender would read as on time. */
 static double lag(void) {
-    return G.driving && !G.burst_mode ? dmax(0.0, now() - G.next_t) : 0.0;
+    if (G.burst_mode || G.drive_end == 0) return 0.0;
+    return dmax(0.0, dmin(now(), G.drive_end) - G.next_t);
 }
 
 /* --- heartbeats ------------------------------------------------------------------------ */
@@ -1625,6 +1629,7 @@ static void burst(long count, buf_t *out) {
     G.driving = false;
     G.burst_mode = false;
     G.bursting = false;
+    G.drive_end = 0; /* no paced drive to be behind on */
     G.windows[w].hi = t0; /* closed: later sends are not the burst's */
     G.window = (long)cfg_num(G.cfg, "window", 256);
     long got = delivered() - delivered0;
