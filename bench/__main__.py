@@ -13,11 +13,27 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import compare, fanout, idle, rooms, search, slow, upload
+from bench import compare, fanout, idle, native, rooms, search, slow, upload
 from bench.common import have_taskset, log, machine
 
 # --window and --start-rate of the scenarios that run the fan-out generator.
 FANOUT_SEARCH_HELP = ("sender's in-flight (unacked) window", "first step, messages/s")
+
+
+def add_generator_arguments(p: argparse.ArgumentParser) -> None:
+    """--generator and --burst, for the scenarios that run the fan-out generator."""
+    p.add_argument(
+        "--generator",
+        choices=native.GENERATORS,
+        help="the load generator: bench/native/loadgen.c or bench/gen.py "
+        "(default: native where a C compiler builds it, python otherwise)",
+    )
+    p.add_argument(
+        "--burst",
+        type=int,
+        help="before the rate steps, N messages as fast as the socket takes them "
+        "(native generator only)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--receivers", type=int, help="subscribed members (default 1000)")
         fanout.add_search_arguments(p, *FANOUT_SEARCH_HELP, rates_example="50,100,150")
         fanout.add_profile_arguments(p, "the server")
+        add_generator_arguments(p)
+        if name == "calibrate":
+            p.add_argument(
+                "--modes",
+                type=lambda v: [x for x in v.split(",") if x],
+                help="the relay's ways of writing to run: per-message,coalesced (default both); "
+                "a wide --window only suits coalesced, whose backlog stays small",
+            )
         if name == "fanout":
             p.add_argument(
                 "--baseline",
@@ -112,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--max-steps", type=int, default=None, help="rate steps at most (default 18; 2 quick)"
     )
+    add_generator_arguments(p)
 
     p = sub.add_parser(
         "upload",
@@ -140,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.settle is None:
             args.settle = 0.5 if args.quick else 2.0
 
+    if args.scenario == "calibrate" and set(args.modes or []) - {"per-message", "coalesced"}:
+        parser.error("--modes: per-message and/or coalesced")
+    if args.scenario in ("fanout", "calibrate", "compare"):
+        args.generator = native.resolve(args.generator)
+        if args.burst and args.generator != "native":
+            parser.error("--burst needs the native generator")
+        log(f"load generator: {args.generator}")
     if args.scenario == "compare":
         if not hasattr(args, "plots"):
             args.plots = compare.default_plots(args.quick)

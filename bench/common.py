@@ -520,6 +520,7 @@ def start_hubbub(
     bus_url: str | None = None,
     cores: str | None = SERVER_CORE,
     name: str = "server",
+    extra: list[str] | None = None,
 ) -> ServerProc:
     """`hubbub serve` on a free port, pinned to `cores` (None: unpinned).
     Without `database_url` it uses SQLite in `data_dir`; without `bus_url`, the
@@ -544,6 +545,7 @@ def start_hubbub(
         argv += ["--database-url", database_url]
     if bus_url is not None:
         argv += ["--bus-url", bus_url]
+    argv += extra or []  # e.g. --allow-guests for the S1 tutorial's anonymous clients
     return start_process(
         pinned(cores, argv) if cores else argv,
         data_dir / f"{name}.log",
@@ -588,13 +590,23 @@ class Generator:
     prints one JSON object per line; `{"event": ...}` lines are progress."""
 
     def __init__(
-        self, config: dict[str, Any], work: Path, name: str = "gen", cores: str | None = GEN_CORE
+        self,
+        config: dict[str, Any],
+        work: Path,
+        name: str = "gen",
+        cores: str | None = GEN_CORE,
+        generator: str = "python",
     ) -> None:
         path = work / f"{name}.json"
-        path.write_text(json.dumps(config))
+        # The native generator reads the cores from the config (gen.py imports them).
+        path.write_text(json.dumps({"server_core": SERVER_CORE, "gen_core": GEN_CORE, **config}))
         self.stderr_path = work / f"{name}.err"
         err = open(self.stderr_path, "wb")  # noqa: SIM115 - the child owns it
         argv = [sys.executable, "-m", "bench.gen", str(path)]
+        if generator == "native":  # bench/native/loadgen.c: fan-out mode only
+            from bench.native import build
+
+            argv = [str(build("loadgen")), str(path)]
         self.proc = subprocess.Popen(
             pinned(cores, argv) if cores else argv,
             stdin=subprocess.PIPE,

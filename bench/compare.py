@@ -3,13 +3,20 @@
     python -m bench compare [--quick] [--repeat N] [--peers hubbub,node-sio,...]
                             [--json FILE] [--plots DIR]
 
-First the load generator is calibrated against `bench.trivial` (coalesced
-writes: the server is never the limit there, so what it reaches is the
-generator's own ceiling). Then every server gets the same fan-out run (same
+First the load generator is calibrated against the native relay
+(`bench/native/relay.c`, coalesced writes; `bench.trivial` where no C compiler
+is at hand): the server is never the limit there, so what it reaches is the
+generator's own ceiling. Then every server gets the same fan-out run (same
 generator, same pinning: server on core 0, generator on core 1, same rate
 steps, saturation rule and latency run at half of that server's own
 saturation; see `bench.fanout` and `bench.gen`), one server at a time, and with
 `--repeat N` the servers take turns so a noisy period hits them all.
+
+The servers include hubbub twice (its native protocol, and the S1 tutorial
+protocol with anonymous guests: `?room_name=`, `sendMessage`) and the native
+relay twice (`relay`: one write per delivery; `relay-coalesced`: one write per
+subscriber per read): the machine's own limit, so the table gives every
+server's figure as a fraction of it too.
 
 The peers (`bench/peers`) are installed by `setup()`: `npm ci` into
 bench/peers/node when its node_modules is missing or older than the lock
@@ -47,6 +54,7 @@ from bench.common import (
     workdir,
 )
 from bench.fanout import LIMITS, drive, generator_config, summarize
+from bench.native import start_relay
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 NODE_DIR = PEERS_DIR / "node"
@@ -71,6 +79,20 @@ def _start_hubbub(work: Path, receivers: int) -> tuple[ServerProc, list[str], st
     return start_hubbub(work, LIMITS), tokens[1:], tokens[0]
 
 
+def _start_hubbub_s1(work: Path, receivers: int) -> tuple[ServerProc, list[str], str]:
+    """hubbub for S1 tutorial clients: anonymous guests in the seeded public
+    #general, as the tutorial's users are (no token: "-")."""
+    seed(work, 1)
+    return start_hubbub(work, LIMITS, extra=["--allow-guests"]), ["-"] * receivers, "-"
+
+
+def _relay(coalesce: bool) -> Callable[[Path, int], tuple[ServerProc, list[str], str]]:
+    def start(work: Path, receivers: int) -> tuple[ServerProc, list[str], str]:
+        return start_relay(work, coalesce), ["-"] * receivers, "-"
+
+    return start
+
+
 def _peer(argv: list[str], tag: str) -> Callable[[Path, int], tuple[ServerProc, list[str], str]]:
     def start(work: Path, receivers: int) -> tuple[ServerProc, list[str], str]:
         proc = start_process(
@@ -91,6 +113,7 @@ SERVERS: dict[str, Server] = {
     s.name: s
     for s in (
         Server("hubbub", "hubbub", "hubbub (SQLite, acks)", _start_hubbub),
+        Server("hubbub-s1", "tutorial", "hubbub, S1 tutorial protocol (guests)", _start_hubbub_s1),
         Server(
             "node-sio",
             "socketio",
@@ -115,8 +138,12 @@ SERVERS: dict[str, Server] = {
             "websockets broadcast()",
             _peer([sys.executable, "-m", "bench.peers.websockets_server", "0"], "websockets"),
         ),
+        Server("relay", "hubbub", "native relay, one write per delivery", _relay(False)),
+        Server("relay-coalesced", "hubbub", "native relay, coalesced", _relay(True)),
     )
 }
+# The machine's own limit: every other row is also given as a fraction of these.
+RELAYS = ("relay", "relay-coalesced")
 
 
 # --- set-up: install what the peers need ---------------------------------------------------
@@ -220,7 +247,10 @@ def one_run(args: Any, server: Server, receivers: int, work: Path) -> dict[str, 
             receiver_tokens=tokens,
             sender_token=sender,
         )
-        gen = Generator(cfg, work, name=f"gen-{server.name}")
+        if getattr(args, "burst", None):
+            cfg["burst"] = args.burst
+        generator = getattr(args, "generator", "python")
+        gen = Generator(cfg, work, name=f"gen-{server.name}", generator=generator)
         try:
             res = drive(gen, 120)
         finally:
@@ -234,16 +264,23 @@ def one_run(args: Any, server: Server, receivers: int, work: Path) -> dict[str, 
 
 
 def calibration(args: Any, receivers: int) -> dict[str, Any]:
-    trivial = Server(
-        "trivial",
-        "hubbub",
-        "trivial (coalesced)",
-        lambda work, n: (start_trivial(work, True), ["-"] * n, "-"),
-    )
-    log(f"calibration: the generator against bench.trivial (coalesced), {receivers} receivers")
+    from bench import native
+
+    if native.available():
+        relay = SERVERS["relay-coalesced"]
+    else:
+        relay = Server(
+            "trivial",
+            "hubbub",
+            "trivial (coalesced)",
+            lambda work, n: (start_trivial(work, True), ["-"] * n, "-"),
+        )
+    log(f"calibration: the generator against {relay.label}, {receivers} receivers")
     with workdir(args.keep) as work:
-        run = one_run(args, trivial, receivers, work)
-    return summarize("calibrate-coalesced", [run])
+        run = one_run(args, relay, receivers, work)
+    summary = summarize("calibrate-coalesced", [run])
+    summary["relay"] = relay.label
+    return summary
 
 
 def not_ours(runs: list[dict[str, Any]]) -> dict[str, float]:
@@ -290,6 +327,7 @@ def run(args: Any) -> dict[str, Any]:
         servers[name] = summary
     result = {
         "scenario": "compare",
+        "generator": args.generator,
         "receivers": receivers,
         "versions": info,
         "calibration": cal,
@@ -313,22 +351,27 @@ def table(result: dict[str, Any]) -> str:
     cal = result["calibration"]["median"]
     hub = servers.get("hubbub", {}).get("median", {}).get("saturation_dps")
     done = [s for s in servers.values() if s["runs"]]
+    limits = [
+        servers[r]["median"]["saturation_dps"] for r in RELAYS if servers.get(r, {}).get("runs")
+    ]
     lines = [
         f"fan-out, {result['receivers']} receivers, one sender; medians of "
-        f"{max((len(s['runs']) for s in done), default=0)} run(s); generator ceiling "
+        f"{max((len(s['runs']) for s in done), default=0)} run(s); "
+        f"{result.get('generator', 'python')} load generator, its ceiling "
         f"(calibration) {cal['saturation_dps']:,.0f} deliveries/s",
         "",
         "| server | deliveries/s at saturation | p50 / p99 / p99.9 / max ms at half "
         "| server CPU there | server CPU per delivery | generator core saturated "
-        "| not ours (server / gen core) | hubbub / peer |",
-        "|---|---|---|---|---|---|---|---|",
+        "| not ours (server / gen core) | hubbub / peer | of the native relay "
+        "(one write / coalesced) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in servers.items():
         failed = (
             f" ({len(s['failures'])} run(s) failed: {s['failures'][0]})" if s["failures"] else ""
         )
         if not s["runs"]:
-            lines.append(f"| {s['label']} | failed{failed} | | | | | | |")
+            lines.append(f"| {s['label']} | failed{failed} | | | | | | | |")
             continue
         m = s["median"]
         sat = m["saturation_dps"]
@@ -339,14 +382,27 @@ def table(result: dict[str, Any]) -> str:
         # A run whose last step still kept up only gives a lower bound.
         bound = "" if all(r["reached_saturation"] for r in s["runs"]) else ">= "
         ratio = "-" if name == "hubbub" or not hub or not sat else f"{hub / sat:.2f}x"
+        share = " / ".join(f"{sat / lim:.2f}" for lim in limits if lim) or "-"
         if name in TARGETS and ratio != "-":
             ratio += f" (target >= {TARGETS[name]}x)"
         lat = " / ".join(_fmt_ms(m[k]) for k in ("p50_ms", "p99_ms", "p999_ms", "max_ms"))
         no = s["not_ours"]
         lines.append(
             f"| {s['label']} | {bound}{sat:,.0f}{failed} | {lat} | {cpu:.0%} | {us:.1f} µs "
-            f"| {flag} | {no['server_core']:.0%} / {no['gen_core']:.0%} | {ratio} |"
+            f"| {flag} | {no['server_core']:.0%} / {no['gen_core']:.0%} | {ratio} | {share} |"
         )
+    # Issue #18: the generator must sustain at least twice the fastest server.
+    peers = [s for n, s in servers.items() if s["runs"] and n not in RELAYS]
+    fastest = max((s["median"]["saturation_dps"] for s in peers), default=0)
+    if fastest:
+        lines.append(
+            f"\ngenerator ceiling / fastest server: {cal['saturation_dps'] / fastest:.2f}x "
+            "(target >= 2x; a ceiling that kept up with its last step is a lower bound)"
+        )
+    bursts = [(s["label"], s["median"]["burst_dps"]) for s in done if "burst_dps" in s["median"]]
+    if bursts:
+        lines.append("\nburst (as fast as the socket takes them), deliveries/s:")
+        lines += [f"  {label}: {dps:,.0f}" for label, dps in bursts]
     return "\n".join(lines)
 
 

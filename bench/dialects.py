@@ -25,14 +25,22 @@ or one per sent message) goes through `control`.
   the sender joins the room too and its own copy of the broadcast is its ack,
   so each message costs the server one write per member plus one, as with
   hubbub's ack.
+* `tutorial`: hubbub's S1 tutorial protocol (API Gateway chat): the room is
+  joined by the handshake (`/ws?room_name=`, plus `&token=` for an account;
+  without one a guest, where the server allows guests), `sendMessage` ->
+  `{"messages": [{"user_name", "content"}]}` pushed to every member. No acks
+  and no `seq`: the sender is a member and its own copy is its ack (as
+  `plain`), and samplers check no continuity.
 
-Every delivery carries the room's `seq` (samplers check continuity) and the
-text `bench <intended send time> xxx...` (latency from intended send time).
+Every delivery carries the room's `seq` (samplers check continuity; the
+tutorial's have none) and the text `bench <intended send time> xxx...`
+(latency from intended send time).
 """
 
 from __future__ import annotations
 
 import enum
+import urllib.parse
 from typing import Any, ClassVar
 
 import orjson
@@ -60,7 +68,7 @@ class Dialect:
     # The sender joins the room and takes its own copy of a broadcast as the ack.
     echo_ack: ClassVar[bool] = False
 
-    def path(self, token: str) -> str:
+    def path(self, token: str, channel: str = "general") -> str:
         raise NotImplementedError
 
     def session(self, token: str) -> bytes:
@@ -71,7 +79,8 @@ class Dialect:
         """True when the upgrade itself is the hello (no session frame)."""
         return False
 
-    def subscribe(self, channel: str, token: str) -> bytes:
+    def subscribe(self, channel: str, token: str) -> bytes | None:
+        """The join frame; None where the handshake itself joins the room."""
         raise NotImplementedError
 
     def send(self, channel: str, text: str, n: int, client_id: str) -> bytes:
@@ -94,7 +103,7 @@ class Hubbub(Dialect):
     name = "hubbub"
     message_prefix = b'{"type":"message"'
 
-    def path(self, token: str) -> str:
+    def path(self, token: str, channel: str = "general") -> str:
         return "/ws?token=" + token
 
     def subscribe(self, channel: str, token: str) -> bytes:
@@ -135,7 +144,7 @@ class SocketIO(Dialect):
     message_prefix = b'42["message",'
     JOIN_ACK = 0  # the join's ack id; sends count from 1
 
-    def path(self, token: str) -> str:
+    def path(self, token: str, channel: str = "general") -> str:
         return "/socket.io/?EIO=4&transport=websocket"
 
     def subscribe(self, channel: str, token: str) -> bytes:
@@ -179,7 +188,7 @@ class Plain(Dialect):
     message_prefix = b'{"type":"message"'
     echo_ack = True
 
-    def path(self, token: str) -> str:
+    def path(self, token: str, channel: str = "general") -> str:
         return "/"
 
     def ready_on_upgrade(self) -> bool:
@@ -205,7 +214,46 @@ class Plain(Dialect):
         return obj["seq"], obj["text"]
 
 
-DIALECTS: dict[str, type[Dialect]] = {d.name: d for d in (Hubbub, SocketIO, Plain)}
+class Tutorial(Dialect):
+    """hubbub's S1 tutorial protocol (`hubbub.session.tutorial`)."""
+
+    name = "tutorial"
+    message_prefix = b'{"messages":['
+    echo_ack = True
+
+    def path(self, token: str, channel: str = "general") -> str:
+        # "-" (the relays' placeholder) or nothing: a guest.
+        auth = f"&token={token}" if token and token != "-" else ""
+        return f"/ws?room_name={urllib.parse.quote(channel)}{auth}"
+
+    def ready_on_upgrade(self) -> bool:
+        return True  # the 101 comes once the room is joined (as API Gateway's $connect)
+
+    def subscribe(self, channel: str, token: str) -> bytes | None:
+        return None
+
+    def send(self, channel: str, text: str, n: int, client_id: str) -> bytes:
+        return orjson.dumps(
+            {"action": "sendMessage", "room_name": channel, "user_name": "bench", "content": text}
+        )
+
+    def ping(self) -> bytes | None:
+        return b'{"action":"ping"}'
+
+    def control(self, payload: bytes) -> Control:
+        obj = orjson.loads(payload)
+        kind = obj.get("type")
+        if kind == "pong":
+            return Kind.PONG, None
+        if kind == "error":
+            return Kind.ERROR, (obj.get("id"), str(obj.get("code")), obj)
+        return Kind.OTHER, obj
+
+    def message(self, payload: bytes) -> tuple[int | None, str]:
+        return None, orjson.loads(payload)["messages"][0]["content"]
+
+
+DIALECTS: dict[str, type[Dialect]] = {d.name: d for d in (Hubbub, SocketIO, Plain, Tutorial)}
 
 
 def dialect(name: str) -> Dialect:

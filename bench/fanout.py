@@ -4,7 +4,11 @@ Finds saturation (deliveries/s stops following the offered rate, acks fall
 behind, or the sender falls behind schedule), then runs at half of it and
 reports end-to-end latency from intended send time.
 
-The same generator runs against `bench.trivial` for calibration (`calibrate`).
+The same generator runs against the native relay (`bench/native/relay.c`,
+both ways of writing) for calibration (`calibrate`), or against
+`bench.trivial` where no C compiler is at hand. `--generator native|python`
+picks the load generator: `bench/native/loadgen.c` (the default where it
+builds) or `bench/gen.py`; every run's result says which ran.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from bench.common import (
     start_trivial,
     workdir,
 )
+from bench.native import start_relay
 
 TARGET_DPS = 150_000
 # The run measures the server, not its rate limits (`bench compare` gives
@@ -147,6 +152,13 @@ def describe(obj: dict[str, Any]) -> str:
     event = obj.get("event")
     if event == "connected":
         return f"  {obj['receivers']} receivers subscribed in {obj['seconds']:.1f} s"
+    if event == "burst":
+        d = obj["delivery"]
+        return (
+            f"  burst    {obj['messages']} messages as fast as the socket takes them: "
+            f"{obj['deliveries']} deliveries in {obj['seconds']:.3f} s = {obj['dps']:,.0f}/s"
+            + (f", p99 {d['p99_ms']} ms" if d.get("n") else "")
+        )
     if event in ("step", "latency"):
         flags = step_flags(obj, "receivers_lost")
         line = (
@@ -240,7 +252,9 @@ def one_run(
             receiver_tokens=tokens,
             sender_token=sender_token,
         )
-        gen = Generator(cfg, work)
+        if getattr(args, "burst", None):
+            cfg["burst"] = args.burst
+        gen = Generator(cfg, work, generator=getattr(args, "generator", "python"))
         prof = Profiler(args.profile, server.pid, args.profile_seconds, args.native)
         try:
             res = drive(gen, 120, on_connected=prof.start)
@@ -288,24 +302,38 @@ def relay_at(args: Any, receivers: int, rate: float) -> dict[str, Any]:
 
 
 def calibrate(args: Any) -> dict[str, Any]:
+    """The generator's own ceiling: against a relay that does nothing, one
+    write per delivery and coalesced. The native relay where it builds (it
+    outruns either generator), else `bench.trivial`."""
+    from bench import native
+
     receivers = args.receivers or (50 if args.quick else 1000)
+    relay = "native" if native.available() else "trivial"
+    start = start_relay if relay == "native" else start_trivial
     out = {}
-    modes = [False] if args.quick else [False, True]
+    # The native relay is cheap to run both ways even in a smoke run.
+    modes = [False] if args.quick and relay == "trivial" else [False, True]
+    if getattr(args, "modes", None):  # e.g. only coalesced, for a wide --window
+        modes = [m == "coalesced" for m in args.modes]
     for coalesce in modes:
         name = "coalesced" if coalesce else "per-message"
         runs = []
         for k in range(args.repeat):
-            log(f"calibrate ({name} writes) run {k + 1}/{args.repeat}: {receivers} receivers")
+            log(
+                f"calibrate ({relay} relay, {name} writes, {args.generator} generator) "
+                f"run {k + 1}/{args.repeat}: {receivers} receivers"
+            )
             with workdir(args.keep) as work:
                 res = one_run(
                     args,
-                    lambda w=work, c=coalesce: start_trivial(w, c),
+                    lambda w=work, c=coalesce: start(w, c),
                     ["-"] * receivers,
                     "-",
                     work,
                 )
             runs.append(res)
         out[name] = summarize(f"calibrate-{name}", runs)
+        out[name]["relay"] = relay
     return out
 
 
@@ -335,6 +363,7 @@ def summarize(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
     summary = {
         "scenario": name,
+        "generator": "/".join(sorted({r.get("generator", "python") for r in runs})),
         "runs": runs,
         "median": {
             "saturation_dps": median([r["saturation_dps"] for r in runs]),
@@ -354,6 +383,12 @@ def summarize(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "missing_deliveries": sum(r["missing_deliveries"] for r in runs),
         "disconnected": sum(r["disconnected"] for r in runs),
     }
+    bursts = [r["burst"] for r in runs if r.get("burst")]
+    if bursts:  # as fast as the socket takes them (the native generator's --burst)
+        summary["median"]["burst_dps"] = median([b["dps"] for b in bursts])
+        summary["median"]["burst_p99_ms"] = median(
+            [b["delivery"].get("p99_ms", float("nan")) for b in bursts]
+        )
     m = summary["median"]
     log(
         f"{name}: saturation {m['saturation_dps']:,.0f} deliveries/s (runs: "
@@ -361,7 +396,8 @@ def summarize(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
         f"at {m['latency_rate_dps']:,.0f}/s latency p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms, "
         f"p99.9 {m['p999_ms']} ms, max {m['max_ms']} ms; server CPU-bound capacity est. "
         f"{m['server_cpu_capacity_dps_est']:,.0f}/s; generator ceiling est. "
-        f"{m['gen_ceiling_dps_est']:,.0f}/s"
+        f"{m['gen_ceiling_dps_est']:,.0f}/s ({summary['generator']} generator)"
+        + (f"; burst {m['burst_dps']:,.0f} deliveries/s" if "burst_dps" in m else "")
     )
     if summary["any_generator_saturated"]:
         log("  WARNING: the load generator's core saturated in some step: see the steps")

@@ -616,19 +616,24 @@ class Fanout(RateSearch):
         for i, token in enumerate(cfg["receiver_tokens"]):
             c: Client
             if i % every == 0:
-                c = Sampler(host, port, d.path(token), d, token)
+                c = Sampler(host, port, d.path(token, channel), d, token)
                 self.samplers.append(c)
             else:
-                c = Client(host, port, d.path(token), d, token)
+                c = Client(host, port, d.path(token, channel), d, token)
             self.receivers.append(c)
         token = cfg["sender_token"]
-        self.sender = Sender(host, port, d.path(token), channel, cfg["text_bytes"], d, token)
+        path = d.path(token, channel)
+        self.sender = Sender(host, port, path, channel, cfg["text_bytes"], d, token)
         self.driver = Driver(self.sender, int(cfg["window"]))
         t = perf()
         await open_clients([*self.receivers, self.sender], host, port, 100)
         joining = self.receivers + ([self.sender] if d.echo_ack else [])
         for c in joining:
-            c.subscribe(d.subscribe(channel, c.token))
+            frame = d.subscribe(channel, c.token)
+            if frame is None:  # the handshake joined it
+                c.subscribed.set_result(None)
+            else:
+                c.subscribe(frame)
         await asyncio.wait_for(asyncio.gather(*(c.subscribed for c in joining)), 60)
         emit({"event": "connected", "receivers": len(self.receivers), "seconds": perf() - t})
         for c in [*self.receivers, self.sender]:
@@ -653,6 +658,7 @@ class Fanout(RateSearch):
         result = {
             "event": "result",
             "dialect": d.name,
+            "generator": "python",
             "receivers": len(self.receivers),
             "samplers": len(self.samplers),
             "steps": out.steps,

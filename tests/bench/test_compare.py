@@ -21,7 +21,16 @@ import pytest
 
 from .helpers import ROOT, run_bench
 
-SERVERS = ["hubbub", "node-sio", "node-ws", "python-sio", "websockets"]
+SERVERS = [
+    "hubbub",
+    "hubbub-s1",
+    "node-sio",
+    "node-ws",
+    "python-sio",
+    "websockets",
+    "relay",
+    "relay-coalesced",
+]
 
 
 def load(name: str) -> ModuleType:
