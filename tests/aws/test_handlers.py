@@ -197,6 +197,22 @@ def test_a_tutorial_send_is_committed_and_pushed_within_its_invocation(
     assert lam.gateway.engine._unsettled == {}  # nothing left waiting for a later commit
 
 
+def test_a_guest_is_refused_in_an_archived_room(
+    lam: runtime.Runtime, management: ManagementApi
+) -> None:
+    connect("A=", room_name="test")
+    send("A=", {"action": "sendMessage", "user_name": "ann", "content": "before"})
+    assert one(management, "A=") == tutorial("ann", "before")
+    channel = lam.run(lam.hub.store.get_channel("test"))
+    assert channel is not None
+    lam.run(lam.hub.store.update_channel(channel.id, archived=True))
+    send("A=", {"action": "sendMessage", "id": 1, "user_name": "ann", "content": "after"})
+    err = one(management, "A=")
+    assert (err["type"], err["id"], err["code"]) == ("error", 1, "channel_archived"), err
+    send("A=", {"action": "getRecentMessages"})
+    assert one(management, "A=") == tutorial("ann", "before")  # still readable
+
+
 def test_rooms_are_separate(lam: runtime.Runtime, management: ManagementApi) -> None:
     connect("A=", room_name="one")
     connect("B=", room_name="two")

@@ -441,3 +441,28 @@ async def test_a_member_removed_from_the_room_is_closed_out_of_it(
         assert (await closed_with(b))[0] == 4004  # nothing more of the room to send into
         assert await recent(a) == [{"user_name": "bob", "content": "hi"}]
     assert await stored(http, alice, "club") == [(1, "hi")]
+
+
+async def test_a_guest_is_refused_in_an_archived_room(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    """docs/protocol.md: an archived channel is read-only. The append checks
+    nothing for a guest, so its room must: the connection's own room follows
+    the channel's `channel_updated` events, a new connection reads it as it is."""
+    alice = await register(http, "alice")  # the owner: may archive any channel
+    async with room(server, "arch") as g:
+        await g.send(say("before"))
+        assert await pushed(g) == [{"user_name": "ann", "content": "before"}]
+        r = await http.patch("/api/channels/arch", json={"archived": True}, headers=auth(alice))
+        assert r.status_code == 200, r.text
+        err = await g.request(say("after"))
+        assert (err["type"], err["code"]) == ("error", "channel_archived"), err
+        async with room(server, "arch") as late:  # still readable
+            assert await recent(late) == [{"user_name": "ann", "content": "before"}]
+            err = await late.request(say("late"))
+            assert (err["type"], err["code"]) == ("error", "channel_archived"), err
+        r = await http.patch("/api/channels/arch", json={"archived": False}, headers=auth(alice))
+        assert r.status_code == 200, r.text
+        await g.send(say("again"))
+        assert await pushed(g) == [{"user_name": "ann", "content": "again"}]
+    assert await stored(http, alice, "arch") == [(1, "before"), (2, "again")]

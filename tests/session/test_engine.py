@@ -6,6 +6,7 @@ both deployments; this checks the engine's own decisions one by one."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -400,6 +401,7 @@ async def test_membership_changes_are_enforced_on_a_cached_room(fast_hub: Hub) -
     await engine.handle(conn, RECENT)
     assert await hub.store.add_member(room.id, user.id)
     await engine.handle(conn, say("back", id=3))
+    await engine.handle(conn, RECENT)  # committed before the channel is archived
     await hub.store.update_channel(room.id, archived=True)
     await engine.handle(conn, say("archived", id=4))
     await engine.handle(conn, RECENT)
@@ -423,3 +425,29 @@ async def test_s1_sends_on_a_lambda_connection_commit_within_the_frame(
         assert len(commits) == i + 1  # committed before the frame was done
     assert len(lookups) == 3  # and the room looked up for each, as before
     assert conn.sent == []
+
+
+async def test_a_guest_s_cached_room_follows_its_channel_updated_events(fast_hub: Hub) -> None:
+    """The append checks nothing for a guest: its connection's room, which
+    is not looked up again per message, is what refuses an archived one."""
+    hub = fast_hub
+    owner, _ = await hub.register("olga", "correct horse")
+    await hub.create_channel(owner, "lobby")
+    engine = Engine(hub)
+    conn = await opened(engine, Recorder(), room_name="lobby")
+    room = conn.room
+    assert room is not None
+    await engine.handle(conn, say("open", id=1))
+    for archived in (True, False):
+        if not archived:
+            await engine.handle(conn, say("read-only?", id=2))
+        channel = await hub.admin.set_archived(owner, "lobby", archived)
+        body = {"type": "channel_updated", "channel": events.channel_body(channel)}
+        engine.control(conn, envelope.wrap(body))  # as the fan-out gives it
+        assert conn.room == dataclasses.replace(room, archived=archived)
+    await engine.handle(conn, say("open again", id=3))
+    await engine.handle(conn, RECENT)
+    assert [(f.get("id"), f.get("code")) for f in conn.sent if "type" in f] == [
+        (2, "channel_archived")
+    ]
+    assert await stored_texts(hub, room) == ["open", "open again"]

@@ -879,9 +879,12 @@ class Hub:
         self, channel: Channel, guest_name: str, text: str
     ) -> asyncio.Future[writer.Result]:
         """Check and queue an S1 tutorial guest's message, as `queue_send` a
-        user's (pass the future to `outcome`). `channel`:
-        the room as `session.tutorial.room` resolved it."""
+        user's (pass the future to `outcome`). `channel`: the room as
+        `session.tutorial.room` resolved it, or a tutorial connection's own
+        room as its channel's `channel_updated` events left it."""
         self.check_text(text)
+        if channel.archived:  # the append checks no membership or archiving for a guest
+            raise archived(channel)
         return self._queue_message(channel.id, None, guest_name, text, None)
 
     def outcome(self, fut: asyncio.Future[writer.Result]) -> StoredMessage:

@@ -264,7 +264,11 @@ class Engine:
         before it is delivered: after `channel_left`, nothing more of that
         channel reaches the connection, and a tutorial room it was opened on
         closes; a connection of an ended session, or of a deactivated
-        account, closes."""
+        account, closes. A tutorial connection's room, which it does not look
+        up again for each message, follows its `channel_updated` events."""
+        if env.kind == "channel_updated":
+            conn.room = tutorial.updated(conn.room, env)
+            return
         if env.kind in ENDS:
             if events.ends_session(env.ref, conn.session_id):
                 code, err = ENDS[env.kind]

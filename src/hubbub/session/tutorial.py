@@ -9,6 +9,7 @@ lives here too: both drivers' fan-outs call `pushes`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -80,6 +81,15 @@ async def room(hub: Hub, name: str, user: User | None) -> Channel:
     return channel
 
 
+def updated(room: Channel | None, env: Envelope) -> Channel | None:
+    """A tutorial connection's room after its channel's `channel_updated`
+    event: renamed, archived or unarchived as the event says."""
+    if room is None:
+        return None
+    body = orjson.loads(env.frame)["channel"]
+    return dataclasses.replace(room, name=body["name"], archived=body["archived"])
+
+
 def _own_room(conn: Conn, name: str, frame: f.SendMessage) -> Channel | None:
     """The connection's room, where it stands for `name` without a look-up
     (issue #18): on a pipelined connection (a Lambda loads its room with every
@@ -88,7 +98,9 @@ def _own_room(conn: Conn, name: str, frame: f.SendMessage) -> Channel | None:
     frame names that room or none. What can change about the room meanwhile
     is enforced as on the native path: a member removed is closed out by
     `Engine.control` and refused by the append's own membership check, as is
-    an archived channel; a channel never changes its kind."""
+    an archived channel; a guest, whom the append does not check, by the
+    room's `channel_updated` events (`updated`); a channel never changes its
+    kind."""
     own = conn.room
     if own is None or not conn.pipelined or frame.token is not None or name != own.name:
         return None
