@@ -1471,7 +1471,14 @@ def _tutorial(recent: int, max_guest_name: int, room_pattern: str) -> list[str]:
         "guest names itself with `user_name`, or `username` (the variant some versions "
         f"of the tutorial send), trimmed to {max_guest_name} characters (`guest` if "
         "blank). A `token` in the frame posts as that account instead (it joins the "
-        "room).",
+        "room). A guest's `sendMessage` into an archived room gets `channel_archived` "
+        "(the room stays readable).",
+        "- `sendMessage` frames may be written back to back without waiting: on `hubbub "
+        "serve` each is checked in order and committed together with the others, and "
+        "what the connection is told still comes in the order of its frames (the push "
+        "of each message it posted to its own room, each error, then the answer to a "
+        "later frame: a `getRecentMessages` after sends includes them). On Lambda each "
+        "frame is committed within its invocation.",
         "- `getRecentMessages` answers with the room's last "
         f'{recent} messages, oldest first: `{{"messages": [{{"user_name": ..., "content": '
         "...}]}`. A room the connection may not read (unused, invalid, private, a DM it "

@@ -170,6 +170,49 @@ def test_tutorial_session(lam: runtime.Runtime, management: ManagementApi) -> No
     assert management.frames("B=") == []  # an answer goes to the asker only
 
 
+def test_a_tutorial_send_is_committed_and_pushed_within_its_invocation(
+    lam: runtime.Runtime, management: ManagementApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Lambda connection is not pipelined, and issue #18 left it so: each
+    sendMessage is committed (one commit each), pushed and, if refused,
+    answered within the invocation that carried it."""
+    connect("A=", room_name="test")
+    connect("B=", room_name="test")
+    commits: list[int] = []
+    real = lam.hub.store.append_messages
+
+    async def counting(batch: list[Any]) -> Any:
+        commits.append(len(batch))
+        return await real(batch)
+
+    monkeypatch.setattr(lam.hub.store, "append_messages", counting)
+    for i in range(3):
+        send("A=", {"action": "sendMessage", "user_name": "ann", "content": f"m{i}"})
+        assert commits == [1] * (i + 1)
+        assert one(management, "B=") == one(management, "A=") == tutorial("ann", f"m{i}")
+    frame = {"action": "sendMessage", "id": 9, "room_name": "Not A Room!", "content": "x"}
+    send("A=", {**frame, "user_name": "ann"})
+    err = one(management, "A=")
+    assert (err["type"], err["id"], err["code"]) == ("error", 9, "not_found"), err
+    assert lam.gateway.engine._unsettled == {}  # nothing left waiting for a later commit
+
+
+def test_a_guest_is_refused_in_an_archived_room(
+    lam: runtime.Runtime, management: ManagementApi
+) -> None:
+    connect("A=", room_name="test")
+    send("A=", {"action": "sendMessage", "user_name": "ann", "content": "before"})
+    assert one(management, "A=") == tutorial("ann", "before")
+    channel = lam.run(lam.hub.store.get_channel("test"))
+    assert channel is not None
+    lam.run(lam.hub.store.update_channel(channel.id, archived=True))
+    send("A=", {"action": "sendMessage", "id": 1, "user_name": "ann", "content": "after"})
+    err = one(management, "A=")
+    assert (err["type"], err["id"], err["code"]) == ("error", 1, "channel_archived"), err
+    send("A=", {"action": "getRecentMessages"})
+    assert one(management, "A=") == tutorial("ann", "before")  # still readable
+
+
 def test_rooms_are_separate(lam: runtime.Runtime, management: ManagementApi) -> None:
     connect("A=", room_name="one")
     connect("B=", room_name="two")

@@ -307,3 +307,162 @@ async def test_guest_rooms_from_the_environment(tmp_path: Path) -> None:
             assert await recent(guest) == []
     finally:
         server.stop()
+
+
+# --- sendMessage pipelined (issue #18) -----------------------------------------------------
+# Frames are written back to back without reading: the server checks each in
+# order and queues it into the next group commit without waiting for the one
+# before, and what a connection is told still comes in the order of its frames.
+
+
+def say(text: str, **extra: Any) -> dict[str, Any]:
+    return {"action": "sendMessage", "user_name": "ann", "content": text, **extra}
+
+
+async def stored(http: httpx.AsyncClient, token: str, name: str) -> list[tuple[int, str]]:
+    """Every message of channel `name`, oldest first: (seq, text)."""
+    out: list[tuple[int, str]] = []
+    while True:
+        r = await http.get(
+            f"/api/channels/{name}/messages",
+            params={"after": out[-1][0] if out else 0, "limit": 100},
+            headers=auth(token),
+        )
+        assert r.status_code == 200, r.text
+        out += [(m["seq"], m["text"]) for m in r.json()["messages"]]
+        if not r.json()["has_more"]:
+            return out
+
+
+async def test_a_burst_of_200_is_stored_once_in_order_and_pushed_in_order(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    alice = await register(http, "alice")
+    texts = [f"burst {i}" for i in range(200)]
+    async with room(server, "burst") as sender, room(server, "burst") as receiver:
+        for text in texts:
+            await sender.send(say(text))
+        for ws in (receiver, sender):
+            assert [await pushed(ws) for _ in texts] == [
+                [{"user_name": "ann", "content": t}] for t in texts
+            ]
+        assert await recent(sender) == [{"user_name": "ann", "content": t} for t in texts[-10:]]
+    assert await stored(http, alice, "burst") == list(enumerate(texts, 1))
+
+
+async def test_recent_messages_right_after_a_burst_has_all_of_it(server: Server) -> None:
+    async with room(server, "right-after") as a:
+        for i in range(15):
+            await a.send(say(f"r{i}"))
+        await a.send({"action": "getRecentMessages"})
+        for i in range(15):
+            assert await pushed(a) == [{"user_name": "ann", "content": f"r{i}"}]
+        assert await pushed(a) == [{"user_name": "ann", "content": f"r{i}"} for i in range(5, 15)]
+
+
+async def test_errors_in_a_burst_keep_their_place(server: Server, http: httpx.AsyncClient) -> None:
+    alice = await register(http, "alice")
+    r = await http.post(
+        "/api/channels", json={"name": "vault", "private": True}, headers=auth(alice)
+    )
+    assert r.status_code == 201, r.text
+    async with room(server, "errs") as a:
+        await a.send(say("one"))
+        await a.send({"action": "sendMessage", "id": "e1", "user_name": "ann"})
+        await a.send(say("two"))
+        await a.conn.send("not json")
+        await a.send(say("in?", room_name="vault", id="e2"))  # a guest in a private room
+        await a.send(say(" ", id="e3"))
+        await a.send(say("three"))
+        await a.send({"action": "getRecentMessages"})
+        got = [await a.recv() for _ in range(8)]
+    errors = {i: (f.get("id"), f["code"], f["message"]) for i, f in enumerate(got) if "type" in f}
+    assert errors == {
+        1: ("e1", "invalid_input", "content not in message dict"),
+        3: (None, "invalid_json", errors[3][2]),
+        4: ("e2", "not_found", "no such room"),
+        5: ("e3", "message_too_long", "text must be 1-10000 characters"),
+    }
+    pushes = [f["messages"] for i, f in enumerate(got) if i not in errors]
+    assert pushes == [
+        [{"user_name": "ann", "content": "one"}],
+        [{"user_name": "ann", "content": "two"}],
+        [{"user_name": "ann", "content": "three"}],
+        [{"user_name": "ann", "content": t} for t in ("one", "two", "three")],
+    ]
+    assert await stored(http, alice, "vault") == []
+
+
+async def test_a_rate_limited_burst_is_refused_in_its_place(
+    server_factory: Callable[..., Server],
+) -> None:
+    server = server_factory(
+        "--guest-rooms", "create", "--limit", "messages_per_second=0.01,message_burst=3"
+    )
+    async with room(server, "slow") as a:
+        for i in range(5):
+            await a.send(say(f"s{i}", id=i))
+        await a.send({"action": "getRecentMessages"})
+        got = [await a.recv() for _ in range(6)]
+    assert got[:3] == [{"messages": [{"user_name": "ann", "content": f"s{i}"}]} for i in range(3)]
+    assert [(f["type"], f["id"], f["code"]) for f in got[3:5]] == [
+        ("error", 3, "rate_limited"),
+        ("error", 4, "rate_limited"),
+    ]
+    assert got[5] == {"messages": [{"user_name": "ann", "content": f"s{i}"} for i in range(3)]}
+
+
+async def test_a_signed_in_room_connection_is_refused_once_its_room_is_archived(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    alice = await register(http, "alice")  # the owner: may archive any channel
+    async with room(server, "club", alice) as a:
+        await a.send({"action": "sendMessage", "content": "before"})
+        assert await pushed(a) == [{"user_name": "alice", "content": "before"}]
+        r = await http.patch("/api/channels/club", json={"archived": True}, headers=auth(alice))
+        assert r.status_code == 200, r.text
+        err = await a.request({"action": "sendMessage", "content": "after"})
+        assert (err["type"], err["code"]) == ("error", "channel_archived"), err
+        assert await recent(a) == [{"user_name": "alice", "content": "before"}]
+    assert await stored(http, alice, "club") == [(1, "before")]
+
+
+async def test_a_member_removed_from_the_room_is_closed_out_of_it(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    alice = await register(http, "alice")
+    bob = await register(http, "bob")
+    async with room(server, "club", alice) as a, room(server, "club", bob) as b:
+        await b.send({"action": "sendMessage", "content": "hi"})
+        for ws in (a, b):
+            assert await pushed(ws) == [{"user_name": "bob", "content": "hi"}]
+        r = await http.delete("/api/channels/club/members/bob", headers=auth(alice))
+        assert r.status_code == 200, r.text
+        assert (await closed_with(b))[0] == 4004  # nothing more of the room to send into
+        assert await recent(a) == [{"user_name": "bob", "content": "hi"}]
+    assert await stored(http, alice, "club") == [(1, "hi")]
+
+
+async def test_a_guest_is_refused_in_an_archived_room(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    """docs/protocol.md: an archived channel is read-only. The append checks
+    nothing for a guest, so its room must: the connection's own room follows
+    the channel's `channel_updated` events, a new connection reads it as it is."""
+    alice = await register(http, "alice")  # the owner: may archive any channel
+    async with room(server, "arch") as g:
+        await g.send(say("before"))
+        assert await pushed(g) == [{"user_name": "ann", "content": "before"}]
+        r = await http.patch("/api/channels/arch", json={"archived": True}, headers=auth(alice))
+        assert r.status_code == 200, r.text
+        err = await g.request(say("after"))
+        assert (err["type"], err["code"]) == ("error", "channel_archived"), err
+        async with room(server, "arch") as late:  # still readable
+            assert await recent(late) == [{"user_name": "ann", "content": "before"}]
+            err = await late.request(say("late"))
+            assert (err["type"], err["code"]) == ("error", "channel_archived"), err
+        r = await http.patch("/api/channels/arch", json={"archived": False}, headers=auth(alice))
+        assert r.status_code == 200, r.text
+        await g.send(say("again"))
+        assert await pushed(g) == [{"user_name": "ann", "content": "again"}]
+    assert await stored(http, alice, "arch") == [(1, "before"), (2, "again")]

@@ -6,6 +6,7 @@ both deployments; this checks the engine's own decisions one by one."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from hubbub.core.models import Channel, Scope, User
 from hubbub.core.ports import StoreError
 from hubbub.protocol.errors import ChatError, CloseCode
 from hubbub.protocol.limits import Limits
+from hubbub.session import tutorial
 from hubbub.session.driver import Resumed
 from hubbub.session.engine import Engine
 from hubbub.session.state import Event, SessionState, State
@@ -242,3 +244,210 @@ async def test_a_store_failure_is_the_unavailable_error(hub: Hub) -> None:
     answer = await frame(engine, conn, action="history", channel="general", id=3)
     assert (answer["code"], answer["id"]) == ("unavailable", 3)
     assert answer["message"] == "storage unavailable: database is down"
+
+
+# --- the S1 tutorial's sendMessage, pipelined (issue #18) ----------------------------------
+
+# No rate limit in the way of a burst (as tests/conftest.py's TEST_LIMITS).
+UNLIMITED = Limits(messages_per_second=1000, message_burst=1000)
+
+
+@pytest.fixture
+async def fast_hub(tmp_path: Path) -> AsyncIterator[Hub]:
+    bus = MemoryBus()
+    h = Hub(open_store(f"sqlite:///{tmp_path / 'p.db'}"), bus, UNLIMITED, allow_guests=True)
+    await h.start()
+    await bus.start(lambda topic, data: None)
+    yield h
+    await h.stop()
+
+
+def counted(monkeypatch: pytest.MonkeyPatch, hub: Hub, method: str) -> list[int]:
+    """Record each call of the store's `method` (its batch size, or 1)."""
+    calls: list[int] = []
+    real = getattr(hub.store, method)
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(len(args[0]) if args and isinstance(args[0], list) else 1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(hub.store, method, counting)
+    return calls
+
+
+async def opened(engine: Engine, conn: Recorder, **params: str) -> Recorder:
+    step = engine.attach(conn, params)
+    assert step is not None
+    await step()
+    assert conn.room is not None and not conn.closed
+    return conn
+
+
+def say(text: str | None = None, **extra: Any) -> bytes:
+    body: dict[str, Any] = {"action": "sendMessage", "user_name": "ann", **extra}
+    if text is not None:
+        body["content"] = text
+    return orjson.dumps(body)
+
+
+RECENT = orjson.dumps({"action": "getRecentMessages"})
+
+
+async def stored_texts(hub: Hub, channel: Channel) -> list[str]:
+    return [m.text for m in await hub.store.messages(channel.id, after=0, limit=1000)]
+
+
+async def test_s1_sends_are_queued_into_shared_commits_and_recent_waits_for_them(
+    fast_hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = fast_hub
+    owner, _ = await hub.register("olga", "correct horse")
+    await hub.create_channel(owner, "lobby")
+    engine = Engine(hub)
+    conn = await opened(engine, Recorder(), room_name="lobby")
+    commits = counted(monkeypatch, hub, "append_messages")
+    for i in range(200):
+        await engine.handle(conn, say(f"m{i}"))
+    assert conn.sent == []  # every frame was checked and queued; none waited for a commit
+    await engine.handle(conn, RECENT)
+    assert conn.sent == [tutorial.messages([("ann", f"m{i}") for i in range(190, 200)])]
+    assert sum(commits) == 200 and len(commits) < 200, commits  # batched, each once
+    assert conn.room is not None
+    assert await stored_texts(hub, conn.room) == [f"m{i}" for i in range(200)]
+
+
+async def test_s1_errors_keep_their_place_behind_earlier_sends(
+    fast_hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = fast_hub
+    owner, _ = await hub.register("olga", "correct horse")
+    await hub.create_channel(owner, "lobby")
+    engine = Engine(hub)
+    conn = await opened(engine, Recorder(), room_name="lobby")
+    real = hub.store.append_messages
+    failed: list[int] = []
+
+    async def first_commit_fails(batch: list[Any]) -> Any:
+        if not failed:
+            failed.append(len(batch))
+            raise StoreError("database is down")
+        return await real(batch)
+
+    monkeypatch.setattr(hub.store, "append_messages", first_commit_fails)
+    for data in (
+        say("a", id=1),
+        say("b", id=2),
+        say(None, id=3),  # refused by its check, but only said after 1 and 2 are
+        b"not json",
+        say("c", id=4),
+        say("d", room_name="Not A Room!", id=5),
+    ):
+        await engine.handle(conn, data)
+    await engine.handle(conn, RECENT)
+    got = [(f.get("id"), f.get("code")) if "type" in f else f for f in conn.sent]
+    assert got == [
+        (1, "unavailable"),  # the failed commit, as the error frame it always was
+        (2, "unavailable"),
+        (3, "invalid_input"),
+        (None, "invalid_json"),
+        (5, "not_found"),
+        tutorial.messages([("ann", "c")]),
+    ]
+    assert failed == [2]
+
+
+async def test_a_pipelined_room_connection_looks_its_room_up_once(
+    fast_hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = fast_hub
+    owner, _ = await hub.register("olga", "correct horse")
+    await hub.create_channel(owner, "lobby")
+    _, token = await hub.register("pat", "correct horse")
+    engine = Engine(hub)
+    guest = await opened(engine, Recorder(), room_name="lobby")
+    signed = await opened(engine, Recorder(), room_name="lobby", token=token)
+    await engine.handle(signed, say("warm up"))  # the send path learns the membership
+    await engine.handle(signed, RECENT)
+    lookups = counted(monkeypatch, hub, "get_channel")
+    for i in range(5):
+        await engine.handle(guest, say(f"g{i}"))
+        await engine.handle(guest, say(f"named {i}", room_name="lobby"))
+        await engine.handle(signed, say(f"s{i}"))
+    assert lookups == []
+    # A frame naming another room resolves it (and joins it) as it always did.
+    await engine.handle(signed, say("elsewhere", room_name="side"))
+    await engine.handle(signed, RECENT)
+    assert lookups != []
+    side = await hub.store.get_channel("side")
+    assert side is not None and await stored_texts(hub, side) == ["elsewhere"]
+
+
+async def test_membership_changes_are_enforced_on_a_cached_room(fast_hub: Hub) -> None:
+    """Changes made elsewhere (another node: nothing here was told), after
+    the send path cached the room and the membership: the append's own check
+    refuses, as on the native path."""
+    hub = fast_hub
+    owner, _ = await hub.register("olga", "correct horse")
+    await hub.create_channel(owner, "lobby")
+    user, token = await hub.register("pat", "correct horse")
+    engine = Engine(hub)
+    conn = await opened(engine, Recorder(), room_name="lobby", token=token)
+    room = conn.room
+    assert room is not None
+    await engine.handle(conn, say("in", id=1))
+    await engine.handle(conn, RECENT)
+    assert await hub.store.remove_member(room.id, user.id)
+    await engine.handle(conn, say("removed", id=2))
+    await engine.handle(conn, RECENT)
+    assert await hub.store.add_member(room.id, user.id)
+    await engine.handle(conn, say("back", id=3))
+    await engine.handle(conn, RECENT)  # committed before the channel is archived
+    await hub.store.update_channel(room.id, archived=True)
+    await engine.handle(conn, say("archived", id=4))
+    await engine.handle(conn, RECENT)
+    errors = [(f["id"], f["code"]) for f in conn.sent if f.get("type") == "error"]
+    assert errors == [(2, "not_a_member"), (4, "channel_archived")]
+    assert await stored_texts(hub, room) == ["in", "back"]
+
+
+async def test_s1_sends_on_a_lambda_connection_commit_within_the_frame(
+    fast_hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = fast_hub
+    owner, _ = await hub.register("olga", "correct horse")
+    await hub.create_channel(owner, "lobby")
+    engine = Engine(hub)
+    conn = await opened(engine, Recorder(pipelined=False), room_name="lobby")
+    commits = counted(monkeypatch, hub, "append_messages")
+    lookups = counted(monkeypatch, hub, "get_channel")
+    for i in range(3):
+        await engine.handle(conn, say(f"m{i}"))
+        assert len(commits) == i + 1  # committed before the frame was done
+    assert len(lookups) == 3  # and the room looked up for each, as before
+    assert conn.sent == []
+
+
+async def test_a_guest_s_cached_room_follows_its_channel_updated_events(fast_hub: Hub) -> None:
+    """The append checks nothing for a guest: its connection's room, which
+    is not looked up again per message, is what refuses an archived one."""
+    hub = fast_hub
+    owner, _ = await hub.register("olga", "correct horse")
+    await hub.create_channel(owner, "lobby")
+    engine = Engine(hub)
+    conn = await opened(engine, Recorder(), room_name="lobby")
+    room = conn.room
+    assert room is not None
+    await engine.handle(conn, say("open", id=1))
+    for archived in (True, False):
+        if not archived:
+            await engine.handle(conn, say("read-only?", id=2))
+        channel = await hub.admin.set_archived(owner, "lobby", archived)
+        body = {"type": "channel_updated", "channel": events.channel_body(channel)}
+        engine.control(conn, envelope.wrap(body))  # as the fan-out gives it
+        assert conn.room == dataclasses.replace(room, archived=archived)
+    await engine.handle(conn, say("open again", id=3))
+    await engine.handle(conn, RECENT)
+    assert [(f.get("id"), f.get("code")) for f in conn.sent if "type" in f] == [
+        (2, "channel_archived")
+    ]
+    assert await stored_texts(hub, room) == ["open", "open again"]

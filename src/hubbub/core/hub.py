@@ -824,11 +824,9 @@ class Hub:
             # Files name their message by its client_id: a send needs one.
             client_id = client_id or f"files-{uuid.uuid4().hex}"
             attached = await self.files.for_send(user, channel_id, client_id, files)
-        now = int(self.clock() * 1000)
         if thread_root is None:
-            return self.writer.submit_nowait(
-                NewMessage(channel_id, user.id, shown_name, text, client_id, now, attached)
-            )
+            return self._queue_message(channel_id, user.id, shown_name, text, client_id, attached)
+        now = int(self.clock() * 1000)
         # Not the cache: a reply's transaction checks neither membership nor
         # archiving, so this read is what refuses a member who left (on any
         # node) or an archived channel. Replies are few beside messages.
@@ -862,13 +860,32 @@ class Hub:
                 found.append(other.id)
         return tuple(found)
 
-    async def send_as_guest(self, channel: Channel, guest_name: str, text: str) -> StoredMessage:
-        self.check_text(text)
-        fut = self.writer.submit_nowait(
-            NewMessage(channel.id, None, guest_name, text, None, int(self.clock() * 1000))
+    def _queue_message(
+        self,
+        channel_id: int,
+        author_id: int | None,
+        shown_name: str | None,
+        text: str,
+        client_id: str | None,
+        attached: tuple[FileInfo, ...] = (),
+    ) -> asyncio.Future[writer.Result]:
+        """A checked message into the next group commit (users' and guests' alike)."""
+        now = int(self.clock() * 1000)
+        return self.writer.submit_nowait(
+            NewMessage(channel_id, author_id, shown_name, text, client_id, now, attached)
         )
-        await asyncio.wait([fut])
-        return self.outcome(fut)
+
+    def queue_guest_send(
+        self, channel: Channel, guest_name: str, text: str
+    ) -> asyncio.Future[writer.Result]:
+        """Check and queue an S1 tutorial guest's message, as `queue_send` a
+        user's (pass the future to `outcome`). `channel`: the room as
+        `session.tutorial.room` resolved it, or a tutorial connection's own
+        room as its channel's `channel_updated` events left it."""
+        self.check_text(text)
+        if channel.archived:  # the append checks no membership or archiving for a guest
+            raise archived(channel)
+        return self._queue_message(channel.id, None, guest_name, text, None)
 
     def outcome(self, fut: asyncio.Future[writer.Result]) -> StoredMessage:
         """The stored message of a finished send (a reply's: the reply), or

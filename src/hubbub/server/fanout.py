@@ -37,8 +37,9 @@ class Subscriber(Protocol):
 
     def control(self, env: Envelope) -> None:
         """An event that changes what the subscriber follows (an envelope with
-        a `ref`), given before it is written: the connection asks the session
-        layer (Engine.control) and may unfollow, or close, on the spot."""
+        a `ref`; for a tutorial subscriber, its room's `channel_updated`),
+        given before it is written: the connection asks the session layer
+        (Engine.control) and may unfollow, or close, on the spot."""
 
 
 class Catchup(Protocol):
@@ -143,6 +144,10 @@ class Fanout:
         for buffer in t.syncing.values():
             buffer.extend(envs)
         if t.tutorial:
+            for env in envs:
+                if env.kind == "channel_updated":  # a tutorial connection's room changed
+                    for sub in tuple(t.tutorial):
+                        sub.control(env)
             pushes = tutorial.pushes(envs)
             if pushes:
                 frame = b"".join([text_frame(p) for p in pushes])

@@ -6,8 +6,6 @@ Which actions a connection may use at all is its state's (`state.ALLOWS`).
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -16,7 +14,6 @@ from hubbub.core import events
 from hubbub.core.models import Scope, User
 from hubbub.core.notifications import channel_prefs_body
 from hubbub.core.searcher import results_body
-from hubbub.core.writer import Result
 from hubbub.protocol import frames as f
 from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
 from hubbub.protocol.rules import TYPING_EVERY
@@ -25,8 +22,6 @@ from hubbub.session.driver import Conn
 
 if TYPE_CHECKING:
     from hubbub.session.engine import Engine
-
-log = logging.getLogger("hubbub.session")
 
 Handler = Callable[["Engine", Conn, Any], Awaitable[None]]
 
@@ -78,26 +73,7 @@ async def on_send(engine: Engine, conn: Conn, frame: f.Send) -> None:
         files=frame.files,
     )
     fid = frame.id
-
-    def acknowledge(fut: asyncio.Future[Result]) -> None:
-        if fut.cancelled():  # the server is shutting down: no ack, the client retries
-            return
-        try:
-            conn.send(events.ack(hub.outcome(fut), fid))
-        except ChatError as err:
-            conn.send_error(err, fid)
-        except Exception:
-            log.exception("send failed")
-            conn.send_error(ChatError(ErrorCode.internal_error, "internal error"), fid)
-
-    if conn.pipelined:
-        # Checked in order, then queued without waiting for the commit, so the
-        # next frame is read at once and one commit carries many sends. The
-        # ack is written when the commit is done (acks keep send order).
-        pending.add_done_callback(acknowledge)
-    else:
-        await asyncio.wait([pending])
-        acknowledge(pending)
+    await engine.after_commit(conn, pending, fid, lambda stored: events.ack(stored, fid))
 
 
 async def on_edit(engine: Engine, conn: Conn, frame: f.EditMessage) -> None:
@@ -238,7 +214,8 @@ async def on_ping(engine: Engine, conn: Conn, frame: f.Ping) -> None:
 
 
 async def on_send_message(engine: Engine, conn: Conn, frame: f.SendMessage) -> None:
-    await tutorial.send_message(engine.hub, conn, frame)
+    pending = await tutorial.send_message(engine.hub, conn, frame)
+    await engine.after_commit(conn, pending, frame.id, None, ordered=True)
 
 
 async def on_get_recent(engine: Engine, conn: Conn, frame: f.GetRecentMessages) -> None:
@@ -311,6 +288,10 @@ ROUTES: dict[type[f.ClientFrame], Handler] = {
     f.SetChannelNotifications: on_channel_notifications,
 }
 assert set(ROUTES) == set(f.CLIENT_FRAMES), "every client frame needs a route"
+# Frames whose handlers queue a send and answer after its commit
+# (`Engine.after_commit`): they go in at once, behind earlier sends, instead
+# of waiting for those sends' answers as every other frame does.
+QUEUED: frozenset[type[f.ClientFrame]] = frozenset({f.Send, f.SendMessage})
 
 _READS: tuple[type[f.ClientFrame], ...] = (
     f.Subscribe,

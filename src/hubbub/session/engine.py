@@ -11,21 +11,24 @@ before the connection's frames; a Lambda awaits it inside `$connect`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from hubbub import __version__
 from hubbub.core import accounts, events
 from hubbub.core.auth import Claims
 from hubbub.core.envelope import Envelope
 from hubbub.core.hub import Hub, unavailable
-from hubbub.core.models import Channel, User
+from hubbub.core.models import Channel, StoredMessage, User
 from hubbub.core.ports import StoreError
+from hubbub.core.writer import Result
 from hubbub.protocol.codec import decode_json, frame_id, plain_ping, validate_client
 from hubbub.protocol.errors import ChatError, CloseCode, ErrorCode
 from hubbub.session import tutorial
-from hubbub.session.actions import ROUTES, SCOPE
+from hubbub.session.actions import QUEUED, ROUTES, SCOPE
 from hubbub.session.driver import Conn, FrameId
 from hubbub.session.state import ALLOWS, OPEN, Event, State
 
@@ -48,6 +51,10 @@ ENDED_BY = {
 class Engine:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        # Per pipelined connection, its last queued S1 `sendMessage` while
+        # its commit is not done: what the connection is told next waits for
+        # it (see `_in_turn`).
+        self._unsettled: dict[Conn, asyncio.Future[Result]] = {}
 
     # --- identity ----------------------------------------------------------------
 
@@ -160,7 +167,7 @@ class Engine:
         every 30 s, that task was a third of the server's idle CPU. Anything
         else, or a ping that is not plainly valid, returns False and takes the
         normal path (which sends the errors)."""
-        if b'"ping"' not in data or conn.session.state not in OPEN:
+        if b'"ping"' not in data or conn.session.state not in OPEN or conn in self._unsettled:
             return False
         is_ping, fid = plain_ping(data)
         if is_ping:
@@ -183,14 +190,72 @@ class Engine:
             scope = SCOPE[type(frame)]
             if scope is not None and conn.scopes is not None and scope not in conn.scopes:
                 raise accounts.missing_scope(scope)
+            if type(frame) not in QUEUED:
+                await self._in_turn(conn)
             await ROUTES[type(frame)](self, conn, frame)
+            return
         except ChatError as err:
-            conn.send_error(err, fid)
+            error = err
         except StoreError as exc:
-            conn.send_error(unavailable(exc), fid)
+            error = unavailable(exc)
         except Exception:
             log.exception("handling a frame failed")
-            conn.send_error(ChatError(ErrorCode.internal_error, "internal error"), fid)
+            error = ChatError(ErrorCode.internal_error, "internal error")
+        await self._in_turn(conn)
+        conn.send_error(error, fid)
+
+    # --- queued sends --------------------------------------------------------------
+
+    async def after_commit(
+        self,
+        conn: Conn,
+        pending: asyncio.Future[Result],
+        fid: FrameId,
+        ack: Callable[[StoredMessage], dict[str, Any]] | None,
+        *,
+        ordered: bool = False,
+    ) -> None:
+        """Answer a queued send once its commit is done: `ack`'s frame (None:
+        nothing on success, as the S1 tutorial's, whose sender sees the push)
+        or the error it became. On a pipelined connection this returns at once
+        and the answer follows the commit, so the next frame is read and one
+        commit carries many sends; answers written this way keep send order,
+        as the writer resolves sends in queue order. `ordered`: no later
+        answer or error on the connection may overtake this one (S1 tutorial
+        clients match what they get by its order, not by ids)."""
+
+        def answer(fut: asyncio.Future[Result]) -> None:
+            if self._unsettled.get(conn) is fut:
+                del self._unsettled[conn]
+            if fut.cancelled():  # the server is shutting down: no answer, the client retries
+                return
+            try:
+                stored = self.hub.outcome(fut)
+            except ChatError as err:
+                conn.send_error(err, fid)
+                return
+            except Exception:
+                log.exception("send failed")
+                conn.send_error(ChatError(ErrorCode.internal_error, "internal error"), fid)
+                return
+            if ack is not None:
+                conn.send(ack(stored))
+
+        if not conn.pipelined:  # a Lambda answers within its invocation
+            await asyncio.wait([pending])
+            answer(pending)
+            return
+        if ordered:
+            self._unsettled[conn] = pending
+        pending.add_done_callback(answer)
+
+    async def _in_turn(self, conn: Conn) -> None:
+        """Wait until the outcome of every `ordered` send queued before is
+        written. The last one is enough: the writer resolves sends in queue
+        order, and each answer was added to its future before this wait was."""
+        pending = self._unsettled.get(conn)
+        if pending is not None:
+            await asyncio.wait([pending])
 
     # --- control events ----------------------------------------------------------------
 
@@ -199,7 +264,11 @@ class Engine:
         before it is delivered: after `channel_left`, nothing more of that
         channel reaches the connection, and a tutorial room it was opened on
         closes; a connection of an ended session, or of a deactivated
-        account, closes."""
+        account, closes. A tutorial connection's room, which it does not look
+        up again for each message, follows its `channel_updated` events."""
+        if env.kind == "channel_updated":
+            conn.room = tutorial.updated(conn.room, env)
+            return
         if env.kind in ENDS:
             if events.ends_session(env.ref, conn.session_id):
                 code, err = ENDS[env.kind]

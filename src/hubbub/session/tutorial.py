@@ -8,6 +8,8 @@ lives here too: both drivers' fan-outs call `pushes`.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +18,7 @@ import orjson
 from hubbub.core.envelope import Envelope
 from hubbub.core.hub import Hub
 from hubbub.core.models import Channel, User
+from hubbub.core.writer import Result
 from hubbub.protocol import frames as f
 from hubbub.protocol.errors import ChatError, ErrorCode
 from hubbub.protocol.rules import MAX_GUEST_NAME, RECENT
@@ -78,13 +81,43 @@ async def room(hub: Hub, name: str, user: User | None) -> Channel:
     return channel
 
 
-async def send_message(hub: Hub, conn: Conn, frame: f.SendMessage) -> None:
+def updated(room: Channel | None, env: Envelope) -> Channel | None:
+    """A tutorial connection's room after its channel's `channel_updated`
+    event: renamed, archived or unarchived as the event says."""
+    if room is None:
+        return None
+    body = orjson.loads(env.frame)["channel"]
+    return dataclasses.replace(room, name=body["name"], archived=body["archived"])
+
+
+def _own_room(conn: Conn, name: str, frame: f.SendMessage) -> Channel | None:
+    """The connection's room, where it stands for `name` without a look-up
+    (issue #18): on a pipelined connection (a Lambda loads its room with every
+    frame, and keeps today's look-ups), for the connection's own sender (a
+    token in the frame is someone else, who may have to join first), when the
+    frame names that room or none. What can change about the room meanwhile
+    is enforced as on the native path: a member removed is closed out by
+    `Engine.control` and refused by the append's own membership check, as is
+    an archived channel; a guest, whom the append does not check, by the
+    room's `channel_updated` events (`updated`); a channel never changes its
+    kind."""
+    own = conn.room
+    if own is None or not conn.pipelined or frame.token is not None or name != own.name:
+        return None
+    return own
+
+
+async def send_message(hub: Hub, conn: Conn, frame: f.SendMessage) -> asyncio.Future[Result]:
+    """Check a `sendMessage` (in the order and with the errors it always had)
+    and queue it for the next group commit; what the commit made of it is
+    the future's (see `Engine.after_commit`)."""
     name = frame.room_name or (conn.room.name if conn.room else None)
     if name is None:
         raise _missing("room_name")
     user = conn.user
     if frame.token is not None:  # the original tutorial sends a token in each frame
         user = (await hub.authenticate(frame.token)).user
+    own = _own_room(conn, name, frame)
     if user is None:
         guest = frame.user_name if frame.user_name is not None else frame.username
         if guest is None:
@@ -92,10 +125,11 @@ async def send_message(hub: Hub, conn: Conn, frame: f.SendMessage) -> None:
         guest = guest.strip()[:MAX_GUEST_NAME] or "guest"
         hub.check_text(frame.content)
         hub.check_rate(("guest", conn.key))
-        await hub.send_as_guest(await room(hub, name, None), guest, frame.content)
-    else:
+        channel = own or await room(hub, name, None)
+        return hub.queue_guest_send(channel, guest, frame.content)
+    if own is None:
         await room(hub, name, user)
-        await hub.send(user, name, frame.content, None)
+    return await hub.queue_send(user, name, frame.content, None)
 
 
 async def get_recent_messages(hub: Hub, conn: Conn, frame: f.GetRecentMessages) -> None:
