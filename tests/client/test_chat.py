@@ -644,7 +644,9 @@ async def test_survives_server_restart(
     async with running(server, a.token) as (app, pilot):
         await wait_for(pilot, lambda: f"connected as {alice}" in status(app), "connected")
         await submit(pilot, "before restart")
-        await wait_for(pilot, lambda: "before restart" in pane(app), "first message")
+        # Its ack, not its pending line (shown at once), before the server stops.
+        await wait_for(pilot, lambda: "unsent" not in status(app), "first message's ack")
+        assert "before restart" in pane(app) and "(sending…)" not in pane(app)
 
         server.stop()
         await wait_for(pilot, lambda: "reconnecting" in status(app), "reconnecting shown")
