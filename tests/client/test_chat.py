@@ -217,6 +217,8 @@ async def test_markup_is_shown_literally(
     async with running(server, a.token) as (app, pilot):
         await submit(pilot, "[bold]x[/bold] and [red]")
         await wait_for(pilot, lambda: "[bold]x[/bold] and [red]" in pane(app), "literal text")
+        # Stored before Bob's (the history's order below), not only shown.
+        await wait_for(pilot, lambda: "unsent" not in status(app), "its ack")
         await b.post("general", "[link=http://evil]click[/link] :smile:")
         await wait_for(
             pilot,
