@@ -211,7 +211,7 @@ async def _seed(db: Path, users: int, channel: str | None) -> Seeded:
             name = f"b{i:05d}"
             user = await store.create_user(name, name, hashed)
             # Every token names a session: one each, as a login would make.
-            session = Session(auth.new_session_id(), user.id, now, now)
+            session = Session(auth.new_public_id(), user.id, now, now)
             await store.create_session(session)
             made.append((user.id, user.username, session.id))
         if channel is not None:
@@ -281,7 +281,7 @@ async def _seed_rooms(url: str, rooms: int, size: int) -> Seeded:
             cids = dict(
                 (await conn.execute(select(t.channels.c.name, t.channels.c.id))).tuples().all()
             )
-            made = [(uids[f"b{i:05d}"], f"b{i:05d}", auth.new_session_id()) for i in range(users)]
+            made = [(uids[f"b{i:05d}"], f"b{i:05d}", auth.new_public_id()) for i in range(users)]
             await conn.execute(
                 insert(t.memberships),
                 [

@@ -64,3 +64,13 @@ def test_password_length() -> None:
         with pytest.raises(ChatError) as e:
             auth.check_password(pw)
         assert e.value.code is ErrorCode.weak_password
+
+
+def test_public_ids_never_look_like_an_option() -> None:
+    # One in 64 random url-safe tokens starts with `-`, which `hubbub
+    # download ID` took for an option; 2,000 ids all but surely include such
+    # a start if the generator allowed it (1 - (63/64)**2000 > 0.99999999).
+    ids = {auth.new_public_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(i) == 24 and i.replace("-", "").replace("_", "").isalnum() for i in ids)

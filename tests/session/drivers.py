@@ -133,7 +133,7 @@ class AwsDriver(Driver):
         self.ids[name] = user.id
         secret = await self.store.get_or_set_meta("jwt_secret", secrets.token_urlsafe(48))
         now = int(time.time() * 1000)
-        session = Session(auth.new_session_id(), user.id, now, now)
+        session = Session(auth.new_public_id(), user.id, now, now)
         await self.store.create_session(session)
         return Account(name, auth.issue_token(secret, user.id, name, session.id, TOKEN_TTL))
 

@@ -82,7 +82,7 @@ class Accounts:
         """A new session for `user`, and its token."""
         now = _now_ms(self.hub)
         session = Session(
-            auth.new_session_id(), user.id, now, now, device[:MAX_DEVICE], address[:64]
+            auth.new_public_id(), user.id, now, now, device[:MAX_DEVICE], address[:64]
         )
         await self.hub.store.create_session(session)
         token = auth.issue_token(
@@ -265,7 +265,7 @@ class Accounts:
         code = auth.new_invite_code()
         now = _now_ms(self.hub)
         invite = Invite(
-            auth.new_session_id()[:12],
+            auth.new_public_id()[:12],
             auth.code_hash(code),
             user.id,
             now,

@@ -107,8 +107,14 @@ def _read_api_token(token: str) -> Claims:
     return Claims(0, sid, key)
 
 
-def new_session_id() -> str:
-    return secrets.token_urlsafe(18)
+def new_public_id() -> str:
+    """A random id that people may type (a session's, as `token revoke`
+    takes it; a file's, as `download` does): 24 characters of
+    [A-Za-z0-9_-], never starting with `-`, which a command line would take
+    for an option."""
+    while (new := secrets.token_urlsafe(18)).startswith("-"):
+        pass
+    return new
 
 
 def issue_token(secret: str, user_id: int, username: str, session_id: str, ttl: float) -> str:

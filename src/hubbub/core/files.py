@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import secrets
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Sequence
@@ -54,10 +53,6 @@ def ticket_key(file_id: str) -> str:
     key prefixes, and `ticket.` starts no file's key (ids have no dot), so
     the templates' rule expires abandoned tickets' notes and nothing else."""
     return f"ticket.{file_id}"
-
-
-def new_file_id() -> str:
-    return secrets.token_urlsafe(18)  # 24 characters of [A-Za-z0-9_-]
 
 
 def clean_name(name: str) -> str:
@@ -106,7 +101,7 @@ class Files:
         """The blob store, if it takes presigned uploads (S3); else
         `unsupported` (a form for a key that is never used tells)."""
         blobs = self._store()
-        if blobs.presign_post(new_file_id(), max_bytes=1, expires=60) is None:
+        if blobs.presign_post(auth.new_public_id(), max_bytes=1, expires=60) is None:
             raise ChatError(
                 ErrorCode.unsupported,
                 "upload files with POST /api/files here: the WebSocket carries none",
@@ -154,7 +149,7 @@ class Files:
         """`upload`, the channel already checked (`upload_channel`)."""
         blobs = self._store()
         max_bytes, past = await self.room_left(user)
-        file_id = new_file_id()
+        file_id = auth.new_public_id()
         head = bytearray()
 
         async def watched() -> AsyncIterator[bytes]:
@@ -233,7 +228,7 @@ class Files:
             if past is ErrorCode.quota_exceeded:
                 raise _quota_exceeded(self.hub.limits.file_quota_bytes)
             raise _too_large(self.hub.limits.max_file_bytes)
-        file_id = new_file_id()
+        file_id = auth.new_public_id()
         form = blobs.presign_post(file_id, max_bytes=max_bytes, expires=TICKET_TTL)
         assert form is not None  # _presigning() said so
         # What `file_uploaded` needs, kept beside the blob-to-be (no row yet:

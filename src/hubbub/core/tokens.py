@@ -100,7 +100,7 @@ class Tokens:
             raise ChatError(
                 ErrorCode.invalid_input, f"at most {MAX_TOKENS} tokens per account", field="name"
             )
-        sid = auth.new_session_id()
+        sid = auth.new_public_id()
         token, key_hash = auth.new_api_token(sid)
         # Never used yet (0): its first use is recorded at once, not a
         # minute after its creation (see accounts.TOUCH_EVERY).
