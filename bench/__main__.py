@@ -1,4 +1,5 @@
-"""`python -m bench {calibrate,fanout,idle,rooms,slow,compare,upload,search} [--quick] [--repeat N]
+"""`python -m bench {calibrate,fanout,idle,rooms,slow,compare,upload,search,cost} [--quick]
+[--repeat N]
 [--json FILE]`.
 
 See docs/benchmarks.md for the method and the results.
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import compare, fanout, idle, native, rooms, search, slow, upload
+from bench import compare, cost, fanout, idle, native, rooms, search, slow, upload
 from bench.common import have_taskset, log, machine
 
 # --window and --start-rate of the scenarios that run the fan-out generator.
@@ -156,6 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     common(p)
     search.add_arguments(p)
 
+    p = sub.add_parser(
+        "cost",
+        help="serverless cost: DynamoDB requests and capacity per message to a room of N, "
+        "hubbub's Lambda against the seed tutorial's design",
+        description=cost.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common(p)
+    cost.add_arguments(p)
+
     args = parser.parse_args(argv)
     if not have_taskset():
         log("WARNING: no taskset or fewer than 2 cores: server and generator are not pinned")
@@ -202,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         result = upload.run(args)
     elif args.scenario == "search":
         result = search.run(args)
+    elif args.scenario == "cost":
+        result = cost.run(args)
     else:
         result = idle.run(args)
     log(f"done in {time.monotonic() - t:.0f} s")
@@ -222,6 +235,8 @@ def check(scenario: str, result: dict[str, Any]) -> list[str]:
         return upload.check(result)
     if scenario == "search":
         return search.check(result)
+    if scenario == "cost":
+        return cost.check(result)
     problems = []
     if scenario == "calibrate":
         summaries = list(result.values())
