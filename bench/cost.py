@@ -808,7 +808,7 @@ def run_hubbub(
                     name = f"c{len(members):05d}"
                     user = rt.run(rt.store.create_user(name, name, hashed))
                     now = int(time.time() * 1000)
-                    session = Session(auth.new_session_id(), user.id, now, now)
+                    session = Session(auth.new_public_id(), user.id, now, now)
                     rt.run(rt.store.create_session(session))
                     if channel is None:
                         channel = rt.run(

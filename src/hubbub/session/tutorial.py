@@ -92,17 +92,17 @@ def updated(room: Channel | None, env: Envelope) -> Channel | None:
 
 def _own_room(conn: Conn, name: str, frame: f.SendMessage) -> Channel | None:
     """The connection's room, where it stands for `name` without a look-up
-    (issue #18): on a pipelined connection (a Lambda loads its room with every
-    frame, and keeps today's look-ups), for the connection's own sender (a
-    token in the frame is someone else, who may have to join first), when the
-    frame names that room or none. What can change about the room meanwhile
-    is enforced as on the native path: a member removed is closed out by
-    `Engine.control` and refused by the append's own membership check, as is
-    an archived channel; a guest, whom the append does not check, by the
-    room's `channel_updated` events (`updated`); a channel never changes its
-    kind."""
+    (issue #18): for the connection's own sender (a token in the frame is
+    someone else, who may have to join first), when the frame names that room
+    or none. What can change about the room meanwhile is enforced as on the
+    native path: a member removed is closed out by `Engine.control` and
+    refused by the append's own membership check, as is an archived channel;
+    a guest, whom the append does not check, by the room's `channel_updated`
+    events (`updated`) on the server, and on a Lambda by the room itself,
+    which it reads again with every frame (`LambdaConnection.load`); a
+    channel never changes its kind."""
     own = conn.room
-    if own is None or not conn.pipelined or frame.token is not None or name != own.name:
+    if own is None or frame.token is not None or name != own.name:
         return None
     return own
 
