@@ -9,6 +9,20 @@ import pytest
 
 from support import Server, start_server
 
+TESTS = Path(__file__).parent
+# Run alone, after the parallel phase (scripts/test): these put a server under
+# load or race a timer (the browser tests' 10 s expectations among them),
+# which another worker's tests on the same cores would skew into failures
+# that say nothing about hubbub.
+SERIAL = ("bench/", "conformance/test_autobahn.py", "web/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.relative_to(TESTS).as_posix().startswith(SERIAL):
+            item.add_marker(pytest.mark.serial)
+
+
 # Fast defaults for tests: no rate limit in the way, short timeouts where a
 # test needs them (each test can start its own server with other limits).
 TEST_LIMITS = ("--limit", "messages_per_second=1000,message_burst=1000")
