@@ -1,7 +1,7 @@
-"""The native load generator and relay (`bench/native/*.c`): built by the
-bench itself with the machine's C compiler, into `.cache/bench-native/` at the
-repository root (git-ignored), and rebuilt when a source is newer than its
-build. libc only, so `cc -O2` is all it takes.
+"""The native load generator and relay (`loadgen.c`, `relay.c` beside this
+file): built by the bench itself with the machine's C compiler, into
+`.cache/bench-native/` at the repository root (git-ignored), and rebuilt when
+a source is newer than its build. libc only, so `cc -O2` is all it takes.
 
 * `loadgen`: a drop-in for `python -m bench.gen CONFIG.json` in its fan-out
   mode (same config, same JSON lines): `bench.common.Generator(..., generator="native")`.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.common import ROOT, SERVER_CORE, ServerProc, pinned, start_process
 
-SOURCES = Path(__file__).resolve().parent / "native"
+SOURCES = Path(__file__).resolve().parent
 CACHE = ROOT / ".cache" / "bench-native"
 CFLAGS = ["-O2", "-Wall", "-Wextra"]
 GENERATORS = ("native", "python")
