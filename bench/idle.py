@@ -25,7 +25,7 @@ from bench.common import (
 )
 from bench.fanout import Profiler
 
-TARGET_KB = 16.0
+TARGET_KB = 8.0  # issue #18
 PER_GENERATOR = 9000  # each generator process needs one fd per connection
 
 

@@ -108,8 +108,9 @@ class Connection(asyncio.Protocol):
         self.room: Channel | None = None  # tutorial connection: its room
         self.throttled: dict[str, float] = {}  # key -> when last let through
         # Client frames, and the gateway's own steps (authentication) that must
-        # finish before the frames after them are handled.
-        self.inbox: collections.deque[bytes | Step] = collections.deque()
+        # finish before the frames after them are handled; made for a worker
+        # and dropped with it, as an empty deque costs ~0.6 KB a connection.
+        self.inbox: collections.deque[bytes | Step] | None = None
         self.worker: asyncio.Task[None] | None = None
         self._fragments: list[bytes] = []
         # True while websockets' parser sits idle at a frame boundary: then
@@ -337,6 +338,12 @@ class Connection(asyncio.Protocol):
         if response is not None:
             self.ws.send_response(response)
             self._flush()
+            if self.ws.state is WSState.OPEN and parser_idle(self.ws):
+                # websockets' parser keeps the handshake's Request (its
+                # headers: ~3 KB) in its generator's frame for as long as it
+                # runs. With nothing buffered, a protocol that starts OPEN is
+                # the same parser without it (issue #18: idle memory).
+                self.ws = ServerProtocol(state=WSState.OPEN, max_size=self._max_size, logger=log)
 
     def _reject(self, status: int, text: str) -> None:
         self.ws.send_response(self.ws.reject(status, text))
@@ -403,6 +410,8 @@ class Connection(asyncio.Protocol):
             and self.gateway.engine.answer_now(self, data)
         ):
             return  # nothing queued before it, so order is kept
+        if self.inbox is None:
+            self.inbox = collections.deque()
         self.inbox.append(data)
         if len(self.inbox) >= INBOX_HIGH and not self._reading_paused:
             self._reading_paused = True  # backpressure on a client that floods
@@ -411,15 +420,17 @@ class Connection(asyncio.Protocol):
             self.worker = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
+        inbox = self.inbox
+        assert inbox is not None
         try:
-            while self.inbox:
-                data = self.inbox.popleft()
-                if self._reading_paused and len(self.inbox) <= INBOX_LOW:
+            while inbox:
+                data = inbox.popleft()
+                if self._reading_paused and len(inbox) <= INBOX_LOW:
                     self._reading_paused = False
                     if not self.transport.is_closing():
                         self.transport.resume_reading()
                 if self.session.state in (State.CLOSING, State.CLOSED):
-                    self.inbox.clear()
+                    inbox.clear()
                     break
                 if isinstance(data, bytes):
                     await self.gateway.engine.handle(self, data)
@@ -427,6 +438,8 @@ class Connection(asyncio.Protocol):
                     await data()
         finally:
             self.worker = None
+            if not inbox:
+                self.inbox = None
 
     # --- the session layer's driver interface ------------------------------------------
 
