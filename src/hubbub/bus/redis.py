@@ -52,7 +52,7 @@ class RedisBus:
                 await self._reader
         if self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed since redis 8
         await self.redis.aclose()
 
     async def ping(self) -> None:
