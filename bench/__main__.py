@@ -35,6 +35,13 @@ def add_generator_arguments(p: argparse.ArgumentParser) -> None:
         help="before the rate steps, N messages as fast as the socket takes them "
         "(native generator only)",
     )
+    p.add_argument(
+        "--senders",
+        type=int,
+        default=1,
+        help="members sending into the room, taking turns message by message "
+        "(default 1; more needs the native generator)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         args.generator = native.resolve(args.generator)
         if args.burst and args.generator != "native":
             parser.error("--burst needs the native generator")
+        if args.senders < 1 or (args.senders > 1 and args.generator != "native"):
+            parser.error("--senders: 1, or more with the native generator")
         log(f"load generator: {args.generator}")
     if args.scenario == "compare":
         if not hasattr(args, "plots"):

@@ -230,7 +230,11 @@ def versions() -> dict[str, str]:
 
 
 def one_run(args: Any, server: Server, receivers: int, work: Path) -> dict[str, Any]:
-    proc, tokens, sender = server.start(work, receivers)
+    # More senders are more of the room's members: the server starts with
+    # receivers + senders members, the first sender being the one it names.
+    extra = getattr(args, "senders", 1) - 1
+    proc, tokens, sender = server.start(work, receivers + extra)
+    tokens, senders = tokens[:receivers], [sender, *tokens[receivers:]]
     try:
         rss0 = proc_rss_kb(proc.pid)
         cfg = generator_config(
@@ -247,6 +251,8 @@ def one_run(args: Any, server: Server, receivers: int, work: Path) -> dict[str, 
             receiver_tokens=tokens,
             sender_token=sender,
         )
+        if extra:
+            cfg["sender_tokens"] = senders
         if getattr(args, "burst", None):
             cfg["burst"] = args.burst
         generator = getattr(args, "generator", "python")
@@ -307,7 +313,10 @@ def run(args: Any) -> dict[str, Any]:
     failures: dict[str, list[str]] = {n: [] for n in names}
     for k in range(args.repeat):
         for name in names:
-            log(f"compare {name} run {k + 1}/{args.repeat}: {receivers} receivers + 1 sender")
+            log(
+                f"compare {name} run {k + 1}/{args.repeat}: "
+                f"{receivers} receivers + {getattr(args, 'senders', 1)} sender(s)"
+            )
             with workdir(args.keep) as work:
                 try:
                     runs[name].append(one_run(args, SERVERS[name], receivers, work))
@@ -329,6 +338,7 @@ def run(args: Any) -> dict[str, Any]:
         "scenario": "compare",
         "generator": args.generator,
         "receivers": receivers,
+        "senders": getattr(args, "senders", 1),
         "versions": info,
         "calibration": cal,
         "servers": servers,
@@ -355,7 +365,8 @@ def table(result: dict[str, Any]) -> str:
         servers[r]["median"]["saturation_dps"] for r in RELAYS if servers.get(r, {}).get("runs")
     ]
     lines = [
-        f"fan-out, {result['receivers']} receivers, one sender; medians of "
+        f"fan-out, {result['receivers']} receivers, {result.get('senders', 1)} sender(s); "
+        "medians of "
         f"{max((len(s['runs']) for s in done), default=0)} run(s); "
         f"{result.get('generator', 'python')} load generator, its ceiling "
         f"(calibration) {cal['saturation_dps']:,.0f} deliveries/s",

@@ -1,4 +1,5 @@
-"""Fan-out: R members subscribed to one channel, one sender, open loop.
+"""Fan-out: R members subscribed to one channel, one sender (or `--senders N`
+taking turns), open loop.
 
 Finds saturation (deliveries/s stops following the offered rate, acks fall
 behind, or the sender falls behind schedule), then runs at half of it and
@@ -240,8 +241,10 @@ def add_profile_arguments(p: Any, what: str) -> None:
 
 
 def one_run(
-    args: Any, server_factory: Any, tokens: list[str], sender_token: str, work: Path
+    args: Any, server_factory: Any, tokens: list[str], senders: list[str], work: Path
 ) -> dict[str, Any]:
+    """One generator run against the server `server_factory` starts: `tokens`
+    receive, `senders` (one or more) send in turns."""
     server: ServerProc = server_factory()
     try:
         rss0 = proc_rss_kb(server.pid)
@@ -250,8 +253,10 @@ def one_run(
             port=server.port,
             server_pid=server.pid,
             receiver_tokens=tokens,
-            sender_token=sender_token,
+            sender_token=senders[0],
         )
+        if len(senders) > 1:
+            cfg["sender_tokens"] = senders
         if getattr(args, "burst", None):
             cfg["burst"] = args.burst
         gen = Generator(cfg, work, generator=getattr(args, "generator", "python"))
@@ -271,15 +276,22 @@ def one_run(
 
 def run(args: Any) -> dict[str, Any]:
     receivers = args.receivers or (50 if args.quick else 1000)
+    senders = getattr(args, "senders", 1)
     runs: list[dict[str, Any]] = []
     baseline: list[dict[str, Any]] = []
     for k in range(args.repeat):
-        log(f"fanout run {k + 1}/{args.repeat}: {receivers} receivers + 1 sender")
+        log(f"fanout run {k + 1}/{args.repeat}: {receivers} receivers + {senders} sender(s)")
         with workdir(args.keep) as work:
             t = time.monotonic()
-            tokens = seed(work, receivers + 1)
-            log(f"  seeded {receivers + 1} users in {time.monotonic() - t:.1f} s")
-            res = one_run(args, lambda w=work: start_hubbub(w, LIMITS), tokens[1:], tokens[0], work)
+            tokens = seed(work, receivers + senders)
+            log(f"  seeded {receivers + senders} users in {time.monotonic() - t:.1f} s")
+            res = one_run(
+                args,
+                lambda w=work: start_hubbub(w, LIMITS),
+                tokens[senders:],
+                tokens[:senders],
+                work,
+            )
         runs.append(res)
         if args.baseline and res["latency"].get("dps"):
             baseline.append(relay_at(args, receivers, res["latency"]["dps"] / receivers))
@@ -298,7 +310,9 @@ def relay_at(args: Any, receivers: int, rate: float) -> dict[str, Any]:
         **{**vars(args), "rates": [rate], "latency_rate": rate, "profile": None}
     )
     with workdir(args.keep) as work:
-        return one_run(over, lambda w=work: start_trivial(w, True), ["-"] * receivers, "-", work)
+        relay = lambda w=work: start_trivial(w, True)  # noqa: E731
+        senders = ["-"] * getattr(args, "senders", 1)
+        return one_run(over, relay, ["-"] * receivers, senders, work)
 
 
 def calibrate(args: Any) -> dict[str, Any]:
@@ -328,7 +342,7 @@ def calibrate(args: Any) -> dict[str, Any]:
                     args,
                     lambda w=work, c=coalesce: start(w, c),
                     ["-"] * receivers,
-                    "-",
+                    ["-"] * getattr(args, "senders", 1),
                     work,
                 )
             runs.append(res)

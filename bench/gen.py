@@ -621,6 +621,8 @@ class Fanout(RateSearch):
             else:
                 c = Client(host, port, d.path(token, channel), d, token)
             self.receivers.append(c)
+        if len(cfg.get("sender_tokens") or ()) > 1:
+            raise ValueError("several senders need the native generator (bench/native/loadgen.c)")
         token = cfg["sender_token"]
         path = d.path(token, channel)
         self.sender = Sender(host, port, path, channel, cfg["text_bytes"], d, token)

@@ -9,10 +9,13 @@
  * with the same keys), and runs the same rate search: the numbers mean what
  * they mean in gen.py, only the generator costs much less per delivery.
  *
- * It holds R receivers and one sender. The sender is open loop: message i is
- * due at t0 + i/rate, its text is "bench <intended send time> xxx...", and it
- * goes out once due and while the in-flight window (sent, not yet acked) has
- * room. With "burst": N in the config it first sends N messages as fast as the
+ * It holds R receivers and S senders (one unless "sender_tokens" lists more).
+ * The senders are one open-loop source: message i is due at t0 + i/rate, goes
+ * out through sender i mod S, its text is "bench <intended send time> xxx...",
+ * and it goes out once due and while the in-flight window (sent, not yet
+ * acked, over all senders) has room. Where a sender's own copy is its ack
+ * (echo_ack dialects), the first sender's copies ack every sender's messages:
+ * it is in the room, so its copy says the server broadcast the message. With "burst": N in the config it first sends N messages as fast as the
  * socket takes them (window "burst_window", default N) and reports the
  * deliveries/s of that burst. Receivers count deliveries by a prefix check;
  * every sample_every-th receiver (a sampler) also reads seq (continuity) and
@@ -647,7 +650,7 @@ typedef struct conn {
     buf_t out;  /* what the socket did not take yet */
     buf_t frag; /* a fragmented text message so far */
     bool in_frag;
-    long messages, last_seq, gaps, pongs, pings, errors;
+    long messages, last_seq, gaps, pongs, pings, errors, acks;
     char error[128];
 } conn_t;
 
@@ -662,8 +665,8 @@ static struct {
     const dialect_t *d;
     const char *host, *channel;
     int port;
-    conn_t *conns; /* receivers, then the sender (the last one) */
-    int nconns, nreceivers, nsamplers;
+    conn_t *conns; /* receivers, then the senders */
+    int nconns, nreceivers, nsamplers, nsenders;
     int epfd;
     /* sender */
     long sent, acked, failed;
@@ -701,7 +704,7 @@ static struct {
     int stdin_open;
 } G;
 
-static conn_t *sender(void) { return &G.conns[G.nconns - 1]; }
+static conn_t *sender(long k) { return &G.conns[G.nreceivers + k]; }
 
 static long inflight(void) { return G.sent - G.acked - G.failed; }
 
@@ -874,6 +877,7 @@ static void on_control(conn_t *c, const char *p, const char *e) {
             !isnan(G.intended[ctl.id])) {
             double t = G.intended[ctl.id];
             G.intended[ctl.id] = NAN;
+            c->acks++;
             wake_acked(t);
         }
         break;
@@ -904,8 +908,8 @@ static void on_text(conn_t *c, const char *p, size_t n, double t) {
     long seq;
     double intended;
     G.d->message(p, e, &seq, &intended);
-    if (c->role == R_SENDER) { /* echo-ack dialects: its own copy is the ack */
-        if (G.d->echo_ack) wake_acked(isnan(intended) ? -1 : intended);
+    if (c->role == R_SENDER) { /* echo-ack dialects: the first sender's copy is the ack */
+        if (G.d->echo_ack && c == sender(0)) wake_acked(isnan(intended) ? -1 : intended);
         return;
     }
     if (seq >= 0) {
@@ -1056,18 +1060,22 @@ static void sender_frame(double intended) {
     static buf_t payload;
     payload.len = 0;
     G.d->send(&payload, G.channel, text, n, cid);
-    queue_frame(sender(), 0x1, payload.p, payload.len);
+    queue_frame(sender((n - 1) % G.nsenders), 0x1, payload.p, payload.len);
+}
+
+static bool senders_open(void) {
+    for (int k = 0; k < G.nsenders; k++)
+        if (sender(k)->state != S_OPEN) return false;
+    return true;
 }
 
 /* Send what is due (open loop), or what the window allows (burst). */
 static void drive_tick(double t) {
-    conn_t *s = sender();
     if (!G.driving) return;
-    if (t >= G.drive_end || s->state != S_OPEN) {
+    if (t >= G.drive_end || !senders_open()) {
         G.driving = false;
         return;
     }
-    size_t before = s->out.len;
     if (G.burst_mode) {
         while (G.burst_left > 0 && inflight() < G.window) {
             sender_frame(t);
@@ -1079,7 +1087,8 @@ static void drive_tick(double t) {
             G.next_t += G.interval;
         }
     }
-    if (s->out.len > before) flush(s);
+    for (int k = 0; k < G.nsenders; k++)
+        if (sender(k)->out.len) flush(sender(k));
     if (inflight() >= G.window && (!G.burst_mode || G.burst_left > 0)) {
         if (G.window_full_since == 0) G.window_full_since = t;
         if (t - G.window_full_since > 10.0) emit_error("RuntimeError: no ack for 10 s: server stuck?");
@@ -1499,8 +1508,11 @@ static void setup_conns(const jv *cfg) {
     if (tokens == NULL || tokens->type != J_ARR) emit_error("config: no receiver_tokens");
     int every = (int)cfg_num(cfg, "sample_every", 10);
     if (every < 1) every = 1;
+    const jv *senders = cfg_get(cfg, "sender_tokens");
+    bool listed = senders != NULL && senders->type == J_ARR && senders->n > 0;
     G.nreceivers = tokens->n;
-    G.nconns = tokens->n + 1;
+    G.nsenders = listed ? senders->n : 1;
+    G.nconns = tokens->n + G.nsenders;
     G.conns = calloc((size_t)G.nconns, sizeof *G.conns);
     if (G.conns == NULL) emit_error("out of memory");
     for (int i = 0; i < G.nreceivers; i++) {
@@ -1510,10 +1522,13 @@ static void setup_conns(const jv *cfg) {
         G.nsamplers += c->role == R_SAMPLER;
         c->fd = -1;
     }
-    conn_t *s = sender();
-    s->token = cfg_str(cfg, "sender_token", "-");
-    s->role = R_SENDER;
-    s->fd = -1;
+    for (int k = 0; k < G.nsenders; k++) {
+        conn_t *s = sender(k);
+        const jv *tok = listed ? &senders->items[k] : NULL;
+        s->token = tok ? (tok->type == J_STR ? tok->str : "-") : cfg_str(cfg, "sender_token", "-");
+        s->role = R_SENDER;
+        s->fd = -1;
+    }
 }
 
 static void setup(const jv *cfg) {
@@ -1671,6 +1686,9 @@ static buf_t result(search_t *sr, buf_t *latency, buf_t *burst_json, bool lat_dr
     buf_t r = {0};
     buf_printf(&r, "\"dialect\": \"%s\", \"generator\": \"native\", \"receivers\": %d, ",
                G.d->name, G.nreceivers);
+    buf_printf(&r, "\"senders\": %d, \"sender_acks\": [", G.nsenders);
+    for (int k = 0; k < G.nsenders; k++) buf_printf(&r, "%s%ld", k ? ", " : "", sender(k)->acks);
+    buf_str(&r, "], ");
     buf_printf(&r, "\"samplers\": %d, \"steps\": [", G.nsamplers);
     for (int i = 0; i < sr->nsteps; i++) {
         step_t *st = &sr->steps[i];

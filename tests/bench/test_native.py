@@ -97,6 +97,31 @@ def test_calibrate_quick_native_against_the_relay_both_ways(tmp_path: Path) -> N
 
 
 @pytest.mark.timeout(180)
+def test_several_senders_take_turns_and_nothing_is_lost(tmp_path: Path) -> None:
+    # hubbub acks each sender's own sends; through the S1 tutorial protocol the
+    # first sender's copy of the broadcast is every message's ack.
+    peers = ("hubbub", "hubbub-s1", "relay-coalesced")
+    result = run_json(tmp_path, "compare", "--quick", "--peers", ",".join(peers), "--senders", "3")
+    assert result["senders"] == 3
+    for name in peers:
+        (run,) = result["servers"][name]["runs"]
+        run_checks(run)
+        assert run["senders"] == 3, name
+    acks = result["servers"]["hubbub"]["runs"][0]["sender_acks"]
+    # Message i goes out through sender i mod 3, and each is acked to its sender.
+    assert sum(acks) == result["servers"]["hubbub"]["runs"][0]["messages_acked"]
+    assert max(acks) - min(acks) <= 1
+
+
+def test_several_senders_need_the_native_generator() -> None:
+    argv = [sys.executable, "-m", "bench", "fanout", "--quick", "--senders", "2"]
+    r = subprocess.run(
+        [*argv, "--generator", "python"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2 and "--senders" in r.stderr
+
+
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("server", ["hubbub", "relay"])
 def test_native_and_python_generators_count_the_same(tmp_path: Path, server: str) -> None:
     # The same small run (fixed steps, fixed latency rate) with each generator.
