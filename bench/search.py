@@ -4,7 +4,8 @@ scan in the same run (issue #16: p99 under 50 ms, at least 100x the scan).
 
 The store is opened as hubbub opens it (migrations, so the index and its
 triggers are in place), then seeded in bulk with SQL: SQLite through
-`executemany` (the trigger keys each row and FTS_INSERT indexes it, as sends do), PostgreSQL by
+`executemany` (the trigger keys each row and marks it pending, and the
+store's index pass indexes them, as after sends), PostgreSQL by
 COPY (the generated column and its GIN index), then ANALYZE. Text is drawn
 from a Zipf vocabulary (s = 1.1, 30,000 made-up words), 3-25 words a
 message, over one year; 2 % carry a file, 5 % a link, 5 % are thread
@@ -134,7 +135,7 @@ async def _setup(store: Any, corpus: Corpus) -> None:
 
 
 def _seed_sqlite(path: Path, rows: list[tuple[Any, ...]]) -> None:
-    from hubbub.store.sql_search import FTS_INSERT
+    from hubbub.store.sql_search import INDEX_PENDING
 
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("BEGIN")
@@ -143,8 +144,9 @@ def _seed_sqlite(path: Path, rows: list[tuple[Any, ...]]) -> None:
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
-    # As the store's own inserts do: the trigger gives each a key, this its words.
-    db.executemany(FTS_INSERT, [(r[0], r[1], r[3]) for r in rows])
+    # As the store does after sends: the trigger keys each, this indexes them.
+    for statement in INDEX_PENDING:
+        db.execute(statement)
     _finish_seed_sql(db.execute)
     db.execute("COMMIT")
     db.execute("ANALYZE")

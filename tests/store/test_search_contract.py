@@ -392,6 +392,7 @@ async def _index_terms(store: Store, texts: list[str]) -> list[list[str]]:
     order of position."""
     sql: Any = store
     seqs = [await _send(store, text) for text in texts]
+    await sql._index_pending()  # as a search does first (SQLite indexes in batches)
     out: list[list[str]] = []
     async with sql.engine.connect() as conn:
         if sql.is_sqlite:
@@ -565,6 +566,97 @@ async def test_the_index_survives_vacuum_and_downgrades_cleanly(tmp_path: Path) 
         names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
     sync.dispose()
     assert not {n for n in names if "search" in n or "fts" in n}
+
+
+# --- SQLite: new messages indexed in batches (migration 0016) --------------------
+
+
+def _pending(path: Path) -> int:
+    sync = create_engine(f"sqlite:///{path}")
+    with sync.connect() as conn:
+        n = int(conn.exec_driver_sql("SELECT count(*) FROM search_pending").scalar_one())
+    sync.dispose()
+    return n
+
+
+def _fts_intact(path: Path) -> None:
+    sync = create_engine(f"sqlite:///{path}")
+    with sync.connect() as conn:  # raises "database disk image is malformed" if not
+        conn.exec_driver_sql(
+            "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 0)"
+        ).close()
+    sync.dispose()
+
+
+async def test_sends_are_indexed_every_batch_without_a_search(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    store = open_store(f"sqlite:///{path}")
+    await store.open()
+    try:
+        w = await world(store)
+        for i in range(sql_search.INDEX_BATCH):
+            await w.send(w.general, w.ann, f"batch word{i}")
+        # The pass is queued on the writer thread after the batch that
+        # reached INDEX_BATCH; the next send runs after it.
+        await w.send(w.general, w.ann, "one more")
+        assert _pending(path) == 1
+        assert await w.texts(w.bob, **words("word0")) == ["batch word0"]
+        last = f"word{sql_search.INDEX_BATCH - 1}"
+        assert await w.texts(w.bob, **words(last)) == [f"batch {last}"]
+        assert await w.texts(w.bob, **words("more")) == ["one more"]
+        assert _pending(path) == 0
+        _fts_intact(path)
+    finally:
+        await store.close()
+
+
+async def test_pending_messages_edited_or_deleted_are_indexed_as_they_are_now(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "p.db"
+    store = open_store(f"sqlite:///{path}")
+    await store.open()
+    try:
+        w = await world(store)
+        edited = await w.send(w.general, w.ann, "first draft of the plan")
+        deleted = await w.send(w.general, w.ann, "a secret plan")
+        erased = await w.send(w.general, w.ann, "another plan entirely")
+        assert _pending(path) == 3  # none indexed yet
+        await store.change_message(w.general, edited, w.ann, Edit("final plan", T0 + DAY))
+        await store.change_message(w.general, deleted, w.ann, Delete(T0 + DAY))
+        sync = create_engine(f"sqlite:///{path}")
+        with sync.begin() as conn:  # a row gone for good (as retention does)
+            conn.exec_driver_sql(f"DELETE FROM messages WHERE seq = {erased}")
+        sync.dispose()
+        assert _pending(path) == 2  # the erased one left with its message
+        assert await w.texts(w.bob, **words("plan")) == ["final plan"]
+        assert await w.texts(w.bob, **words("draft")) == []
+        assert await w.texts(w.bob, **words("secret")) == []
+        _fts_intact(path)
+        # Indexed now: edits go through the index itself from here on.
+        await store.change_message(w.general, edited, w.ann, Edit("the plan, revised", T0 + DAY))
+        assert await w.texts(w.bob, **words("revised")) == ["the plan, revised"]
+        assert await w.texts(w.bob, **words("final")) == []
+        _fts_intact(path)
+    finally:
+        await store.close()
+
+
+async def test_pending_messages_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    store = open_store(f"sqlite:///{path}")
+    await store.open()
+    w = await world(store)
+    await w.send(w.general, w.ann, "said just before the restart")
+    await store.close()
+    assert _pending(path) == 1  # in the database, not in memory
+    store = open_store(f"sqlite:///{path}")
+    await store.open()
+    try:
+        found = await store.search(w.bob, SearchQuery(words=("restart",)), **PAGE)
+        assert [m.text for m in found.messages] == ["said just before the restart"]
+    finally:
+        await store.close()
 
 
 # --- DynamoDB -------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import sqlite3
 from collections.abc import Sequence
 
@@ -21,8 +22,10 @@ import orjson
 from hubbub.core.models import NewMessage, StoredMessage
 from hubbub.core.ports import StoreError
 from hubbub.store import batch as b
-from hubbub.store.sql_search import FTS_INSERT
+from hubbub.store.sql_search import ANY_PENDING, INDEX_BATCH, INDEX_PENDING
 from hubbub.store.sqlite_pragmas import PRAGMAS
+
+log = logging.getLogger(__name__)
 
 MEMBERS = """
 SELECT m.channel_id, m.user_id, u.username, u.display_name, u.is_bot,
@@ -61,7 +64,6 @@ WHERE channel_id = ?1 AND user_id = ?2 AND last_read < ?3
 
 INSERT = f"INSERT INTO messages ({', '.join(b.COLUMNS)}) VALUES ({', '.join('?' * len(b.COLUMNS))})"
 
-CHANNEL, SEQ, TEXT = (b.COLUMNS.index(c) for c in ("channel_id", "seq", "text"))
 
 PLANNED = {"members": MEMBERS, "sent": SENT, "bump": BUMP}  # for the query-plan test
 
@@ -77,6 +79,28 @@ def connect(path: str) -> sqlite3.Connection:
     for pragma in PRAGMAS:
         conn.execute(pragma)
     return conn
+
+
+def _logged(done: asyncio.Future[None]) -> None:
+    # A failed pass loses nothing: the rows stay pending for the next one.
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("indexing new messages for search failed: %s", done.exception())
+
+
+def index_pending(conn: sqlite3.Connection) -> None:
+    """Index, in one transaction, the messages stored since the last time
+    (migration 0016)."""
+    if not conn.execute(ANY_PENDING).fetchone()[0]:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in INDEX_PENDING:
+            conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def append(conn: sqlite3.Connection, batch: Sequence[NewMessage]) -> list[b.Result]:
@@ -117,7 +141,6 @@ def append(conn: sqlite3.Connection, batch: Sequence[NewMessage]) -> list[b.Resu
         results, rows = b.finish(p, members, bumped)
         if rows:
             conn.executemany(INSERT, rows)
-            conn.executemany(FTS_INSERT, [(r[CHANNEL], r[SEQ], r[TEXT]) for r in rows])
             conn.executemany(READ, b.cursors(rows))
         conn.execute("COMMIT")
     except BaseException:
@@ -133,19 +156,46 @@ class SQLiteAppender:
         # One thread: the connection is only ever used from it.
         self._thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
+        # Sent since the last index pass (at most: some may have been refused).
+        self._unindexed = 0
 
-    def _append(self, batch: Sequence[NewMessage]) -> list[b.Result]:
+    def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = connect(self.path)
-        return append(self._conn, batch)
+        return self._conn
 
-    async def append(self, batch: Sequence[NewMessage]) -> list[b.Result]:
+    def _append(self, batch: Sequence[NewMessage]) -> list[b.Result]:
+        return append(self._connection(), batch)
+
+    def _index(self) -> None:
+        index_pending(self._connection())
+
+    def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
         if self._thread is None:
             self._thread = concurrent.futures.ThreadPoolExecutor(1, "hubbub-sqlite-writer")
+        return self._thread
+
+    async def append(self, batch: Sequence[NewMessage]) -> list[b.Result]:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._thread, self._append, batch)
+            results = await loop.run_in_executor(self._executor(), self._append, batch)
         except sqlite3.Error as exc:  # the write lock timed out, disk full, ...
+            raise StoreError(str(exc)) from exc
+        self._unindexed += len(batch)
+        if self._unindexed >= INDEX_BATCH:
+            # Queued behind the batch, which is answered first: its senders
+            # do not wait for the pass (the next batch does, a little).
+            self._unindexed = 0
+            loop.run_in_executor(self._executor(), self._index).add_done_callback(_logged)
+        return results
+
+    async def index_pending(self) -> None:
+        """Index every message stored so far (a search is about to run)."""
+        self._unindexed = 0
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor(), self._index)
+        except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
 
     def _close(self) -> None:

@@ -54,7 +54,7 @@ from hubbub.store.sql_files import FileOps
 from hubbub.store.sql_integrations import IntegrationOps
 from hubbub.store.sql_keys import pairs_in
 from hubbub.store.sql_notify import NotifyOps
-from hubbub.store.sql_search import FTS_INSERT, SearchOps
+from hubbub.store.sql_search import SearchOps
 from hubbub.store.sql_workspace import (
     WorkspaceOps,
     by_name,
@@ -430,6 +430,10 @@ class SQLStore(WorkspaceOps, FileOps, SearchOps, IntegrationOps, NotifyOps):
     ) -> list[StoredMessage | AppendRejected]:
         return await self.appender.append(batch)
 
+    async def _index_pending(self) -> None:
+        if isinstance(self.appender, SQLiteAppender):
+            await self.appender.index_pending()
+
     async def _message_rows(
         self, conn: AsyncConnection, cond: Any, *, order: Any, limit: int
     ) -> list[StoredMessage]:
@@ -754,8 +758,6 @@ class SQLStore(WorkspaceOps, FileOps, SearchOps, IntegrationOps, NotifyOps):
                     files=files_json.dumps(r.files),
                 )
             )
-            if self.is_sqlite:  # its words (PostgreSQL's vector is a generated column)
-                await conn.exec_driver_sql(FTS_INSERT, (r.channel_id, seq, r.text))
             await conn.execute(
                 update(t.messages)
                 .where(at_root)

@@ -66,17 +66,23 @@ RELEVANCE_POOL = 1000
 # Keep in step with migration 0009 (a message's FTS rowid).
 KEY_SHIFT = 18
 
-# A new message's row in SQLite's full-text index, added by the statement
-# that stores it (migration 0015: its insert trigger gives it a key only).
-# Parameters: channel_id, seq, text.
-FTS_INSERT = (
-    "INSERT INTO messages_fts (rowid, text) VALUES"
-    " ((SELECT id FROM search_keys WHERE channel_id = ? AND seq = ?), ?)"
+# SQLite indexes new messages in batches (migration 0016): a message's insert
+# trigger gives it a key and a row in `search_pending`, and these statements,
+# in one transaction, index what is pending. FTS5 costs mostly per commit, so
+# the store runs them every INDEX_BATCH messages sent, and before a search.
+INDEX_BATCH = 200
+ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM search_pending)"
+INDEX_PENDING = (
+    "INSERT INTO messages_fts (rowid, text)"
+    " SELECT p.id, m.text FROM search_pending AS p"
+    " JOIN search_keys AS k ON k.id = p.id"
+    " JOIN messages AS m ON m.channel_id = k.channel_id AND m.seq = k.seq",
+    "DELETE FROM search_pending",
 )
 
 # The index's own tables (SQLite) and column (PostgreSQL): made by migration
 # 0009, not in schema.metadata, whose tables both backends share.
-INDEX_TABLES = ("search_keys", "messages_fts")
+INDEX_TABLES = ("search_keys", "search_pending", "messages_fts")
 INDEX_COLUMNS = ("search",)  # messages.search
 INDEX_NAMES = ("ix_messages_search", "ix_messages_created")
 
@@ -179,6 +185,10 @@ class SearchOps:
         """A connection whose reads see one moment (SQLStore's)."""
 
     @abc.abstractmethod
+    async def _index_pending(self) -> None:
+        """Index the messages still waiting for it (SQLite's batches; SQLStore's)."""
+
+    @abc.abstractmethod
     async def _message_rows(
         self, conn: AsyncConnection, cond: Any, *, order: Any, limit: int
     ) -> list[StoredMessage]:
@@ -200,6 +210,8 @@ class SearchOps:
         if unwanted and not wanted:
             raise ValueError("a search that only excludes needs a word or phrase")
         readable = _readable(user_id, public, query.channel_ids)
+        if self.is_sqlite:  # every message stored before the search is found
+            await self._index_pending()
         async with self._snapshot() as conn:
             if self.is_sqlite:
                 # The channels as a subquery: SQLite reads them once, and the

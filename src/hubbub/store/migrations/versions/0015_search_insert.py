@@ -6,9 +6,10 @@ statement in the same transaction (measured on 40,000 messages, 20 a commit:
 ~65 us of CPU a message against ~20 us; docs/benchmarks.md, "Sending with the
 search index"), and a send paid it. The trigger now gives a message its key
 (`search_keys`) only; the store's two inserts of messages (a batch of sends,
-a reply) add the FTS row themselves (store.sql_search.FTS_INSERT), in the same
-transaction. Edits and deletes keep their triggers: they are rare, and the
-old text they need is the trigger's.
+a reply) add the FTS row themselves, in the same transaction (until
+migration 0016, which indexes new messages in batches). Edits and deletes
+keep their triggers: they are rare, and the old text they need is the
+trigger's.
 
 Revision ID: 0015
 Revises: 0014
