@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hubbub.store import append_sqlite, open_store
+from hubbub.store.sql_search import INDEX_PENDING
 
 
 @pytest.mark.parametrize("name", sorted(append_sqlite.PLANNED))
@@ -28,6 +29,22 @@ async def test_no_table_scan(tmp_path: Path, name: str) -> None:
         conn.close()
     scans = [step for step in plan if step.startswith("SCAN") and "VIRTUAL TABLE" not in step]
     assert plan and not scans, plan
+
+
+async def test_the_index_pass_reads_only_the_pending_rows(tmp_path: Path) -> None:
+    # Every message's key and text by primary key, from the pending ones:
+    # a scan of search_keys or messages would grow with the table.
+    path = tmp_path / "plan.db"
+    store = open_store(f"sqlite:///{path}")
+    await store.open()
+    await store.close()
+    conn = append_sqlite.connect(str(path))
+    try:
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + INDEX_PENDING[0])]
+    finally:
+        conn.close()
+    assert plan[0] == "SCAN p", plan
+    assert all(step.startswith("SEARCH") for step in plan[1:]) and len(plan) == 3, plan
 
 
 async def test_read_cursors_are_moved_by_primary_key(tmp_path: Path) -> None:

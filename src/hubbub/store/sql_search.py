@@ -72,11 +72,13 @@ KEY_SHIFT = 18
 # the store runs them every INDEX_BATCH messages sent, and before a search.
 INDEX_BATCH = 200
 ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM search_pending)"
+# CROSS JOIN: SQLite then joins in the order written, from the few pending
+# rows out by primary key (its planner, left alone, scanned search_keys).
 INDEX_PENDING = (
     "INSERT INTO messages_fts (rowid, text)"
     " SELECT p.id, m.text FROM search_pending AS p"
-    " JOIN search_keys AS k ON k.id = p.id"
-    " JOIN messages AS m ON m.channel_id = k.channel_id AND m.seq = k.seq",
+    " CROSS JOIN search_keys AS k ON k.id = p.id"
+    " CROSS JOIN messages AS m ON m.channel_id = k.channel_id AND m.seq = k.seq",
     "DELETE FROM search_pending",
 )
 

@@ -47,8 +47,8 @@ def _indexed(ref: str) -> str:
 _INDEX_ALL = (
     "INSERT INTO messages_fts (rowid, text)"
     " SELECT p.id, m.text FROM search_pending AS p"
-    " JOIN search_keys AS k ON k.id = p.id"
-    " JOIN messages AS m ON m.channel_id = k.channel_id AND m.seq = k.seq"
+    " CROSS JOIN search_keys AS k ON k.id = p.id"
+    " CROSS JOIN messages AS m ON m.channel_id = k.channel_id AND m.seq = k.seq"
 )
 
 
