@@ -23,6 +23,11 @@ def session(sid: str, user_id: int, last_used_at: int, device: str = "curl/8") -
     return Session(sid, user_id, 1, last_used_at, device=device, address="10.0.0.1")
 
 
+async def get_session(store: Store, session_id: str) -> Session | None:
+    found = await store.session_and_user(session_id)
+    return None if found is None else found[0]
+
+
 def invite(
     iid: str, code_hash: str, created_by: int, *, created_at: int = 1, max_uses: int = 2
 ) -> Invite:
@@ -82,7 +87,7 @@ async def test_deactivating_ends_every_session_and_reactivating_keeps_them_ended
     assert by_name is not None and not by_name.active
     assert await store.sessions_for(ann.id) == []
     for sid in ("a1", "a2"):
-        ended = await store.get_session(sid)
+        ended = await get_session(store, sid)
         assert ended is not None and ended.ended_at is not None
     assert [s.id for s in await store.sessions_for(bob.id)] == ["b1"]  # others' stay
     # Search lists deactivated accounts too (an empty query: everyone).
@@ -95,7 +100,7 @@ async def test_deactivating_ends_every_session_and_reactivating_keeps_them_ended
     back = await store.get_user(ann.id)
     assert back is not None and back.active
     assert await store.sessions_for(ann.id) == []  # reactivating revives no session
-    a1 = await store.get_session("a1")
+    a1 = await get_session(store, "a1")
     assert a1 is not None and a1.ended_at is not None
 
 
@@ -137,8 +142,9 @@ async def test_sessions_are_listed_most_recently_used_first(store: Store) -> Non
     await store.create_session(session("s2", ann.id, 30))
     await store.create_session(session("s3", ann.id, 20))
     await store.create_session(session("b1", bob.id, 99))
-    assert await store.get_session("s1") == s1
-    assert await store.get_session("nope") is None
+    assert await store.session_and_user("s1") == (s1, ann)
+    assert await store.session_and_user("b1") == (session("b1", bob.id, 99), bob)
+    assert await store.session_and_user("nope") is None
     assert [s.id for s in await store.sessions_for(ann.id)] == ["s2", "s3", "s1"]
     assert await store.sessions_for(ann.id + 1000) == []
 
@@ -152,11 +158,11 @@ async def test_ending_sessions_only_one_all_but_one_or_all(store: Store) -> None
 
     assert await store.end_sessions(ann.id, 100, only="s3") == ["s3"]
     assert [s.id for s in await store.sessions_for(ann.id)] == ["s4", "s2", "s1"]
-    ended = await store.get_session("s3")
+    ended = await get_session(store, "s3")
     assert ended is not None and ended.ended_at == 100
     assert await store.end_sessions(ann.id, 110, only="s3") == []  # ended already
     assert await store.end_sessions(ann.id, 110, only="b1") == []  # not ann's
-    b1 = await store.get_session("b1")
+    b1 = await get_session(store, "b1")
     assert b1 is not None and b1.ended_at is None
 
     assert sorted(await store.end_sessions(ann.id, 120, keep="s2")) == ["s1", "s4"]
@@ -166,7 +172,7 @@ async def test_ending_sessions_only_one_all_but_one_or_all(store: Store) -> None
     assert await store.end_sessions(ann.id, 140) == []
     # An end is recorded once: a later call does not move it.
     for sid, at in (("s3", 100), ("s1", 120), ("s2", 130)):
-        s = await store.get_session(sid)
+        s = await get_session(store, sid)
         assert s is not None and s.ended_at == at
     assert [s.id for s in await store.sessions_for(bob.id)] == ["b1"]
 
@@ -176,15 +182,15 @@ async def test_a_touch_moves_the_last_use_forward_only(store: Store) -> None:
     await store.create_session(session("s1", ann.id, 10))
     await store.create_session(session("s2", ann.id, 20))
     await store.touch_session("s1", 50, "192.0.2.7")
-    s1 = await store.get_session("s1")
+    s1 = await get_session(store, "s1")
     assert s1 is not None and (s1.last_used_at, s1.address) == (50, "192.0.2.7")
     assert (s1.created_at, s1.device) == (1, "curl/8")
     assert [s.id for s in await store.sessions_for(ann.id)] == ["s1", "s2"]
     await store.touch_session("s1", 40, "192.0.2.8")  # late: the time stays
-    again = await store.get_session("s1")
+    again = await get_session(store, "s1")
     assert again is not None and again.last_used_at == 50
     await store.touch_session("nope", 60, "192.0.2.9")  # an unknown one: nothing
-    assert await store.get_session("nope") is None
+    assert await get_session(store, "nope") is None
 
 
 # --- API tokens and bots ----------------------------------------------------------------
@@ -209,14 +215,14 @@ async def test_an_api_token_is_a_session_with_a_name_scopes_and_a_key_hash(
     token = api_token("t1", ann.id, ("read", "write", "admin"))
     await store.create_session(token)
     await store.create_session(session("s1", ann.id, 10))
-    assert await store.get_session("t1") == token
-    login = await store.get_session("s1")
+    assert await get_session(store, "t1") == token
+    login = await get_session(store, "s1")
     assert login is not None and login.scopes is None and not login.is_token
     assert login.name == "" and login.key_hash == ""
     # both are the user's, listed together (the core tells them apart)
     assert [s.id for s in await store.sessions_for(ann.id)] == ["s1", "t1"]
     await store.touch_session("t1", 50, "192.0.2.7")  # its first use is recorded
-    used = await store.get_session("t1")
+    used = await get_session(store, "t1")
     assert used is not None and used.last_used_at == 50 and used.scopes == token.scopes
 
 
@@ -234,7 +240,7 @@ async def test_logging_out_everywhere_ends_logins_only_deactivating_ends_tokens_
     await store.create_session(api_token("t2", ann.id))
     await store.set_active(ann.id, False)
     assert await store.sessions_for(ann.id) == []
-    t2 = await store.get_session("t2")
+    t2 = await get_session(store, "t2")
     assert t2 is not None and t2.ended_at is not None
 
 

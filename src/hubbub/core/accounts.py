@@ -112,11 +112,11 @@ class Accounts:
         return identity
 
     async def _read(self, claims: auth.Claims) -> Identity:
-        session = await self.hub.store.get_session(claims.session_id)
-        if session is None:
+        found = await self.hub.store.session_and_user(claims.session_id)
+        if found is None:
             raise session_ended()
+        session, user = found
         _check_claims(session, claims)
-        user = await self.hub.store.get_user(session.user_id)
         if user is None:  # a token from another database
             raise ChatError(ErrorCode.token_invalid, "invalid token")
         # Deactivating ends the sessions too: say the reason that lasts.

@@ -120,8 +120,10 @@ class Store(Protocol):
     # sessions (every token names one; see models.Session)
     async def create_session(self, session: Session) -> None: ...
 
-    async def get_session(self, session_id: str) -> Session | None:
-        """The session, ended ones too (`ended_at` set)."""
+    async def session_and_user(self, session_id: str) -> tuple[Session, User | None] | None:
+        """The session, ended ones too (`ended_at` set), and its user (None if
+        there is no such user), in one read: what every token is checked
+        against when a connection opens."""
 
     async def touch_session(self, session_id: str, at: int, address: str) -> None:
         """Record a use: `last_used_at` (forward only) and the address."""

@@ -15,6 +15,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, delete, false, func, insert, or_, select, true, update
@@ -260,12 +261,24 @@ class WorkspaceOps:
                 )
             )
 
-    async def get_session(self, session_id: str) -> Session | None:
+    async def session_and_user(self, session_id: str) -> tuple[Session, User | None] | None:
+        s, u = t.sessions, t.users
+        # The user's columns prefixed: both tables have `id` and `created_at`.
+        user_columns = [c.label(f"u_{c.name}") for c in u.c]
+        query = (
+            select(s, *user_columns)
+            .select_from(s.outerjoin(u, u.c.id == s.c.user_id))
+            .where(s.c.id == session_id)
+        )
         async with self._read() as conn:
-            row = (
-                await conn.execute(select(t.sessions).where(t.sessions.c.id == session_id))
-            ).first()
-        return None if row is None else _session_from(row)
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        fields = row._mapping
+        user = None
+        if fields["u_id"] is not None:
+            user = user_from(SimpleNamespace(**{c.name: fields[f"u_{c.name}"] for c in u.c}))
+        return _session_from(row), user
 
     async def touch_session(self, session_id: str, at: int, address: str) -> None:
         s = t.sessions.c

@@ -71,7 +71,7 @@ class DynamoStore:
     users_with_role = _off_loop(SyncDynamoStore.users_with_role)
     # sessions
     create_session = _off_loop(SyncDynamoStore.create_session)
-    get_session = _off_loop(SyncDynamoStore.get_session)
+    session_and_user = _off_loop(SyncDynamoStore.session_and_user)
     touch_session = _off_loop(SyncDynamoStore.touch_session)
     sessions_for = _off_loop(SyncDynamoStore.sessions_for)
     end_sessions = _off_loop(SyncDynamoStore.end_sessions)

@@ -328,9 +328,13 @@ class DynamoWorkspace:
         except Cancelled:
             raise StoreError(f"session {session.id!r} exists") from None
 
-    def get_session(self, session_id: str) -> Session | None:
+    def session_and_user(self, session_id: str) -> tuple[Session, User | None] | None:
         item = self.tables.get("users", session_key(session_id))
-        return None if item is None else session_of(item)
+        if item is None:
+            return None
+        session = session_of(item)
+        user = self.tables.get("users", {"pk": S(f"user#{session.user_id}")})
+        return session, None if user is None else user_of(user)
 
     def touch_session(self, session_id: str, at: int, address: str) -> None:
         """The time and the address of the latest use: a use older than the
