@@ -42,6 +42,12 @@ def one_run(args: Any, n: int, warm: int, trivial: bool = False) -> dict[str, An
             # (one user lookup each) past the 10 s default; not what this measures.
             limits = {"max_connections_per_user": 20, "auth_timeout": 60}
             server = start_hubbub(work, limits)
+        # Connecting is the slow part (each login reads the store: a few
+        # hundred a second here), and the generators connect at once: give
+        # them time in proportion, and hold every connection until the
+        # measurement is over however early its generator was ready.
+        connect_timeout = 60 + n / 100
+        hold = connect_timeout + args.settle + args.cpu_window + 30
         gens: list[Generator] = []
         try:
             time.sleep(0.5)
@@ -54,7 +60,7 @@ def one_run(args: Any, n: int, warm: int, trivial: bool = False) -> dict[str, An
                     "port": server.port,
                     "tokens": toks,
                     "ping_every": args.ping_every,
-                    "max_hold": 110,
+                    "max_hold": hold,
                     "concurrency": 100,
                 }
                 g = Generator(cfg, work, name)
@@ -73,7 +79,7 @@ def one_run(args: Any, n: int, warm: int, trivial: bool = False) -> dict[str, An
                 for i, j in enumerate(range(0, len(rest), PER_GENERATOR))
             ]
             for g in batch:
-                ready = g.read(90)
+                ready = g.read(connect_timeout)
                 log(f"  {ready['connections']} connections ready in {ready['seconds']} s")
             connect_s = time.monotonic() - t
             time.sleep(args.settle)

@@ -65,3 +65,27 @@ def test_search_compares_the_index_with_a_scan_on_both_backends(tmp_path: Path) 
             # PostgreSQL's scan also as a table read (its planner may walk an index).
             assert ("table_read" in c) == (name == "postgres")
             assert c["search"]["p99_ms"] >= c["search"]["p50_ms"] > 0
+
+
+def test_indexcost_measures_both_ways() -> None:
+    import subprocess
+    import sys
+
+    from .helpers import ROOT
+
+    def run(*args: str) -> list[str]:
+        r = subprocess.run(
+            [sys.executable, "-m", "bench.indexcost", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 0, r.stderr
+        return r.stdout.splitlines()
+
+    lines = run("fts", "--messages", "500")
+    assert [line.split()[0] for line in lines] == ["1", "3", "10", "50", "500"]
+    assert all("the words:" in line for line in lines)
+    (line,) = run("append", "--batch", "3", "--messages", "300")
+    assert line.startswith("3 a commit: ") and "µs a message" in line
