@@ -58,6 +58,18 @@ def _replace(name: str, sql: str) -> None:
     run(sql)
 
 
+def _update_trigger(when: str) -> str:
+    """The edit trigger: forget the old text, index the new, `when` it applies."""
+    return (
+        "CREATE TRIGGER messages_search_update AFTER UPDATE OF text ON messages"
+        f" WHEN old.text IS NOT new.text{when} BEGIN"
+        " INSERT INTO messages_fts (messages_fts, rowid, text)"
+        f"  VALUES ('delete', {_key_of('old')}, old.text);"
+        f" INSERT INTO messages_fts (rowid, text) VALUES ({_key_of('new')}, new.text);"
+        " END"
+    )
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
@@ -71,15 +83,7 @@ def upgrade() -> None:
     )
     # A contentless FTS5 table must be told a row's old text to forget it,
     # and only a row it holds: a pending message is left to the index pass.
-    _replace(
-        "messages_search_update",
-        "CREATE TRIGGER messages_search_update AFTER UPDATE OF text ON messages"
-        f" WHEN old.text IS NOT new.text AND {_indexed('old')} BEGIN"
-        " INSERT INTO messages_fts (messages_fts, rowid, text)"
-        f"  VALUES ('delete', {_key_of('old')}, old.text);"
-        f" INSERT INTO messages_fts (rowid, text) VALUES ({_key_of('new')}, new.text);"
-        " END",
-    )
+    _replace("messages_search_update", _update_trigger(f" AND {_indexed('old')}"))
     _replace(
         "messages_search_delete",
         "CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN"
@@ -100,15 +104,7 @@ def downgrade() -> None:
         "messages_search_insert",
         f"CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN{_KEY} END",
     )
-    _replace(
-        "messages_search_update",
-        "CREATE TRIGGER messages_search_update AFTER UPDATE OF text ON messages"
-        " WHEN old.text IS NOT new.text BEGIN"
-        " INSERT INTO messages_fts (messages_fts, rowid, text)"
-        f"  VALUES ('delete', {_key_of('old')}, old.text);"
-        f" INSERT INTO messages_fts (rowid, text) VALUES ({_key_of('new')}, new.text);"
-        " END",
-    )
+    _replace("messages_search_update", _update_trigger(""))
     _replace(
         "messages_search_delete",
         "CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN"
