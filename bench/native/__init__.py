@@ -1,7 +1,8 @@
 """The native load generator and relay (`loadgen.c`, `relay.c` beside this
-file): built by the bench itself with the machine's C compiler, into
-`.cache/bench-native/` at the repository root (git-ignored), and rebuilt when
-a source is newer than its build. libc only, so `cc -O2` is all it takes.
+file, and `common.h`, which both include): built by the bench itself with the
+machine's C compiler, into `.cache/bench-native/` at the repository root
+(git-ignored), and rebuilt when its source or the header is newer than its
+build. libc only, so `cc -O2` is all it takes.
 
 * `loadgen`: a drop-in for `python -m bench.gen CONFIG.json` in its fan-out
   mode (same config, same JSON lines): `bench.common.Generator(..., generator="native")`.
@@ -33,11 +34,12 @@ def compiler() -> str | None:
 
 
 def build(name: str) -> Path:
-    """`bench/native/NAME.c` compiled into the cache (again if the source is
-    newer than the build): the executable's path."""
+    """`bench/native/NAME.c` compiled into the cache (again if it or a header
+    beside it is newer than the build): the executable's path."""
     src = SOURCES / f"{name}.c"
     exe = CACHE / name
-    if exe.exists() and exe.stat().st_mtime >= src.stat().st_mtime:
+    newest = max(p.stat().st_mtime for p in (src, *SOURCES.glob("*.h")))
+    if exe.exists() and exe.stat().st_mtime >= newest:
         return exe
     cc = compiler()
     if cc is None:

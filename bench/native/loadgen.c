@@ -60,6 +60,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 /* --- small things ---------------------------------------------------------------- */
 
 /* Our own min/max/round: libm is not linked (libc only). */
@@ -88,11 +90,8 @@ static void emit_error(const char *fmt, ...) {
     exit(1);
 }
 
-static void *xrealloc(void *p, size_t n) {
-    void *q = realloc(p, n ? n : 1);
-    if (q == NULL) emit_error("out of memory");
-    return q;
-}
+static void out_of_memory(void) { emit_error("out of memory"); }
+
 
 static uint64_t rng_state = 88172645463325252ULL;
 
@@ -105,54 +104,6 @@ static uint64_t rng(void) { /* xorshift64: mask keys and ping phases */
 
 static double uniform(double lo, double hi) {
     return lo + (hi - lo) * (double)(rng() >> 11) / 9007199254740992.0;
-}
-
-/* A growable byte buffer. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-} buf_t;
-
-static void buf_reserve(buf_t *b, size_t extra) {
-    if (b->len + extra <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra) cap *= 2;
-    b->p = xrealloc(b->p, cap);
-    b->cap = cap;
-}
-
-static void buf_put(buf_t *b, const void *data, size_t n) {
-    buf_reserve(b, n);
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-static void buf_str(buf_t *b, const char *s) { buf_put(b, s, strlen(s)); }
-
-static void buf_printf(buf_t *b, const char *fmt, ...) {
-    va_list ap;
-    for (;;) {
-        size_t room = b->cap - b->len;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if ((size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        buf_reserve(b, (size_t)n + 1);
-    }
-}
-
-/* Drop the first n bytes. */
-static void buf_consume(buf_t *b, size_t n) {
-    if (n >= b->len) {
-        b->len = 0;
-        return;
-    }
-    memmove(b->p, b->p + n, b->len - n);
-    b->len -= n;
 }
 
 /* A JSON string literal (for tokens, channel names, texts we make). */
@@ -333,63 +284,9 @@ static const char *cfg_str(const jv *obj, const char *key, const char *dflt) {
 
 /* --- the frame scanner: a few fields of a JSON text, nothing decoded --------------- */
 
-static const char *js_ws(const char *p, const char *e) {
-    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
-    return p;
-}
-
-/* Past the string starting at p (on its quote). */
-static const char *js_skip_string(const char *p, const char *e) {
-    for (p++; p < e; p++) {
-        if (*p == '\\')
-            p++;
-        else if (*p == '"')
-            return p + 1;
-    }
-    return e;
-}
-
-/* Past the value starting at p. */
-static const char *js_skip(const char *p, const char *e) {
-    p = js_ws(p, e);
-    if (p >= e) return e;
-    if (*p == '"') return js_skip_string(p, e);
-    if (*p == '{' || *p == '[') {
-        int depth = 0;
-        while (p < e) {
-            if (*p == '"') {
-                p = js_skip_string(p, e);
-                continue;
-            }
-            if (*p == '{' || *p == '[') depth++;
-            if (*p == '}' || *p == ']') depth--;
-            p++;
-            if (depth == 0) return p;
-        }
-        return e;
-    }
-    while (p < e && *p != ',' && *p != '}' && *p != ']') p++;
-    return p;
-}
-
 /* The value of top-level member `key` of the object at p, or NULL. */
-static const char *js_member(const char *p, const char *e, const char *key) {
-    size_t klen = strlen(key);
-    p = js_ws(p, e);
-    if (p >= e || *p != '{') return NULL;
-    p++;
-    while (p < e) {
-        p = js_ws(p, e);
-        if (p < e && *p == ',') p = js_ws(p + 1, e);
-        if (p >= e || *p != '"') return NULL;
-        const char *k = p + 1, *kend = js_skip_string(p, e) - 1;
-        p = js_ws(kend + 1, e);
-        if (p >= e || *p != ':') return NULL;
-        p = js_ws(p + 1, e);
-        if ((size_t)(kend - k) == klen && memcmp(k, key, klen) == 0) return p;
-        p = js_skip(p, e);
-    }
-    return NULL;
+static const char *js_value(const char *p, const char *e, const char *key) {
+    return js_member(p, e, key).p;
 }
 
 /* The first element of the array at p, or NULL. */
@@ -479,10 +376,10 @@ typedef struct {
 } dialect_t;
 
 static void json_control(const char *p, const char *e, control_t *c) {
-    const char *type = js_member(p, e, "type");
+    const char *type = js_value(p, e, "type");
     if (js_is(type, e, "ack")) {
         c->kind = K_ACK;
-        c->id = js_int(js_member(p, e, "id"), e);
+        c->id = js_int(js_value(p, e, "id"), e);
     } else if (js_is(type, e, "pong")) {
         c->kind = K_PONG;
     } else if (js_is(type, e, "hello")) {
@@ -491,14 +388,14 @@ static void json_control(const char *p, const char *e, control_t *c) {
         c->kind = K_SUBSCRIBED;
     } else if (js_is(type, e, "error")) {
         c->kind = K_ERROR;
-        c->id = js_int(js_member(p, e, "id"), e);
-        js_copy(js_member(p, e, "code"), e, c->code, sizeof c->code);
+        c->id = js_int(js_value(p, e, "id"), e);
+        js_copy(js_value(p, e, "code"), e, c->code, sizeof c->code);
     }
 }
 
 static void json_message(const char *p, const char *e, long *seq, double *intended) {
-    *seq = js_int(js_member(p, e, "seq"), e);
-    *intended = js_intended(js_member(p, e, "text"), e);
+    *seq = js_int(js_value(p, e, "seq"), e);
+    *intended = js_intended(js_value(p, e, "text"), e);
 }
 
 static void no_session(buf_t *b, const char *token) { (void)b, (void)token; }
@@ -619,9 +516,9 @@ static void tut_send(buf_t *b, const char *channel, const char *text, long n, co
 
 static void tut_message(const char *p, const char *e, long *seq, double *intended) {
     /* {"messages":[{"user_name":...,"content":"bench ..."}]}: no seq here */
-    const char *first = js_first(js_member(p, e, "messages"), e);
+    const char *first = js_first(js_value(p, e, "messages"), e);
     *seq = -1;
-    *intended = first ? js_intended(js_member(first, e, "content"), e) : NAN;
+    *intended = first ? js_intended(js_value(first, e, "content"), e) : NAN;
 }
 
 static const dialect_t DIALECTS[] = {

@@ -37,54 +37,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 static void die(const char *what) {
     perror(what);
     exit(1);
 }
 
-static void *xrealloc(void *p, size_t n) {
-    void *q = realloc(p, n ? n : 1);
-    if (q == NULL) die("realloc");
-    return q;
-}
+static void out_of_memory(void) { die("realloc"); }
 
-/* --- a growable byte buffer ----------------------------------------------------------- */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} buf_t;
-
-static void buf_put(buf_t *b, const void *data, size_t n) {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 512;
-        while (cap < b->len + n) cap *= 2;
-        b->p = xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-static void buf_str(buf_t *b, const char *s) { buf_put(b, s, strlen(s)); }
-
-static void buf_printf(buf_t *b, const char *fmt, ...) {
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-static void buf_consume(buf_t *b, size_t n) {
-    if (n >= b->len) {
-        b->len = 0;
-        return;
-    }
-    memmove(b->p, b->p + n, b->len - n);
-    b->len -= n;
-}
 
 /* --- SHA-1 and base64, for Sec-WebSocket-Accept ------------------------------------------- */
 
@@ -143,73 +105,9 @@ static void base64(const uint8_t *in, size_t n, char *out) {
     out[o] = 0;
 }
 
-/* --- a JSON scanner: raw top-level members, nothing decoded ------------------------------- */
-
-static const char *js_ws(const char *p, const char *e) {
-    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
-    return p;
-}
-
-static const char *js_skip_string(const char *p, const char *e) {
-    for (p++; p < e; p++) {
-        if (*p == '\\')
-            p++;
-        else if (*p == '"')
-            return p + 1;
-    }
-    return e;
-}
-
-static const char *js_skip(const char *p, const char *e) {
-    p = js_ws(p, e);
-    if (p >= e) return e;
-    if (*p == '"') return js_skip_string(p, e);
-    if (*p == '{' || *p == '[') {
-        int depth = 0;
-        while (p < e) {
-            if (*p == '"') {
-                p = js_skip_string(p, e);
-                continue;
-            }
-            if (*p == '{' || *p == '[') depth++;
-            if (*p == '}' || *p == ']') depth--;
-            p++;
-            if (depth == 0) return p;
-        }
-        return e;
-    }
-    while (p < e && *p != ',' && *p != '}' && *p != ']') p++;
-    return p;
-}
-
-/* A raw JSON value: [p, end). */
-typedef struct {
-    const char *p, *end;
-} raw_t;
+/* --- raw JSON values (the scanner is common.h's) ------------------------------------------ */
 
 static bool raw_ok(raw_t r) { return r.p != NULL; }
-
-/* Top-level member `key` of the object in [p, e). */
-static raw_t js_member(const char *p, const char *e, const char *key) {
-    raw_t none = {NULL, NULL};
-    size_t klen = strlen(key);
-    p = js_ws(p, e);
-    if (p >= e || *p != '{') return none;
-    p++;
-    while (p < e) {
-        p = js_ws(p, e);
-        if (p < e && *p == ',') p = js_ws(p + 1, e);
-        if (p >= e || *p != '"') return none;
-        const char *k = p + 1, *kend = js_skip_string(p, e) - 1;
-        p = js_ws(kend + 1, e);
-        if (p >= e || *p != ':') return none;
-        p = js_ws(p + 1, e);
-        const char *vend = js_skip(p, e);
-        if ((size_t)(kend - k) == klen && memcmp(k, key, klen) == 0) return (raw_t){p, vend};
-        p = vend;
-    }
-    return none;
-}
 
 static bool raw_is(raw_t r, const char *s) {
     size_t n = strlen(s);

@@ -62,6 +62,12 @@ def test_the_native_programs_build_and_are_rebuilt_when_their_source_is_newer() 
         assert exe.parent == ROOT / ".cache" / "bench-native"
         os.utime(exe, (0, 0))  # older than its source: rebuilt
         assert build(name).stat().st_mtime > 0
+        # Newer than the source, older than the header both include: rebuilt.
+        header = ROOT / "bench" / "native" / "common.h"
+        source_time = (ROOT / "bench" / "native" / f"{name}.c").stat().st_mtime
+        os.utime(exe, (source_time + 1, source_time + 1))
+        os.utime(header, (source_time + 2, source_time + 2))
+        assert build(name).stat().st_mtime > source_time + 2
 
 
 def run_checks(run: dict[str, Any], generator: str = "native") -> None:
