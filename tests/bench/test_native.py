@@ -120,9 +120,8 @@ def test_several_senders_take_turns_and_nothing_is_lost(tmp_path: Path) -> None:
 
 
 def test_several_senders_need_the_native_generator() -> None:
-    argv = [sys.executable, "-m", "bench", "fanout", "--quick", "--senders", "2"]
-    r = subprocess.run(
-        [*argv, "--generator", "python"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    r = run_bench(
+        "fanout", "--quick", "--senders", "2", "--generator", "python", timeout=60, check=False
     )
     assert r.returncode == 2 and "--senders" in r.stderr
 

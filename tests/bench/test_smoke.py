@@ -68,21 +68,8 @@ def test_search_compares_the_index_with_a_scan_on_both_backends(tmp_path: Path) 
 
 
 def test_indexcost_measures_both_ways() -> None:
-    import subprocess
-    import sys
-
-    from .helpers import ROOT
-
     def run(*args: str) -> list[str]:
-        r = subprocess.run(
-            [sys.executable, "-m", "bench.indexcost", *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert r.returncode == 0, r.stderr
-        return r.stdout.splitlines()
+        return run_bench(*args, module="bench.indexcost", timeout=120).stdout.splitlines()
 
     lines = run("fts", "--messages", "500")
     assert [line.split()[0] for line in lines] == ["1", "3", "10", "50", "500"]
